@@ -1,0 +1,244 @@
+"""The label scheme, and reading and writing label files (JSON Lines).
+
+A label file has one object per sentence::
+
+    {"article": "002_59b96ecffaaf4adb", "sentence": 3, "text": "...",
+     "russia": "against", "eu": "none", "origin": "seed"}
+
+``sentence`` is the index the project's splitter gives, ``text`` the sentence as
+it returns it. Loading validates every line and reports the file and line of
+the first problem; it never drops a row silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from stance.errors import LabelFormatError
+from stance.fileio import atomic_write_text
+from stance.segment import decode_text, furniture_kind, split_sentences
+
+if TYPE_CHECKING:
+    import datasets
+
+__all__ = [
+    "ORIGINS",
+    "STANCES",
+    "TARGETS",
+    "LabeledSentence",
+    "labels_sha256",
+    "load_labels",
+    "write_labels",
+]
+
+TARGETS: tuple[str, ...] = ("russia", "eu")
+STANCES: tuple[str, ...] = ("favor", "against", "none")
+ORIGINS: tuple[str, ...] = ("seed", "written")
+
+
+@dataclass(frozen=True)
+class LabeledSentence:
+    """One labeled sentence, as stored in a label file."""
+
+    article: str
+    sentence: int
+    text: str
+    russia: str
+    eu: str
+    origin: str = "seed"
+
+
+class _ArticleFinder:
+    """Find and split the article a label row refers to, once per article."""
+
+    def __init__(self, folders: Iterable[Path]):
+        self.folders = [Path(f) for f in folders]
+        self._cache: dict[tuple[Path, ...], tuple[Path | None, list | None]] = {}
+
+    def find(self, article: str, near: Path) -> tuple[Path | None, list | None]:
+        folders = (*self.folders, near.parent, near.parent / "articles")
+        key = (*folders, Path(article))
+        if key not in self._cache:
+            for folder in folders:
+                path = folder / f"{article}.txt"
+                if path.is_file():
+                    text = decode_text(path.read_bytes(), str(path))
+                    self._cache[key] = (path, split_sentences(text))
+                    break
+            else:
+                self._cache[key] = (None, None)
+        return self._cache[key]
+
+
+def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
+    if not isinstance(obj, dict):
+        raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
+    for key in ("article", "sentence", "text"):
+        if key not in obj:
+            raise LabelFormatError(f"{where}: missing field '{key}'; every row needs article, sentence, text")
+    if not isinstance(obj["article"], str) or not obj["article"]:
+        raise LabelFormatError(f"{where}: 'article' must be a non-empty string (the article file's stem)")
+    if not isinstance(obj["sentence"], int) or isinstance(obj["sentence"], bool) or obj["sentence"] < 0:
+        raise LabelFormatError(f"{where}: 'sentence' must be a 0-based integer index")
+    if not isinstance(obj["text"], str):
+        raise LabelFormatError(f"{where}: 'text' must be a string")
+    row = {"article": obj["article"], "sentence": obj["sentence"], "text": obj["text"]}
+    for target in targets:
+        if target not in obj:
+            raise LabelFormatError(
+                f"{where}: missing field '{target}'; give {'|'.join(STANCES)} (or null if unlabeled)"
+            )
+        value = obj[target]
+        if value is not None and value not in STANCES:
+            raise LabelFormatError(f"{where}: '{target}' must be {'|'.join(STANCES)}, not {value!r}")
+        row[target] = value
+    origin = obj.get("origin")
+    if origin is not None and origin not in ORIGINS:
+        raise LabelFormatError(f"{where}: 'origin' must be {'|'.join(ORIGINS)}, not {origin!r}")
+    row["origin"] = origin
+    return row
+
+
+def _read_rows(path: Path, targets: Sequence[str]) -> list[tuple[int, dict]]:
+    if not path.exists():
+        raise LabelFormatError(f"{path}: no such label file; check the path")
+    if path.is_dir():
+        raise LabelFormatError(f"{path}: is a directory; give .jsonl label files")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LabelFormatError(f"{path}: not UTF-8 text; label files are UTF-8 JSON Lines") from None
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise LabelFormatError(f"{where}: not valid JSON ({err.msg}); fix or remove the line") from None
+        rows.append((number, _parse_row(obj, where, targets)))
+    if not rows:
+        raise LabelFormatError(f"{path}: no label rows; the file is empty")
+    return rows
+
+
+def load_labels(
+    paths: str | Path | Sequence[str | Path],
+    *,
+    articles: Sequence[str | Path] = (),
+    targets: Sequence[str] = TARGETS,
+    check_text: bool = True,
+) -> "datasets.Dataset":
+    """Load and validate label files into one ``datasets.Dataset``.
+
+    Parameters
+    ----------
+    paths : path or list of paths
+        JSON Lines label files.
+    articles : list of folders
+        Where to look for the articles' ``.txt`` files, before the label file's own
+        folder and its ``articles/`` subfolder. Found articles are split again and
+        every row's ``text`` must equal the sentence at its index.
+    targets : list of str
+        The targets each row must carry.
+    check_text : bool
+        Set False to skip the splitter check.
+
+    Returns
+    -------
+    datasets.Dataset
+        Columns ``article, sentence, text, <targets...>, origin, furniture, source``;
+        ``furniture`` is the kind of page furniture the sentence is (or None), and
+        ``source`` is ``file:line``.
+
+    Raises
+    ------
+    LabelFormatError
+        On unknown values, missing fields, duplicate (article, sentence) keys, and
+        text that no longer matches the splitter, naming the file and line.
+    """
+    import datasets
+
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    if not paths:
+        raise LabelFormatError("no label files given; pass at least one .jsonl file")
+    finder = _ArticleFinder(articles)
+    seen: dict[tuple[str, int], str] = {}
+    unchecked: set[str] = set()
+    columns: dict[str, list] = {k: [] for k in ("article", "sentence", "text", *targets, "origin", "furniture", "source")}
+    for path in map(Path, paths):
+        for number, row in _read_rows(path, targets):
+            where = f"{path}:{number}"
+            key = (row["article"], row["sentence"])
+            if key in seen:
+                raise LabelFormatError(
+                    f"{where}: duplicate label for article {key[0]} sentence {key[1]} "
+                    f"(first at {seen[key]}); keep one"
+                )
+            seen[key] = where
+            found, segments = finder.find(row["article"], path) if check_text else (None, None)
+            if segments is not None:
+                if row["sentence"] >= len(segments):
+                    raise LabelFormatError(
+                        f"{where}: article {row['article']} has {len(segments)} sentences, "
+                        f"no index {row['sentence']}; relabel it against {found}"
+                    )
+                expected = segments[row["sentence"]].text
+                if row["text"] != expected:
+                    raise LabelFormatError(
+                        f"{where}: text no longer matches sentence {row['sentence']} of {found} "
+                        f"as split now ({expected[:60]!r}); relabel or fix the index"
+                    )
+            elif check_text:
+                unchecked.add(row["article"])
+            if row["origin"] is None:
+                row["origin"] = "seed" if found is not None and found.parent.name == "seeds" else "written"
+            row["furniture"] = furniture_kind(row["text"])
+            row["source"] = where
+            for name, value in row.items():
+                columns[name].append(value)
+    if unchecked:
+        names = ", ".join(sorted(unchecked)[:3]) + (" ..." if len(unchecked) > 3 else "")
+        warnings.warn(
+            f"text not checked against the splitter for {len(unchecked)} article(s) whose .txt "
+            f"was not found ({names}); pass --articles DIR",
+            stacklevel=2,
+        )
+    features = datasets.Features(
+        {
+            "article": datasets.Value("string"),
+            "sentence": datasets.Value("int64"),
+            "text": datasets.Value("string"),
+            **{t: datasets.Value("string") for t in targets},
+            "origin": datasets.Value("string"),
+            "furniture": datasets.Value("string"),
+            "source": datasets.Value("string"),
+        }
+    )
+    return datasets.Dataset.from_dict(columns, features=features)
+
+
+def labels_sha256(labels: "datasets.Dataset", targets: Sequence[str] = TARGETS) -> str:
+    """A content hash of labeled rows, independent of file names and row order."""
+    keys = ("article", "sentence", "text", *targets, "origin")
+    rows = sorted(json.dumps([row[k] for k in keys], ensure_ascii=False) for row in labels)
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+def write_labels(rows: Iterable[LabeledSentence | dict], path: str | Path) -> Path:
+    """Write label rows as JSON Lines atomically: a crash leaves the old file or the new one."""
+    path = Path(path)
+    lines = [
+        json.dumps(asdict(r) if isinstance(r, LabeledSentence) else r, ensure_ascii=False) + "\n"
+        for r in rows
+    ]
+    atomic_write_text(path, "".join(lines))
+    return path
