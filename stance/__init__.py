@@ -1,0 +1,45 @@
+"""stance: sentence-level stance of news reporting on Serbia toward Russia and the EU.
+
+Nothing heavy runs at import: the public names below are loaded on first use,
+so ``import stance`` and ``stance --help`` do not import torch.
+"""
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("stance")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "EvaluationReport",
+    "SentenceEncoder",
+    "StanceClassifier",
+    "StanceError",
+    "evaluate",
+    "load_labels",
+    "score_article",
+    "stance_over_time",
+]
+
+_HOME = {
+    "EvaluationReport": "stance.evaluate",
+    "SentenceEncoder": "stance.embed",
+    "StanceClassifier": "stance.model",
+    "StanceError": "stance.errors",
+    "evaluate": "stance.evaluate",
+    "load_labels": "stance.schema",
+    "score_article": "stance.scoring",
+    "stance_over_time": "stance.scoring",
+}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'stance' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__ + ["__version__"])

@@ -23,3 +23,7 @@ class ModelNotFoundError(StanceError):
 
 class ModelIntegrityError(StanceError):
     """A model folder or encoder fails its checks and is refused before use."""
+
+
+class StanceWarning(UserWarning):
+    """Something the user should know that does not stop the command."""

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stance.errors import LabelFormatError
+from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import atomic_write_text
 from stance.segment import decode_text, furniture_kind, split_sentences
 
@@ -210,6 +210,7 @@ def load_labels(
         warnings.warn(
             f"text not checked against the splitter for {len(unchecked)} article(s) whose .txt "
             f"was not found ({names}); pass --articles DIR",
+            StanceWarning,
             stacklevel=2,
         )
     features = datasets.Features(

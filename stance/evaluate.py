@@ -1,0 +1,301 @@
+"""Evaluation grouped by article, with baselines, intervals and the worst errors.
+
+Two evaluations, never mixed:
+
+* ``seed_loao`` (the headline): leave one real seed article out at a time,
+  train on everything else (other seeds and the written corpus), predict it.
+* ``written_cv``: grouped k-fold over the written articles, each fold trained
+  on everything else. Written text is cleaner than real reporting, so its
+  scores are reported apart and say less about real articles.
+
+Sentences are never split randomly: an article's sentences share wording and
+context, and a random split would let a model see its own test article.
+Page furniture is neither trained on nor scored, as in :func:`score_article`.
+Each system (the model, TF-IDF + LogisticRegression, and the majority class)
+is trained and tested on the same folds; sentences are embedded once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stance.fileio import atomic_write_bytes, atomic_write_text
+from stance.schema import STANCES, TARGETS
+
+__all__ = ["EvaluationReport", "evaluate", "classification_metrics"]
+
+SYSTEMS = ("model", "tfidf", "majority")
+
+
+# --- metrics --------------------------------------------------------------------
+
+
+def _confusion(true_idx: np.ndarray, pred_idx: np.ndarray, k: int) -> np.ndarray:
+    return np.bincount(true_idx * k + pred_idx, minlength=k * k).reshape(k, k)
+
+
+def _scores_from_confusion(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tp = np.diag(cm).astype(float)
+    pred, true = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, pred, out=np.zeros_like(tp), where=pred > 0)
+    recall = np.divide(tp, true, out=np.zeros_like(tp), where=true > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1
+
+
+def _macro_and_avg(cm: np.ndarray) -> tuple[float, float]:
+    f1 = _scores_from_confusion(cm)[2]
+    return float(f1.mean()), float(f1[:2].mean())  # STANCES order: favor, against, none
+
+
+def classification_metrics(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    *,
+    n_bootstrap: int = 1000,
+    random_state: int = 0,
+) -> dict:
+    """Per-class P/R/F1, macro-F1 over the three classes, SemEval F1avg, confusion, 95% CIs.
+
+    ``f1_avg`` is the SemEval-2016 measure: the mean of F1(favor) and F1(against).
+    Intervals are percentile bootstrap over sentences (resampled with replacement),
+    which ignores the correlation of sentences within an article and so is, if
+    anything, too narrow; the per-article scores show the spread between articles.
+    A class absent from both gold and predictions scores F1 = 0.
+    """
+    k = len(STANCES)
+    index = {s: i for i, s in enumerate(STANCES)}
+    t = np.array([index[v] for v in y_true], dtype=int)
+    p = np.array([index[v] for v in y_pred], dtype=int)
+    cm = _confusion(t, p, k)
+    precision, recall, f1 = _scores_from_confusion(cm)
+    macro, f1_avg = _macro_and_avg(cm)
+    result = {
+        "n": int(len(t)),
+        "accuracy": float((t == p).mean()) if len(t) else 0.0,
+        "macro_f1": macro,
+        "f1_avg": f1_avg,
+        "per_class": {
+            s: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(cm[i].sum())}
+            for i, s in enumerate(STANCES)
+        },
+        "confusion": cm.tolist(),
+    }
+    if n_bootstrap and len(t):
+        rng = np.random.default_rng(random_state)
+        samples = np.array(
+            [_macro_and_avg(_confusion(t[idx], p[idx], k)) for idx in rng.integers(0, len(t), (n_bootstrap, len(t)))]
+        )
+        low, high = np.percentile(samples, [2.5, 97.5], axis=0)
+        result["macro_f1_ci"] = [float(low[0]), float(high[0])]
+        result["f1_avg_ci"] = [float(low[1]), float(high[1])]
+    return result
+
+
+# --- cross-validation --------------------------------------------------------------
+
+
+def _folds(articles: np.ndarray, origins: np.ndarray, n_written_folds: int) -> dict[str, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Named fold plans: (fold name, train indices, test indices)."""
+    from sklearn.model_selection import GroupKFold
+
+    plans: dict[str, list] = {}
+    everything = np.arange(len(articles))
+    seeds = sorted(set(articles[origins == "seed"].tolist()))
+    if seeds:
+        plans["seed_loao"] = [(a, everything[articles != a], everything[articles == a]) for a in seeds]
+    written = everything[origins == "written"]
+    n_articles = len(set(articles[written].tolist()))
+    if n_articles >= 2:
+        splitter = GroupKFold(n_splits=min(n_written_folds, n_articles))
+        plans["written_cv"] = []
+        for i, (_, test_pos) in enumerate(splitter.split(written, groups=articles[written])):
+            test = written[test_pos]
+            plans["written_cv"].append((f"fold {i + 1}", np.setdiff1d(everything, test), test))
+    return plans
+
+
+PLAN_DESCRIPTIONS = {
+    "seed_loao": "Leave-one-article-out over the real seed articles (each fold trained on all other labeled articles)",
+    "written_cv": "Grouped k-fold over the written corpus (each fold trained on all other labeled articles)",
+}
+
+
+def _systems(model, encoder):
+    from sklearn.dummy import DummyClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stance.model import StanceClassifier
+
+    params = model.get_params(deep=False)
+    common = {"targets": params["targets"], "Cs": params["Cs"], "cv": params["cv"]}
+    return {
+        "model": lambda: StanceClassifier(**{**params, "encoder": encoder}),
+        "tfidf": lambda: StanceClassifier(
+            encoder=TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), **common
+        ),
+        "majority": lambda: StanceClassifier(encoder=encoder, head=DummyClassifier(strategy="most_frequent"), **common),
+    }
+
+
+@dataclass
+class EvaluationReport:
+    """Results of :func:`evaluate`: metrics per plan, target and system, plus provenance.
+
+    ``evaluations[plan]["targets"][target][system]`` holds the output of
+    :func:`classification_metrics`; ``plan`` is ``seed_loao`` (headline) or
+    ``written_cv``; ``system`` is ``model``, ``tfidf`` or ``majority``.
+    """
+
+    targets: list[str]
+    evaluations: dict = field(default_factory=dict)
+    worst_errors: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    def headline(self, target: str, system: str = "model") -> dict | None:
+        """Metrics of the headline plan (seed LOAO, else written CV) for a target."""
+        for plan in ("seed_loao", "written_cv"):
+            if plan in self.evaluations:
+                return self.evaluations[plan]["targets"][target][system]
+        return None
+
+    def to_markdown(self) -> str:
+        from stance.report import render_markdown
+
+        return render_markdown(self)
+
+    def write(self, folder: str | Path) -> Path:
+        """Write ``report.md``, ``metrics.json`` and confusion-matrix PNGs into ``folder``."""
+        from stance.report import confusion_png
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for plan, result in self.evaluations.items():
+            atomic_write_bytes(folder / f"confusion_{plan}.png", confusion_png(result, self.targets))
+        atomic_write_text(folder / "metrics.json", self.to_json())
+        atomic_write_text(folder / "report.md", self.to_markdown())
+        return folder
+
+
+def evaluate(
+    labels,
+    model=None,
+    *,
+    n_written_folds: int = 5,
+    n_bootstrap: int = 1000,
+    n_worst: int = 10,
+    random_state: int = 0,
+) -> EvaluationReport:
+    """Cross-validate a (not yet fitted) model by article, beside two baselines.
+
+    Parameters
+    ----------
+    labels : datasets.Dataset
+        As returned by :func:`load_labels` (columns article, text, targets, origin, furniture).
+    model : StanceClassifier, default=None
+        The configuration to evaluate; its encoder is shared across folds. None
+        means ``StanceClassifier()`` with the bundled MiniLM.
+
+    Returns
+    -------
+    EvaluationReport
+    """
+    from stance.embed import SentenceEncoder
+    from stance.model import StanceClassifier
+
+    model = StanceClassifier() if model is None else model
+    encoder = model.encoder if model.encoder is not None else SentenceEncoder()
+    targets = list(model.targets)
+    keep = [i for i, f in enumerate(labels["furniture"]) if f is None]
+    rows = labels.select(keep)
+    texts = list(rows["text"])
+    articles = np.asarray(rows["article"], dtype=object)
+    origins = np.asarray(rows["origin"], dtype=object)
+    y = np.stack([np.asarray(rows[t], dtype=object) for t in targets], axis=1)
+    encoder.transform(texts)  # embed every sentence once; folds reuse the memo
+    factories = _systems(model, encoder)
+    report = EvaluationReport(targets=targets)
+    for plan, folds in _folds(articles, origins, n_written_folds).items():
+        test_all = np.concatenate([test for _, _, test in folds])
+        predictions = {s: np.empty((len(texts), len(targets)), dtype=object) for s in SYSTEMS}
+        confidence = np.zeros((len(texts), len(targets)))
+        chosen = []
+        for name, train, test in folds:
+            for system, make in factories.items():
+                fitted = make().fit([texts[i] for i in train], y[train], groups=articles[train])
+                test_texts = [texts[i] for i in test]
+                predictions[system][test] = fitted.predict(test_texts)
+                if system == "model":
+                    probas = fitted.predict_proba(test_texts)
+                    confidence[test] = np.stack([p.max(axis=1) for p in probas], axis=1)
+                    chosen.append({"fold": name, "params": fitted.best_params_})
+        result = {
+            "description": PLAN_DESCRIPTIONS[plan],
+            "n_articles": int(len(set(articles[test_all].tolist()))),
+            "n_sentences": int(len(test_all)),
+            "folds": chosen,
+            "targets": {},
+        }
+        for j, target in enumerate(targets):
+            labeled = test_all[[y[i, j] is not None for i in test_all]]
+            per_target = {
+                system: classification_metrics(
+                    y[labeled, j], predictions[system][labeled, j], n_bootstrap=n_bootstrap, random_state=random_state
+                )
+                for system in SYSTEMS
+            }
+            per_target["per_article"] = {
+                a: classification_metrics(
+                    y[idx, j], predictions["model"][idx, j], n_bootstrap=0
+                )["macro_f1"]
+                for a in sorted(set(articles[labeled].tolist()))
+                for idx in [labeled[articles[labeled] == a]]
+            }
+            result["targets"][target] = per_target
+        report.evaluations[plan] = result
+        if not report.worst_errors:
+            report.worst_errors = _worst_errors(
+                plan, targets, test_all, y, predictions["model"], confidence, texts, articles, rows, n_worst
+            )
+    report.provenance = {
+        "n_sentences_scored": len(texts),
+        "n_furniture_excluded": len(labels) - len(texts),
+        "by_origin": {o: int((origins == o).sum()) for o in sorted(set(origins.tolist()))},
+        "encoder": getattr(encoder, "model_id", type(encoder).__name__),
+        "n_bootstrap": n_bootstrap,
+        "random_state": random_state,
+    }
+    return report
+
+
+def _worst_errors(plan, targets, test_all, y, predicted, confidence, texts, articles, rows, n_worst) -> dict:
+    """The most confident wrong predictions of the model, per target."""
+    worst = {"plan": plan}
+    sentence_index = rows["sentence"]
+    for j, target in enumerate(targets):
+        wrong = [i for i in test_all if y[i, j] is not None and predicted[i, j] != y[i, j]]
+        wrong.sort(key=lambda i: -confidence[i, j])
+        worst[target] = [
+            {
+                "article": str(articles[i]),
+                "sentence": int(sentence_index[i]),
+                "text": texts[i],
+                "gold": y[i, j],
+                "predicted": predicted[i, j],
+                "confidence": float(confidence[i, j]),
+            }
+            for i in wrong[:n_worst]
+        ]
+    return worst

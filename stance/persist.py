@@ -1,0 +1,184 @@
+"""Model folders: ``stance.json`` metadata beside ``head.joblib``, written atomically.
+
+A joblib file is a pickle and runs code when loaded. So the metadata records
+the head file's SHA-256, and loading refuses a head whose hash differs before
+unpickling it. Only load model folders you made or trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from stance.errors import ModelIntegrityError, ModelNotFoundError
+from stance.fileio import atomic_write_text, sha256_file
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "package_versions", "read_metadata", "save_model"]
+
+FORMAT = "stance-model"
+FORMAT_VERSION = 1
+METADATA_FILE = "stance.json"
+HEAD_FILE = "head.joblib"
+_PACKAGES = ("stance", "scikit-learn", "sentence-transformers", "torch", "transformers", "numpy", "joblib")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages a model depends on."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def save_model(model, path: str | Path, **provenance) -> Path:
+    """Write a fitted :class:`StanceClassifier` to a folder, replacing it atomically.
+
+    ``provenance`` is stored under ``"training"`` (e.g. the training-data hash).
+    The model object is not changed.
+    """
+    import joblib
+    from sklearn.utils.validation import check_is_fitted
+
+    from stance.embed import SentenceEncoder
+
+    check_is_fitted(model)
+    encoder = model.encoder_
+    if not isinstance(encoder, SentenceEncoder):
+        raise TypeError("only models with a SentenceEncoder can be saved")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        head_path = staging / HEAD_FILE
+        with open(head_path, "wb") as handle:
+            joblib.dump(model.heads_, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "targets": list(model.targets_),
+            "classes": {t: [str(c) for c in cs] for t, cs in zip(model.targets_, model.classes_)},
+            "encoder": {
+                "id": encoder.model_id,
+                "path": None if encoder.model_path is None else str(Path(encoder.model_path).resolve()),
+                "sha256": encoder.sha256,
+                "batch_size": encoder.batch_size,
+            },
+            "head": {"file": HEAD_FILE, "sha256": sha256_file(head_path), "params": model.best_params_},
+            "training": provenance,
+            "versions": package_versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        atomic_write_text(staging / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+        _swap_into_place(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return path
+
+
+def _swap_into_place(staging: Path, path: Path) -> None:
+    """Replace ``path`` by ``staging`` so that readers see the old folder or the new one."""
+    if not path.exists():
+        os.replace(staging, path)
+        return
+    if not (path / METADATA_FILE).is_file() and any(path.iterdir()):
+        raise ModelIntegrityError(
+            f"{path}: exists and is not a stance model folder; choose another --out or remove it"
+        )
+    retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
+    os.replace(path, retired / "model")
+    os.replace(staging, path)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_metadata(path: str | Path) -> dict:
+    """Read and check a model folder's ``stance.json``; one-line errors on anything wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelNotFoundError(f"no trained model at {path}; run `stance train` first or pass --model DIR")
+    if not path.is_dir():
+        raise ModelIntegrityError(f"{path}: is a file, not a model folder; pass the folder `stance train` wrote")
+    meta_path = path / METADATA_FILE
+    if not meta_path.is_file():
+        raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} missing); retrain with `stance train`")
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelIntegrityError(f"{meta_path}: corrupted metadata (not JSON); retrain with `stance train`") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelIntegrityError(f"{meta_path}: not stance model metadata; retrain with `stance train`")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelIntegrityError(
+            f"{path}: model format {meta.get('format_version')} is not supported by this version "
+            f"(expects {FORMAT_VERSION}); retrain with `stance train`"
+        )
+    try:
+        meta["targets"], meta["classes"], meta["encoder"]["sha256"], meta["head"]["sha256"]
+    except (KeyError, TypeError):
+        raise ModelIntegrityError(f"{meta_path}: incomplete metadata; retrain with `stance train`") from None
+    return meta
+
+
+def load_model(path: str | Path, encoder=None):
+    """Load a model folder after checking metadata, the head's SHA-256 and the encoder.
+
+    Parameters
+    ----------
+    path : folder written by :func:`save_model`.
+    encoder : SentenceEncoder, default=None
+        Use this encoder instead of the recorded one; refused unless its weights
+        have the recorded SHA-256.
+    """
+    import joblib
+    import sklearn
+
+    from stance.embed import SentenceEncoder
+    from stance.model import StanceClassifier
+
+    path = Path(path)
+    meta = read_metadata(path)
+    head_path = path / meta["head"].get("file", HEAD_FILE)
+    if not head_path.is_file():
+        raise ModelIntegrityError(f"{head_path}: missing; the model folder is incomplete, retrain with `stance train`")
+    if sha256_file(head_path) != meta["head"]["sha256"]:
+        raise ModelIntegrityError(
+            f"{head_path}: SHA-256 differs from the one recorded at training; refusing to unpickle it, retrain"
+        )
+    trained_with = (meta.get("versions") or {}).get("scikit-learn")
+    if trained_with and trained_with.split(".")[:2] != sklearn.__version__.split(".")[:2]:
+        raise ModelIntegrityError(
+            f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
+        )
+    recorded = meta["encoder"]
+    if encoder is None:
+        encoder = SentenceEncoder(model_path=recorded.get("path"), batch_size=recorded.get("batch_size", 64))
+    try:
+        actual = encoder.sha256
+    except ModelIntegrityError as err:
+        raise ModelIntegrityError(f"{path}: its encoder cannot be used: {err}") from None
+    if actual != recorded["sha256"]:
+        raise ModelIntegrityError(
+            f"{path}: built for encoder {recorded.get('id')} (sha256 {recorded['sha256'][:12]}), "
+            f"not {encoder.model_id} (sha256 {actual[:12]}); use that encoder or retrain"
+        )
+    with open(head_path, "rb") as handle:
+        heads = joblib.load(handle)
+    model = StanceClassifier(encoder=encoder, targets=tuple(meta["targets"]))
+    model.encoder_ = encoder
+    model.targets_ = list(meta["targets"])
+    model.heads_ = heads
+    model.best_params_ = meta["head"].get("params", {})
+    model.classes_ = [heads[t].classes_ for t in model.targets_]
+    model.metadata_ = meta
+    model.path_ = path
+    return model
