@@ -108,7 +108,7 @@ def train(
 @app.command()
 @user_errors
 def score(
-    files: Annotated[list[str], typer.Argument(help="Article files (UTF-8 text); - reads stdin.")],
+    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Article files (UTF-8 text); - reads stdin.")],
     model: Annotated[Optional[Path], typer.Option(help="Model folder. Default: $STANCE_MODEL or ~/.local/share/stance/model")] = None,
     date: Annotated[Optional[str], typer.Option(help="Publication date of the articles, YYYY-MM-DD.", callback=_iso_date)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per article, one per line.")] = False,

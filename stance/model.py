@@ -127,11 +127,12 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return save_model(self, path, **provenance)
 
     @classmethod
-    def load(cls, path: str | Path, encoder=None) -> "StanceClassifier":
-        """Load a model folder, verifying its metadata, head hash and encoder."""
+    def load(cls, path: str | Path | None = None, encoder=None) -> "StanceClassifier":
+        """Load a model folder (default: where `stance train` saves), verifying it first."""
+        from stance.paths import default_model_dir
         from stance.persist import load_model
 
-        return load_model(path, encoder=encoder)
+        return load_model(default_model_dir() if path is None else path, encoder=encoder)
 
     # internals ------------------------------------------------------------------
 
