@@ -1,0 +1,112 @@
+"""Shared fixtures: a tiny deterministic encoder for unit tests, the real model for integration."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class HashingEncoder(TransformerMixin, BaseEstimator):
+    """Hashed bag of lowercased words, L2-normalised: deterministic and carries real signal."""
+
+    def __init__(self, dim: int = 256):
+        self.dim = dim
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+    def fit(self, X=None, y=None):
+        return self
+
+    def transform(self, X):
+        out = np.zeros((len(X), self.dim), dtype=np.float32)
+        for i, text in enumerate(X):
+            for word in re.findall(r"\w+", text.lower()):
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+FAVOR = ["Serbia deepens its friendship with Moscow.", "Belgrade refuses to sanction Russia again.",
+         "Vucic praises Putin and signs a gas deal.", "Serbia stands with its Russian ally."]
+AGAINST = ["Serbian shells reach Ukraine and anger Moscow.", "Belgrade cancels Russian arms contracts.",
+           "Vucic says Crimea belongs to Ukraine, angering Russia.", "Serbia sells ammunition that ends in Kyiv."]
+NONE = ["The weather in Belgrade was mild on Tuesday.", "Kosovo declared independence in 2008.",
+        "The parade lasted two hours.", "Montenegro opened new chapters."]
+
+
+def write_corpus(folder: Path, n_articles: int = 6, origin: str | None = None, prefix: str = "art") -> Path:
+    """Write articles and a label file for a learnable synthetic task; returns the label file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for a in range(n_articles):
+        lines = [FAVOR[a % 4], AGAINST[a % 4], NONE[a % 4], FAVOR[(a + 1) % 4], AGAINST[(a + 2) % 4],
+                 NONE[(a + 3) % 4], "Sign up for our daily newsletter"]
+        (folder / f"{prefix}{a}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        for i, line in enumerate(lines):
+            label = "favor" if line in FAVOR else "against" if line in AGAINST else "none"
+            eu = "against" if "sanction" in line else "favor" if "chapters" in line else "none"
+            row = {"article": f"{prefix}{a}", "sentence": i, "text": line, "russia": label, "eu": eu}
+            if origin:
+                row["origin"] = origin
+            rows.append(row)
+    path = folder / "labels.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def hashing_encoder():
+    return HashingEncoder()
+
+
+@pytest.fixture
+def synthetic_labels(tmp_path):
+    return write_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """Per-user locations inside tmp_path, so tests never touch the real home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("STANCE_MODEL", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("STANCE_HOME", str(home / "stance"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+def stance_script() -> str:
+    script = Path(sys.executable).with_name("stance")
+    return str(script) if script.exists() else shutil.which("stance")
+
+
+def run_stance(*args, env=None, stdin=None, cwd=REPO):
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([stance_script(), *map(str, args)], capture_output=True, text=True,
+                          env=full_env, input=stdin, cwd=cwd)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """Train the real model once per session through the installed script."""
+    root = tmp_path_factory.mktemp("trained")
+    result = run_stance("train", "--out", root / "model", "--report-dir", root / "report")
+    assert result.returncode == 0, result.stderr
+    return {"model": root / "model", "report": root / "report", "stdout": result.stdout}

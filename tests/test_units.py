@@ -1,0 +1,236 @@
+"""Fast unit tests: splitting, label loading, the classifier, metrics and scoring."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from stance.errors import InputError, LabelFormatError, StanceWarning
+from stance.evaluate import classification_metrics, evaluate
+from stance.model import StanceClassifier
+from stance.schema import labels_sha256, load_labels, write_labels
+from stance.scoring import score_article, stance_over_time
+from stance.segment import furniture_kind, read_article, split_sentences
+
+from conftest import REPO, write_corpus
+
+# --- splitting -------------------------------------------------------------------
+
+
+def test_line_breaks_end_sentences_and_lines_split_within():
+    segs = split_sentences("Headline without a stop\n\n  Two   spaces here. And a second one.\nLast")
+    assert [s.text for s in segs] == ["Headline without a stop", "Two spaces here.", "And a second one.", "Last"]
+    assert [s.index for s in segs] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Sign up for our weekly Balkans newsletter", "Photo: Reuters", "READ MORE: Kosovo talks stall",
+     "(Reporting by Ana Petrovic; Editing by John Doe)", "Monday 3 March 2025, 10:15 GMT",
+     "World | 4 May 2024", "Comments are closed.", "Follow us on Telegram", "- 1,204"],
+)
+def test_furniture_is_recognised_by_shape(line):
+    assert furniture_kind(line) is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Vucic will visit Moscow on May 9", "Serbia signed the deal on 3 March 2025.",
+     "By 2027 Serbia hopes to join the EU.", "Serbia refuses to join EU sanctions on Moscow.",
+     "Russian Foreign Intelligence Service (SVR)"],
+)
+def test_real_sentences_are_not_furniture(line):
+    assert furniture_kind(line) is None
+
+
+def test_furniture_keeps_its_index_and_is_skipped():
+    segs = split_sentences("Serbia buys gas.\nInvalid email\nVucic met Putin.")
+    assert [(s.index, s.furniture is None) for s in segs] == [(0, True), (1, False), (2, True)]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"abc\x00def", "binary"), (b"caf\xe9 au lait", "not UTF-8")],
+)
+def test_bad_article_files(tmp_path, content, message):
+    path = tmp_path / "a.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_article(path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_article(tmp_path / "nope.txt")
+    with pytest.raises(InputError, match="is a directory"):
+        read_article(tmp_path)
+
+
+def test_bom_is_dropped(tmp_path):
+    path = tmp_path / "bom.txt"
+    path.write_bytes("\ufeffSerbia buys gas.\n".encode("utf-8"))
+    assert read_article(path).segments[0].text == "Serbia buys gas."
+    assert read_article(path).id == "bom"
+
+
+def test_seed_labels_cover_every_segment_of_every_seed():
+    rows = [json.loads(line) for line in (REPO / "labels" / "seeds.jsonl").read_text("utf-8").splitlines()]
+    for path in sorted((REPO / "seeds").glob("*.txt")):
+        texts = [s.text for s in read_article(path).segments]
+        labelled = sorted((r["sentence"], r["text"]) for r in rows if r["article"] == path.stem)
+        assert labelled == list(enumerate(texts))
+
+
+# --- labels ------------------------------------------------------------------------
+
+
+def test_repository_labels_load_with_origins():
+    labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
+    origins = list(labels["origin"])
+    assert origins.count("seed") == 104 and origins.count("written") == 491
+    assert set(labels["russia"]) <= {"favor", "against", "none"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"article": "art0", "sentence": 0, "text": "x", "russia": "pro", "eu": "none"}', "'russia' must be"),
+        ('{"article": "art0", "sentence": 0, "text": "x", "russia": "none"}', "missing field 'eu'"),
+        ('{"article": "art0", "sentence": 2, "text": "wrong text", "russia": "none", "eu": "none"}', "no longer matches"),
+        ('{"article": "art0", "sentence": 99, "text": "x", "russia": "none", "eu": "none"}', "no index 99"),
+        ('{"article": "art0", "sentence": 0, "text": "Serbia deepens its friendship with Moscow.", "russia": "none", "eu": "none"}', "duplicate"),
+    ],
+)
+def test_malformed_label_rows_name_file_and_line(synthetic_labels, line, message):
+    lines = synthetic_labels.read_text("utf-8").splitlines()
+    lines[2] = line  # art0 sentence 2
+    synthetic_labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(LabelFormatError, match=rf"labels.jsonl:3: .*{message}"):
+        load_labels(synthetic_labels)
+
+
+def test_labels_without_their_article_load_with_a_warning(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"article": "gone", "sentence": 0, "text": "Hi.", "russia": "none", "eu": "none"}\n')
+    with pytest.warns(StanceWarning, match="not checked"):
+        labels = load_labels(path)
+    assert list(labels["origin"]) == ["written"]
+
+
+def test_origin_defaults_to_seed_for_articles_in_seeds(tmp_path):
+    path = write_corpus(tmp_path / "seeds")
+    assert set(load_labels(path)["origin"]) == {"seed"}
+
+
+def test_write_labels_round_trip_is_atomic_and_hash_ignores_order(synthetic_labels, tmp_path):
+    labels = load_labels(synthetic_labels)
+    rows = [{k: r[k] for k in ("article", "sentence", "text", "russia", "eu", "origin")} for r in labels]
+    out = write_labels(list(reversed(rows)), tmp_path / "copy" / "copy.jsonl")
+    assert [p.name for p in out.parent.iterdir()] == ["copy.jsonl"]
+    again = load_labels(out, articles=[synthetic_labels.parent])
+    assert labels_sha256(again) == labels_sha256(labels)
+
+
+# --- classifier --------------------------------------------------------------------
+
+
+def _xy(path):
+    labels = load_labels(path)
+    rows = [r for r in labels if r["furniture"] is None]
+    return [r["text"] for r in rows], np.array([(r["russia"], r["eu"]) for r in rows], dtype=object), [r["article"] for r in rows]
+
+
+def test_classifier_follows_sklearn_conventions(synthetic_labels, hashing_encoder):
+    X, y, groups = _xy(synthetic_labels)
+    clf = StanceClassifier(encoder=hashing_encoder)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+    assert clf.fit(X, y, groups=groups) is clf
+    assert clf.predict(X).shape == (len(X), 2)
+    assert set(clf.predict(X).ravel()) <= {"favor", "against", "none"}
+    for proba in clf.predict_proba(X):
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert all(p["C"] in clf.Cs for p in clf.best_params_.values())
+    first = clf.predict_proba(X[:3])
+    clf.fit(X[::-1], y[::-1], groups=groups[::-1])
+    fresh = StanceClassifier(encoder=hashing_encoder).fit(X[::-1], y[::-1], groups=groups[::-1])
+    for a, b in zip(clf.predict_proba(X), fresh.predict_proba(X)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert first[0].shape == (3, len(clf.classes_[0]))
+
+
+def test_unlabeled_cells_are_skipped_per_target(synthetic_labels, hashing_encoder):
+    X, y, groups = _xy(synthetic_labels)
+    y[:4, 1] = None
+    clf = StanceClassifier(encoder=hashing_encoder).fit(X, y, groups=groups)
+    assert clf.predict(X).shape == (len(X), 2)
+
+
+def test_saving_needs_a_sentence_encoder(synthetic_labels, hashing_encoder, tmp_path):
+    X, y, groups = _xy(synthetic_labels)
+    clf = StanceClassifier(encoder=hashing_encoder).fit(X, y, groups=groups)
+    with pytest.raises(TypeError, match="SentenceEncoder"):
+        clf.save(tmp_path / "m")
+
+
+# --- metrics and evaluation ---------------------------------------------------------
+
+
+def test_metrics_match_a_hand_computed_example():
+    gold = ["favor", "favor", "against", "none", "none", "none"]
+    pred = ["favor", "against", "against", "none", "none", "favor"]
+    m = classification_metrics(gold, pred, n_bootstrap=200)
+    # favor: P 1/2 R 1/2 F1 .5; against: P 1/2 R 1 F1 2/3; none: P 1 R 2/3 F1 .8
+    assert m["per_class"]["favor"]["f1"] == pytest.approx(0.5)
+    assert m["per_class"]["against"]["f1"] == pytest.approx(2 / 3)
+    assert m["per_class"]["none"]["f1"] == pytest.approx(0.8)
+    assert m["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0.8) / 3)
+    assert m["f1_avg"] == pytest.approx((0.5 + 2 / 3) / 2)
+    assert m["confusion"] == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1]
+
+
+def test_evaluation_is_grouped_and_beats_majority(tmp_path, hashing_encoder):
+    seeds = write_corpus(tmp_path / "seeds", n_articles=4)
+    written = write_corpus(tmp_path / "written", n_articles=6, origin="written", prefix="w")
+    labels = load_labels([seeds, written])
+    report = evaluate(labels, StanceClassifier(encoder=hashing_encoder), n_bootstrap=100)
+    loao = report.evaluations["seed_loao"]
+    assert [f["fold"] for f in loao["folds"]] == ["art0", "art1", "art2", "art3"]
+    assert loao["n_sentences"] == 4 * 6  # furniture excluded
+    for target in ("russia", "eu"):
+        row = loao["targets"][target]
+        assert row["model"]["macro_f1"] > row["majority"]["macro_f1"]
+    folder = report.write(tmp_path / "report")
+    assert json.loads((folder / "metrics.json").read_text()) == json.loads(report.to_json())
+    assert (folder / "confusion_seed_loao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Leave-one-article-out" in (folder / "report.md").read_text()
+
+
+# --- scoring ---------------------------------------------------------------------
+
+
+def test_score_article_summary_is_consistent(synthetic_labels, hashing_encoder):
+    X, y, groups = _xy(synthetic_labels)
+    clf = StanceClassifier(encoder=hashing_encoder).fit(X, y, groups=groups)
+    text = "Serbia refuses to sanction Russia.\nShare this story on Facebook\nSerbian shells reach Ukraine."
+    result = score_article(clf, text, article_id="a1", date="2025-01-02")
+    assert [s["index"] for s in result.sentences] == [0, 2]
+    assert result.skipped == ["Share this story on Facebook"]
+    for target in ("russia", "eu"):
+        summary = result.summary[target]
+        assert summary["favor"] + summary["against"] + summary["none"] == 2
+        nets = [s[target]["proba"]["favor"] - s[target]["proba"]["against"] for s in result.sentences]
+        assert summary["net"] == pytest.approx(np.mean(nets))
+        assert -1 <= summary["net"] <= 1
+        for s in result.sentences:
+            assert set(s[target]["proba"]) == {"favor", "against", "none"}
+            assert sum(s[target]["proba"].values()) == pytest.approx(1.0, abs=1e-6)
+    empty = score_article(clf, "Invalid email\nLeave a Reply")
+    assert empty.sentences == [] and empty.summary["russia"] == {"favor": 0, "against": 0, "none": 0, "net": 0.0}
+    frame = stance_over_time([result, score_article(clf, text, date="2025-01-20"), empty], by="month")
+    assert list(frame["n_articles"]) == [2, 2]
