@@ -1,0 +1,108 @@
+"""Speed benchmark: prints a Markdown table (and writes it with --out FILE.md).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python experiments/bench.py [--out experiments/bench.md]
+
+Run from the repository root. Measures, on the same sentences (every line of
+seeds/ and labels/articles/, repeated with a prefix so that no two are equal):
+the raw encoder (SentenceEncoder.encode_uncached), the whole scoring pipeline
+(splitting, encoding, heads, result objects; embeddings memo cleared), and the
+wall time of `stance score` on one article from a cold process, `stance --help`
+and `stance train`. Speed targets live here, not in unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STANCE = str(Path(sys.executable).with_name("stance"))
+
+
+def corpus(copies: int) -> list[str]:
+    """Article texts, one segment a line, each prefixed per copy so that no sentence repeats."""
+    from stance.segment import read_article
+
+    files = sorted((REPO / "seeds").glob("*.txt")) + sorted((REPO / "labels" / "articles").glob("*.txt"))
+    articles = [read_article(p) for p in files]
+    return ["\n".join(f"[{c}] {s.text}" for s in a.segments) for c in range(copies) for a in articles]
+
+
+def best_of(n: int, fn) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def wall(args: list[str], n: int) -> float:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return best_of(n, lambda: subprocess.run([STANCE, *args], cwd=REPO, env=env, check=True, capture_output=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    parser.add_argument("--copies", type=int, default=4, help="copies of the corpus to score (default 4)")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    import torch
+
+    from stance.persist import load_model, package_versions
+    from stance.scoring import score_articles
+    from stance.segment import Article
+
+    tmp = Path(tempfile.mkdtemp(prefix="stance-bench-"))
+    train_s = wall(["train", "--out", str(tmp / "model"), "--report-dir", str(tmp / "report")], 1)
+    model = load_model(tmp / "model")
+    texts = corpus(args.copies)
+    sentences = [s.text for t in texts for s in Article.from_text(t).sentences]
+    encoder = model.encoder_
+    encoder.encode_uncached(sentences[:64])  # warm-up
+
+    raw_s = best_of(3, lambda: encoder.encode_uncached(sentences))
+
+    def pipeline():
+        encoder.__dict__.pop("_memo", None)
+        articles = [Article.from_text(t, id=str(i)) for i, t in enumerate(texts)]
+        return score_articles(model, articles)
+
+    pipe_s = best_of(3, pipeline)
+    n = len(sentences)
+    rows = [
+        ("raw encoder (MiniLM, batch 64)", f"{n / raw_s:.0f}", "sentences/s", f"{n} sentences"),
+        ("score pipeline (split + encode + heads)", f"{n / pipe_s:.0f}", "sentences/s",
+         f"{raw_s / pipe_s:.0%} of raw encoder (target >= 90%)"),
+        ("`stance score` one article, cold process", f"{wall(['score', 'seeds/000_abad3842fbdbf470.txt', '--model', str(tmp / 'model')], 3):.2f}", "s", "best of 3"),
+        ("`stance --help`", f"{wall(['--help'], 5):.3f}", "s", "best of 5"),
+        ("`stance train` (labels/, evaluation included)", f"{train_s:.1f}", "s", "once"),
+    ]
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = ", ".join(f"{k} {v}" for k, v in package_versions().items() if v)
+    lines = [
+        "| measure | value | unit | notes |",
+        "|---|---|---|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        "",
+        f"Machine: {os.cpu_count()} cores, {cpu}; torch threads {torch.get_num_threads()}. {versions}.",
+        f"Command: `{' '.join(['python', 'experiments/bench.py', *sys.argv[1:]])}`.",
+    ]
+    table = "\n".join(lines) + "\n"
+    print(table, end="")
+    if args.out:
+        args.out.write_text(table, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
