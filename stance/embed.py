@@ -10,7 +10,6 @@ Nothing is downloaded: loading runs with ``HF_HUB_OFFLINE=1`` and
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import logging
@@ -213,10 +212,3 @@ def _as_texts(X) -> list[str]:
             raise TypeError(f"SentenceEncoder.transform takes strings, got {type(t).__name__}")
     return texts
 
-
-def text_sha256(texts: Iterable[str]) -> str:
-    """Hash of a sequence of texts, for provenance."""
-    digest = hashlib.sha256()
-    for t in texts:
-        digest.update(t.encode("utf-8") + b"\0")
-    return digest.hexdigest()
