@@ -154,14 +154,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         memo = self.__dict__.setdefault("_memo", {})
         missing = list(dict.fromkeys(t for t in texts if t not in memo))
         if missing:
-            vectors = self._model().encode(
-                missing,
-                batch_size=self.batch_size,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-            )
-            memo.update(zip(missing, vectors.astype(np.float32)))
+            memo.update(zip(missing, self.encode_uncached(missing).astype(np.float32)))
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([memo[t] for t in texts])
