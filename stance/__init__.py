@@ -13,25 +13,35 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "DriftReport",
     "EvaluationReport",
+    "HistoryStore",
     "SentenceEncoder",
     "StanceClassifier",
     "StanceError",
+    "drift",
     "evaluate",
     "load_labels",
+    "read_documents",
     "score_article",
+    "score_documents",
     "stance_over_time",
 ]
 
 _HOME = {
+    "DriftReport": "stance.drift",
     "EvaluationReport": "stance.evaluate",
+    "HistoryStore": "stance.store",
     "SentenceEncoder": "stance.embed",
     "StanceClassifier": "stance.model",
     "StanceError": "stance.errors",
+    "drift": "stance.drift",
     "evaluate": "stance.evaluate",
     "load_labels": "stance.schema",
+    "read_documents": "stance.corpus",
     "score_article": "stance.scoring",
-    "stance_over_time": "stance.scoring",
+    "score_documents": "stance.scoring",
+    "stance_over_time": "stance.drift",
 }
 
 

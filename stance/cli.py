@@ -108,29 +108,138 @@ def train(
 @app.command()
 @user_errors
 def score(
-    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Article files (UTF-8 text); - reads stdin.")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="INPUT...",
+            help="Article files (UTF-8 text), folders of .txt (recursive), tables (.jsonl/.csv/.parquet "
+            "with a 'text' column); - reads stdin.",
+        ),
+    ],
     model: Annotated[Optional[Path], typer.Option(help="Model folder. Default: $STANCE_MODEL or ~/.local/share/stance/model")] = None,
-    date: Annotated[Optional[str], typer.Option(help="Publication date of the articles, YYYY-MM-DD.", callback=_iso_date)] = None,
+    date: Annotated[
+        Optional[str],
+        typer.Option(help="Publication date, YYYY-MM-DD, for articles whose table gives none (wins over a date in the text).",
+                     callback=_iso_date),
+    ] = None,
+    source: Annotated[Optional[str], typer.Option(help="Outlet, for articles whose table gives none.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per article, one per line.")] = False,
+    record: Annotated[bool, typer.Option("--record", help="Also store the scores in the history database.")] = False,
+    db: Annotated[
+        Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ):
     """Score articles sentence by sentence for stance toward each target."""
+    from stance.corpus import read_documents
     from stance.paths import default_model_dir
     from stance.persist import load_model
-    from stance.scoring import score_articles
-    from stance.segment import Article, decode_text, read_article
+    from stance.scoring import score_documents
 
-    if files.count("-") > 1:
+    if inputs.count("-") > 1:
         _fail("stdin (-) can be given only once")
-    articles = [
-        Article.from_text(decode_text(sys.stdin.buffer.read(), "<stdin>"), id="-") if f == "-" else read_article(f)
-        for f in files
-    ]
+    documents = list(read_documents(inputs, date=date, source=source))
+    if not documents:
+        _fail("no articles to score in the inputs given; check the table has rows")
     fitted = load_model(model or default_model_dir())
-    for result in score_articles(fitted, articles, dates=[date] * len(articles)):
-        if as_json:
-            typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
-        else:
-            typer.echo(render_scores(result))
+    store = _open_store(db) if record else None
+    progress = _progress(len(documents), quiet)
+    results = []
+    batch = []
+    try:
+        for result in score_documents(fitted, documents):
+            progress.update(1)
+            if as_json:
+                typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+            elif len(documents) == 1:
+                typer.echo(render_scores(result))
+            else:
+                results.append(result)
+            if store is not None:
+                batch.append(result)
+                if len(batch) >= 64:
+                    store.record(batch)
+                    batch = []
+        if store is not None:
+            store.record(batch)
+    finally:
+        progress.close()
+        if store is not None:
+            store.close()
+    if results:
+        typer.echo(render_summaries(results))
+    if store is not None:
+        typer.echo(f"recorded {len(documents)} articles in {store.path}", err=True)
+
+
+def _progress(total: int, quiet: bool):
+    """A progress bar on stderr for long runs, off when quiet or not a terminal."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="article", disable=quiet or total < 2 or not sys.stderr.isatty(), file=sys.stderr)
+
+
+def _open_store(db: Optional[Path], create: bool = True):
+    from stance.store import HistoryStore
+
+    return HistoryStore(db, create=create)
+
+
+@app.command()
+@user_errors
+def drift(
+    db: Annotated[
+        Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Period: week, month, quarter, half or year.")] = "month",
+    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet; repeat for several.")] = None,
+    since: Annotated[Optional[str], typer.Option(help="First date, YYYY-MM-DD.", callback=_iso_date)] = None,
+    until: Annotated[Optional[str], typer.Option(help="Last date, YYYY-MM-DD.", callback=_iso_date)] = None,
+    model_id: Annotated[
+        Optional[str], typer.Option("--model-id", help="Scores of this model (an id prefix). Default: the latest recorded.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
+    plot: Annotated[Optional[Path], typer.Option(help="Write the chart to this PNG file.")] = None,
+    html: Annotated[Optional[Path], typer.Option(help="Write a one-file HTML report (chart, table, method).")] = None,
+):
+    """Show how net stance moves from period to period, from the recorded scores."""
+    from stance.drift import PERIODS
+    from stance.drift import drift as build_drift
+
+    if by not in PERIODS:
+        raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
+    with _open_store(db, create=False) as store:
+        models = store.models()
+        if not models:
+            _fail(f"{store.path}: no scores recorded yet; run `stance score FILE... --record` first")
+        chosen = [m for m in models if model_id is None or m["model_id"].startswith(model_id)]
+        if not chosen:
+            _fail(f"no scores of a model {model_id!r} in {store.path}; recorded: {', '.join(m['model_id'] for m in models)}")
+        if len(chosen) > 1 and model_id is None:
+            typer.echo(
+                f"note: {store.path} holds scores of {len(chosen)} models; showing the latest, {chosen[0]['model_id']} "
+                "(choose with --model-id)",
+                err=True,
+            )
+        picked = chosen[0]
+        rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until)
+    if not rows:
+        _fail("no recorded articles match --source/--since/--until; widen the selection")
+    report = build_drift(rows, by, model={"id": picked["model_id"], **picked["model"]})
+    if plot is not None:
+        from stance.drift_plot import write_png
+
+        write_png(report, plot)
+        typer.echo(f"chart written to {plot}", err=True)
+    if html is not None:
+        from stance.drift_plot import write_html
+
+        write_html(report, html)
+        typer.echo(f"HTML report written to {html}", err=True)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        typer.echo(report.to_text(), nl=False)
 
 
 def render_scores(result) -> str:
@@ -153,6 +262,20 @@ def render_scores(result) -> str:
         lines.append(f"{t:7s} favor {m['favor']:3d}  against {m['against']:3d}  none {m['none']:3d}  net {m['net']:+.3f}")
     if result.skipped:
         lines.append("skipped: " + " | ".join(x if len(x) <= 60 else x[:59] + "…" for x in result.skipped))
+    return "\n".join(lines) + "\n"
+
+
+def render_summaries(results) -> str:
+    """One line per article (date, sentences, net per target) when several are scored."""
+    targets = list(results[0].summary)
+    width = max(12, min(48, max(len(r.article) for r in results)))
+    lines = [f"{'article':{width}s} {'date':10s} {'sents':>5s}" + "".join(f" {t + ' net':>11s}" for t in targets)]
+    for r in results:
+        name = r.article if len(r.article) <= width else r.article[: width - 1] + "…"
+        lines.append(
+            f"{name:{width}s} {r.date or '-':10s} {len(r.sentences):5d}"
+            + "".join(f" {r.summary[t]['net']:+11.3f}" for t in targets)
+        )
     return "\n".join(lines) + "\n"
 
 

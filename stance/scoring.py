@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -10,7 +10,7 @@ import numpy as np
 from stance.schema import STANCES
 from stance.segment import Article
 
-__all__ = ["ArticleScores", "score_article", "score_articles"]
+__all__ = ["ArticleScores", "score_article", "score_articles", "score_documents"]
 
 
 @dataclass
@@ -21,6 +21,8 @@ class ArticleScores:
     target ``{"label": ..., "proba": {"favor": p, "against": p, "none": p}}``.
     ``summary`` holds per target the count of each label and ``net``: the mean
     over sentences of P(favor) - P(against), in [-1, 1] (0.0 with no sentence).
+    ``date_source`` says where ``date`` came from (``column``, ``option``,
+    ``text``); ``source``, ``title`` and ``url`` come from a table when given.
     """
 
     article: str
@@ -29,9 +31,16 @@ class ArticleScores:
     sentences: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    date_source: str | None = None
+    source: str | None = None
+    title: str | None = None
+    url: str | None = None
+    content_sha256: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        order = ["article", "date", "date_source", "source", "title", "url", "content_sha256", "model"]
+        return {**{k: data.pop(k) for k in order}, **data}
 
 
 def _as_article(article: Article | str, article_id: str) -> Article:
@@ -57,8 +66,10 @@ def score_articles(
     articles = [_as_article(a, "-") for a in articles]
     dates = list(dates) if dates is not None else [None] * len(articles)
     sentences = [s for a in articles for s in a.sentences]
-    features = model.encoder_.transform([s.text for s in sentences])
-    probas = model.predict_proba_features(features)
+    if sentences:
+        probas = model.predict_proba_features(model.encoder_.transform([s.text for s in sentences]))
+    else:
+        probas = [np.empty((0, len(classes))) for classes in model.classes_]
     info = model_info(model)
     results, start = [], 0
     for article, date in zip(articles, dates):
@@ -66,6 +77,30 @@ def score_articles(
         block = [p[start : start + n] for p in probas]
         results.append(_article_scores(model, article, date, info, block))
         start += n
+    return results
+
+
+def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> Iterator[ArticleScores]:
+    """Score :class:`~stance.corpus.Document` objects lazily, a batch of articles at a time.
+
+    Memory stays bounded by the batch, and each result carries the document's
+    date, its date source, source, title, url and content hash.
+    """
+    batch: list = []
+    for doc in documents:
+        batch.append(doc)
+        if len(batch) >= batch_articles:
+            yield from _score_batch(model, batch)
+            batch = []
+    if batch:
+        yield from _score_batch(model, batch)
+
+
+def _score_batch(model, docs) -> list[ArticleScores]:
+    results = score_articles(model, [d.article for d in docs], dates=[d.date for d in docs])
+    for doc, result in zip(docs, results):
+        result.date_source, result.source, result.title, result.url = doc.date_source, doc.source, doc.title, doc.url
+        result.content_sha256 = doc.content_sha256
     return results
 
 
@@ -116,44 +151,19 @@ def model_info(model) -> dict:
     """What identifies the model that made a score (for the ``model`` field)."""
     meta = getattr(model, "metadata_", None) or {}
     path = getattr(model, "path_", None)
+    head_sha256 = (meta.get("head") or {}).get("sha256")
     return {
+        "id": (head_sha256 or _heads_hash(model))[:16],
         "path": None if path is None else str(path),
-        "head_sha256": (meta.get("head") or {}).get("sha256"),
+        "head_sha256": head_sha256,
         "encoder": model.encoder_.model_id if hasattr(model.encoder_, "model_id") else type(model.encoder_).__name__,
         "encoder_sha256": (meta.get("encoder") or {}).get("sha256"),
         "created": meta.get("created"),
     }
 
 
-_FREQ = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+def _heads_hash(model) -> str:
+    """A content hash for a model that was never saved (no head file to hash)."""
+    import joblib
 
-
-def stance_over_time(scores: Sequence[ArticleScores], by: str = "month"):
-    """Net stance per period and target as a tidy DataFrame.
-
-    One row per (target, period) with ``n_articles``, ``n_sentences``, the
-    counts of each label and ``net``: the mean of the articles' nets (each
-    article weighs the same). Articles without a date are left out; count them
-    with ``sum(s.date is None for s in scores)``.
-    """
-    import pandas as pd
-
-    if by not in _FREQ:
-        raise ValueError(f"by must be one of {', '.join(_FREQ)}")
-    rows = []
-    for s in scores:
-        if s.date is None:
-            continue
-        period = str(pd.Period(s.date, freq=_FREQ[by]))
-        for target, m in s.summary.items():
-            rows.append({"target": target, "period": period, "n_sentences": len(s.sentences),
-                         **{k: m[k] for k in STANCES}, "net": m["net"]})
-    columns = ["target", "period", "n_articles", "n_sentences", *STANCES, "net"]
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    frame = pd.DataFrame(rows)
-    grouped = frame.groupby(["target", "period"], sort=True)
-    out = grouped[["n_sentences", *STANCES]].sum()
-    out["n_articles"] = grouped.size()
-    out["net"] = grouped["net"].mean()
-    return out.reset_index()[columns]
+    return joblib.hash([model.targets_, model.heads_])

@@ -110,3 +110,22 @@ def trained(tmp_path_factory):
     result = run_stance("train", "--out", root / "model", "--report-dir", root / "report")
     assert result.returncode == 0, result.stderr
     return {"model": root / "model", "report": root / "report", "stdout": result.stdout}
+
+
+def make_scores(article: str, date: str | None, nets: dict, *, source: str | None = None, n: int = 4, model_id: str = "m1"):
+    """An ArticleScores with ``n`` sentences whose per-target net equals ``nets[target]``."""
+    from stance.scoring import ArticleScores
+
+    sentences, summary = [], {}
+    for i in range(n):
+        row = {"index": i, "text": f"{article} sentence {i}."}
+        for target, net in nets.items():
+            favor, against = max(net, 0.0), max(-net, 0.0)
+            proba = {"favor": favor, "against": against, "none": 1.0 - favor - against}
+            row[target] = {"label": max(proba, key=proba.get), "proba": proba}
+        sentences.append(row)
+    for target, net in nets.items():
+        counts = {k: sum(s[target]["label"] == k for s in sentences) for k in ("favor", "against", "none")}
+        summary[target] = {**counts, "net": float(net)}
+    return ArticleScores(article=article, date=date, model={"id": model_id}, sentences=sentences, summary=summary,
+                         source=source, content_sha256=hashlib.sha256(article.encode()).hexdigest())

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
+from stance.drift import stance_over_time
 from stance.errors import InputError, LabelFormatError, StanceWarning
 from stance.evaluate import classification_metrics, evaluate
 from stance.model import StanceClassifier
 from stance.schema import labels_sha256, load_labels, write_labels
-from stance.scoring import score_article, stance_over_time
+from stance.scoring import score_article
 from stance.segment import furniture_kind, read_article, split_sentences
 
 from conftest import REPO, write_corpus

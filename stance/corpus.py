@@ -1,0 +1,224 @@
+"""Corpora of dated articles: files, folders and tables, read the same way.
+
+``stance score`` and :func:`read_documents` accept, in any mix:
+
+* an article file (UTF-8 text; its id is the file stem) or ``-`` for stdin;
+* a folder, searched recursively for ``*.txt``; an ``articles.jsonl`` index in
+  a folder (one object per article: ``id`` = file stem, and any of ``date``,
+  ``source``, ``title``, ``url``) supplies their metadata like a table would;
+* a table (``.jsonl``, ``.csv``, ``.parquet``) with a ``text`` column and
+  optional ``id``, ``date``, ``source``, ``title`` and ``url`` columns.
+
+An article's date comes from, in order: its table (or index) column, the
+``date`` given by the caller, a date stated in its opening lines, else none.
+``Document.date_source`` records which (``column``, ``option``, ``text``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from stance.dates import date_in_text, parse_date
+from stance.errors import InputError, StanceWarning
+from stance.segment import Article, decode_text
+
+__all__ = ["COLUMNS", "TABLE_SUFFIXES", "Document", "read_documents", "read_table"]
+
+#: Columns a table may have; ``text`` is required.
+COLUMNS = ("text", "id", "date", "source", "title", "url")
+TABLE_SUFFIXES = (".jsonl", ".csv", ".parquet")
+INDEX_NAME = "articles.jsonl"
+
+
+@dataclass
+class Document:
+    """One article to score, with what is known about it."""
+
+    id: str
+    text: str
+    date: str | None = None
+    date_source: str | None = None
+    source: str | None = None
+    title: str | None = None
+    url: str | None = None
+    location: str = field(default="", repr=False)
+
+    @cached_property
+    def article(self) -> Article:
+        return Article.from_text(self.text, id=self.id)
+
+    @cached_property
+    def content_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+
+def _resolve_date(doc: Document, date: str | None) -> Document:
+    """Apply the precedence column > option > text to a document."""
+    if doc.date is not None:
+        doc.date_source = "column"
+    elif date is not None:
+        doc.date, doc.date_source = date, "option"
+    else:
+        found = date_in_text(doc.text)
+        doc.date, doc.date_source = found, ("text" if found else None)
+    return doc
+
+
+def read_documents(
+    inputs: Iterable[str | Path],
+    *,
+    date: str | None = None,
+    source: str | None = None,
+) -> Iterator[Document]:
+    """Read articles from files, folders, tables and ``-`` (stdin), lazily.
+
+    Parameters
+    ----------
+    inputs : paths, or ``-`` for stdin
+    date : str, optional
+        ``YYYY-MM-DD`` for articles whose table gives none; a date found in
+        the text counts only when neither is given.
+    source : str, optional
+        Outlet for articles whose table gives none.
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, a table without a ``text`` column, a
+        cell that is not a date, or two articles sharing an id.
+    """
+    seen: dict[str, str] = {}
+    for item in inputs:
+        for doc in _read_one(item):
+            if doc.id in seen:
+                raise InputError(
+                    f"{doc.location}: article id {doc.id!r} is also used by {seen[doc.id]}; give every article a distinct id"
+                )
+            seen[doc.id] = doc.location
+            if doc.source is None:
+                doc.source = source
+            yield _resolve_date(doc, date)
+
+
+def _read_one(item: str | Path) -> Iterator[Document]:
+    if str(item) == "-":
+        yield Document(id="-", text=decode_text(sys.stdin.buffer.read(), "<stdin>"), location="<stdin>")
+        return
+    path = Path(item)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder; check the path")
+    if path.is_dir():
+        yield from _read_folder(path)
+    elif path.suffix.lower() in TABLE_SUFFIXES:
+        yield from read_table(path)
+    else:
+        yield _read_text_file(path)
+
+
+def _read_text_file(path: Path, meta: dict | None = None) -> Document:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
+    doc = Document(id=path.stem, text=decode_text(data, str(path)), location=str(path))
+    for key, value in (meta or {}).items():
+        setattr(doc, key, value)
+    return doc
+
+
+def _read_folder(folder: Path) -> Iterator[Document]:
+    files = sorted(p for p in folder.rglob("*.txt") if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    if not files:
+        raise InputError(f"{folder}: no .txt articles in this folder; give article files, a folder of them or a table")
+    indexes: dict[Path, dict[str, dict]] = {}
+    for path in files:
+        if path.parent not in indexes:
+            indexes[path.parent] = _read_index(path.parent / INDEX_NAME)
+        yield _read_text_file(path, indexes[path.parent].get(path.stem))
+
+
+def _read_index(path: Path) -> dict[str, dict]:
+    """A folder's ``articles.jsonl``: metadata per article id (absent file: empty)."""
+    if not path.is_file():
+        return {}
+    index = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}:{line_no}: not valid JSON ({err.msg}); fix or remove the line") from None
+        if not isinstance(row, dict) or not row.get("id"):
+            raise InputError(f"{path}:{line_no}: each line needs an object with an \"id\" (the file stem)")
+        index[str(row["id"])] = _metadata(row, f"{path}:{line_no}")
+    return index
+
+
+def _metadata(row: dict, where: str) -> dict:
+    """The optional columns of a table row or index line, checked."""
+    meta = {}
+    try:
+        meta["date"] = parse_date(row.get("date"))
+    except ValueError as err:
+        raise InputError(f"{where}: date {err}; use YYYY-MM-DD") from None
+    for key in ("source", "title", "url"):
+        value = row.get(key)
+        meta[key] = None if value is None or str(value).strip() == "" else str(value).strip()
+    return meta
+
+
+def read_table(path: str | Path) -> Iterator[Document]:
+    """Articles from a ``.jsonl``, ``.csv`` or ``.parquet`` table (one row each).
+
+    Rows without an ``id`` get ``<file stem>:<row>``, counting rows from 1.
+    """
+    path = Path(path)
+    table = _load_table(path)
+    columns = list(table.column_names)
+    if "text" not in columns:
+        raise InputError(
+            f"{path}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
+            f"name the article-text column 'text' (others used: {', '.join(COLUMNS[1:])})"
+        )
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        import warnings
+
+        warnings.warn(
+            f"{path}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=2
+        )
+    for number, row in enumerate(table.select_columns([c for c in columns if c in COLUMNS]), 1):
+        where = f"{path} row {number}"
+        text = row.get("text")
+        if text is None or not str(text).strip():
+            raise InputError(f"{where}: empty text; fill it in or remove the row")
+        raw_id = row.get("id")
+        doc_id = f"{path.stem}:{number}" if raw_id is None or str(raw_id).strip() == "" else str(raw_id).strip()
+        yield Document(id=doc_id, text=str(text), location=where, **_metadata(row, where))
+
+
+def _load_table(path: Path):
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    loader = {
+        ".jsonl": datasets.Dataset.from_json,
+        ".csv": datasets.Dataset.from_csv,
+        ".parquet": datasets.Dataset.from_parquet,
+    }[path.suffix.lower()]
+    with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
+        try:
+            return loader(str(path), cache_dir=cache, keep_in_memory=True)
+        except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
+            cause = err.__cause__ or err
+            reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+            raise InputError(f"{path}: cannot be read as a {path.suffix[1:]} table ({reason}); check the file") from None

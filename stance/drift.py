@@ -1,0 +1,362 @@
+"""Drift: how the portrayal of each target moves from period to period.
+
+Each article counts once: its ``net`` (mean over its sentences of P(favor) -
+P(against)) is averaged over the articles of a period, with a 95% bootstrap
+interval over articles. A period is marked as a *shift* when a permutation
+test on the article nets tells it apart from the previous period with
+articles, at a Holm-adjusted p below ``alpha`` across the whole series (so a
+flat series of many periods does not light up by chance). Change points over
+the whole series come from ``ruptures`` (PELT, L2 cost) on the article nets in
+date order, with a BIC-like penalty scaled by a robust noise estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date as Date
+from datetime import timedelta
+from itertools import combinations
+
+import numpy as np
+
+from stance.errors import StanceError
+
+__all__ = ["PERIODS", "DriftReport", "drift", "period_of", "period_range", "stance_over_time"]
+
+PERIODS = ("week", "month", "quarter", "half", "year")
+_MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+
+#: Penalty multiplier for change points: pen = BETA * sigma^2 * log(n).
+CHANGE_PENALTY = 4.0
+CHANGE_MIN_SIZE = 3
+
+
+# --- periods -----------------------------------------------------------------
+
+
+def period_of(day: Date, by: str) -> tuple[str, Date]:
+    """The label and first day of the period holding ``day``.
+
+    Labels: ``2025`` (year), ``2025-H1`` (half), ``2025-Q3`` (quarter),
+    ``2025-07`` (month), ``2025-W27`` (ISO week, which starts on Monday and
+    may belong to the neighbouring year, as ISO 8601 says).
+    """
+    if by == "week":
+        iso = day.isocalendar()
+        return f"{iso.year}-W{iso.week:02d}", Date.fromisocalendar(iso.year, iso.week, 1)
+    if by not in _MONTHS_PER:
+        raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
+    step = _MONTHS_PER[by]
+    first_month = (day.month - 1) // step * step + 1
+    start = Date(day.year, first_month, 1)
+    label = {
+        "month": f"{day.year}-{day.month:02d}",
+        "quarter": f"{day.year}-Q{(first_month - 1) // 3 + 1}",
+        "half": f"{day.year}-H{1 if first_month == 1 else 2}",
+        "year": f"{day.year}",
+    }[by]
+    return label, start
+
+
+def _next_start(start: Date, by: str) -> Date:
+    if by == "week":
+        return start + timedelta(days=7)
+    months = start.year * 12 + start.month - 1 + _MONTHS_PER[by]
+    return Date(months // 12, months % 12 + 1, 1)
+
+
+def period_range(first: Date, last: Date, by: str) -> list[tuple[str, Date]]:
+    """Every period from the one holding ``first`` to the one holding ``last``."""
+    out = []
+    start = period_of(first, by)[1]
+    while start <= last:
+        out.append(period_of(start, by))
+        start = _next_start(start, by)
+    return out
+
+
+# --- statistics --------------------------------------------------------------
+
+
+def _bootstrap_interval(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> tuple[float, float]:
+    if len(values) == 1:
+        return float(values[0]), float(values[0])
+    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def permutation_p_value(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm: int = 5000) -> float:
+    """Two-sided p-value for a difference in means between ``a`` and ``b``.
+
+    Exact (every split of the pooled values) when there are no more splits
+    than ``n_perm``; otherwise Monte Carlo with the usual +1 correction.
+    """
+    pooled = np.concatenate([a, b])
+    n, k = len(pooled), len(a)
+    observed = abs(b.mean() - a.mean()) - 1e-12
+    total = pooled.sum()
+    if math.comb(n, k) <= n_perm:
+        hits = count = 0
+        for idx in combinations(range(n), k):
+            s = pooled[list(idx)].sum()
+            hits += abs((total - s) / (n - k) - s / k) >= observed
+            count += 1
+        return hits / count
+    hits = 0
+    done = 0
+    while done < n_perm:
+        chunk = min(1000, n_perm - done)
+        order = np.argsort(rng.random((chunk, n)), axis=1)[:, :k]
+        s = pooled[order].sum(axis=1)
+        hits += int(np.sum(np.abs((total - s) / (n - k) - s / k) >= observed))
+        done += chunk
+    return (hits + 1) / (n_perm + 1)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order."""
+    m = len(p_values)
+    order = np.argsort(p_values)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def change_points(values: np.ndarray, *, penalty: float = CHANGE_PENALTY, min_size: int = CHANGE_MIN_SIZE) -> list[int]:
+    """Indices where a new level starts in ``values`` (PELT with L2 cost)."""
+    n = len(values)
+    if n < 2 * min_size:
+        return []
+    diffs = np.diff(values)
+    sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / math.sqrt(2)
+    if sigma <= 1e-9:
+        sigma = float(np.std(diffs)) / math.sqrt(2)
+    if sigma <= 1e-9:
+        return []
+    import ruptures
+
+    algo = ruptures.Pelt(model="l2", min_size=min_size, jump=1).fit(values.reshape(-1, 1))
+    return [b for b in algo.predict(pen=penalty * sigma**2 * math.log(n)) if b < n]
+
+
+# --- the report --------------------------------------------------------------
+
+
+@dataclass
+class DriftReport:
+    """Net stance per period and target, with intervals, shifts and change points.
+
+    ``to_dict()`` is the ``stance drift --json`` shape; ``to_text()`` the
+    terminal table; :func:`stance.drift_plot.plot_drift` and
+    :func:`stance.drift_plot.write_html` draw it.
+    """
+
+    by: str
+    targets: list[str]
+    periods: list[dict]
+    change_points: dict[str, list[str]]
+    undated: list[str] = field(default_factory=list)
+    sources: dict[str, dict] = field(default_factory=dict)
+    model: dict | None = None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def n_articles(self) -> int:
+        return sum(p["n_articles"] for p in self.periods)
+
+    def to_dict(self) -> dict:
+        return {
+            "by": self.by,
+            "undated": len(self.undated),
+            "undated_articles": list(self.undated),
+            "periods": self.periods,
+            "change_points": self.change_points,
+            "sources": self.sources,
+            "model": self.model,
+            "settings": self.settings,
+        }
+
+    def to_frame(self):
+        """One row per (target, period): a tidy ``pandas.DataFrame``."""
+        import pandas as pd
+
+        rows = [
+            {"target": t, "period": p["period"], "start": p["start"], "n_articles": p["n_articles"],
+             "n_sentences": p["n_sentences"], **p[t]}
+            for t in self.targets
+            for p in self.periods
+        ]
+        return pd.DataFrame(rows)
+
+    def to_text(self) -> str:
+        """The drift table, change points, sources and undated articles, for a terminal."""
+        model = (self.model or {}).get("id") or "-"
+        lines = [
+            f"Stance drift by {self.by} · model {model} · {self.n_articles} dated articles, {len(self.undated)} undated",
+            "net: mean over articles of P(favor) - P(against), [95% bootstrap interval]; "
+            f"* shift from the previous period (permutation test, Holm p < {self.settings.get('alpha', 0.05)})",
+            "",
+        ]
+        head = f"{'period':9s} {'arts':>5s} {'sents':>6s}"
+        for t in self.targets:
+            head += f"  {t + ' net':>11s} {'[low, high]':>16s} {'fav':>4s} {'agn':>4s}"
+        lines.append(head)
+        for p in self.periods:
+            row = f"{p['period']:9s} {p['n_articles']:5d} {p['n_sentences']:6d}"
+            for t in self.targets:
+                s = p[t]
+                if s["net"] is None:
+                    row += f"  {'-':>11s} {'':>16s} {'':>4s} {'':>4s}"
+                    continue
+                mark = "*" if s["shift"] else " "
+                row += (
+                    f"  {s['net']:+10.3f}{mark} [{s['low']:+.2f}, {s['high']:+.2f}]"
+                    f" {s['favor_share']:4.0%} {s['against_share']:4.0%}"
+                )
+            lines.append(row)
+        lines.append("")
+        for t in self.targets:
+            found = self.change_points.get(t) or []
+            lines.append(f"change points {t}: {', '.join(found) if found else 'none'}")
+        if self.sources:
+            lines += ["", f"{'source':32s} {'arts':>5s}" + "".join(f"  {t + ' net':>11s} {'[low, high]':>16s}" for t in self.targets)]
+            for name, block in self.sources.items():
+                row = f"{name[:32]:32s} {block['n_articles']:5d}"
+                for t in self.targets:
+                    o = block["overall"][t]
+                    row += f"  {o['net']:+11.3f} [{o['low']:+.2f}, {o['high']:+.2f}]"
+                lines.append(row)
+        if self.undated:
+            lines += ["", f"undated ({len(self.undated)}): {', '.join(self.undated)}"]
+        return "\n".join(lines) + "\n"
+
+
+def _article_view(item) -> dict:
+    """An ArticleScores or a stored article row, as the fields drift needs."""
+    get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
+    n_sentences = get("n_sentences")
+    if n_sentences is None:
+        n_sentences = len(get("sentences") or [])
+    day = get("date")
+    if isinstance(day, str):
+        day = Date.fromisoformat(day[:10])
+    return {"article": get("article"), "source": get("source"), "date": day, "n_sentences": n_sentences,
+            "summary": get("summary") or {}}
+
+
+def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, tests: bool) -> tuple[list[dict], dict]:
+    by_period: dict[str, list[dict]] = {}
+    for a in articles:
+        by_period.setdefault(a["label"], []).append(a)
+    rows = []
+    for label, start in periods:
+        members = by_period.get(label, [])
+        row = {"period": label, "start": start.isoformat(), "n_articles": len(members),
+               "n_sentences": int(sum(a["n_sentences"] for a in members))}
+        for t in targets:
+            nets = np.array([a["summary"][t]["net"] for a in members], dtype=float)
+            if not len(nets):
+                row[t] = {"net": None, "low": None, "high": None, "shift": False, "p_value": None, "change": None,
+                          "favor_share": None, "against_share": None}
+                continue
+            low, high = _bootstrap_interval(nets, rng, n_boot)
+            n_sent = row["n_sentences"]
+            favor = sum(a["summary"][t].get("favor", 0) for a in members)
+            against = sum(a["summary"][t].get("against", 0) for a in members)
+            row[t] = {"net": float(nets.mean()), "low": low, "high": high, "shift": False, "p_value": None,
+                      "change": None, "favor_share": favor / n_sent if n_sent else 0.0,
+                      "against_share": against / n_sent if n_sent else 0.0, "_nets": nets}
+        rows.append(row)
+    points: dict[str, list[str]] = {}
+    for t in targets:
+        filled = [r for r in rows if r[t]["net"] is not None]
+        if tests:
+            raw = []
+            for prev, cur in zip(filled, filled[1:]):
+                raw.append(permutation_p_value(prev[t]["_nets"], cur[t]["_nets"], rng, n_perm))
+                cur[t]["change"] = cur[t]["net"] - prev[t]["net"]
+            for cur, p in zip(filled[1:], holm(raw) if raw else []):
+                cur[t]["p_value"] = p
+                cur[t]["shift"] = bool(p < alpha)
+        for r in filled:
+            r[t].pop("_nets")
+        ordered = sorted(articles, key=lambda a: (a["date"], a["article"] or ""))
+        values = np.array([a["summary"][t]["net"] for a in ordered], dtype=float)
+        labels = []
+        for index in change_points(values):
+            if ordered[index]["label"] not in labels:
+                labels.append(ordered[index]["label"])
+        points[t] = labels
+    return rows, points
+
+
+def drift(
+    records: Iterable,
+    by: str = "month",
+    *,
+    targets: Sequence[str] | None = None,
+    by_source: bool = True,
+    n_boot: int = 2000,
+    n_perm: int = 5000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    model: dict | None = None,
+) -> DriftReport:
+    """Build a :class:`DriftReport` from scored articles.
+
+    Parameters
+    ----------
+    records : iterable of ArticleScores, or of article rows from
+        :meth:`stance.store.HistoryStore.articles`
+    by : {"week", "month", "quarter", "half", "year"}
+    targets : the targets to report; default those of the first article
+    by_source : also report each source apart when articles name one
+    n_boot, n_perm, alpha, seed : bootstrap resamples, permutations, test
+        level and random seed (results are reproducible for a given seed)
+    """
+    if by not in PERIODS:
+        raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
+    views = [_article_view(r) for r in records]
+    if not views:
+        raise StanceError("no scored articles to report on; score some with `stance score ... --record` first")
+    targets = list(targets or next(iter(views))["summary"])
+    undated = [v["article"] for v in views if v["date"] is None]
+    dated = [v for v in views if v["date"] is not None]
+    settings = {"n_boot": n_boot, "n_perm": n_perm, "alpha": alpha, "seed": seed,
+                "change_penalty": CHANGE_PENALTY, "change_min_size": CHANGE_MIN_SIZE}
+    if not dated:
+        return DriftReport(by, targets, [], {t: [] for t in targets}, undated, {}, model, settings)
+    for v in dated:
+        v["label"] = period_of(v["date"], by)[0]
+    periods = period_range(min(v["date"] for v in dated), max(v["date"] for v in dated), by)
+    rng = np.random.default_rng(seed)
+    rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha, tests=True)
+    sources = {}
+    if by_source and any(v["source"] for v in dated):
+        for name in sorted({v["source"] or "(none)" for v in dated}):
+            members = [v for v in dated if (v["source"] or "(none)") == name]
+            src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha, tests=True)
+            overall = {}
+            for t in targets:
+                nets = np.array([m["summary"][t]["net"] for m in members], dtype=float)
+                low, high = _bootstrap_interval(nets, rng, n_boot)
+                overall[t] = {"net": float(nets.mean()), "low": low, "high": high}
+            sources[name] = {"n_articles": len(members), "overall": overall,
+                             "periods": [r for r in src_rows if r["n_articles"]], "change_points": src_points}
+    return DriftReport(by, targets, rows, points, undated, sources, model, settings)
+
+
+def stance_over_time(scores: Sequence, by: str = "month"):
+    """Net stance per period and target as a tidy ``pandas.DataFrame``.
+
+    A shortcut for ``drift(scores, by).to_frame()``: one row per (target,
+    period) with ``n_articles``, ``n_sentences``, ``net``, its interval and
+    the shift test. Undated articles are left out (``drift`` lists them).
+    """
+    return drift(scores, by, by_source=False).to_frame()

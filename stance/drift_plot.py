@@ -1,0 +1,163 @@
+"""Drawing a :class:`~stance.drift.DriftReport`: a PNG chart and a one-file HTML report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import date as Date
+from datetime import timedelta
+from pathlib import Path
+
+from stance.fileio import atomic_write_bytes, atomic_write_text
+
+__all__ = ["METHOD", "drift_png", "write_html", "write_png"]
+
+COLORS = {"russia": "#c0392b", "eu": "#1f5fa8"}
+NAMES = {"russia": "Russia", "eu": "the EU"}
+_FALLBACK = ["#2a9d55", "#8e44ad", "#d68910", "#566573"]
+
+METHOD = (
+    "Each article's net stance is the mean over its sentences of P(favor) − P(against); a period's net is the mean "
+    "over its articles, with a 95% bootstrap interval over articles. A period is marked as a shift when a permutation "
+    "test on article nets separates it from the previous period with articles (Holm-adjusted p < {alpha}), and change "
+    "points over the whole series come from PELT (ruptures, L2 cost) on the article nets in date order."
+)
+
+
+def _color(target: str, i: int) -> str:
+    return COLORS.get(target, _FALLBACK[i % len(_FALLBACK)])
+
+
+def _middle(start: str, end: str | None, by: str) -> Date:
+    first = Date.fromisoformat(start)
+    if end is None:
+        span = {"week": 7, "month": 30, "quarter": 91, "half": 182, "year": 365}[by]
+        return first + timedelta(days=span // 2)
+    return first + (Date.fromisoformat(end) - first) / 2
+
+
+def drift_png(report, *, title: str | None = None) -> bytes:
+    """The drift chart as PNG bytes: net per target with interval bands, shifts and change points."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    periods = report.periods
+    starts = [p["start"] for p in periods]
+    x = [_middle(s, e, report.by) for s, e in zip(starts, starts[1:] + [None])]
+    fig, (ax, ax_n) = plt.subplots(
+        2, 1, figsize=(10, 6.2), sharex=True, gridspec_kw={"height_ratios": [4, 1], "hspace": 0.08}
+    )
+    ax.axhline(0, color="#888888", lw=0.8)
+    for i, t in enumerate(report.targets):
+        color = _color(t, i)
+        net = [p[t]["net"] if p[t]["net"] is not None else float("nan") for p in periods]
+        low = [p[t]["low"] if p[t]["low"] is not None else float("nan") for p in periods]
+        high = [p[t]["high"] if p[t]["high"] is not None else float("nan") for p in periods]
+        ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0, label=f"{t}: 95% interval")
+        ax.plot(x, net, color=color, lw=1.8, marker="o", ms=4, label=f"{t}: net stance")
+        shifts = [(xi, p[t]["net"]) for xi, p in zip(x, periods) if p[t]["shift"]]
+        if shifts:
+            ax.scatter(*zip(*shifts), s=150, facecolors="none", edgecolors=color, linewidths=2, zorder=5,
+                       label=f"{t}: shift from previous period")
+        for label in report.change_points.get(t, []):
+            start = next(p["start"] for p in periods if p["period"] == label)
+            ax.axvline(Date.fromisoformat(start), color=color, ls="--", lw=1.2, alpha=0.8)
+            ax.annotate(f"change: {t}", (Date.fromisoformat(start), 0.97), xycoords=("data", "axes fraction"),
+                        rotation=90, va="top", ha="right", fontsize=8, color=color)
+    values = [abs(p[t][k]) for p in periods for t in report.targets for k in ("low", "high") if p[t][k] is not None]
+    reach = min(1.0, max(0.25, 1.15 * max(values, default=0.25)))
+    ax.set_ylim(-reach, reach)
+    ax.set_ylabel("net stance\nP(favor) − P(against)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8, ncol=len(report.targets), frameon=False)
+    model = (report.model or {}).get("id")
+    names = [NAMES.get(t, t) for t in report.targets]
+    heading = title or f"Portrayed stance of Serbia toward {' and '.join(names)}, by {report.by}"
+    ax.set_title(heading + (f"\nmodel {model}, {report.n_articles} articles, {len(report.undated)} undated" if model else ""),
+                 fontsize=11)
+    width = {"week": 5, "month": 20, "quarter": 60, "half": 120, "year": 250}[report.by]
+    ax_n.bar(x, [p["n_articles"] for p in periods], width=width, color="#7f8c8d")
+    ax_n.set_ylabel("articles")
+    ax_n.set_xlabel("publication date")
+    locator = mdates.AutoDateLocator()
+    ax_n.xaxis.set_major_locator(locator)
+    ax_n.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_png(report, path: str | Path) -> Path:
+    """Write :func:`drift_png` to ``path`` atomically."""
+    atomic_write_bytes(path, drift_png(report))
+    return Path(path)
+
+
+def _cell(s: dict) -> str:
+    if s["net"] is None:
+        return "<td>–</td><td></td><td></td>"
+    mark = " <b title='shift from the previous period'>*</b>" if s["shift"] else ""
+    p = "" if s["p_value"] is None else f"{s['p_value']:.3f}"
+    return (f"<td>{s['net']:+.3f}{mark}</td><td>[{s['low']:+.2f}, {s['high']:+.2f}]</td>"
+            f"<td>{p}</td>")
+
+
+def html_report(report) -> str:
+    """One self-contained HTML page: the chart (inline PNG), the table and the method."""
+    png = base64.b64encode(drift_png(report)).decode("ascii")
+    esc = html.escape
+    head = "".join(f"<th>{esc(t)} net</th><th>95% interval</th><th>p (Holm)</th>" for t in report.targets)
+    rows = "".join(
+        f"<tr><td>{esc(p['period'])}</td><td>{p['n_articles']}</td><td>{p['n_sentences']}</td>"
+        + "".join(_cell(p[t]) for t in report.targets) + "</tr>"
+        for p in report.periods
+    )
+    points = "".join(
+        f"<li>{esc(t)}: {esc(', '.join(report.change_points.get(t) or []) or 'none')}</li>" for t in report.targets
+    )
+    sources = ""
+    if report.sources:
+        src_head = "".join(f"<th>{esc(t)} net</th><th>95% interval</th>" for t in report.targets)
+        src_rows = "".join(
+            f"<tr><td>{esc(name)}</td><td>{b['n_articles']}</td>"
+            + "".join(f"<td>{b['overall'][t]['net']:+.3f}</td><td>[{b['overall'][t]['low']:+.2f}, "
+                      f"{b['overall'][t]['high']:+.2f}]</td>" for t in report.targets)
+            + "</tr>"
+            for name, b in report.sources.items()
+        )
+        sources = f"<h2>By source</h2><table><tr><th>source</th><th>articles</th>{src_head}</tr>{src_rows}</table>"
+    undated = ""
+    if report.undated:
+        undated = f"<h2>Undated ({len(report.undated)})</h2><p>{esc(', '.join(report.undated))}</p>"
+    model = esc((report.model or {}).get("id") or "-")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Stance drift by {esc(report.by)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9rem; }}
+th, td {{ padding: 0.2rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ max-width: 100%; }}
+</style></head><body>
+<h1>Stance drift by {esc(report.by)}</h1>
+<p>Model {model}; {report.n_articles} dated articles, {len(report.undated)} undated.</p>
+<img alt="net stance per period with 95% intervals" src="data:image/png;base64,{png}">
+<h2>Method</h2><p>{esc(METHOD.format(alpha=report.settings.get("alpha", 0.05)))}</p>
+<h2>Periods</h2>
+<table><tr><th>period</th><th>articles</th><th>sentences</th>{head}</tr>{rows}</table>
+<p>* marks a shift from the previous period with articles.</p>
+<h2>Change points</h2><ul>{points}</ul>
+{sources}{undated}
+</body></html>
+"""
+
+
+def write_html(report, path: str | Path) -> Path:
+    """Write :func:`html_report` to ``path`` atomically."""
+    atomic_write_text(path, html_report(report))
+    return Path(path)

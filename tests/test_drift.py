@@ -1,0 +1,350 @@
+"""Corpora, dates, the history store and drift statistics, without a model."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date as Date
+
+import numpy as np
+import pytest
+
+from stance.corpus import read_documents
+from stance.dates import date_in_text, parse_date
+from stance.drift import drift, holm, period_of, period_range, permutation_p_value
+from stance.errors import InputError, StanceWarning
+from stance.store import SCHEMA_VERSION, HistoryStore, StoreError
+
+from conftest import REPO, make_scores
+
+TESTS = REPO / "tests"
+
+
+# --- periods -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "day, by, label, start",
+    [
+        ("2024-12-31", "year", "2024", "2024-01-01"),
+        ("2025-01-01", "year", "2025", "2025-01-01"),
+        ("2025-06-30", "half", "2025-H1", "2025-01-01"),
+        ("2025-07-01", "half", "2025-H2", "2025-07-01"),
+        ("2025-03-31", "quarter", "2025-Q1", "2025-01-01"),
+        ("2025-04-01", "quarter", "2025-Q2", "2025-04-01"),
+        ("2025-12-31", "quarter", "2025-Q4", "2025-10-01"),
+        ("2025-01-31", "month", "2025-01", "2025-01-01"),
+        ("2025-02-01", "month", "2025-02", "2025-02-01"),
+        ("2024-02-29", "month", "2024-02", "2024-02-01"),
+        ("2025-07-02", "week", "2025-W27", "2025-06-30"),
+        ("2024-12-30", "week", "2025-W01", "2024-12-30"),  # ISO week 1 starts in the old year
+        ("2021-01-03", "week", "2020-W53", "2020-12-28"),  # and the new year can end the old one's last week
+    ],
+)
+def test_period_edges(day, by, label, start):
+    assert period_of(Date.fromisoformat(day), by) == (label, Date.fromisoformat(start))
+
+
+def test_period_range_fills_gaps_across_year_ends():
+    labels = [p[0] for p in period_range(Date(2024, 11, 15), Date(2025, 2, 1), "month")]
+    assert labels == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    weeks = [p[0] for p in period_range(Date(2020, 12, 25), Date(2021, 1, 5), "week")]
+    assert weeks == ["2020-W52", "2020-W53", "2021-W01"]
+    assert [p[0] for p in period_range(Date(2024, 5, 1), Date(2025, 8, 1), "half")] == ["2024-H1", "2024-H2", "2025-H1", "2025-H2"]
+
+
+# --- dates ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Headline\n15:45, Tue, Nov 4, 2025 Updated: 15:49, Tue, Nov 4, 2025\nBody.", "2025-11-04"),
+        ("Russia Accuses Serbia\n11- 29.05.2025, 18:03\n- 10,242\nBody.", "2025-05-29"),
+        ("Headline\nBy a correspondent | May 28, 2025\nBody text.", "2025-05-28"),
+        ("BELGRADE, 4 November 2025 - Serbia said on Tuesday it would sell shells.", "2025-11-04"),
+        ("Serbia will not impose sanctions now, Vucic said on Tuesday.\nIn May he said the same.", None),
+        ("Policy brief\nBelgrade Policy Forum | July 2026\nText.", None),
+    ],
+)
+def test_date_in_text(text, expected):
+    assert date_in_text(text) == expected
+
+
+def test_date_deep_in_the_body_is_not_a_publication_date():
+    text = "\n".join(["Headline"] + [f"Sentence {i} of the story." for i in range(10)] + ["On 24 February 2022 Russia invaded."])
+    assert date_in_text(text) is None
+
+
+@pytest.mark.parametrize("value, expected", [("2025-11-04", "2025-11-04"), ("29.05.2025", "2025-05-29"),
+                                             ("May 28, 2025", "2025-05-28"), ("", None), (None, None),
+                                             (Date(2025, 1, 2), "2025-01-02")])
+def test_parse_date_accepts(value, expected):
+    assert parse_date(value) == expected
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2025-13-01", "May 2025", "31.02.2025", "soon"])
+def test_parse_date_refuses(value):
+    with pytest.raises(ValueError, match="not a date"):
+        parse_date(value)
+
+
+# --- corpora -------------------------------------------------------------------
+
+
+def _write_table(path, rows):
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_tables_give_documents_with_their_columns(tmp_path, suffix):
+    rows = [
+        {"id": "a", "text": "Serbia refuses sanctions.\nSecond line.", "date": "2025-03-01", "source": "Wire"},
+        {"id": "b", "text": "Headline\n29.05.2025\nBody.", "date": None, "source": None},
+    ]
+    docs = list(read_documents([_write_table(tmp_path / f"t{suffix}", rows)], date=None, source="Fallback"))
+    assert [d.id for d in docs] == ["a", "b"]
+    assert (docs[0].date, docs[0].date_source, docs[0].source) == ("2025-03-01", "column", "Wire")
+    assert (docs[1].date, docs[1].date_source, docs[1].source) == ("2025-05-29", "text", "Fallback")
+
+
+def test_date_precedence_column_then_option_then_text(tmp_path):
+    table = _write_table(tmp_path / "t.jsonl", [{"id": "c", "text": "H\n29.05.2025\nB.", "date": "2024-01-01"},
+                                               {"id": "o", "text": "H\n29.05.2025\nB."}])
+    docs = {d.id: d for d in read_documents([table], date="2023-06-06")}
+    assert (docs["c"].date, docs["c"].date_source) == ("2024-01-01", "column")
+    assert (docs["o"].date, docs["o"].date_source) == ("2023-06-06", "option")
+    (tmp_path / "plain.txt").write_text("Plain article with no date.\n", encoding="utf-8")
+    plain = next(read_documents([tmp_path / "plain.txt"]))
+    assert (plain.date, plain.date_source) == (None, None)
+
+
+def test_folders_are_read_recursively_with_their_index(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "one.txt").write_text("One.\n", encoding="utf-8")
+    (tmp_path / "a" / "b" / "two.txt").write_text("Two\n4 November 2025\nBody.\n", encoding="utf-8")
+    (tmp_path / "a" / "b" / "notes.md").write_text("not an article", encoding="utf-8")
+    (tmp_path / "a" / "articles.jsonl").write_text(json.dumps({"id": "one", "date": "2020-02-02", "source": "X"}) + "\n")
+    docs = {d.id: d for d in read_documents([tmp_path / "a"])}
+    assert set(docs) == {"one", "two"}
+    assert (docs["one"].date, docs["one"].source, docs["one"].date_source) == ("2020-02-02", "X", "column")
+    assert (docs["two"].date, docs["two"].date_source) == ("2025-11-04", "text")
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{"body": "x", "published": "2025-01-01"}], r"no 'text' column \(columns: body, published\)"),
+        ([{"text": "x", "date": "2025-01-01"}, {"text": "y", "date": "last week"}], r"row 2: date 'last week' is not a date"),
+        ([{"text": "x"}, {"text": "  "}], r"row 2: empty text"),
+        ([{"id": "same", "text": "x"}, {"id": "same", "text": "y"}], r"article id 'same' is also used"),
+    ],
+)
+def test_bad_tables_say_what_is_wrong(tmp_path, rows, message):
+    with pytest.raises(InputError, match=message):
+        list(read_documents([_write_table(tmp_path / "bad.jsonl", rows)]))
+
+
+def test_unknown_extra_columns_are_named_in_a_warning(tmp_path):
+    table = _write_table(tmp_path / "t.jsonl", [{"text": "x", "outlet": "A"}])
+    with pytest.warns(StanceWarning, match="ignored columns outlet"):
+        docs = list(read_documents([table]))
+    assert docs[0].id == "t:1"
+
+
+def test_unreadable_table_is_an_input_error(tmp_path):
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(InputError, match="cannot be read as a jsonl table"):
+        list(read_documents([bad]))
+
+
+# --- drift statistics ----------------------------------------------------------
+
+
+def _monthly_corpus(rng, shift_month=None, months=12, per_month=8, jump=0.45, noise=0.12):
+    scores = []
+    for m in range(1, months + 1):
+        for k in range(per_month):
+            level = jump if shift_month is not None and m >= shift_month else 0.0
+            nets = {"russia": float(np.clip(level + rng.normal(0, noise), -1, 1)),
+                    "eu": float(np.clip(rng.normal(0, noise), -1, 1))}
+            scores.append(make_scores(f"a{m:02d}{k}", f"2025-{m:02d}-{1 + 3 * k:02d}", nets))
+    return scores
+
+
+def test_a_known_shift_is_found_at_its_period_and_only_there():
+    report = drift(_monthly_corpus(np.random.default_rng(7), shift_month=7), "month")
+    shifted = {t: [p["period"] for p in report.periods if p[t]["shift"]] for t in ("russia", "eu")}
+    assert shifted == {"russia": ["2025-07"], "eu": []}
+    assert report.change_points == {"russia": ["2025-07"], "eu": []}
+    july = next(p for p in report.periods if p["period"] == "2025-07")["russia"]
+    assert july["change"] > 0.3 and july["low"] <= july["net"] <= july["high"]
+
+
+def test_a_flat_series_has_no_shift_and_no_change_point():
+    report = drift(_monthly_corpus(np.random.default_rng(11)), "month")
+    assert not any(p[t]["shift"] for p in report.periods for t in ("russia", "eu"))
+    assert report.change_points == {"russia": [], "eu": []}
+
+
+def test_empty_periods_are_listed_and_undated_articles_counted():
+    scores = [make_scores("jan", "2025-01-10", {"russia": 0.2, "eu": 0.0}),
+              make_scores("apr", "2025-04-02", {"russia": -0.2, "eu": 0.1}),
+              make_scores("nodate", None, {"russia": 0.9, "eu": 0.9})]
+    data = drift(scores, "month").to_dict()
+    assert [p["period"] for p in data["periods"]] == ["2025-01", "2025-02", "2025-03", "2025-04"]
+    assert [p["n_articles"] for p in data["periods"]] == [1, 0, 0, 1]
+    assert data["periods"][1]["russia"]["net"] is None and data["periods"][1]["russia"]["low"] is None
+    assert data["undated"] == 1 and data["undated_articles"] == ["nodate"]
+    assert data["periods"][3]["start"] == "2025-04-01"
+    assert set(data) >= {"by", "undated", "periods", "change_points"}
+
+
+def test_net_is_article_weighted_and_sources_are_broken_down():
+    # a long article and a short one: each counts once in the period's net
+    scores = [make_scores("long", "2025-01-03", {"russia": 0.6, "eu": 0.0}, n=40, source="A"),
+              make_scores("short", "2025-01-04", {"russia": -0.2, "eu": 0.0}, n=2, source="B")]
+    report = drift(scores, "month")
+    assert report.periods[0]["russia"]["net"] == pytest.approx(0.2)
+    assert report.periods[0]["n_sentences"] == 42
+    assert report.sources["A"]["overall"]["russia"]["net"] == pytest.approx(0.6)
+    assert report.sources["B"]["n_articles"] == 1
+
+
+def test_permutation_test_and_holm_behave():
+    rng = np.random.default_rng(0)
+    same = np.array([0.1, 0.2, 0.3])
+    assert permutation_p_value(same, same.copy(), rng) == pytest.approx(1.0)
+    assert permutation_p_value(np.array([0.0]), np.array([1.0]), rng) == 1.0  # two articles cannot show a shift
+    far = permutation_p_value(rng.normal(0, 0.1, 30), rng.normal(1, 0.1, 30), rng, n_perm=999)
+    assert far == pytest.approx(1 / 1000)
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_drift_reports_plot_and_html(tmp_path):
+    from stance.drift_plot import write_html, write_png
+
+    report = drift(_monthly_corpus(np.random.default_rng(3), shift_month=5, months=8), "month")
+    png = write_png(report, tmp_path / "d.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    page = write_html(report, tmp_path / "d.html").read_text()
+    assert "data:image/png;base64," in page and "2025-05" in page and "bootstrap" in page
+    assert "http://" not in page and "https://" not in page  # one self-contained file
+    text = report.to_text()
+    assert "change points russia: 2025-05" in text
+    may = next(line for line in text.splitlines() if line.startswith("2025-05"))
+    assert "*" in may.split("[")[0]  # the shift is marked in its row
+
+
+# --- history store -------------------------------------------------------------
+
+
+def test_rerecording_replaces_and_keeps_sentences_consistent(tmp_path):
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores("a", "2025-01-01", {"russia": 0.1, "eu": 0.0})])
+        store.record([make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0}, n=2)])
+        store.record([make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0}, model_id="m2")])
+        rows = store.articles(model_id="m1")
+        assert len(rows) == 1 and rows[0]["summary"]["russia"]["net"] == 0.5 and rows[0]["n_sentences"] == 2
+        assert len(store.sentences(rows[0]["id"])) == 2 * 2
+        assert {m["model_id"]: m["n_articles"] for m in store.models()} == {"m1": 1, "m2": 1}
+        assert store.schema_version == SCHEMA_VERSION and store.check() == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0] == 2 * 2 + 4 * 2
+    view = conn.execute("SELECT target, net FROM article_stance WHERE model_id='m1' ORDER BY target").fetchall()
+    assert view == [("eu", 0.0), ("russia", 0.5)]
+
+
+def test_store_filters_by_source_and_dates(tmp_path):
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([make_scores("x", "2025-01-01", {"russia": 0.1}, source="A"),
+                      make_scores("y", "2025-06-01", {"russia": 0.1}, source="B"),
+                      make_scores("z", None, {"russia": 0.1}, source="A")])
+        assert [r["article"] for r in store.articles(sources=["A"])] == ["x", "z"]
+        assert [r["article"] for r in store.articles(since="2025-02-01")] == ["y", "z"]
+        assert [r["article"] for r in store.articles(until="2025-02-01", sources=["B"])] == []
+
+
+def test_store_refuses_what_it_cannot_use(tmp_path):
+    with pytest.raises(StoreError, match="no history database"):
+        HistoryStore(tmp_path / "missing.sqlite", create=False)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a usable SQLite database"):
+        HistoryStore(junk)
+    newer = tmp_path / "newer.sqlite"
+    sqlite3.connect(newer).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer stance"):
+        HistoryStore(newer)
+
+
+def test_an_unversioned_database_is_migrated(tmp_path):
+    old = tmp_path / "old.sqlite"
+    sqlite3.connect(old).execute("CREATE TABLE notes (x)").connection.commit()
+    with HistoryStore(old) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        store.record([make_scores("a", "2025-01-01", {"russia": 0.1})])
+    assert sqlite3.connect(old).execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0  # left alone
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {tests!r})
+    from conftest import make_scores
+    from stance.store import HistoryStore
+    worker, batches, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    with HistoryStore(sys.argv[4]) as store:
+        for b in range(batches):
+            store.record([make_scores(f"w{{worker}}-{{b}}-{{i}}", "2025-01-01", {{"russia": 0.1, "eu": -0.1}}, n=5)
+                          for i in range(size)])
+            print(b, flush=True)
+    """
+).format(tests=str(TESTS))
+
+
+def test_four_concurrent_writers_lose_no_row(tmp_path):
+    db = tmp_path / "h.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(w), "40", "5", str(db)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for w in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    with HistoryStore(db) as store:
+        rows = store.articles()
+        assert len(rows) == 4 * 40 * 5 and store.check() == []
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0] == 4 * 40 * 5 * 5 * 2
+
+
+def test_a_killed_writer_leaves_a_consistent_database(tmp_path):
+    db = tmp_path / "h.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, "0", "100000", "50", str(db)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for _ in range(5):  # let a few batches land, then kill it mid-stream
+        assert proc.stdout.readline(), proc.stderr.read()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    with HistoryStore(db) as store:
+        assert store.check() == []
+        rows = store.articles()
+        assert len(rows) >= 5 * 50 and len(rows) % 50 == 0  # whole batches only
+        for row in rows[:: max(1, len(rows) // 20)]:
+            assert len(store.sentences(row["id"])) == row["n_sentences"] * 2
