@@ -21,9 +21,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+DEMO_DB := experiments/drift/history.sqlite
+
 demo: $(VENV)/.installed
 	$(BIN)/stance train
 	$(BIN)/stance score seeds/000_abad3842fbdbf470.txt --date 2025-11-04
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/stance score seeds labels/articles --record --db $(DEMO_DB) --quiet
+	$(BIN)/stance drift --db $(DEMO_DB) --by year --plot experiments/drift/drift.png --html experiments/drift/drift.html
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

@@ -3,7 +3,8 @@
     python labels/import_written.py [../shared/corpus]
 
 Copies the article texts to labels/articles/, their metadata to
-labels/articles/articles.jsonl, and writes labels/written.jsonl with
+labels/articles/articles.jsonl (adding ``source``, the article's style, which
+stands for its outlet in drift reports), and writes labels/written.jsonl with
 ``origin: written``. Fails, writing nothing, if a corpus line does not come out
 of the project's splitter as exactly one sentence with the same text.
 """
@@ -13,6 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from stance.fileio import atomic_write_text
 from stance.schema import write_labels
 from stance.segment import read_article
 
@@ -37,8 +39,14 @@ def main(corpus: Path) -> None:
     target.mkdir(exist_ok=True)
     for path in sorted((corpus / "articles").glob("*.txt")):
         shutil.copyfile(path, target / path.name)
-    for name in ("articles.jsonl", "FACTS.md", "README.md"):
+    for name in ("FACTS.md", "README.md"):
         shutil.copyfile(corpus / name, target / name)
+    # Each article's style stands for its outlet, so that drift reports break down by source.
+    index = [json.loads(line) for line in (corpus / "articles.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    atomic_write_text(
+        target / "articles.jsonl",
+        "".join(json.dumps({**row, "source": row["style"]}, ensure_ascii=False) + "\n" for row in index),
+    )
     write_labels(out, HERE / "written.jsonl")
     print(f"wrote {len(out)} rows for {len(by_article)} articles to {HERE / 'written.jsonl'}")
 

@@ -138,6 +138,8 @@ def score(
 
     if inputs.count("-") > 1:
         _fail("stdin (-) can be given only once")
+    if record and "-" in inputs:
+        _fail("an article from stdin has no id to record it under; save it to a file (its name is the id) and score that")
     documents = list(read_documents(inputs, date=date, source=source))
     if not documents:
         _fail("no articles to score in the inputs given; check the table has rows")
@@ -204,7 +206,7 @@ def drift(
 ):
     """Show how net stance moves from period to period, from the recorded scores."""
     from stance.drift import PERIODS
-    from stance.drift import drift as build_drift
+    from stance.drift import measure_drift
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
@@ -225,7 +227,7 @@ def drift(
         rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until)
     if not rows:
         _fail("no recorded articles match --source/--since/--until; widen the selection")
-    report = build_drift(rows, by, model={"id": picked["model_id"], **picked["model"]})
+    report = measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]})
     if plot is not None:
         from stance.drift_plot import write_png
 

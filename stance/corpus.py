@@ -178,7 +178,8 @@ def _metadata(row: dict, where: str) -> dict:
 def read_table(path: str | Path) -> Iterator[Document]:
     """Articles from a ``.jsonl``, ``.csv`` or ``.parquet`` table (one row each).
 
-    Rows without an ``id`` get ``<file stem>:<row>``, counting rows from 1.
+    A row's id is its ``id``, else its ``url``, else ``<file stem>:<row>``
+    (rows counted from 1).
     """
     path = Path(path)
     table = _load_table(path)
@@ -200,9 +201,13 @@ def read_table(path: str | Path) -> Iterator[Document]:
         text = row.get("text")
         if text is None or not str(text).strip():
             raise InputError(f"{where}: empty text; fill it in or remove the row")
+        meta = _metadata(row, where)
         raw_id = row.get("id")
-        doc_id = f"{path.stem}:{number}" if raw_id is None or str(raw_id).strip() == "" else str(raw_id).strip()
-        yield Document(id=doc_id, text=str(text), location=where, **_metadata(row, where))
+        if raw_id is not None and str(raw_id).strip():
+            doc_id = str(raw_id).strip()
+        else:
+            doc_id = meta["url"] or f"{path.stem}:{number}"
+        yield Document(id=doc_id, text=str(text), location=where, **meta)
 
 
 def _load_table(path: Path):

@@ -23,10 +23,13 @@ import numpy as np
 
 from stance.errors import StanceError
 
-__all__ = ["PERIODS", "DriftReport", "drift", "period_of", "period_range", "stance_over_time"]
+__all__ = ["PERIODS", "DriftReport", "measure_drift", "period_of", "period_range", "stance_over_time"]
 
 PERIODS = ("week", "month", "quarter", "half", "year")
 _MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+
+#: The source name under which articles without one are broken down.
+UNKNOWN_SOURCE = "(unknown source)"
 
 #: Penalty multiplier for change points: pen = BETA * sigma^2 * log(n).
 CHANGE_PENALTY = 4.0
@@ -212,14 +215,14 @@ class DriftReport:
             for t in self.targets:
                 s = p[t]
                 if s["net"] is None:
-                    row += f"  {'-':>11s} {'':>16s} {'':>4s} {'':>4s}"
+                    row += f"  {'-':>11s}" + " " * 27
                     continue
                 mark = "*" if s["shift"] else " "
                 row += (
                     f"  {s['net']:+10.3f}{mark} [{s['low']:+.2f}, {s['high']:+.2f}]"
                     f" {s['favor_share']:4.0%} {s['against_share']:4.0%}"
                 )
-            lines.append(row)
+            lines.append(row.rstrip())
         lines.append("")
         for t in self.targets:
             found = self.change_points.get(t) or []
@@ -296,7 +299,7 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, 
     return rows, points
 
 
-def drift(
+def measure_drift(
     records: Iterable,
     by: str = "month",
     *,
@@ -339,8 +342,8 @@ def drift(
     rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha, tests=True)
     sources = {}
     if by_source and any(v["source"] for v in dated):
-        for name in sorted({v["source"] or "(none)" for v in dated}):
-            members = [v for v in dated if (v["source"] or "(none)") == name]
+        for name in sorted({v["source"] or UNKNOWN_SOURCE for v in dated}):
+            members = [v for v in dated if (v["source"] or UNKNOWN_SOURCE) == name]
             src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha, tests=True)
             overall = {}
             for t in targets:
@@ -355,8 +358,8 @@ def drift(
 def stance_over_time(scores: Sequence, by: str = "month"):
     """Net stance per period and target as a tidy ``pandas.DataFrame``.
 
-    A shortcut for ``drift(scores, by).to_frame()``: one row per (target,
+    A shortcut for ``measure_drift(scores, by).to_frame()``: one row per (target,
     period) with ``n_articles``, ``n_sentences``, ``net``, its interval and
     the shift test. Undated articles are left out (``drift`` lists them).
     """
-    return drift(scores, by, by_source=False).to_frame()
+    return measure_drift(scores, by, by_source=False).to_frame()

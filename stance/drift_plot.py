@@ -57,16 +57,17 @@ def drift_png(report, *, title: str | None = None) -> bytes:
         net = [p[t]["net"] if p[t]["net"] is not None else float("nan") for p in periods]
         low = [p[t]["low"] if p[t]["low"] is not None else float("nan") for p in periods]
         high = [p[t]["high"] if p[t]["high"] is not None else float("nan") for p in periods]
-        ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0, label=f"{t}: 95% interval")
-        ax.plot(x, net, color=color, lw=1.8, marker="o", ms=4, label=f"{t}: net stance")
+        name = NAMES.get(t, t)
+        ax.fill_between(x, low, high, color=color, alpha=0.15, lw=0, label=f"{name}: 95% interval")
+        ax.plot(x, net, color=color, lw=1.8, marker="o", ms=4, label=f"{name}: net stance")
         shifts = [(xi, p[t]["net"]) for xi, p in zip(x, periods) if p[t]["shift"]]
         if shifts:
             ax.scatter(*zip(*shifts), s=150, facecolors="none", edgecolors=color, linewidths=2, zorder=5,
-                       label=f"{t}: shift from previous period")
+                       label=f"{name}: shift from previous period")
         for label in report.change_points.get(t, []):
             start = next(p["start"] for p in periods if p["period"] == label)
             ax.axvline(Date.fromisoformat(start), color=color, ls="--", lw=1.2, alpha=0.8)
-            ax.annotate(f"change: {t}", (Date.fromisoformat(start), 0.97), xycoords=("data", "axes fraction"),
+            ax.annotate(f"change point: {name}", (Date.fromisoformat(start), 0.97), xycoords=("data", "axes fraction"),
                         rotation=90, va="top", ha="right", fontsize=8, color=color)
     values = [abs(p[t][k]) for p in periods for t in report.targets for k in ("low", "high") if p[t][k] is not None]
     reach = min(1.0, max(0.25, 1.15 * max(values, default=0.25)))

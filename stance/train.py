@@ -51,7 +51,7 @@ def train(
     command : the command line, recorded in the report.
     """
     from stance.embed import SentenceEncoder
-    from stance.evaluate import evaluate
+    from stance.evaluation import evaluate
     from stance.model import StanceClassifier
     from stance.persist import package_versions
     from stance.schema import TARGETS, labels_sha256, load_labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from stance.embed import DEFAULT_MODEL_SHA256
 from stance.segment import read_article
 
-from conftest import REPO, run_stance
+from conftest import REPO, run_stance, stance_script
 
 SEED = REPO / "seeds" / "000_abad3842fbdbf470.txt"
 
@@ -39,7 +40,7 @@ def test_help_lists_commands_and_imports_no_torch():
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "no such file"), ("dir", "is a directory"), (b"", "empty"), (b"\x00\x01", "binary"), (b"\xff\xfe\xfa", "not UTF-8")],
+    [(None, "no such file"), ("dir", "no .txt articles"), (b"", "empty"), (b"\x00\x01", "binary"), (b"\xff\xfe\xfa", "not UTF-8")],
 )
 def test_bad_articles_get_one_line(tmp_path, isolated_home, content, message):
     path = tmp_path / "article.txt"
@@ -63,6 +64,41 @@ def test_malformed_label_file_names_its_line(tmp_path, isolated_home):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"article": "a", "sentence": 0, "text": "x", "russia": "none", "eu": "none"}\n{oops\n')
     assert "bad.jsonl:2" in _one_error_line(run_stance("train", "--labels", path, "--out", tmp_path / "m"))
+
+
+def _table(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([{"body": "Serbia buys gas.", "day": "2025-01-01"}], "no 'text' column (columns: body, day)"),
+        ([{"text": "Serbia buys gas.", "date": "2025-01-01"}, {"text": "x", "date": "the other day"}],
+         "row 2: date 'the other day' is not a date"),
+    ],
+)
+def test_bad_tables_get_one_line(tmp_path, isolated_home, rows, message):
+    assert message in _one_error_line(run_stance("score", _table(tmp_path / "t.jsonl", rows), "--record"))
+
+
+def test_stdin_cannot_be_recorded(isolated_home):
+    result = run_stance("score", "-", "--record", stdin="Serbia buys Russian gas.\n")
+    assert "save it to a file" in _one_error_line(result)
+
+
+def test_drift_without_scores_gets_one_line(tmp_path, isolated_home):
+    assert "no history database" in _one_error_line(run_stance("drift", "--db", tmp_path / "none.sqlite"))
+    from stance.store import HistoryStore
+
+    HistoryStore(tmp_path / "empty.sqlite").close()
+    assert "no scores recorded yet" in _one_error_line(run_stance("drift", "--db", tmp_path / "empty.sqlite"))
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database" * 200)
+    assert "not a usable SQLite database" in _one_error_line(run_stance("drift", "--db", junk))
+    result = run_stance("drift", "--db", tmp_path / "empty.sqlite", "--by", "fortnight")
+    assert result.returncode == 2 and "fortnight" in result.stderr and "Traceback" not in result.stderr
 
 
 # --- integration: the real MiniLM --------------------------------------------------
@@ -92,7 +128,9 @@ def test_score_json_contract(trained):
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
     doc = json.loads(lines[0])
-    assert list(doc) == ["article", "date", "model", "sentences", "skipped", "summary"]
+    assert list(doc) == ["article", "date", "date_source", "source", "title", "url", "content_sha256", "model",
+                         "sentences", "skipped", "summary"]
+    assert doc["date_source"] == "option" and len(doc["content_sha256"]) == 64
     assert doc["article"] == SEED.stem and doc["date"] == "2025-11-04"
     article = read_article(SEED)
     assert [s["index"] for s in doc["sentences"]] == [s.index for s in article.sentences]
@@ -113,7 +151,7 @@ def test_score_json_contract(trained):
 def test_score_stdin_and_human_output(trained):
     result = run_stance("score", "-", "--json", "--model", trained["model"], stdin=SEED.read_text("utf-8"))
     doc = json.loads(result.stdout)
-    assert doc["article"] == "-" and doc["date"] is None
+    assert doc["article"] == "-" and (doc["date"], doc["date_source"]) == ("2025-11-04", "text")
     human = run_stance("score", SEED, "--model", trained["model"])
     assert human.returncode == 0
     assert "russia  favor" in human.stdout and "net " in human.stdout and "skipped: " in human.stdout
@@ -172,3 +210,75 @@ def test_readme_library_snippet_runs(trained, monkeypatch):
     monkeypatch.setenv("STANCE_MODEL", str(trained["model"]))
     monkeypatch.chdir(REPO)
     exec(compile(snippet, "README.md", "exec"), {})
+
+
+@pytest.mark.integration
+def test_record_and_drift_end_to_end(trained, tmp_path):
+    db = tmp_path / "history.sqlite"
+    env = {"STANCE_DB": str(db)}
+    table = _table(tmp_path / "extra.jsonl", [
+        {"id": "t1", "text": (REPO / "seeds" / "002_59b96ecffaaf4adb.txt").read_text("utf-8"), "date": "2024-07-01",
+         "source": "Table Wire"},
+        {"id": "t2", "text": "Serbia signs a gas deal with Russia.\nVucic thanks Putin.", "date": None},
+    ])
+    first = run_stance("score", REPO / "seeds", table, "--record", "--model", trained["model"], "--quiet", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "recorded 7 articles" in first.stderr
+    assert len(first.stdout.strip().splitlines()) == 1 + 7  # one summary line per article
+    again = run_stance("score", REPO / "seeds", "--record", "--model", trained["model"], "--quiet", env=env)
+    assert again.returncode == 0, again.stderr
+
+    from stance.store import HistoryStore
+
+    with HistoryStore(db) as store:
+        rows = store.articles()
+        assert sorted(r["article"] for r in rows) == sorted([p.stem for p in (REPO / "seeds").glob("*.txt")] + ["t1", "t2"])
+        by_id = {r["article"]: r for r in rows}
+        assert (by_id["t1"]["date"], by_id["t1"]["date_source"], by_id["t1"]["source"]) == ("2024-07-01", "column", "Table Wire")
+        assert by_id["000_abad3842fbdbf470"]["date_source"] == "column"  # from seeds/articles.jsonl
+        assert by_id["t2"]["date"] is None
+        for r in rows:
+            assert len(store.sentences(r["id"])) == 2 * r["n_sentences"]
+
+    report = run_stance("drift", "--by", "quarter", "--json", "--plot", tmp_path / "d.png", "--html", tmp_path / "d.html",
+                        env=env)
+    assert report.returncode == 0, report.stderr
+    data = json.loads(report.stdout)
+    assert data["by"] == "quarter" and data["undated"] == 1 and data["undated_articles"] == ["t2"]
+    labels = [p["period"] for p in data["periods"]]
+    assert labels[0] == "2023-Q1" and labels[-1] == "2025-Q4" and len(labels) == 12
+    assert sum(p["n_articles"] for p in data["periods"]) == 6
+    for p in data["periods"]:
+        for t in ("russia", "eu"):
+            if p["n_articles"]:
+                assert p[t]["low"] <= p[t]["net"] <= p[t]["high"] and isinstance(p[t]["shift"], bool)
+            else:
+                assert p[t]["net"] is None
+    assert set(data["change_points"]) == {"russia", "eu"}
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    assert "<table>" in (tmp_path / "d.html").read_text()
+    only = json.loads(run_stance("drift", "--by", "year", "--json", "--source", "Table Wire", env=env).stdout)
+    assert [p["n_articles"] for p in only["periods"]] == [1]
+    text = run_stance("drift", "--by", "year", env=env).stdout
+    assert "undated (1): t2" in text and "2025" in text
+
+
+@pytest.mark.integration
+def test_four_concurrent_score_record_processes_keep_every_row(trained, tmp_path):
+    db = tmp_path / "h.sqlite"
+    procs = [
+        subprocess.Popen([stance_script(), "score", str(REPO / "seeds"), "--record", "--db", str(db), "--source", f"S{i}",
+                          "--model", str(trained["model"]), "--quiet", "--json"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        for i in range(4)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    from stance.store import HistoryStore
+
+    with HistoryStore(db) as store:
+        rows = store.articles()
+        assert len(rows) == 4 * 5 and {r["source"] for r in rows} == {"S0", "S1", "S2", "S3"}
+        assert store.check() == []

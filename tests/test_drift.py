@@ -16,7 +16,7 @@ import pytest
 
 from stance.corpus import read_documents
 from stance.dates import date_in_text, parse_date
-from stance.drift import drift, holm, period_of, period_range, permutation_p_value
+from stance.drift import holm, measure_drift, period_of, period_range, permutation_p_value
 from stance.errors import InputError, StanceWarning
 from stance.store import SCHEMA_VERSION, HistoryStore, StoreError
 
@@ -159,6 +159,11 @@ def test_bad_tables_say_what_is_wrong(tmp_path, rows, message):
         list(read_documents([_write_table(tmp_path / "bad.jsonl", rows)]))
 
 
+def test_rows_without_id_are_known_by_url_then_row(tmp_path):
+    table = _write_table(tmp_path / "feed.jsonl", [{"text": "x", "url": "https://example.org/a"}, {"text": "y"}])
+    assert [d.id for d in read_documents([table])] == ["https://example.org/a", "feed:2"]
+
+
 def test_unknown_extra_columns_are_named_in_a_warning(tmp_path):
     table = _write_table(tmp_path / "t.jsonl", [{"text": "x", "outlet": "A"}])
     with pytest.warns(StanceWarning, match="ignored columns outlet"):
@@ -188,7 +193,7 @@ def _monthly_corpus(rng, shift_month=None, months=12, per_month=8, jump=0.45, no
 
 
 def test_a_known_shift_is_found_at_its_period_and_only_there():
-    report = drift(_monthly_corpus(np.random.default_rng(7), shift_month=7), "month")
+    report = measure_drift(_monthly_corpus(np.random.default_rng(7), shift_month=7), "month")
     shifted = {t: [p["period"] for p in report.periods if p[t]["shift"]] for t in ("russia", "eu")}
     assert shifted == {"russia": ["2025-07"], "eu": []}
     assert report.change_points == {"russia": ["2025-07"], "eu": []}
@@ -197,7 +202,7 @@ def test_a_known_shift_is_found_at_its_period_and_only_there():
 
 
 def test_a_flat_series_has_no_shift_and_no_change_point():
-    report = drift(_monthly_corpus(np.random.default_rng(11)), "month")
+    report = measure_drift(_monthly_corpus(np.random.default_rng(11)), "month")
     assert not any(p[t]["shift"] for p in report.periods for t in ("russia", "eu"))
     assert report.change_points == {"russia": [], "eu": []}
 
@@ -206,7 +211,7 @@ def test_empty_periods_are_listed_and_undated_articles_counted():
     scores = [make_scores("jan", "2025-01-10", {"russia": 0.2, "eu": 0.0}),
               make_scores("apr", "2025-04-02", {"russia": -0.2, "eu": 0.1}),
               make_scores("nodate", None, {"russia": 0.9, "eu": 0.9})]
-    data = drift(scores, "month").to_dict()
+    data = measure_drift(scores, "month").to_dict()
     assert [p["period"] for p in data["periods"]] == ["2025-01", "2025-02", "2025-03", "2025-04"]
     assert [p["n_articles"] for p in data["periods"]] == [1, 0, 0, 1]
     assert data["periods"][1]["russia"]["net"] is None and data["periods"][1]["russia"]["low"] is None
@@ -219,7 +224,7 @@ def test_net_is_article_weighted_and_sources_are_broken_down():
     # a long article and a short one: each counts once in the period's net
     scores = [make_scores("long", "2025-01-03", {"russia": 0.6, "eu": 0.0}, n=40, source="A"),
               make_scores("short", "2025-01-04", {"russia": -0.2, "eu": 0.0}, n=2, source="B")]
-    report = drift(scores, "month")
+    report = measure_drift(scores, "month")
     assert report.periods[0]["russia"]["net"] == pytest.approx(0.2)
     assert report.periods[0]["n_sentences"] == 42
     assert report.sources["A"]["overall"]["russia"]["net"] == pytest.approx(0.6)
@@ -239,7 +244,7 @@ def test_permutation_test_and_holm_behave():
 def test_drift_reports_plot_and_html(tmp_path):
     from stance.drift_plot import write_html, write_png
 
-    report = drift(_monthly_corpus(np.random.default_rng(3), shift_month=5, months=8), "month")
+    report = measure_drift(_monthly_corpus(np.random.default_rng(3), shift_month=5, months=8), "month")
     png = write_png(report, tmp_path / "d.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     page = write_html(report, tmp_path / "d.html").read_text()

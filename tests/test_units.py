@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from stance.drift import stance_over_time
 from stance.errors import InputError, LabelFormatError, StanceWarning
-from stance.evaluate import classification_metrics, evaluate
+from stance.evaluation import classification_metrics, evaluate
 from stance.model import StanceClassifier
 from stance.schema import labels_sha256, load_labels, write_labels
 from stance.scoring import score_article
@@ -235,3 +235,13 @@ def test_score_article_summary_is_consistent(synthetic_labels, hashing_encoder):
     assert empty.sentences == [] and empty.summary["russia"] == {"favor": 0, "against": 0, "none": 0, "net": 0.0}
     frame = stance_over_time([result, score_article(clf, text, date="2025-01-20"), empty], by="month")
     assert list(frame["n_articles"]) == [2, 2]
+
+
+def test_public_names_stay_functions_after_their_modules_are_imported():
+    import importlib
+
+    import stance
+
+    for name in stance.__all__:
+        importlib.import_module(stance._HOME[name])
+        assert not isinstance(getattr(stance, name), type(stance)), f"stance.{name} is shadowed by a module"
