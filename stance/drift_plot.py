@@ -14,7 +14,7 @@ from stance.fileio import atomic_write_bytes, atomic_write_text
 __all__ = ["METHOD", "drift_png", "write_html", "write_png"]
 
 COLORS = {"russia": "#c0392b", "eu": "#1f5fa8"}
-NAMES = {"russia": "Russia", "eu": "the EU"}
+NAMES = {"russia": "Russia", "eu": "EU"}
 _FALLBACK = ["#2a9d55", "#8e44ad", "#d68910", "#566573"]
 
 METHOD = (
@@ -77,7 +77,7 @@ def drift_png(report, *, title: str | None = None) -> bytes:
     ax.legend(loc="lower left", fontsize=8, ncol=len(report.targets), frameon=False)
     model = (report.model or {}).get("id")
     names = [NAMES.get(t, t) for t in report.targets]
-    heading = title or f"Portrayed stance of Serbia toward {' and '.join(names)}, by {report.by}"
+    heading = title or f"Portrayed stance of Serbia toward {' and '.join(names)}, by {report.by}".replace("and EU", "and the EU")
     ax.set_title(heading + (f"\nmodel {model}, {report.n_articles} articles, {len(report.undated)} undated" if model else ""),
                  fontsize=11)
     width = {"week": 5, "month": 20, "quarter": 60, "half": 120, "year": 250}[report.by]
