@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from stance.features import items_with_context
 from stance.fileio import atomic_write_bytes, atomic_write_text
 from stance.schema import STANCES, TARGETS
 
-__all__ = ["EvaluationReport", "evaluate", "classification_metrics"]
+__all__ = ["EvaluationReport", "classification_metrics", "evaluate", "expected_calibration_error", "out_of_fold"]
 
 SYSTEMS = ("model", "tfidf", "majority")
 
@@ -98,6 +99,22 @@ def classification_metrics(
     return result
 
 
+def expected_calibration_error(proba: np.ndarray, y_true: Sequence[str], classes, n_bins: int = 10) -> float:
+    """Top-label ECE: the sentence-weighted gap between confidence and accuracy over equal-width bins."""
+    proba = np.asarray(proba, dtype=float)
+    if not len(proba):
+        return 0.0
+    confidence = proba.max(axis=1)
+    correct = np.asarray(classes)[proba.argmax(axis=1)] == np.asarray(y_true)
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    gap = 0.0
+    for b in range(n_bins):
+        inside = bins == b
+        if inside.any():
+            gap += inside.sum() * abs(confidence[inside].mean() - correct[inside].mean())
+    return float(gap / len(proba))
+
+
 # --- cross-validation --------------------------------------------------------------
 
 
@@ -121,6 +138,49 @@ def _folds(articles: np.ndarray, origins: np.ndarray, n_written_folds: int) -> d
     return plans
 
 
+def out_of_fold(labels, make_model, *, targets: Sequence[str], n_written_folds: int = 5, plans=None,
+                train_filter=None) -> dict:
+    """Out-of-fold predictions of a configuration under the evaluation plans.
+
+    ``make_model()`` returns an unfitted :class:`StanceClassifier`;
+    ``train_filter(train_indices, articles, origins)`` may narrow each fold's
+    training rows (e.g. seeds only). Returns, per plan, the test ``index``
+    array, ``y`` (gold, object array n x targets), ``pred`` (labels) and
+    ``proba`` (per target, probabilities in ``classes`` order), plus ``rows``
+    information shared by the plans.
+    """
+    keep = [i for i, f in enumerate(labels["furniture"]) if f is None]
+    rows = labels.select(keep)
+    texts = list(rows["text"])
+    items = items_with_context(texts, list(rows["article"]), list(rows["sentence"]))
+    articles = np.asarray(rows["article"], dtype=object)
+    origins = np.asarray(rows["origin"], dtype=object)
+    y = np.stack([np.asarray(rows[t], dtype=object) for t in targets], axis=1)
+    out = {"texts": texts, "articles": articles, "origins": origins, "y": y, "plans": {}}
+    for plan, folds in _folds(articles, origins, n_written_folds).items():
+        if plans is not None and plan not in plans:
+            continue
+        index = np.concatenate([test for _, _, test in folds])
+        pred = np.empty((len(texts), len(targets)), dtype=object)
+        proba = [None] * len(targets)
+        classes = None
+        for _, train, test in folds:
+            if train_filter is not None:
+                train = train_filter(train, articles, origins)
+            fitted = make_model().fit([items[i] for i in train], y[train], groups=articles[train])
+            fold_proba = fitted.predict_proba([items[i] for i in test])
+            if classes is None:
+                classes = [list(STANCES) for _ in targets]
+                proba = [np.zeros((len(texts), len(STANCES))) for _ in targets]
+            for j, target in enumerate(targets):
+                cols = [list(fitted.classes_[j]).index(c) if c in fitted.classes_[j] else None for c in STANCES]
+                full = np.column_stack([fold_proba[j][:, k] if k is not None else np.zeros(len(test)) for k in cols])
+                proba[j][test] = full
+                pred[test, j] = fitted.decide(target, fold_proba[j])
+        out["plans"][plan] = {"index": index, "pred": pred, "proba": proba, "classes": list(STANCES)}
+    return out
+
+
 PLAN_DESCRIPTIONS = {
     "seed_loao": "Leave-one-article-out over the real seed articles (each fold trained on all other labeled articles)",
     "written_cv": "Grouped k-fold over the written corpus (each fold trained on all other labeled articles)",
@@ -134,7 +194,8 @@ def _systems(model, encoder):
     from stance.model import StanceClassifier
 
     params = model.get_params(deep=False)
-    common = {"targets": params["targets"], "Cs": params["Cs"], "cv": params["cv"]}
+    common = {"targets": params["targets"], "Cs": params["Cs"], "cv": params["cv"], "context": False, "ngrams": False,
+              "calibrate": False, "abstain": False}
     return {
         "model": lambda: StanceClassifier(**{**params, "encoder": encoder}),
         "tfidf": lambda: StanceClassifier(
@@ -221,6 +282,7 @@ def evaluate(
     keep = [i for i, f in enumerate(labels["furniture"]) if f is None]
     rows = labels.select(keep)
     texts = list(rows["text"])
+    items = items_with_context(texts, list(rows["article"]), list(rows["sentence"]))
     articles = np.asarray(rows["article"], dtype=object)
     origins = np.asarray(rows["origin"], dtype=object)
     y = np.stack([np.asarray(rows[t], dtype=object) for t in targets], axis=1)
@@ -234,8 +296,8 @@ def evaluate(
         chosen = []
         for name, train, test in folds:
             for system, make in factories.items():
-                fitted = make().fit([texts[i] for i in train], y[train], groups=articles[train])
-                test_texts = [texts[i] for i in test]
+                fitted = make().fit([items[i] for i in train], y[train], groups=articles[train])
+                test_texts = [items[i] for i in test]
                 predictions[system][test] = fitted.predict(test_texts)
                 if system == "model":
                     probas = fitted.predict_proba(test_texts)

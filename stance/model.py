@@ -8,15 +8,79 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, cross_val_predict
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from stance.features import context_embeddings, item_text
 from stance.schema import TARGETS
 
 __all__ = ["StanceClassifier"]
 
 DEFAULT_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+#: Candidate abstention thresholds: below the top probability, a sentence counts as none.
+THRESHOLDS = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+
+
+class CalibratedHead:
+    """A fitted head with a temperature for its probabilities and an abstention threshold.
+
+    ``predict_proba`` is the head's, sharpened or softened by ``temperature``
+    (one number per target, fitted on out-of-fold predictions; it never changes
+    the most probable class). ``decide`` turns probabilities into labels, with
+    ``none`` when the top probability is below ``threshold``.
+    """
+
+    def __init__(self, head, temperature: float = 1.0, threshold: float = 0.0):
+        self.head = head
+        self.temperature = temperature
+        self.threshold = threshold
+        self.classes_ = head.classes_
+
+    def predict_proba(self, X) -> np.ndarray:
+        return _scale(self.head.predict_proba(X), self.temperature)
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        return _decide(proba, self.classes_, self.threshold)
+
+
+def _scale(proba: np.ndarray, temperature: float) -> np.ndarray:
+    if temperature == 1.0:
+        return proba
+    logits = np.log(np.clip(proba, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _decide(proba: np.ndarray, classes, threshold: float) -> np.ndarray:
+    classes = np.asarray(classes)
+    labels = classes[proba.argmax(axis=1)].astype(object)
+    if threshold > 0 and "none" in set(classes.tolist()):
+        labels[proba.max(axis=1) < threshold] = "none"
+    return labels
+
+
+def fit_temperature(proba: np.ndarray, y: np.ndarray, classes) -> float:
+    """The temperature minimising the log-loss of out-of-fold probabilities."""
+    from scipy.optimize import minimize_scalar
+
+    index = {c: i for i, c in enumerate(classes)}
+    rows = np.arange(len(y))
+    cols = np.array([index[v] for v in y])
+
+    def loss(log_t):
+        return -np.mean(np.log(np.clip(_scale(proba, float(np.exp(log_t)))[rows, cols], 1e-12, 1.0)))
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
+
+
+def choose_threshold(proba: np.ndarray, y: np.ndarray, classes, candidates=THRESHOLDS) -> float:
+    """The abstention threshold with the best macro-F1 on out-of-fold probabilities."""
+    from sklearn.metrics import f1_score
+
+    scores = [(f1_score(y, _decide(proba, classes, t).astype(str), average="macro", zero_division=0), -t) for t in candidates]
+    return -max(scores)[1]
 
 
 class StanceClassifier(ClassifierMixin, BaseEstimator):
@@ -39,6 +103,17 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         Candidate inverse regularisation strengths for the default head.
     cv : int, default=5
         Folds for choosing ``C`` (fewer if there are fewer groups).
+    context : bool, default=True
+        Also give the head the mean embedding of each sentence's neighbours
+        (inputs given as ``{"text", "previous", "next"}``; see
+        :mod:`stance.features`). Only for a stateless encoder.
+    ngrams : bool, default=True
+        Also give the head TF-IDF word 1-2-grams of the sentence.
+    calibrate : bool, default=True
+        Fit a temperature per target on out-of-fold probabilities (default head).
+    abstain : bool, default=True
+        Choose per target, on out-of-fold probabilities, a threshold below
+        which the top label gives way to ``none`` (default head).
 
     Attributes
     ----------
@@ -51,7 +126,10 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     targets_ : list[str]
         Targets the model predicts.
     best_params_ : dict[str, dict]
-        Per target, the parameters chosen by cross-validation (empty for a given head).
+        Per target, the parameters chosen by cross-validation (empty for a given
+        head): ``C``, ``temperature`` and ``threshold``.
+    vectorizer_ : TfidfVectorizer or None
+        The fitted n-gram vectorizer when ``ngrams``.
 
     Examples
     --------
@@ -60,31 +138,52 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     array([['favor', 'none']], dtype=object)
     """
 
-    def __init__(self, encoder=None, head=None, targets: Sequence[str] = TARGETS, Cs=DEFAULT_CS, cv: int = 5):
+    def __init__(
+        self,
+        encoder=None,
+        head=None,
+        targets: Sequence[str] = TARGETS,
+        Cs=DEFAULT_CS,
+        cv: int = 5,
+        context: bool = True,
+        ngrams: bool = True,
+        calibrate: bool = True,
+        abstain: bool = True,
+    ):
         self.encoder = encoder
         self.head = head
         self.targets = targets
         self.Cs = Cs
         self.cv = cv
+        self.context = context
+        self.ngrams = ngrams
+        self.calibrate = calibrate
+        self.abstain = abstain
 
     def fit(self, X, y, groups=None):
         """Fit one head per target; rows whose label is None are skipped for that target.
 
         Parameters
         ----------
-        X : list of str
-            Sentences.
+        X : list of str or of dict
+            Sentences, or ``{"text", "previous", "next"}`` items with their neighbours.
         y : array-like of shape (n_samples, n_targets)
             Labels per target, columns in ``targets`` order (a DataFrame with those
             columns also works). None marks an unlabeled cell.
         groups : array-like of shape (n_samples,), default=None
             Article ids: folds for choosing ``C`` never split an article.
         """
-        texts = _texts(X)
-        labels = _label_matrix(y, self.targets, len(texts))
+        items = _items(X)
+        labels = _label_matrix(y, self.targets, len(items))
         groups = None if groups is None else np.asarray(groups)
+        texts = [item_text(x) for x in items]
         self.encoder_ = self._encoder_for(texts)
-        features = self.encoder_.transform(texts)
+        self.vectorizer_ = None
+        if self.ngrams:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+        features = self.transform_features(items)
         self.targets_ = list(self.targets)
         self.heads_, self.best_params_, self.classes_ = {}, {}, []
         for j, target in enumerate(self.targets_):
@@ -101,12 +200,27 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> list[np.ndarray]:
         """Probabilities per target: a list of (n_samples, n_classes) arrays, columns as ``classes_``."""
         check_is_fitted(self)
-        return self.predict_proba_features(self.encoder_.transform(_texts(X)))
+        return self.predict_proba_features(self.transform_features(_items(X)))
 
     def predict(self, X) -> np.ndarray:
         """Labels: an array of shape (n_samples, n_targets) of class names."""
         check_is_fitted(self)
-        return self.predict_features(self.encoder_.transform(_texts(X)))
+        return self.predict_features(self.transform_features(_items(X)))
+
+    def transform_features(self, X):
+        """What the heads see: embedding, neighbours' embedding, n-grams (as configured)."""
+        items = _items(X)
+        texts = [item_text(x) for x in items]
+        if not self.context:
+            blocks = [self.encoder_.transform(texts)]
+        else:
+            blocks = list(context_embeddings(self.encoder_, items))
+        if getattr(self, "vectorizer_", None) is None:
+            return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+        from scipy import sparse
+
+        dense = [sparse.csr_matrix(np.asarray(b)) if not sparse.issparse(b) else b for b in blocks]
+        return sparse.hstack([*dense, self.vectorizer_.transform(texts)], format="csr")
 
     def predict_proba_features(self, features: np.ndarray) -> list[np.ndarray]:
         """Like :meth:`predict_proba`, on already encoded sentences."""
@@ -117,8 +231,15 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         probas = self.predict_proba_features(features)
-        columns = [c[p.argmax(axis=1)] for c, p in zip(self.classes_, probas)]
+        columns = [self.decide(t, p) for t, p in zip(self.targets_, probas)]
         return np.stack(columns, axis=1).astype(object) if columns else np.empty((features.shape[0], 0), object)
+
+    def decide(self, target: str, proba: np.ndarray) -> np.ndarray:
+        """Labels for one target from its probabilities (abstaining below its threshold)."""
+        head = self.heads_[target]
+        if hasattr(head, "decide"):
+            return head.decide(proba)
+        return np.asarray(head.classes_)[proba.argmax(axis=1)].astype(object)
 
     def save(self, path: str | Path, **provenance) -> Path:
         """Save to a model folder (see :mod:`stance.persist`); returns the folder."""
@@ -142,6 +263,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
             return SentenceEncoder()
         if get_tags(self.encoder).requires_fit:
+            if self.context:
+                raise ValueError("context needs a stateless encoder; set context=False")
             return clone(self.encoder).fit(texts)
         return self.encoder
 
@@ -154,7 +277,15 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return clone(base).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0).fit(features, y), {}
         search = GridSearchCV(base, {"C": list(self.Cs)}, cv=splitter, scoring="f1_macro", n_jobs=1)
         search.fit(features, y, groups=groups)
-        return search.best_estimator_, dict(search.best_params_)
+        params = dict(search.best_params_)
+        if not (self.calibrate or self.abstain):
+            return search.best_estimator_, params
+        best = search.best_estimator_
+        oof = cross_val_predict(clone(best), features, y, cv=splitter, groups=groups, method="predict_proba")
+        temperature = fit_temperature(oof, y, best.classes_) if self.calibrate else 1.0
+        threshold = choose_threshold(_scale(oof, temperature), y, best.classes_) if self.abstain else 0.0
+        params.update(temperature=temperature, threshold=threshold)
+        return CalibratedHead(best, temperature, threshold), params
 
 
 def _splitter(y, groups, cv):
@@ -167,7 +298,7 @@ def _splitter(y, groups, cv):
     return StratifiedKFold(n_splits=n, shuffle=True, random_state=0) if n >= 2 else None
 
 
-def _texts(X) -> list[str]:
+def _items(X) -> list:
     if isinstance(X, str):
         raise TypeError("pass a list of sentences, not a single string")
     return list(X)

@@ -21,7 +21,7 @@ from stance.fileio import atomic_write_text, sha256_file
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "package_versions", "read_metadata", "save_model"]
 
 FORMAT = "stance-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_FILE = "stance.json"
 HEAD_FILE = "head.joblib"
 _PACKAGES = ("stance", "scikit-learn", "sentence-transformers", "torch", "transformers", "numpy", "joblib")
@@ -59,7 +59,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     try:
         head_path = staging / HEAD_FILE
         with open(head_path, "wb") as handle:
-            joblib.dump(model.heads_, handle)
+            joblib.dump({"heads": model.heads_, "vectorizer": getattr(model, "vectorizer_", None)}, handle)
             handle.flush()
             os.fsync(handle.fileno())
         meta = {
@@ -74,6 +74,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
                 "batch_size": encoder.batch_size,
             },
             "head": {"file": HEAD_FILE, "sha256": sha256_file(head_path), "params": model.best_params_},
+            "features": {"context": bool(model.context), "ngrams": getattr(model, "vectorizer_", None) is not None},
             "training": provenance,
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -172,9 +173,15 @@ def load_model(path: str | Path, encoder=None):
             f"not {encoder.model_id} (sha256 {actual[:12]}); use that encoder or retrain"
         )
     with open(head_path, "rb") as handle:
-        heads = joblib.load(handle)
-    model = StanceClassifier(encoder=encoder, targets=tuple(meta["targets"]))
+        stored = joblib.load(handle)
+    heads, vectorizer = stored["heads"], stored["vectorizer"]
+    features = meta.get("features") or {}
+    model = StanceClassifier(
+        encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
+        ngrams=vectorizer is not None,
+    )
     model.encoder_ = encoder
+    model.vectorizer_ = vectorizer
     model.targets_ = list(meta["targets"])
     model.heads_ = heads
     model.best_params_ = meta["head"].get("params", {})

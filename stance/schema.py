@@ -32,6 +32,7 @@ __all__ = [
     "STANCES",
     "TARGETS",
     "LabeledSentence",
+    "label_targets",
     "labels_sha256",
     "load_labels",
     "write_labels",
@@ -76,6 +77,14 @@ class _ArticleFinder:
         return self._cache[key]
 
 
+#: Row fields that are not targets; every other field of a label row is one.
+RESERVED_FIELDS = ("article", "sentence", "text", "origin", "furniture", "source", "annotator", "time", "guess", "model")
+
+
+def _row_targets(obj: dict) -> list[str]:
+    return [k for k in obj if k not in RESERVED_FIELDS]
+
+
 def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     if not isinstance(obj, dict):
         raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
@@ -98,6 +107,12 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
         if value is not None and value not in STANCES:
             raise LabelFormatError(f"{where}: '{target}' must be {'|'.join(STANCES)}, not {value!r}")
         row[target] = value
+    extra = [k for k in _row_targets(obj) if k not in targets]
+    if extra:
+        raise LabelFormatError(
+            f"{where}: unknown field {extra[0]!r}; this file's targets are {', '.join(targets)} "
+            "(declare targets in a first line {\"targets\": [...]})"
+        )
     origin = obj.get("origin")
     if origin is not None and origin not in ORIGINS:
         raise LabelFormatError(f"{where}: 'origin' must be {'|'.join(ORIGINS)}, not {origin!r}")
@@ -105,7 +120,12 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     return row
 
 
-def _read_rows(path: Path, targets: Sequence[str]) -> list[tuple[int, dict]]:
+def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], list[tuple[int, dict]]]:
+    """A file's targets and rows; with ``targets=None`` the file declares them.
+
+    A file declares its targets in a first line ``{"targets": [...]}``, or else
+    by the fields of its first row (every field that is not reserved).
+    """
     if not path.exists():
         raise LabelFormatError(f"{path}: no such label file; check the path")
     if path.is_dir():
@@ -115,6 +135,7 @@ def _read_rows(path: Path, targets: Sequence[str]) -> list[tuple[int, dict]]:
     except UnicodeDecodeError:
         raise LabelFormatError(f"{path}: not UTF-8 text; label files are UTF-8 JSON Lines") from None
     rows = []
+    declared = targets is not None
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -123,17 +144,31 @@ def _read_rows(path: Path, targets: Sequence[str]) -> list[tuple[int, dict]]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise LabelFormatError(f"{where}: not valid JSON ({err.msg}); fix or remove the line") from None
-        rows.append((number, _parse_row(obj, where, targets)))
+        if isinstance(obj, dict) and "targets" in obj and "article" not in obj:
+            if rows or not isinstance(obj["targets"], list) or not obj["targets"] or not all(
+                isinstance(t, str) and t and t not in RESERVED_FIELDS for t in obj["targets"]
+            ):
+                raise LabelFormatError(
+                    f"{where}: a targets declaration must be the first line, a non-empty list of names"
+                )
+            if not declared:
+                targets, declared = list(obj["targets"]), True
+            continue
+        if not declared and isinstance(obj, dict):
+            targets, declared = _row_targets(obj), True
+            if not targets:
+                raise LabelFormatError(f"{where}: no target fields (e.g. \"russia\": \"favor\"); label at least one target")
+        rows.append((number, _parse_row(obj, where, targets or ())))
     if not rows:
         raise LabelFormatError(f"{path}: no label rows; the file is empty")
-    return rows
+    return list(targets), rows
 
 
 def load_labels(
     paths: str | Path | Sequence[str | Path],
     *,
     articles: Sequence[str | Path] = (),
-    targets: Sequence[str] = TARGETS,
+    targets: Sequence[str] | None = None,
     check_text: bool = True,
 ) -> "datasets.Dataset":
     """Load and validate label files into one ``datasets.Dataset``.
@@ -146,8 +181,11 @@ def load_labels(
         Where to look for the articles' ``.txt`` files, before the label file's own
         folder and its ``articles/`` subfolder. Found articles are split again and
         every row's ``text`` must equal the sentence at its index.
-    targets : list of str
-        The targets each row must carry.
+    targets : list of str, optional
+        The targets each row must carry. None (the default) lets each file
+        declare its own (a first line ``{"targets": [...]}``, else the fields
+        of its first row); a target one file lacks is unlabeled (null) there.
+        ``label_targets(dataset)`` lists them.
     check_text : bool
         Set False to skip the splitter check.
 
@@ -173,9 +211,14 @@ def load_labels(
     finder = _ArticleFinder(articles)
     seen: dict[tuple[str, int], str] = {}
     unchecked: set[str] = set()
+    files = [(path, *_read_rows(path, targets)) for path in map(Path, paths)]
+    if targets is None:
+        targets = list(dict.fromkeys(t for _, file_targets, _ in files for t in file_targets))
     columns: dict[str, list] = {k: [] for k in ("article", "sentence", "text", *targets, "origin", "furniture", "source")}
-    for path in map(Path, paths):
-        for number, row in _read_rows(path, targets):
+    for path, _, file_rows in files:
+        for number, row in file_rows:
+            for target in targets:
+                row.setdefault(target, None)
             where = f"{path}:{number}"
             key = (row["article"], row["sentence"])
             if key in seen:
@@ -227,9 +270,14 @@ def load_labels(
     return datasets.Dataset.from_dict(columns, features=features)
 
 
-def labels_sha256(labels: "datasets.Dataset", targets: Sequence[str] = TARGETS) -> str:
+def label_targets(labels: "datasets.Dataset") -> list[str]:
+    """The target columns of a dataset from :func:`load_labels`, in order."""
+    return [c for c in labels.column_names if c not in RESERVED_FIELDS]
+
+
+def labels_sha256(labels: "datasets.Dataset", targets: Sequence[str] | None = None) -> str:
     """A content hash of labeled rows, independent of file names and row order."""
-    keys = ("article", "sentence", "text", *targets, "origin")
+    keys = ("article", "sentence", "text", *(label_targets(labels) if targets is None else targets), "origin")
     rows = sorted(json.dumps([row[k] for k in keys], ensure_ascii=False) for row in labels)
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from stance.features import in_context
 from stance.schema import STANCES
 from stance.segment import Article
 
@@ -66,8 +67,9 @@ def score_articles(
     articles = [_as_article(a, "-") for a in articles]
     dates = list(dates) if dates is not None else [None] * len(articles)
     sentences = [s for a in articles for s in a.sentences]
+    items = [item for a in articles for item in in_context([s.text for s in a.sentences])]
     if sentences:
-        probas = model.predict_proba_features(model.encoder_.transform([s.text for s in sentences]))
+        probas = model.predict_proba(items)
     else:
         probas = [np.empty((0, len(classes))) for classes in model.classes_]
     info = model_info(model)
@@ -120,13 +122,14 @@ def _article_scores(model, article: Article, date, info, probas) -> ArticleScore
     targets = model.targets_
     # Columns of each head in STANCES order, so that every output reads the same way.
     order = [[list(classes).index(s) if s in classes else None for s in STANCES] for classes in model.classes_]
+    decided = [model.decide(target, probas[t]) for t, target in enumerate(targets)]
     sentences = []
     for i, seg in enumerate(article.sentences):
         row = {"index": seg.index, "text": seg.text}
         for t, target in enumerate(targets):
             p = probas[t][i]
             proba = {s: (float(p[k]) if k is not None else 0.0) for s, k in zip(STANCES, order[t])}
-            row[target] = {"label": str(model.classes_[t][int(np.argmax(p))]), "proba": proba}
+            row[target] = {"label": str(decided[t][i]), "proba": proba}
         sentences.append(row)
     summary = {}
     for target in targets:

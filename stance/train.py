@@ -52,23 +52,26 @@ def train(
     """
     from stance.embed import SentenceEncoder
     from stance.evaluation import evaluate
+    from stance.features import items_with_context
     from stance.model import StanceClassifier
     from stance.persist import package_versions
-    from stance.schema import TARGETS, labels_sha256, load_labels
+    from stance.schema import label_targets, labels_sha256, load_labels
 
     labels = load_labels(label_paths, articles=articles)
+    targets = label_targets(labels)
     encoder = SentenceEncoder(model_path=encoder_path)
-    model = StanceClassifier(encoder=encoder, targets=TARGETS)
+    model = StanceClassifier(encoder=encoder, targets=tuple(targets))
     report = evaluate(labels, model, n_bootstrap=n_bootstrap)
 
     scored = labels.select([i for i, kind in enumerate(labels["furniture"]) if kind is None])
     if len(scored) == 0:
         raise LabelFormatError("no sentence left to train on (all rows are page furniture); label real sentences")
-    y = np.stack([np.asarray(scored[t], dtype=object) for t in TARGETS], axis=1)
-    model.fit(list(scored["text"]), y, groups=list(scored["article"]))
+    y = np.stack([np.asarray(scored[t], dtype=object) for t in targets], axis=1)
+    items = items_with_context(list(scored["text"]), list(scored["article"]), list(scored["sentence"]))
+    model.fit(items, y, groups=list(scored["article"]))
 
     data_sha = labels_sha256(labels)
-    headline = {t: round(report.headline(t)["macro_f1"], 4) for t in TARGETS}
+    headline = {t: round(report.headline(t)["macro_f1"], 4) for t in targets}
     saved = model.save(
         out,
         labels_sha256=data_sha,
