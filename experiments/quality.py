@@ -39,6 +39,78 @@ from stance.schema import STANCES, label_targets, load_labels  # noqa: E402
 PLAIN = {"context": False, "ngrams": False, "calibrate": False, "abstain": False}
 
 
+class ContrastiveClassifier(StanceClassifier):
+    """SetFit's recipe: fine-tune the encoder on sentence pairs (same labels or not), then fit the heads.
+
+    Pairs are drawn at random from the training rows; a pair is positive when
+    the two sentences carry the same labels for every target. The loss is
+    sentence-transformers' CosineSimilarityLoss, one pass, AdamW at 2e-5, on
+    the CPU. Only for this experiment: the fine-tuned encoder is not saved.
+    """
+
+    def __init__(self, encoder=None, n_pairs=2000, batch_size=16, seed=0, **params):
+        super().__init__(encoder=encoder, **params)
+        self.n_pairs = n_pairs
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def get_params(self, deep=True):
+        return {**super().get_params(deep=deep), "n_pairs": self.n_pairs, "batch_size": self.batch_size, "seed": self.seed}
+
+    def fit(self, X, y, groups=None):
+        import torch
+        from sentence_transformers import SentenceTransformer, losses
+
+        from stance.features import item_text
+
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        texts = [item_text(x) for x in X]
+        keys = [tuple(row) for row in np.asarray(y, dtype=object)]
+        model = SentenceTransformer(str(self.encoder.folder), device="cpu", local_files_only=True)
+        loss = losses.CosineSimilarityLoss(model)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+        pairs = [tuple(rng.choice(len(texts), 2, replace=False)) for _ in range(self.n_pairs)]
+        model.train()
+        for start in range(0, len(pairs), self.batch_size):
+            batch = pairs[start : start + self.batch_size]
+            left = model.tokenize([texts[i] for i, _ in batch])
+            right = model.tokenize([texts[j] for _, j in batch])
+            target = torch.tensor([float(keys[i] == keys[j]) for i, j in batch])
+            optimizer.zero_grad()
+            loss([left, right], target).backward()
+            optimizer.step()
+        model.eval()
+        tuned = SentenceEncoder(model_path=self.encoder.model_path)
+        tuned.__dict__["_loaded"] = model
+        saved, self.encoder = self.encoder, tuned
+        try:
+            return super().fit(X, y, groups=groups)
+        finally:
+            self.encoder = saved
+
+
+class ProbabilityAverage:
+    """An ensemble: the mean of several StanceClassifiers' probabilities, per target."""
+
+    def __init__(self, makers):
+        self.makers = makers
+
+    def fit(self, X, y, groups=None):
+        self.members_ = [make().fit(X, y, groups=groups) for make in self.makers]
+        self.targets_ = self.members_[0].targets_
+        self.classes_ = self.members_[0].classes_
+        self.encoder_ = self.members_[0].encoder_
+        return self
+
+    def predict_proba(self, X):
+        probas = [m.predict_proba(X) for m in self.members_]
+        return [np.mean([p[j] for p in probas], axis=0) for j in range(len(self.targets_))]
+
+    def decide(self, target, proba):
+        return np.asarray(self.classes_[self.targets_.index(target)])[proba.argmax(axis=1)].astype(object)
+
+
 def configurations(encoder):
     """Name -> (description, factory). The first row is the shipped default."""
     from sklearn.calibration import CalibratedClassifierCV
@@ -52,10 +124,12 @@ def configurations(encoder):
 
     svm = CalibratedClassifierCV(LinearSVC(C=0.1, class_weight="balanced"), cv=3)
     return {
-        "default": ("MiniLM + neighbours + TF-IDF 1-2-grams, LR tuned, temperature, abstention (shipped)",
+        "default": ("MiniLM + TF-IDF 1-2-grams, LR tuned, temperature, abstention (shipped)",
                     lambda: StanceClassifier(encoder=encoder)),
         "default-raw": ("as default, without temperature or abstention",
                         lambda: StanceClassifier(encoder=encoder, calibrate=False, abstain=False)),
+        "default+context": ("as default, plus the mean embedding of the neighbouring sentences",
+                            lambda: StanceClassifier(encoder=encoder, context=True)),
         "minilm-lr": ("MiniLM + LR tuned", lambda: StanceClassifier(encoder=encoder, **PLAIN)),
         "minilm-svm": ("MiniLM + linear SVM (C=0.1), sigmoid-calibrated",
                        lambda: StanceClassifier(encoder=encoder, head=svm, **PLAIN)),
@@ -64,13 +138,21 @@ def configurations(encoder):
                                                                                            metric="cosine"), **PLAIN)),
         "minilm+context-lr": ("MiniLM + neighbours, LR tuned",
                               lambda: StanceClassifier(encoder=encoder, **{**PLAIN, "context": True})),
-        "minilm+tfidf-lr": ("MiniLM + TF-IDF 1-2-grams, LR tuned",
-                            lambda: StanceClassifier(encoder=encoder, **{**PLAIN, "ngrams": True})),
+        "ensemble": ("mean probabilities of MiniLM + LR and TF-IDF 1-2-grams + LR",
+                     lambda: ProbabilityAverage([lambda: StanceClassifier(encoder=encoder, **PLAIN),
+                                                 lambda: StanceClassifier(encoder=tfidf(), **PLAIN)])),
         "tfidf-lr": ("TF-IDF 1-2-grams + LR tuned", lambda: StanceClassifier(encoder=tfidf(), **PLAIN)),
         "tfidf-svm": ("TF-IDF 1-2-grams + linear SVM (C=0.1), sigmoid-calibrated (classic stance baseline)",
                       lambda: StanceClassifier(encoder=tfidf(), head=svm, **PLAIN)),
         "majority": ("majority class", lambda: StanceClassifier(encoder=encoder, head=DummyClassifier(), **PLAIN)),
+        "setfit": ("SetFit recipe: MiniLM fine-tuned contrastively (2,000 pairs, 1 epoch, CPU) + LR tuned",
+                   lambda: ContrastiveClassifier(encoder=encoder, **PLAIN)),
     }
+
+
+#: Configurations run when --configs is not given (setfit is opt-in: minutes per fold on a CPU).
+DEFAULT_RUN = ["default", "default-raw", "default+context", "minilm-lr", "minilm-svm", "minilm-knn", "minilm+context-lr",
+               "ensemble", "tfidf-lr", "tfidf-svm", "majority"]
 
 
 def _metrics(result, plan, targets):
@@ -89,10 +171,11 @@ def _speed(make, items, y, groups, encoder_path):
     start = time.perf_counter()
     model = make().fit(items, y, groups=groups)
     train_seconds = time.perf_counter() - start
-    if isinstance(model.encoder_, SentenceEncoder):
-        fresh = SentenceEncoder(model_path=encoder_path)
-        fresh.__dict__["_loaded"] = model.encoder_._model()  # same weights, empty memo
-        model.encoder_ = fresh
+    for member in getattr(model, "members_", [model]):
+        if isinstance(member.encoder_, SentenceEncoder):
+            fresh = SentenceEncoder(model_path=encoder_path)
+            fresh.__dict__["_loaded"] = member.encoder_._model()  # same weights, empty memo
+            member.encoder_ = fresh
     start = time.perf_counter()
     model.predict_proba(items)
     return train_seconds, len(items) / (time.perf_counter() - start)
@@ -206,14 +289,27 @@ def main(argv=None):
     parser.add_argument("--encoder", default=None, help="sentence-transformers folder (default: bundled MiniLM)")
     parser.add_argument("--out", default=str(REPO / "experiments" / "quality"))
     parser.add_argument("--no-extras", action="store_true", help="skip calibration, abstention and learning curve")
+    parser.add_argument("--render-only", action="store_true", help="rewrite the Markdown from quality.json, run nothing")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    previous = json.loads((out / "quality.json").read_text()) if (out / "quality.json").is_file() else {}
+    if args.render_only:
+        stamp = time.strftime("%Y-%m-%d", time.localtime((out / "quality.json").stat().st_mtime))
+        made = previous.get("made") or {name: {"date": stamp} for name in previous.get("results", {})}
+        known = configurations(None)
+        kept = {k: previous["results"][k] for k in known if k in previous.get("results", {})}
+        write_report(kept, previous.get("extras", {}), previous.get("targets", ["russia", "eu"]),
+                     out, args, made)
+        return
     os.chdir(REPO)
     labels = load_labels(args.labels, articles=["seeds"])
     targets = label_targets(labels)
     encoder = SentenceEncoder(model_path=args.encoder)
     configs = configurations(encoder)
-    chosen = list(configs) if args.configs is None else args.configs.split(",")
-    out = Path(args.out)
+    chosen = DEFAULT_RUN if args.configs is None else args.configs.split(",")
+    unknown = [c for c in chosen if c not in configs]
+    if unknown:
+        parser.error(f"unknown configuration {', '.join(unknown)}; known: {', '.join(configs)}")
     out.mkdir(parents=True, exist_ok=True)
     scored = labels.select([i for i, f in enumerate(labels["furniture"]) if f is None])
     items = items_with_context(list(scored["text"]), list(scored["article"]), list(scored["sentence"]))
@@ -241,10 +337,20 @@ def main(argv=None):
         print(f"{name:18s} " + "  ".join(f"{t} {row[t]['macro_f1']:.3f}/{row[t]['f1_avg']:.3f} ECE {row[t]['ece']:.3f}"
                                           for t in targets) + f"  train {train_seconds:.1f}s", flush=True)
 
-    extras = {}
-    if not args.no_extras and "default" in configs:
+    extras = previous.get("extras", {})
+    if not args.no_extras and "default" in chosen:
         extras = run_extras(labels, targets, configs, results, out)
-    write_report(results, extras, targets, out, args)
+    made = previous.get("made", {})
+    for name in results:
+        made[name] = {"date": time.strftime("%Y-%m-%d"), "command": _command(name)}
+    merged = {**previous.get("results", {}), **{k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
+                                                 for k, v in results.items()}}
+    order = [c for c in configs if c in merged]
+    write_report({k: merged[k] for k in order}, extras, targets, out, args, made)
+
+
+def _command(name: str) -> str:
+    return f"HF_HUB_OFFLINE=1 .venv/bin/python experiments/quality.py --configs {name}"
 
 
 def run_extras(labels, targets, configs, results, out):
@@ -311,33 +417,60 @@ def _cell(m, key):
     return f"{m[key]:.3f} [{low:.2f}, {high:.2f}]"
 
 
-def write_report(results, extras, targets, out, args):
-    import sklearn
-    import torch
+TABLE_START, TABLE_END = "<!-- quality-table -->", "<!-- /quality-table -->"
 
-    command = "HF_HUB_OFFLINE=1 .venv/bin/python experiments/quality.py" + (f" --configs {args.configs}" if args.configs else "")
+
+def table_lines(results, targets, made) -> list[str]:
+    """One row per configuration, with the command that regenerates it."""
     lines = [
-        "# Model quality: all configurations under the same folds",
-        "",
-        f"Made by `{command}` on {time.strftime('%Y-%m-%d')}. Data: {', '.join(Path(p).name for p in args.labels)} "
-        f"(furniture excluded). Encoder: {args.encoder or 'bundled all-MiniLM-L6-v2'}. "
-        f"Machine: {os.cpu_count()} cores, {platform.machine()}; torch {torch.__version__}, scikit-learn {sklearn.__version__}.",
-        "",
-        "Headline: leave-one-seed-article-out (94 sentences of 5 real articles; each fold trains on every other "
-        "labeled article). Brackets: 95% bootstrap intervals over sentences. ECE: top-label expected calibration "
-        "error of the out-of-fold probabilities (10 bins). Train: seconds to fit on all labels (tuning included). "
-        "Speed: sentences per second through the whole model with embeddings not cached.",
-        "",
         "| configuration | " + " | ".join(f"{t} macro-F1 | {t} F1avg | {t} ECE" for t in targets)
-        + " | written CV macro-F1 (" + "/".join(targets) + ") | train s | sentences/s |",
-        "|---|" + "---|" * (3 * len(targets) + 3),
+        + " | written CV macro-F1 (" + "/".join(targets) + ") | train s | sentences/s | regenerate |",
+        "|---|" + "---|" * (3 * len(targets) + 4),
     ]
     for name, r in results.items():
         loao, wcv = r["seed_loao"], r["written_cv"]
         cells = " | ".join(f"{_cell(loao[t], 'macro_f1')} | {_cell(loao[t], 'f1_avg')} | {loao[t]['ece']:.3f}" for t in targets)
         lines.append(f"| `{name}`: {r['description']} | {cells} | "
                      + " / ".join(f"{wcv[t]['macro_f1']:.3f}" for t in targets)
-                     + f" | {r['train_seconds']:.1f} | {r['sentences_per_second']:.0f} |")
+                     + f" | {r['train_seconds']:.1f} | {r['sentences_per_second']:.0f} | "
+                     f"`--configs {name}` ({made.get(name, {}).get('date', '?')}) |")
+    return lines
+
+
+def update_readme(lines: list[str], path: Path = REPO / "experiments" / "README.md") -> None:
+    """Replace the table between the markers of experiments/README.md."""
+    text = path.read_text("utf-8")
+    if TABLE_START not in text:
+        return
+    head, rest = text.split(TABLE_START, 1)
+    tail = rest.split(TABLE_END, 1)[1]
+    atomic_write_text(path, head + TABLE_START + "\n" + "\n".join(lines) + "\n" + TABLE_END + tail)
+
+
+def write_report(results, extras, targets, out, args, made=None):
+    import sklearn
+    import torch
+
+    made = made or {}
+    lines = [
+        "# Model quality: all configurations under the same folds",
+        "",
+        "Each row is made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/quality.py --configs NAME` (date in the "
+        "last column; with no `--configs`, every row but `setfit`). "
+        f"Data: {', '.join(Path(p).name for p in args.labels)} "
+        f"(furniture excluded). Encoder: {args.encoder or 'bundled all-MiniLM-L6-v2'}. "
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}; torch {torch.__version__}, scikit-learn {sklearn.__version__}. "
+        "Train times exclude embedding the labeled sentences once (about 2.5 s for all of them).",
+        "",
+        "Headline: leave-one-seed-article-out (94 sentences of 5 real articles; each fold trains on every other "
+        "labeled article). Brackets: 95% bootstrap intervals over sentences. ECE: top-label expected calibration "
+        "error of the out-of-fold probabilities (10 bins). Train: seconds to fit on all labels (tuning included). "
+        "Speed: sentences per second through the whole model with embeddings not cached.",
+        "",
+    ]
+    table = table_lines(results, targets, made)
+    lines += table
+    update_readme(table)
     if extras:
         lines += ["", "## Calibration", "",
                   "Temperature fitted on the written corpus's out-of-fold probabilities of `default-raw`, applied to the "
@@ -368,8 +501,8 @@ def write_report(results, extras, targets, out, args):
             lines.append(f"| {p['written_fraction']:.2f} | {p['n_train_mean']:.0f} | "
                          + " | ".join(f"{p[t]['macro_f1']:.3f}" for t in targets) + " |")
     atomic_write_text(out / "quality.md", "\n".join(lines) + "\n")
-    clean = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in results.items()}
-    atomic_write_text(out / "quality.json", json.dumps({"results": clean, "extras": extras}, indent=2, default=float) + "\n")
+    atomic_write_text(out / "quality.json", json.dumps({"targets": list(targets), "results": results, "extras": extras,
+                                                        "made": made}, indent=2, default=float) + "\n")
     print(f"written {out / 'quality.md'}")
 
 

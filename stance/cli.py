@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shlex
 import sys
 import warnings
@@ -242,6 +243,169 @@ def drift(
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         typer.echo(report.to_text(), nl=False)
+
+
+@app.command()
+@user_errors
+def label(
+    inputs: Annotated[list[str], typer.Argument(metavar="FILE...", help="Articles to label: files, folders or tables.")],
+    labels: Annotated[Path, typer.Option("--labels", help="Label file to append to (JSON Lines).")] = Path(
+        "labels/mine.jsonl"),
+    annotator: Annotated[Optional[str], typer.Option(help="Your name, stored with every answer. Default: $USER.")] = None,
+    order: Annotated[str, typer.Option(help="uncertainty (least sure first) or document (reading order).")] = "uncertainty",
+    model: Annotated[Optional[Path], typer.Option(help="Model whose guesses to show. Default: the trained one.")] = None,
+):
+    """Label sentences in the terminal, least-sure first; every answer is saved at once."""
+    import getpass
+
+    from stance.corpus import read_documents
+    from stance.errors import ModelNotFoundError
+    from stance.labeling import HELP, LabelLog, candidates, order_queue, run_session
+    from stance.paths import default_model_dir
+    from stance.persist import load_model
+    from stance.schema import TARGETS
+
+    if order not in ("uncertainty", "document"):
+        raise typer.BadParameter(f"{order!r}: use uncertainty or document", param_hint="--order")
+    if "-" in inputs:
+        _fail("labeling reads answers from stdin; give the articles as files")
+    annotator = annotator or os.environ.get("USER") or getpass.getuser()
+    log = LabelLog(labels)
+    documents = list(read_documents(inputs))
+    try:
+        fitted = load_model(model or default_model_dir())
+    except ModelNotFoundError:
+        if model is not None:
+            raise
+        fitted = None
+        typer.echo("note: no trained model yet, so no guesses and reading order; run `stance train` to get them", err=True)
+        order = "document"
+    targets = list(fitted.targets_) if fitted is not None else list(TARGETS)
+    queue = order_queue(candidates(documents, fitted), order)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        typer.echo(f"Labeling as {annotator} into {labels}. Keys: {HELP}")
+    counts = {"answered": 0}
+    try:
+        counts = run_session(queue, log, annotator=annotator, targets=targets, keys=_keys(interactive),
+                             show=typer.echo, model_id=(getattr(fitted, "metadata_", None) or {}).get("head", {}).get("sha256"))
+    except KeyboardInterrupt:
+        typer.echo("\ninterrupted; every answer given so far is saved", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(f"{counts['answered']} answered, {counts.get('skipped', 0)} skipped, {counts.get('undone', 0)} undone, "
+               f"{counts.get('remaining', 0)} left; saved in {labels}", err=True)
+
+
+def _keys(interactive: bool):
+    """Keystrokes from a terminal, or lines from a pipe (one answer per line)."""
+    if interactive:
+        import click
+
+        while True:
+            key = click.getchar()
+            if key == "\x03":
+                raise KeyboardInterrupt
+            if key == "\x04":
+                return
+            yield key
+    else:
+        for line in sys.stdin:
+            yield line.rstrip("\n")
+
+
+labels_app = typer.Typer(help="Check, count, compare and merge label files.", no_args_is_help=True,
+                         rich_markup_mode=None, add_completion=False)
+app.add_typer(labels_app, name="labels")
+
+
+@labels_app.command("check")
+@user_errors
+def labels_check(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Label files (.jsonl).")],
+    articles: Annotated[Optional[list[Path]], typer.Option("--articles", help="Folder of the labeled articles.")] = None,
+):
+    """Validate label files against the scheme and the splitter."""
+    from stance.labeltools import check_labels
+
+    folders = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
+    problems = check_labels(files, folders)
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"ok: {len(files)} file(s)")
+
+
+@labels_app.command("stats")
+@user_errors
+def labels_stats(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Label files (.jsonl).")],
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
+):
+    """Counts per target and class, per article and per origin."""
+    from stance.labeltools import label_stats
+
+    stats = label_stats(files)
+    if as_json:
+        typer.echo(json.dumps(stats, ensure_ascii=False))
+        return
+    typer.echo(f"{stats['rows']} rows: {stats['sentences']} sentences, {stats['furniture']} furniture")
+    typer.echo("origins: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["origins"].items())))
+    typer.echo(f"{'target':10s} {'favor':>6s} {'against':>8s} {'none':>6s} {'unlabeled':>10s}")
+    for t, c in stats["targets"].items():
+        typer.echo(f"{t:10s} {c['favor']:6d} {c['against']:8d} {c['none']:6d} {c['unlabeled']:10d}")
+    targets = list(stats["targets"])
+    typer.echo("")
+    typer.echo(f"{'article':48s} {'sents':>5s}  " + "  ".join(f"{t + ' f/a/n':>14s}" for t in targets))
+    for name, a in stats["articles"].items():
+        cells = "  ".join(f"{a[t].get('favor', 0):>4d}/{a[t].get('against', 0)}/{a[t].get('none', 0)}".rjust(14)
+                          for t in targets)
+        typer.echo(f"{name[:48]:48s} {a['sentences']:5d}  {cells}")
+
+
+@labels_app.command("agreement")
+@user_errors
+def labels_agreement(
+    a: Annotated[Path, typer.Argument(help="First annotator's label file.")],
+    b: Annotated[Path, typer.Argument(help="Second annotator's label file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
+):
+    """Cohen's kappa, percent agreement and confusion per target on the sentences both label."""
+    from stance.labeltools import agreement
+
+    result = agreement(a, b)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    typer.echo(f"{result['n']} sentences labeled in both files")
+    for t, r in result["targets"].items():
+        typer.echo(f"\n{t}: kappa {r['kappa']:.3f}, agreement {r['agreement']:.1%} over {r['n']} sentences")
+        typer.echo("  " + "A/B".ljust(10) + "".join(f"{s:>9s}" for s in ("favor", "against", "none")))
+        for x, row in r["confusion"].items():
+            typer.echo(f"  {x:10s}" + "".join(f"{row[y]:9d}" for y in ("favor", "against", "none")))
+    if result["disagreements"]:
+        typer.echo(f"\ndisagreements ({len(result['disagreements'])}):")
+        for d in result["disagreements"]:
+            typer.echo(f"  {d['article']}:{d['sentence']} {d['target']}: A {d['a']}, B {d['b']}  {d['text'][:70]}")
+
+
+@labels_app.command("merge")
+@user_errors
+def labels_merge(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Label files, earliest first.")],
+    out: Annotated[Path, typer.Option("--out", help="Merged label file to write.")],
+    rule: Annotated[str, typer.Option(help="later (the last file wins) or majority (ties: the later file).")] = "later",
+):
+    """Combine label files into one, one label per sentence, and report conflicts."""
+    from stance.labeltools import merge_labels
+
+    if out.resolve() in [f.resolve() for f in files]:
+        _fail(f"{out} is also an input; write the merge to a new file")
+    result = merge_labels(files, out, rule)
+    for c in result["conflicts"]:
+        given = ", ".join(f"{Path(x['file']).name}: {x['label']}" for x in c["labels"])
+        typer.echo(f"conflict {c['article']}:{c['sentence']} {c['target']}: {given} -> kept {c['kept']}", err=True)
+    typer.echo(f"wrote {result['rows']} rows to {out} ({len(result['conflicts'])} conflicts, rule {rule})")
 
 
 def render_scores(result) -> str:

@@ -1,10 +1,12 @@
 """What a head sees of a sentence: its embedding, its neighbours' and its words.
 
 A sentence is given as plain text or as ``{"text", "previous", "next"}``, the
-neighbours being the article's scored sentences around it. Stance toward a
-target is often carried by the sentence before ("He added: ...") and a lone
-sentence's words matter beside its meaning, so the default model reads all
-three. Without neighbours a sentence stands for its own context.
+neighbours being the article's scored sentences around it: stance toward a
+target is often carried by the sentence before ("He added: ..."). The default
+model reads a sentence's embedding and its words (``StanceClassifier(context=
+False, ngrams=True)``); ``context=True`` adds its neighbours' mean embedding,
+which helped the EU and hurt Russia in ``experiments/quality.py``. Without
+neighbours a sentence stands for its own context.
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         Candidate inverse regularisation strengths for the default head.
     cv : int, default=5
         Folds for choosing ``C`` (fewer if there are fewer groups).
-    context : bool, default=True
+    context : bool, default=False
         Also give the head the mean embedding of each sentence's neighbours
         (inputs given as ``{"text", "previous", "next"}``; see
         :mod:`stance.features`). Only for a stateless encoder.
@@ -145,7 +145,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         targets: Sequence[str] = TARGETS,
         Cs=DEFAULT_CS,
         cv: int = 5,
-        context: bool = True,
+        context: bool = False,
         ngrams: bool = True,
         calibrate: bool = True,
         abstain: bool = True,

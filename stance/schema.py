@@ -78,7 +78,9 @@ class _ArticleFinder:
 
 
 #: Row fields that are not targets; every other field of a label row is one.
-RESERVED_FIELDS = ("article", "sentence", "text", "origin", "furniture", "source", "annotator", "time", "guess", "model")
+RESERVED_FIELDS = (
+    "article", "sentence", "text", "origin", "furniture", "source", "annotator", "time", "guess", "model", "undone",
+)
 
 
 def _row_targets(obj: dict) -> list[str]:
@@ -88,6 +90,10 @@ def _row_targets(obj: dict) -> list[str]:
 def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     if not isinstance(obj, dict):
         raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
+    if obj.get("undone") is True:
+        if not isinstance(obj.get("article"), str) or not isinstance(obj.get("sentence"), int):
+            raise LabelFormatError(f"{where}: an undo row needs 'article' and 'sentence'")
+        return {"article": obj["article"], "sentence": obj["sentence"], "annotator": obj.get("annotator"), "undone": True}
     for key in ("article", "sentence", "text"):
         if key not in obj:
             raise LabelFormatError(f"{where}: missing field '{key}'; every row needs article, sentence, text")
@@ -117,6 +123,8 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     if origin is not None and origin not in ORIGINS:
         raise LabelFormatError(f"{where}: 'origin' must be {'|'.join(ORIGINS)}, not {origin!r}")
     row["origin"] = origin
+    if "annotator" in obj:
+        row["annotator"] = obj["annotator"]
     return row
 
 
@@ -159,9 +167,31 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
             if not targets:
                 raise LabelFormatError(f"{where}: no target fields (e.g. \"russia\": \"favor\"); label at least one target")
         rows.append((number, _parse_row(obj, where, targets or ())))
+    rows = resolve_log(rows)
     if not rows:
         raise LabelFormatError(f"{path}: no label rows; the file is empty")
     return list(targets), rows
+
+
+def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
+    """Apply a labeling log's own history: per annotator, a later answer replaces an earlier one.
+
+    Rows that name an ``annotator`` (as ``stance label`` writes them) form a log:
+    for each (article, sentence, annotator) the last row counts, and an undo
+    row (``"undone": true``) withdraws the answer before it. Rows without an
+    annotator are left as they are.
+    """
+    latest: dict[tuple, int] = {}
+    for position, (_, row) in enumerate(rows):
+        if row.get("annotator") is not None or row.get("undone"):
+            latest[(row["article"], row["sentence"], row.get("annotator"))] = position
+    kept = []
+    for position, (number, row) in enumerate(rows):
+        key = (row["article"], row["sentence"], row.get("annotator"))
+        if row.get("undone") or (key in latest and latest[key] != position):
+            continue
+        kept.append((number, row))
+    return kept
 
 
 def load_labels(
@@ -224,7 +254,7 @@ def load_labels(
             if key in seen:
                 raise LabelFormatError(
                     f"{where}: duplicate label for article {key[0]} sentence {key[1]} "
-                    f"(first at {seen[key]}); keep one"
+                    f"(first at {seen[key]}); keep one, or combine annotators with `stance labels merge`"
                 )
             seen[key] = where
             found, segments = finder.find(row["article"], path) if check_text else (None, None)
@@ -246,8 +276,8 @@ def load_labels(
                 row["origin"] = "seed" if found is not None and found.parent.name == "seeds" else "written"
             row["furniture"] = furniture_kind(row["text"])
             row["source"] = where
-            for name, value in row.items():
-                columns[name].append(value)
+            for name, values in columns.items():
+                values.append(row.get(name))
     if unchecked:
         names = ", ".join(sorted(unchecked)[:3]) + (" ..." if len(unchecked) > 3 else "")
         warnings.warn(

@@ -121,6 +121,22 @@ def test_train_beats_majority_and_writes_report(trained):
 
 
 @pytest.mark.integration
+def test_default_beats_tfidf_and_majority_under_the_same_folds(trained):
+    """Macro-F1 averaged over both targets and both evaluations, as the default was chosen."""
+    metrics = json.loads((trained["report"] / "metrics.json").read_text())
+
+    def mean(system):
+        return np.mean([plan["targets"][t][system]["macro_f1"] for plan in metrics["evaluations"].values()
+                        for t in ("russia", "eu")])
+
+    assert mean("model") > mean("tfidf") > mean("majority")
+    meta = json.loads((trained["model"] / "stance.json").read_text())
+    for target in ("russia", "eu"):
+        params = meta["head"]["params"][target]
+        assert params["temperature"] > 0 and 0 <= params["threshold"] < 1
+
+
+@pytest.mark.integration
 def test_score_json_contract(trained):
     result = run_stance("score", SEED, REPO / "seeds" / "004_4ed33a92867c5dcf.txt", "--json", "--model", trained["model"],
                         "--date", "2025-11-04")

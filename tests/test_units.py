@@ -11,12 +11,12 @@ from sklearn.exceptions import NotFittedError
 from stance.drift import stance_over_time
 from stance.errors import InputError, LabelFormatError, StanceWarning
 from stance.evaluation import classification_metrics, evaluate
-from stance.model import StanceClassifier
-from stance.schema import labels_sha256, load_labels, write_labels
+from stance.model import StanceClassifier, choose_threshold, fit_temperature
+from stance.schema import label_targets, labels_sha256, load_labels, write_labels
 from stance.scoring import score_article
 from stance.segment import furniture_kind, read_article, split_sentences
 
-from conftest import REPO, write_corpus
+from conftest import AGAINST, FAVOR, NONE, REPO, write_corpus
 
 # --- splitting -------------------------------------------------------------------
 
@@ -114,6 +114,36 @@ def test_malformed_label_rows_name_file_and_line(synthetic_labels, line, message
         load_labels(synthetic_labels)
 
 
+def test_label_files_declare_their_targets(tmp_path):
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"targets": ["abortion", "hillary"]}\n'
+                   '{"article": "t1", "sentence": 0, "text": "Life first.", "abortion": "against", "hillary": null}\n'
+                   '{"article": "t2", "sentence": 0, "text": "Vote Hillary.", "abortion": null, "hillary": "favor"}\n')
+    two = tmp_path / "two.jsonl"
+    two.write_text('{"article": "t3", "sentence": 0, "text": "Serbia buys gas.", "russia": "favor"}\n')
+    with pytest.warns(StanceWarning):
+        labels = load_labels([one, two])
+    assert label_targets(labels) == ["abortion", "hillary", "russia"]
+    assert list(labels["hillary"]) == [None, "favor", None]
+    assert list(labels["russia"]) == [None, None, "favor"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"article": "t1", "sentence": 0, "text": "x", "russia": "none", "eu": "none"}\n'
+                   '{"article": "t1", "sentence": 1, "text": "y", "russia": "none", "eu": "none", "rusia": "favor"}\n')
+    with pytest.raises(LabelFormatError, match=r"bad.jsonl:2: unknown field 'rusia'"):
+        load_labels(bad, check_text=False)
+
+
+def test_a_target_labeled_on_few_rows_trains_only_on_them(hashing_encoder):
+    texts = FAVOR * 3 + AGAINST * 3 + NONE * 3
+    first = ["favor"] * 12 + ["against"] * 12 + ["none"] * 12
+    second = [None] * 36
+    for i in range(0, 36, 3):
+        second[i] = first[i]
+    y = np.array(list(zip(first, second)), dtype=object)
+    clf = StanceClassifier(encoder=hashing_encoder, targets=("a", "b"), cv=3).fit(texts, y)
+    assert clf.predict(FAVOR[:1] + AGAINST[:1])[:, 1].tolist() == ["favor", "against"]
+
+
 def test_labels_without_their_article_load_with_a_warning(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text('{"article": "gone", "sentence": 0, "text": "Hi.", "russia": "none", "eu": "none"}\n')
@@ -169,6 +199,32 @@ def test_unlabeled_cells_are_skipped_per_target(synthetic_labels, hashing_encode
     y[:4, 1] = None
     clf = StanceClassifier(encoder=hashing_encoder).fit(X, y, groups=groups)
     assert clf.predict(X).shape == (len(X), 2)
+
+
+def test_calibrated_probabilities_sum_to_one_and_keep_the_top_class(synthetic_labels, hashing_encoder):
+    X, y, groups = _xy(synthetic_labels)
+    calibrated = StanceClassifier(encoder=hashing_encoder, abstain=False).fit(X, y, groups=groups)
+    raw = StanceClassifier(encoder=hashing_encoder, calibrate=False, abstain=False).fit(X, y, groups=groups)
+    for j, target in enumerate(calibrated.targets_):
+        assert calibrated.best_params_[target]["temperature"] > 0
+        p, q = calibrated.predict_proba(X)[j], raw.predict_proba(X)[j]
+        np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+        assert (p.argmax(axis=1) == q.argmax(axis=1)).all()
+
+
+def test_temperature_and_threshold_are_chosen_by_their_criteria():
+    rng = np.random.default_rng(0)
+    classes = ["favor", "against", "none"]
+    y = rng.choice(classes, 400)
+    # overconfident: right 60% of the time but claiming 95%
+    top = np.where(rng.random(400) < 0.6, y, rng.choice(classes, 400))
+    proba = np.full((400, 3), 0.025)
+    proba[np.arange(400), [classes.index(c) for c in top]] = 0.95
+    assert fit_temperature(proba, y, classes) > 1.5  # softens
+    assert choose_threshold(proba, y, classes, candidates=(0.0, 0.99)) == 0.0  # abstaining on all hurts macro-F1
+    unsure = np.tile([0.34, 0.33, 0.33], (400, 1))
+    truth = np.array(["none"] * 400)
+    assert choose_threshold(unsure, truth, classes, candidates=(0.0, 0.5)) == 0.5
 
 
 def test_saving_needs_a_sentence_encoder(synthetic_labels, hashing_encoder, tmp_path):

@@ -1,0 +1,209 @@
+"""Labeling in the terminal: least-sure sentences first, every answer kept at once.
+
+A session walks a queue of sentences. For each it asks one keystroke per
+target (``f`` favor, ``a`` against, ``n`` none, Enter to accept the model's
+guess), or ``s`` to skip the sentence, ``u`` to undo, ``q`` to quit. Each
+answered sentence is appended to the label file as one JSON line and flushed
+to disk (``fsync``) before the next question, and the file is only ever
+appended to: an undo is itself a line (``"undone": true``) that withdraws the
+previous answer (see :func:`stance.schema.resolve_log`). Quitting, Ctrl-C or
+a killed process loses nothing already answered; running again skips the
+sentences this annotator has answered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from stance.errors import LabelFormatError
+
+__all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
+
+CHOICES = {"f": "favor", "a": "against", "n": "none"}
+ACCEPT = {"", "\r", "\n", " ", "."}
+SKIP, UNDO, QUIT = "s", "u", "q"
+HELP = "f favor · a against · n none · Enter accept guess · s skip · u undo · q quit"
+
+
+@dataclass
+class Candidate:
+    """A sentence to label, with its neighbours and the model's guess per target."""
+
+    article: str
+    sentence: int
+    text: str
+    previous: str | None = None
+    next: str | None = None
+    guess: dict = field(default_factory=dict)  # target -> (label, probability)
+
+    @property
+    def confidence(self) -> float:
+        """The model's lowest top probability over the targets (1.0 without a model)."""
+        return min((p for _, p in self.guess.values()), default=1.0)
+
+
+def candidates(documents: Iterable, model=None) -> list[Candidate]:
+    """The scored sentences of documents (``stance.corpus.Document``), in reading order, with guesses."""
+    from stance.features import in_context
+
+    out: list[Candidate] = []
+    for doc in documents:
+        sentences = doc.article.sentences
+        items = in_context([s.text for s in sentences])
+        guesses = [{} for _ in sentences]
+        if model is not None and sentences:
+            probas = model.predict_proba(items)
+            for t, target in enumerate(model.targets_):
+                labels = model.decide(target, probas[t])
+                for i, label in enumerate(labels):
+                    guesses[i][target] = (str(label), float(probas[t][i].max()))
+        for seg, item, guess in zip(sentences, items, guesses):
+            out.append(Candidate(doc.id, seg.index, seg.text, item["previous"], item["next"], guess))
+    return out
+
+
+def order_queue(queue: Sequence[Candidate], order: str = "uncertainty") -> list[Candidate]:
+    """``uncertainty``: least confident first (ties in reading order); ``document``: reading order."""
+    if order == "document":
+        return list(queue)
+    if order != "uncertainty":
+        raise ValueError("order must be 'uncertainty' or 'document'")
+    ranks = np.argsort([c.confidence for c in queue], kind="stable")
+    return [queue[i] for i in ranks]
+
+
+class LabelLog:
+    """An append-only label file: each row is written, flushed and fsynced on its own."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise LabelFormatError(f"{self.path}: is a folder; give a .jsonl file for the labels")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def answered(self, annotator: str) -> set[tuple[str, int]]:
+        """Sentences this annotator has an answer for (undone answers excluded)."""
+        if not self.path.exists():
+            return set()
+        state: dict[tuple[str, int], bool] = {}
+        for number, line in enumerate(self.path.read_text("utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise LabelFormatError(f"{self.path}:{number}: not valid JSON; fix the line before labeling on") from None
+            if isinstance(row, dict) and row.get("annotator") == annotator and "article" in row:
+                state[(row["article"], row["sentence"])] = not row.get("undone", False)
+        return {key for key, present in state.items() if present}
+
+    def append(self, row: dict) -> None:
+        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def render(candidate: Candidate, position: int, total: int, targets: Sequence[str]) -> str:
+    """The screen for one sentence: where it is, its neighbours and the model's guess."""
+    guess = ", ".join(f"{t} {candidate.guess[t][0]} {candidate.guess[t][1]:.2f}" for t in targets if t in candidate.guess)
+    lines = [f"[{position}/{total}] {candidate.article} · sentence {candidate.sentence}"
+             + (f" · model: {guess}" if guess else "")]
+    if candidate.previous:
+        lines.append(f"    {candidate.previous}")
+    lines.append(f" >> {candidate.text}")
+    if candidate.next:
+        lines.append(f"    {candidate.next}")
+    return "\n".join(lines)
+
+
+def run_session(
+    queue: Sequence[Candidate],
+    log: LabelLog,
+    *,
+    annotator: str,
+    targets: Sequence[str],
+    keys: Iterator[str],
+    show: Callable[[str], None],
+    model_id: str | None = None,
+    origin: str = "seed",
+) -> dict:
+    """Ask for labels sentence by sentence; returns counts of answered, skipped and undone.
+
+    ``keys`` yields one keystroke (or one input line) at a time; when it runs
+    out the session ends as if ``q`` was pressed.
+    """
+    done = log.answered(annotator)
+    queue = [c for c in queue if (c.article, c.sentence) not in done]
+    counts = {"answered": 0, "skipped": 0, "undone": 0, "remaining": len(queue)}
+    history: list[int] = []
+    i = 0
+    while i < len(queue):
+        candidate = queue[i]
+        show(render(candidate, i + 1, len(queue), targets))
+        answers: dict[str, str] = {}
+        step = 0
+        moved = False
+        while step < len(targets):
+            target = targets[step]
+            guess = candidate.guess.get(target, (None, 0.0))[0]
+            show(f"{target}? [{HELP}]" + (f" (guess: {guess})" if guess else ""))
+            key = next(keys, None)
+            if key is None or key == QUIT:
+                counts["remaining"] = len(queue) - i
+                return counts
+            key = key.strip().lower() if key not in ACCEPT else ""
+            if key in CHOICES:
+                answers[target] = CHOICES[key]
+                step += 1
+            elif key == "" and guess:
+                answers[target] = guess
+                step += 1
+            elif key == SKIP:
+                counts["skipped"] += 1
+                i += 1
+                moved = True
+                break
+            elif key == UNDO:
+                if step > 0:
+                    step -= 1
+                    answers.pop(targets[step], None)
+                elif history:
+                    i = history.pop()
+                    previous = queue[i]
+                    log.append({"article": previous.article, "sentence": previous.sentence, "annotator": annotator,
+                                "undone": True, "time": _now()})
+                    counts["answered"] -= 1
+                    counts["undone"] += 1
+                    moved = True
+                    break
+                else:
+                    show("nothing to undo")
+            else:
+                show(f"unknown key {key!r}; {HELP}" if key else "no guess to accept; choose f, a or n")
+        if moved:
+            continue
+        log.append({
+            "article": candidate.article, "sentence": candidate.sentence, "text": candidate.text,
+            **{t: answers[t] for t in targets}, "origin": origin, "annotator": annotator, "time": _now(),
+            "guess": {t: candidate.guess[t][0] for t in targets if t in candidate.guess}, "model": model_id,
+        })
+        counts["answered"] += 1
+        history.append(i)
+        i += 1
+    counts["remaining"] = 0
+    return counts

@@ -1,0 +1,167 @@
+"""Working with label files: check, count, compare two annotators, merge.
+
+Every function reads files as :func:`stance.schema.load_labels` does (a
+labeling log is resolved first: per annotator the last answer counts).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from stance.errors import LabelFormatError
+from stance.schema import STANCES, label_targets, load_labels, write_labels
+
+__all__ = ["agreement", "check_labels", "cohen_kappa", "label_stats", "merge_labels"]
+
+
+def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = ()) -> list[str]:
+    """Problems in label files as ``file:line: message`` lines (empty when all is well).
+
+    Each file is checked on its own against the scheme and the splitter;
+    a file stops at its first problem, the others are still checked.
+    """
+    import warnings
+
+    problems = []
+    for path in paths:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                load_labels([path], articles=articles)
+            except LabelFormatError as err:
+                problems.append(str(err))
+        problems += [f"{path}: {w.message}" for w in caught if "not checked" in str(w.message)]
+    return problems
+
+
+def _rows(paths, articles=()) -> tuple[list[str], list[dict]]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labels = load_labels(list(paths), articles=articles, check_text=bool(articles))
+    return label_targets(labels), list(labels)
+
+
+def label_stats(paths: Sequence[str | Path], articles: Sequence[str | Path] = ()) -> dict:
+    """Counts per target and class, per article and per origin (furniture counted apart)."""
+    targets, rows = _rows(paths, articles)
+    sentences = [r for r in rows if r["furniture"] is None]
+    per_target = {t: {**{s: sum(r[t] == s for r in sentences) for s in STANCES},
+                      "unlabeled": sum(r[t] is None for r in sentences)} for t in targets}
+    per_article = {}
+    for r in sentences:
+        entry = per_article.setdefault(r["article"], {"sentences": 0, **{t: Counter() for t in targets}})
+        entry["sentences"] += 1
+        for t in targets:
+            entry[t][r[t] or "unlabeled"] += 1
+    per_article = {a: {"sentences": e["sentences"], **{t: dict(e[t]) for t in targets}} for a, e in sorted(per_article.items())}
+    return {
+        "rows": len(rows),
+        "sentences": len(sentences),
+        "furniture": len(rows) - len(sentences),
+        "targets": per_target,
+        "origins": dict(Counter(r["origin"] for r in sentences)),
+        "articles": per_article,
+    }
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
+    """Cohen's kappa of two label sequences.
+
+    When both annotators use a single class only, chance agreement is 1 and
+    kappa is undefined; it is then 1.0 if they agree on every sentence and
+    0.0 otherwise.
+    """
+    n = len(a)
+    if n == 0:
+        return 0.0
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    ca, cb = Counter(a), Counter(b)
+    expected = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
+    if expected >= 1.0:
+        return 1.0 if observed == 1.0 else 0.0
+    return (observed - expected) / (1 - expected)
+
+
+def agreement(path_a: str | Path, path_b: str | Path) -> dict:
+    """Agreement of two label files on the sentences both label, per target.
+
+    Returns ``{"n", "targets": {t: {"kappa", "agreement", "n", "confusion"}},
+    "disagreements": [...]}``; ``confusion[a_label][b_label]`` counts sentences.
+    """
+    targets_a, rows_a = _rows([path_a])
+    targets_b, rows_b = _rows([path_b])
+    by_key_b = {(r["article"], r["sentence"]): r for r in rows_b}
+    shared = [(r, by_key_b[(r["article"], r["sentence"])]) for r in rows_a if (r["article"], r["sentence"]) in by_key_b]
+    out = {"n": len(shared), "targets": {}, "disagreements": []}
+    for target in [t for t in targets_a if t in targets_b]:
+        pairs = [(ra, rb) for ra, rb in shared if ra[target] is not None and rb[target] is not None]
+        a = [ra[target] for ra, _ in pairs]
+        b = [rb[target] for _, rb in pairs]
+        confusion = {x: {y: 0 for y in STANCES} for x in STANCES}
+        for x, y in zip(a, b):
+            confusion[x][y] += 1
+        out["targets"][target] = {
+            "kappa": cohen_kappa(a, b),
+            "agreement": (sum(x == y for x, y in zip(a, b)) / len(a)) if a else 0.0,
+            "n": len(a),
+            "confusion": confusion,
+        }
+        out["disagreements"] += [
+            {"article": ra["article"], "sentence": ra["sentence"], "text": ra["text"], "target": target,
+             "a": ra[target], "b": rb[target]}
+            for ra, rb in pairs if ra[target] != rb[target]
+        ]
+    out["disagreements"].sort(key=lambda d: (d["article"], d["sentence"], d["target"]))
+    return out
+
+
+def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "later") -> dict:
+    """Combine label files into one, one label per sentence and target.
+
+    ``later``: the last file that labels a sentence's target wins. ``majority``:
+    the label most files give wins; a tie goes to the later file. Every
+    sentence whose files disagree on a target is reported as a conflict.
+    The output is written atomically.
+    """
+    if rule not in ("later", "majority"):
+        raise LabelFormatError(f"unknown merge rule {rule!r}; use later or majority")
+    per_file = [_rows([p]) for p in paths]
+    targets = list(dict.fromkeys(t for ts, _ in per_file for t in ts))
+    merged: dict[tuple[str, int], dict] = {}
+    votes: dict[tuple[str, int], dict[str, list[tuple[int, str]]]] = {}
+    for order, (_, rows) in enumerate(per_file):
+        for r in rows:
+            key = (r["article"], r["sentence"])
+            base = merged.setdefault(key, {"article": r["article"], "sentence": r["sentence"], "text": r["text"],
+                                            "origin": r["origin"]})
+            base["origin"] = r["origin"]
+            for t in targets:
+                value = r.get(t)
+                if value is not None:
+                    votes.setdefault(key, {}).setdefault(t, []).append((order, value))
+    conflicts = []
+    for key, row in merged.items():
+        for t in targets:
+            given = votes.get(key, {}).get(t, [])
+            if not given:
+                row[t] = None
+                continue
+            labels = [v for _, v in given]
+            if rule == "later":
+                row[t] = labels[-1]
+            else:
+                counts = Counter(labels)
+                best = max(counts.values())
+                row[t] = next(v for v in reversed(labels) if counts[v] == best)
+            if len(set(labels)) > 1:
+                conflicts.append({"article": key[0], "sentence": key[1], "target": t,
+                                  "labels": [{"file": str(paths[o]), "label": v} for o, v in given], "kept": row[t]})
+    rows = [{"article": r["article"], "sentence": r["sentence"], "text": r["text"],
+             **{t: r[t] for t in targets}, "origin": r["origin"]}
+            for _, r in sorted(merged.items())]
+    write_labels(rows, out)
+    return {"rows": len(rows), "targets": targets, "rule": rule, "conflicts": conflicts}

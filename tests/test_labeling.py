@@ -1,0 +1,188 @@
+"""The labeling loop and the label-file tools, with a hashing encoder (no real model)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from stance.corpus import read_documents
+from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_session
+from stance.labeltools import agreement, check_labels, cohen_kappa, label_stats, merge_labels
+from stance.model import StanceClassifier
+from stance.schema import load_labels
+
+from conftest import REPO, HashingEncoder, run_stance, write_corpus
+
+TARGETS = ["russia", "eu"]
+
+
+def _queue(n=4):
+    return [Candidate("art", i, f"Sentence number {i}.", guess={"russia": ("favor", 0.9), "eu": ("none", 0.8)})
+            for i in range(n)]
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def test_uncertainty_order_puts_the_least_confident_first(tmp_path):
+    labels = write_corpus(tmp_path / "c")
+    texts = [r["text"] for r in load_labels(labels) if r["furniture"] is None]
+    y = [(r["russia"], r["eu"]) for r in load_labels(labels) if r["furniture"] is None]
+    model = StanceClassifier(encoder=HashingEncoder(), cv=3).fit(texts, y)
+    (tmp_path / "new.txt").write_text("Serbia deepens its friendship with Moscow.\nThe weather was mild.\n"
+                                      "Vucic met somebody somewhere about something.\n", encoding="utf-8")
+    queue = candidates(read_documents([tmp_path / "new.txt"]), model)
+    ordered = order_queue(queue, "uncertainty")
+    confidence = [c.confidence for c in ordered]
+    assert confidence == sorted(confidence) and ordered[0].confidence == min(c.confidence for c in queue)
+    assert [c.sentence for c in order_queue(queue, "document")] == [0, 1, 2]
+    assert all(set(c.guess) == {"russia", "eu"} for c in queue)
+
+
+def test_a_session_with_undo_and_skip_writes_exactly_the_expected_rows(tmp_path):
+    log = LabelLog(tmp_path / "out.jsonl")
+    # s0: favor/none; s1: skip; s2: against, then undo within the sentence, none/none;
+    # s3: accept both guesses, then undo it (at the next sentence's first key) and answer against/against; quit.
+    keys = iter(["f", "n", "s", "a", "u", "n", "n", "", "", "u", "a", "a", "q"])
+    counts = run_session(_queue(5), log, annotator="ana", targets=TARGETS, keys=keys, show=lambda _: None)
+    rows = _rows(log.path)
+    answers = [(r["sentence"], r.get("russia"), r.get("eu"), r.get("undone", False)) for r in rows]
+    assert answers == [(0, "favor", "none", False), (2, "none", "none", False), (3, "favor", "none", False),
+                       (3, None, None, True), (3, "against", "against", False)]
+    assert counts["answered"] == 3 and counts["skipped"] == 1 and counts["undone"] == 1
+    assert all(r["annotator"] == "ana" for r in rows)
+    resolved = load_labels(log.path, check_text=False)
+    assert [(r["sentence"], r["russia"]) for r in resolved] == [(0, "favor"), (2, "none"), (3, "against")]
+
+
+def test_resume_asks_nothing_twice(tmp_path):
+    log = LabelLog(tmp_path / "out.jsonl")
+    run_session(_queue(4), log, annotator="ana", targets=TARGETS, keys=iter(["f", "f", "n", "n"]), show=lambda _: None)
+    asked = []
+    run_session(_queue(4), log, annotator="ana", targets=TARGETS, keys=iter(["a", "a", "a", "a"]),
+                show=lambda text: asked.append(text))
+    screens = [s for s in asked if s.startswith("[")]
+    assert [s.split("sentence ")[1].split(" ")[0] for s in screens] == ["2", "3"]
+    other = []
+    run_session(_queue(4), log, annotator="bo", targets=TARGETS, keys=iter([]), show=other.append)
+    assert "sentence 0" in other[0]  # another annotator starts from the top
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from stance.labeling import Candidate, LabelLog, run_session
+    queue = [Candidate("art", i, f"Sentence {{i}}.") for i in range(1000)]
+    def keys():
+        while True:
+            for key in ("f", "n"):
+                yield key
+            time.sleep(0.01)
+    def show(text):
+        if text.startswith("["):
+            print(text.split("]")[0], flush=True)
+    run_session(queue, LabelLog(sys.argv[1]), annotator="ana", targets=["russia", "eu"], keys=keys(), show=show)
+    """
+).format(tests=str(REPO / "tests"))
+
+
+def test_killing_the_process_after_n_answers_leaves_n_rows(tmp_path):
+    path = tmp_path / "out.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(path)], stdout=subprocess.PIPE, text=True)
+    seen = 0
+    while seen < 30:  # the screen of sentence k appears after answer k-1 is on disk
+        assert proc.stdout.readline()
+        seen += 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    rows = _rows(path)
+    assert len(rows) >= seen - 1
+    assert [r["sentence"] for r in rows] == list(range(len(rows)))
+    assert all(r["russia"] == "favor" and r["eu"] == "none" for r in rows)
+
+
+def test_piped_answers_drive_the_cli(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nShare this story\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    result = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="f\nn\na\nn\n")
+    assert result.returncode == 0, result.stderr
+    assert "no trained model yet" in result.stderr and "2 answered" in result.stderr
+    rows = _rows(out)
+    assert [(r["sentence"], r["russia"], r["eu"]) for r in rows] == [(0, "favor", "none"), (2, "against", "none")]
+    check = run_stance("labels", "check", out, "--articles", tmp_path)
+    assert check.returncode == 0, check.stderr
+    out.write_text(out.read_text().replace("Serbia buys Russian gas.", "Serbia buys gas."))
+    broken = run_stance("labels", "check", out, "--articles", tmp_path)
+    assert broken.returncode == 1 and f"{out}:1:" in broken.stderr and "Traceback" not in broken.stderr
+
+
+# --- label tools -------------------------------------------------------------------
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _row(sentence, russia, eu, **extra):
+    return {"article": "x", "sentence": sentence, "text": f"S{sentence}.", "russia": russia, "eu": eu, **extra}
+
+
+def test_kappa_matches_a_hand_computed_example():
+    a = ["favor", "favor", "against", "none", "none", "none", "favor", "against", "none", "none"]
+    b = ["favor", "against", "against", "none", "none", "favor", "favor", "against", "none", "against"]
+    # observed 7/10; a: 3 favor, 2 against, 5 none; b: 3, 4, 3; expected (3*3 + 2*4 + 5*3)/100 = 0.32
+    assert cohen_kappa(a, b) == pytest.approx((0.7 - 0.32) / (1 - 0.32))
+    from sklearn.metrics import cohen_kappa_score
+
+    assert cohen_kappa(a, b) == pytest.approx(cohen_kappa_score(a, b))
+    assert cohen_kappa(["none"] * 5, ["none"] * 5) == 1.0
+    assert cohen_kappa(["none"] * 5, ["favor"] * 5) == 0.0
+    assert cohen_kappa(["none", "favor"], ["favor", "none"]) == pytest.approx(-1.0)
+
+
+def test_agreement_on_shared_sentences(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none"), _row(1, "against", "none"), _row(2, "none", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(1, "against", "favor"), _row(2, "favor", "none"), _row(3, "none", "none")])
+    result = agreement(a, b)
+    assert result["n"] == 2
+    russia = result["targets"]["russia"]
+    assert russia["agreement"] == 0.5 and russia["n"] == 2
+    assert russia["confusion"]["none"]["favor"] == 1 and russia["confusion"]["against"]["against"] == 1
+    assert result["targets"]["eu"]["kappa"] == 0.0  # b uses two classes, a one: no agreement beyond chance
+    assert [(d["sentence"], d["target"]) for d in result["disagreements"]] == [(1, "eu"), (2, "russia")]
+
+
+def test_merge_rules_and_conflicts(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(0, "against", "none"), _row(1, "none", None)])
+    c = _write(tmp_path / "c.jsonl", [_row(0, "favor", "favor")])
+    later = merge_labels([a, b, c], tmp_path / "later.jsonl", "later")
+    rows = {r["sentence"]: r for r in _rows(tmp_path / "later.jsonl")}
+    assert rows[0]["russia"] == "favor" and rows[0]["eu"] == "favor" and rows[1]["eu"] == "none"
+    assert {(c["sentence"], c["target"]) for c in later["conflicts"]} == {(0, "russia"), (0, "eu")}
+    merge_labels([a, b, c], tmp_path / "major.jsonl", "majority")
+    rows = {r["sentence"]: r for r in _rows(tmp_path / "major.jsonl")}
+    assert rows[0]["russia"] == "favor" and rows[0]["eu"] == "none"
+    merge_labels([b, a], tmp_path / "tie.jsonl", "majority")  # 1 vs 1: the later file wins
+    assert {r["sentence"]: r for r in _rows(tmp_path / "tie.jsonl")}[0]["russia"] == "favor"
+
+
+def test_check_and_stats(tmp_path):
+    good = write_corpus(tmp_path / "c")
+    bad = _write(tmp_path / "bad.jsonl", [_row(0, "favor", "none"), {"article": "x", "sentence": 1, "text": "S1.",
+                                                                     "russia": "pro", "eu": "none"}])
+    problems = check_labels([good, bad])
+    assert len(problems) == 1 and problems[0].startswith(f"{bad}:2:")
+    stats = label_stats([good])
+    assert stats["targets"]["russia"]["favor"] == 12 and stats["furniture"] == 6
+    assert stats["articles"]["art0"]["sentences"] == 6 and stats["origins"] == {"written": 36}
