@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -186,3 +188,60 @@ def test_check_and_stats(tmp_path):
     stats = label_stats([good])
     assert stats["targets"]["russia"]["favor"] == 12 and stats["furniture"] == 6
     assert stats["articles"]["art0"]["sentences"] == 6 and stats["origins"] == {"written": 36}
+
+
+def _tmux(*args):
+    return subprocess.run(["tmux", *args], capture_output=True, text=True)
+
+
+def _wait_for(session, text, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        screen = _tmux("capture-pane", "-p", "-t", session).stdout
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared:\n{screen}")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_single_keystrokes_in_a_real_terminal(tmp_path, isolated_home):
+    from conftest import stance_script
+
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\nThe parade lasted.\n",
+                       encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    session = f"stance-test-{os.getpid()}"
+    command = (f"HOME={isolated_home} STANCE_HOME={isolated_home}/stance HF_HUB_OFFLINE=1 "
+               f"{stance_script()} label {article} --labels {out} --annotator ana; sleep 30")
+    _tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", command)
+    try:
+        _wait_for(session, "russia? [f favor")
+        _tmux("send-keys", "-t", session, "f")
+        _wait_for(session, "eu? [f favor")
+        _tmux("send-keys", "-t", session, "n")  # no Enter: one keystroke per choice
+        _wait_for(session, "[2/3]")
+        assert [(r["sentence"], r["russia"], r["eu"]) for r in _rows(out)] == [(0, "favor", "none")]
+        _tmux("send-keys", "-t", session, "s")
+        _wait_for(session, "[3/3]")
+        _tmux("send-keys", "-t", session, "q")
+        screen = _wait_for(session, "1 answered, 1 skipped")
+        assert "Keys: f favor" in screen
+    finally:
+        _tmux("kill-session", "-t", session)
+    assert len(_rows(out)) == 1
+
+
+def test_agreement_and_merge_commands(tmp_path, isolated_home):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(0, "against", "none"), _row(1, "none", "none")])
+    result = run_stance("labels", "agreement", a, b, "--json")
+    data = json.loads(result.stdout)
+    assert set(data) == {"n", "targets", "disagreements"} and data["n"] == 2
+    assert set(data["targets"]["russia"]) == {"kappa", "agreement", "n", "confusion"}
+    assert data["targets"]["eu"]["kappa"] == 1.0  # one class only, full agreement
+    merged = run_stance("labels", "merge", a, b, "--out", tmp_path / "m.jsonl")
+    assert merged.returncode == 0 and "1 conflicts" in merged.stdout and "x:0 russia" in merged.stderr
+    refused = run_stance("labels", "merge", a, b, "--out", a)
+    assert refused.returncode == 1 and "also an input" in refused.stderr
