@@ -408,6 +408,39 @@ def labels_merge(
     typer.echo(f"wrote {result['rows']} rows to {out} ({len(result['conflicts'])} conflicts, rule {rule})")
 
 
+cache_app = typer.Typer(help="The on-disk embedding cache.", no_args_is_help=True, rich_markup_mode=None,
+                        add_completion=False)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+@user_errors
+def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False):
+    """Where the cache is, its size and bound, and vectors per encoder."""
+    from stance.cache import EmbeddingCache
+
+    with EmbeddingCache() as cache:
+        info = cache.info()
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    typer.echo(f"{info['path']}: {info['vectors']} vectors, {info['bytes'] / 2**20:.1f} MB of "
+               f"{info['max_bytes'] / 2**20:.0f} MB allowed (file {info['file_bytes'] / 2**20:.1f} MB)")
+    for encoder, row in info["encoders"].items():
+        typer.echo(f"  encoder {encoder[:16]}: {row['vectors']} vectors, {row['bytes'] / 2**20:.1f} MB")
+
+
+@cache_app.command("clear")
+@user_errors
+def cache_clear():
+    """Delete every cached vector."""
+    from stance.cache import EmbeddingCache
+
+    with EmbeddingCache() as cache:
+        removed = cache.clear()
+        typer.echo(f"removed {removed} vectors from {cache.path}")
+
+
 def render_scores(result) -> str:
     """The human view of an :class:`ArticleScores`: a sentence table, then the summary."""
     import shutil

@@ -99,6 +99,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         all-MiniLM-L6-v2, whose weights are verified by SHA-256 before use.
     batch_size : int, default=64
         Sentences per forward pass.
+    cache : bool or path, default=True
+        Keep vectors in the on-disk embedding cache (:mod:`stance.cache`; a
+        path chooses the file, False or ``STANCE_CACHE=off`` turns it off), so
+        that re-training and re-scoring never embed a sentence twice.
 
     Attributes
     ----------
@@ -112,9 +116,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     (1, 384)
     """
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64):
+    def __init__(self, model_path: str | Path | None = None, batch_size: int = 64, cache: bool | str | Path = True):
         self.model_path = model_path
         self.batch_size = batch_size
+        self.cache = cache
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -153,11 +158,30 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         texts = _as_texts(X)
         memo = self.__dict__.setdefault("_memo", {})
         missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        store = self._disk_cache() if missing else None
+        if store is not None:
+            memo.update(store.get(self.sha256, missing))
+            missing = [t for t in missing if t not in memo]
         if missing:
-            memo.update(zip(missing, self.encode_uncached(missing).astype(np.float32)))
+            vectors = self.encode_uncached(missing).astype(np.float32)
+            memo.update(zip(missing, vectors))
+            if store is not None:
+                store.put(self.sha256, missing, vectors)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([memo[t] for t in texts])
+
+    def _disk_cache(self):
+        """The on-disk embedding cache (:mod:`stance.cache`), opened once; None when off."""
+        if self.cache is False or os.environ.get("STANCE_CACHE") == "off":
+            return None
+        opened = self.__dict__.get("_cache")
+        if opened is None:
+            from stance.cache import EmbeddingCache
+
+            opened = EmbeddingCache(None if self.cache is True else self.cache)
+            self.__dict__["_cache"] = opened
+        return opened
 
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
         """Embed without the memo: the raw encoder, as benchmarks measure it."""

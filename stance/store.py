@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 from stance.errors import StanceError
 from stance.paths import data_home
 from stance.schema import STANCES
+from stance.sqlite import connect, transaction
 
 __all__ = ["SCHEMA_VERSION", "HistoryStore", "StoreError", "default_db_path"]
 
@@ -88,14 +87,6 @@ MIGRATIONS: list[list[str]] = [
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_RETRY_SECONDS = 120.0
-
-
-def _is_busy(err: sqlite3.OperationalError) -> bool:
-    text = str(err).lower()
-    return "locked" in text or "busy" in text
-
-
 class HistoryStore:
     """A connection to the history database; use as a context manager.
 
@@ -117,44 +108,18 @@ class HistoryStore:
         elif self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder; give a database file with --db")
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._conn = connect(self.path)
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._retry(self._setup)
+            self._setup()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path}: not a usable SQLite database ({err}); give another --db") from None
 
     # -- plumbing -------------------------------------------------------
 
-    def _retry(self, work):
-        """Run ``work`` and retry with jittered back-off while the database is busy."""
-        deadline = time.monotonic() + _RETRY_SECONDS
-        pause = 0.01
-        while True:
-            try:
-                return work()
-            except sqlite3.OperationalError as err:
-                if not _is_busy(err) or time.monotonic() > deadline:
-                    raise
-                time.sleep(pause * (1 + random.random()))
-                pause = min(pause * 2, 1.0)
-
     def _transaction(self, work):
-        def attempt():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            return result
-
-        return self._retry(attempt)
+        return transaction(self._conn, work)
 
     def _setup(self):
-        if self._conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = FULL")
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(

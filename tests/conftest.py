@@ -69,6 +69,19 @@ def write_corpus(folder: Path, n_articles: int = 6, origin: str | None = None, p
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def separate_embedding_cache(tmp_path_factory):
+    """Keep the tests' embedding cache (and that of the commands they run) out of the user's."""
+    path = tmp_path_factory.mktemp("cache") / "embeddings.sqlite"
+    previous = os.environ.get("STANCE_CACHE")
+    os.environ["STANCE_CACHE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("STANCE_CACHE", None)
+    else:
+        os.environ["STANCE_CACHE"] = previous
+
+
 @pytest.fixture
 def hashing_encoder():
     return HashingEncoder()

@@ -1,0 +1,98 @@
+"""The on-disk embedding cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from stance.cache import EmbeddingCache
+
+from conftest import REPO, run_stance
+
+
+def _vectors(n, dim=8, seed=0):
+    return np.random.default_rng(seed).random((n, dim), dtype=np.float32)
+
+
+def test_vectors_come_back_per_encoder(tmp_path):
+    with EmbeddingCache(tmp_path / "c.sqlite") as cache:
+        texts = ["one", "two", "three"]
+        vectors = _vectors(3)
+        cache.put("enc-a", texts, vectors)
+        got = cache.get("enc-a", ["two", "four", "one"])
+        assert set(got) == {"one", "two"}
+        np.testing.assert_array_equal(got["two"], vectors[1])
+        assert cache.get("enc-b", texts) == {}  # another encoder never sees them
+        info = cache.info()
+        assert info["vectors"] == 3 and info["encoders"]["enc-a"]["bytes"] == 3 * 8 * 4
+        assert cache.clear() == 3 and cache.info()["vectors"] == 0
+
+
+def test_least_recently_used_vectors_are_evicted_beyond_the_bound(tmp_path):
+    size = 8 * 4  # one vector's bytes
+    with EmbeddingCache(tmp_path / "c.sqlite", max_bytes=10 * size) as cache:
+        cache.put("e", [f"old{i}" for i in range(6)], _vectors(6))
+        cache.get("e", ["old0"])  # used again: now the most recent of the old ones
+        cache.put("e", [f"new{i}" for i in range(6)], _vectors(6, seed=1))
+        kept = set(cache.get("e", [f"old{i}" for i in range(6)] + [f"new{i}" for i in range(6)]))
+        assert cache.info()["bytes"] <= 10 * size
+        assert {f"new{i}" for i in range(6)} <= kept and "old0" in kept
+        assert not {"old1", "old2", "old3"} & kept
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from stance.cache import EmbeddingCache
+    worker = int(sys.argv[1])
+    with EmbeddingCache(sys.argv[2]) as cache:
+        for batch in range(30):
+            texts = [f"w{worker}-{batch}-{i}" for i in range(20)]
+            cache.put("e", texts, np.full((20, 4), worker, dtype=np.float32))
+            cache.get("e", texts[:5])
+    """
+)
+
+
+def test_concurrent_writers_keep_every_vector(tmp_path):
+    path = tmp_path / "c.sqlite"
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(w), str(path)], cwd=REPO, stderr=subprocess.PIPE,
+                              text=True) for w in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    with EmbeddingCache(path) as cache:
+        assert cache.info()["vectors"] == 4 * 30 * 20
+        got = cache.get("e", ["w3-29-19", "w0-0-0"])
+        assert got["w3-29-19"][0] == 3 and got["w0-0-0"][0] == 0
+
+
+def test_cache_commands(tmp_path, isolated_home):
+    env = {"STANCE_CACHE": str(tmp_path / "c.sqlite")}
+    with EmbeddingCache(tmp_path / "c.sqlite") as cache:
+        cache.put("enc", ["a", "b"], _vectors(2))
+    info = run_stance("cache", "info", env=env)
+    assert info.returncode == 0 and "2 vectors" in info.stdout
+    cleared = run_stance("cache", "clear", env=env)
+    assert "removed 2 vectors" in cleared.stdout
+    assert "0 vectors" in run_stance("cache", "info", env=env).stdout
+
+
+@pytest.mark.integration
+def test_a_second_encoder_reads_vectors_from_disk(tmp_path, monkeypatch):
+    from stance.embed import SentenceEncoder
+
+    texts = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts."]
+    first = SentenceEncoder(cache=tmp_path / "c.sqlite")
+    expected = first.transform(texts)
+    second = SentenceEncoder(cache=tmp_path / "c.sqlite")
+    monkeypatch.setattr(SentenceEncoder, "encode_uncached", lambda self, t: pytest.fail(f"embedded again: {t}"))
+    np.testing.assert_allclose(second.transform(texts), expected)
+    off = SentenceEncoder(cache=False)
+    with pytest.raises(pytest.fail.Exception):
+        off.transform(texts)
