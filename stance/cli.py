@@ -71,7 +71,11 @@ def train(
         Optional[list[Path]], typer.Option("--labels", help="Label file (.jsonl); repeat for several. Default: labels/*.jsonl")
     ] = None,
     out: Annotated[Optional[Path], typer.Option(help="Model folder to write. Default: $STANCE_MODEL or ~/.local/share/stance/model")] = None,
-    encoder: Annotated[Optional[Path], typer.Option(help="A local sentence-transformers folder. Default: bundled all-MiniLM-L6-v2")] = None,
+    encoder: Annotated[
+        Optional[str],
+        typer.Option(help="A local sentence-transformers folder, or 'static' (MiniLM distilled with model2vec, "
+                     "built on first use). Default: bundled all-MiniLM-L6-v2"),
+    ] = None,
     articles: Annotated[
         Optional[list[Path]], typer.Option("--articles", help="Folder of labeled articles' .txt, to check labels. Default: seeds/")
     ] = None,
@@ -104,6 +108,23 @@ def train(
             )
     typer.echo(f"model saved to {run.model_path}")
     typer.echo(f"report written to {run.report_path / 'report.md'}")
+
+
+@app.command()
+@user_errors
+def distill(
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write. Default: $STANCE_STATIC or "
+                                                "~/.local/share/stance/static-minilm")] = None,
+):
+    """Build the static-embedding model from the bundled MiniLM (model2vec, offline)."""
+    import time
+
+    from stance.static import distill_static
+
+    start = time.perf_counter()
+    folder = distill_static(out)
+    typer.echo(f"static model written to {folder} in {time.perf_counter() - start:.0f} s; "
+               "train on it with `stance train --encoder static`")
 
 
 @app.command()

@@ -38,6 +38,11 @@ def package_versions() -> dict[str, str | None]:
     return versions
 
 
+def recorded_kind(encoder) -> str:
+    """How a saved model records its encoder: ``static`` or ``sentence-transformers``."""
+    return "static" if type(encoder).__name__ == "StaticEncoder" else "sentence-transformers"
+
+
 def save_model(model, path: str | Path, **provenance) -> Path:
     """Write a fitted :class:`StanceClassifier` to a folder, replacing it atomically.
 
@@ -68,8 +73,10 @@ def save_model(model, path: str | Path, **provenance) -> Path:
             "targets": list(model.targets_),
             "classes": {t: [str(c) for c in cs] for t, cs in zip(model.targets_, model.classes_)},
             "encoder": {
+                "kind": recorded_kind(encoder),
                 "id": encoder.model_id,
-                "path": None if encoder.model_path is None else str(Path(encoder.model_path).resolve()),
+                "path": None if encoder.model_path is None and recorded_kind(encoder) != "static"
+                else str(Path(encoder.folder).resolve()),
                 "sha256": encoder.sha256,
                 "batch_size": encoder.batch_size,
             },
@@ -161,7 +168,11 @@ def load_model(path: str | Path, encoder=None):
             f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
         )
     recorded = meta["encoder"]
-    if encoder is None:
+    if encoder is None and recorded.get("kind") == "static":
+        from stance.static import StaticEncoder
+
+        encoder = StaticEncoder(model_path=recorded.get("path"))
+    elif encoder is None:
         encoder = SentenceEncoder(model_path=recorded.get("path"), batch_size=recorded.get("batch_size", 64))
     try:
         actual = encoder.sha256

@@ -25,8 +25,24 @@ class TrainingRun:
 
 def run_name(encoder_path: str | Path | None) -> str:
     """Default report folder name: the encoder and head it describes."""
-    encoder = "minilm" if encoder_path is None else Path(encoder_path).name.lower()
+    if encoder_path is None:
+        encoder = "minilm"
+    elif str(encoder_path) == "static":
+        encoder = "static"
+    else:
+        encoder = Path(encoder_path).name.lower()
     return f"{encoder}-logreg"
+
+
+def make_encoder(encoder_path: str | Path | None):
+    """The encoder a ``--encoder`` value names: None (bundled MiniLM), ``static``, or a folder."""
+    from stance.embed import SentenceEncoder
+
+    if encoder_path is not None and str(encoder_path) == "static":
+        from stance.static import StaticEncoder, ensure_static
+
+        return StaticEncoder(model_path=ensure_static())
+    return SentenceEncoder(model_path=encoder_path)
 
 
 def train(
@@ -45,12 +61,12 @@ def train(
     ----------
     label_paths : label files (JSON Lines).
     out : model folder to write (replaced atomically).
-    encoder_path : a sentence-transformers folder; None means the bundled MiniLM.
+    encoder_path : a sentence-transformers folder; None means the bundled MiniLM; ``"static"``
+        the static model distilled from it (built first if missing, see :mod:`stance.static`).
     articles : folders holding the labeled articles' text, to check labels against the splitter.
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
     """
-    from stance.embed import SentenceEncoder
     from stance.evaluation import evaluate
     from stance.features import items_with_context
     from stance.model import StanceClassifier
@@ -59,7 +75,7 @@ def train(
 
     labels = load_labels(label_paths, articles=articles)
     targets = label_targets(labels)
-    encoder = SentenceEncoder(model_path=encoder_path)
+    encoder = make_encoder(encoder_path)
     model = StanceClassifier(encoder=encoder, targets=tuple(targets))
     report = evaluate(labels, model, n_bootstrap=n_bootstrap)
 

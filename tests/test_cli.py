@@ -298,3 +298,35 @@ def test_four_concurrent_score_record_processes_keep_every_row(trained, tmp_path
         rows = store.articles()
         assert len(rows) == 4 * 5 and {r["source"] for r in rows} == {"S0", "S1", "S2", "S3"}
         assert store.check() == []
+
+
+@pytest.fixture(scope="session")
+def static_model(tmp_path_factory):
+    """The static model distilled once per session with `stance distill`."""
+    folder = tmp_path_factory.mktemp("static") / "static-minilm"
+    result = run_stance("distill", "--out", folder)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+@pytest.mark.integration
+def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
+    from stance.static import StaticEncoder
+
+    vectors = StaticEncoder(static_model, cache=False).transform(["Serbia buys Russian gas.", "Vucic meets Putin."])
+    assert vectors.shape == (2, 256)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    env = {"STANCE_STATIC": str(static_model)}
+    trained = run_stance("train", "--encoder", "static", "--labels", REPO / "labels" / "seeds.jsonl",
+                         "--out", tmp_path / "model", "--report-dir", tmp_path / "report", env=env)
+    assert trained.returncode == 0, trained.stderr
+    meta = json.loads((tmp_path / "model" / "stance.json").read_text())
+    assert meta["encoder"]["kind"] == "static" and meta["encoder"]["path"] == str(static_model.resolve())
+    scored = run_stance("score", SEED, "--json", "--model", tmp_path / "model")
+    doc = json.loads(scored.stdout)
+    assert doc["model"]["encoder"].startswith("static:") and len(doc["sentences"]) == len(read_article(SEED).sentences)
+    (static_model / "model.safetensors").rename(static_model / "moved.safetensors")
+    try:
+        assert "encoder cannot be used" in _one_error_line(run_stance("score", SEED, "--model", tmp_path / "model"))
+    finally:
+        (static_model / "moved.safetensors").rename(static_model / "model.safetensors")

@@ -1,0 +1,104 @@
+"""A static-embedding backend: the bundled MiniLM distilled into a table of token vectors.
+
+``model2vec`` runs every token of MiniLM's vocabulary through the model once,
+reduces the vectors with PCA and keeps the table; a sentence's vector is then
+the mean of its tokens' vectors, with no transformer at scoring time. The
+distillation happens here, from the verified bundled weights, with nothing
+downloaded. It is a speed option: its accuracy is in ``experiments/README.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from stance.embed import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
+from stance.errors import ModelIntegrityError
+from stance.paths import data_home
+
+__all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
+
+PCA_DIMS = 256
+
+
+def default_static_path() -> Path:
+    """``$STANCE_STATIC``, else ``static-minilm`` in the per-user data folder."""
+    if os.environ.get("STANCE_STATIC"):
+        return Path(os.environ["STANCE_STATIC"]).expanduser()
+    return data_home() / "static-minilm"
+
+
+def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS) -> Path:
+    """Distill the bundled MiniLM into a static model folder, written atomically."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    SentenceEncoder().sha256  # refuses weights that fail the official SHA-256
+    out = Path(out) if out is not None else default_static_path()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from model2vec.distill import distill
+
+    with _quiet_loading():
+        model = distill(model_name=str(default_model_path()), pca_dims=pca_dims)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        model.save_pretrained(str(staging))
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            os.replace(out, retired / "model")
+            shutil.rmtree(retired, ignore_errors=True)
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def ensure_static(path: str | Path | None = None) -> Path:
+    """The static model folder, distilled first when it is not there yet."""
+    path = Path(path) if path is not None else default_static_path()
+    if not (path / "model.safetensors").is_file():
+        distill_static(path)
+    return path
+
+
+class StaticEncoder(SentenceEncoder):
+    """:class:`SentenceEncoder` for a model2vec static model folder (see :func:`distill_static`)."""
+
+    @property
+    def model_id(self) -> str:
+        return f"static:{self.folder.resolve()}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.model_path) if self.model_path is not None else default_static_path()
+
+    @property
+    def sha256(self) -> str:
+        return weights_sha256(self.folder)
+
+    def encode_uncached(self, texts: list[str]) -> np.ndarray:
+        vectors = np.asarray(self._model().encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model().dim)
+
+    def _model(self):
+        model = self.__dict__.get("_loaded")
+        if model is None:
+            folder = self.folder
+            self.sha256  # noqa: B018 - fails clearly on a missing folder
+            from model2vec import StaticModel
+
+            try:
+                model = StaticModel.from_pretrained(str(folder), force_download=False)
+            except (OSError, ValueError) as err:
+                raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({err}); "
+                                          "rebuild it with `stance distill`") from None
+            self.__dict__["_loaded"] = model
+        return model
