@@ -151,56 +151,84 @@ def score(
         Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(help="Also write results as Parquet parts into this folder, incrementally; "
+                     "run again to resume (articles already there are skipped)."),
+    ] = None,
 ):
     """Score articles sentence by sentence for stance toward each target."""
+    import itertools
+
     from stance.corpus import read_documents
     from stance.paths import default_model_dir
     from stance.persist import load_model
-    from stance.scoring import score_documents
+    from stance.scoring import model_info, score_documents
 
     if inputs.count("-") > 1:
         _fail("stdin (-) can be given only once")
     if record and "-" in inputs:
         _fail("an article from stdin has no id to record it under; save it to a file (its name is the id) and score that")
-    documents = list(read_documents(inputs, date=date, source=source))
-    if not documents:
+    documents = read_documents(inputs, date=date, source=source)
+    head = list(itertools.islice(documents, 2))
+    if not head:
         _fail("no articles to score in the inputs given; check the table has rows")
+    single = len(head) == 1
+    documents = itertools.chain(head, documents)
     fitted = load_model(model or default_model_dir())
+    results_folder = None
+    if output is not None:
+        from stance.results import ResultsFolder
+
+        results_folder = ResultsFolder(output, model_info(fitted)["id"])
+        if results_folder.done:
+            typer.echo(f"resuming: {len(results_folder.done)} articles already in {output} are skipped", err=True)
+            done = results_folder.done
+            documents = (d for d in documents if (d.id, d.source) not in done)
     store = _open_store(db) if record else None
-    progress = _progress(len(documents), quiet)
-    results = []
-    batch = []
+    progress = _progress(None if not single else 1, quiet)
+    batch, written, header = [], 0, False
     try:
         for result in score_documents(fitted, documents):
             progress.update(1)
+            written += 1
             if as_json:
                 typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
-            elif len(documents) == 1:
+            elif single:
                 typer.echo(render_scores(result))
-            else:
-                results.append(result)
-            if store is not None:
-                batch.append(result)
-                if len(batch) >= 64:
-                    store.record(batch)
-                    batch = []
-        if store is not None:
-            store.record(batch)
+            elif output is None:
+                if not header:
+                    typer.echo(summary_header(list(result.summary)))
+                    header = True
+                typer.echo(summary_line(result))
+            batch.append(result)
+            if len(batch) >= 64:
+                _flush(batch, store, results_folder)
+                batch = []
+        _flush(batch, store, results_folder)
     finally:
         progress.close()
         if store is not None:
             store.close()
-    if results:
-        typer.echo(render_summaries(results))
     if store is not None:
-        typer.echo(f"recorded {len(documents)} articles in {store.path}", err=True)
+        typer.echo(f"recorded {written} articles in {store.path}", err=True)
+    if results_folder is not None:
+        typer.echo(f"wrote {written} articles to {output}", err=True)
 
 
-def _progress(total: int, quiet: bool):
-    """A progress bar on stderr for long runs, off when quiet or not a terminal."""
+def _flush(batch, store, results_folder) -> None:
+    """Write a batch of results to the history store and the results folder, each in one step."""
+    if store is not None:
+        store.record(batch)
+    if results_folder is not None:
+        results_folder.write(batch)
+
+
+def _progress(total: Optional[int], quiet: bool):
+    """A progress bar on stderr for long runs, off when quiet, for one article, or not on a terminal."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="article", disable=quiet or total < 2 or not sys.stderr.isatty(), file=sys.stderr)
+    return tqdm(total=total, unit="article", disable=quiet or total == 1 or not sys.stderr.isatty(), file=sys.stderr)
 
 
 def _open_store(db: Optional[Path], create: bool = True):
@@ -485,18 +513,19 @@ def render_scores(result) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_summaries(results) -> str:
+SUMMARY_WIDTH = 48
+
+
+def summary_header(targets) -> str:
+    """Column heads for :func:`summary_line`."""
+    return f"{'article':{SUMMARY_WIDTH}s} {'date':10s} {'sents':>5s}" + "".join(f" {t + ' net':>11s}" for t in targets)
+
+
+def summary_line(result) -> str:
     """One line per article (date, sentences, net per target) when several are scored."""
-    targets = list(results[0].summary)
-    width = max(12, min(48, max(len(r.article) for r in results)))
-    lines = [f"{'article':{width}s} {'date':10s} {'sents':>5s}" + "".join(f" {t + ' net':>11s}" for t in targets)]
-    for r in results:
-        name = r.article if len(r.article) <= width else r.article[: width - 1] + "…"
-        lines.append(
-            f"{name:{width}s} {r.date or '-':10s} {len(r.sentences):5d}"
-            + "".join(f" {r.summary[t]['net']:+11.3f}" for t in targets)
-        )
-    return "\n".join(lines) + "\n"
+    name = result.article if len(result.article) <= SUMMARY_WIDTH else result.article[: SUMMARY_WIDTH - 1] + "…"
+    return (f"{name:{SUMMARY_WIDTH}s} {result.date or '-':10s} {len(result.sentences):5d}"
+            + "".join(f" {result.summary[t]['net']:+11.3f}" for t in result.summary))
 
 
 def main():  # pragma: no cover - console entry point

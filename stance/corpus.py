@@ -176,41 +176,56 @@ def _metadata(row: dict, where: str) -> dict:
 
 
 def read_table(path: str | Path) -> Iterator[Document]:
-    """Articles from a ``.jsonl``, ``.csv`` or ``.parquet`` table (one row each).
+    """Articles from a ``.jsonl``, ``.csv`` or ``.parquet`` table (one row each), lazily.
 
+    The table is converted once to a memory-mapped Arrow file in a temporary
+    folder and read a batch at a time, so a table larger than memory streams.
     A row's id is its ``id``, else its ``url``, else ``<file stem>:<row>``
     (rows counted from 1).
     """
     path = Path(path)
-    table = _load_table(path)
-    columns = list(table.column_names)
-    if "text" not in columns:
-        raise InputError(
-            f"{path}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
-            f"name the article-text column 'text' (others used: {', '.join(COLUMNS[1:])})"
-        )
-    unknown = [c for c in columns if c not in COLUMNS]
-    if unknown:
-        import warnings
+    with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
+        table = _load_table(path, cache)
+        columns = list(table.column_names)
+        if "text" not in columns:
+            raise InputError(
+                f"{path}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
+                f"name the article-text column 'text' (others used: {', '.join(COLUMNS[1:])})"
+            )
+        unknown = [c for c in columns if c not in COLUMNS]
+        if unknown:
+            import warnings
 
-        warnings.warn(
-            f"{path}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=2
-        )
-    for number, row in enumerate(table.select_columns([c for c in columns if c in COLUMNS]), 1):
-        where = f"{path} row {number}"
-        text = row.get("text")
-        if text is None or not str(text).strip():
-            raise InputError(f"{where}: empty text; fill it in or remove the row")
-        meta = _metadata(row, where)
-        raw_id = row.get("id")
-        if raw_id is not None and str(raw_id).strip():
-            doc_id = str(raw_id).strip()
-        else:
-            doc_id = meta["url"] or f"{path.stem}:{number}"
-        yield Document(id=doc_id, text=str(text), location=where, **meta)
+            warnings.warn(
+                f"{path}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=2
+            )
+        used = [c for c in columns if c in COLUMNS]
+        number = 0
+        for start in range(0, table.num_rows, _TABLE_BATCH):
+            batch = table.select_columns(used)[start : start + _TABLE_BATCH]
+            for k in range(len(batch["text"])):
+                number += 1
+                yield _table_document(path, number, {c: batch[c][k] for c in used})
 
 
-def _load_table(path: Path):
+_TABLE_BATCH = 1000
+
+
+def _table_document(path: Path, number: int, row: dict) -> Document:
+    where = f"{path} row {number}"
+    text = row.get("text")
+    if text is None or not str(text).strip():
+        raise InputError(f"{where}: empty text; fill it in or remove the row")
+    meta = _metadata(row, where)
+    raw_id = row.get("id")
+    if raw_id is not None and str(raw_id).strip():
+        doc_id = str(raw_id).strip()
+    else:
+        doc_id = meta["url"] or f"{path.stem}:{number}"
+    return Document(id=doc_id, text=str(text), location=where, **meta)
+
+
+def _load_table(path: Path, cache: str):
     import datasets
 
     datasets.disable_progress_bars()
@@ -220,10 +235,9 @@ def _load_table(path: Path):
         ".csv": datasets.Dataset.from_csv,
         ".parquet": datasets.Dataset.from_parquet,
     }[path.suffix.lower()]
-    with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
-        try:
-            return loader(str(path), cache_dir=cache, keep_in_memory=True)
-        except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
-            cause = err.__cause__ or err
-            reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-            raise InputError(f"{path}: cannot be read as a {path.suffix[1:]} table ({reason}); check the file") from None
+    try:
+        return loader(str(path), cache_dir=cache, keep_in_memory=False)
+    except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
+        cause = err.__cause__ or err
+        reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+        raise InputError(f"{path}: cannot be read as a {path.suffix[1:]} table ({reason}); check the file") from None

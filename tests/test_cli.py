@@ -330,3 +330,26 @@ def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
         assert "encoder cannot be used" in _one_error_line(run_stance("score", SEED, "--model", tmp_path / "model"))
     finally:
         (static_model / "moved.safetensors").rename(static_model / "model.safetensors")
+
+
+@pytest.mark.integration
+def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
+    import pandas as pd
+
+    rows = [{"id": f"a{i}", "text": f"Serbia signs deal number {i} with Russia.\nVucic praises Brussels {i}.",
+             "date": f"2025-0{1 + i % 9}-01"} for i in range(70)]
+    first = _table(tmp_path / "first.jsonl", rows[:40])
+    both = _table(tmp_path / "both.jsonl", rows)
+    out = tmp_path / "results"
+    one = run_stance("score", first, "--output", out, "--model", trained["model"], "--quiet")
+    assert one.returncode == 0, one.stderr
+    assert one.stdout == "" and "wrote 40 articles" in one.stderr
+    assert len(list(out.glob("part-*.parquet"))) == 1
+    two = run_stance("score", both, "--output", out, "--model", trained["model"], "--quiet")
+    assert "resuming: 40 articles" in two.stderr and "wrote 30 articles" in two.stderr
+    frame = pd.read_parquet(out)
+    assert sorted(frame["article"]) == sorted(r["id"] for r in rows) and frame["article"].is_unique
+    summary = json.loads(frame.set_index("article").loc["a3", "summary"])
+    assert set(summary) == {"russia", "eu"} and -1 <= summary["russia"]["net"] <= 1
+    again = run_stance("score", both, "--output", out, "--model", trained["model"], "--quiet")
+    assert "wrote 0 articles" in again.stderr and len(list(out.glob("part-*.parquet"))) == 2

@@ -353,3 +353,19 @@ def test_a_killed_writer_leaves_a_consistent_database(tmp_path):
         assert len(rows) >= 5 * 50 and len(rows) % 50 == 0  # whole batches only
         for row in rows[:: max(1, len(rows) // 20)]:
             assert len(store.sentences(row["id"])) == row["n_sentences"] * 2
+
+
+def test_results_folder_refuses_another_model_and_knows_what_is_done(tmp_path):
+    import pandas as pd
+
+    from stance.results import ResultsFolder
+
+    folder = ResultsFolder(tmp_path / "r", "m1")
+    folder.write([make_scores("a", "2025-01-01", {"russia": 0.2}), make_scores("b", None, {"russia": -0.1}, source="S")])
+    again = ResultsFolder(tmp_path / "r", "m1")
+    assert again.done == {("a", None), ("b", "S")}
+    again.write([make_scores("c", "2025-02-01", {"russia": 0.0})])
+    assert sorted(pd.read_parquet(tmp_path / "r")["article"]) == ["a", "b", "c"]
+    with pytest.raises(InputError, match="holds results of model m1"):
+        ResultsFolder(tmp_path / "r", "m2")
+    assert not list((tmp_path / "r").glob(".part-*"))  # no temporary file left behind

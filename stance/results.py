@@ -1,0 +1,96 @@
+"""Scoring results written as they come: a folder of Parquet parts that resumes.
+
+``stance score ... --output RESULTS`` appends one Parquet file per batch of
+articles to the folder ``RESULTS`` (``part-00000.parquet``, ...), each written
+to a temporary name and renamed, so an interrupted run leaves whole parts
+only. Run again with the same folder and the articles already in it are
+skipped, so nothing finished is scored twice. A folder holds the results of
+one model; another model is refused. The parts are one Parquet data set,
+readable by pandas, pyarrow or Ray (``pd.read_parquet(RESULTS)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from stance.errors import InputError
+
+__all__ = ["ResultsFolder", "results_rows"]
+
+COLUMNS = ("article", "source", "date", "date_source", "title", "url", "content_sha256", "model_id",
+           "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at")
+
+
+def results_rows(scores: Iterable) -> list[dict]:
+    """ArticleScores as flat rows: per-target summary, sentences and skipped lines as JSON text."""
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return [
+        {
+            "article": s.article, "source": s.source, "date": s.date, "date_source": s.date_source, "title": s.title,
+            "url": s.url, "content_sha256": s.content_sha256, "model_id": s.model["id"],
+            "n_sentences": len(s.sentences), "n_skipped": len(s.skipped),
+            "summary": json.dumps(s.summary), "sentences": json.dumps(s.sentences, ensure_ascii=False),
+            "skipped": json.dumps(s.skipped, ensure_ascii=False), "scored_at": stamp,
+        }
+        for s in scores
+    ]
+
+
+class ResultsFolder:
+    """A folder of result parts: what is done, and appending more."""
+
+    def __init__(self, path: str | Path, model_id: str):
+        import pyarrow.parquet as pq
+
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(f"{self.path}: exists and is not a folder; give --output a folder for the result parts")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.done: set[tuple[str, str | None]] = set()
+        self._next = 0
+        for part in sorted(self.path.glob("part-*.parquet")):
+            table = pq.read_table(part, columns=["article", "source", "model_id"])
+            models = set(table.column("model_id").to_pylist())
+            if models - {model_id}:
+                raise InputError(
+                    f"{self.path}: holds results of model {sorted(models)[0]}, not {model_id}; "
+                    "give a new --output folder for this model"
+                )
+            self.done.update(zip(table.column("article").to_pylist(), table.column("source").to_pylist()))
+            self._next = max(self._next, int(part.stem.split("-")[1]) + 1)
+
+    def write(self, scores: list) -> Path | None:
+        """Append one part with these results (atomically); returns its path."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = results_rows(scores)
+        if not rows:
+            return None
+        table = pa.Table.from_pylist(rows, schema=_schema())
+        target = self.path / f"part-{self._next:05d}.parquet"
+        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".part-", suffix=".tmp")
+        os.close(fd)
+        try:
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._next += 1
+        self.done.update((r["article"], r["source"]) for r in rows)
+        return target
+
+
+def _schema():
+    import pyarrow as pa
+
+    ints = {"n_sentences", "n_skipped"}
+    return pa.schema([(c, pa.int64() if c in ints else pa.string()) for c in COLUMNS])
