@@ -49,10 +49,35 @@ def wall(args: list[str], n: int, **extra_env: str) -> float:
     return best_of(n, lambda: subprocess.run([STANCE, *args], cwd=REPO, env=env, check=True, capture_output=True))
 
 
+def large_table(tmp: Path, sentences: list[str], total: int) -> tuple[float, int]:
+    """Score a generated table of ``total`` sentences (10 per article); wall seconds and peak RSS bytes."""
+    import json
+
+    path = tmp / "large.jsonl"
+    per_article = 10
+    with open(path, "w", encoding="utf-8") as handle:
+        for a in range(total // per_article):
+            lines = [f"{sentences[(a * per_article + k) % len(sentences)].rstrip('.')} ({a}-{k})."
+                     for k in range(per_article)]
+            handle.write(json.dumps({"id": f"a{a}", "text": "\n".join(lines)}) + "\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "STANCE_CACHE": "off"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([STANCE, "score", str(path), "--model", str(tmp / "static-model"), "--output",
+                             str(tmp / "large-results"), "--quiet"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"large-table run failed: {proc.stderr.read().decode()[-500:]}")
+    return seconds, usage.ru_maxrss * 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     parser.add_argument("--copies", type=int, default=4, help="copies of the corpus to score (default 4)")
+    parser.add_argument("--million", type=int, default=1_000_000, metavar="N",
+                        help="sentences in the large-table run, scored with the static model (0 skips it)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -97,6 +122,14 @@ def main() -> None:
 
     static_pipeline()  # loads the table
     static_s = best_of(3, static_pipeline)
+    large_rows = []
+    if args.million:
+        seconds, peak = large_table(tmp, sentences, args.million)
+        large_rows = [
+            (f"`stance score` of a {args.million:,}-sentence table, static model, `--output`",
+             f"{args.million / seconds:.0f}", "sentences/s", f"{seconds:.0f} s wall, embedding cache off"),
+            ("peak memory of that run", f"{peak / 2**30:.2f}", "GiB", "max RSS of the process (target < 2 GiB)"),
+        ]
     n = len(sentences)
     rows = [
         ("raw encoder (MiniLM, batch 64)", f"{n / raw_s:.0f}", "sentences/s", f"{n} sentences"),
@@ -111,6 +144,7 @@ def main() -> None:
         ("`stance score` one article, cold process, static model",
          f"{wall(['score', 'seeds/000_abad3842fbdbf470.txt', '--model', str(tmp / 'static-model')], 3, STANCE_CACHE='off'):.2f}",
          "s", "best of 3, embedding cache off"),
+        *large_rows,
         ("`stance --help`", f"{wall(['--help'], 5):.3f}", "s", "best of 5"),
         ("`stance train` (labels/, evaluation included)", f"{train_s:.1f}", "s", "once"),
         ("`stance distill` (static model from the bundled MiniLM)", f"{distill_s:.1f}", "s", "once"),

@@ -187,7 +187,7 @@ def score(
             documents = (d for d in documents if (d.id, d.source) not in done)
     store = _open_store(db) if record else None
     progress = _progress(None if not single else 1, quiet)
-    batch, written, header = [], 0, False
+    batch, part, written, header = [], [], 0, False
     try:
         for result in score_documents(fitted, documents):
             progress.update(1)
@@ -201,11 +201,20 @@ def score(
                     typer.echo(summary_header(list(result.summary)))
                     header = True
                 typer.echo(summary_line(result))
-            batch.append(result)
-            if len(batch) >= 64:
-                _flush(batch, store, results_folder)
-                batch = []
-        _flush(batch, store, results_folder)
+            if store is not None:
+                batch.append(result)
+                if len(batch) >= 64:
+                    store.record(batch)
+                    batch = []
+            if results_folder is not None:
+                part.append(result)
+                if len(part) >= 1024:
+                    results_folder.write(part)
+                    part = []
+        if store is not None:
+            store.record(batch)
+        if results_folder is not None:
+            results_folder.write(part)
     finally:
         progress.close()
         if store is not None:
@@ -214,14 +223,6 @@ def score(
         typer.echo(f"recorded {written} articles in {store.path}", err=True)
     if results_folder is not None:
         typer.echo(f"wrote {written} articles to {output}", err=True)
-
-
-def _flush(batch, store, results_folder) -> None:
-    """Write a batch of results to the history store and the results folder, each in one step."""
-    if store is not None:
-        store.record(batch)
-    if results_folder is not None:
-        results_folder.write(batch)
 
 
 def _progress(total: Optional[int], quiet: bool):

@@ -1,7 +1,7 @@
 """Scoring results written as they come: a folder of Parquet parts that resumes.
 
 ``stance score ... --output RESULTS`` appends one Parquet file per batch of
-articles to the folder ``RESULTS`` (``part-00000.parquet``, ...), each written
+1,024 articles to the folder ``RESULTS`` (``part-00000.parquet``, ...), each written
 to a temporary name and renamed, so an interrupted run leaves whole parts
 only. Run again with the same folder and the articles already in it are
 skipped, so nothing finished is scored twice. A folder holds the results of
