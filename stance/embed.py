@@ -43,6 +43,9 @@ def default_model_path() -> Path:
     return folder
 
 
+#: Vectors kept in process before the in-memory memo starts over (about 150 MB at 384 dims).
+MEMO_LIMIT = 100_000
+
 _SHA_CACHE: dict[tuple[str, int, int], str] = {}
 
 
@@ -157,6 +160,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         """Embed texts; returns an array of shape (n_texts, dim), float32."""
         texts = _as_texts(X)
         memo = self.__dict__.setdefault("_memo", {})
+        if len(memo) > MEMO_LIMIT:  # keeps a long streaming run's memory flat; the disk cache still has them
+            memo.clear()
         missing = list(dict.fromkeys(t for t in texts if t not in memo))
         store = self._disk_cache() if missing else None
         if store is not None:

@@ -96,3 +96,22 @@ def test_a_second_encoder_reads_vectors_from_disk(tmp_path, monkeypatch):
     off = SentenceEncoder(cache=False)
     with pytest.raises(pytest.fail.Exception):
         off.transform(texts)
+
+
+def test_the_in_process_memo_stays_bounded(monkeypatch):
+    from stance import embed
+
+    class Counting(embed.SentenceEncoder):
+        calls = 0
+
+        def encode_uncached(self, texts):
+            Counting.calls += len(texts)
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    monkeypatch.setattr(embed, "MEMO_LIMIT", 10)
+    encoder = Counting(cache=False)
+    for start in range(0, 40, 5):
+        encoder.transform([f"t{i}" for i in range(start, start + 5)])
+    assert len(encoder.__dict__["_memo"]) <= 10 + 5
+    encoder.transform(["t39"])  # still remembered: no new embedding
+    assert Counting.calls == 40
