@@ -254,6 +254,9 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Write the chart to this PNG file.")] = None,
     html: Annotated[Optional[Path], typer.Option(help="Write a one-file HTML report (chart, table, method).")] = None,
+    results: Annotated[
+        Optional[Path], typer.Option(help="Read a results folder written by `stance score --output` instead of --db.")
+    ] = None,
 ):
     """Show how net stance moves from period to period, from the recorded scores."""
     from stance.drift import PERIODS
@@ -261,6 +264,14 @@ def drift(
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
+    if results is not None:
+        from stance.results import read_results
+
+        rows, made_by = read_results(results, sources=source, since=since, until=until)
+        if not rows:
+            _fail("no results match --source/--since/--until; widen the selection")
+        _report_drift(measure_drift(rows, by, model={"id": made_by}), plot, html, as_json)
+        return
     with _open_store(db, create=False) as store:
         models = store.models()
         if not models:
@@ -278,7 +289,11 @@ def drift(
         rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until)
     if not rows:
         _fail("no recorded articles match --source/--since/--until; widen the selection")
-    report = measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]})
+    _report_drift(measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]}), plot, html, as_json)
+
+
+def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: bool) -> None:
+    """Write the chart and page if asked, then print the report."""
     if plot is not None:
         from stance.drift_plot import write_png
 

@@ -325,7 +325,9 @@ def measure_drift(
     """
     if by not in PERIODS:
         raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
-    views = [_article_view(r) for r in records]
+    # A fixed order, so that the same articles give the same intervals whatever their source.
+    views = sorted((_article_view(r) for r in records),
+                   key=lambda v: (v["date"] is None, v["date"] or Date.min, str(v["article"]), str(v["source"] or "")))
     if not views:
         raise StanceError("no scored articles to report on; score some with `stance score ... --record` first")
     targets = list(targets or next(iter(views))["summary"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from stance.errors import InputError
 
-__all__ = ["ResultsFolder", "results_rows"]
+__all__ = ["ResultsFolder", "read_results", "results_rows"]
 
 COLUMNS = ("article", "source", "date", "date_source", "title", "url", "content_sha256", "model_id",
            "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at")
@@ -94,3 +94,29 @@ def _schema():
 
     ints = {"n_sentences", "n_skipped"}
     return pa.schema([(c, pa.int64() if c in ints else pa.string()) for c in COLUMNS])
+
+
+def read_results(path: str | Path, *, sources=None, since: str | None = None, until: str | None = None) -> tuple[list[dict], str]:
+    """Article rows of a results folder (as drift reads them) and the id of the model that made them.
+
+    ``since``/``until`` keep undated articles, as the history store does.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
+    if not parts:
+        raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
+    columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
+    rows = [row for part in parts for row in pq.read_table(part, columns=columns).to_pylist()]
+    models = sorted({r["model_id"] for r in rows})
+    if len(models) > 1:
+        raise InputError(f"{path}: holds results of several models ({', '.join(models)}); keep one model per folder")
+    kept = []
+    for r in rows:
+        if sources and r["source"] not in sources:
+            continue
+        if r["date"] is not None and ((since and r["date"] < since) or (until and r["date"] > until)):
+            continue
+        kept.append({**r, "summary": json.loads(r["summary"])})
+    return kept, models[0]

@@ -353,3 +353,9 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     assert set(summary) == {"russia", "eu"} and -1 <= summary["russia"]["net"] <= 1
     again = run_stance("score", both, "--output", out, "--model", trained["model"], "--quiet")
     assert "wrote 0 articles" in again.stderr and len(list(out.glob("part-*.parquet"))) == 2
+    db = tmp_path / "h.sqlite"
+    run_stance("score", both, "--record", "--db", db, "--model", trained["model"], "--quiet")
+    from_results = json.loads(run_stance("drift", "--results", out, "--by", "month", "--json").stdout)
+    from_db = json.loads(run_stance("drift", "--db", db, "--by", "month", "--json").stdout)
+    assert from_results["periods"] == from_db["periods"] and from_results["change_points"] == from_db["change_points"]
+    assert "no result parts" in _one_error_line(run_stance("drift", "--results", tmp_path))
