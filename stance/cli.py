@@ -156,9 +156,27 @@ def score(
         typer.Option(help="Also write results as Parquet parts into this folder, incrementally; "
                      "run again to resume (articles already there are skipped)."),
     ] = None,
+    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data; one table, needs --output).")] = "local",
+    ray_address: Annotated[
+        Optional[str], typer.Option("--ray-address", help="Ray cluster to use. Default: $RAY_ADDRESS, else a local Ray.")
+    ] = None,
 ):
     """Score articles sentence by sentence for stance toward each target."""
     import itertools
+
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"{engine!r}: use local or ray", param_hint="--engine")
+    if engine == "ray":
+        from stance.distributed import score_with_ray
+        from stance.paths import default_model_dir
+
+        if output is None or len(inputs) != 1 or record or as_json:
+            _fail("--engine ray scores one table into --output FOLDER (no --record or --json); then "
+                  "`stance drift --results FOLDER`")
+        written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
+                                 address=ray_address)
+        typer.echo(f"wrote {written} articles to {output}", err=True)
+        return
 
     from stance.corpus import read_documents
     from stance.paths import default_model_dir

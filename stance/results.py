@@ -104,7 +104,7 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     import pyarrow.parquet as pq
 
     path = Path(path)
-    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else []
     if not parts:
         raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]

@@ -359,3 +359,37 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     from_db = json.loads(run_stance("drift", "--db", db, "--by", "month", "--json").stdout)
     assert from_results["periods"] == from_db["periods"] and from_results["change_points"] == from_db["change_points"]
     assert "no result parts" in _one_error_line(run_stance("drift", "--results", tmp_path))
+
+
+@pytest.mark.integration
+def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
+    pytest.importorskip("ray")
+    import pandas as pd
+
+    rows = [{"id": f"r{i}", "text": (REPO / "seeds" / f).read_text("utf-8"), "date": None, "source": "S" if i % 2 else None}
+            for i, f in enumerate(sorted(p.name for p in (REPO / "seeds").glob("*.txt")))]
+    rows += [{"id": f"x{i}", "text": f"Serbia signs gas deal {i} with Russia.\nVucic visits Brussels.", "date": "2025-03-01",
+              "source": None} for i in range(9)]
+    table = _table(tmp_path / "t.jsonl", rows)
+    local = run_stance("score", table, "--output", tmp_path / "local", "--model", trained["model"], "--quiet")
+    assert local.returncode == 0, local.stderr
+    ray_run = run_stance("score", table, "--engine", "ray", "--output", tmp_path / "ray", "--model", trained["model"],
+                         env={"RAY_AUTH_MODE": "disabled"})
+    assert ray_run.returncode == 0, ray_run.stderr[-2000:]
+    a = pd.read_parquet(tmp_path / "local").set_index("article").sort_index()
+    b = pd.read_parquet(tmp_path / "ray").set_index("article").sort_index()
+    assert list(a.index) == list(b.index) == sorted(r["id"] for r in rows)
+    columns = ["source", "date", "date_source", "content_sha256", "model_id", "n_sentences", "skipped"]
+    pd.testing.assert_frame_equal(a[columns], b[columns])
+    for article in a.index:
+        left, right = json.loads(a.loc[article, "sentences"]), json.loads(b.loc[article, "sentences"])
+        assert [s["russia"]["label"] for s in left] == [s["russia"]["label"] for s in right]
+        for x, y in zip(left, right):
+            for t in ("russia", "eu"):
+                assert x[t]["proba"] == pytest.approx(y[t]["proba"], abs=1e-5)
+    drifted = json.loads(run_stance("drift", "--results", tmp_path / "ray", "--json").stdout)
+    assert drifted["undated"] + sum(p["n_articles"] for p in drifted["periods"]) == len(rows)
+    no_id = _table(tmp_path / "noid.jsonl", [{"text": "Serbia buys gas."}])
+    refused = run_stance("score", no_id, "--engine", "ray", "--output", tmp_path / "r2", "--model", trained["model"],
+                         env={"RAY_AUTH_MODE": "disabled"})
+    assert "needs an 'id' column" in _one_error_line(refused)

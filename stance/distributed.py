@@ -1,0 +1,120 @@
+"""Scoring on Ray Data: the single-machine pipeline, one model per worker actor.
+
+``stance score TABLE --engine ray --output FOLDER`` reads the table with Ray
+Data, scores it with ``map_batches`` on a pool of actors (each loads the model
+once), and writes Parquet with the same columns as ``--output`` on one
+machine, so ``stance drift --results FOLDER`` reads either. Without an
+address Ray starts on this machine; ``--ray-address`` or ``RAY_ADDRESS``
+points it at a running cluster (``ray.init(address=...)``), whose workers
+need stance installed and the model folder at the same path.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from stance.errors import InputError, StanceError
+
+__all__ = ["score_with_ray"]
+
+
+class _Scorer:
+    """A Ray actor: loads the model once, scores batches of table rows."""
+
+    def __init__(self, model_path: str, date: str | None, source: str | None):
+        from stance.persist import load_model
+
+        self.model = load_model(model_path)
+        self.date, self.source = date, source
+
+    def __call__(self, batch):
+        import pandas as pd
+
+        from stance.corpus import Document, _metadata, _resolve_date
+        from stance.results import results_rows
+        from stance.scoring import score_documents
+
+        docs = []
+        for row in batch.to_dict("records"):
+            where = f"row id {row.get('id')!r}"
+            text = row.get("text")
+            if text is None or not str(text).strip():
+                raise InputError(f"{where}: empty text; fill it in or remove the row")
+            meta = _metadata(row, where)
+            doc = Document(id=str(row["id"]).strip(), text=str(text), location=where, **meta)
+            if doc.source is None:
+                doc.source = self.source
+            docs.append(_resolve_date(doc, self.date))
+        results = list(score_documents(self.model, docs, batch_articles=max(1, len(docs))))
+        return pd.DataFrame(results_rows(results))
+
+
+def _quiet_ray() -> None:
+    """Ray Data logs every execution at INFO; keep stance's own output readable."""
+    import logging
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("ray"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _read(path: Path):
+    import ray.data
+
+    reader = {".jsonl": ray.data.read_json, ".csv": ray.data.read_csv, ".parquet": ray.data.read_parquet}
+    if path.suffix.lower() not in reader:
+        raise InputError(f"{path}: the ray engine reads one table (.jsonl, .csv or .parquet)")
+    return reader[path.suffix.lower()](str(path))
+
+
+def score_with_ray(
+    table: str | Path,
+    model_path: str | Path,
+    output: str | Path,
+    *,
+    date: str | None = None,
+    source: str | None = None,
+    address: str | None = None,
+    workers: int | None = None,
+    batch_size: int = 64,
+) -> int:
+    """Score a table on Ray into a Parquet folder; returns the number of articles written."""
+    import ray
+
+    table, output = Path(table), Path(output)
+    if not table.is_file():
+        raise InputError(f"{table}: no such table; give a .jsonl, .csv or .parquet file")
+    if output.exists() and any(output.iterdir()):
+        raise InputError(f"{output}: not empty; the ray engine writes a new folder")
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.enable_progress_bar_name_truncation = True
+    data = _read(table)
+    _quiet_ray()
+    if "id" not in (data.columns() or []):
+        raise InputError(f"{table}: the ray engine needs an 'id' column, so that every article keeps its id")
+    if "text" not in data.columns():
+        raise InputError(f"{table}: no 'text' column; name the article-text column 'text'")
+    keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in data.columns()]
+    pool = ray.data.ActorPoolStrategy(size=workers or max(1, int(ray.available_resources().get("CPU", 1))))
+    scored = data.select_columns(keep).map_batches(
+        _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source), batch_size=batch_size,
+        batch_format="pandas", compute=pool,
+    )
+    try:
+        scored.write_parquet(str(output))
+    except Exception as err:  # noqa: BLE001 - a worker's StanceError arrives wrapped by Ray
+        cause = err
+        while cause is not None and not isinstance(cause, StanceError):
+            cause = cause.__cause__ or getattr(cause, "cause", None)
+        if cause is not None:
+            raise InputError(str(cause)) from None
+        raise
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in output.glob("*.parquet"))
