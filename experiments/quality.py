@@ -30,8 +30,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from stance.embed import SentenceEncoder  # noqa: E402
-from stance.evaluation import classification_metrics, expected_calibration_error, out_of_fold  # noqa: E402
-from stance.features import items_with_context  # noqa: E402
+from stance.evaluation import (  # noqa: E402
+    classification_metrics,
+    expected_calibration_error,
+    out_of_fold,
+    scored_sentences,
+)
 from stance.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
 from stance.model import StanceClassifier, _scale, choose_threshold  # noqa: E402
 from stance.schema import STANCES, label_targets, load_labels  # noqa: E402
@@ -192,6 +196,18 @@ def _speed(make, items, y, groups, encoder_path):
     return train_seconds, len(items) / (time.perf_counter() - start)
 
 
+def _png(fig) -> bytes:
+    """A finished figure as PNG bytes; the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def _reliability_png(curves, targets) -> bytes:
     import matplotlib
 
@@ -209,10 +225,7 @@ def _reliability_png(curves, targets) -> bytes:
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8, loc="upper left")
-    buf = __import__("io").BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def _bins(proba, y, classes, n_bins=10):
@@ -264,10 +277,7 @@ def _abstention_png(curves, chosen, targets) -> bytes:
         ax.set_title(f"{target}: abstention trade-off")
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8, loc="lower left")
-    buf = __import__("io").BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def _learning_png(points, targets) -> bytes:
@@ -287,10 +297,7 @@ def _learning_png(points, targets) -> bytes:
     ax.set_title("Learning curve of the default configuration")
     ax.set_ylim(0, 1)
     ax.legend()
-    buf = __import__("io").BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def main(argv=None):
@@ -322,11 +329,8 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown configuration {', '.join(unknown)}; known: {', '.join(configs)}")
     out.mkdir(parents=True, exist_ok=True)
-    scored = labels.select([i for i, f in enumerate(labels["furniture"]) if f is None])
-    items = items_with_context(list(scored["text"]), list(scored["article"]), list(scored["sentence"]))
-    y_all = np.stack([np.asarray(scored[t], dtype=object) for t in targets], axis=1)
-    groups = list(scored["article"])
-    encoder.transform(list(scored["text"]))  # embed once; every configuration reuses it
+    _, texts, items, groups, _, y_all = scored_sentences(labels, targets)
+    encoder.transform(texts)  # embed once; every configuration reuses it
 
     results = {}
     for name in chosen:

@@ -32,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench import best_of  # noqa: E402 - experiments/bench.py, beside this script
 from stance.embed import SentenceEncoder, default_model_path  # noqa: E402
 from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
@@ -109,15 +110,6 @@ class OnnxEncoder(SentenceEncoder):
         return loaded
 
 
-def _best(n, fn):
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "experiments" / "quantized.md")
@@ -137,7 +129,7 @@ def main(argv=None):
     rows = []
     for name, encoder in encoders.items():
         encoder.encode_uncached(texts[:64])  # warm-up
-        seconds = _best(3, lambda encoder=encoder: encoder.encode_uncached(texts))
+        seconds = best_of(3, lambda encoder=encoder: encoder.encode_uncached(texts))
         vectors = encoder.encode_uncached(texts)
         cosine = float(np.mean(np.sum(vectors * reference, axis=1)))
         oof = out_of_fold(labels, lambda encoder=encoder: StanceClassifier(encoder=encoder), targets=targets,

@@ -26,9 +26,10 @@ import numpy as np
 
 from stance.features import items_with_context
 from stance.fileio import atomic_write_bytes, atomic_write_text
-from stance.schema import STANCES, TARGETS
+from stance.schema import STANCES
 
-__all__ = ["EvaluationReport", "classification_metrics", "evaluate", "expected_calibration_error", "out_of_fold"]
+__all__ = ["EvaluationReport", "classification_metrics", "evaluate", "expected_calibration_error", "out_of_fold",
+           "scored_sentences"]
 
 SYSTEMS = ("model", "tfidf", "majority")
 
@@ -138,6 +139,21 @@ def _folds(articles: np.ndarray, origins: np.ndarray, n_written_folds: int) -> d
     return plans
 
 
+def scored_sentences(labels, targets: Sequence[str]):
+    """The labeled sentences that are scored (furniture left out), as the folds use them.
+
+    Returns the selected rows, their texts, context items, article and origin
+    arrays, and the gold labels as an object array of shape (n, n_targets).
+    """
+    rows = labels.select([i for i, f in enumerate(labels["furniture"]) if f is None])
+    texts = list(rows["text"])
+    items = items_with_context(texts, list(rows["article"]), list(rows["sentence"]))
+    articles = np.asarray(rows["article"], dtype=object)
+    origins = np.asarray(rows["origin"], dtype=object)
+    y = np.stack([np.asarray(rows[t], dtype=object) for t in targets], axis=1)
+    return rows, texts, items, articles, origins, y
+
+
 def out_of_fold(labels, make_model, *, targets: Sequence[str], n_written_folds: int = 5, plans=None,
                 train_filter=None) -> dict:
     """Out-of-fold predictions of a configuration under the evaluation plans.
@@ -149,13 +165,7 @@ def out_of_fold(labels, make_model, *, targets: Sequence[str], n_written_folds: 
     ``proba`` (per target, probabilities in ``classes`` order), plus ``rows``
     information shared by the plans.
     """
-    keep = [i for i, f in enumerate(labels["furniture"]) if f is None]
-    rows = labels.select(keep)
-    texts = list(rows["text"])
-    items = items_with_context(texts, list(rows["article"]), list(rows["sentence"]))
-    articles = np.asarray(rows["article"], dtype=object)
-    origins = np.asarray(rows["origin"], dtype=object)
-    y = np.stack([np.asarray(rows[t], dtype=object) for t in targets], axis=1)
+    rows, texts, items, articles, origins, y = scored_sentences(labels, targets)
     out = {"texts": texts, "articles": articles, "origins": origins, "y": y, "plans": {}}
     for plan, folds in _folds(articles, origins, n_written_folds).items():
         if plans is not None and plan not in plans:
@@ -279,13 +289,7 @@ def evaluate(
     model = StanceClassifier() if model is None else model
     encoder = model.encoder if model.encoder is not None else SentenceEncoder()
     targets = list(model.targets)
-    keep = [i for i, f in enumerate(labels["furniture"]) if f is None]
-    rows = labels.select(keep)
-    texts = list(rows["text"])
-    items = items_with_context(texts, list(rows["article"]), list(rows["sentence"]))
-    articles = np.asarray(rows["article"], dtype=object)
-    origins = np.asarray(rows["origin"], dtype=object)
-    y = np.stack([np.asarray(rows[t], dtype=object) for t in targets], axis=1)
+    rows, texts, items, articles, origins, y = scored_sentences(labels, targets)
     encoder.transform(texts)  # embed every sentence once; folds reuse the memo
     factories = _systems(model, encoder)
     report = EvaluationReport(targets=targets)

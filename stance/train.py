@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 
 from stance.errors import LabelFormatError
 
@@ -67,8 +66,7 @@ def train(
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
     """
-    from stance.evaluation import evaluate
-    from stance.features import items_with_context
+    from stance.evaluation import evaluate, scored_sentences
     from stance.model import StanceClassifier
     from stance.persist import package_versions
     from stance.schema import label_targets, labels_sha256, load_labels
@@ -79,12 +77,10 @@ def train(
     model = StanceClassifier(encoder=encoder, targets=tuple(targets))
     report = evaluate(labels, model, n_bootstrap=n_bootstrap)
 
-    scored = labels.select([i for i, kind in enumerate(labels["furniture"]) if kind is None])
+    scored, _, items, articles, _, y = scored_sentences(labels, targets)
     if len(scored) == 0:
         raise LabelFormatError("no sentence left to train on (all rows are page furniture); label real sentences")
-    y = np.stack([np.asarray(scored[t], dtype=object) for t in targets], axis=1)
-    items = items_with_context(list(scored["text"]), list(scored["article"]), list(scored["sentence"]))
-    model.fit(items, y, groups=list(scored["article"]))
+    model.fit(items, y, groups=articles)
 
     data_sha = labels_sha256(labels)
     headline = {t: round(report.headline(t)["macro_f1"], 4) for t in targets}
