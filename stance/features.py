@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["context_embeddings", "in_context", "item_text", "items_with_context"]
+__all__ = ["context_embeddings", "in_context", "item_text", "items_with_context", "ngram_features"]
 
 
 def item_text(item) -> str:
@@ -59,3 +59,38 @@ def context_embeddings(encoder, items: Sequence) -> tuple[np.ndarray, np.ndarray
         if present:
             context[i] = np.mean(present, axis=0)
     return own, context
+
+
+def ngram_features(vectorizer, texts: Sequence[str]):
+    """``vectorizer.transform(texts)`` for a fitted word n-gram ``TfidfVectorizer``, about twice as fast.
+
+    scikit-learn counts features through a Python generator per document; here
+    each document's features are looked up with ``map`` and summed by scipy.
+    The weighting is the vectorizer's own (``sublinear_tf``, ``idf_``, ``norm``).
+    Any other configuration goes through ``vectorizer.transform``.
+    """
+    from scipy import sparse
+    from sklearn.preprocessing import normalize
+
+    if vectorizer.analyzer != "word" or vectorizer.stop_words is not None or vectorizer.binary:
+        return vectorizer.transform(texts)
+    preprocess, tokenize = vectorizer.build_preprocessor(), vectorizer.build_tokenizer()
+    vocabulary, (low, high) = vectorizer.vocabulary_, vectorizer.ngram_range
+    columns, indptr = [], [0]
+    for text in texts:
+        tokens = tokenize(preprocess(text))
+        for n in range(low, high + 1):
+            grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
+            columns.extend(j for j in map(vocabulary.get, grams) if j is not None)
+        indptr.append(len(columns))
+    counts = sparse.csr_matrix(
+        (np.ones(len(columns)), np.asarray(columns, dtype=np.int64), np.asarray(indptr, dtype=np.int64)),
+        shape=(len(indptr) - 1, len(vocabulary)),
+    )
+    counts.sum_duplicates()
+    if vectorizer.sublinear_tf:
+        np.log(counts.data, out=counts.data)
+        counts.data += 1
+    if vectorizer.use_idf:
+        counts = counts @ sparse.diags(vectorizer.idf_)
+    return normalize(counts, norm=vectorizer.norm, copy=False) if vectorizer.norm else counts

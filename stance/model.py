@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, c
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from stance.features import context_embeddings, item_text
+from stance.features import context_embeddings, item_text, ngram_features
 from stance.schema import TARGETS
 
 __all__ = ["StanceClassifier"]
@@ -220,7 +220,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         from scipy import sparse
 
         dense = [sparse.csr_matrix(np.asarray(b)) if not sparse.issparse(b) else b for b in blocks]
-        return sparse.hstack([*dense, self.vectorizer_.transform(texts)], format="csr")
+        return sparse.hstack([*dense, ngram_features(self.vectorizer_, texts)], format="csr")
 
     def predict_proba_features(self, features: np.ndarray) -> list[np.ndarray]:
         """Like :meth:`predict_proba`, on already encoded sentences."""

@@ -123,22 +123,23 @@ def _article_scores(model, article: Article, date, info, probas) -> ArticleScore
     # Columns of each head in STANCES order, so that every output reads the same way.
     order = [[list(classes).index(s) if s in classes else None for s in STANCES] for classes in model.classes_]
     decided = [model.decide(target, probas[t]) for t, target in enumerate(targets)]
+    # Per target, an (n, 3) array of probabilities in STANCES order (0 for a class the head lacks).
+    ordered = [
+        np.column_stack([probas[t][:, k] if k is not None else np.zeros(len(probas[t])) for k in order[t]]).tolist()
+        for t in range(len(targets))
+    ]
     sentences = []
     for i, seg in enumerate(article.sentences):
         row = {"index": seg.index, "text": seg.text}
         for t, target in enumerate(targets):
-            p = probas[t][i]
-            proba = {s: (float(p[k]) if k is not None else 0.0) for s, k in zip(STANCES, order[t])}
-            row[target] = {"label": str(decided[t][i]), "proba": proba}
+            row[target] = {"label": str(decided[t][i]), "proba": dict(zip(STANCES, ordered[t][i]))}
         sentences.append(row)
+    favor, against = STANCES.index("favor"), STANCES.index("against")
     summary = {}
-    for target in targets:
-        counts = {s: sum(1 for r in sentences if r[target]["label"] == s) for s in STANCES}
-        net = (
-            float(np.mean([r[target]["proba"]["favor"] - r[target]["proba"]["against"] for r in sentences]))
-            if sentences
-            else 0.0
-        )
+    for t, target in enumerate(targets):
+        labels = decided[t].tolist()
+        counts = {s: labels.count(s) for s in STANCES}
+        net = float(np.mean([p[favor] - p[against] for p in ordered[t]])) if sentences else 0.0
         summary[target] = {**counts, "net": net}
     return ArticleScores(
         article=article.id,

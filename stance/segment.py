@@ -130,7 +130,7 @@ def split_sentences(text: str) -> list[Segment]:
         kind = furniture_kind(line)
         pieces = [line] if kind else _split_line(line)
         for piece in pieces:
-            piece_kind = kind or furniture_kind(piece)
+            piece_kind = kind if kind or piece == line else furniture_kind(piece)
             segments.append(Segment(len(segments), piece, piece_kind))
     return segments
 
@@ -146,7 +146,6 @@ _DATE = re.compile(
     r"\b(\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}"
     r"|(" + "|".join(_MONTHS) + r")\.?\s+\d{1,2}\b|\d{1,2}\s+(" + "|".join(_MONTHS) + r")\b"
     r"|(" + "|".join(_MONTHS) + r")\s+\d{4})",
-    re.IGNORECASE,
 )
 # Words that carry no content in a dateline: times, zones, and publishing verbs.
 _DATELINE_WORDS = set(_MONTHS + _DAYS) | set(
@@ -156,18 +155,15 @@ _DATELINE_WORDS = set(_MONTHS + _DAYS) | set(
 _LINK_PREFIX = re.compile(
     r"^(read|see|watch|listen|also read|read more|more|related|recommended|tags?|topics?"
     r"|trending|most read|more from|latest)( (also|more|too|stories|articles|reading))?\s*[:|»>-]",
-    re.IGNORECASE,
 )
 _CALL_TO_ACTION = re.compile(
     r"^(please )?(share|follow|subscribe|sign up|sign-up|signup|register|download|join|click|tap"
     r"|get our|get the|enter (your|a)|newsletter|like us|support us)\b",
-    re.IGNORECASE,
 )
 # What a prompt points the reader at: a channel, a format, or the site itself.
 _PROMPT_OBJECT = re.compile(
     r"\b(our|us|newsletter|e-?mail|telegram|facebook|twitter|x|instagram|vk|whatsapp|youtube|tiktok"
     r"|linkedin|channel|updates|story|article|pdf|app|briefing|podcast|alerts|feed)\b",
-    re.IGNORECASE,
 )
 _BOILERPLATE = re.compile(
     r"privacy (policy|notice|statement)|cookie|unsubscribe|sign-?up|newsletter|e-?mail address"
@@ -182,14 +178,13 @@ _BOILERPLATE = re.compile(
     r"|views expressed|reflects? the views|not necessarily (those|the views)|editorial (standards|board)"
     r"|independent of our advertisers|about the authors?:|^the author is an? |produced with the support"
     r"|part of our [\w\s]{1,40} series",
-    re.IGNORECASE,
 )
 _CREDIT = re.compile(
     r"^[(\[]?\s*(image|images|photo|photos|photograph|picture|pic|source|credit|foto|illustration"
     r"|video|footage)s?( credits?)?\s*:[^()]*[)\]]?\s*$|^©|^\(?getty images\)?$",
-    re.IGNORECASE,
 )
-_BYLINE = re.compile(r"^\(?\s*((additional )?reporting|writing|editing|edited|written|compiled) by\b", re.IGNORECASE)
+_BYLINE = re.compile(r"^\(?\s*((additional )?reporting|writing|editing|edited|written|compiled) by\b")
+_BY_NAME = re.compile(r"by\s+\S+(\s+\S+){0,4}$")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -209,30 +204,31 @@ def furniture_kind(line: str) -> str | None:
     words = _words(line)
     if not words:
         return "no words"
-    if _CREDIT.search(line):
+    low = line.lower()  # the patterns are lower case: one lowering beats IGNORECASE on each
+    if _CREDIT.search(low):
         return "image credit"
-    if _BYLINE.search(line):
+    if _BYLINE.search(low):
         return "byline"
-    if _LINK_PREFIX.search(line):
+    if _LINK_PREFIX.search(low):
         return "link"
     ends_like_sentence = bool(_SENTENCE_END.search(line))
-    if _BOILERPLATE.search(line) and len(words) <= 60:
+    if _BOILERPLATE.search(low) and len(words) <= 60:
         return "notice"
     if (
-        _CALL_TO_ACTION.search(line)
-        and _PROMPT_OBJECT.search(line)
+        _CALL_TO_ACTION.search(low)
+        and _PROMPT_OBJECT.search(low)
         and len(words) <= 16
         and not ends_like_sentence
     ):
         return "prompt"
-    if not ends_like_sentence and _DATE.search(line):
+    if not ends_like_sentence and _DATE.search(low):
         content = [w for w in words if w.lower() not in _DATELINE_WORDS]
         if len(content) <= 2:
             return "dateline"
     if " | " in line and not ends_like_sentence:
         fields = [f for f in line.split(" | ") if f.strip()]
         if len(fields) >= 2 and all(len(_words(f)) <= 6 for f in fields):
-            return "dateline" if _DATE.search(line) else "metadata"
-    if re.match(r"^by\s+\S+(\s+\S+){0,4}$", line, re.IGNORECASE) and not ends_like_sentence:
+            return "dateline" if _DATE.search(low) else "metadata"
+    if _BY_NAME.match(low) and not ends_like_sentence:
         return "byline"
     return None

@@ -80,9 +80,43 @@ class StaticEncoder(SentenceEncoder):
         return weights_sha256(self.folder)
 
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
-        vectors = np.asarray(self._model().encode(list(texts)), dtype=np.float32)
+        """Mean of the tokens' vectors, L2-normalised; model2vec's ``encode`` in one sparse product.
+
+        The table is held in float32 and every sentence is averaged at once
+        (a sentence-by-token matrix times the table), which is several times
+        faster than averaging per length bucket in float16. Text longer than
+        model2vec's limits goes through ``encode`` so truncation stays its own.
+        """
+        from scipy import sparse
+
+        model, table = self._model(), self._table()
+        texts = list(texts)
+        limit = model.max_length * model.median_token_length if model.max_length else None
+        ids = model.tokenize(texts)
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        flat = np.fromiter((i for row in ids for i in row), dtype=np.int64, count=int(indptr[-1]))
+        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+        tokens = sparse.csr_matrix((weights, flat, indptr), shape=(len(texts), table.shape[0]))
+        vectors = np.asarray(tokens @ table, dtype=np.float32)
+        long = [i for i, t in enumerate(texts) if limit and len(t) > limit]
+        if long:
+            vectors[long] = np.asarray(model.encode([texts[i] for i in long]), dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
+
+    def _table(self) -> np.ndarray:
+        """The token vectors in float32, with model2vec's per-token weights and mapping applied."""
+        table = self.__dict__.get("_table32")
+        if table is None:
+            model = self._model()
+            rows = np.arange(model.tokenizer.get_vocab_size())
+            mapped = rows if model.token_mapping is None else model.token_mapping[rows]
+            table = np.asarray(model.embedding[mapped], dtype=np.float32)
+            if model.weights is not None:
+                table *= np.asarray(model.weights, dtype=np.float32)[rows, None]
+            self.__dict__["_table32"] = table
+        return table
 
     @property
     def dimension(self) -> int:

@@ -313,9 +313,15 @@ def static_model(tmp_path_factory):
 def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
     from stance.static import StaticEncoder
 
-    vectors = StaticEncoder(static_model, cache=False).transform(["Serbia buys Russian gas.", "Vucic meets Putin."])
-    assert vectors.shape == (2, 256)
-    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    encoder = StaticEncoder(static_model, cache=False)
+    texts = ["Serbia buys Russian gas.", "Vucic meets Putin.", "", "Ünïcödé ☃ " * 700, *(s.text for s in read_article(SEED).sentences)]
+    vectors = encoder.transform(texts)
+    assert vectors.shape == (len(texts), 256) and not vectors[2].any()
+    np.testing.assert_allclose(np.linalg.norm(vectors[[0, 1, 3]], axis=1), 1.0, rtol=1e-5)
+    # model2vec's own encode (float16 table, bucketed means) gives the same directions
+    reference = np.asarray(encoder._model().encode(texts), dtype=np.float32)
+    reference /= np.maximum(np.linalg.norm(reference, axis=1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(vectors, reference, atol=2e-3)
     env = {"STANCE_STATIC": str(static_model)}
     trained = run_stance("train", "--encoder", "static", "--labels", REPO / "labels" / "seeds.jsonl",
                          "--out", tmp_path / "model", "--report-dir", tmp_path / "report", env=env)

@@ -301,3 +301,26 @@ def test_public_names_stay_functions_after_their_modules_are_imported():
     for name in stance.__all__:
         importlib.import_module(stance._HOME[name])
         assert not isinstance(getattr(stance, name), type(stance)), f"stance.{name} is shadowed by a module"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"ngram_range": (1, 2), "sublinear_tf": True},
+        {"ngram_range": (1, 3), "norm": "l1"},
+        {"ngram_range": (2, 2), "use_idf": False, "strip_accents": "unicode"},
+        {"analyzer": "char_wb", "ngram_range": (2, 3)},
+    ],
+)
+def test_ngram_features_equal_the_vectorizer_transform(options):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from stance.features import ngram_features
+
+    fitted = TfidfVectorizer(**options).fit(
+        ["Serbia signs a gas deal with Russia.", "Brussels praises Belgrade.", "Ünïcödé CAFÉ café."]
+    )
+    texts = ["Serbia praises Brussels, not Russia.", "", "...", "café café café Belgrade Belgrade", "gas deal gas deal"]
+    expected, got = fitted.transform(texts), ngram_features(fitted, texts)
+    assert got.shape == expected.shape and expected.nnz > 0
+    np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=1e-12)
