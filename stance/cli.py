@@ -170,12 +170,19 @@ def score(
         from stance.distributed import score_with_ray
         from stance.paths import default_model_dir
 
-        if output is None or len(inputs) != 1 or record or as_json:
-            _fail("--engine ray scores one table into --output FOLDER (no --record or --json); then "
+        if output is None or len(inputs) != 1 or as_json:
+            _fail("--engine ray scores one table into --output FOLDER (no --json); then "
                   "`stance drift --results FOLDER`")
-        written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
-                                 address=ray_address)
-        typer.echo(f"wrote {written} articles to {output}", err=True)
+        store = _open_store(db) if record else None  # a bad --db fails before the cluster work
+        try:
+            written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
+                                     address=ray_address)
+            typer.echo(f"wrote {written} articles to {output}", err=True)
+            if store is not None:
+                typer.echo(f"recorded {store.record_results(output)} articles in {store.path}", err=True)
+        finally:
+            if store is not None:
+                store.close()
         return
 
     from stance.corpus import read_documents
@@ -241,6 +248,24 @@ def score(
         typer.echo(f"recorded {written} articles in {store.path}", err=True)
     if results_folder is not None:
         typer.echo(f"wrote {written} articles to {output}", err=True)
+
+
+@app.command()
+@user_errors
+def record(
+    results: Annotated[list[Path], typer.Argument(metavar="RESULTS...", help="Folders written by `stance score --output`.")],
+    db: Annotated[
+        Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
+    ] = None,
+):
+    """Store results folders (local or Ray) in the history database, as --record would have."""
+    from stance.results import result_parts
+
+    for folder in results:
+        result_parts(folder)  # every folder is checked before the database is touched
+    with _open_store(db) as store:
+        for folder in results:
+            typer.echo(f"recorded {store.record_results(folder)} articles from {folder} in {store.path}", err=True)
 
 
 def _progress(total: Optional[int], quiet: bool):

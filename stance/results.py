@@ -6,7 +6,9 @@ to a temporary name and renamed, so an interrupted run leaves whole parts
 only. Run again with the same folder and the articles already in it are
 skipped, so nothing finished is scored twice. A folder holds the results of
 one model; another model is refused. The parts are one Parquet data set,
-readable by pandas, pyarrow or Ray (``pd.read_parquet(RESULTS)``).
+readable by pandas, pyarrow or Ray (``pd.read_parquet(RESULTS)``), and
+:func:`iter_scores` turns them back into ``ArticleScores`` for the history
+store (``stance record RESULTS``, or ``--record`` beside ``--engine ray``).
 """
 
 from __future__ import annotations
@@ -14,16 +16,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.errors import InputError
 
-__all__ = ["ResultsFolder", "read_results", "results_rows"]
+__all__ = ["ResultsFolder", "iter_scores", "read_results", "result_parts", "results_rows"]
 
 COLUMNS = ("article", "source", "date", "date_source", "title", "url", "content_sha256", "model_id",
-           "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at")
+           "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at", "model")
 
 
 def results_rows(scores: Iterable) -> list[dict]:
@@ -36,6 +38,7 @@ def results_rows(scores: Iterable) -> list[dict]:
             "n_sentences": len(s.sentences), "n_skipped": len(s.skipped),
             "summary": json.dumps(s.summary), "sentences": json.dumps(s.sentences, ensure_ascii=False),
             "skipped": json.dumps(s.skipped, ensure_ascii=False), "scored_at": stamp,
+            "model": json.dumps(s.model, sort_keys=True),
         }
         for s in scores
     ]
@@ -96,6 +99,15 @@ def _schema():
     return pa.schema([(c, pa.int64() if c in ints else pa.string()) for c in COLUMNS])
 
 
+def result_parts(path: str | Path) -> list[Path]:
+    """The Parquet parts of a results folder; an error that says how to make them when there are none."""
+    path = Path(path)
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    if not parts:
+        raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
+    return parts
+
+
 def read_results(path: str | Path, *, sources=None, since: str | None = None, until: str | None = None) -> tuple[list[dict], str]:
     """Article rows of a results folder (as drift reads them) and the id of the model that made them.
 
@@ -103,12 +115,8 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     """
     import pyarrow.parquet as pq
 
-    path = Path(path)
-    parts = sorted(path.glob("*.parquet")) if path.is_dir() else []
-    if not parts:
-        raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
-    rows = [row for part in parts for row in pq.read_table(part, columns=columns).to_pylist()]
+    rows = [row for part in result_parts(path) for row in pq.read_table(part, columns=columns).to_pylist()]
     models = sorted({r["model_id"] for r in rows})
     if len(models) > 1:
         raise InputError(f"{path}: holds results of several models ({', '.join(models)}); keep one model per folder")
@@ -120,3 +128,30 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
             continue
         kept.append({**r, "summary": json.loads(r["summary"])})
     return kept, models[0]
+
+
+def iter_scores(path: str | Path, batch_size: int = 64) -> Iterator[list]:
+    """The articles of a results folder as ``ArticleScores``, a batch at a time (memory stays bounded)."""
+    import pyarrow.parquet as pq
+
+    from stance.scoring import ArticleScores
+
+    for part in result_parts(path):
+        parquet = pq.ParquetFile(part)
+        names = set(parquet.schema_arrow.names)
+        missing = {"article", "model_id", "summary", "sentences"} - names
+        if missing:
+            raise InputError(f"{part}: not a stance result part (no {', '.join(sorted(missing))} column)")
+        for batch in parquet.iter_batches(batch_size=batch_size):
+            yield [_scores_of(ArticleScores, row) for row in batch.to_pylist()]
+
+
+def _scores_of(cls, row: dict):
+    """One result row back as the ArticleScores it was written from."""
+    model = json.loads(row["model"]) if row.get("model") else {"id": row["model_id"]}
+    return cls(
+        article=row["article"], date=row.get("date"), model=model, sentences=json.loads(row["sentences"]),
+        skipped=json.loads(row.get("skipped") or "[]"), summary=json.loads(row["summary"]),
+        date_source=row.get("date_source"), source=row.get("source"), title=row.get("title"), url=row.get("url"),
+        content_sha256=row.get("content_sha256"),
+    )

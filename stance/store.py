@@ -178,6 +178,16 @@ class HistoryStore:
 
         return self._transaction(write)
 
+    def record_results(self, path: str | Path) -> int:
+        """Store a results folder (``stance score --output``, local or Ray); return how many articles.
+
+        Each batch of 64 articles is one transaction, as with ``--record``;
+        recording a folder again replaces its articles, so it is safe to repeat.
+        """
+        from stance.results import iter_scores
+
+        return sum(self.record(batch) for batch in iter_scores(path))
+
     # -- reading --------------------------------------------------------
 
     def models(self) -> list[dict]:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -365,6 +366,31 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     from_db = json.loads(run_stance("drift", "--db", db, "--by", "month", "--json").stdout)
     assert from_results["periods"] == from_db["periods"] and from_results["change_points"] == from_db["change_points"]
     assert "no result parts" in _one_error_line(run_stance("drift", "--results", tmp_path))
+    imported = tmp_path / "imported.sqlite"
+    stored = run_stance("record", out, "--db", imported)
+    assert stored.returncode == 0 and "recorded 70 articles" in stored.stderr, stored.stderr
+    assert _history(imported) == _history(db)  # the folder stores exactly what --record stores
+    run_stance("record", out, "--db", imported)  # again: replaced, not doubled
+    assert _history(imported) == _history(db)
+    assert "no result parts" in _one_error_line(run_stance("record", tmp_path / "nothing", "--db", imported))
+    (tmp_path / "other").mkdir()
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "other" / "x.parquet")
+    assert "not a stance result part" in _one_error_line(run_stance("record", tmp_path / "other", "--db", imported))
+
+
+def _history(db) -> dict:
+    """A history database's contents by (article, source): article fields, and sentence rows per target."""
+    import sqlite3
+
+    with closing(sqlite3.connect(db)) as conn:
+        articles = conn.execute("SELECT id, article, source, model_id, content_sha256, date, date_source, title, url, "
+                                "n_sentences, n_skipped, summary FROM articles").fetchall()
+        sentences = conn.execute("SELECT article_row, sentence, target, text, label, p_favor, p_against, p_none "
+                                 "FROM sentences ORDER BY sentence, target").fetchall()
+    rows = {}
+    for row_id, article, source, *fields in articles:
+        rows[(article, source)] = (*fields[:-1], json.loads(fields[-1]), [s[1:] for s in sentences if s[0] == row_id])
+    return rows
 
 
 @pytest.mark.integration
@@ -380,8 +406,17 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
     local = run_stance("score", table, "--output", tmp_path / "local", "--model", trained["model"], "--quiet")
     assert local.returncode == 0, local.stderr
     ray_run = run_stance("score", table, "--engine", "ray", "--output", tmp_path / "ray", "--model", trained["model"],
-                         env={"RAY_AUTH_MODE": "disabled"})
+                         "--record", "--db", tmp_path / "ray.sqlite", env={"RAY_AUTH_MODE": "disabled"})
     assert ray_run.returncode == 0, ray_run.stderr[-2000:]
+    assert f"recorded {len(rows)} articles" in ray_run.stderr
+    run_stance("score", table, "--record", "--db", tmp_path / "local.sqlite", "--model", trained["model"], "--quiet")
+    from_ray, from_local = _history(tmp_path / "ray.sqlite"), _history(tmp_path / "local.sqlite")
+    assert from_ray.keys() == from_local.keys() and len(from_ray) == len(rows)
+    for key, local_row in from_local.items():
+        *fields, summary, sentences = from_ray[key]
+        assert fields == list(local_row[:-2]) and summary.keys() == local_row[-2].keys()
+        assert [s[:4] for s in sentences] == [s[:4] for s in local_row[-1]]  # index, target, text, label
+        np.testing.assert_allclose([s[4:] for s in sentences], [s[4:] for s in local_row[-1]], atol=1e-5)
     a = pd.read_parquet(tmp_path / "local").set_index("article").sort_index()
     b = pd.read_parquet(tmp_path / "ray").set_index("article").sort_index()
     assert list(a.index) == list(b.index) == sorted(r["id"] for r in rows)
