@@ -220,8 +220,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for loaded in ("_loaded", "_memo", "_table32"):
-            state.pop(loaded, None)
+        state.pop("_loaded", None)
+        state.pop("_memo", None)
         return state
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from stance.paths import data_home
 __all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
 
 PCA_DIMS = 256
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loaded StaticModel -> float32 table
 
 
 def default_static_path() -> Path:
@@ -106,16 +108,11 @@ class StaticEncoder(SentenceEncoder):
         return vectors / np.where(norms == 0, 1, norms)
 
     def _table(self) -> np.ndarray:
-        """The token vectors in float32, with model2vec's per-token weights and mapping applied."""
-        table = self.__dict__.get("_table32")
+        """The loaded model's token vectors in float32 (made when the model loads)."""
+        model = self._model()
+        table = _TABLES.get(model)
         if table is None:
-            model = self._model()
-            rows = np.arange(model.tokenizer.get_vocab_size())
-            mapped = rows if model.token_mapping is None else model.token_mapping[rows]
-            table = np.asarray(model.embedding[mapped], dtype=np.float32)
-            if model.weights is not None:
-                table *= np.asarray(model.weights, dtype=np.float32)[rows, None]
-            self.__dict__["_table32"] = table
+            table = _TABLES[model] = _float32_table(model)
         return table
 
     @property
@@ -134,5 +131,19 @@ class StaticEncoder(SentenceEncoder):
             except (OSError, ValueError) as err:
                 raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({err}); "
                                           "rebuild it with `stance distill`") from None
+            _TABLES[model] = _float32_table(model)
             self.__dict__["_loaded"] = model
         return model
+
+
+def _float32_table(model) -> np.ndarray:
+    """Token vectors in float32 with model2vec's token mapping and per-token weights applied.
+
+    One table per loaded model, shared by every encoder holding that model.
+    """
+    rows = np.arange(model.tokenizer.get_vocab_size())
+    mapped = rows if model.token_mapping is None else model.token_mapping[rows]
+    table = np.asarray(model.embedding[mapped], dtype=np.float32)
+    if model.weights is not None:
+        table *= np.asarray(model.weights, dtype=np.float32)[rows, None]
+    return table
