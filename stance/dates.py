@@ -28,6 +28,44 @@ _SETTINGS = {
 }
 _ISO = re.compile(r"\d{4}-\d\d-\d\d([T ].*)?")
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
+# A full date names a day, a month and a year close together: a month as a number, or
+# a month name's first letters (English, Serbian Latin and Cyrillic) with a day number.
+# Lines with no such cluster around a year cannot hold one, and dateparser's search
+# (milliseconds a line) skips them.
+_MONTH_NAME = re.compile(
+    r"\b(jan|feb|mar|apr|may|maj|jun|jul|aug|avg|sep|oct|okt|nov|dec|јан|феб|мар|апр|мај|јун|јул|авг|сеп|окт|нов|дец)",
+    re.IGNORECASE,
+)
+_DAY = re.compile(r"(?<![\d.,])\d{1,2}(st|nd|rd|th|\.)?(?!\d)", re.IGNORECASE)
+_NUMERIC_DATE = re.compile(
+    r"(?<!\d)\d{1,2}\s?[./-]\s?\d{1,2}\s?[./-]\s?(1[89]|2\d)\d\d(?!\d)|(?<!\d)(1[89]|2\d)\d\d[./-]\d{1,2}[./-]\d{1,2}(?!\d)"
+)
+
+
+def _may_hold_date(line: str) -> bool:
+    for year in _YEAR.finditer(line):
+        around = line[max(0, year.start() - 30) : year.end() + 30]
+        if _NUMERIC_DATE.search(around) or (_MONTH_NAME.search(around) and _DAY.search(around)):
+            return True
+    return False
+
+
+# Day and month with dots ("03.02.2024", "3. 2. 2024.") are day first wherever they are
+# written; dateparser, trying English first, would read 03.02 as March 2.
+_DOTTED = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?((?:1[89]|2\d)\d\d)(?!\d)")
+
+
+def _dotted(text: str) -> str | None:
+    """The first valid day.month.year date in ``text``, as ``YYYY-MM-DD``."""
+    for match in _DOTTED.finditer(text):
+        day, month, year = (int(g) for g in match.groups())
+        try:
+            value = Date(year, month, day)
+        except ValueError:
+            continue
+        if 1900 <= value.year <= Date.today().year + 1:
+            return value.isoformat()
+    return None
 
 
 def _plausible(value: datetime) -> bool:
@@ -52,6 +90,11 @@ def parse_date(value: object) -> str | None:
     try:
         if _ISO.fullmatch(text):
             return Date.fromisoformat(text[:10]).isoformat()
+        if _DOTTED.match(text):
+            dotted = _dotted(text)
+            if dotted is None:
+                raise ValueError(text)
+            return dotted
         return _parse_written(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a date") from None
@@ -82,8 +125,11 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
 
     lines = [line for line in text.splitlines() if line.strip()][:head_lines]
     for line in lines:
-        if not _YEAR.search(line):
+        if not _may_hold_date(line):
             continue
+        dotted = _dotted(line)
+        if dotted is not None:
+            return dotted
         found = search_dates(line, languages=_LANGUAGES, settings=_SETTINGS) or []
         for phrase, value in found:
             if _YEAR.search(phrase) and _plausible(value):

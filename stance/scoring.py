@@ -123,7 +123,7 @@ def _article_scores(model, article: Article, date, info, probas) -> ArticleScore
     # Columns of each head in STANCES order, so that every output reads the same way.
     order = [[list(classes).index(s) if s in classes else None for s in STANCES] for classes in model.classes_]
     decided = [model.decide(target, probas[t]) for t, target in enumerate(targets)]
-    # Per target, an (n, 3) array of probabilities in STANCES order (0 for a class the head lacks).
+    # Per target, one row per sentence of probabilities in STANCES order (0 for a class the head lacks).
     ordered = [
         np.column_stack([probas[t][:, k] if k is not None else np.zeros(len(probas[t])) for k in order[t]]).tolist()
         for t in range(len(targets))

@@ -70,6 +70,11 @@ def test_period_range_fills_gaps_across_year_ends():
         ("BELGRADE, 4 November 2025 - Serbia said on Tuesday it would sell shells.", "2025-11-04"),
         ("Serbia will not impose sanctions now, Vucic said on Tuesday.\nIn May he said the same.", None),
         ("Policy brief\nBelgrade Policy Forum | July 2026\nText.", None),
+        ("Objavljeno: 03.02.2024. u 10:15\nTekst.", "2024-02-03"),
+        ("Headline\nUpdated: 2024/03/02\nBody.", "2024-03-02"),
+        ("Headline\nSeptember 14th, 2023\nBody.", "2023-09-14"),
+        # a decade is not a date (dateparser alone reads this line as today)
+        ("Rearmament\nThree decades after the wars of the 1990s, neighbours worry.\nBody.", None),
     ],
 )
 def test_date_in_text(text, expected):
@@ -82,13 +87,13 @@ def test_date_deep_in_the_body_is_not_a_publication_date():
 
 
 @pytest.mark.parametrize("value, expected", [("2025-11-04", "2025-11-04"), ("29.05.2025", "2025-05-29"),
-                                             ("May 28, 2025", "2025-05-28"), ("", None), (None, None),
+                                             ("May 28, 2025", "2025-05-28"), ("03.02.2024", "2024-02-03"), ("", None), (None, None),
                                              (Date(2025, 1, 2), "2025-01-02")])
 def test_parse_date_accepts(value, expected):
     assert parse_date(value) == expected
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2025-13-01", "May 2025", "31.02.2025", "soon"])
+@pytest.mark.parametrize("value", ["yesterday", "2025-13-01", "May 2025", "31.02.2025", "31.02.2025 10:00", "soon"])
 def test_parse_date_refuses(value):
     with pytest.raises(ValueError, match="not a date"):
         parse_date(value)
