@@ -63,12 +63,12 @@ def _dotted(text: str) -> str | None:
             value = Date(year, month, day)
         except ValueError:
             continue
-        if 1900 <= value.year <= Date.today().year + 1:
+        if _plausible(value):
             return value.isoformat()
     return None
 
 
-def _plausible(value: datetime) -> bool:
+def _plausible(value: Date) -> bool:
     return 1900 <= value.year <= Date.today().year + 1
 
 
