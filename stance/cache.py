@@ -37,6 +37,17 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (encoder, key)
 ) WITHOUT ROWID"""
 _INDEX = "CREATE INDEX IF NOT EXISTS vectors_by_use ON vectors (last_used)"
+# The stored bytes, kept up to date by triggers in the writing transaction, so that the
+# bound is checked without scanning every vector on each write.
+_TOTAL = [
+    "CREATE TABLE IF NOT EXISTS total (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL)",
+    """CREATE TRIGGER IF NOT EXISTS total_insert AFTER INSERT ON vectors
+       BEGIN UPDATE total SET bytes = bytes + LENGTH(NEW.vector); END""",
+    """CREATE TRIGGER IF NOT EXISTS total_delete AFTER DELETE ON vectors
+       BEGIN UPDATE total SET bytes = bytes - LENGTH(OLD.vector); END""",
+    """CREATE TRIGGER IF NOT EXISTS total_update AFTER UPDATE OF vector ON vectors
+       BEGIN UPDATE total SET bytes = bytes + LENGTH(NEW.vector) - LENGTH(OLD.vector); END""",
+]
 _CHUNK = 500  # SQLite's default limit on host parameters is 999
 
 
@@ -45,6 +56,14 @@ def default_cache_path() -> Path:
     if os.environ.get("STANCE_CACHE") and os.environ["STANCE_CACHE"] != "off":
         return Path(os.environ["STANCE_CACHE"]).expanduser()
     return data_home() / "cache" / "embeddings.sqlite"
+
+
+def _create(conn) -> None:
+    """Tables, index and the running total (counted once for a cache made without it)."""
+    for statement in [_SCHEMA, _INDEX, *_TOTAL]:
+        conn.execute(statement)
+    if conn.execute("SELECT COUNT(*) FROM total").fetchone()[0] == 0:
+        conn.execute("INSERT INTO total SELECT 0, COALESCE(SUM(LENGTH(vector)), 0) FROM vectors")
 
 
 def _key(text: str) -> bytes:
@@ -68,7 +87,7 @@ class EmbeddingCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = connect(self.path)
-            transaction(self._conn, lambda c: (c.execute(_SCHEMA), c.execute(_INDEX)))
+            transaction(self._conn, _create)
         except sqlite3.DatabaseError as err:
             raise StanceError(f"{self.path}: the embedding cache cannot be used ({err}); "
                               "remove it with `stance cache clear` or set STANCE_CACHE") from None
@@ -98,13 +117,17 @@ class EmbeddingCache:
         rows = [(encoder, _key(t), np.asarray(v, dtype=np.float32).tobytes(), now) for t, v in zip(texts, vectors)]
 
         def write(conn):
-            conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT INTO vectors VALUES (?, ?, ?, ?) ON CONFLICT (encoder, key) "
+                "DO UPDATE SET vector = excluded.vector, last_used = excluded.last_used",
+                rows,
+            )
             self._evict(conn)
 
         transaction(self._conn, write)
 
     def _evict(self, conn) -> None:
-        total = conn.execute("SELECT COALESCE(SUM(LENGTH(vector)), 0) FROM vectors").fetchone()[0]
+        total = conn.execute("SELECT bytes FROM total").fetchone()[0]
         if total <= self.max_bytes:
             return
         target = 0.9 * self.max_bytes

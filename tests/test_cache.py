@@ -42,6 +42,31 @@ def test_least_recently_used_vectors_are_evicted_beyond_the_bound(tmp_path):
         assert cache.info()["bytes"] <= 10 * size
         assert {f"new{i}" for i in range(6)} <= kept and "old0" in kept
         assert not {"old1", "old2", "old3"} & kept
+        cache.put("e", ["new0"], _vectors(1, dim=16))  # replaced by a longer vector
+        assert _stored_total(cache) == cache.info()["bytes"] <= 10 * size
+        cache.clear()
+        assert _stored_total(cache) == 0
+
+
+def _stored_total(cache) -> int:
+    """The running byte total the bound is checked against."""
+    return cache._conn.execute("SELECT bytes FROM total").fetchone()[0]
+
+
+def test_a_cache_made_without_the_running_total_counts_it_once(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with EmbeddingCache(path) as cache:
+        cache.put("e", ["a", "b"], _vectors(2))
+    with sqlite3.connect(path) as conn:
+        for trigger in ("total_insert", "total_delete", "total_update"):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE total")
+    with EmbeddingCache(path) as cache:
+        assert _stored_total(cache) == 2 * 8 * 4
+        cache.put("e", ["c"], _vectors(1))
+        assert _stored_total(cache) == cache.info()["bytes"] == 3 * 8 * 4
 
 
 WORKER = textwrap.dedent(
