@@ -253,7 +253,7 @@ def _article_view(item) -> dict:
             "summary": get("summary") or {}}
 
 
-def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, tests: bool) -> tuple[list[dict], dict]:
+def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha) -> tuple[list[dict], dict]:
     by_period: dict[str, list[dict]] = {}
     for a in articles:
         by_period.setdefault(a["label"], []).append(a)
@@ -277,19 +277,18 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, 
                       "against_share": against / n_sent if n_sent else 0.0, "_nets": nets}
         rows.append(row)
     points: dict[str, list[str]] = {}
+    ordered = sorted(articles, key=lambda a: (a["date"], a["article"] or ""))
     for t in targets:
         filled = [r for r in rows if r[t]["net"] is not None]
-        if tests:
-            raw = []
-            for prev, cur in zip(filled, filled[1:]):
-                raw.append(permutation_p_value(prev[t]["_nets"], cur[t]["_nets"], rng, n_perm))
-                cur[t]["change"] = cur[t]["net"] - prev[t]["net"]
-            for cur, p in zip(filled[1:], holm(raw) if raw else []):
-                cur[t]["p_value"] = p
-                cur[t]["shift"] = bool(p < alpha)
+        raw = []
+        for prev, cur in zip(filled, filled[1:]):
+            raw.append(permutation_p_value(prev[t]["_nets"], cur[t]["_nets"], rng, n_perm))
+            cur[t]["change"] = cur[t]["net"] - prev[t]["net"]
+        for cur, p in zip(filled[1:], holm(raw) if raw else []):
+            cur[t]["p_value"] = p
+            cur[t]["shift"] = bool(p < alpha)
         for r in filled:
             r[t].pop("_nets")
-        ordered = sorted(articles, key=lambda a: (a["date"], a["article"] or ""))
         values = np.array([a["summary"][t]["net"] for a in ordered], dtype=float)
         labels = []
         for index in change_points(values):
@@ -341,12 +340,12 @@ def measure_drift(
         v["label"] = period_of(v["date"], by)[0]
     periods = period_range(min(v["date"] for v in dated), max(v["date"] for v in dated), by)
     rng = np.random.default_rng(seed)
-    rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha, tests=True)
+    rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha)
     sources = {}
     if by_source and any(v["source"] for v in dated):
         for name in sorted({v["source"] or UNKNOWN_SOURCE for v in dated}):
             members = [v for v in dated if (v["source"] or UNKNOWN_SOURCE) == name]
-            src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha, tests=True)
+            src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha)
             overall = {}
             for t in targets:
                 nets = np.array([m["summary"][t]["net"] for m in members], dtype=float)
