@@ -26,7 +26,7 @@ import numpy as np
 
 from stance.features import items_with_context
 from stance.fileio import atomic_write_bytes, atomic_write_text
-from stance.schema import STANCES
+from stance.schema import STANCES, in_stance_order
 
 __all__ = ["EvaluationReport", "classification_metrics", "evaluate", "expected_calibration_error", "out_of_fold",
            "scored_sentences"]
@@ -172,20 +172,14 @@ def out_of_fold(labels, make_model, *, targets: Sequence[str], n_written_folds: 
             continue
         index = np.concatenate([test for _, _, test in folds])
         pred = np.empty((len(texts), len(targets)), dtype=object)
-        proba = [None] * len(targets)
-        classes = None
+        proba = [np.zeros((len(texts), len(STANCES))) for _ in targets]
         for _, train, test in folds:
             if train_filter is not None:
                 train = train_filter(train, articles, origins)
             fitted = make_model().fit([items[i] for i in train], y[train], groups=articles[train])
             fold_proba = fitted.predict_proba([items[i] for i in test])
-            if classes is None:
-                classes = [list(STANCES) for _ in targets]
-                proba = [np.zeros((len(texts), len(STANCES))) for _ in targets]
             for j, target in enumerate(targets):
-                cols = [list(fitted.classes_[j]).index(c) if c in fitted.classes_[j] else None for c in STANCES]
-                full = np.column_stack([fold_proba[j][:, k] if k is not None else np.zeros(len(test)) for k in cols])
-                proba[j][test] = full
+                proba[j][test] = in_stance_order(fold_proba[j], fitted.classes_[j])
                 pred[test, j] = fitted.decide(target, fold_proba[j])
         out["plans"][plan] = {"index": index, "pred": pred, "proba": proba, "classes": list(STANCES)}
     return out

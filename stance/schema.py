@@ -32,6 +32,7 @@ __all__ = [
     "STANCES",
     "TARGETS",
     "LabeledSentence",
+    "in_stance_order",
     "label_targets",
     "labels_sha256",
     "load_labels",
@@ -41,6 +42,19 @@ __all__ = [
 TARGETS: tuple[str, ...] = ("russia", "eu")
 STANCES: tuple[str, ...] = ("favor", "against", "none")
 ORIGINS: tuple[str, ...] = ("seed", "written")
+
+
+def in_stance_order(proba, classes):
+    """A head's probabilities with columns in STANCES order (0 for a class the head lacks).
+
+    Heads order their columns as their training labels sort; every output of
+    stance reads favor, against, none.
+    """
+    import numpy as np
+
+    proba = np.asarray(proba)
+    classes = list(classes)
+    return np.column_stack([proba[:, classes.index(s)] if s in classes else np.zeros(len(proba)) for s in STANCES])
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from stance.features import in_context
-from stance.schema import STANCES
+from stance.schema import STANCES, in_stance_order
 from stance.segment import Article
 
 __all__ = ["ArticleScores", "score_article", "score_articles", "score_documents"]
@@ -120,14 +120,8 @@ def score_article(model, article: Article | str, *, article_id: str = "-", date:
 
 def _article_scores(model, article: Article, date, info, probas) -> ArticleScores:
     targets = model.targets_
-    # Columns of each head in STANCES order, so that every output reads the same way.
-    order = [[list(classes).index(s) if s in classes else None for s in STANCES] for classes in model.classes_]
     decided = [model.decide(target, probas[t]) for t, target in enumerate(targets)]
-    # Per target, one row per sentence of probabilities in STANCES order (0 for a class the head lacks).
-    ordered = [
-        np.column_stack([probas[t][:, k] if k is not None else np.zeros(len(probas[t])) for k in order[t]]).tolist()
-        for t in range(len(targets))
-    ]
+    ordered = [in_stance_order(p, classes).tolist() for p, classes in zip(probas, model.classes_)]
     sentences = []
     for i, seg in enumerate(article.sentences):
         row = {"index": seg.index, "text": seg.text}
