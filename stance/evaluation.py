@@ -295,10 +295,9 @@ def evaluate(
         for name, train, test in folds:
             for system, make in factories.items():
                 fitted = make().fit([items[i] for i in train], y[train], groups=articles[train])
-                test_texts = [items[i] for i in test]
-                predictions[system][test] = fitted.predict(test_texts)
+                probas = fitted.predict_proba([items[i] for i in test])  # features built once for both uses
+                predictions[system][test] = np.stack([fitted.decide(t, p) for t, p in zip(targets, probas)], axis=1)
                 if system == "model":
-                    probas = fitted.predict_proba(test_texts)
                     confidence[test] = np.stack([p.max(axis=1) for p in probas], axis=1)
                     chosen.append({"fold": name, "params": fitted.best_params_})
         result = {

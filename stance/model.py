@@ -237,9 +237,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def decide(self, target: str, proba: np.ndarray) -> np.ndarray:
         """Labels for one target from its probabilities (abstaining below its threshold)."""
         head = self.heads_[target]
-        if hasattr(head, "decide"):
-            return head.decide(proba)
-        return np.asarray(head.classes_)[proba.argmax(axis=1)].astype(object)
+        return head.decide(proba) if hasattr(head, "decide") else _decide(proba, head.classes_, 0.0)
 
     def save(self, path: str | Path, **provenance) -> Path:
         """Save to a model folder (see :mod:`stance.persist`); returns the folder."""
