@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.errors import LabelFormatError
+from stance.schema import resolve_log
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
 
@@ -89,10 +90,10 @@ class LabelLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def answered(self, annotator: str) -> set[tuple[str, int]]:
-        """Sentences this annotator has an answer for (undone answers excluded)."""
+        """Sentences this annotator has an answer for (undone answers excluded, as :func:`resolve_log` reads)."""
         if not self.path.exists():
             return set()
-        state: dict[tuple[str, int], bool] = {}
+        mine = []
         for number, line in enumerate(self.path.read_text("utf-8").splitlines(), 1):
             if not line.strip():
                 continue
@@ -101,8 +102,8 @@ class LabelLog:
             except json.JSONDecodeError:
                 raise LabelFormatError(f"{self.path}:{number}: not valid JSON; fix the line before labeling on") from None
             if isinstance(row, dict) and row.get("annotator") == annotator and "article" in row:
-                state[(row["article"], row["sentence"])] = not row.get("undone", False)
-        return {key for key, present in state.items() if present}
+                mine.append((number, row))
+        return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}
 
     def append(self, row: dict) -> None:
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")

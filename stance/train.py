@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-
 from stance.errors import LabelFormatError
 
 __all__ = ["TrainingRun", "train"]

@@ -245,3 +245,18 @@ def test_agreement_and_merge_commands(tmp_path, isolated_home):
     assert merged.returncode == 0 and "1 conflicts" in merged.stdout and "x:0 russia" in merged.stderr
     refused = run_stance("labels", "merge", a, b, "--out", a)
     assert refused.returncode == 1 and "also an input" in refused.stderr
+
+
+def test_answered_follows_the_log_per_annotator(tmp_path):
+    log = LabelLog(tmp_path / "mine.jsonl")
+    for row in [
+        {"article": "a", "sentence": 0, "annotator": "ana", "russia": "favor"},
+        {"article": "a", "sentence": 1, "annotator": "ana", "russia": "none"},
+        {"article": "a", "sentence": 1, "annotator": "ana", "undone": True},
+        {"article": "a", "sentence": 2, "annotator": "ana", "undone": True},
+        {"article": "a", "sentence": 2, "annotator": "ana", "russia": "against"},
+        {"article": "a", "sentence": 3, "annotator": "bo", "russia": "favor"},
+    ]:
+        log.append(row)
+    assert log.answered("ana") == {("a", 0), ("a", 2)}
+    assert log.answered("bo") == {("a", 3)}
