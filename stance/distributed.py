@@ -55,8 +55,26 @@ def _quiet_ray() -> None:
     import logging
 
     for name in list(logging.root.manager.loggerDict):
-        if name.startswith("ray"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+        if name.startswith("ray"):  # a failed task is logged with its traceback; stance reports it in one line
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _stance_message(err: BaseException) -> str | None:
+    """The message of a StanceError raised in a worker, found in what Ray raises here.
+
+    Ray wraps the worker's exception, and the original may not survive the trip
+    between processes; its ``stance.errors.<Name>: message`` line in the
+    wrapper's text always does.
+    """
+    import re
+
+    cause = err
+    while cause is not None:
+        if isinstance(cause, StanceError):
+            return str(cause)
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    found = re.findall(r"^stance\.errors\.\w+: (.+)$", str(err), flags=re.MULTILINE)
+    return found[-1] if found else None
 
 
 def _read(path: Path):
@@ -82,9 +100,12 @@ def score_with_ray(
     """Score a table on Ray into a Parquet folder; returns the number of articles written."""
     import ray
 
+    from stance.persist import read_metadata
+
     table, output = Path(table), Path(output)
     if not table.is_file():
         raise InputError(f"{table}: no such table; give a .jsonl, .csv or .parquet file")
+    read_metadata(model_path)  # a missing or broken model fails here, not in every worker
     if output.exists() and any(output.iterdir()):
         raise InputError(f"{output}: not empty; the ray engine writes a new folder")
     if not ray.is_initialized():
@@ -109,11 +130,9 @@ def score_with_ray(
     try:
         scored.write_parquet(str(output))
     except Exception as err:  # noqa: BLE001 - a worker's StanceError arrives wrapped by Ray
-        cause = err
-        while cause is not None and not isinstance(cause, StanceError):
-            cause = cause.__cause__ or getattr(cause, "cause", None)
-        if cause is not None:
-            raise InputError(str(cause)) from None
+        message = _stance_message(err)
+        if message is not None:
+            raise InputError(message) from None
         raise
     import pyarrow.parquet as pq
 

@@ -434,3 +434,12 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
     refused = run_stance("score", no_id, "--engine", "ray", "--output", tmp_path / "r2", "--model", trained["model"],
                          env={"RAY_AUTH_MODE": "disabled"})
     assert "needs an 'id' column" in _one_error_line(refused)
+    no_model = run_stance("score", table, "--engine", "ray", "--output", tmp_path / "r3", "--model", tmp_path / "none",
+                          env={"RAY_AUTH_MODE": "disabled"})
+    assert "no trained model" in _one_error_line(no_model)
+    empty = _table(tmp_path / "empty.jsonl", [{"id": "a", "text": "Serbia buys gas."}, {"id": "b", "text": ""}])
+    failed = run_stance("score", empty, "--engine", "ray", "--output", tmp_path / "r4", "--model", trained["model"],
+                        env={"RAY_AUTH_MODE": "disabled"})
+    # a row's error, raised in a worker, ends the run as stance's one error line, with no traceback
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.strip().splitlines()[-1] == "error: row id 'b': empty text; fill it in or remove the row"
