@@ -77,6 +77,16 @@ def _stance_message(err: BaseException) -> str | None:
     return found[-1] if found else None
 
 
+def _pool_shape(cpus: float, workers: int | None) -> tuple[int, float]:
+    """Scoring actors and the CPUs each reserves, leaving one CPU's worth to Ray Data's read and write tasks.
+
+    Actors that reserve every CPU leave the tasks that feed them and write their
+    output waiting for a CPU forever: the run hangs.
+    """
+    size = workers or max(1, int(cpus) - 1)
+    return size, min(1.0, max(cpus - 1.0, 0.0) / size)
+
+
 def _read(path: Path):
     import ray.data
 
@@ -122,10 +132,10 @@ def score_with_ray(
     if "text" not in data.columns():
         raise InputError(f"{table}: no 'text' column; name the article-text column 'text'")
     keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in data.columns()]
-    pool = ray.data.ActorPoolStrategy(size=workers or max(1, int(ray.available_resources().get("CPU", 1))))
+    size, cpus_each = _pool_shape(ray.available_resources().get("CPU", 1.0), workers)
     scored = data.select_columns(keep).map_batches(
         _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source), batch_size=batch_size,
-        batch_format="pandas", compute=pool,
+        batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_each,
     )
     try:
         scored.write_parquet(str(output))

@@ -324,3 +324,14 @@ def test_ngram_features_equal_the_vectorizer_transform(options):
     expected, got = fitted.transform(texts), ngram_features(fitted, texts)
     assert got.shape == expected.shape and expected.nnz > 0
     np.testing.assert_allclose(got.toarray(), expected.toarray(), atol=1e-12)
+
+
+@pytest.mark.parametrize("cpus, workers", [(1, None), (2, None), (8, None), (2, 2), (16, 40)])
+def test_ray_actors_leave_a_cpu_to_the_read_and_write_tasks(cpus, workers):
+    from stance.distributed import _pool_shape
+
+    size, each = _pool_shape(float(cpus), workers)
+    assert size >= 1 and 0 <= each <= 1
+    assert size * each <= cpus - 1 + 1e-9  # a full CPU stays free, else the tasks feeding the actors wait forever
+    if workers is None and cpus >= 2:
+        assert size == cpus - 1 and each == 1.0
