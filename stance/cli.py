@@ -8,6 +8,8 @@ usage errors exit 2. Heavy imports happen inside the commands, so that
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import functools
 import json
 import os
@@ -394,9 +396,11 @@ def label(
     if interactive:
         typer.echo(f"Labeling as {annotator} into {labels}. Keys: {HELP}")
     counts = {"answered": 0}
+    model_id = (getattr(fitted, "metadata_", None) or {}).get("head", {}).get("sha256")
     try:
-        counts = run_session(queue, log, annotator=annotator, targets=targets, keys=_keys(interactive),
-                             show=typer.echo, model_id=(getattr(fitted, "metadata_", None) or {}).get("head", {}).get("sha256"))
+        with _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
+            counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys, show=typer.echo,
+                                 model_id=model_id)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; every answer given so far is saved", err=True)
         raise typer.Exit(130) from None
@@ -404,21 +408,43 @@ def label(
                f"{counts.get('remaining', 0)} left; saved in {labels}", err=True)
 
 
-def _keys(interactive: bool):
-    """Keystrokes from a terminal, or lines from a pipe (one answer per line)."""
-    if interactive:
-        import click
+@contextlib.contextmanager
+def _keystrokes():
+    """Single keystrokes from the terminal, which stays in cbreak mode for the whole session.
 
-        while True:
-            key = click.getchar()
-            if key == "\x03":
-                raise KeyboardInterrupt
-            if key == "\x04":
+    The mode is set once and without flushing input, so keys typed ahead of a prompt are
+    kept; switching per key (as ``click.getchar`` does, with TCSAFLUSH) drops them.
+    """
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd, termios.TCSANOW)
+    try:
+        yield _read_keys(fd)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _read_keys(fd: int):
+    """One key at a time, even when several arrive in one read."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    while chunk := os.read(fd, 64):  # empty: the terminal hung up
+        text = decoder.decode(chunk)
+        if text.startswith("\x1b"):  # an arrow or function key: one key, not a choice
+            yield text
+            continue
+        for key in text:
+            if key == "\x04":  # Ctrl-D ends the session like q
                 return
             yield key
-    else:
-        for line in sys.stdin:
-            yield line.rstrip("\n")
+
+
+def _lines():
+    """Answers from a pipe, one per line."""
+    for line in sys.stdin:
+        yield line.rstrip("\n")
 
 
 labels_app = typer.Typer(help="Check, count, compare and merge label files.", no_args_is_help=True,
