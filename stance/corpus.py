@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -162,16 +163,23 @@ def _read_index(path: Path) -> dict[str, dict]:
     return index
 
 
+def _present(value):
+    """A cell's value, or None when it is missing: None, blank or NaN (pandas' empty number)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _metadata(row: dict, where: str) -> dict:
     """The optional columns of a table row or index line, checked."""
     meta = {}
     try:
-        meta["date"] = parse_date(row.get("date"))
+        meta["date"] = parse_date(_present(row.get("date")))
     except ValueError as err:
         raise InputError(f"{where}: date {err}; use YYYY-MM-DD") from None
     for key in ("source", "title", "url"):
-        value = row.get(key)
-        meta[key] = None if value is None or str(value).strip() == "" else str(value).strip()
+        value = _present(row.get(key))
+        meta[key] = None if value is None else str(value).strip()
     return meta
 
 
@@ -212,16 +220,24 @@ _TABLE_BATCH = 1000
 
 
 def _table_document(path: Path, number: int, row: dict) -> Document:
-    where = f"{path} row {number}"
-    text = row.get("text")
-    if text is None or not str(text).strip():
+    return row_document(row, f"{path} row {number}", fallback_id=f"{path.stem}:{number}")
+
+
+def row_document(row: dict, where: str, fallback_id: str | None = None) -> Document:
+    """The article in one table row; its id is ``id``, else ``url``, else ``fallback_id``.
+
+    Without a fallback (a row scored far from its file, where its number is
+    unknown) a row with neither id nor url is refused rather than given an id
+    that would merge it with other such rows.
+    """
+    text = _present(row.get("text"))
+    if text is None:
         raise InputError(f"{where}: empty text; fill it in or remove the row")
     meta = _metadata(row, where)
-    raw_id = row.get("id")
-    if raw_id is not None and str(raw_id).strip():
-        doc_id = str(raw_id).strip()
-    else:
-        doc_id = meta["url"] or f"{path.stem}:{number}"
+    raw_id = _present(row.get("id"))
+    doc_id = str(raw_id).strip() if raw_id is not None else meta["url"] or fallback_id
+    if doc_id is None:
+        raise InputError(f"{where}: no id and no url; give every row an id")
     return Document(id=doc_id, text=str(text), location=where, **meta)
 
 

@@ -31,18 +31,17 @@ class _Scorer:
     def __call__(self, batch):
         import pandas as pd
 
-        from stance.corpus import Document, _metadata, _resolve_date
+        from stance.corpus import _present, _resolve_date, row_document
         from stance.results import results_rows
         from stance.scoring import score_documents
 
         docs = []
-        for row in batch.to_dict("records"):
-            where = f"row id {row.get('id')!r}"
-            text = row.get("text")
-            if text is None or not str(text).strip():
-                raise InputError(f"{where}: empty text; fill it in or remove the row")
-            meta = _metadata(row, where)
-            doc = Document(id=str(row["id"]).strip(), text=str(text), location=where, **meta)
+        for row in batch.to_pylist():  # the Python values the single-process path reads
+            if _present(row.get("id")) is not None:
+                where = f"row id {str(row['id']).strip()!r}"
+            else:
+                where = f"the row whose text begins {str(row.get('text'))[:40]!r}"
+            doc = row_document(row, where)
             if doc.source is None:
                 doc.source = self.source
             docs.append(_resolve_date(doc, self.date))
@@ -135,7 +134,7 @@ def score_with_ray(
     size, cpus_each = _pool_shape(ray.available_resources().get("CPU", 1.0), workers)
     scored = data.select_columns(keep).map_batches(
         _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source), batch_size=batch_size,
-        batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_each,
+        batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_each,
     )
     try:
         scored.write_parquet(str(output))

@@ -402,6 +402,10 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
             for i, f in enumerate(sorted(p.name for p in (REPO / "seeds").glob("*.txt")))]
     rows += [{"id": f"x{i}", "text": f"Serbia signs gas deal {i} with Russia.\nVucic visits Brussels.", "date": "2025-03-01",
               "source": None} for i in range(9)]
+    for row in rows:
+        row["url"] = None
+    rows.append({"id": " ", "text": "Serbia joins the EU summit.", "date": None, "source": None,
+                 "url": "https://example.org/summit"})  # a blank id falls back to the url on both paths
     table = _table(tmp_path / "t.jsonl", rows)
     local = run_stance("score", table, "--output", tmp_path / "local", "--model", trained["model"], "--quiet")
     assert local.returncode == 0, local.stderr
@@ -419,7 +423,7 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
         np.testing.assert_allclose([s[4:] for s in sentences], [s[4:] for s in local_row[-1]], atol=1e-5)
     a = pd.read_parquet(tmp_path / "local").set_index("article").sort_index()
     b = pd.read_parquet(tmp_path / "ray").set_index("article").sort_index()
-    assert list(a.index) == list(b.index) == sorted(r["id"] for r in rows)
+    assert list(a.index) == list(b.index) == sorted(r["id"].strip() or r["url"] for r in rows)
     columns = ["source", "date", "date_source", "content_sha256", "model_id", "n_sentences", "skipped"]
     pd.testing.assert_frame_equal(a[columns], b[columns])
     for article in a.index:

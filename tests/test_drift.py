@@ -14,7 +14,7 @@ from datetime import date as Date
 import numpy as np
 import pytest
 
-from stance.corpus import read_documents
+from stance.corpus import read_documents, row_document
 from stance.dates import date_in_text, parse_date
 from stance.drift import holm, measure_drift, period_of, period_range, permutation_p_value
 from stance.errors import InputError, StanceWarning
@@ -167,6 +167,22 @@ def test_bad_tables_say_what_is_wrong(tmp_path, rows, message):
 def test_rows_without_id_are_known_by_url_then_row(tmp_path):
     table = _write_table(tmp_path / "feed.jsonl", [{"text": "x", "url": "https://example.org/a"}, {"text": "y"}])
     assert [d.id for d in read_documents([table])] == ["https://example.org/a", "feed:2"]
+
+
+def test_rows_scored_away_from_their_file_need_an_id_or_url(tmp_path):
+    import pyarrow as pa
+
+    rows = [{"id": 7, "text": "x", "url": None}, {"id": None, "text": "y", "url": None}]
+    first, second = pa.Table.from_pylist(rows).to_pylist()  # as a Ray worker reads its batch
+    assert row_document(first, "row 1").id == "7" == next(read_documents([_write_table(tmp_path / "t.jsonl", rows[:1])])).id
+    with pytest.raises(InputError, match=r"^row 2: no id and no url; give every row an id$"):
+        row_document(second, "row 2")
+    assert row_document(second, "row 2", fallback_id="feed:2").id == "feed:2"
+    assert row_document({**second, "url": "https://example.org/y"}, "row 2").id == "https://example.org/y"
+    # pandas records carry an empty cell as NaN: missing, not the text "nan"
+    assert row_document({"id": float("nan"), "text": "y", "date": float("nan")}, "row 3", "t:3").id == "t:3"
+    with pytest.raises(InputError, match="empty text"):
+        row_document({"id": "a", "text": float("nan")}, "row 4")
 
 
 def test_unknown_extra_columns_are_named_in_a_warning(tmp_path):
