@@ -587,18 +587,23 @@ def render_scores(result) -> str:
     lines.append(f"{'#':>4s}  {label_cols}  text")
     for s in result.sentences:
         cells = "  ".join(f"{s[t]['label']:>8s} {s[t]['proba'][s[t]['label']]:.2f}".rjust(15) for t in targets)
-        text = s["text"] if len(s["text"]) <= text_width else s["text"][: text_width - 1] + "…"
+        text = _clip(s["text"], text_width)
         lines.append(f"{s['index']:>4d}  {cells}  {text}")
     lines.append("")
     for t in targets:
         m = result.summary[t]
         lines.append(f"{t:7s} favor {m['favor']:3d}  against {m['against']:3d}  none {m['none']:3d}  net {m['net']:+.3f}")
     if result.skipped:
-        lines.append("skipped: " + " | ".join(x if len(x) <= 60 else x[:59] + "…" for x in result.skipped))
+        lines.append("skipped: " + " | ".join(_clip(x, 60) for x in result.skipped))
     return "\n".join(lines) + "\n"
 
 
 SUMMARY_WIDTH = 48
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def summary_header(targets) -> str:
@@ -608,7 +613,7 @@ def summary_header(targets) -> str:
 
 def summary_line(result) -> str:
     """One line per article (date, sentences, net per target) when several are scored."""
-    name = result.article if len(result.article) <= SUMMARY_WIDTH else result.article[: SUMMARY_WIDTH - 1] + "…"
+    name = _clip(result.article, SUMMARY_WIDTH)
     return (f"{name:{SUMMARY_WIDTH}s} {result.date or '-':10s} {len(result.sentences):5d}"
             + "".join(f" {result.summary[t]['net']:+11.3f}" for t in result.summary))
 

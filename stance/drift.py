@@ -228,9 +228,11 @@ class DriftReport:
             found = self.change_points.get(t) or []
             lines.append(f"change points {t}: {', '.join(found) if found else 'none'}")
         if self.sources:
-            lines += ["", f"{'source':32s} {'arts':>5s}" + "".join(f"  {t + ' net':>11s} {'[low, high]':>16s}" for t in self.targets)]
+            width = min(40, max(len("source"), *map(len, self.sources)))
+            lines += ["", f"{'source':{width}s} {'arts':>5s}" + "".join(f"  {t + ' net':>11s} {'[low, high]':>16s}" for t in self.targets)]
             for name, block in self.sources.items():
-                row = f"{name[:32]:32s} {block['n_articles']:5d}"
+                shown = name if len(name) <= width else name[: width - 1] + "…"
+                row = f"{shown:{width}s} {block['n_articles']:5d}"
                 for t in self.targets:
                     o = block["overall"][t]
                     row += f"  {o['net']:+11.3f} [{o['low']:+.2f}, {o['high']:+.2f}]"

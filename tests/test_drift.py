@@ -250,6 +250,13 @@ def test_net_is_article_weighted_and_sources_are_broken_down():
     assert report.periods[0]["n_sentences"] == 42
     assert report.sources["A"]["overall"]["russia"]["net"] == pytest.approx(0.6)
     assert report.sources["B"]["n_articles"] == 1
+    long_name = "Serbian pro-government outlet translated to English"
+    scores.append(make_scores("third", "2025-01-05", {"russia": 0.0, "eu": 0.0}, n=2, source=long_name))
+    rows = measure_drift(scores, "month").to_text().splitlines()
+    head = rows.index(next(r for r in rows if r.startswith("source")))
+    assert rows[head + 1].startswith("A ")
+    assert rows[head + 1].index(" 1 ") + 1 == rows[head].index("arts") + 3  # counts stay under their head
+    assert rows[head + 3].startswith(long_name[:39] + "…")  # clipped at 40 columns, the cut shown
 
 
 def test_permutation_test_and_holm_behave():
