@@ -116,8 +116,33 @@ def _segmenter():
 def _split_line(line: str) -> list[str]:
     if not _MAYBE_SEVERAL.search(line):
         return [line]
-    parts = [part.strip() for part in _segmenter().segment(line)]
+    parts = [part.strip() for part in _in_line(line, _segmenter().processor(line).process())]
     return [part for part in parts if part]
+
+
+def _in_line(line: str, sentences: list[str]) -> list[str]:
+    """pysbd's sentences as they stand in ``line``, each with the spaces after it.
+
+    The same rule as ``pysbd.Segmenter.segment`` (the first occurrence ending
+    beyond the previous sentence; one not found is dropped), found with
+    ``str.find``: pysbd compiles a regular expression per sentence for this,
+    which made up a quarter of the time spent splitting.
+    """
+    found, prior_end = [], 0
+    for sentence in sentences:
+        if not sentence:
+            continue
+        start = line.find(sentence)
+        while start >= 0:
+            end = start + len(sentence)
+            while end < len(line) and line[end].isspace():
+                end += 1
+            if end > prior_end:
+                found.append(line[start:end])
+                prior_end = end
+                break
+            start = line.find(sentence, end)
+    return found
 
 
 def split_sentences(text: str) -> list[Segment]:

@@ -27,6 +27,18 @@ def test_line_breaks_end_sentences_and_lines_split_within():
     assert [s.index for s in segs] == [0, 1, 2, 3]
 
 
+def test_lines_split_exactly_as_pysbd_splits_them():
+    from stance.segment import _segmenter, _split_line
+
+    lines = ["Yes. Yes. Yes.", 'He said: "No." Then left. Then left.', "A. B. C.", "1. First. 2. Second.",
+             "Mr. Vucic met Dr. Lavrov in St. Petersburg on Jan. 5. They spoke.", "Wait . . . what? Yes.",
+             "U.S. sanctions hit NIS. The E.U. reacted... Belgrade? Yes! ok."]
+    lines += [" ".join(raw.split()) for p in sorted((REPO / "seeds").glob("*.txt")) for raw in p.read_text("utf-8").splitlines()]
+    for line in filter(None, lines):
+        expected = [part.strip() for part in _segmenter().segment(line) if part.strip()]
+        assert _split_line(line) == expected, line
+
+
 @pytest.mark.parametrize(
     "line",
     ["Sign up for our weekly Balkans newsletter", "Photo: Reuters", "READ MORE: Kosovo talks stall",
