@@ -8,7 +8,8 @@ the raw encoder (SentenceEncoder.encode_uncached), the whole scoring pipeline
 (splitting, encoding, heads, result objects; embeddings memo cleared) with
 MiniLM, with MiniLM quantized to int8 ONNX (when ``onnx`` and ``onnxruntime``
 are installed; see experiments/quantized.py), with the static model, and a
-re-score from the embedding cache; then a million-sentence table, and the wall
+re-score from the embedding cache; then a million-sentence table (one sentence
+a line) and a smaller one with three sentences a line, and the wall
 time of `stance score` on one article from a cold process, `stance --help` and
 `stance train`. Speed targets live here, not in unit tests.
 """
@@ -62,24 +63,27 @@ def _letters(number: int) -> str:
             return out
 
 
-def large_table(tmp: Path, sentences: list[str], total: int) -> tuple[float, int]:
+def large_table(tmp: Path, sentences: list[str], total: int, per_line: int = 1) -> tuple[float, int]:
     """Score a generated table of ``total`` sentences (10 per article); wall seconds and peak RSS bytes.
 
-    Rows have no date column, so each article's opening lines are searched for a date.
+    Rows have no date column, so each article's opening lines are searched for a
+    date. With ``per_line`` above 1 the sentences stand in paragraphs, as in most
+    articles, and lines go through the sentence splitter instead of skipping it.
     """
     import json
 
-    path = tmp / "large.jsonl"
+    path = tmp / f"large-{per_line}.jsonl"
     per_article = 10
     with open(path, "w", encoding="utf-8") as handle:
         for a in range(total // per_article):
-            lines = [f"{sentences[(a * per_article + k) % len(sentences)].rstrip('.')} ({_letters(a)} {k})."
-                     for k in range(per_article)]
+            tagged = [f"{sentences[(a * per_article + k) % len(sentences)].rstrip('.')} ({_letters(a)} {k})."
+                      for k in range(per_article)]
+            lines = [" ".join(tagged[k : k + per_line]) for k in range(0, per_article, per_line)]
             handle.write(json.dumps({"id": f"a{a}", "text": "\n".join(lines)}) + "\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "STANCE_CACHE": "off"}
     start = time.perf_counter()
     proc = subprocess.Popen([STANCE, "score", str(path), "--model", str(tmp / "static-model"), "--output",
-                             str(tmp / "large-results"), "--quiet"], cwd=REPO, env=env,
+                             str(tmp / f"large-results-{per_line}"), "--quiet"], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
@@ -105,6 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     parser.add_argument("--copies", type=int, default=4, help="copies of the corpus to score (default 4)")
+    parser.add_argument("--paragraphs", type=int, default=100_000, metavar="N",
+                        help="sentences in a second table, three per line (default 100,000; 0 skips it)")
     parser.add_argument("--million", type=int, default=1_000_000, metavar="N",
                         help="sentences in the large-table run, scored with the static model (0 skips it)")
     args = parser.parse_args()
@@ -164,6 +170,11 @@ def main() -> None:
              f"{args.million / seconds:.0f}", "sentences/s", f"{seconds:.0f} s wall, embedding cache off"),
             ("peak memory of that run", f"{peak / 2**30:.2f}", "GiB", "max RSS of the process (target < 2 GiB)"),
         ]
+    if args.paragraphs:
+        seconds, peak = large_table(tmp, sentences, args.paragraphs, per_line=3)
+        large_rows.append((f"the same for a {args.paragraphs:,}-sentence table, three sentences per line",
+                           f"{args.paragraphs / seconds:.0f}", "sentences/s",
+                           f"{seconds:.0f} s wall, peak {peak / 2**30:.2f} GiB; every line through the splitter"))
     rows = [
         ("raw encoder (MiniLM, batch 64)", f"{n / raw_s:.0f}", "sentences/s", f"{n} sentences"),
         ("score pipeline (split + encode + heads)", f"{n / pipe_s:.0f}", "sentences/s",
