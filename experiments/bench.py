@@ -6,8 +6,9 @@ Run from the repository root. Measures, on the same sentences (every line of
 seeds/ and labels/articles/, repeated with a prefix so that no two are equal):
 the raw encoder (SentenceEncoder.encode_uncached), the whole scoring pipeline
 (splitting, encoding, heads, result objects; embeddings memo cleared) with
-MiniLM, with MiniLM quantized to int8 ONNX (when ``onnx`` and ``onnxruntime``
-are installed; see experiments/quantized.py), with the static model, and a
+MiniLM, with MiniLM run by onnxruntime (``--backend onnx``) and quantized to
+int8 ONNX (both when ``onnx`` and ``onnxruntime`` are installed; see
+experiments/quantized.py), with the static model, and a
 re-score from the embedding cache; then a million-sentence table (one sentence
 a line) and a smaller one with three sentences a line, and the wall
 time of `stance score` on one article from a cold process, `stance --help` and
@@ -92,17 +93,15 @@ def large_table(tmp: Path, sentences: list[str], total: int, per_line: int = 1) 
     return seconds, usage.ru_maxrss * 1024
 
 
-def quantized_model(tmp: Path, model_dir: Path):
-    """The trained model with its encoder swapped for int8 ONNX MiniLM; None without onnxruntime."""
+def onnx_models(tmp: Path, model_dir: Path):
+    """The trained model run by onnxruntime (``--backend onnx``) and with its graph in int8; Nones without onnx."""
     if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
-        return None
-    from quantized import OnnxEncoder, export
+        return None, None
+    from quantized import Int8Encoder
 
-    from stance.embed import default_model_path
     from stance.persist import load_model
 
-    _, int8 = export(default_model_path(), tmp)
-    return load_model(model_dir, encoder=OnnxEncoder(int8))
+    return load_model(model_dir, backend="onnx"), load_model(model_dir, encoder=Int8Encoder(work=tmp))
 
 
 def main() -> None:
@@ -124,6 +123,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="stance-bench-"))
     os.environ["STANCE_CACHE"] = str(tmp / "cache.sqlite")  # a fresh embedding cache, not the user's
+    os.environ["STANCE_HOME"] = str(tmp / "home")  # and a fresh ONNX export
     train_s = wall(["train", "--out", str(tmp / "model"), "--report-dir", str(tmp / "report")], 1)
     model = load_model(tmp / "model")
     texts = corpus(args.copies)
@@ -141,7 +141,19 @@ def main() -> None:
 
     encoder.cache = False
     pipe_s = best_of(3, pipeline)
-    quantized = quantized_model(tmp, tmp / "model")
+    onnx, quantized = onnx_models(tmp, tmp / "model")
+    onnx_rows = [("ONNX pipeline (`--backend onnx`, fp32)", "-", "sentences/s", "not measured: needs `pip install 'stance[onnx]'`")]
+    if onnx is not None:
+        onnx.encoder_.cache = False
+        pipeline(onnx)  # exports the graph once, loads the session
+        onnx_s = best_of(3, lambda: pipeline(onnx))
+        seed_args = ["score", "seeds/000_abad3842fbdbf470.txt", "--model", str(tmp / "model"), "--backend", "onnx"]
+        onnx_rows = [
+            ("ONNX pipeline (`--backend onnx`, fp32)", f"{n / onnx_s:.0f}", "sentences/s",
+             f"{pipe_s / onnx_s:.1f}x the MiniLM pipeline, same vectors to 1e-6"),
+            ("`stance score` one article, cold process, `--backend onnx`", f"{wall(seed_args, 3, STANCE_CACHE='off'):.2f}",
+             "s", "best of 3, embedding cache off; torch is not imported"),
+        ]
     if quantized is not None:
         pipeline(quantized)  # loads the session
         quantized_s = best_of(3, lambda: pipeline(quantized))
@@ -179,6 +191,7 @@ def main() -> None:
         ("raw encoder (MiniLM, batch 64)", f"{n / raw_s:.0f}", "sentences/s", f"{n} sentences"),
         ("score pipeline (split + encode + heads)", f"{n / pipe_s:.0f}", "sentences/s",
          f"{raw_s / pipe_s:.0%} of raw encoder (target >= 90%)"),
+        onnx_rows[0],
         quantized_row,
         ("cached re-score (vectors from the on-disk cache)", f"{n / cached_s:.0f}", "sentences/s",
          f"{pipe_s / cached_s:.0f}x uncached (target >= 20x)"),
@@ -189,6 +202,7 @@ def main() -> None:
         ("`stance score` one article, cold process, static model",
          f"{wall(['score', 'seeds/000_abad3842fbdbf470.txt', '--model', str(tmp / 'static-model')], 3, STANCE_CACHE='off'):.2f}",
          "s", "best of 3, embedding cache off"),
+        *onnx_rows[1:],
         *large_rows,
         ("`stance --help`", f"{wall(['--help'], 5):.3f}", "s", "best of 5"),
         ("`stance train` (labels/, evaluation included)", f"{train_s:.1f}", "s", "once"),

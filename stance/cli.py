@@ -129,6 +129,13 @@ def distill(
                "train on it with `stance train --encoder static`")
 
 
+BACKEND_OPTION = typer.Option(
+    envvar="STANCE_BACKEND",
+    help="What runs a sentence-transformers encoder: torch, or onnx (same vectors, about 1.4x as fast, "
+    "no torch import; pip install 'stance[onnx]').",
+)
+
+
 @app.command()
 @user_errors
 def score(
@@ -162,6 +169,7 @@ def score(
     ray_address: Annotated[
         Optional[str], typer.Option("--ray-address", help="Ray cluster to use. Default: $RAY_ADDRESS, else a local Ray.")
     ] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
 ):
     """Score articles sentence by sentence for stance toward each target."""
     import itertools
@@ -178,7 +186,7 @@ def score(
         store = _open_store(db) if record else None  # a bad --db fails before the cluster work
         try:
             written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
-                                     address=ray_address)
+                                     address=ray_address, backend=backend)
             typer.echo(f"wrote {written} articles to {output}", err=True)
             if store is not None:
                 typer.echo(f"recorded {store.record_results(output)} articles in {store.path}", err=True)
@@ -202,7 +210,7 @@ def score(
         _fail("no articles to score in the inputs given; check the table has rows")
     single = len(head) == 1
     documents = itertools.chain(head, documents)
-    fitted = load_model(model or default_model_dir())
+    fitted = load_model(model or default_model_dir(), backend=backend)
     results_folder = None
     if output is not None:
         from stance.results import ResultsFolder
@@ -364,6 +372,7 @@ def label(
     annotator: Annotated[Optional[str], typer.Option(help="Your name, stored with every answer. Default: $USER.")] = None,
     order: Annotated[str, typer.Option(help="uncertainty (least sure first) or document (reading order).")] = "uncertainty",
     model: Annotated[Optional[Path], typer.Option(help="Model whose guesses to show. Default: the trained one.")] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "torch",
 ):
     """Label sentences in the terminal, least-sure first; every answer is saved at once."""
     import getpass
@@ -383,7 +392,7 @@ def label(
     log = LabelLog(labels)
     documents = list(read_documents(inputs))
     try:
-        fitted = load_model(model or default_model_dir())
+        fitted = load_model(model or default_model_dir(), backend=backend)
     except ModelNotFoundError:
         if model is not None:
             raise

@@ -22,10 +22,10 @@ __all__ = ["score_with_ray"]
 class _Scorer:
     """A Ray actor: loads the model once, scores batches of table rows."""
 
-    def __init__(self, model_path: str, date: str | None, source: str | None):
+    def __init__(self, model_path: str, date: str | None, source: str | None, backend: str = "torch"):
         from stance.persist import load_model
 
-        self.model = load_model(model_path)
+        self.model = load_model(model_path, backend=backend)
         self.date, self.source = date, source
 
     def __call__(self, batch):
@@ -105,6 +105,7 @@ def score_with_ray(
     address: str | None = None,
     workers: int | None = None,
     batch_size: int = 64,
+    backend: str = "torch",
 ) -> int:
     """Score a table on Ray into a Parquet folder; returns the number of articles written."""
     import ray
@@ -133,7 +134,7 @@ def score_with_ray(
     keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in data.columns()]
     size, cpus_each = _pool_shape(ray.available_resources().get("CPU", 1.0), workers)
     scored = data.select_columns(keep).map_batches(
-        _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source), batch_size=batch_size,
+        _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source, backend), batch_size=batch_size,
         batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_each,
     )
     try:

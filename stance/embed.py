@@ -70,12 +70,12 @@ def weights_sha256(folder: str | Path) -> str:
 @contextlib.contextmanager
 def _quiet_loading():
     """Silence load reports and progress bars from the HF stack, then restore them."""
+    from transformers.utils import logging as hf_logging  # first: importing it resets its logger's level
+
     names = ("transformers", "sentence_transformers", "huggingface_hub")
     levels = {n: logging.getLogger(n).level for n in names}
     for n in names:
         logging.getLogger(n).setLevel(logging.ERROR)
-    from transformers.utils import logging as hf_logging
-
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
@@ -151,6 +151,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             )
         return digest
 
+    @property
+    def cache_key(self) -> str:
+        """What the on-disk cache files this encoder's vectors under: its weights' SHA-256."""
+        return self.sha256
+
     # sklearn ----------------------------------------------------------------
 
     def fit(self, X=None, y=None):
@@ -165,13 +170,13 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         missing = list(dict.fromkeys(t for t in texts if t not in memo))
         store = self._disk_cache() if missing else None
         if store is not None:
-            memo.update(store.get(self.sha256, missing))
+            memo.update(store.get(self.cache_key, missing))
             missing = [t for t in missing if t not in memo]
         if missing:
             vectors = self.encode_uncached(missing).astype(np.float32)
             memo.update(zip(missing, vectors))
             if store is not None:
-                store.put(self.sha256, missing, vectors)
+                store.put(self.cache_key, missing, vectors)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([memo[t] for t in texts])

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from stance.errors import ModelIntegrityError, ModelNotFoundError
+from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError
 from stance.fileio import atomic_write_text, sha256_file
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "package_versions", "read_metadata", "save_model"]
@@ -137,7 +137,7 @@ def read_metadata(path: str | Path) -> dict:
     return meta
 
 
-def load_model(path: str | Path, encoder=None):
+def load_model(path: str | Path, encoder=None, backend: str = "torch"):
     """Load a model folder after checking metadata, the head's SHA-256 and the encoder.
 
     Parameters
@@ -146,6 +146,9 @@ def load_model(path: str | Path, encoder=None):
     encoder : SentenceEncoder, default=None
         Use this encoder instead of the recorded one; refused unless its weights
         have the recorded SHA-256.
+    backend : {"torch", "onnx"}, default="torch"
+        What runs a sentence-transformers encoder: PyTorch, or onnxruntime
+        (:mod:`stance.onnx_encoder`; same vectors, faster, no torch import).
     """
     import joblib
     import sklearn
@@ -167,13 +170,21 @@ def load_model(path: str | Path, encoder=None):
         raise ModelIntegrityError(
             f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
         )
+    if backend not in ("torch", "onnx"):
+        raise InputError(f"backend {backend!r}: use torch or onnx")
     recorded = meta["encoder"]
     if encoder is None and recorded.get("kind") == "static":
+        if backend == "onnx":
+            raise InputError(f"{path}: its encoder is a static model, which the onnx backend does not run; "
+                             "drop --backend onnx")
         from stance.static import StaticEncoder
 
         encoder = StaticEncoder(model_path=recorded.get("path"))
     elif encoder is None:
-        encoder = SentenceEncoder(model_path=recorded.get("path"), batch_size=recorded.get("batch_size", 64))
+        kind = SentenceEncoder
+        if backend == "onnx":
+            from stance.onnx_encoder import OnnxEncoder as kind
+        encoder = kind(model_path=recorded.get("path"), batch_size=recorded.get("batch_size", 64))
     try:
         actual = encoder.sha256
     except ModelIntegrityError as err:

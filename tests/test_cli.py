@@ -311,6 +311,57 @@ def static_model(tmp_path_factory):
 
 
 @pytest.mark.integration
+def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    env = {"STANCE_CACHE": "off", "STANCE_HOME": str(tmp_path / "home")}
+    by_torch = run_stance("score", SEED, "--json", "--model", trained["model"], env=env)
+    assert by_torch.returncode == 0 and by_torch.stderr == ""  # loading the encoder prints nothing
+    assert not (tmp_path / "home" / "onnx").exists()
+    by_onnx = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "onnx", env=env)
+    assert by_onnx.returncode == 0 and by_onnx.stderr == ""  # the first use exports the graph, quietly
+    assert (tmp_path / "home" / "onnx" / DEFAULT_MODEL_SHA256 / "model.onnx").is_file()
+    a, b = json.loads(by_torch.stdout), json.loads(by_onnx.stdout)
+    assert a["model"] == b["model"] and a["summary"].keys() == b["summary"].keys()
+    for x, y in zip(a["sentences"], b["sentences"], strict=True):
+        for t in ("russia", "eu"):
+            assert x[t]["label"] == y[t]["label"]
+            assert list(x[t]["proba"].values()) == pytest.approx(list(y[t]["proba"].values()), abs=1e-4)
+    # with the graph on disk, scoring by onnx is done without torch (most of a cold start)
+    code = ("import sys\nfrom stance.persist import load_model\nfrom stance.scoring import score_article\n"
+            "from stance.segment import read_article\n"
+            f"r = score_article(load_model({str(trained['model'])!r}, backend='onnx'), read_article({str(SEED)!r}))\n"
+            "print(len(r.sentences), 'torch' in sys.modules, 'transformers' in sys.modules)")
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, **env, "HF_HUB_OFFLINE": "1"})
+    assert check.stdout.split() == [str(len(a["sentences"])), "False", "False"], check.stderr
+    from_env = run_stance("score", SEED, "--json", "--model", trained["model"], env={**env, "STANCE_BACKEND": "onnx"})
+    assert json.loads(from_env.stdout)["sentences"] == b["sentences"]
+    assert "use torch or onnx" in _one_error_line(
+        run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
+
+
+def test_onnx_backend_refuses_models_it_cannot_run(tmp_path):
+    from stance.errors import ModelIntegrityError
+    from stance.onnx_encoder import _check_supported
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (tmp_path / "sentence_bert_config.json").write_text('{"max_seq_length": 128}')
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}')
+    with pytest.raises(ModelIntegrityError, match=r"mean pooling \(this model: Transformer \+ Pooling\); use --backend torch"):
+        _check_supported(tmp_path)
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    assert _check_supported(tmp_path) == 128
+    (tmp_path / "sentence_bert_config.json").unlink()
+    with pytest.raises(ModelIntegrityError, match="not a sentence-transformers folder"):
+        _check_supported(tmp_path)
+
+
+@pytest.mark.integration
 def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
     from stance.static import StaticEncoder
 
@@ -332,6 +383,8 @@ def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
     scored = run_stance("score", SEED, "--json", "--model", tmp_path / "model")
     doc = json.loads(scored.stdout)
     assert doc["model"]["encoder"].startswith("static:") and len(doc["sentences"]) == len(read_article(SEED).sentences)
+    assert "onnx backend does not run" in _one_error_line(
+        run_stance("score", SEED, "--model", tmp_path / "model", "--backend", "onnx"))
     (static_model / "model.safetensors").rename(static_model / "moved.safetensors")
     try:
         assert "encoder cannot be used" in _one_error_line(run_stance("score", SEED, "--model", tmp_path / "model"))
