@@ -246,12 +246,15 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return save_model(self, path, **provenance)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, encoder=None) -> "StanceClassifier":
-        """Load a model folder (default: where `stance train` saves), verifying it first."""
+    def load(cls, path: str | Path | None = None, encoder=None, backend: str = "torch") -> "StanceClassifier":
+        """Load a model folder (default: where `stance train` saves), verifying it first.
+
+        ``backend="onnx"`` runs its sentence-transformers encoder in onnxruntime.
+        """
         from stance.paths import default_model_dir
         from stance.persist import load_model
 
-        return load_model(default_model_dir() if path is None else path, encoder=encoder)
+        return load_model(default_model_dir() if path is None else path, encoder=encoder, backend=backend)
 
     # internals ------------------------------------------------------------------
 

@@ -311,7 +311,7 @@ def static_model(tmp_path_factory):
 
 
 @pytest.mark.integration
-def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path):
+def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, monkeypatch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     env = {"STANCE_CACHE": "off", "STANCE_HOME": str(tmp_path / "home")}
@@ -337,6 +337,16 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path):
     assert check.stdout.split() == [str(len(a["sentences"])), "False", "False"], check.stderr
     from_env = run_stance("score", SEED, "--json", "--model", trained["model"], env={**env, "STANCE_BACKEND": "onnx"})
     assert json.loads(from_env.stdout)["sentences"] == b["sentences"]
+    # a Ray worker given the backend scores the same (called here without Ray)
+    import pyarrow as pa
+
+    from stance.distributed import _Scorer
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    batch = pa.Table.from_pylist([{"id": "seed", "text": SEED.read_text("utf-8")}])
+    worker = json.loads(_Scorer(str(trained["model"]), None, None, "onnx")(batch)["sentences"][0])
+    assert [s["russia"]["label"] for s in worker] == [s["russia"]["label"] for s in b["sentences"]]
     assert "use torch or onnx" in _one_error_line(
         run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
 
