@@ -570,7 +570,9 @@ def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON
     typer.echo(f"{info['path']}: {info['vectors']} vectors, {info['bytes'] / 2**20:.1f} MB of "
                f"{info['max_bytes'] / 2**20:.0f} MB allowed (file {info['file_bytes'] / 2**20:.1f} MB)")
     for encoder, row in info["encoders"].items():
-        typer.echo(f"  encoder {encoder[:16]}: {row['vectors']} vectors, {row['bytes'] / 2**20:.1f} MB")
+        digest, _, runner = encoder.partition("+")  # "<weights sha256>+onnx" for the onnx backend
+        shown = digest[:16] + (f" ({runner})" if runner else "")
+        typer.echo(f"  encoder {shown}: {row['vectors']} vectors, {row['bytes'] / 2**20:.1f} MB")
 
 
 @cache_app.command("clear")

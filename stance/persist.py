@@ -170,6 +170,7 @@ def load_model(path: str | Path, encoder=None, backend: str = "torch"):
         raise ModelIntegrityError(
             f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
         )
+    backend = str(backend).lower()
     if backend not in ("torch", "onnx"):
         raise InputError(f"backend {backend!r}: use torch or onnx")
     recorded = meta["encoder"]

@@ -349,6 +349,10 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     assert [s["russia"]["label"] for s in worker] == [s["russia"]["label"] for s in b["sentences"]]
     assert "use torch or onnx" in _one_error_line(
         run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
+    cached = {**env, "STANCE_CACHE": str(tmp_path / "cache.sqlite")}
+    assert run_stance("score", SEED, "--model", trained["model"], "--backend", "onnx", env=cached).returncode == 0
+    info = run_stance("cache", "info", env=cached).stdout
+    assert f"encoder {DEFAULT_MODEL_SHA256[:16]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
 
 
 def test_onnx_backend_refuses_models_it_cannot_run(tmp_path):
