@@ -131,7 +131,7 @@ def distill(
 
 BACKEND_OPTION = typer.Option(
     envvar="STANCE_BACKEND",
-    help="What runs a sentence-transformers encoder: torch, or onnx (same vectors, about 1.4x as fast, "
+    help="What runs a sentence-transformers encoder: torch, or onnx (same vectors, faster, "
     "no torch import; pip install 'stance[onnx]').",
 )
 
