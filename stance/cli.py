@@ -397,19 +397,27 @@ def label(
         if model is not None:
             raise
         fitted = None
-        typer.echo("note: no trained model yet, so no guesses and reading order; run `stance train` to get them", err=True)
         order = "document"
     targets = list(fitted.targets_) if fitted is not None else list(TARGETS)
     queue = order_queue(candidates(documents, fitted), order)
     interactive = sys.stdin.isatty()
-    if interactive:
-        typer.echo(f"Labeling as {annotator} into {labels}. Keys: {HELP}")
+    redraw = interactive and sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
+    intro = f"Labeling as {annotator} into {labels}. Keys: {HELP}"
+    if fitted is None:
+        note = "note: no trained model yet, so no guesses and reading order; run `stance train` to get them"
+        if redraw:
+            intro = f"{note}\n{intro}"  # on every screen, since each one starts clean
+        else:
+            typer.echo(note, err=True)
+    if interactive and not redraw:
+        typer.echo(intro)
     counts = {"answered": 0}
     model_id = (getattr(fitted, "metadata_", None) or {}).get("head", {}).get("sha256")
     try:
         with _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
             counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys, show=typer.echo,
-                                 model_id=model_id)
+                                 model_id=model_id,
+                                 new_screen=(lambda: typer.echo("\x1b[H\x1b[2J" + intro)) if redraw else None)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; every answer given so far is saved", err=True)
         raise typer.Exit(130) from None

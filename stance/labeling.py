@@ -142,11 +142,13 @@ def run_session(
     show: Callable[[str], None],
     model_id: str | None = None,
     origin: str = "seed",
+    new_screen: Callable[[], None] | None = None,
 ) -> dict:
     """Ask for labels sentence by sentence; returns counts of answered, skipped and undone.
 
     ``keys`` yields one keystroke (or one input line) at a time; when it runs
-    out the session ends as if ``q`` was pressed.
+    out the session ends as if ``q`` was pressed. ``new_screen``, when given,
+    is called before each sentence (a terminal clears itself there).
     """
     done = log.answered(annotator)
     queue = [c for c in queue if (c.article, c.sentence) not in done]
@@ -155,6 +157,8 @@ def run_session(
     i = 0
     while i < len(queue):
         candidate = queue[i]
+        if new_screen is not None:
+            new_screen()
         show(render(candidate, i + 1, len(queue), targets))
         answers: dict[str, str] = {}
         step = 0

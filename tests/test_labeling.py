@@ -221,7 +221,8 @@ def test_single_keystrokes_in_a_real_terminal(tmp_path, isolated_home):
         _tmux("send-keys", "-t", session, "f")
         _wait_for(session, "eu? [f favor")
         _tmux("send-keys", "-t", session, "n")  # no Enter: one keystroke per choice
-        _wait_for(session, "[2/3]")
+        screen = _wait_for(session, "[2/3]")
+        assert "[1/3]" not in screen and "Keys: f favor" in screen  # each sentence on a fresh screen
         assert [(r["sentence"], r["russia"], r["eu"]) for r in _rows(out)] == [(0, "favor", "none")]
         _tmux("send-keys", "-t", session, "sq")  # typed ahead of the next prompt: neither key is lost
         screen = _wait_for(session, "1 answered, 1 skipped")
