@@ -46,20 +46,20 @@ class OnnxEncoder(SentenceEncoder):
         session, tokenizer = self._model()
         texts = [str(t).strip() for t in texts]
         order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of similar length pad less
-        out = np.empty((len(texts), 0), dtype=np.float32)
+        batches = []
         for start in range(0, len(texts), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            encoded = tokenizer.encode_batch([texts[i] for i in chunk])
+            encoded = tokenizer.encode_batch([texts[i] for i in order[start : start + self.batch_size]])
             feeds = {name: np.array([getattr(e, attr) for e in encoded], dtype=np.int64)
                      for name, attr in zip(_INPUTS, ("ids", "attention_mask", "type_ids"))}
             hidden = session.run(None, feeds)[0]
             mask = feeds["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            if out.shape[1] == 0:
-                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
-            out[chunk] = pooled
-        return out
+            batches.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
+        if not batches:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)
+        vectors[order] = np.concatenate(batches)  # back to the order given
+        return vectors
 
     @property
     def dimension(self) -> int:
@@ -91,14 +91,14 @@ class OnnxEncoder(SentenceEncoder):
 
     def _graph(self) -> Path:
         """The ONNX file to run, exported on first use."""
-        graph = onnx_path(self.folder, self.sha256)
+        graph = onnx_path(self.sha256)
         if not graph.is_file():
             export_onnx(self.folder, graph)
         return graph
 
 
-def onnx_path(folder: str | Path, sha256: str) -> Path:
-    """Where the exported graph of the model with these weights is kept."""
+def onnx_path(sha256: str) -> Path:
+    """Where the exported graph of the model whose weights have this SHA-256 is kept."""
     return data_home() / "onnx" / sha256 / "model.onnx"
 
 
