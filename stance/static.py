@@ -108,7 +108,7 @@ class StaticEncoder(SentenceEncoder):
         return vectors / np.where(norms == 0, 1, norms)
 
     def _table(self) -> np.ndarray:
-        """The loaded model's token vectors in float32 (made when the model loads)."""
+        """The loaded model's token vectors in float32, made on first use."""
         model = self._model()
         table = _TABLES.get(model)
         if table is None:
@@ -131,7 +131,6 @@ class StaticEncoder(SentenceEncoder):
             except (OSError, ValueError) as err:
                 raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({err}); "
                                           "rebuild it with `stance distill`") from None
-            _TABLES[model] = _float32_table(model)
             self.__dict__["_loaded"] = model
         return model
 
