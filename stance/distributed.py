@@ -22,7 +22,7 @@ __all__ = ["score_with_ray"]
 class _Scorer:
     """A Ray actor: loads the model once, scores batches of table rows."""
 
-    def __init__(self, model_path: str, date: str | None, source: str | None, backend: str = "torch"):
+    def __init__(self, model_path: str, date: str | None, source: str | None, backend: str = "auto"):
         from stance.persist import load_model
 
         self.model = load_model(model_path, backend=backend)
@@ -105,7 +105,7 @@ def score_with_ray(
     address: str | None = None,
     workers: int | None = None,
     batch_size: int = 64,
-    backend: str = "torch",
+    backend: str = "auto",
 ) -> int:
     """Score a table on Ray into a Parquet folder; returns the number of articles written."""
     import ray

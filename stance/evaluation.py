@@ -195,13 +195,13 @@ def _systems(model, encoder):
     from sklearn.dummy import DummyClassifier
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from stance.model import StanceClassifier
+    from stance.model import DEFAULT_CS, StanceClassifier
 
     params = model.get_params(deep=False)
-    common = {"targets": params["targets"], "Cs": params["Cs"], "cv": params["cv"], "context": False, "ngrams": False,
+    common = {"targets": params["targets"], "Cs": DEFAULT_CS, "cv": 5, "context": False, "ngrams": False,
               "calibrate": False, "abstain": False}
     return {
-        "model": lambda: StanceClassifier(**{**params, "encoder": encoder}),
+        "model": lambda: type(model)(**{**params, "encoder": encoder}),
         "tfidf": lambda: StanceClassifier(
             encoder=TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), **common
         ),
@@ -222,6 +222,18 @@ class EvaluationReport:
     evaluations: dict = field(default_factory=dict)
     worst_errors: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+
+    def out_of_fold_probabilities(self, target: str) -> tuple[np.ndarray, np.ndarray]:
+        """The model's out-of-fold probabilities (STANCES order) and gold labels for a target, all plans pooled."""
+        j = self.targets.index(target)
+        proba, gold = [], []
+        for plan in getattr(self, "out_of_fold_", {}).values():
+            labeled = np.array([v is not None for v in plan["y"][:, j]], dtype=bool)
+            proba.append(plan["proba"][j][labeled])
+            gold.append(plan["y"][labeled, j].astype(str))
+        if not proba:
+            return np.zeros((0, len(STANCES))), np.zeros(0, dtype=str)
+        return np.concatenate(proba), np.concatenate(gold)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -287,10 +299,12 @@ def evaluate(
     encoder.transform(texts)  # embed every sentence once; folds reuse the memo
     factories = _systems(model, encoder)
     report = EvaluationReport(targets=targets)
+    report.out_of_fold_ = {}  # per plan, the model's out-of-fold probabilities (not part of the written report)
     for plan, folds in _folds(articles, origins, n_written_folds).items():
         test_all = np.concatenate([test for _, _, test in folds])
         predictions = {s: np.empty((len(texts), len(targets)), dtype=object) for s in SYSTEMS}
         confidence = np.zeros((len(texts), len(targets)))
+        model_proba = np.zeros((len(targets), len(texts), len(STANCES)))
         chosen = []
         for name, train, test in folds:
             for system, make in factories.items():
@@ -299,6 +313,8 @@ def evaluate(
                 predictions[system][test] = np.stack([fitted.decide(t, p) for t, p in zip(targets, probas)], axis=1)
                 if system == "model":
                     confidence[test] = np.stack([p.max(axis=1) for p in probas], axis=1)
+                    for j, p in enumerate(probas):
+                        model_proba[j][test] = in_stance_order(p, fitted.classes_[j])
                     chosen.append({"fold": name, "params": fitted.best_params_})
         result = {
             "description": PLAN_DESCRIPTIONS[plan],
@@ -324,6 +340,7 @@ def evaluate(
             }
             result["targets"][target] = per_target
         report.evaluations[plan] = result
+        report.out_of_fold_[plan] = {"index": test_all, "y": y[test_all], "proba": model_proba[:, test_all]}
         if not report.worst_errors:
             report.worst_errors = _worst_errors(
                 plan, targets, test_all, y, predictions["model"], confidence, texts, articles, rows, n_worst

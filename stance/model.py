@@ -246,10 +246,11 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return save_model(self, path, **provenance)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, encoder=None, backend: str = "torch") -> "StanceClassifier":
+    def load(cls, path: str | Path | None = None, encoder=None, backend: str = "auto") -> "StanceClassifier":
         """Load a model folder (default: where `stance train` saves), verifying it first.
 
-        ``backend="onnx"`` runs its sentence-transformers encoder in onnxruntime.
+        ``backend="onnx"`` runs its sentence-transformers encoder in onnxruntime, ``"torch"``
+        in PyTorch; ``"auto"`` takes onnxruntime when it serves.
         """
         from stance.paths import default_model_dir
         from stance.persist import load_model

@@ -44,13 +44,14 @@ class OnnxEncoder(SentenceEncoder):
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
         """Embed without the memo: tokenize, run the graph, mean-pool, L2-normalise."""
         session, tokenizer = self._model()
+        inputs = {i.name for i in session.get_inputs()}  # MPNet takes no token types
         texts = [str(t).strip() for t in texts]
         order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of similar length pad less
         batches = []
         for start in range(0, len(texts), self.batch_size):
             encoded = tokenizer.encode_batch([texts[i] for i in order[start : start + self.batch_size]])
             feeds = {name: np.array([getattr(e, attr) for e in encoded], dtype=np.int64)
-                     for name, attr in zip(_INPUTS, ("ids", "attention_mask", "type_ids"))}
+                     for name, attr in zip(_INPUTS, ("ids", "attention_mask", "type_ids")) if name in inputs}
             hidden = session.run(None, feeds)[0]
             mask = feeds["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
@@ -84,7 +85,7 @@ class OnnxEncoder(SentenceEncoder):
             session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.enable_truncation(max_length=max_length)
-            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
+            tokenizer.enable_padding(pad_id=_pad_id(folder, tokenizer))
             loaded = self.__dict__["_loaded"] = (session, tokenizer)
         return loaded
 
@@ -112,18 +113,41 @@ def _check_supported(folder: Path) -> int:
         modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
         kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
         pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
-        max_length = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"]
+        max_length = _max_length(folder)
     except (OSError, ValueError, KeyError, IndexError) as err:
         raise ModelIntegrityError(f"{folder}: not a sentence-transformers folder the onnx backend can read ({err}); "
                                   "use --backend torch") from None
-    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
-        v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens")
+    # sentence-transformers 5 writes one flag per pooling mode; 6 writes "pooling_mode": "mean"
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+    if isinstance(pooling.get("pooling_mode"), str):
+        modes.add(f"pooling_mode_{pooling['pooling_mode']}_tokens")
+    mean_only = modes == {"pooling_mode_mean_tokens"}
     if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"} or not mean_only:
         raise ModelIntegrityError(f"{folder}: the onnx backend runs a transformer with mean pooling "
                                   f"(this model: {' + '.join(kinds)}); use --backend torch")
     if not (folder / "tokenizer.json").is_file():
         raise ModelIntegrityError(f"{folder}: no tokenizer.json for the onnx backend; use --backend torch")
     return int(max_length)
+
+
+def _pad_id(folder: Path, tokenizer) -> int:
+    """The padding token's id, as the model's tokenizer config names it ([PAD] for BERT, <pad> for MPNet)."""
+    try:
+        pad = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("pad_token")
+    except (OSError, ValueError):
+        pad = None
+    if isinstance(pad, dict):
+        pad = pad.get("content")
+    found = tokenizer.token_to_id(pad) if isinstance(pad, str) else None
+    return found if found is not None else tokenizer.token_to_id("[PAD]") or 0
+
+
+def _max_length(folder: Path) -> int:
+    """The model's token limit: ``max_seq_length`` (sentence-transformers 5) or the tokenizer's (6)."""
+    config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    if "max_seq_length" in config:
+        return int(config["max_seq_length"])
+    return int(json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))["model_max_length"])
 
 
 def export_onnx(folder: str | Path, target: str | Path) -> Path:
@@ -137,24 +161,27 @@ def export_onnx(folder: str | Path, target: str | Path) -> Path:
     with _quiet_loading():
         model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
 
+    import inspect
+
+    names = [n for n in _INPUTS if n in inspect.signature(model.forward).parameters]  # MPNet: no token types
+
     class _Hidden(torch.nn.Module):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, *tensors):
+            return self.inner(**dict(zip(names, tensors))).last_hidden_state
 
-    sample = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in _INPUTS)
+    sample = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in names)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".onnx")
     os.close(fd)
     try:
         with _quiet_loading(), torch.no_grad():
-            torch.onnx.export(_Hidden(model), sample, tmp, input_names=list(_INPUTS), output_names=["hidden"],
+            torch.onnx.export(_Hidden(model), sample, tmp, input_names=names, output_names=["hidden"],
                               opset_version=17, dynamo=False,
-                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*_INPUTS, "hidden"]})
+                              dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]})
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

