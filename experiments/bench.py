@@ -99,7 +99,7 @@ def onnx_models(tmp: Path, model_dir: Path):
         return None, None
     from quantized import Int8Encoder
 
-    from stance.persist import load_model
+    from stance.model import load_model
 
     return load_model(model_dir, backend="onnx"), load_model(model_dir, encoder=Int8Encoder(work=tmp))
 
@@ -117,7 +117,8 @@ def main() -> None:
 
     import torch
 
-    from stance.persist import load_model, package_versions
+    from stance.model import load_model
+    from stance.persist import package_versions
     from stance.scoring import score_articles
     from stance.segment import Article
 

@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from stance.embed import SentenceEncoder  # noqa: E402
+from stance.encoders.transformer import SentenceEncoder  # noqa: E402
 from stance.evaluation import (  # noqa: E402
     classification_metrics,
     expected_calibration_error,
@@ -116,7 +116,7 @@ class ProbabilityAverage:
 
 
 def _static():
-    from stance.static import StaticEncoder, ensure_static
+    from stance.encoders.static import StaticEncoder, ensure_static
 
     encoder = _static.__dict__.get("encoder")
     if encoder is None:

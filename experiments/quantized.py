@@ -5,7 +5,7 @@
 sentence-transformers' own ONNX and OpenVINO backends do not install from PyPI
 beside sentence-transformers 6 (``optimum-onnx`` needs transformers < 4.58;
 ``optimum-intel`` pulls a CUDA build of torch 2.14), so stance exports the
-bundled MiniLM with ``torch.onnx`` itself (``stance.onnx_encoder``, shipped as
+bundled MiniLM with ``torch.onnx`` itself (``stance.encoders.onnx``, shipped as
 ``--backend onnx``) and this script quantizes that graph's weights to int8 with
 ``onnxruntime.quantization.quantize_dynamic``. It then compares, on the same
 sentences and the same folds as ``experiments/quality.py``: sentences per
@@ -33,11 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench import best_of  # noqa: E402 - experiments/bench.py, beside this script
-from stance.embed import SentenceEncoder  # noqa: E402
+from stance.encoders.onnx import OnnxEncoder  # noqa: E402
+from stance.encoders.transformer import SentenceEncoder  # noqa: E402
 from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 from stance.model import StanceClassifier  # noqa: E402
-from stance.onnx_encoder import OnnxEncoder  # noqa: E402
 from stance.schema import label_targets, load_labels  # noqa: E402
 
 

@@ -129,7 +129,7 @@ def distill(
     """Build the static-embedding model from the bundled MiniLM (model2vec, offline)."""
     import time
 
-    from stance.static import distill_static
+    from stance.encoders.static import distill_static
 
     start = time.perf_counter()
     folder = distill_static(out)
@@ -204,8 +204,8 @@ def score(
         return
 
     from stance.corpus import read_documents
+    from stance.model import load_model
     from stance.paths import default_model_dir
-    from stance.persist import load_model
     from stance.scoring import model_info, score_documents
 
     if inputs.count("-") > 1:
@@ -388,8 +388,8 @@ def label(
     from stance.corpus import read_documents
     from stance.errors import ModelNotFoundError
     from stance.labeling import HELP, LabelLog, candidates, order_queue, run_session
+    from stance.model import load_model
     from stance.paths import default_model_dir
-    from stance.persist import load_model
     from stance.schema import TARGETS
 
     if order not in ("uncertainty", "document"):
@@ -576,7 +576,7 @@ app.add_typer(cache_app, name="cache")
 @user_errors
 def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False):
     """Where the cache is, its size and bound, and vectors per encoder."""
-    from stance.cache import EmbeddingCache
+    from stance.encoders.cache import EmbeddingCache
 
     with EmbeddingCache() as cache:
         info = cache.info()
@@ -595,7 +595,7 @@ def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON
 @user_errors
 def cache_clear():
     """Delete every cached vector."""
-    from stance.cache import EmbeddingCache
+    from stance.encoders.cache import EmbeddingCache
 
     with EmbeddingCache() as cache:
         removed = cache.clear()

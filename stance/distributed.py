@@ -23,7 +23,7 @@ class _Scorer:
     """A Ray actor: loads the model once, scores batches of table rows."""
 
     def __init__(self, model_path: str, date: str | None, source: str | None, backend: str = "auto"):
-        from stance.persist import load_model
+        from stance.model import load_model
 
         self.model = load_model(model_path, backend=backend)
         self.date, self.source = date, source

@@ -289,7 +289,7 @@ def evaluate(
     -------
     EvaluationReport
     """
-    from stance.embed import SentenceEncoder
+    from stance.encoders.transformer import SentenceEncoder
     from stance.model import StanceClassifier
 
     model = StanceClassifier() if model is None else model

@@ -21,15 +21,15 @@ for a target does not count for it.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 
+from stance.encoders.tuned import TunedEncoder, _transformer
 from stance.model import StanceClassifier
 from stance.schema import STANCES, TARGETS
 
-__all__ = ["FineTunedClassifier", "LinearHead", "TunedEncoder", "fine_tune", "lower_states"]
+__all__ = ["FineTunedClassifier", "LinearHead", "fine_tune", "lower_states"]
 
 
 class LinearHead:
@@ -62,11 +62,6 @@ def _torch():
     import torch
 
     return torch
-
-
-def _transformer(model):
-    """The Hugging Face model inside a SentenceTransformer (its first module)."""
-    return model[0].auto_model
 
 
 def _additive_mask(mask):
@@ -276,65 +271,6 @@ def fine_tune(
     return model, out
 
 
-def weights_digest(model) -> str:
-    """SHA-256 of a SentenceTransformer's transformer weights as safetensors bytes (what a save writes)."""
-    from safetensors.torch import save
-
-    state = {k: v.contiguous() for k, v in _transformer(model).state_dict().items()}
-    return hashlib.sha256(save(state)).hexdigest()
-
-
-class TunedEncoder:
-    """An in-memory fine-tuned encoder, used as a :class:`~stance.embed.SentenceEncoder` is.
-
-    A fold's model is never saved, so its vectors are not put in the disk cache.
-    """
-
-    def __init__(self, model, base_id: str, base_sha256: str):
-        self.model = model
-        self.base_id = base_id
-        self.base_sha256 = base_sha256
-        self.batch_size = 64
-        self.model_path = None
-        self._memo: dict = {}
-
-    @property
-    def model_id(self) -> str:
-        return f"{self.base_id} (fine-tuned)"
-
-    @property
-    def sha256(self) -> str:
-        digest = self.__dict__.get("_sha256")
-        if digest is None:
-            digest = self.__dict__["_sha256"] = weights_digest(self.model)
-        return digest
-
-    def transform(self, texts) -> np.ndarray:
-        texts = list(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
-        if missing:
-            vectors = self.model.encode(missing, batch_size=self.batch_size, show_progress_bar=False,
-                                        normalize_embeddings=True)
-            self._memo.update(zip(missing, np.asarray(vectors, dtype=np.float32)))
-        if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
-        return np.stack([self._memo[t] for t in texts])
-
-    def save(self, folder) -> None:
-        """Write the tuned model as a sentence-transformers folder (weights as safetensors)."""
-        from pathlib import Path
-
-        from stance.embed import _quiet_loading
-
-        with _quiet_loading():
-            self.model.save(str(folder), safe_serialization=True)
-        (Path(folder) / "README.md").unlink(missing_ok=True)  # a generated model card, not ours
-
-    def __getstate__(self):
-        raise TypeError("a TunedEncoder is saved with StanceClassifier.save, not pickled")
-
-
-
 def _warm_head(features, y, groups, Cs, cv) -> tuple[LinearHead, float]:
     """A balanced logistic regression on frozen embeddings, C chosen by grouped CV, as a LinearHead over STANCES."""
     from sklearn.linear_model import LogisticRegression
@@ -432,7 +368,7 @@ class FineTunedClassifier(StanceClassifier):
 
     def fit(self, X, y, groups=None):
         """Start heads from the frozen embeddings, then train the top layers and the heads together."""
-        from stance.embed import SentenceEncoder
+        from stance.encoders.transformer import SentenceEncoder
         from stance.features import item_text
         from stance.model import CalibratedHead, _items, _label_matrix
 

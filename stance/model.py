@@ -13,9 +13,10 @@ from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from stance.features import context_embeddings, item_text, ngram_features
+from stance.persist import read_model, save_model
 from stance.schema import TARGETS
 
-__all__ = ["StanceClassifier"]
+__all__ = ["StanceClassifier", "load_model"]
 
 DEFAULT_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 #: Candidate abstention thresholds: below the top probability, a sentence counts as none.
@@ -241,8 +242,6 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
     def save(self, path: str | Path, **provenance) -> Path:
         """Save to a model folder (see :mod:`stance.persist`); returns the folder."""
-        from stance.persist import save_model
-
         return save_model(self, path, **provenance)
 
     @classmethod
@@ -253,7 +252,6 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         in PyTorch; ``"auto"`` takes onnxruntime when it serves.
         """
         from stance.paths import default_model_dir
-        from stance.persist import load_model
 
         return load_model(default_model_dir() if path is None else path, encoder=encoder, backend=backend)
 
@@ -261,7 +259,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
     def _encoder_for(self, texts: list[str]):
         if self.encoder is None:
-            from stance.embed import SentenceEncoder
+            from stance.encoders.transformer import SentenceEncoder
 
             return SentenceEncoder()
         if get_tags(self.encoder).requires_fit:
@@ -288,6 +286,38 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         threshold = choose_threshold(_scale(oof, temperature), y, best.classes_) if self.abstain else 0.0
         params.update(temperature=temperature, threshold=threshold)
         return CalibratedHead(best, temperature, threshold), params
+
+
+def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceClassifier:
+    """Load a model folder after checking metadata, the head's SHA-256 and the encoder.
+
+    Parameters
+    ----------
+    path : folder written by :func:`stance.persist.save_model`.
+    encoder : SentenceEncoder, default=None
+        Use this encoder instead of the recorded one; refused unless its weights
+        have the recorded SHA-256.
+    backend : {"auto", "torch", "onnx"}, default="auto"
+        What runs a sentence-transformers encoder: PyTorch, or onnxruntime
+        (:mod:`stance.encoders.onnx`; same vectors, faster, no torch import).
+        ``auto`` takes onnxruntime when it is installed and runs the model, else PyTorch.
+    """
+    parts = read_model(path, encoder=encoder, backend=backend)
+    meta, encoder, heads, vectorizer = parts.meta, parts.encoder, parts.heads, parts.vectorizer
+    features = meta.get("features") or {}
+    model = StanceClassifier(
+        encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
+        ngrams=vectorizer is not None,
+    )
+    model.encoder_ = encoder
+    model.vectorizer_ = vectorizer
+    model.targets_ = list(meta["targets"])
+    model.heads_ = heads
+    model.best_params_ = meta["head"].get("params", {})
+    model.classes_ = [heads[t].classes_ for t in model.targets_]
+    model.metadata_ = meta
+    model.path_ = parts.path
+    return model
 
 
 def _splitter(y, groups, cv):

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError
 from stance.fileio import atomic_write_text, sha256_file
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "package_versions", "read_metadata", "save_model"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
 
 FORMAT = "stance-model"
 FORMAT_VERSION = 3
@@ -55,7 +56,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     import joblib
     from sklearn.utils.validation import check_is_fitted
 
-    from stance.embed import SentenceEncoder
+    from stance.encoders.transformer import SentenceEncoder
 
     check_is_fitted(model)
     encoder = model.encoder_
@@ -166,8 +167,8 @@ def _onnx_serves(folder) -> bool:
 
     if any(importlib.util.find_spec(p) is None for p in ("onnxruntime", "tokenizers")):
         return False
-    from stance.embed import default_model_path
-    from stance.onnx_encoder import _check_supported
+    from stance.encoders.onnx import _check_supported
+    from stance.encoders.transformer import default_model_path
 
     try:
         _check_supported(Path(folder) if folder is not None else default_model_path())
@@ -177,34 +178,36 @@ def _onnx_serves(folder) -> bool:
 
 
 def prepare_onnx(path: str | Path, meta: dict) -> None:
-    """Export a saved model's encoder for the onnx backend, if that backend runs it (see :func:`load_model`)."""
+    """Export a saved model's encoder for the onnx backend, if that backend runs it (see :func:`read_model`)."""
     recorded = meta["encoder"]
     folder = _encoder_folder(Path(path), recorded)
     if recorded.get("kind") != "static" and _onnx_serves(folder):
-        from stance.onnx_encoder import OnnxEncoder
+        from stance.encoders.onnx import OnnxEncoder
 
         OnnxEncoder(model_path=folder)._graph()
 
 
-def load_model(path: str | Path, encoder=None, backend: str = "auto"):
-    """Load a model folder after checking metadata, the head's SHA-256 and the encoder.
+@dataclass
+class ModelParts:
+    """A model folder's parts, checked and read by :func:`read_model`; :func:`stance.model.load_model` assembles them."""
 
-    Parameters
-    ----------
-    path : folder written by :func:`save_model`.
-    encoder : SentenceEncoder, default=None
-        Use this encoder instead of the recorded one; refused unless its weights
-        have the recorded SHA-256.
-    backend : {"auto", "torch", "onnx"}, default="auto"
-        What runs a sentence-transformers encoder: PyTorch, or onnxruntime
-        (:mod:`stance.onnx_encoder`; same vectors, faster, no torch import).
-        ``auto`` takes onnxruntime when it is installed and runs the model, else PyTorch.
+    path: Path
+    meta: dict
+    encoder: object
+    heads: dict
+    vectorizer: object
+
+
+def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelParts:
+    """Check a model folder (metadata, the head's SHA-256, versions, the encoder) and read its parts.
+
+    Parameters as :func:`stance.model.load_model`, which turns the parts into a
+    :class:`~stance.model.StanceClassifier`.
     """
     import joblib
     import sklearn
 
-    from stance.embed import SentenceEncoder
-    from stance.model import StanceClassifier
+    from stance.encoders.transformer import SentenceEncoder
 
     path = Path(path)
     meta = read_metadata(path)
@@ -230,13 +233,13 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto"):
         if backend == "onnx":
             raise InputError(f"{path}: its encoder is a static model, which the onnx backend does not run; "
                              "drop --backend onnx")
-        from stance.static import StaticEncoder
+        from stance.encoders.static import StaticEncoder
 
         encoder = StaticEncoder(model_path=recorded.get("path"))
     elif encoder is None:
         kind = SentenceEncoder
         if backend == "onnx":
-            from stance.onnx_encoder import OnnxEncoder as kind
+            from stance.encoders.onnx import OnnxEncoder as kind
         encoder = kind(model_path=_encoder_folder(path, recorded), batch_size=recorded.get("batch_size", 64))
     try:
         actual = encoder.sha256
@@ -250,17 +253,4 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto"):
     with open(head_path, "rb") as handle:
         stored = joblib.load(handle)
     heads, vectorizer = stored["heads"], stored["vectorizer"]
-    features = meta.get("features") or {}
-    model = StanceClassifier(
-        encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
-        ngrams=vectorizer is not None,
-    )
-    model.encoder_ = encoder
-    model.vectorizer_ = vectorizer
-    model.targets_ = list(meta["targets"])
-    model.heads_ = heads
-    model.best_params_ = meta["head"].get("params", {})
-    model.classes_ = [heads[t].classes_ for t in model.targets_]
-    model.metadata_ = meta
-    model.path_ = path
-    return model
+    return ModelParts(path=path, meta=meta, encoder=encoder, heads=heads, vectorizer=vectorizer)

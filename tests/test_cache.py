@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from stance.cache import EmbeddingCache
+from stance.encoders.cache import EmbeddingCache
 
 from conftest import REPO, run_stance
 
@@ -73,7 +73,7 @@ WORKER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from stance.cache import EmbeddingCache
+    from stance.encoders.cache import EmbeddingCache
     worker = int(sys.argv[1])
     with EmbeddingCache(sys.argv[2]) as cache:
         for batch in range(30):
@@ -110,7 +110,7 @@ def test_cache_commands(tmp_path, isolated_home):
 
 @pytest.mark.integration
 def test_a_second_encoder_reads_vectors_from_disk(tmp_path, monkeypatch):
-    from stance.embed import SentenceEncoder
+    from stance.encoders.transformer import SentenceEncoder
 
     texts = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts."]
     first = SentenceEncoder(cache=tmp_path / "c.sqlite")
@@ -124,16 +124,16 @@ def test_a_second_encoder_reads_vectors_from_disk(tmp_path, monkeypatch):
 
 
 def test_the_in_process_memo_stays_bounded(monkeypatch):
-    from stance import embed
+    from stance.encoders import transformer
 
-    class Counting(embed.SentenceEncoder):
+    class Counting(transformer.SentenceEncoder):
         calls = 0
 
         def encode_uncached(self, texts):
             Counting.calls += len(texts)
             return np.ones((len(texts), 4), dtype=np.float32)
 
-    monkeypatch.setattr(embed, "MEMO_LIMIT", 10)
+    monkeypatch.setattr(transformer, "MEMO_LIMIT", 10)
     encoder = Counting(cache=False)
     for start in range(0, 40, 5):
         encoder.transform([f"t{i}" for i in range(start, start + 5)])

@@ -12,7 +12,7 @@ from contextlib import closing
 import numpy as np
 import pytest
 
-from stance.embed import DEFAULT_MODEL_SHA256
+from stance.encoders.transformer import DEFAULT_MODEL_SHA256
 from stance.segment import read_article
 
 from conftest import REPO, run_stance, stance_script
@@ -197,14 +197,14 @@ def test_damaged_model_folders_are_refused(trained, tmp_path, damage):
 
 @pytest.mark.integration
 def test_tampered_encoder_weights_are_refused(tmp_path, monkeypatch):
-    from stance.embed import SentenceEncoder, default_model_path
+    from stance.encoders.transformer import SentenceEncoder, default_model_path
     from stance.errors import ModelIntegrityError
 
     copy = tmp_path / "minilm"
     shutil.copytree(default_model_path(), copy)
     with open(copy / "model.safetensors", "ab") as handle:
         handle.write(b"\0")
-    monkeypatch.setattr("stance.embed.default_model_path", lambda: copy)
+    monkeypatch.setattr("stance.encoders.transformer.default_model_path", lambda: copy)
     with pytest.raises(ModelIntegrityError, match="SHA-256"):
         SentenceEncoder().transform(["Serbia buys gas."])
 
@@ -331,7 +331,7 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
             assert x[t]["label"] == y[t]["label"]
             assert list(x[t]["proba"].values()) == pytest.approx(list(y[t]["proba"].values()), abs=1e-4)
     # with the graph on disk, scoring by onnx is done without torch (most of a cold start)
-    code = ("import sys\nfrom stance.persist import load_model\nfrom stance.scoring import score_article\n"
+    code = ("import sys\nfrom stance.model import load_model\nfrom stance.scoring import score_article\n"
             "from stance.segment import read_article\n"
             f"r = score_article(load_model({str(trained['model'])!r}, backend='onnx'), read_article({str(SEED)!r}))\n"
             "print(len(r.sentences), 'torch' in sys.modules, 'transformers' in sys.modules)")
@@ -359,8 +359,8 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
 
 
 def test_onnx_backend_refuses_models_it_cannot_run(tmp_path):
+    from stance.encoders.onnx import _check_supported
     from stance.errors import ModelIntegrityError
-    from stance.onnx_encoder import _check_supported
 
     (tmp_path / "1_Pooling").mkdir()
     (tmp_path / "modules.json").write_text(json.dumps([
@@ -380,7 +380,7 @@ def test_onnx_backend_refuses_models_it_cannot_run(tmp_path):
 
 @pytest.mark.integration
 def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
-    from stance.static import StaticEncoder
+    from stance.encoders.static import StaticEncoder
 
     encoder = StaticEncoder(static_model, cache=False)
     texts = ["Serbia buys Russian gas.", "Vucic meets Putin.", "", "Ünïcödé ☃ " * 700, *(s.text for s in read_article(SEED).sentences)]

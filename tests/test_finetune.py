@@ -50,7 +50,7 @@ Y = np.array([["favor", "none"]] * 4 + [["against", "none"]] * 4 + [["none", Non
 
 @pytest.fixture(scope="module")
 def minilm():
-    from stance.embed import SentenceEncoder
+    from stance.encoders.transformer import SentenceEncoder
 
     return SentenceEncoder(cache=False)
 
@@ -100,7 +100,7 @@ def test_a_fine_tuned_model_saves_its_weights_verifies_them_and_runs_in_onnx(min
     from stance.errors import ModelIntegrityError
     from stance.finetune import FineTunedClassifier
     from stance.fileio import sha256_file
-    from stance.persist import load_model
+    from stance.model import load_model
 
     monkeypatch.setenv("STANCE_HOME", str(tmp_path / "home"))
     model = FineTunedClassifier(encoder=minilm, epochs=2, temperature={"russia": 1.7}).fit(TEXTS, Y)

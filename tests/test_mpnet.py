@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import stance.mpnet as mpnet
+import stance.encoders.mpnet as mpnet
 from stance.errors import ModelIntegrityError
 from stance.fileio import sha256_file
 

@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from stance.embed import SentenceEncoder  # noqa: E402
+from stance.encoders.transformer import SentenceEncoder  # noqa: E402
 from stance.evaluation import classification_metrics  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 from stance.model import StanceClassifier  # noqa: E402

@@ -103,7 +103,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     batch_size : int, default=64
         Sentences per forward pass.
     cache : bool or path, default=True
-        Keep vectors in the on-disk embedding cache (:mod:`stance.cache`; a
+        Keep vectors in the on-disk embedding cache (:mod:`stance.encoders.cache`; a
         path chooses the file, False or ``STANCE_CACHE=off`` turns it off), so
         that re-training and re-scoring never embed a sentence twice.
 
@@ -182,12 +182,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return np.stack([memo[t] for t in texts])
 
     def _disk_cache(self):
-        """The on-disk embedding cache (:mod:`stance.cache`), opened once; None when off."""
+        """The on-disk embedding cache (:mod:`stance.encoders.cache`), opened once; None when off."""
         if self.cache is False or os.environ.get("STANCE_CACHE") == "off":
             return None
         opened = self.__dict__.get("_cache")
         if opened is None:
-            from stance.cache import EmbeddingCache
+            from stance.encoders.cache import EmbeddingCache
 
             opened = EmbeddingCache(None if self.cache is True else self.cache)
             self.__dict__["_cache"] = opened

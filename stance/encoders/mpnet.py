@@ -21,7 +21,7 @@ import zlib
 from importlib.util import find_spec
 from pathlib import Path, PurePosixPath
 
-from stance.embed import weights_sha256
+from stance.encoders.transformer import weights_sha256
 from stance.errors import ModelIntegrityError
 from stance.paths import data_home
 

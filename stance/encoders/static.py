@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.embed import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
+from stance.encoders.transformer import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
 from stance.errors import ModelIntegrityError
 from stance.paths import data_home
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.embed import SentenceEncoder, _quiet_loading
+from stance.encoders.transformer import SentenceEncoder, _quiet_loading
 from stance.errors import InputError, ModelIntegrityError
 from stance.paths import data_home
 
@@ -31,7 +31,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class OnnxEncoder(SentenceEncoder):
-    """A :class:`~stance.embed.SentenceEncoder` whose forward pass runs in onnxruntime.
+    """A :class:`~stance.encoders.transformer.SentenceEncoder` whose forward pass runs in onnxruntime.
 
     Takes the same parameters. Its vectors are cached apart from PyTorch's
     (they agree to about 1e-6, not bit for bit).
