@@ -37,6 +37,7 @@ from stance.evaluation import (  # noqa: E402
     scored_sentences,
 )
 from stance.fileio import atomic_write_bytes, atomic_write_text  # noqa: E402
+from stance.finetune import FineTunedClassifier  # noqa: E402
 from stance.model import StanceClassifier, _scale, choose_threshold  # noqa: E402
 from stance.schema import STANCES, label_targets, load_labels  # noqa: E402
 
@@ -115,6 +116,15 @@ class ProbabilityAverage:
         return np.asarray(self.classes_[self.targets_.index(target)])[proba.argmax(axis=1)].astype(object)
 
 
+def _mpnet():
+    from stance.encoders import SentenceEncoder, mpnet_path
+
+    encoder = _mpnet.__dict__.get("encoder")
+    if encoder is None:
+        encoder = _mpnet.encoder = SentenceEncoder(model_path=mpnet_path())
+    return encoder
+
+
 def _static():
     from stance.encoders.static import StaticEncoder, ensure_static
 
@@ -160,12 +170,20 @@ def configurations(encoder):
         "tfidf-svm": ("TF-IDF 1-2-grams + linear SVM (C=0.1), sigmoid-calibrated (classic stance baseline)",
                       lambda: StanceClassifier(encoder=tfidf(), head=svm, **PLAIN)),
         "majority": ("majority class", lambda: StanceClassifier(encoder=encoder, head=DummyClassifier(), **PLAIN)),
+        "finetuned": ("MiniLM, top 2 layers fine-tuned (lower layers cached), heads from LR on frozen embeddings, "
+                      "class-weighted cross-entropy, 3 epochs, lr 1e-4 (`stance train --fine-tune`)",
+                      lambda: FineTunedClassifier(encoder=encoder, layers=2, epochs=3, lr=1e-4)),
+        "finetuned-full": ("MiniLM, all 6 layers fine-tuned, as `finetuned` otherwise, 3 epochs, lr 5e-5",
+                           lambda: FineTunedClassifier(encoder=encoder, layers=6, epochs=3, lr=5e-5)),
+        "mpnet": ("as default, on all-mpnet-base-v2 (768 dims; `--encoder mpnet`)",
+                  lambda: StanceClassifier(encoder=_mpnet())),
         "setfit": ("SetFit recipe: MiniLM fine-tuned contrastively (2,000 pairs, 1 epoch, CPU) + LR tuned",
                    lambda: ContrastiveClassifier(encoder=encoder, **PLAIN)),
     }
 
 
-#: Configurations run when --configs is not given (setfit is opt-in: minutes per fold on a CPU).
+#: Configurations run when --configs is not given (setfit, the fine-tuned ones and mpnet are opt-in:
+#: minutes per fold on a CPU).
 DEFAULT_RUN = ["default", "default-raw", "default+context", "static", "minilm-lr", "minilm-svm", "minilm-knn", "minilm+context-lr",
                "ensemble", "tfidf-lr", "tfidf-svm", "majority"]
 

@@ -235,6 +235,23 @@ class EvaluationReport:
             return np.zeros((0, len(STANCES))), np.zeros(0, dtype=str)
         return np.concatenate(proba), np.concatenate(gold)
 
+    def predictions_jsonl(self) -> str:
+        """Every evaluated sentence's out-of-fold prediction, one JSON object a line.
+
+        ``{"plan", "article", "sentence", "text", target: {"gold", "predicted", "proba": {...}}}``:
+        the sentences behind every number of the report.
+        """
+        lines = []
+        for plan, run in self.out_of_fold_.items():
+            sentence_rows = zip(run["article"], run["sentence"], run["text"], run["y"], run["pred"])
+            for i, (article, sentence, text, gold, pred) in enumerate(sentence_rows):
+                row = {"plan": plan, "article": article, "sentence": sentence, "text": text}
+                for j, target in enumerate(self.targets):
+                    row[target] = {"gold": gold[j], "predicted": pred[j],
+                                   "proba": {s: round(float(p), 6) for s, p in zip(STANCES, run["proba"][j][i])}}
+                lines.append(json.dumps(row, ensure_ascii=False))
+        return "".join(line + "\n" for line in lines)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -262,6 +279,8 @@ class EvaluationReport:
         for plan, result in self.evaluations.items():
             atomic_write_bytes(folder / f"confusion_{plan}.png", confusion_png(result, self.targets))
         atomic_write_text(folder / "metrics.json", self.to_json())
+        if getattr(self, "out_of_fold_", None):
+            atomic_write_text(folder / "predictions.jsonl", self.predictions_jsonl())
         atomic_write_text(folder / "report.md", self.to_markdown())
         return folder
 
@@ -296,10 +315,11 @@ def evaluate(
     encoder = model.encoder if model.encoder is not None else SentenceEncoder()
     targets = list(model.targets)
     rows, texts, items, articles, origins, y = scored_sentences(labels, targets)
+    sentence_index = list(rows["sentence"])
     encoder.transform(texts)  # embed every sentence once; folds reuse the memo
     factories = _systems(model, encoder)
     report = EvaluationReport(targets=targets)
-    report.out_of_fold_ = {}  # per plan, the model's out-of-fold probabilities (not part of the written report)
+    report.out_of_fold_ = {}  # per plan, the model's out-of-fold predictions (written as predictions.jsonl)
     for plan, folds in _folds(articles, origins, n_written_folds).items():
         test_all = np.concatenate([test for _, _, test in folds])
         predictions = {s: np.empty((len(texts), len(targets)), dtype=object) for s in SYSTEMS}
@@ -340,7 +360,11 @@ def evaluate(
             }
             result["targets"][target] = per_target
         report.evaluations[plan] = result
-        report.out_of_fold_[plan] = {"index": test_all, "y": y[test_all], "proba": model_proba[:, test_all]}
+        report.out_of_fold_[plan] = {
+            "index": test_all, "y": y[test_all], "proba": model_proba[:, test_all],
+            "pred": predictions["model"][test_all], "text": [texts[i] for i in test_all],
+            "article": articles[test_all].tolist(), "sentence": [int(sentence_index[i]) for i in test_all],
+        }
         if not report.worst_errors:
             report.worst_errors = _worst_errors(
                 plan, targets, test_all, y, predictions["model"], confidence, texts, articles, rows, n_worst

@@ -278,6 +278,15 @@ def test_evaluation_is_grouped_and_beats_majority(tmp_path, hashing_encoder):
     assert json.loads((folder / "metrics.json").read_text()) == json.loads(report.to_json())
     assert (folder / "confusion_seed_loao.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Leave-one-article-out" in (folder / "report.md").read_text()
+    # every number traces back to its sentences: the metrics recomputed from predictions.jsonl agree
+    rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == loao["n_sentences"] + report.evaluations["written_cv"]["n_sentences"]
+    for plan, result in report.evaluations.items():
+        for target in ("russia", "eu"):
+            mine = [r[target] for r in rows if r["plan"] == plan and r[target]["gold"] is not None]
+            again = classification_metrics([m["gold"] for m in mine], [m["predicted"] for m in mine], n_bootstrap=0)
+            assert again["macro_f1"] == pytest.approx(result["targets"][target]["model"]["macro_f1"])
+            assert all(sum(m["proba"].values()) == pytest.approx(1, abs=1e-5) for m in mine)
 
 
 # --- scoring ---------------------------------------------------------------------
