@@ -125,6 +125,8 @@ def train(
 def distill(
     out: Annotated[Optional[Path], typer.Option(help="Folder to write. Default: $STANCE_STATIC or "
                                                 "~/.local/share/stance/static-minilm")] = None,
+    source: Annotated[Optional[Path], typer.Option(help="A sentence-transformers folder, or a model folder whose "
+                                                   "encoder `stance train` fine-tuned. Default: the bundled MiniLM")] = None,
 ):
     """Build the static-embedding model from the bundled MiniLM (model2vec, offline)."""
     import time
@@ -132,7 +134,7 @@ def distill(
     from stance.encoders.static import distill_static
 
     start = time.perf_counter()
-    folder = distill_static(out)
+    folder = distill_static(out, source=source)
     typer.echo(f"static model written to {folder} in {time.perf_counter() - start:.0f} s; "
                "train on it with `stance train --encoder static`")
 

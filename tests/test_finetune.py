@@ -122,12 +122,20 @@ def test_a_fine_tuned_model_saves_its_weights_verifies_them_and_runs_in_onnx(min
     assert by_onnx.encoder_.transform(TEXTS) == pytest.approx(vectors, abs=1e-5)
     for a, b, c in zip(expected, by_torch.predict_proba(TEXTS), by_onnx.predict_proba(TEXTS)):
         assert b == pytest.approx(a, abs=1e-6) and c == pytest.approx(a, abs=1e-4)
+    # the fine-tuned encoder distills into a static model, as the bundled one does
+    from stance.encoders.static import StaticEncoder, distill_static
+
+    static = distill_static(tmp_path / "static", source=moved)
+    vectors = StaticEncoder(model_path=static, cache=False).transform(TEXTS)
+    assert vectors.shape[0] == len(TEXTS) and np.isfinite(vectors).all()
     weights = moved / "encoder" / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
     with pytest.raises(ModelIntegrityError, match="built for encoder"):
         load_model(moved, backend="torch")
+    with pytest.raises(ModelIntegrityError, match="differ from the SHA-256"):
+        distill_static(tmp_path / "static2", source=moved)
 
 
 def test_a_target_with_one_class_gets_a_head_that_always_says_it():

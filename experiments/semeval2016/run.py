@@ -25,9 +25,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
+from stance.encoders import mpnet_path  # noqa: E402
 from stance.encoders.transformer import SentenceEncoder  # noqa: E402
 from stance.evaluation import classification_metrics  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
+from stance.finetune import FineTunedClassifier  # noqa: E402
 from stance.model import StanceClassifier  # noqa: E402
 
 TARGETS = ("abortion", "atheism", "climate", "feminist", "hillary")
@@ -64,6 +66,8 @@ def main(argv=None):
     parser.add_argument("--data", required=True, type=Path, help="folder with the five target folders")
     parser.add_argument("--encoder", default=None, help="sentence-transformers folder (default: bundled MiniLM)")
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--configs", default=None,
+                        help="comma-separated subset (default: the fast ones); rows of earlier runs are kept")
     args = parser.parse_args(argv)
     from sklearn.dummy import DummyClassifier
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -81,9 +85,21 @@ def main(argv=None):
                                               targets=TARGETS, **PLAIN)),
         "majority": ("majority class", lambda: StanceClassifier(encoder=encoder, head=DummyClassifier(),
                                                                  targets=TARGETS, **PLAIN)),
+        "finetuned": ("MiniLM, top 2 layers fine-tuned, 3 epochs, lr 1e-4 (`--fine-tune`)",
+                      lambda: FineTunedClassifier(encoder=encoder, targets=TARGETS, layers=2, epochs=3, lr=1e-4)),
+        "finetuned-full": ("MiniLM, all 6 layers fine-tuned, 3 epochs, lr 5e-5",
+                           lambda: FineTunedClassifier(encoder=encoder, targets=TARGETS, layers=6, epochs=3, lr=5e-5)),
+        "mpnet": ("all-mpnet-base-v2 + TF-IDF 1-2-grams, LR tuned, temperature, abstention (`--encoder mpnet`)",
+                  lambda: StanceClassifier(encoder=SentenceEncoder(model_path=mpnet_path()), targets=TARGETS)),
     }
-    results = {}
-    for name, (description, make) in configs.items():
+    chosen = args.configs.split(",") if args.configs else ["default", "minilm-lr", "tfidf-lr", "majority"]
+    unknown = [c for c in chosen if c not in configs]
+    if unknown:
+        parser.error(f"unknown configuration {', '.join(unknown)}; known: {', '.join(configs)}")
+    previous = args.out / "results.json"
+    results = json.loads(previous.read_text("utf-8")) if previous.is_file() else {}
+    for name in chosen:
+        description, make = configs[name]
         start = time.perf_counter()
         model = make().fit(texts, y)
         seconds = time.perf_counter() - start
@@ -95,7 +111,7 @@ def main(argv=None):
             per_target[target] = {"f1_avg": m["f1_avg"], "f1_avg_ci": m["f1_avg_ci"], "macro_f1": m["macro_f1"]}
         mean = float(np.mean([per_target[t]["f1_avg"] for t in TARGETS]))
         results[name] = {"description": description, "targets": per_target, "mean_f1_avg": mean,
-                         "train_seconds": seconds}
+                         "train_seconds": seconds, "date": time.strftime("%Y-%m-%d")}
         print(f"{name:10s} mean F1avg {100 * mean:.1f}  " + "  ".join(
             f"{t} {100 * per_target[t]['f1_avg']:.1f}" for t in TARGETS) + f"  train {seconds:.0f}s", flush=True)
     write(results, args)
@@ -106,21 +122,22 @@ def write(results, args):
     lines = [
         "# SemEval-2016 Task 6A (TweetEval split)",
         "",
-        f"Made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/semeval2016/run.py --data {args.data}` "
-        f"on {time.strftime('%Y-%m-%d')}; encoder {args.encoder or 'bundled all-MiniLM-L6-v2'}. Trained on "
+        f"Made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/semeval2016/run.py --data {args.data} "
+        "--configs NAME` (NAME in the first column, date in the last); encoder bundled all-MiniLM-L6-v2 unless "
+        "the row says otherwise. Trained on "
         f"train+val ({n_train} tweets), scored on test. Metric: per target the mean of F1(favor) and F1(against) "
         "(x100), brackets a 95% bootstrap interval over test tweets; then the mean over the five targets.",
         "",
-        "| system | " + " | ".join(TARGETS) + " | mean | train s |",
-        "|---|" + "---|" * (len(TARGETS) + 2),
+        "| system | " + " | ".join(TARGETS) + " | mean | train s | date |",
+        "|---|" + "---|" * (len(TARGETS) + 3),
     ]
     for name, r in results.items():
         cells = " | ".join(
             f"{100 * r['targets'][t]['f1_avg']:.1f} [{100 * r['targets'][t]['f1_avg_ci'][0]:.0f}, "
             f"{100 * r['targets'][t]['f1_avg_ci'][1]:.0f}]" for t in TARGETS)
-        lines.append(f"| `{name}`: {r['description']} | {cells} | **{100 * r['mean_f1_avg']:.1f}** | {r['train_seconds']:.0f} |")
+        lines.append(f"| `{name}`: {r['description']} | {cells} | **{100 * r['mean_f1_avg']:.1f}** | {r['train_seconds']:.0f} | {r.get('date', '2026-11-25')} |")
     for name, score in PUBLISHED:
-        lines.append(f"| {name} (published, TweetEval) | | | | | | {score} | |")
+        lines.append(f"| {name} (published, TweetEval) | | | | | | {score} | | |")
     atomic_write_text(args.out / "results.md", "\n".join(lines) + "\n")
     atomic_write_text(args.out / "results.json", json.dumps(results, indent=2) + "\n")
     print(f"written {args.out / 'results.md'}")

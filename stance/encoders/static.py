@@ -34,16 +34,21 @@ def default_static_path() -> Path:
     return data_home() / "static-minilm"
 
 
-def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS) -> Path:
-    """Distill the bundled MiniLM into a static model folder, written atomically."""
+def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, source: str | Path | None = None) -> Path:
+    """Distill a sentence-transformers folder into a static model folder, written atomically.
+
+    ``source`` is None for the bundled MiniLM (verified first), a sentence-transformers
+    folder, or a model folder of ``stance train`` whose encoder was fine-tuned (its
+    ``encoder/`` folder is distilled, so the static model keeps what fine-tuning taught).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    SentenceEncoder().sha256  # refuses weights that fail the official SHA-256
+    folder = _source_folder(source)
     out = Path(out) if out is not None else default_static_path()
     out.parent.mkdir(parents=True, exist_ok=True)
     from model2vec.distill import distill
 
     with _quiet_loading():
-        model = distill(model_name=str(default_model_path()), pca_dims=pca_dims)
+        model = distill(model_name=str(folder), pca_dims=pca_dims)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         model.save_pretrained(str(staging))
@@ -56,6 +61,27 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS) -> P
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def _source_folder(source: str | Path | None) -> Path:
+    """The sentence-transformers folder to distill (see :func:`distill_static`), its weights checked."""
+    if source is None:
+        SentenceEncoder().sha256  # refuses weights that fail the official SHA-256
+        return default_model_path()
+    source = Path(source)
+    if (source / "stance.json").is_file():
+        from stance.persist import read_metadata
+
+        recorded = read_metadata(source)["encoder"]
+        if recorded.get("kind") != "fine-tuned":
+            raise ModelIntegrityError(f"{source}: its encoder is not fine-tuned; distill its encoder "
+                                      "(or drop --source for the bundled MiniLM)")
+        folder = source / recorded["path"]
+        if weights_sha256(folder) != recorded["sha256"]:
+            raise ModelIntegrityError(f"{folder}: weights differ from the SHA-256 in {source / 'stance.json'}; retrain")
+        return folder
+    weights_sha256(source)  # one-line error for a folder without weights
+    return source
 
 
 def ensure_static(path: str | Path | None = None) -> Path:
