@@ -453,19 +453,29 @@ def _cell(m, key):
 TABLE_START, TABLE_END = "<!-- quality-table -->", "<!-- /quality-table -->"
 
 
+SEMEVAL = REPO / "experiments" / "semeval2016" / "results.json"
+
+
+def _semeval(name: str) -> str:
+    """The configuration's mean F1avg on SemEval-2016 6A, from experiments/semeval2016/run.py's results."""
+    results = json.loads(SEMEVAL.read_text("utf-8")) if SEMEVAL.is_file() else {}
+    row = results.get(name)
+    return f"{100 * row['mean_f1_avg']:.1f}" if row else "-"
+
+
 def table_lines(results, targets, made) -> list[str]:
     """One row per configuration, with the command that regenerates it."""
     lines = [
         "| configuration | " + " | ".join(f"{t} macro-F1 | {t} F1avg | {t} ECE" for t in targets)
-        + " | written CV macro-F1 (" + "/".join(targets) + ") | train s | sentences/s | regenerate |",
-        "|---|" + "---|" * (3 * len(targets) + 4),
+        + " | written CV macro-F1 (" + "/".join(targets) + ") | SemEval 6A F1avg | train s | sentences/s | regenerate |",
+        "|---|" + "---|" * (3 * len(targets) + 5),
     ]
     for name, r in results.items():
         loao, wcv = r["seed_loao"], r["written_cv"]
         cells = " | ".join(f"{_cell(loao[t], 'macro_f1')} | {_cell(loao[t], 'f1_avg')} | {loao[t]['ece']:.3f}" for t in targets)
         lines.append(f"| `{name}`: {r['description']} | {cells} | "
                      + " / ".join(f"{wcv[t]['macro_f1']:.3f}" for t in targets)
-                     + f" | {r['train_seconds']:.1f} | {r['sentences_per_second']:.0f} | "
+                     + f" | {_semeval(name)} | {r['train_seconds']:.1f} | {r['sentences_per_second']:.0f} | "
                      f"`--configs {name}` ({made.get(name, {}).get('date', '?')}) |")
     return lines
 

@@ -176,7 +176,7 @@ def fine_tune(
     *,
     warm_heads: Sequence[LinearHead],
     layers: int = 2,
-    epochs: int = 4,
+    epochs: int = 3,
     lr: float = 1e-4,
     head_lr: float = 1e-3,
     batch_size: int = 16,
@@ -318,8 +318,8 @@ class FineTunedClassifier(StanceClassifier):
         Top transformer layers to train (the lower ones are frozen and their
         outputs computed once); 6 trains all of MiniLM.
     epochs, lr, head_lr, batch_size, max_length, seed :
-        Training settings (see :func:`fine_tune`); the defaults were chosen by
-        cross-validation grouped by article (``experiments/quality.py``).
+        Training settings (see :func:`fine_tune`): the best of the settings tried
+        in cross-validation grouped by article (``experiments/README.md``).
     Cs, cv : candidate C and folds for the starting heads (logistic regression on
         the frozen embeddings; with several candidates, C is chosen by CV grouped by
         article, which costs more than the fine-tuning; one candidate is taken as is).
@@ -339,7 +339,7 @@ class FineTunedClassifier(StanceClassifier):
         encoder=None,
         targets: Sequence[str] = TARGETS,
         layers: int = 2,
-        epochs: int = 4,
+        epochs: int = 3,
         lr: float = 1e-4,
         head_lr: float = 1e-3,
         batch_size: int = 16,

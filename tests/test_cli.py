@@ -115,7 +115,7 @@ def test_train_beats_majority_and_writes_report(trained):
         assert row["model"]["macro_f1"] > row["majority"]["macro_f1"]
     assert (trained["report"] / "report.md").read_text().startswith("# Evaluation")
     meta = json.loads((trained["model"] / "stance.json").read_text())
-    assert meta["encoder"]["kind"] == "fine-tuned" and meta["encoder"]["base"]["sha256"] == DEFAULT_MODEL_SHA256
+    assert meta["encoder"]["kind"] == "sentence-transformers" and meta["encoder"]["sha256"] == DEFAULT_MODEL_SHA256
     assert meta["targets"] == ["russia", "eu"] and set(meta["classes"]["eu"]) == {"favor", "against", "none"}
     assert len(meta["head"]["sha256"]) == 64 and len(meta["training"]["labels_sha256"]) == 64
     assert meta["versions"]["scikit-learn"]

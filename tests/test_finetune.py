@@ -141,3 +141,33 @@ def test_a_fine_tuned_model_saves_its_weights_verifies_them_and_runs_in_onnx(min
 def test_a_target_with_one_class_gets_a_head_that_always_says_it():
     head, _ = _warm_head(np.ones((3, 4)), np.array(["none"] * 3), None, (1.0,), 5)
     assert list(head.predict(np.random.default_rng(0).normal(size=(5, 4)))) == ["none"] * 5
+
+
+@pytest.mark.integration
+def test_stance_train_fine_tune_saves_a_model_that_scores_without_torch(tmp_path):
+    from conftest import run_stance, write_corpus
+
+    labels = write_corpus(tmp_path / "corpus", n_articles=5)
+    env = {"STANCE_HOME": str(tmp_path / "home"), "STANCE_CACHE": "off"}
+    trained = run_stance("train", "--fine-tune", "--labels", labels, "--articles", tmp_path / "corpus",
+                         "--out", tmp_path / "model", "--report-dir", tmp_path / "report", env=env)
+    assert trained.returncode == 0, trained.stderr
+    meta = json.loads((tmp_path / "model" / "stance.json").read_text())
+    assert meta["encoder"]["kind"] == "fine-tuned"
+    assert {meta["head"]["params"][t]["layers"] for t in ("russia", "eu")} == {2}
+    # the graph was exported at training time, so scoring (default backend) needs no torch
+    assert (tmp_path / "home" / "onnx" / meta["encoder"]["sha256"] / "model.onnx").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "report" / "predictions.jsonl").read_text().splitlines()]
+    assert {r["article"] for r in rows} == {f"art{i}" for i in range(5)}
+    article = tmp_path / "corpus" / "art0.txt"
+    code = ("import sys\nfrom stance.model import load_model\nfrom stance.scoring import score_article\n"
+            "from stance.segment import read_article\n"
+            f"r = score_article(load_model({str(tmp_path / 'model')!r}), read_article({str(article)!r}))\n"
+            "print(len(r.sentences), type(r.model).__name__, 'torch' in sys.modules)")
+    import os
+    import subprocess
+    import sys
+
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env={**os.environ, **env, "HF_HUB_OFFLINE": "1"})
+    assert check.stdout.split() == ["6", "dict", "False"], check.stderr
