@@ -114,6 +114,8 @@ def test_train_beats_majority_and_writes_report(trained):
         row = loao["targets"][target]
         assert row["model"]["macro_f1"] > row["majority"]["macro_f1"]
     assert (trained["report"] / "report.md").read_text().startswith("# Evaluation")
+    rows = (trained["report"] / "predictions.jsonl").read_text().splitlines()
+    assert len(rows) == sum(plan["n_sentences"] for plan in metrics["evaluations"].values())
     meta = json.loads((trained["model"] / "stance.json").read_text())
     assert meta["encoder"]["kind"] == "sentence-transformers" and meta["encoder"]["sha256"] == DEFAULT_MODEL_SHA256
     assert meta["targets"] == ["russia", "eu"] and set(meta["classes"]["eu"]) == {"favor", "against", "none"}

@@ -1,0 +1,99 @@
+"""The search over fine-tuning settings: one setting per run, macro-F1 under the same grouped folds.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME 'SETTINGS-JSON'
+
+``SETTINGS-JSON`` holds keyword arguments of :class:`stance.finetune.FineTunedClassifier`
+(e.g. ``{"layers": 6, "epochs": 3, "lr": 5e-5}``), or ``{"kind": "frozen"}`` for the
+frozen default (:class:`stance.model.StanceClassifier`), plus ``"encoder": "mpnet"`` for
+all-mpnet-base-v2. Each run computes out-of-fold predictions on leave-one-seed-article-out
+and grouped 5-fold over the written corpus (the folds of ``stance train``), appends a row
+to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Plain
+argmax: no temperature, the abstention threshold of the frozen default included. Settings
+are compared by macro-F1 averaged over both targets and both evaluations.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from stance.encoders import make_encoder  # noqa: E402
+from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
+from stance.fileio import atomic_write_text  # noqa: E402
+from stance.finetune import FineTunedClassifier  # noqa: E402
+from stance.model import StanceClassifier  # noqa: E402
+from stance.schema import load_labels  # noqa: E402
+
+OUT = REPO / "experiments" / "finetune"
+TARGETS = ["russia", "eu"]
+COLUMNS = ["seed_loao/russia", "seed_loao/eu", "written_cv/russia", "written_cv/eu"]
+
+
+def run(name: str, settings: dict) -> dict:
+    settings = dict(settings)
+    kind = settings.pop("kind", "fine-tuned")
+    encoder = make_encoder(settings.pop("encoder", None))
+    labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
+
+    def make():
+        if kind == "fine-tuned":
+            return FineTunedClassifier(encoder=encoder, **settings)
+        return StanceClassifier(encoder=encoder, **settings)
+
+    start = time.perf_counter()
+    oof = out_of_fold(labels, make, targets=TARGETS)
+    row = {"name": name, "kind": kind, "settings": settings, "encoder": encoder.model_id}
+    for plan, result in oof["plans"].items():
+        index = result["index"]
+        for j, target in enumerate(TARGETS):
+            gold = oof["y"][index, j]
+            labeled = np.array([g is not None for g in gold])
+            m = classification_metrics(gold[labeled], result["pred"][index, j][labeled], n_bootstrap=0)
+            row[f"{plan}/{target}"] = round(m["macro_f1"], 3)
+    row["mean"] = round(float(np.mean([row[c] for c in COLUMNS])), 4)
+    row["cv_seconds"] = round(time.perf_counter() - start)
+    row["date"] = time.strftime("%Y-%m-%d")
+    return row
+
+
+def render(rows: list[dict]) -> str:
+    lines = ["# Fine-tuning search", "",
+             "Rows made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME 'SETTINGS'` "
+             "(settings in the second column); macro-F1 of out-of-fold argmax predictions, the folds of "
+             "`stance train`; `mean` averages the four. `cv s`: wall seconds for all ten folds on 2 cores, often "
+             "shared with another run, so compare them loosely.", "",
+             "| name | settings | encoder | seed LOAO russia | seed LOAO eu | written CV russia | written CV eu "
+             "| mean | cv s | date |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: -r["mean"]):
+        settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "defaults"
+        lines.append(f"| {r['name']} | {r['kind']}: {settings} | {Path(r['encoder']).name} | "
+                     + " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
+                     + f" | **{r['mean']:.3f}** | {r['cv_seconds']} | {r['date']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        sys.exit(__doc__.split("\n\n")[1])
+    row = run(argv[0], json.loads(argv[1]))
+    print(json.dumps(row))
+    OUT.mkdir(parents=True, exist_ok=True)
+    store = OUT / "search.jsonl"
+    rows = [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
+    rows = [r for r in rows if r["name"] != row["name"]] + [row]
+    atomic_write_text(store, "".join(json.dumps(r) + "\n" for r in rows))
+    atomic_write_text(OUT / "search.md", render(rows))
+
+
+if __name__ == "__main__":
+    main()
