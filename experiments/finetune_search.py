@@ -7,9 +7,9 @@
 frozen default (:class:`stance.model.StanceClassifier`), plus ``"encoder": "mpnet"`` for
 all-mpnet-base-v2. Each run computes out-of-fold predictions on leave-one-seed-article-out
 and grouped 5-fold over the written corpus (the folds of ``stance train``), appends a row
-to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Plain
-argmax: no temperature, the abstention threshold of the frozen default included. Settings
-are compared by macro-F1 averaged over both targets and both evaluations.
+to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Labels
+as each model decides them (no temperature; the frozen default's abstention threshold
+included). Settings are compared by macro-F1 averaged over both targets and both evaluations.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from stance.encoders import make_encoder  # noqa: E402
+from stance.encoders.mpnet import MPNET_SHA256  # noqa: E402
 from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 from stance.finetune import FineTunedClassifier  # noqa: E402
@@ -68,14 +69,16 @@ def run(name: str, settings: dict) -> dict:
 def render(rows: list[dict]) -> str:
     lines = ["# Fine-tuning search", "",
              "Rows made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME 'SETTINGS'` "
-             "(settings in the second column); macro-F1 of out-of-fold argmax predictions, the folds of "
-             "`stance train`; `mean` averages the four. `cv s`: wall seconds for all ten folds on 2 cores, often "
+             "(settings in the second column); macro-F1 of the out-of-fold labels as each model decides them "
+             "(the frozen default's abstention threshold included, no threshold for the fine-tuned), on the "
+             "folds of `stance train`; `mean` averages the four. `cv s`: wall seconds for all ten folds on 2 cores, often "
              "shared with another run, so compare them loosely.", "",
              "| name | settings | encoder | seed LOAO russia | seed LOAO eu | written CV russia | written CV eu "
              "| mean | cv s | date |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: -r["mean"]):
         settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "defaults"
-        lines.append(f"| {r['name']} | {r['kind']}: {settings} | {Path(r['encoder']).name} | "
+        encoder = "all-mpnet-base-v2" if MPNET_SHA256 in r["encoder"] else Path(r["encoder"]).name
+        lines.append(f"| {r['name']} | {r['kind']}: {settings} | {encoder} | "
                      + " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
                      + f" | **{r['mean']:.3f}** | {r['cv_seconds']} | {r['date']} |")
     return "\n".join(lines) + "\n"
