@@ -34,8 +34,31 @@ app = typer.Typer(
 
 
 def _fail(message: str, code: int = 1):
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {_for_terminal(message, one_line=True)}", err=True)
     raise typer.Exit(code)
+
+
+_CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]  # C0, DEL, C1
+_SHOWN_CONTROLS = {c: f"\\x{c:02x}" for c in _CONTROLS if c not in (0x09, 0x0A)}
+_SHOWN_CONTROLS_ONE_LINE = {c: f"\\x{c:02x}" for c in _CONTROLS}
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in [0x7F, *range(0x80, 0xA0), *range(0xD800, 0xE000)]}
+
+
+def _for_terminal(text: str, one_line: bool = False) -> str:
+    """``text`` safe to print: control characters shown as ``\\x1b`` rather than acted on.
+
+    Article text, ids and file names reach the terminal, where ESC, BEL or a
+    C1 CSI would start a sequence that retitles the window, writes the
+    clipboard or recolours the screen. Lone surrogates (from file names that
+    are not UTF-8) are shown as ``\\udce9``.
+    """
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.translate(_SHOWN_CONTROLS_ONE_LINE if one_line else _SHOWN_CONTROLS)
+
+
+def _json_line(data) -> str:
+    """``data`` as one JSON line that is safe to print: JSON escapes C0 only, so DEL, C1 and lone surrogates too."""
+    return json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 def user_errors(command):
@@ -52,18 +75,23 @@ def user_errors(command):
             finally:
                 for w in caught:
                     if issubclass(w.category, StanceWarning):
-                        typer.echo(f"warning: {w.message}", err=True)
+                        typer.echo(f"warning: {_for_terminal(str(w.message), one_line=True)}", err=True)
 
     return wrapper
 
 
 def _iso_date(value: Optional[str]) -> Optional[str]:
+    from stance.dates import DATE_RANGE, in_range
+
     if value is None:
         return None
     try:
-        return Date.fromisoformat(value).isoformat()
+        day = Date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+    if not in_range(day):
+        raise typer.BadParameter(f"{value!r} is outside the dates stance takes; use one from {DATE_RANGE}")
+    return day.isoformat()
 
 
 @app.command()
@@ -92,7 +120,7 @@ def train(
     report_dir: Annotated[Optional[Path], typer.Option(help="Where to write the evaluation report. Default: experiments/<run>")] = None,
 ):
     """Evaluate by article, train on all labels, save the model and the report."""
-    from stance.paths import default_model_dir
+    from stance.paths import check_writable, default_model_dir
     from stance.train import run_name
     from stance.train import train as train_model
 
@@ -100,12 +128,15 @@ def train(
     if not labels:
         _fail("no label files: pass --labels FILE.jsonl (none found in ./labels/)")
     articles = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
+    out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)
+    report_dir = check_writable(report_dir or Path("experiments") / run_name(encoder, fine_tune), "--report-dir",
+                                folder=True)
     run = train_model(
         labels,
-        out=out or default_model_dir(),
+        out=out,
         encoder_path=encoder,
         articles=articles,
-        report_dir=report_dir or Path("experiments") / run_name(encoder, fine_tune),
+        report_dir=report_dir,
         command=shlex.join(["stance", *sys.argv[1:]]),
         fine_tune=fine_tune,
     )
@@ -132,8 +163,10 @@ def distill(
     """Build the static-embedding model from the bundled MiniLM (model2vec, offline)."""
     import time
 
-    from stance.encoders.static import distill_static
+    from stance.encoders.static import default_static_path, distill_static
+    from stance.paths import check_writable
 
+    out = check_writable(out or default_static_path(), "--out", folder=True, replaced=True)
     start = time.perf_counter()
     folder = distill_static(out, source=source)
     typer.echo(f"static model written to {folder} in {time.perf_counter() - start:.0f} s; "
@@ -181,6 +214,11 @@ def score(
         Optional[str], typer.Option("--ray-address", help="Ray cluster to use. Default: $RAY_ADDRESS, else a local Ray.")
     ] = None,
     backend: Annotated[str, BACKEND_OPTION] = "auto",
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="An article whose id is already recorded (or in --output) with another text: "
+                     "score the new text and replace the recorded version. Without it such articles are refused."),
+    ] = False,
 ):
     """Score articles sentence by sentence for stance toward each target."""
     import itertools
@@ -194,16 +232,20 @@ def score(
         if output is None or len(inputs) != 1 or as_json:
             _fail("--engine ray scores one table into --output FOLDER (no --json); then "
                   "`stance drift --results FOLDER`")
+        from stance.paths import check_writable
+
+        check_writable(output, "--output", folder=True)
         store = _open_store(db) if record else None  # a bad --db fails before the cluster work
         try:
             written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
                                      address=ray_address, backend=backend)
             typer.echo(f"wrote {written} articles to {output}", err=True)
             if store is not None:
-                typer.echo(f"recorded {store.record_results(output)} articles in {store.path}", err=True)
+                typer.echo(f"recorded {store.record_results(output, replace=replace)} articles in {store.path}", err=True)
         finally:
             if store is not None:
                 store.close()
+        _refuse_clashes(store.refused if store is not None else 0)
         return
 
     from stance.corpus import read_documents
@@ -221,25 +263,34 @@ def score(
         _fail("no articles to score in the inputs given; check the table has rows")
     single = len(head) == 1
     documents = itertools.chain(head, documents)
-    fitted = load_model(model or default_model_dir(), backend=backend)
-    results_folder = None
-    if output is not None:
-        from stance.results import ResultsFolder
+    from stance.paths import check_writable
+    from stance.results import ResultsFolder, Versions, check_output
 
-        results_folder = ResultsFolder(output, model_info(fitted)["id"])
-        if results_folder.done:
-            typer.echo(f"resuming: {len(results_folder.done)} articles already in {output} are skipped", err=True)
-            done = results_folder.done
-            documents = (d for d in documents if (d.id, d.source) not in done)
-    store = _open_store(db) if record else None
+    if output is not None:
+        check_writable(output, "--output", folder=True)
+    store = _open_store(db) if record else None  # a bad --db or --output fails before the model loads
+    try:
+        if output is not None:
+            check_output(output)
+        fitted = load_model(model or default_model_dir(), backend=backend)
+        model_id = model_info(fitted)["id"]
+        results_folder = ResultsFolder(output, model_id) if output is not None else None
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    if results_folder is not None and results_folder.done:
+        typer.echo(f"resuming: {len(results_folder.done)} articles already in {output} are skipped", err=True)
+    versions = Versions(model_id, folder=results_folder, store=store, replace=replace)
+    documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
-    batch, part, written, header = [], [], 0, False
+    batch, part, written, recorded, header = [], [], 0, 0, False
     try:
         for result in score_documents(fitted, documents):
             progress.update(1)
             written += 1
             if as_json:
-                typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+                typer.echo(_json_line(result.to_dict()))
             elif single:
                 typer.echo(render_scores(result))
             elif output is None:
@@ -250,7 +301,7 @@ def score(
             if store is not None:
                 batch.append(result)
                 if len(batch) >= 64:
-                    store.record(batch)
+                    recorded += store.record(batch, replace=replace)
                     batch = []
             if results_folder is not None:
                 part.append(result)
@@ -258,7 +309,7 @@ def score(
                     results_folder.write(part)
                     part = []
         if store is not None:
-            store.record(batch)
+            recorded += store.record(batch, replace=replace)
         if results_folder is not None:
             results_folder.write(part)
     finally:
@@ -266,9 +317,20 @@ def score(
         if store is not None:
             store.close()
     if store is not None:
-        typer.echo(f"recorded {written} articles in {store.path}", err=True)
+        typer.echo(f"recorded {recorded} articles in {store.path}", err=True)
     if results_folder is not None:
         typer.echo(f"wrote {written} articles to {output}", err=True)
+    _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
+
+
+def _refuse_clashes(refused: int) -> None:
+    """Exit 1 after the work when articles were refused for an id that holds another text."""
+    if refused:
+        raise StanceError(
+            f"{refused} article{'s' if refused != 1 else ''} not stored: {'their ids' if refused != 1 else 'its id'} "
+            f"already {'hold' if refused != 1 else 'holds'} another text (see the warnings); give them distinct ids "
+            "(a table with an id column) or pass --replace to replace the recorded versions"
+        )
 
 
 @app.command()
@@ -278,15 +340,21 @@ def record(
     db: Annotated[
         Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
     ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="An article already recorded with another text under its id: replace it. "
+                           "Without it such articles are refused.")
+    ] = False,
 ):
     """Store results folders (local or Ray) in the history database, as --record would have."""
-    from stance.results import result_parts
+    from stance.results import check_results
 
     for folder in results:
-        result_parts(folder)  # every folder is checked before the database is touched
+        check_results(folder)  # every part of every folder is checked before the database is touched
     with _open_store(db) as store:
         for folder in results:
-            typer.echo(f"recorded {store.record_results(folder)} articles from {folder} in {store.path}", err=True)
+            typer.echo(f"recorded {store.record_results(folder, replace=replace)} articles from {folder} in {store.path}",
+                       err=True)
+    _refuse_clashes(store.refused)
 
 
 def _progress(total: Optional[int], quiet: bool):
@@ -296,10 +364,10 @@ def _progress(total: Optional[int], quiet: bool):
     return tqdm(total=total, unit="article", disable=quiet or total == 1 or not sys.stderr.isatty(), file=sys.stderr)
 
 
-def _open_store(db: Optional[Path], create: bool = True):
+def _open_store(db: Optional[Path], readonly: bool = False):
     from stance.store import HistoryStore
 
-    return HistoryStore(db, create=create)
+    return HistoryStore(db, create=not readonly, readonly=readonly)
 
 
 @app.command()
@@ -328,6 +396,11 @@ def drift(
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
+    from stance.paths import check_writable
+
+    for path, option in ((plot, "--plot"), (html, "--html")):
+        if path is not None:
+            check_writable(path, option)
     if results is not None:
         from stance.results import read_results
 
@@ -336,7 +409,7 @@ def drift(
             _fail("no results match --source/--since/--until; widen the selection")
         _report_drift(measure_drift(rows, by, model={"id": made_by}), plot, html, as_json)
         return
-    with _open_store(db, create=False) as store:
+    with _open_store(db, readonly=True) as store:
         models = store.models()
         if not models:
             _fail(f"{store.path}: no scores recorded yet; run `stance score FILE... --record` first")
@@ -369,9 +442,9 @@ def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: b
         write_html(report, html)
         typer.echo(f"HTML report written to {html}", err=True)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        typer.echo(_json_line(report.to_dict()))
     else:
-        typer.echo(report.to_text(), nl=False)
+        typer.echo(_for_terminal(report.to_text()), nl=False)
 
 
 @app.command()
@@ -399,8 +472,10 @@ def label(
         raise typer.BadParameter(f"{order!r}: use uncertainty or document", param_hint="--order")
     if "-" in inputs:
         _fail("labeling reads answers from stdin; give the articles as files")
+    from stance.paths import check_writable
+
     annotator = annotator or os.environ.get("USER") or getpass.getuser()
-    log = LabelLog(labels)
+    log = LabelLog(check_writable(labels, "--labels", append=True))
     documents = list(read_documents(inputs))
     try:
         fitted = load_model(model or default_model_dir(), backend=backend)
@@ -560,7 +635,9 @@ def labels_merge(
 ):
     """Combine label files into one, one label per sentence, and report conflicts."""
     from stance.labeltools import merge_labels
+    from stance.paths import check_writable
 
+    check_writable(out, "--out")
     if out.resolve() in [f.resolve() for f in files]:
         _fail(f"{out} is also an input; write the merge to a new file")
     result = merge_labels(files, out, rule)
@@ -597,12 +674,10 @@ def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON
 @cache_app.command("clear")
 @user_errors
 def cache_clear():
-    """Delete every cached vector."""
-    from stance.encoders.cache import EmbeddingCache
+    """Delete every cached vector (a cache file SQLite cannot read is removed)."""
+    from stance.encoders.cache import clear_cache
 
-    with EmbeddingCache() as cache:
-        removed = cache.clear()
-        typer.echo(f"removed {removed} vectors from {cache.path}")
+    typer.echo(clear_cache())
 
 
 def render_scores(result) -> str:
@@ -613,7 +688,8 @@ def render_scores(result) -> str:
     width = shutil.get_terminal_size((120, 24)).columns
     label_cols = "  ".join(f"{t:>15s}" for t in targets)
     text_width = max(30, width - 6 - 17 * len(targets))
-    lines = [f"{result.article}  date {result.date or '-'}  {len(result.sentences)} sentences, {len(result.skipped)} skipped", ""]
+    name = _for_terminal(result.article, one_line=True)
+    lines = [f"{name}  date {result.date or '-'}  {len(result.sentences)} sentences, {len(result.skipped)} skipped", ""]
     lines.append(f"{'#':>4s}  {label_cols}  text")
     for s in result.sentences:
         cells = "  ".join(f"{s[t]['label']:>8s} {s[t]['proba'][s[t]['label']]:.2f}".rjust(15) for t in targets)
@@ -625,7 +701,7 @@ def render_scores(result) -> str:
         lines.append(f"{t:7s} favor {m['favor']:3d}  against {m['against']:3d}  none {m['none']:3d}  net {m['net']:+.3f}")
     if result.skipped:
         lines.append("skipped: " + " | ".join(_clip(x, 60) for x in result.skipped))
-    return "\n".join(lines) + "\n"
+    return _for_terminal("\n".join(lines) + "\n")
 
 
 SUMMARY_WIDTH = 48
@@ -643,7 +719,7 @@ def summary_header(targets) -> str:
 
 def summary_line(result) -> str:
     """One line per article (date, sentences, net per target) when several are scored."""
-    name = _clip(result.article, SUMMARY_WIDTH)
+    name = _clip(_for_terminal(result.article, one_line=True), SUMMARY_WIDTH)
     return (f"{name:{SUMMARY_WIDTH}s} {result.date or '-':10s} {len(result.sentences):5d}"
             + "".join(f" {result.summary[t]['net']:+11.3f}" for t in result.summary))
 

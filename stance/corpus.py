@@ -2,7 +2,8 @@
 
 ``stance score`` and :func:`read_documents` accept, in any mix:
 
-* an article file (UTF-8 text; its id is the file stem) or ``-`` for stdin;
+* an article file (UTF-8 text, or UTF-16/32 with a byte-order mark; its id is
+  the file stem) or ``-`` for stdin;
 * a folder, searched recursively for ``*.txt``; an ``articles.jsonl`` index in
   a folder (one object per article: ``id`` = file stem, and any of ``date``,
   ``source``, ``title``, ``url``) supplies their metadata like a table would;
@@ -12,15 +13,20 @@
 An article's date comes from, in order: its table (or index) column, the
 ``date`` given by the caller, a date stated in its opening lines, else none.
 ``Document.date_source`` records which (``column``, ``option``, ``text``).
+
+Only regular files are read (a FIFO or a device given by name is refused, one
+in a folder skipped with a warning), and no article may exceed
+``STANCE_MAX_ARTICLE_MB`` (default 10 MB) of text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
-import sys
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,7 +34,17 @@ from pathlib import Path
 
 from stance.dates import date_in_text, parse_date
 from stance.errors import InputError, StanceWarning
-from stance.segment import Article, decode_text
+from stance.segment import (
+    Article,
+    decode_text,
+    max_article_bytes,
+    not_regular,
+    printable_name,
+    read_article_bytes,
+    read_stdin_bytes,
+    regular_file,
+    too_big,
+)
 
 __all__ = ["COLUMNS", "TABLE_SUFFIXES", "Document", "read_documents", "read_table"]
 
@@ -92,9 +108,11 @@ def read_documents(
     Raises
     ------
     InputError
-        A path that does not exist, a table without a ``text`` column, a
-        cell that is not a date, or two articles sharing an id.
+        A path that does not exist or is not a regular file, an article over
+        the size limit, a table without a ``text`` column, a cell that is
+        not a date, or two articles sharing an id.
     """
+    max_article_bytes()  # a bad STANCE_MAX_ARTICLE_MB fails before any reading
     seen: dict[str, str] = {}
     for item in inputs:
         for doc in _read_one(item):
@@ -110,13 +128,14 @@ def read_documents(
 
 def _read_one(item: str | Path) -> Iterator[Document]:
     if str(item) == "-":
-        yield Document(id="-", text=decode_text(sys.stdin.buffer.read(), "<stdin>"), location="<stdin>")
+        yield Document(id="-", text=decode_text(read_stdin_bytes(), "<stdin>"), location="<stdin>")
         return
     path = Path(item)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder; check the path")
-    if path.is_dir():
+    found = regular_file(path)  # before any open: a FIFO would block it
+    if isinstance(found, str) and path.is_dir():
         yield from _read_folder(path)
+    elif isinstance(found, str):
+        raise not_regular(printable_name(path), found)
     elif path.suffix.lower() in TABLE_SUFFIXES:
         yield from read_table(path)
     else:
@@ -124,11 +143,9 @@ def _read_one(item: str | Path) -> Iterator[Document]:
 
 
 def _read_text_file(path: Path, meta: dict | None = None) -> Document:
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
-    doc = Document(id=path.stem, text=decode_text(data, str(path)), location=str(path))
+    """One article file; its id is its stem, shown printable when the name is not UTF-8."""
+    name = printable_name(path)
+    doc = Document(id=printable_name(path.stem), text=decode_text(read_article_bytes(path), name), location=name)
     for key, value in (meta or {}).items():
         setattr(doc, key, value)
     return doc
@@ -137,12 +154,25 @@ def _read_text_file(path: Path, meta: dict | None = None) -> Document:
 def _read_folder(folder: Path) -> Iterator[Document]:
     files = sorted(p for p in folder.rglob("*.txt") if not any(part.startswith(".") for part in p.relative_to(folder).parts))
     if not files:
-        raise InputError(f"{folder}: no .txt articles in this folder; give article files, a folder of them or a table")
+        raise InputError(
+            f"{printable_name(folder)}: no .txt articles in this folder; give article files, a folder of them or a table"
+        )
     indexes: dict[Path, dict[str, dict]] = {}
     for path in files:
+        if _skipped(path):
+            continue
         if path.parent not in indexes:
             indexes[path.parent] = _read_index(path.parent / INDEX_NAME)
-        yield _read_text_file(path, indexes[path.parent].get(path.stem))
+        yield _read_text_file(path, indexes[path.parent].get(printable_name(path.stem)))
+
+
+def _skipped(path: Path) -> bool:
+    """Whether a folder's ``*.txt`` entry is passed over: a FIFO or a device (with a warning), or a folder."""
+    found = regular_file(path)
+    if isinstance(found, str) and not path.is_dir():  # a folder's own articles are in the listing already
+        warnings.warn(f"{printable_name(path)}: is {found}, not a regular file; skipped", StanceWarning, stacklevel=3)
+        return True
+    return False
 
 
 def _read_index(path: Path) -> dict[str, dict]:
@@ -192,20 +222,24 @@ def read_table(path: str | Path) -> Iterator[Document]:
     (rows counted from 1).
     """
     path = Path(path)
+    name = printable_name(path)
+    found = regular_file(path)
+    if isinstance(found, str):
+        raise not_regular(name, found)
     with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
         table = _load_table(path, cache)
+        if table.num_rows == 0:
+            raise _no_rows(name)
         columns = list(table.column_names)
         if "text" not in columns:
             raise InputError(
-                f"{path}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
+                f"{name}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
                 f"name the article-text column 'text' (others used: {', '.join(COLUMNS[1:])})"
             )
         unknown = [c for c in columns if c not in COLUMNS]
         if unknown:
-            import warnings
-
             warnings.warn(
-                f"{path}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=2
+                f"{name}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=2
             )
         used = [c for c in columns if c in COLUMNS]
         number = 0
@@ -220,7 +254,7 @@ _TABLE_BATCH = 1000
 
 
 def _table_document(path: Path, number: int, row: dict) -> Document:
-    return row_document(row, f"{path} row {number}", fallback_id=f"{path.stem}:{number}")
+    return row_document(row, f"{printable_name(path)} row {number}", fallback_id=f"{printable_name(path.stem)}:{number}")
 
 
 def row_document(row: dict, where: str, fallback_id: str | None = None) -> Document:
@@ -233,27 +267,98 @@ def row_document(row: dict, where: str, fallback_id: str | None = None) -> Docum
     text = _present(row.get("text"))
     if text is None:
         raise InputError(f"{where}: empty text; fill it in or remove the row")
+    text = str(text)
+    limit = max_article_bytes()
+    if len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit:  # 4 bytes per character at most
+        raise too_big(where, len(text.encode("utf-8", "surrogatepass")), limit)
     meta = _metadata(row, where)
     raw_id = _present(row.get("id"))
     doc_id = str(raw_id).strip() if raw_id is not None else meta["url"] or fallback_id
     if doc_id is None:
         raise InputError(f"{where}: no id and no url; give every row an id")
-    return Document(id=doc_id, text=str(text), location=where, **meta)
+    return Document(id=doc_id, text=text, location=where, **meta)
 
 
 def _load_table(path: Path, cache: str):
     import datasets
 
     datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
     loader = {
         ".jsonl": datasets.Dataset.from_json,
         ".csv": datasets.Dataset.from_csv,
         ".parquet": datasets.Dataset.from_parquet,
     }[path.suffix.lower()]
     try:
-        return loader(str(path), cache_dir=cache, keep_in_memory=False)
+        with _library_quiet(datasets):
+            return loader(str(path), cache_dir=cache, keep_in_memory=False)
     except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
-        cause = err.__cause__ or err
-        reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-        raise InputError(f"{path}: cannot be read as a {path.suffix[1:]} table ({reason}); check the file") from None
+        raise _table_error(path, err) from None
+
+
+@contextlib.contextmanager
+def _library_quiet(datasets):
+    """No log lines or warnings from the table readers: a failure is reported in stance's one line."""
+    import logging
+
+    level = datasets.logging.get_verbosity()
+    datasets.logging.set_verbosity(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        datasets.logging.set_verbosity(level)
+
+
+def _table_error(path: Path, err: Exception) -> InputError:
+    """What is wrong with a table the reader failed on: no rows, the first bad JSON line, else the reader's words."""
+    name = printable_name(path)
+    if _has_no_rows(path):
+        return _no_rows(name)
+    if path.suffix.lower() == ".jsonl":
+        bad = _first_bad_json_line(path)
+        if bad is not None:
+            return InputError(f"{name}:{bad[0]}: {bad[1]}; fix or remove the line")
+    cause = err.__cause__ or err
+    reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
+    return InputError(f"{name}: cannot be read as a {path.suffix[1:]} table ({reason}); check the file")
+
+
+def _no_rows(name: str) -> InputError:
+    return InputError(f"{name}: no rows; give a table with one article per row in a 'text' column")
+
+
+def _has_no_rows(path: Path) -> bool:
+    """Whether a table holds no data row: blank, a CSV header alone, or a Parquet file of 0 rows."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return path.stat().st_size == 0 or pq.ParquetFile(path).metadata.num_rows == 0
+        with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+            if suffix == ".jsonl":
+                return not any(line.strip() for line in stream)
+            import csv
+
+            records = (record for record in csv.reader(stream) if any(cell.strip() for cell in record))
+            return next(records, None) is None or next(records, None) is None
+    except Exception:  # noqa: BLE001 - not readable this way either: the reader's own reason is reported
+        return False
+
+
+def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
+    """The first line (counted from 1) of a JSON Lines file that is not one JSON object, and why."""
+    with open(path, "rb") as stream:
+        for number, raw in enumerate(stream, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as err:
+                return number, f"not UTF-8 (byte {err.start} of the line)"
+            except json.JSONDecodeError as err:
+                return number, f"not valid JSON ({err.msg} at column {err.colno})"
+            if not isinstance(row, dict):
+                return number, f"a JSON {type(row).__name__}, not an object (one article per line)"
+    return None

@@ -4,6 +4,10 @@ A date counts only when it names a day, a month and a four-digit year, so that
 "now", "on Tuesday" or "in May" never pass for a publication date. The search
 looks at the first lines of an article, where a dateline stands; dates further
 down are usually about the events reported, not about the report.
+
+Dates run from :data:`FIRST_DATE` to :data:`LAST_DATE`: every drift report
+(weeks to years, with the period after the last) can be computed over that
+range, and anything outside it is refused where it comes in.
 """
 
 from __future__ import annotations
@@ -12,7 +16,13 @@ import re
 from datetime import date as Date
 from datetime import datetime
 
-__all__ = ["DATE_SOURCES", "HEAD_LINES", "date_in_text", "parse_date"]
+__all__ = ["DATE_RANGE", "DATE_SOURCES", "FIRST_DATE", "HEAD_LINES", "LAST_DATE", "date_in_text", "in_range",
+           "parse_date"]
+
+#: The first and last date stance takes: periods and their neighbours stay within what ``datetime`` counts.
+FIRST_DATE = Date(1800, 1, 1)
+LAST_DATE = Date(2199, 12, 31)
+DATE_RANGE = f"{FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
 
 #: Where an article's date came from, in the order of precedence.
 DATE_SOURCES = ("column", "option", "text")
@@ -68,12 +78,25 @@ def _dotted(text: str) -> str | None:
     return None
 
 
+def in_range(value: Date) -> bool:
+    """Whether a date lies in the range every report can handle."""
+    if isinstance(value, datetime):
+        value = value.date()
+    return FIRST_DATE <= value <= LAST_DATE
+
+
+def _checked(value: Date) -> str:
+    if not in_range(value):
+        raise ValueError(f"{value.isoformat()!r} is outside the dates stance takes ({DATE_RANGE})")
+    return value.isoformat()
+
+
 def _plausible(value: Date) -> bool:
-    return 1900 <= value.year <= Date.today().year + 1
+    return 1900 <= value.year <= Date.today().year + 1 and in_range(value)
 
 
 def parse_date(value: object) -> str | None:
-    """A table cell as ``YYYY-MM-DD``; None when empty, ValueError when not a full date.
+    """A table cell as ``YYYY-MM-DD``; None when empty, ValueError when not a full date or out of range.
 
     Accepts dates and datetimes, ISO strings and the written forms the text
     search understands ("29.05.2025", "May 28, 2025", "Tue, Nov 4, 2025").
@@ -81,23 +104,25 @@ def parse_date(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value.date().isoformat()
+        return _checked(value.date())
     if isinstance(value, Date):
-        return value.isoformat()
+        return _checked(value)
     text = str(value).strip()
     if not text or text.lower() in {"nan", "nat", "none", "null"}:
         return None
     try:
         if _ISO.fullmatch(text):
-            return Date.fromisoformat(text[:10]).isoformat()
-        if _DOTTED.match(text):
+            day = Date.fromisoformat(text[:10])
+        elif _DOTTED.match(text):
             dotted = _dotted(text)
             if dotted is None:
                 raise ValueError(text)
-            return dotted
-        return _parse_written(text)
+            day = Date.fromisoformat(dotted)
+        else:
+            day = Date.fromisoformat(_parse_written(text))
     except ValueError:
         raise ValueError(f"{text!r} is not a date") from None
+    return _checked(day)
 
 
 def _parse_written(text: str) -> str:

@@ -8,20 +8,26 @@ articles, at a Holm-adjusted p below ``alpha`` across the whole series (so a
 flat series of many periods does not light up by chance). Change points over
 the whole series come from ``ruptures`` (PELT, L2 cost) on the article nets in
 date order, with a BIC-like penalty scaled by a robust noise estimate.
+
+A stored date that is not a date in the range stance takes (see
+:mod:`stance.dates`; a database written before that range was enforced may
+hold one) is counted as undated, with a warning, so one bad row never stops
+a report.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import combinations
 
 import numpy as np
 
-from stance.errors import StanceError
+from stance.errors import StanceError, StanceWarning
 
 __all__ = ["PERIODS", "DriftReport", "measure_drift", "period_of", "period_range", "stance_over_time"]
 
@@ -248,11 +254,26 @@ def _article_view(item) -> dict:
     n_sentences = get("n_sentences")
     if n_sentences is None:
         n_sentences = len(get("sentences") or [])
-    day = get("date")
-    if isinstance(day, str):
-        day = Date.fromisoformat(day[:10])
+    day, bad_date = _report_date(get("date"))
     return {"article": get("article"), "source": get("source"), "date": day, "n_sentences": n_sentences,
-            "summary": get("summary") or {}}
+            "summary": get("summary") or {}, "bad_date": bad_date}
+
+
+def _report_date(value) -> tuple[Date | None, bool]:
+    """A stored date as a ``date``, and whether it had to be dropped (not a date, or out of range)."""
+    from stance.dates import in_range
+
+    if value is None or value == "":
+        return None, False
+    try:
+        day = Date.fromisoformat(value[:10]) if isinstance(value, str) else value
+        if isinstance(day, datetime):
+            day = day.date()
+        if isinstance(day, Date) and in_range(day):
+            return day, False
+    except (TypeError, ValueError):
+        pass
+    return None, True
 
 
 def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha) -> tuple[list[dict], dict]:
@@ -331,6 +352,13 @@ def measure_drift(
                    key=lambda v: (v["date"] is None, v["date"] or Date.min, str(v["article"]), str(v["source"] or "")))
     if not views:
         raise StanceError("no scored articles to report on; score some with `stance score ... --record` first")
+    dropped = [str(v["article"]) for v in views if v.pop("bad_date")]
+    if dropped:
+        from stance.dates import DATE_RANGE
+
+        shown = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
+        warnings.warn(f"{len(dropped)} article(s) have a stored date that is not a date from {DATE_RANGE} "
+                      f"({shown}); counted as undated", StanceWarning, stacklevel=2)
     targets = list(targets or next(iter(views))["summary"])
     undated = [v["article"] for v in views if v["date"] is None]
     dated = [v for v in views if v["date"] is not None]

@@ -26,10 +26,11 @@ import numpy as np
 
 from stance.features import items_with_context
 from stance.fileio import atomic_write_bytes, atomic_write_text
+from stance.paths import write_error
 from stance.schema import STANCES, in_stance_order
 
 __all__ = ["EvaluationReport", "classification_metrics", "evaluate", "expected_calibration_error", "out_of_fold",
-           "scored_sentences"]
+           "scored_sentences", "training_problem"]
 
 SYSTEMS = ("model", "tfidf", "majority")
 
@@ -137,6 +138,58 @@ def _folds(articles: np.ndarray, origins: np.ndarray, n_written_folds: int) -> d
             test = written[test_pos]
             plans["written_cv"].append((f"fold {i + 1}", np.setdiff1d(everything, test), test))
     return plans
+
+
+def training_problem(labels, targets: Sequence[str], *, cv: int = 5, n_written_folds: int = 5) -> str | None:
+    """Why these labels cannot be evaluated by article and trained on, or None.
+
+    Every logistic regression that :func:`evaluate` and the final fit will train
+    (each fold's, and each fold's search for C, grouped by article) needs labels
+    of two classes per target; this finds the first that would not have them,
+    from the labels alone, before any sentence is embedded.
+    """
+    _, texts, _, articles, origins, y = scored_sentences(labels, targets)
+    if not len(texts):
+        return "no sentence left to train on (all rows are page furniture); label real sentences"
+    for j, target in enumerate(targets):
+        present = sorted({v for v in y[:, j] if v is not None})
+        if not present:
+            return f"no labels for target {target!r}; label sentences for it, or leave it out of the label files"
+        if len(present) == 1:
+            return (f"every label for target {target!r} is {present[0]!r}; training needs two classes of "
+                    f"favor/against/none: label {target} sentences of another class")
+    names = sorted(set(articles.tolist()))
+    if len(names) < 2:
+        return (f"every labeled sentence is from one article ({names[0]}); evaluation by article needs at least "
+                "two: label sentences of another article")
+    sets = [("", np.arange(len(texts)))]
+    for plan, folds in _folds(articles, origins, n_written_folds).items():
+        for name, train, test in folds:
+            held_out = name if plan == "seed_loao" else ", ".join(sorted(set(articles[test].tolist())))
+            sets.append((f"without article(s) {held_out}", train))
+    for where, rows in sets:
+        problem = _fit_problem(y[rows], articles[rows], targets, cv)
+        if problem is not None:
+            return " ".join(filter(None, [where, problem]))
+    return None
+
+
+def _fit_problem(y, groups, targets, cv) -> str | None:
+    """Why a fit on these rows would fail (a target with no labels, or one class in a fit), or None."""
+    from stance.model import head_training_sets
+
+    for j, target in enumerate(targets):
+        labeled = np.array([v is not None for v in y[:, j]], dtype=bool)
+        if not labeled.any():
+            return (f"no {target!r} labels are left to train on; label {target} sentences in more articles")
+        gold = y[labeled, j]
+        for i, rows in enumerate(head_training_sets(groups[labeled], cv)):
+            present = sorted(set(gold[rows].tolist()))
+            if len(present) < 2:
+                inside = " in one of the folds that choose C" if i else ""
+                return (f"the {target!r} labels{inside} are all {present[0]!r}, and every fit (grouped by article) "
+                        f"needs two classes; label {target} sentences of another class in more articles")
+    return None
 
 
 def scored_sentences(labels, targets: Sequence[str]):
@@ -275,7 +328,10 @@ class EvaluationReport:
         from stance.report import confusion_png
 
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise write_error(folder, err, "cannot write the report to") from None
         for plan, result in self.evaluations.items():
             atomic_write_bytes(folder / f"confusion_{plan}.png", confusion_png(result, self.targets))
         atomic_write_text(folder / "metrics.json", self.to_json())

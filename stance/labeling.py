@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.errors import LabelFormatError
+from stance.paths import write_error
 from stance.schema import resolve_log
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
@@ -87,7 +88,10 @@ class LabelLog:
         self.path = Path(path)
         if self.path.is_dir():
             raise LabelFormatError(f"{self.path}: is a folder; give a .jsonl file for the labels")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise write_error(self.path, err, "cannot write the label file") from None
 
     def answered(self, annotator: str) -> set[tuple[str, int]]:
         """Sentences this annotator has an answer for (undone answers excluded, as :func:`resolve_log` reads)."""
@@ -107,12 +111,15 @@ class LabelLog:
 
     def append(self, row: dict) -> None:
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise write_error(self.path, err, "cannot save the answer to") from None
 
 
 def _now() -> str:

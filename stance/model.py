@@ -302,7 +302,10 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
         (:mod:`stance.encoders.onnx`; same vectors, faster, no torch import).
         ``auto`` takes onnxruntime when it is installed and runs the model, else PyTorch.
     """
+    from stance.encoders.cache import check_cache
+
     parts = read_model(path, encoder=encoder, backend=backend)
+    check_cache()  # a bad cache setting or file shows before the encoder loads
     meta, encoder, heads, vectorizer = parts.meta, parts.encoder, parts.heads, parts.vectorizer
     features = meta.get("features") or {}
     model = StanceClassifier(
@@ -318,6 +321,21 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
     model.metadata_ = meta
     model.path_ = parts.path
     return model
+
+
+def head_training_sets(groups, cv: int = 5) -> list[np.ndarray]:
+    """Rows each logistic regression of a head searching C is fitted on: all rows, then each fold's training rows.
+
+    ``groups`` are the articles of a target's labeled rows, as :meth:`StanceClassifier.fit`
+    passes them; the folds are the ones the search uses, so that a caller can
+    check before any embedding that each one has two classes to separate.
+    """
+    groups = np.asarray(groups)
+    everything = np.arange(len(groups))
+    splitter = _splitter(None, groups, cv)
+    if splitter is None:
+        return [everything]
+    return [everything, *(train for train, _ in splitter.split(everything, groups=groups))]
 
 
 def _splitter(y, groups, cv):

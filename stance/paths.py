@@ -1,9 +1,12 @@
-"""Per-user locations, following XDG where set and HOME otherwise."""
+"""Per-user locations (XDG where set, HOME otherwise), and the check that an output path can be written."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+
+from stance.errors import StanceError
 
 
 def data_home() -> Path:
@@ -19,3 +22,53 @@ def default_model_dir() -> Path:
     if os.environ.get("STANCE_MODEL"):
         return Path(os.environ["STANCE_MODEL"]).expanduser()
     return data_home() / "model"
+
+
+class OutputPathError(StanceError):
+    """An output path cannot be written; the message names the option and the path."""
+
+
+def check_writable(path: str | Path, what: str, folder: bool = False, replaced: bool = False,
+                   append: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any long work is done.
+
+    ``folder``: ``path`` is a folder written into (else a file). ``replaced``: the
+    folder is swapped in whole beside itself, so its parent must be writable too.
+    ``append``: an existing file is appended to, so it must be writable itself.
+    Returns the path, ``~`` expanded.
+    """
+    path = Path(path).expanduser()
+    if folder and os.path.lexists(path) and not os.path.isdir(path):
+        raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
+    if not folder and os.path.isdir(path):
+        raise OutputPathError(f"{what} {path}: is a folder; give a file path")
+    places = [path] if folder and not replaced else [path.parent]
+    if replaced and os.path.isdir(path):
+        places.append(path)  # moving a folder to another parent rewrites its ".." entry
+    for place in places:
+        problem = folder_problem(place)
+        if problem is not None:
+            raise OutputPathError(f"{what} {path}: {problem}; choose another path")
+    if append and os.path.isfile(path) and not os.access(path, os.W_OK):
+        raise OutputPathError(f"{what} {path}: the file is not writable (permission denied); choose another path")
+    return path
+
+
+def folder_problem(place: Path) -> str | None:
+    """Why ``place`` (a folder, or where one would be made) cannot be written in, or None."""
+    existing = place
+    while not os.path.exists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not os.path.isdir(existing):
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot write in {existing} (permission denied)"
+    return None
+
+
+def write_error(path: str | Path, err: OSError, what: str = "cannot write",
+                fix: str = "choose another path") -> OutputPathError:
+    """A one-line error for an OSError met while writing ``path`` (disk full, permission...)."""
+    reason = err.strerror or str(err)
+    hint = "free disk space" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "check the path and its permissions"
+    return OutputPathError(f"{what} {path}: {reason}; {hint}, or {fix}")

@@ -8,16 +8,20 @@ unpickling it. Only load model folders you made or trust.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError
-from stance.fileio import atomic_write_text, sha256_file
+from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning
+from stance.fileio import atomic_write_text, make_temp_dir, sha256_file
+from stance.paths import OutputPathError, write_error
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
 
@@ -64,8 +68,11 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     if kind != "fine-tuned" and not isinstance(encoder, SentenceEncoder):
         raise TypeError("only models with a SentenceEncoder or a fine-tuned encoder can be saved")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = make_temp_dir(path.parent, f".{path.name}.tmp-")
+    except OSError as err:
+        raise write_error(path, err, "cannot write the model folder") from None
     try:
         head_path = staging / HEAD_FILE
         with open(head_path, "wb") as handle:
@@ -104,10 +111,26 @@ def save_model(model, path: str | Path, **provenance) -> Path:
         }
         atomic_write_text(staging / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         _swap_into_place(staging, path)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(path, err, "cannot write the model folder") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Refuse, before training, a folder that saving a model would replace but is not a model folder."""
+    path = Path(path)
+    try:
+        foreign = os.path.isdir(path) and not (path / METADATA_FILE).is_file() and any(path.iterdir())
+    except OSError as err:
+        raise write_error(path, err, "cannot write the model folder") from None
+    if foreign:
+        raise ModelIntegrityError(
+            f"{path}: exists and is not a stance model folder; choose another --out or remove it"
+        )
 
 
 def _swap_into_place(staging: Path, path: Path) -> None:
@@ -115,10 +138,7 @@ def _swap_into_place(staging: Path, path: Path) -> None:
     if not path.exists():
         os.replace(staging, path)
         return
-    if not (path / METADATA_FILE).is_file() and any(path.iterdir()):
-        raise ModelIntegrityError(
-            f"{path}: exists and is not a stance model folder; choose another --out or remove it"
-        )
+    check_replaceable(path)
     retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
     os.replace(path, retired / "model")
     os.replace(staging, path)
@@ -139,18 +159,118 @@ def read_metadata(path: str | Path) -> dict:
         meta = json.loads(meta_path.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelIntegrityError(f"{meta_path}: corrupted metadata (not JSON); retrain with `stance train`") from None
+    except OSError as err:
+        raise ModelIntegrityError(f"{meta_path}: cannot be read ({err.strerror}); check its permissions") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelIntegrityError(f"{meta_path}: not stance model metadata; retrain with `stance train`")
-    if meta.get("format_version") not in READABLE_VERSIONS:
+    if meta.get("format_version") not in READABLE_VERSIONS or isinstance(meta.get("format_version"), bool):
         raise ModelIntegrityError(
-            f"{path}: model format {meta.get('format_version')} is not supported by this version "
+            f"{path}: model format {meta.get('format_version')!r} is not supported by this version "
             f"(expects {FORMAT_VERSION}); retrain with `stance train`"
         )
-    try:
-        meta["targets"], meta["classes"], meta["encoder"]["sha256"], meta["head"]["sha256"]
-    except (KeyError, TypeError):
-        raise ModelIntegrityError(f"{meta_path}: incomplete metadata; retrain with `stance train`") from None
+    problem = _shape_problem(meta)
+    if problem is not None:
+        raise ModelIntegrityError(f"{meta_path}: {problem}; the file was edited or damaged, "
+                                  "retrain with `stance train`")
     return meta
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_KINDS = ("sentence-transformers", "static", "fine-tuned")
+_NUMERIC_PARAMS = ("C", "temperature", "threshold", "lr", "epochs", "layers")
+
+
+def _text(v) -> bool:
+    return isinstance(v, str) and v != ""
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _plain_name(v) -> bool:
+    """A file or folder name inside the model folder: relative, no way out of it."""
+    return _text(v) and not Path(v).is_absolute() and ".." not in Path(v).parts and "\\" not in v
+
+
+def _json_kind(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true/false"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(v), "a number")
+
+
+def _shape_problem(meta: dict) -> str | None:
+    """The first metadata key whose value is missing or of the wrong shape, said in one phrase; None if all fit."""
+    encoder = meta.get("encoder")
+    fine_tuned = isinstance(encoder, dict) and encoder.get("kind") == "fine-tuned"
+    sha256 = (lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "a SHA-256 (64 hex digits)")
+    an_object = (lambda v: isinstance(v, dict), "an object")
+    # key, required, (is it right, what it must be); later checks rely on the earlier ones
+    checks = [
+        ("targets", True, (lambda v: isinstance(v, list) and v and all(map(_text, v)) and len(set(v)) == len(v),
+                           "a non-empty list of distinct target names")),
+        ("classes", True, an_object),
+        ("encoder", True, an_object),
+        ("encoder.kind", False, (lambda v: v in _KINDS, f"one of {', '.join(_KINDS)}")),
+        ("encoder.id", False, (_text, "a name")),
+        ("encoder.path", False, (_plain_name, "the encoder folder inside the model folder") if fine_tuned
+         else (lambda v: v is None or _text(v), "a folder path or null")),
+        ("encoder.sha256", True, sha256),
+        ("encoder.batch_size", False, (lambda v: _number(v) and int(v) == v and v > 0, "a positive whole number")),
+        ("encoder.base", False, an_object),
+        ("head", True, an_object),
+        ("head.file", False, (lambda v: _plain_name(v) and len(Path(v).parts) == 1, "a file name in the model folder")),
+        ("head.sha256", True, sha256),
+        ("head.params", False, an_object),
+        ("features", False, an_object),
+        ("features.context", False, (lambda v: isinstance(v, bool), "true or false")),
+        ("features.ngrams", False, (lambda v: isinstance(v, bool), "true or false")),
+        ("training", False, an_object),
+        ("versions", False, an_object),
+        ("created", False, (lambda v: isinstance(v, str), "a date string")),
+    ]
+    for key, required, (fits, expected) in checks:
+        parent, _, name = key.rpartition(".")
+        holder = meta.get(parent) if parent else meta
+        if not isinstance(holder, dict) or name not in holder:
+            if required:
+                return f'"{key}" is missing'
+            continue
+        if not fits(holder[name]):
+            return _expected(key, holder[name], expected)
+    return _inner_problem(meta)
+
+
+def _inner_problem(meta: dict) -> str | None:
+    """The first wrong entry inside ``classes``, ``head.params`` and ``versions`` (their own shape is checked)."""
+    for target in meta["targets"]:
+        if target not in meta["classes"]:
+            return f'"classes.{target}" is missing'
+        names = meta["classes"][target]
+        if not (isinstance(names, list) and names and all(map(_text, names))):
+            return _expected(f"classes.{target}", names, "a non-empty list of class names")
+    for target, params in meta["head"].get("params", {}).items():
+        if not isinstance(params, dict):
+            return _expected(f"head.params.{target}", params, "an object")
+        for name in _NUMERIC_PARAMS:
+            if name in params and not _number(params[name]):
+                return _expected(f"head.params.{target}.{name}", params[name], "a number")
+    for package, version in meta.get("versions", {}).items():
+        if not (version is None or isinstance(version, str)):
+            return _expected(f"versions.{package}", version, "a version string or null")
+    return None
+
+
+def _expected(key: str, value, expected: str) -> str:
+    return f'"{key}" must be {expected}, not {_describe(value)}'
+
+
+def _describe(value) -> str:
+    """A short view of a wrong value: its kind, and the value itself when it is short."""
+    shown = json.dumps(value, ensure_ascii=False)
+    return _json_kind(value) + (f" ({shown})" if len(shown) <= 40 and not isinstance(value, (dict, type(None))) else "")
 
 
 def _encoder_folder(path: Path, recorded: dict):
@@ -184,7 +304,11 @@ def prepare_onnx(path: str | Path, meta: dict) -> None:
     if recorded.get("kind") != "static" and _onnx_serves(folder):
         from stance.encoders.onnx import OnnxEncoder
 
-        OnnxEncoder(model_path=folder)._graph()
+        try:
+            OnnxEncoder(model_path=folder)._graph()
+        except OutputPathError as err:  # the model is saved; scoring exports again or runs on torch
+            warnings.warn(f"{err}; the model is saved, scoring will need the export or --backend torch",
+                          StanceWarning, stacklevel=2)
 
 
 @dataclass
@@ -252,5 +376,10 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
         )
     with open(head_path, "rb") as handle:
         stored = joblib.load(handle)
-    heads, vectorizer = stored["heads"], stored["vectorizer"]
+    heads = stored.get("heads") if isinstance(stored, dict) else None
+    missing = [t for t in meta["targets"] if not isinstance(heads, dict) or not hasattr(heads.get(t), "predict_proba")]
+    if missing:
+        raise ModelIntegrityError(f"{path}: {METADATA_FILE} names targets the head file has no head for "
+                                  f"({', '.join(missing)}); retrain with `stance train`")
+    vectorizer = stored.get("vectorizer")
     return ModelParts(path=path, meta=meta, encoder=encoder, heads=heads, vectorizer=vectorizer)

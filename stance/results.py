@@ -9,6 +9,19 @@ one model; another model is refused. The parts are one Parquet data set,
 readable by pandas, pyarrow or Ray (``pd.read_parquet(RESULTS)``), and
 :func:`iter_scores` turns them back into ``ArticleScores`` for the history
 store (``stance record RESULTS``, or ``--record`` beside ``--engine ray``).
+
+An article id names one article. When an article comes again with another
+text under an id already in the folder (same source; the text's SHA-256
+tells), it is not written unless asked (``stance score --replace``); then its
+new version goes into a new part, and every reader here (:class:`ResultsFolder`,
+:func:`read_results`, :func:`iter_scores`) takes the last version written of
+each (article, source): parts in name order, rows in order within a part.
+Each row keeps where its text came from (``location``; parts written before
+that column read as unknown).
+
+Every part of a folder is checked before any row is read or anything is
+written: a readable Parquet footer, stance's columns with their types, one
+model. A part that fails is named, to be moved out of the folder.
 """
 
 from __future__ import annotations
@@ -21,11 +34,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.errors import InputError
+from stance.fileio import follow_umask
 
-__all__ = ["ResultsFolder", "iter_scores", "read_results", "result_parts", "results_rows"]
+__all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
 
 COLUMNS = ("article", "source", "date", "date_source", "title", "url", "content_sha256", "model_id",
-           "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at", "model")
+           "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at", "model", "location")
+#: Columns every part has; ``location`` came later and may be missing.
+REQUIRED = COLUMNS[:-1]
+_INTEGERS = {"n_sentences", "n_skipped"}
 
 
 def results_rows(scores: Iterable) -> list[dict]:
@@ -38,34 +55,39 @@ def results_rows(scores: Iterable) -> list[dict]:
             "n_sentences": len(s.sentences), "n_skipped": len(s.skipped),
             "summary": json.dumps(s.summary), "sentences": json.dumps(s.sentences, ensure_ascii=False),
             "skipped": json.dumps(s.skipped, ensure_ascii=False), "scored_at": stamp,
-            "model": json.dumps(s.model, sort_keys=True),
+            "model": json.dumps(s.model, sort_keys=True), "location": s.location,
         }
         for s in scores
     ]
 
 
 class ResultsFolder:
-    """A folder of result parts: what is done, and appending more."""
+    """A folder of result parts: what is done, and appending more.
+
+    ``done`` holds the (article, source) pairs in the folder; ``versions`` maps
+    each to the SHA-256 and location of its last written text.
+    """
 
     def __init__(self, path: str | Path, model_id: str):
-        import pyarrow.parquet as pq
-
         self.path = Path(path)
-        if self.path.exists() and not self.path.is_dir():
-            raise InputError(f"{self.path}: exists and is not a folder; give --output a folder for the result parts")
+        models = check_output(self.path)
+        parts = _parts(self.path)
+        if models - {model_id}:
+            raise InputError(
+                f"{self.path}: holds results of model {sorted(models)[0]}, not {model_id}; "
+                "give a new --output folder for this model"
+            )
         self.path.mkdir(parents=True, exist_ok=True)
-        self.done: set[tuple[str, str | None]] = set()
+        self.versions: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
         self._next = 0
-        for part in sorted(self.path.glob("part-*.parquet")):
-            table = pq.read_table(part, columns=["article", "source", "model_id"])
-            models = set(table.column("model_id").to_pylist())
-            if models - {model_id}:
-                raise InputError(
-                    f"{self.path}: holds results of model {sorted(models)[0]}, not {model_id}; "
-                    "give a new --output folder for this model"
-                )
-            self.done.update(zip(table.column("article").to_pylist(), table.column("source").to_pylist()))
-            self._next = max(self._next, int(part.stem.split("-")[1]) + 1)
+        for part in parts:
+            names = _part_columns(part)
+            columns = ["article", "source", "content_sha256"] + (["location"] if "location" in names else [])
+            rows = _read_part(part, columns).to_pylist()
+            self.versions.update(((r["article"], r["source"]), (r["content_sha256"], r.get("location"))) for r in rows)
+            if part.stem.startswith("part-") and part.stem[5:].isdigit():
+                self._next = max(self._next, int(part.stem[5:]) + 1)
+        self.done: set[tuple[str, str | None]] = set(self.versions)
 
     def write(self, scores: list) -> Path | None:
         """Append one part with these results (atomically); returns its path."""
@@ -78,6 +100,7 @@ class ResultsFolder:
         table = pa.Table.from_pylist(rows, schema=_schema())
         target = self.path / f"part-{self._next:05d}.parquet"
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".part-", suffix=".tmp")
+        follow_umask(fd)
         os.close(fd)
         try:
             pq.write_table(table, tmp)
@@ -88,24 +111,149 @@ class ResultsFolder:
             Path(tmp).unlink(missing_ok=True)
             raise
         self._next += 1
-        self.done.update((r["article"], r["source"]) for r in rows)
+        for r in rows:
+            self.versions[(r["article"], r["source"])] = (r["content_sha256"], r["location"])
+            self.done.add((r["article"], r["source"]))
         return target
+
+
+class Versions:
+    """Which articles to score, given the versions a results folder and the history store hold.
+
+    An article whose text is in ``folder`` already is skipped (resumed). One whose
+    id holds another text there or in ``store`` (same source and model) is
+    refused with a warning, unless ``replace``; :attr:`refused` counts those.
+    """
+
+    def __init__(self, model_id: str, *, folder: ResultsFolder | None = None, store=None, replace: bool = False):
+        self.model_id, self.folder, self.store, self.replace = model_id, folder, store, replace
+        self.refused = 0
+
+    def select(self, documents: Iterable) -> Iterator:
+        """The documents to score, lazily."""
+        for doc in documents:
+            key = (doc.id, doc.source)
+            held = self.folder.versions.get(key) if self.folder is not None else None
+            if held is not None and held[0] == doc.content_sha256:
+                continue
+            if not self.replace and self._refuse(doc, held):
+                continue
+            yield doc
+
+    def _refuse(self, doc, in_folder) -> bool:
+        import warnings
+
+        from stance.errors import StanceWarning
+        from stance.store import refused_message
+
+        clashes = []
+        if in_folder is not None and in_folder[0]:
+            clashes.append((in_folder[1], str(self.folder.path)))
+        if self.store is not None:
+            recorded = self.store.recorded_version(doc.id, doc.source, self.model_id)
+            if recorded is not None and recorded[0] and recorded[0] != doc.content_sha256:
+                clashes.append((recorded[1], str(self.store.path)))
+        for location, where in clashes:
+            warnings.warn(refused_message(doc.location, doc.id, location, where), StanceWarning, stacklevel=3)
+        self.refused += bool(clashes)
+        return bool(clashes)
 
 
 def _schema():
     import pyarrow as pa
 
-    ints = {"n_sentences", "n_skipped"}
-    return pa.schema([(c, pa.int64() if c in ints else pa.string()) for c in COLUMNS])
+    return pa.schema([(c, pa.int64() if c in _INTEGERS else pa.string()) for c in COLUMNS])
+
+
+def _parts(path: Path) -> list[Path]:
+    """The Parquet parts of a folder, in the order they count (a later one wins)."""
+    return sorted(path.glob("*.parquet")) if path.is_dir() else []
 
 
 def result_parts(path: str | Path) -> list[Path]:
     """The Parquet parts of a results folder; an error that says how to make them when there are none."""
     path = Path(path)
-    parts = sorted(path.glob("*.parquet")) if path.is_dir() else []
+    parts = _parts(path)
     if not parts:
         raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
     return parts
+
+
+def _bad_part(part: Path, why: str) -> InputError:
+    return InputError(f"{part}: {why}; move it out of {part.parent} (stance reads every .parquet file there)")
+
+
+def _part_columns(part: Path) -> dict:
+    """A part's columns and their Arrow types, from its footer."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(part)
+    except (pa.ArrowException, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise _bad_part(part, f"not a readable Parquet file ({reason})") from None
+    return {field.name: field.type for field in schema}
+
+
+def _read_part(part: Path, columns: list[str]):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(part, columns=columns)
+    except (pa.ArrowException, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise _bad_part(part, f"cannot be read ({reason})") from None
+
+
+def _type_fits(column: str, kind) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_null(kind):  # a column with no value in a part (Ray writes these)
+        return column not in ("article", "model_id", "summary", "sentences")
+    if column in _INTEGERS:
+        return pa.types.is_integer(kind)
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+
+def check_parts(path: Path, parts: list[Path]) -> set[str]:
+    """Check every part (footer, columns, types, one model) before any row is used; return the models."""
+    models: set[str] = set()
+    for part in parts:
+        columns = _part_columns(part)
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise _bad_part(part, f"not a stance result part (no {', '.join(missing)} column)")
+        for column in (c for c in COLUMNS if c in columns):
+            if not _type_fits(column, columns[column]):
+                raise _bad_part(part, f"not a stance result part (column {column} holds {columns[column]})")
+        found = set(_read_part(part, ["model_id"]).column("model_id").to_pylist())
+        if None in found:
+            raise _bad_part(part, "not a stance result part (rows without a model_id)")
+        models |= found
+        if len(models) > 1:
+            raise InputError(f"{path}: holds results of several models ({', '.join(sorted(models))}); "
+                             "keep one model per folder")
+    return models
+
+
+def check_output(path: str | Path) -> set[str]:
+    """Check a folder for ``--output`` (it may be new or empty): every part sound; return its models."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: exists and is not a folder; give --output a folder for the result parts")
+    return check_parts(path, _parts(path))
+
+
+def check_results(path: str | Path) -> str:
+    """Check a results folder whole, before it is read or recorded; return the id of its model."""
+    path = Path(path)
+    parts = result_parts(path)
+    models = check_parts(path, parts)
+    if not models:
+        raise InputError(f"{path}: its parts hold no rows; write them with `stance score ... --output {path}`")
+    return next(iter(models))
 
 
 def read_results(path: str | Path, *, sources=None, since: str | None = None, until: str | None = None) -> tuple[list[dict], str]:
@@ -113,37 +261,59 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
 
     ``since``/``until`` keep undated articles, as the history store does.
     """
-    import pyarrow.parquet as pq
-
+    model = check_results(path)
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
-    rows = [row for part in result_parts(path) for row in pq.read_table(part, columns=columns).to_pylist()]
-    models = sorted({r["model_id"] for r in rows})
-    if len(models) > 1:
-        raise InputError(f"{path}: holds results of several models ({', '.join(models)}); keep one model per folder")
+    latest: dict[tuple[str, str | None], dict] = {}
+    for part in result_parts(path):
+        for row in _read_part(part, columns).to_pylist():
+            latest[(row["article"], row["source"])] = row
     kept = []
-    for r in rows:
+    for r in latest.values():
         if sources and r["source"] not in sources:
             continue
         if r["date"] is not None and ((since and r["date"] < since) or (until and r["date"] > until)):
             continue
         kept.append({**r, "summary": json.loads(r["summary"])})
-    return kept, models[0]
+    return kept, model
+
+
+def _last_versions(parts: list[Path]) -> dict[tuple[str, str | None], tuple[int, int]]:
+    """Where the last version of each (article, source) is: (part index, row index)."""
+    last = {}
+    for i, part in enumerate(parts):
+        table = _read_part(part, ["article", "source"])
+        for j, key in enumerate(zip(table.column("article").to_pylist(), table.column("source").to_pylist())):
+            last[key] = (i, j)
+    return last
 
 
 def iter_scores(path: str | Path, batch_size: int = 64) -> Iterator[list]:
-    """The articles of a results folder as ``ArticleScores``, a batch at a time (memory stays bounded)."""
+    """The articles of a results folder as ``ArticleScores``, a batch at a time (memory stays bounded).
+
+    The folder is checked whole first; each (article, source) comes once, in its last version.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from stance.scoring import ArticleScores
 
-    for part in result_parts(path):
-        parquet = pq.ParquetFile(part)
-        names = set(parquet.schema_arrow.names)
-        missing = {"article", "model_id", "summary", "sentences"} - names
-        if missing:
-            raise InputError(f"{part}: not a stance result part (no {', '.join(sorted(missing))} column)")
-        for batch in parquet.iter_batches(batch_size=batch_size):
-            yield [_scores_of(ArticleScores, row) for row in batch.to_pylist()]
+    check_results(path)
+    parts = result_parts(path)
+    last = _last_versions(parts)
+    for i, part in enumerate(parts):
+        row_number = 0
+        try:
+            batches = pq.ParquetFile(part).iter_batches(batch_size=batch_size)
+            for batch in batches:
+                rows = []
+                for row in batch.to_pylist():
+                    if last[(row["article"], row["source"])] == (i, row_number):
+                        rows.append(_scores_of(ArticleScores, row))
+                    row_number += 1
+                if rows:
+                    yield rows
+        except (pa.ArrowException, OSError) as err:
+            raise _bad_part(part, f"cannot be read ({str(err).strip() or type(err).__name__})") from None
 
 
 def _scores_of(cls, row: dict):
@@ -153,5 +323,5 @@ def _scores_of(cls, row: dict):
         article=row["article"], date=row.get("date"), model=model, sentences=json.loads(row["sentences"]),
         skipped=json.loads(row.get("skipped") or "[]"), summary=json.loads(row["summary"]),
         date_source=row.get("date_source"), source=row.get("source"), title=row.get("title"), url=row.get("url"),
-        content_sha256=row.get("content_sha256"),
+        content_sha256=row.get("content_sha256"), location=row.get("location"),
     )

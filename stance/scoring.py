@@ -24,6 +24,8 @@ class ArticleScores:
     over sentences of P(favor) - P(against), in [-1, 1] (0.0 with no sentence).
     ``date_source`` says where ``date`` came from (``column``, ``option``,
     ``text``); ``source``, ``title`` and ``url`` come from a table when given.
+    ``location`` says where the text was read (a path, or a table and row); it
+    is kept with recorded scores but is not part of the ``--json`` line.
     """
 
     article: str
@@ -37,9 +39,11 @@ class ArticleScores:
     title: str | None = None
     url: str | None = None
     content_sha256: str | None = None
+    location: str | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data.pop("location")
         order = ["article", "date", "date_source", "source", "title", "url", "content_sha256", "model"]
         return {**{k: data.pop(k) for k in order}, **data}
 
@@ -102,7 +106,7 @@ def _score_batch(model, docs) -> list[ArticleScores]:
     results = score_articles(model, [d.article for d in docs], dates=[d.date for d in docs])
     for doc, result in zip(docs, results):
         result.date_source, result.source, result.title, result.url = doc.date_source, doc.source, doc.title, doc.url
-        result.content_sha256 = doc.content_sha256
+        result.content_sha256, result.location = doc.content_sha256, doc.location or None
     return results
 
 

@@ -4,7 +4,9 @@ Pure functions, no model. The rules, in order:
 
 * A line break ends a sentence; a line is split further only within itself
   (pysbd, rule-based, deterministic). Whitespace is normalised inside a line,
-  never across lines, and blank lines vanish.
+  never across lines, and blank lines vanish. A line longer than
+  :data:`MAX_SPLIT_CHARS` is cut at sentence ends into pieces of at most that
+  length before pysbd, so that splitting time grows linearly.
 * Every segment gets the next 0-based index, furniture included, so that label
   files keep their indices when the furniture rules change.
 * Page furniture (datelines, bylines, share and sign-up prompts, privacy and
@@ -14,7 +16,13 @@ Pure functions, no model. The rules, in order:
 
 from __future__ import annotations
 
+import codecs
+import math
+import os
 import re
+import stat
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,11 +30,18 @@ from pathlib import Path
 from stance.errors import InputError
 
 __all__ = [
+    "MAX_ARTICLE_MB",
+    "MAX_SPLIT_CHARS",
     "Article",
     "Segment",
     "decode_text",
     "furniture_kind",
+    "max_article_bytes",
+    "printable_name",
     "read_article",
+    "read_article_bytes",
+    "read_stdin_bytes",
+    "regular_file",
     "split_sentences",
 ]
 
@@ -69,34 +84,198 @@ class Article:
 
 # --- reading ---------------------------------------------------------------
 
+#: Largest article accepted, in MB (2**20 bytes) of encoded text, unless
+#: ``STANCE_MAX_ARTICLE_MB`` says otherwise: a bound on the memory and time one
+#: input can take, far above any news article.
+MAX_ARTICLE_MB = 10
+_MB = 2**20
+_READ_BLOCK = _MB
+
+
+def max_article_bytes() -> int:
+    """The article size limit in bytes: ``STANCE_MAX_ARTICLE_MB``, else :data:`MAX_ARTICLE_MB`."""
+    raw = os.environ.get("STANCE_MAX_ARTICLE_MB")
+    if raw is None:
+        return MAX_ARTICLE_MB * _MB
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(
+            f"STANCE_MAX_ARTICLE_MB={raw!r} is not a positive number of megabytes; "
+            f"unset it (default {MAX_ARTICLE_MB}) or give one, e.g. STANCE_MAX_ARTICLE_MB=20"
+        )
+    return max(1, int(value * _MB))
+
+
+def too_big(name: str, size: int | None, limit: int) -> InputError:
+    """The error for an article over the limit (``size`` None: not known beyond the limit)."""
+    over = (f"more than {_megabytes(limit)} of text, the limit for one article" if size is None
+            else f"{_megabytes(size)} of text, over the {_megabytes(limit)} limit for one article")
+    return InputError(f"{name}: {over}; split it, or raise the limit with STANCE_MAX_ARTICLE_MB")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / _MB:.3g} MB" if size >= _MB / 10 else f"{size} bytes"
+
+
+def printable_name(path: str | os.PathLike) -> str:
+    """A path as text that can be printed and stored: bytes that are not UTF-8 shown as ``\\xe9``.
+
+    A file name that is not UTF-8 decodes to lone surrogates, which no UTF-8
+    output (terminal, SQLite, Parquet) accepts.
+    """
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def regular_file(path: str | Path) -> os.stat_result | str:
+    """``path``'s stat when it is a regular file, else what it is (``"a FIFO (named pipe)"``, ...).
+
+    Asked before opening: opening a FIFO waits for a writer, and a device
+    like ``/dev/zero`` never ends.
+    """
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(f"{printable_name(path)}: no such file or folder; check the path") from None
+    except OSError as err:
+        raise InputError(f"{printable_name(path)}: cannot be read ({err.strerror}); check its permissions") from None
+    return st if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
+
+
+def not_regular(name: str, kind: str) -> InputError:
+    """The error for a path that is not a regular file; ``kind`` comes from :func:`regular_file`."""
+    return InputError(f"{name}: is {kind}, not a regular file; give an article file, a folder or a table"
+                      + (" (or pipe it to `stance score -`)" if "FIFO" in kind else ""))
+
+
+_OPEN_FLAGS = sum(getattr(os, flag, 0) for flag in ("O_NONBLOCK", "O_NOCTTY", "O_CLOEXEC"))
+
+
+def read_article_bytes(path: str | Path) -> bytes:
+    """An article file's bytes: regular files only, and at most the size limit."""
+    name, limit = printable_name(path), max_article_bytes()
+    st = regular_file(path)
+    if isinstance(st, str):
+        raise not_regular(name, st)
+    if st.st_size > limit:
+        raise too_big(name, st.st_size, limit)
+    try:  # O_NONBLOCK: should the file have been swapped for a FIFO since, opening it does not wait
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+    except OSError as err:
+        raise InputError(f"{name}: cannot be read ({err.strerror}); check its permissions") from None
+    with open(fd, "rb", buffering=0) as stream:
+        mode = os.fstat(stream.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(name, _kind(mode))
+        try:
+            data = _read_at_most(stream, limit + 1)
+        except OSError as err:
+            raise InputError(f"{name}: cannot be read ({err.strerror}); check the file") from None
+    if len(data) > limit:
+        raise too_big(name, None, limit)
+    return data
+
+
+def read_stdin_bytes() -> bytes:
+    """Standard input's bytes, at most the size limit."""
+    limit = max_article_bytes()
+    data = _read_at_most(sys.stdin.buffer, limit + 1)
+    if len(data) > limit:
+        raise too_big("<stdin>", None, limit)
+    return data
+
+
+def _read_at_most(stream, size: int) -> bytes:
+    """Up to ``size`` bytes, a block at a time (one ``read(size)`` would allocate ``size`` up front)."""
+    blocks, left = [], size
+    while left > 0:
+        block = stream.read(min(left, _READ_BLOCK))
+        if not block:
+            break
+        blocks.append(block)
+        left -= len(block)
+    return b"".join(blocks)
+
+
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
 
 def decode_text(data: bytes, name: str) -> str:
-    """Decode an article's bytes as UTF-8 (a BOM is dropped); anything else is an error."""
-    if b"\x00" in data:
-        raise InputError(f"{name}: looks like a binary file, not text; give a UTF-8 .txt article")
+    """Decode an article's bytes: UTF-8, or UTF-16/32 with a byte-order mark; anything else is an error."""
+    limit = max_article_bytes()
+    if len(data) > limit:
+        raise too_big(name, len(data), limit)
+    codec, label = next(((c, lab) for bom, c, lab in _BOMS if data.startswith(bom)), ("utf-8", "UTF-8"))
+    if codec == "utf-8" and b"\x00" in data:
+        raise _binary_or_utf16(data, name)
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(codec)
     except UnicodeDecodeError as err:
-        raise InputError(
-            f"{name}: not UTF-8 (byte {err.start}); convert it, e.g. iconv -f LATIN1 -t UTF-8"
-        ) from None
+        # bytes FF FE or FE FF that do not go on as UTF-16 are no UTF-8 either: most likely Latin-1 "ÿþ"
+        what = "not UTF-8" if label == "UTF-8" else f"not UTF-8 (byte 0), nor {label} despite its byte-order mark"
+        raise InputError(f"{name}: {what} (byte {err.start}); convert it, e.g. iconv -f LATIN1 -t UTF-8") from None
+    if "\x00" in text:
+        raise _binary_or_utf16(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; give an article with text")
     return text
 
 
-def read_article(path: str | Path) -> Article:
-    """Read and split one UTF-8 article file; its id is the file stem."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give article files (.txt)")
+def _binary_or_utf16(data: bytes, name: str) -> InputError:
+    """The error for bytes with NULs: UTF-16 without a byte-order mark is named as such.
+
+    Text in UTF-16 has its zero bytes (the high byte of ASCII characters) on one
+    side of each pair: odd offsets for little-endian, even for big-endian.
+    """
+    sample = data[:65536]
+    zeros_even, zeros_odd = sample[0::2].count(0), sample[1::2].count(0)
+    codec = "UTF-16LE" if zeros_odd > zeros_even else "UTF-16BE"
+    if min(zeros_even, zeros_odd) <= 0.1 * max(zeros_even, zeros_odd) and _reads_as_text(sample, codec):
+        return InputError(
+            f"{name}: looks like {codec} text without a byte-order mark; convert it to UTF-8, "
+            f"e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8.txt"
+        )
+    return InputError(f"{name}: looks like a binary file, not text; give a UTF-8 .txt article")
+
+
+def _reads_as_text(sample: bytes, codec: str) -> bool:
+    """Whether ``sample`` decodes as ``codec`` to words: printable characters, with spaces or line breaks."""
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot be read ({err.strerror}); check its permissions") from None
-    return Article.from_text(decode_text(data, str(path)), id=path.stem)
+        text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    readable = sum(c.isprintable() or c in "\n\r\t" for c in text)
+    return readable >= 0.95 * len(text) and any(c.isspace() for c in text)
+
+
+def read_article(path: str | Path) -> Article:
+    """Read and split one article file (see :func:`decode_text`); its id is the file stem."""
+    path = Path(path)
+    if os.path.isdir(path):
+        raise InputError(f"{printable_name(path)}: is a directory; give article files (.txt)")
+    data = read_article_bytes(path)
+    return Article.from_text(decode_text(data, printable_name(path)), id=printable_name(path.stem))
 
 
 # --- splitting -------------------------------------------------------------
@@ -113,11 +292,49 @@ def _segmenter():
     return pysbd.Segmenter(language="en", clean=False)
 
 
+#: Longest text handed to pysbd at once. Its time grows faster than its input
+#: (a 50,000-character line costs ten times as much per character as a
+#: 2,000-character one), so a longer line is cut into pieces first (see
+#: :func:`_chunks`). Real paragraphs are far shorter and split exactly as pysbd
+#: splits them.
+MAX_SPLIT_CHARS = 5000
+
+
 def _split_line(line: str) -> list[str]:
     if not _MAYBE_SEVERAL.search(line):
         return [line]
-    parts = [part.strip() for part in _in_line(line, _segmenter().processor(line).process())]
+    if len(line) > MAX_SPLIT_CHARS:
+        return [part for chunk in _chunks(line) for part in _split_chunk(chunk)]
+    return _split_chunk(line)
+
+
+def _split_chunk(text: str) -> list[str]:
+    if not _MAYBE_SEVERAL.search(text):
+        return [text.strip()] if text.strip() else []
+    parts = [part.strip() for part in _in_line(text, _segmenter().processor(text).process())]
     return [part for part in parts if part]
+
+
+def _chunks(line: str) -> Iterator[str]:
+    """``line`` in consecutive pieces of at most :data:`MAX_SPLIT_CHARS` characters.
+
+    Each piece ends, within the second half of its window, after the last
+    sentence terminator followed by a space, else after the last space, else
+    at the window's end. A cut is a sentence break, so on such long lines a
+    cut may fall after an abbreviation where pysbd would not have split.
+    """
+    start, half = 0, MAX_SPLIT_CHARS // 2
+    while len(line) - start > MAX_SPLIT_CHARS:
+        end = start + MAX_SPLIT_CHARS
+        cut = None
+        for match in _MAYBE_SEVERAL.finditer(line, start + half, end):
+            cut = match.end()
+        if cut is None:
+            space = line.rfind(" ", start + half, end)
+            cut = space + 1 if space >= 0 else end
+        yield line[start:cut]
+        start = cut
+    yield line[start:]
 
 
 def _in_line(line: str, sentences: list[str]) -> list[str]:
@@ -237,7 +454,7 @@ def furniture_kind(line: str) -> str | None:
     if _LINK_PREFIX.search(low):
         return "link"
     ends_like_sentence = bool(_SENTENCE_END.search(line))
-    if _BOILERPLATE.search(low) and len(words) <= 60:
+    if len(words) <= 60 and _BOILERPLATE.search(low):  # the count first: the pattern's ".*" is slow on long lines
         return "notice"
     if (
         _CALL_TO_ACTION.search(low)

@@ -1,15 +1,116 @@
-"""SQLite shared by several processes: WAL, writers that take the lock up front, retry when busy."""
+"""SQLite shared by several processes: WAL, writers that take the lock up front, retry when busy.
+
+:func:`peek` and :func:`connect_readonly` read a file without writing a byte
+or leaving a ``-wal``/``-shm`` file behind, so that a file can be looked at
+before it is trusted, and read where nothing may be written.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
-__all__ = ["connect", "retry", "transaction"]
+__all__ = ["HEADER", "Peek", "connect", "connect_reader", "connect_readonly", "peek", "retry", "transaction",
+           "writable_problem"]
 
 RETRY_SECONDS = 120.0
+
+#: The first 16 bytes of every SQLite database file.
+HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class Peek:
+    """What a database file says about itself: its ids and the names of its tables."""
+
+    application_id: int
+    user_version: int
+    tables: frozenset[str]
+
+
+def _uri(path: Path, **params: str) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{quote(str(path.resolve()))}?{query}"
+
+
+def _in_wal_mode(path: Path) -> bool:
+    """The header's read and write versions are 2 in WAL mode (bytes 18 and 19)."""
+    with open(path, "rb") as handle:
+        head = handle.read(20)
+    return head[18:20] == b"\x02\x02"
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """Open a database for reading only, writing nothing, even where nothing can be written.
+
+    A read-only connection to a WAL database creates ``-wal`` and ``-shm`` files
+    and cannot remove them; when no ``-wal`` file exists, every committed page is
+    in the main file and it is opened as immutable instead, which needs neither.
+    """
+    path = Path(path)
+    wal = Path(f"{path}-wal")
+    if _in_wal_mode(path) and not wal.exists():
+        return sqlite3.connect(_uri(path, immutable="1"), uri=True, isolation_level=None)
+    return sqlite3.connect(_uri(path, mode="ro"), uri=True, timeout=30.0, isolation_level=None)
+
+
+def connect_reader(path: str | Path) -> sqlite3.Connection:
+    """A connection that only reads: shared with writers where it can be, else :func:`connect_readonly`.
+
+    Where the file and its folder are writable, an ordinary connection (with
+    ``query_only``) takes part in WAL's locking, so a writer's checkpoint never
+    moves pages under it; its ``-wal``/``-shm`` go when it closes, as any's do.
+    """
+    if writable_problem(path) is not None:
+        return connect_readonly(path)
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def peek(path: str | Path) -> Peek | None:
+    """The ids and tables of an SQLite file, read without changing it; None when it is no SQLite file.
+
+    Raises ``sqlite3.DatabaseError`` when the header is SQLite's but the rest is not readable.
+    """
+    path = Path(path)
+    with open(path, "rb") as handle:
+        if handle.read(len(HEADER)) != HEADER:
+            return None
+    conn = connect_readonly(path)
+    try:
+        def read():
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return Peek(
+                application_id=conn.execute("PRAGMA application_id").fetchone()[0],
+                user_version=conn.execute("PRAGMA user_version").fetchone()[0],
+                tables=frozenset(t for t in tables if not t.startswith("sqlite_")),
+            )
+
+        return retry(read)
+    finally:
+        conn.close()
+
+
+def writable_problem(path: str | Path) -> str | None:
+    """Why a database could not be written here (file, its folder, or its WAL files), or None.
+
+    WAL needs ``-wal`` and ``-shm`` files beside the database, so its folder must
+    be writable too, even when the file is.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"its folder {folder} is not writable (SQLite needs to write {path.name}-wal and -shm beside it)"
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists() and not os.access(candidate, os.W_OK):
+            return f"{candidate} is not writable"
+    return None
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -10,6 +10,23 @@ while another process holds it, so concurrent ``stance score --record`` runs
 lose nothing; each batch is one transaction, so a killed writer leaves either
 the whole batch or none of it. The schema version lives in ``user_version``
 and each newer version is reached by the migrations below, in order.
+
+An article id names one article. Recording under an id that already holds
+another text (same source and model; the text's SHA-256 tells) replaces it
+only when asked (``replace=True``, ``stance score --replace``); otherwise the
+new text is refused with a warning naming both locations (the ``location``
+column), the rest are stored, and :attr:`HistoryStore.refused` counts it. The
+same text again is replaced, which changes nothing but the scores' model run.
+
+Only stance's own databases are opened: stance sets ``application_id`` to
+:data:`APPLICATION_ID` when it creates one (databases of earlier versions have
+0 there, and are known by their ``articles`` and ``sentences`` tables). Any other
+file (not SQLite, empty, another program's tables or id) is refused after a
+look that writes nothing, before WAL mode or a migration could change it. A
+store opened ``readonly`` (``stance drift``) never writes, so it works in a
+folder it cannot write to; one opened for writing first checks that the
+file, its folder and its WAL files can be written, so a run fails before any
+scoring rather than at its first write.
 """
 
 from __future__ import annotations
@@ -17,16 +34,26 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stance.errors import StanceError
+from stance.errors import StanceError, StanceWarning
+from stance.fileio import follow_umask
 from stance.paths import data_home
 from stance.schema import STANCES
-from stance.sqlite import connect, transaction
+from stance.sqlite import (
+    connect,
+    connect_reader,
+    peek,
+    retry,
+    transaction,
+    writable_problem,
+)
 
-__all__ = ["SCHEMA_VERSION", "HistoryStore", "StoreError", "default_db_path"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "HistoryStore", "StoreError", "default_db_path", "refused_message"]
 
 
 class StoreError(StanceError):
@@ -84,8 +111,15 @@ MIGRATIONS: list[list[str]] = [
                    json_extract(t.value, '$.net') AS net
             FROM articles AS a, json_each(a.summary) AS t""",
     ],
+    ["ALTER TABLE articles ADD COLUMN location TEXT"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+#: ``PRAGMA application_id`` of a stance history database ("STNC").
+APPLICATION_ID = 0x53544E43
+
+#: The tables a history database of any schema version holds.
+STANCE_TABLES = frozenset({"articles", "sentences"})
 
 class HistoryStore:
     """A connection to the history database; use as a context manager.
@@ -97,43 +131,107 @@ class HistoryStore:
     create : bool, default True
         Create the file (and its folder) when missing; with False a missing
         database is an error, as ``stance drift`` wants.
+    readonly : bool, default False
+        Only read: nothing is migrated or written, and no write access is needed.
     """
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = True):
+    def __init__(self, path: str | Path | None = None, *, create: bool = True, readonly: bool = False):
         self.path = Path(path) if path is not None else default_db_path()
-        if not self.path.exists():
-            if not create:
-                raise StoreError(f"{self.path}: no history database here; record scores with `stance score FILE... --record`")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif self.path.is_dir():
+        self.readonly = readonly
+        #: Articles refused by :meth:`record` because their id holds another text.
+        self.refused = 0
+        if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder; give a database file with --db")
+        if not self.path.exists() and (not create or readonly):
+            raise StoreError(f"{self.path}: no history database here; record scores with `stance score FILE... --record`")
         try:
-            self._conn = connect(self.path)
+            if not self.path.exists():
+                self._create()
+            self._version = self._identify()
+            if not readonly:
+                self._check_writable()
+            self._conn = connect_reader(self.path) if readonly else connect(self.path)
             self._conn.execute("PRAGMA foreign_keys = ON")
-            self._setup()
+            if not readonly:
+                self._setup()
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path}: not a usable SQLite database ({err}); give another --db") from None
+        except OSError as err:
+            raise StoreError(f"{self.path}: cannot be read ({err.strerror}); check its permissions or give another --db") from None
 
     # -- plumbing -------------------------------------------------------
 
     def _transaction(self, work):
         return transaction(self._conn, work)
 
-    def _setup(self):
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path}: made by a newer stance (schema {version}, this one knows {SCHEMA_VERSION}); upgrade stance"
-            )
-        if version < SCHEMA_VERSION:
-            self._transaction(self._migrate)
+    def _create(self):
+        """A new database with stance's schema and id, put in place whole (so no one sees it half made)."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"{self.path}: cannot make its folder ({err.strerror}); give another --db") from None
+        problem = writable_problem(self.path)
+        if problem:
+            raise StoreError(f"{self.path}: cannot be created: {problem}; give another --db")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".new")
+        follow_umask(fd)
+        os.close(fd)
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("BEGIN")
+                _migrate(conn)
+                conn.execute("COMMIT")
+                conn.execute("PRAGMA journal_mode = WAL")
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, self.path)  # fails if another process made it first: theirs is used
+            except FileExistsError:
+                pass
+            except OSError:  # a file system without hard links
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
-    def _migrate(self, conn):
-        version = conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
-        for statements in MIGRATIONS[version:]:
-            for statement in statements:
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    def _identify(self) -> int:
+        """The schema version of a stance database; refuse anything else before it is opened for real."""
+        if self.path.stat().st_size == 0:
+            raise StoreError(f"{self.path}: empty file, not a history database; delete it or give another --db")
+        found = peek(self.path)
+        if found is None:
+            raise StoreError(f"{self.path}: not a usable SQLite database (not an SQLite file); give another --db")
+        foreign = f"{self.path}: an SQLite database of another program, not a stance history; give another --db"
+        if found.application_id not in (0, APPLICATION_ID):
+            raise StoreError(foreign)
+        ours = found.application_id == APPLICATION_ID
+        newer = StoreError(
+            f"{self.path}: made by a newer stance (schema {found.user_version}, this one knows {SCHEMA_VERSION}); "
+            "upgrade stance"
+        )
+        if ours and found.user_version > SCHEMA_VERSION:
+            raise newer
+        if found.user_version == 0:
+            if found.tables and not ours:
+                raise StoreError(foreign)
+            return 0
+        if not STANCE_TABLES <= found.tables or (not ours and found.tables - STANCE_TABLES):
+            raise StoreError(foreign)
+        if found.user_version > SCHEMA_VERSION:
+            raise newer
+        return found.user_version
+
+    def _check_writable(self):
+        problem = writable_problem(self.path)
+        if problem:
+            raise StoreError(f"{self.path}: cannot record scores here: {problem}; fix the permissions or give another --db")
+
+    def _setup(self):
+        if self._version < SCHEMA_VERSION:
+            self._transaction(_migrate)
+        self._version = SCHEMA_VERSION
 
     @property
     def schema_version(self) -> int:
@@ -150,23 +248,46 @@ class HistoryStore:
 
     # -- writing --------------------------------------------------------
 
-    def record(self, scores: Iterable) -> int:
+    def recorded_version(self, article: str, source: str | None, model_id: str) -> tuple[str | None, str | None] | None:
+        """The text hash and location recorded for an article, or None when it is not recorded."""
+        if self._version == 0:
+            return None
+        location = "location" if self._version >= 2 else "NULL"
+        return retry(lambda: self._conn.execute(
+            f"SELECT content_sha256, {location} FROM articles WHERE article = ? AND source = ? AND model_id = ?",
+            (article, source or "", model_id),
+        ).fetchone())
+
+    def record(self, scores: Iterable, *, replace: bool = True) -> int:
         """Store scored articles (``ArticleScores``) in one transaction; return how many.
 
-        An article already recorded with the same model and source is replaced.
+        An article already recorded with the same model and source is replaced;
+        with ``replace=False`` only when its text is the same: another text under
+        its id is refused with a warning and counted in :attr:`refused`.
         """
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened for reading only")
         scores = list(scores)
         if not scores:
             return 0
         scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [_article_row(s, scored_at) for s in scores]
+        refusals: list[str] = []
 
         def write(conn):
+            refusals.clear()  # a retried transaction starts again
+            written = 0
             for s, row in zip(scores, rows):
-                conn.execute(
-                    "DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?",
-                    (row["article"], row["source"], row["model_id"]),
-                )
+                key = (row["article"], row["source"], row["model_id"])
+                if not replace:
+                    held = conn.execute(
+                        "SELECT content_sha256, location FROM articles WHERE article = ? AND source = ? AND model_id = ?",
+                        key,
+                    ).fetchone()
+                    if held is not None and held[0] != row["content_sha256"]:
+                        refusals.append(refused_message(row["location"], row["article"], held[1], str(self.path)))
+                        continue
+                conn.execute("DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?", key)
                 cursor = conn.execute(
                     f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
                 )
@@ -174,24 +295,40 @@ class HistoryStore:
                     "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     _sentence_rows(cursor.lastrowid, s),
                 )
-            return len(rows)
+                written += 1
+            if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # a database of an earlier stance
+            return written
 
-        return self._transaction(write)
+        try:
+            written = self._transaction(write)
+        except sqlite3.OperationalError as err:
+            if _is_write_failure(err):
+                raise StoreError(f"{self.path}: cannot be written ({err}); free space or fix the permissions, "
+                                 "or give another --db") from None
+            raise
+        for message in refusals:
+            warnings.warn(message, StanceWarning, stacklevel=2)
+        self.refused += len(refusals)
+        return written
 
-    def record_results(self, path: str | Path) -> int:
+    def record_results(self, path: str | Path, *, replace: bool = True) -> int:
         """Store a results folder (``stance score --output``, local or Ray); return how many articles.
 
         Each batch of 64 articles is one transaction, as with ``--record``;
         recording a folder again replaces its articles, so it is safe to repeat.
+        ``replace`` is as in :meth:`record`.
         """
         from stance.results import iter_scores
 
-        return sum(self.record(batch) for batch in iter_scores(path))
+        return sum(self.record(batch, replace=replace) for batch in iter_scores(path))
 
     # -- reading --------------------------------------------------------
 
     def models(self) -> list[dict]:
         """Models with recorded scores, latest first: id, articles, last scored, model info."""
+        if self._version == 0:  # an empty database opened for reading: no tables yet
+            return []
         query = """SELECT model_id, COUNT(*), MAX(scored_at),
                           (SELECT model FROM articles b WHERE b.model_id = a.model_id ORDER BY scored_at DESC LIMIT 1)
                    FROM articles a GROUP BY model_id ORDER BY MAX(scored_at) DESC, model_id"""
@@ -213,6 +350,8 @@ class HistoryStore:
         ``since``/``until`` (inclusive, ``YYYY-MM-DD``) keep undated articles,
         which drift counts apart; ``model_id`` matches a prefix.
         """
+        if self._version == 0:
+            return []
         clauses, params = [], []
         if model_id:
             clauses.append("model_id LIKE ? || '%'")
@@ -257,6 +396,27 @@ class HistoryStore:
         return problems
 
 
+def _migrate(conn):
+    """Bring the schema to :data:`SCHEMA_VERSION` and mark the file as stance's (in a write transaction)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]  # re-read under the lock
+    for statements in MIGRATIONS[version:]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+def _is_write_failure(err: sqlite3.OperationalError) -> bool:
+    text = str(err).lower()
+    return any(s in text for s in ("readonly", "read-only", "disk i/o", "disk is full", "unable to open"))
+
+
+def refused_message(location: str | None, article: str, recorded: str | None, where: str) -> str:
+    """The warning for an article whose id already holds another text in ``where``."""
+    return (f"{location or article}: not stored: id {article!r} already holds another text in {where} "
+            f"(from {recorded or 'an earlier run'})")
+
+
 def _article_row(scores, scored_at: str) -> dict:
     summary = {}
     for target, counts in scores.summary.items():
@@ -277,6 +437,7 @@ def _article_row(scores, scored_at: str) -> dict:
         "summary": json.dumps(summary),
         "model": json.dumps(scores.model, sort_keys=True),
         "scored_at": scored_at,
+        "location": scores.location,
     }
 
 

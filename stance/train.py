@@ -65,6 +65,17 @@ def fitted_temperatures(report) -> dict[str, float]:
     return temperatures
 
 
+def _read_labels(label_paths, articles):
+    """The label files, checked; a file or folder that cannot be read is said in one line."""
+    from stance.schema import load_labels
+
+    try:
+        return load_labels(label_paths, articles=articles)
+    except OSError as err:
+        raise LabelFormatError(f"{err.filename or 'a label file'}: cannot be read ({err.strerror}); "
+                               "check the path and its permissions") from None
+
+
 def train(
     label_paths: Sequence[str | Path],
     *,
@@ -92,12 +103,18 @@ def train(
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
     """
-    from stance.evaluation import evaluate, scored_sentences
-    from stance.persist import package_versions
-    from stance.schema import label_targets, labels_sha256, load_labels
+    from stance.encoders.cache import check_cache
+    from stance.evaluation import evaluate, scored_sentences, training_problem
+    from stance.persist import check_replaceable, package_versions
+    from stance.schema import label_targets, labels_sha256
 
-    labels = load_labels(label_paths, articles=articles)
+    check_cache()
+    check_replaceable(out)
+    labels = _read_labels(label_paths, articles)
     targets = label_targets(labels)
+    problem = training_problem(labels, targets)
+    if problem is not None:
+        raise LabelFormatError(f"labels cannot train a model: {problem}")
     encoder = make_encoder(encoder_path)
     model = make_model(encoder, targets, fine_tune)
     report = evaluate(labels, model, n_bootstrap=n_bootstrap)
@@ -105,8 +122,6 @@ def train(
         model.set_params(temperature=fitted_temperatures(report))
 
     scored, _, items, articles, _, y = scored_sentences(labels, targets)
-    if len(scored) == 0:
-        raise LabelFormatError("no sentence left to train on (all rows are page furniture); label real sentences")
     model.fit(items, y, groups=articles)
 
     data_sha = labels_sha256(labels)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from datetime import date as Date
 
 import numpy as np
@@ -195,7 +196,7 @@ def test_unknown_extra_columns_are_named_in_a_warning(tmp_path):
 def test_unreadable_table_is_an_input_error(tmp_path):
     bad = tmp_path / "broken.jsonl"
     bad.write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(InputError, match="cannot be read as a jsonl table"):
+    with pytest.raises(InputError, match="broken.jsonl:1: not valid JSON"):
         list(read_documents([bad]))
 
 
@@ -322,18 +323,20 @@ def test_store_refuses_what_it_cannot_use(tmp_path):
     with pytest.raises(StoreError, match="not a usable SQLite database"):
         HistoryStore(junk)
     newer = tmp_path / "newer.sqlite"
-    sqlite3.connect(newer).execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    HistoryStore(newer).close()
+    with closing(sqlite3.connect(newer)) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(StoreError, match="newer stance"):
         HistoryStore(newer)
 
 
-def test_an_unversioned_database_is_migrated(tmp_path):
-    old = tmp_path / "old.sqlite"
-    sqlite3.connect(old).execute("CREATE TABLE notes (x)").connection.commit()
-    with HistoryStore(old) as store:
-        assert store.schema_version == SCHEMA_VERSION
-        store.record([make_scores("a", "2025-01-01", {"russia": 0.1})])
-    assert sqlite3.connect(old).execute("SELECT COUNT(*) FROM notes").fetchone()[0] == 0  # left alone
+def test_a_database_of_another_program_is_refused_and_left_alone(tmp_path):
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE notes (x)").connection.commit()
+    before = other.read_bytes()
+    with pytest.raises(StoreError):
+        HistoryStore(other)
+    assert other.read_bytes() == before
 
 
 WORKER = textwrap.dedent(

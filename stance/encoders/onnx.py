@@ -22,7 +22,8 @@ import numpy as np
 
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading
 from stance.errors import InputError, ModelIntegrityError
-from stance.paths import data_home
+from stance.fileio import follow_umask
+from stance.paths import data_home, write_error
 
 __all__ = ["OnnxEncoder", "onnx_path"]
 
@@ -174,16 +175,27 @@ def export_onnx(folder: str | Path, target: str | Path) -> Path:
             return self.inner(**dict(zip(names, tensors))).last_hidden_state
 
     sample = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in names)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".onnx")
-    os.close(fd)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".onnx")
+    except OSError as err:
+        raise _export_error(target, err) from None
+    try:
+        follow_umask(fd)
+        os.close(fd)
         with _quiet_loading(), torch.no_grad():
             torch.onnx.export(_Hidden(model), sample, tmp, input_names=names, output_names=["hidden"],
                               opset_version=17, dynamo=False,
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]})
         os.replace(tmp, target)
+    except OSError as err:
+        raise _export_error(target, err) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _export_error(target: Path, err: OSError):
+    """One line for an export that cannot be written: where, why, and the way around it."""
+    return write_error(target, err, "cannot write the ONNX export", "set STANCE_HOME to a writable folder, or use --backend torch")

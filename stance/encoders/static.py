@@ -19,7 +19,8 @@ import numpy as np
 
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
 from stance.errors import ModelIntegrityError
-from stance.paths import data_home
+from stance.fileio import make_temp_dir
+from stance.paths import check_writable, data_home, write_error
 
 __all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
 
@@ -43,13 +44,17 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder = _source_folder(source)
-    out = Path(out) if out is not None else default_static_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = check_writable(out if out is not None else default_static_path(), "the static model folder",
+                         folder=True, replaced=True)
     from model2vec.distill import distill
 
     with _quiet_loading():
         model = distill(model_name=str(folder), pca_dims=pca_dims)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = make_temp_dir(out.parent, f".{out.name}.tmp-")
+    except OSError as err:
+        raise write_error(out, err, "cannot write the static model to") from None
     try:
         model.save_pretrained(str(staging))
         if out.exists():
@@ -57,6 +62,9 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
             os.replace(out, retired / "model")
             shutil.rmtree(retired, ignore_errors=True)
         os.replace(staging, out)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(out, err, "cannot write the static model to") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

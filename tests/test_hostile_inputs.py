@@ -1,0 +1,335 @@
+"""Reading articles from hostile input: pipes and devices, huge files and lines, odd encodings,
+empty or broken tables, file names that are not UTF-8, and text carrying terminal escape sequences."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from stance.errors import InputError
+
+from conftest import REPO, make_scores, stance_script
+
+TIMEOUT = 60  # seconds; reading that blocks shows up as a timeout, which fails the test
+
+
+def _run(*args, env=None, stdin=None):
+    """``stance ARGS`` with a timeout: an input that blocks fails the test instead of hanging it."""
+    try:
+        return subprocess.run([stance_script(), *map(str, args)], capture_output=True, text=True, timeout=TIMEOUT,
+                              errors="backslashreplace",
+                              env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}, input=stdin, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"stance {' '.join(map(str, args))} still running after {TIMEOUT} s")
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+# --- only regular files are opened -----------------------------------------------------
+
+
+def test_fifo_given_as_article_is_refused_without_opening_it(tmp_path, isolated_home):
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    line = _one_error_line(_run("score", fifo))
+    assert "fifo.txt: is a FIFO" in line and "not a regular file" in line
+
+
+def test_fifo_table_and_device_are_refused(tmp_path, isolated_home):
+    table = tmp_path / "feed.jsonl"
+    os.mkfifo(table)
+    assert "feed.jsonl: is a FIFO" in _one_error_line(_run("score", table))
+    assert "/dev/null: is a character device, not a regular file" in _one_error_line(_run("score", "/dev/null"))
+
+
+def test_fifo_inside_a_folder_is_skipped_with_a_warning(tmp_path, isolated_home):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Serbia buys Russian gas.\n", encoding="utf-8")
+    os.mkfifo(folder / "b.txt")
+    result = _run("score", folder)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [f"warning: {folder / 'b.txt'}: is a FIFO (named pipe), not a regular file; skipped"]
+    assert "stance train" in result.stderr  # the readable article got as far as the (missing) model
+
+
+# --- a bounded size per article ----------------------------------------------------------
+
+
+def test_article_over_the_limit_is_refused_with_its_size(tmp_path, isolated_home):
+    path = tmp_path / "huge.txt"
+    path.write_bytes(b"Serbia buys gas. " * 90_000)  # 1.53 MB
+    line = _one_error_line(_run("score", path, env={"STANCE_MAX_ARTICLE_MB": "1"}))
+    assert "huge.txt: 1.46 MB of text, over the 1 MB limit for one article" in line
+    assert "STANCE_MAX_ARTICLE_MB" in line
+
+
+def test_table_row_over_the_limit_is_refused_naming_the_row(tmp_path, isolated_home):
+    table = tmp_path / "t.jsonl"
+    rows = [{"text": "Serbia buys gas."}, {"text": "Serbia buys gas. " * 70_000}]
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    line = _one_error_line(_run("score", table, env={"STANCE_MAX_ARTICLE_MB": "1"}))
+    assert "t.jsonl row 2: 1.13 MB of text, over the 1 MB limit" in line
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-3", "nan", "inf", ""])
+def test_bad_size_limit_setting_is_one_line(tmp_path, isolated_home, value):
+    path = tmp_path / "a.txt"
+    path.write_text("Serbia buys gas.\n", encoding="utf-8")
+    line = _one_error_line(_run("score", path, env={"STANCE_MAX_ARTICLE_MB": value}))
+    assert f"STANCE_MAX_ARTICLE_MB={value!r} is not a positive number" in line
+
+
+class _CountingStdin:
+    """A stdin whose reads are counted, holding far more than the limit."""
+
+    def __init__(self, size: int):
+        self.buffer = self
+        self.data, self.given = io.BytesIO(b"x" * size), 0
+
+    def read(self, size: int = -1) -> bytes:
+        block = self.data.read(size)
+        self.given += len(block)
+        return block
+
+
+def test_stdin_is_read_only_up_to_the_limit(monkeypatch):
+    from stance.corpus import read_documents
+
+    monkeypatch.setenv("STANCE_MAX_ARTICLE_MB", "0.5")
+    stdin = _CountingStdin(4 * 2**20)
+    monkeypatch.setattr(sys, "stdin", stdin)
+    with pytest.raises(InputError, match="<stdin>: more than 0.5 MB of text, the limit for one article"):
+        list(read_documents(["-"]))
+    assert stdin.given == 2**19 + 1
+
+
+# --- long lines: bounded work in the splitter -------------------------------------------
+
+
+def _long_line(n_chars: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    words = "Serbia Russia the EU Vucic said on Tuesday that a gas deal and sanctions were higher".split()
+    sentences, size = [], 0
+    while size < n_chars:
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 18))) + rng.choice(".?!.")
+        sentences.append(sentence)
+        size += len(sentence) + 1
+    return " ".join(sentences)
+
+
+class _RecordingSegmenter:
+    """Stands in for pysbd: records every text handed to it and calls it one sentence."""
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def processor(self, text):
+        self.texts.append(text)
+        return self
+
+    def process(self):
+        return [self.texts[-1]]
+
+
+def test_a_long_line_reaches_the_splitter_in_bounded_pieces_cut_at_sentence_ends(monkeypatch):
+    from stance import segment
+
+    bound = getattr(segment, "MAX_SPLIT_CHARS", 5000)
+    recorder = _RecordingSegmenter()
+    monkeypatch.setattr(segment, "_segmenter", lambda: recorder)
+    short = _long_line(bound - 500)
+    segment._split_line(short)
+    assert recorder.texts == [short]  # a line within the bound is handed over whole, as before
+    recorder.texts.clear()
+    line = _long_line(2**20)
+    pieces = segment._split_line(line)
+    assert max(map(len, recorder.texts)) <= bound
+    assert "".join(recorder.texts) == line and " ".join(pieces) == line
+    assert all(text.endswith((". ", "? ", "! ")) for text in recorder.texts[:-1])
+
+
+def test_notice_pattern_never_scans_a_whole_long_line(monkeypatch):
+    from stance import segment
+
+    scanned = []
+
+    class Recording:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def search(self, text):
+            scanned.append(len(text))
+            return self.pattern.search(text)
+
+    monkeypatch.setattr(segment, "_BOILERPLATE", Recording(segment._BOILERPLATE))
+    segment.split_sentences("comments are x republish y " * 2_500)  # 67,500 characters, no sentence end
+    assert scanned == [] or max(scanned) < 10_000
+
+
+# --- encodings ---------------------------------------------------------------------------
+
+
+TEXT = "Србија купује руски гас.\nSerbia buys Russian gas. Vucic met Putin.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_text(tmp_path, encoding):
+    from stance.corpus import read_documents
+
+    mark = {"utf-16-le": "\ufeff", "utf-16-be": "\ufeff", "utf-32-be": "\ufeff"}.get(encoding, "")
+    path = tmp_path / "a.txt"
+    path.write_bytes((mark + TEXT).encode(encoding))
+    (doc,) = read_documents([path])
+    assert doc.text == TEXT
+    assert [s.text for s in doc.article.segments][-2:] == ["Serbia buys Russian gas.", "Vucic met Putin."]
+
+
+@pytest.mark.parametrize(("encoding", "named"), [("utf-16-le", "UTF-16LE"), ("utf-16-be", "UTF-16BE")])
+def test_utf16_without_a_byte_order_mark_says_how_to_convert(tmp_path, isolated_home, encoding, named):
+    path = tmp_path / "a.txt"
+    path.write_bytes(TEXT.encode(encoding))
+    line = _one_error_line(_run("score", path))
+    assert f"looks like {named} text without a byte-order mark" in line and f"iconv -f {named} -t UTF-8" in line
+    binary = tmp_path / "b.txt"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+    assert "looks like a binary file" in _one_error_line(_run("score", binary))
+
+
+# --- tables: empty, and broken lines -----------------------------------------------------
+
+
+def _write_empty_parquet(path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": pa.array([], pa.string())}), path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("t.csv", "text,id\n"), ("t.csv", ""), ("t.jsonl", ""), ("t.jsonl", "\n\n  \n"), ("t.parquet", None)],
+)
+def test_tables_without_rows_get_one_line(tmp_path, isolated_home, name, content):
+    path = tmp_path / name
+    if content is None:
+        _write_empty_parquet(path)
+    else:
+        path.write_text(content, encoding="utf-8")
+    assert f"{name}: no rows;" in _one_error_line(_run("score", path))
+
+
+def test_malformed_jsonl_line_is_named_from_one_and_nothing_else_is_printed(tmp_path, isolated_home):
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"text": "Serbia buys gas."}\n\n{"text": oops}\n{"text": "Vucic met Putin."}\n', encoding="utf-8")
+    line = _one_error_line(_run("score", path))
+    assert f"{path}:3: not valid JSON" in line
+
+
+# --- file names that are not UTF-8 ---------------------------------------------------------
+
+
+def _bytes_named_file(folder, name: bytes, content: bytes) -> str:
+    path = os.path.join(os.fsencode(folder), name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, content)
+    os.close(fd)
+    return os.fsdecode(path)
+
+
+def test_non_utf8_file_name_gives_a_printable_unique_id(tmp_path):
+    from stance.corpus import read_documents
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    _bytes_named_file(folder, b"caf\xe9.txt", b"Serbia buys gas.\n")
+    _bytes_named_file(folder, b"caf\xe8.txt", b"Vucic met Putin.\n")
+    docs = list(read_documents([folder]))
+    assert sorted(d.id for d in docs) == ["caf\\xe8", "caf\\xe9"]
+    for doc in docs:
+        doc.id.encode("utf-8")
+        doc.location.encode("utf-8")
+
+
+@pytest.mark.integration
+def test_non_utf8_file_name_can_be_recorded_and_written(tmp_path, isolated_home, trained):
+    article = _bytes_named_file(tmp_path, b"caf\xe9.txt", b"Serbia refuses to sanction Russia.\n")
+    db, out = tmp_path / "history.sqlite", tmp_path / "results"
+    result = _run("score", article, "--model", trained["model"], "--record", "--db", db, "--output", out, "-q")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    with sqlite3.connect(db) as conn:
+        assert [row[0] for row in conn.execute("SELECT article FROM articles")] == ["caf\\xe9"]
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out, columns=["article"]).column("article").to_pylist() == ["caf\\xe9"]
+
+
+# --- nothing from an article acts on the terminal -----------------------------------------
+
+HOSTILE = "Serbia buys gas.\x1b]0;pwned\x07 Vucic met Putin.\nRussia \x1b]52;c;cm0gLXJmIH4=\x07 says no. \x9b31mEU\x1b[2J agrees.\n"
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b")
+
+
+def _no_raw_controls(*outputs: str) -> None:
+    for output in outputs:
+        assert not any(c in output for c in RAW_CONTROLS), ascii(output)
+
+
+def test_control_characters_in_names_do_not_reach_error_and_warning_lines(tmp_path, isolated_home):
+    empty = tmp_path / "\x1b]0;pwned\x07\x9b31m.txt"
+    empty.write_bytes(b"")
+    line = _one_error_line(_run("score", empty))
+    _no_raw_controls(line)
+    assert "\\x1b]0;pwned\\x07\\x9b31m.txt: the file is empty" in line
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Serbia buys gas.\n", encoding="utf-8")
+    os.mkfifo(folder / "\x1b]52;c;eA==\x07.txt")
+    result = _run("score", folder)
+    assert "warning: " in result.stderr and "\\x1b]52;c;eA==\\x07.txt" in result.stderr
+    _no_raw_controls(result.stderr)
+
+
+def test_drift_text_shows_control_characters_escaped(tmp_path, isolated_home):
+    from stance.store import HistoryStore
+
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores("\x1b]0;pwned\x07", None, {"russia": 0.2, "eu": 0.1}, source="\x9b31mTass"),
+                      make_scores("b", "2025-01-02", {"russia": 0.1, "eu": 0.0}, source="\x9b31mTass")])
+    text, as_json = _run("drift", "--db", db), _run("drift", "--db", db, "--json")
+    assert text.returncode == 0 and as_json.returncode == 0, text.stderr + as_json.stderr
+    _no_raw_controls(text.stdout, text.stderr, as_json.stdout, as_json.stderr)
+    assert "\\x9b31mTass" in text.stdout and "\\x1b]0;pwned\\x07" in text.stdout
+    assert json.loads(as_json.stdout)["undated_articles"] == ["\x1b]0;pwned\x07"]
+
+
+@pytest.mark.integration
+def test_score_output_shows_control_characters_escaped(tmp_path, isolated_home, trained):
+    article = tmp_path / "hostile.txt"
+    article.write_text(HOSTILE, encoding="utf-8")
+    other = tmp_path / "\x1b]0;title\x07.txt"
+    other.write_text("Serbia buys gas.\n", encoding="utf-8")
+    model = ("--model", trained["model"])
+    single, several = _run("score", article, *model), _run("score", article, other, *model)
+    as_json = _run("score", article, *model, "--json")
+    for result in (single, several, as_json):
+        assert result.returncode == 0, result.stderr
+        _no_raw_controls(result.stdout, result.stderr)
+    assert "\\x1b]0;pwned\\x07" in single.stdout and "\\x9b31mEU" in single.stdout
+    assert "\\x1b]0;title\\x07" in several.stdout
+    doc = json.loads(as_json.stdout)
+    texts = [s["text"] for s in doc["sentences"]] + doc["skipped"]
+    assert any("\x1b]0;pwned\x07" in t for t in texts) and any("\x9b31mEU\x1b[2J" in t for t in texts)

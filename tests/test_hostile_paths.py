@@ -1,0 +1,472 @@
+"""Paths, labels, model metadata and caches that cannot be used: one line each, before any long work."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from stance.encoders.transformer import SentenceEncoder
+from stance.errors import StanceWarning
+
+from conftest import HashingEncoder, run_stance, write_corpus
+
+pytestmark = pytest.mark.hostile
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A learnable labeled corpus: its label file and its articles' folder."""
+    labels = write_corpus(tmp_path / "corpus")
+    return labels, labels.parent
+
+
+@pytest.fixture
+def regular_file(tmp_path):
+    """A regular file: a path under it can be neither made nor written, even by root."""
+    path = tmp_path / "afile"
+    path.write_text("not a folder\n")
+    return path
+
+
+# --- 1. output paths ----------------------------------------------------------------
+
+
+def test_train_refuses_an_out_under_a_file_before_training(tmp_path, isolated_home, corpus, regular_file):
+    labels, articles = corpus
+    report = tmp_path / "report"
+    result = run_stance("train", "--labels", labels, "--articles", articles, "--out", regular_file / "sub" / "model",
+                        "--report-dir", report)
+    line = _one_error_line(result)
+    assert "--out" in line and str(regular_file) in line
+    assert not report.exists()  # nothing evaluated, nothing written
+    assert regular_file.read_text() == "not a folder\n"
+
+
+def test_train_refuses_a_report_dir_under_a_file_before_training(tmp_path, isolated_home, corpus, regular_file):
+    labels, articles = corpus
+    model = tmp_path / "model"
+    result = run_stance("train", "--labels", labels, "--articles", articles, "--out", model,
+                        "--report-dir", regular_file / "report")
+    line = _one_error_line(result)
+    assert "--report-dir" in line and str(regular_file) in line
+    assert not model.exists()
+
+
+def test_score_refuses_an_output_under_a_file_before_loading_the_model(tmp_path, isolated_home, corpus, regular_file):
+    _, articles = corpus
+    # no model exists: the --output error must come first, before the model is looked for
+    line = _one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none",
+                                      "--output", regular_file / "sub" / "results"))
+    assert "--output" in line and str(regular_file) in line
+    line = _one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none",
+                                      "--output", regular_file))
+    assert "--output" in line and "not a folder" in line
+
+
+def test_score_refuses_a_db_under_a_file_before_loading_the_model(tmp_path, isolated_home, corpus, regular_file):
+    _, articles = corpus
+    db = regular_file / "sub" / "h.sqlite"
+    line = _one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none", "--record",
+                                      "--db", db))
+    assert str(db) in line and "--db" in line
+
+
+@pytest.mark.parametrize("option", ["--plot", "--html"])
+def test_drift_refuses_a_chart_path_under_a_file_before_reading(tmp_path, isolated_home, regular_file, option):
+    target = regular_file / "sub" / "chart.out"
+    line = _one_error_line(run_stance("drift", "--db", tmp_path / "none.sqlite", option, target))
+    assert option in line and str(regular_file) in line
+
+
+def test_label_refuses_a_label_file_under_a_file(tmp_path, isolated_home, corpus, regular_file):
+    _, articles = corpus
+    line = _one_error_line(run_stance("label", articles / "art0.txt", "--labels", regular_file / "sub" / "mine.jsonl",
+                                      stdin="f\n"))
+    assert "--labels" in line and str(regular_file) in line
+
+
+def test_labels_merge_and_distill_refuse_outs_under_a_file(tmp_path, isolated_home, corpus, regular_file):
+    labels, _ = corpus
+    line = _one_error_line(run_stance("labels", "merge", labels, "--out", regular_file / "sub" / "merged.jsonl"))
+    assert "--out" in line and str(regular_file) in line
+    line = _one_error_line(run_stance("distill", "--out", regular_file / "sub" / "static"))
+    assert "--out" in line and str(regular_file) in line
+    assert regular_file.read_text() == "not a folder\n"
+
+
+def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from stance.fileio import atomic_write_text
+    from stance.paths import OutputPathError
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OutputPathError, match="No space left on device; free disk space"):
+        atomic_write_text(tmp_path / "report.md", "text")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _as_unprivileged(work) -> str:
+    """Run ``work()`` in a child process with user and group 65534; returns what it returned (a string)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            answer = work()
+        except BaseException as err:  # noqa: BLE001 - report anything to the parent
+            answer = f"{type(err).__name__}: {err}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as handle:
+        answer = handle.read().decode()
+    os.waitpid(pid, 0)
+    return answer
+
+
+def test_an_unwritable_folder_is_refused_for_an_unprivileged_user():
+    from stance.fileio import atomic_write_text
+    from stance.paths import OutputPathError, check_writable
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to an unprivileged user")
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        base.chmod(0o777)
+        locked = base / "locked"
+        locked.mkdir(mode=0o555)
+        locked.chmod(0o555)
+
+        def attempt() -> str:
+            answers = []
+            for call in (lambda: check_writable(locked / "merged.jsonl", "--out"),
+                         lambda: check_writable(locked / "report", "--report-dir", folder=True),
+                         lambda: atomic_write_text(locked / "merged.jsonl", "x")):
+                try:
+                    call()
+                    answers.append("written")
+                except OutputPathError as err:
+                    answers.append(str(err))
+            return "\n".join(answers)
+
+        out, report, write = _as_unprivileged(attempt).split("\n")
+        assert out.startswith(f"--out {locked}/merged.jsonl: ") and "permission denied" in out
+        assert report.startswith("--report-dir") and "permission denied" in report
+        assert "Permission denied" in write and "merged.jsonl" in write
+        assert list(locked.iterdir()) == []
+    finally:
+        shutil.rmtree(base)
+
+
+# --- 2. labels that cannot train ------------------------------------------------------
+
+
+def _rows(labels: Path) -> list[dict]:
+    return [json.loads(line) for line in labels.read_text().splitlines()]
+
+
+def _write_rows(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+LABEL_CASES = {
+    "one class": (lambda rows: [{**r, "eu": "none"} for r in rows], "every label for target 'eu' is 'none'"),
+    "one article": (lambda rows: [r for r in rows if r["article"] == "art0"], "one article (art0)"),
+    "unlabeled target": (lambda rows: [{**r, "eu": None} for r in rows], "no labels for target 'eu'"),
+    "target in one article": (lambda rows: [{**r, "eu": r["eu"] if r["article"] == "art0" else None} for r in rows],
+                              "no 'eu' labels are left to train on"),
+    "one favor among nones": (lambda rows: [{**r, "eu": "favor" if (r["article"], r["sentence"]) == ("art0", 0)
+                                             else "none"} for r in rows], "'eu' labels in one of the folds"),
+}
+
+
+@pytest.mark.parametrize("case", list(LABEL_CASES))
+def test_labels_that_cannot_train_fail_before_embedding(tmp_path, isolated_home, corpus, case):
+    labels, articles = corpus
+    change, message = LABEL_CASES[case]
+    bad = _write_rows(tmp_path / "bad.jsonl", change(_rows(labels)))
+    model, report = tmp_path / "model", tmp_path / "report"
+    cache = tmp_path / "cache.sqlite"
+    result = run_stance("train", "--labels", bad, "--articles", articles, "--out", model, "--report-dir", report,
+                        env={"STANCE_CACHE": str(cache)})
+    line = _one_error_line(result)
+    assert message in line and "label" in line.split(";")[-1]
+    assert not model.exists() and not report.exists()
+    assert not cache.exists() or _cached_vectors(cache) == 0  # not one sentence embedded
+
+
+def _cached_vectors(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+
+def test_labels_with_nothing_to_train_on_fail_before_the_encoder(tmp_path, isolated_home, corpus):
+    labels, articles = corpus
+    not_an_encoder = tmp_path / "encoder"
+    not_an_encoder.mkdir()
+    furniture = _write_rows(tmp_path / "furniture.jsonl", [r for r in _rows(labels) if r["sentence"] == 6])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for bad, message in ((furniture, "no sentence left to train on"), (empty, "no label rows")):
+        result = run_stance("train", "--labels", bad, "--articles", articles, "--encoder", not_an_encoder,
+                            "--out", tmp_path / "model", "--report-dir", tmp_path / "report")
+        line = _one_error_line(result)
+        assert message in line and "encoder" not in line  # the labels are refused before the encoder is looked at
+
+
+# --- 3. hand-edited stance.json ---------------------------------------------------------
+
+
+def _set(meta: dict, key: str, value) -> None:
+    *parents, name = key.split(".")
+    for parent in parents:
+        meta = meta[parent]
+    meta[name] = value
+
+
+METADATA_EDITS = [
+    ("targets", "russia", '"targets"'),
+    ("classes", ["favor"], '"classes"'),
+    ("encoder", 5, '"encoder"'),
+    ("encoder.sha256", None, '"encoder.sha256"'),
+    ("encoder.path", 3, '"encoder.path"'),
+    ("encoder.batch_size", "big", '"encoder.batch_size"'),
+    ("head.sha256", None, '"head.sha256"'),
+    ("head.file", "/etc/passwd", '"head.file"'),
+    ("head.params.russia.temperature", [1, 2], '"head.params.russia.temperature"'),
+    ("features.context", "yes", '"features.context"'),
+    ("versions.scikit-learn", 1.9, '"versions.scikit-learn"'),
+    ("created", 20260101, '"created"'),
+]
+
+
+@pytest.fixture
+def model_copy(tmp_path, trained):
+    copy = tmp_path / "model"
+    shutil.copytree(trained["model"], copy)
+    return copy
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("key", "value", "named"), METADATA_EDITS, ids=[f"{k}={v!r}" for k, v, _ in METADATA_EDITS])
+def test_hand_edited_metadata_is_refused_naming_the_key(model_copy, isolated_home, key, value, named):
+    meta_path = model_copy / "stance.json"
+    meta = json.loads(meta_path.read_text())
+    _set(meta, key, value)
+    meta_path.write_text(json.dumps(meta))
+    line = _one_error_line(run_stance("score", "--model", model_copy, "--json", "-", stdin="Serbia buys Russian gas.\n"))
+    assert named in line and "retrain with `stance train`" in line and str(meta_path) in line
+
+
+@pytest.mark.integration
+def test_a_target_the_head_file_lacks_is_refused(model_copy, isolated_home):
+    meta_path = model_copy / "stance.json"
+    meta = json.loads(meta_path.read_text())
+    meta["targets"].append("china")
+    meta["classes"]["china"] = ["favor", "against", "none"]
+    meta_path.write_text(json.dumps(meta))
+    line = _one_error_line(run_stance("score", "--model", model_copy, "-", stdin="Serbia buys Russian gas.\n"))
+    assert "china" in line and "retrain with `stance train`" in line
+
+
+# --- 4. numeric settings in the environment ----------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf", "0"])
+def test_a_cache_bound_that_is_no_number_is_one_line(tmp_path, isolated_home, value):
+    env = {"STANCE_CACHE": str(tmp_path / "c.sqlite"), "STANCE_CACHE_MAX_MB": value}
+    line = _one_error_line(run_stance("cache", "info", env=env))
+    assert f"STANCE_CACHE_MAX_MB={value!r}" in line and "positive number of megabytes" in line
+
+
+def test_a_bad_cache_bound_stops_training_before_any_work(tmp_path, isolated_home, corpus):
+    labels, articles = corpus
+    env = {"STANCE_CACHE": str(tmp_path / "c.sqlite"), "STANCE_CACHE_MAX_MB": "2GB"}
+    result = run_stance("train", "--labels", labels, "--articles", articles, "--out", tmp_path / "model",
+                        "--report-dir", tmp_path / "report", env=env)
+    assert "STANCE_CACHE_MAX_MB='2GB'" in _one_error_line(result)
+    assert not (tmp_path / "model").exists() and not (tmp_path / "report").exists()
+
+
+# --- 5. vectors checked on reading --------------------------------------------------------
+
+
+class CountingHashEncoder(SentenceEncoder):
+    """A SentenceEncoder (so the disk cache is used) whose vectors come from the hashing encoder."""
+
+    embedded: ClassVar[list] = []
+
+    @property
+    def cache_key(self) -> str:
+        return "hashing-test"
+
+    @property
+    def dimension(self) -> int:
+        return 256
+
+    def encode_uncached(self, texts):
+        CountingHashEncoder.embedded.extend(texts)
+        return HashingEncoder().transform(texts)
+
+
+TEXTS = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts.", "The parade lasted two hours."]
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def test_damaged_cached_vectors_are_dropped_and_embedded_again(tmp_path):
+    path = tmp_path / "c.sqlite"
+    fresh = HashingEncoder().transform(TEXTS)
+    CountingHashEncoder(cache=path).transform(TEXTS)
+    with sqlite3.connect(path) as conn:  # same-size garbage for one, a torn vector for another
+        conn.execute("UPDATE vectors SET vector = randomblob(1024) WHERE key = ?", [_key(TEXTS[0])])
+        conn.execute("UPDATE vectors SET vector = substr(vector, 1, 10) WHERE key = ?", [_key(TEXTS[1])])
+    CountingHashEncoder.embedded = []
+    with pytest.warns(StanceWarning, match="2 cached vector"):
+        again = CountingHashEncoder(cache=path).transform(TEXTS)
+    np.testing.assert_array_equal(again, fresh)
+    assert sorted(CountingHashEncoder.embedded) == sorted(TEXTS[:2])
+    CountingHashEncoder.embedded = []
+    np.testing.assert_array_equal(CountingHashEncoder(cache=path).transform(TEXTS), fresh)
+    assert CountingHashEncoder.embedded == []  # the recomputed vectors were stored whole
+
+
+def test_vectors_of_a_cache_made_before_digests_are_not_trusted(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:  # the layout before digests, holding a wrong vector
+        conn.execute("CREATE TABLE vectors (encoder TEXT NOT NULL, key BLOB NOT NULL, vector BLOB NOT NULL, "
+                     "last_used REAL NOT NULL, PRIMARY KEY (encoder, key)) WITHOUT ROWID")
+        conn.execute("INSERT INTO vectors VALUES (?, ?, ?, 0)",
+                     ["hashing-test", _key(TEXTS[2]), np.ones(256, dtype=np.float32).tobytes()])
+    CountingHashEncoder.embedded = []
+    got = CountingHashEncoder(cache=path).transform(TEXTS)
+    np.testing.assert_array_equal(got, HashingEncoder().transform(TEXTS))
+    assert sorted(CountingHashEncoder.embedded) == sorted(TEXTS)
+
+
+# --- 6. clearing a damaged cache ------------------------------------------------------------
+
+
+def test_cache_clear_removes_a_cache_file_sqlite_cannot_read(tmp_path, isolated_home):
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    env = {"STANCE_CACHE": str(garbage)}
+    assert "stance cache clear" in _one_error_line(run_stance("cache", "info", env=env))
+    cleared = run_stance("cache", "clear", env=env)
+    assert cleared.returncode == 0, cleared.stderr
+    assert f"removed {garbage}" in cleared.stdout and "cannot read" in cleared.stdout
+    info = run_stance("cache", "info", env=env)
+    assert info.returncode == 0 and "0 vectors" in info.stdout
+
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    cleared = run_stance("cache", "clear", env={"STANCE_CACHE": str(empty)})
+    assert cleared.returncode == 0 and "removed 0 vectors" in cleared.stdout
+
+
+def test_cache_clear_leaves_a_file_that_is_no_cache_alone(tmp_path, isolated_home):
+    document = tmp_path / "thesis.docx"
+    content = b"PK\x03\x04" + np.random.default_rng(1).bytes(4000)
+    document.write_bytes(content)
+    line = _one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(document)}))
+    assert "not an SQLite file" in line and "STANCE_CACHE" in line
+    assert document.read_bytes() == content
+    line = _one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(tmp_path)}))
+    assert "is a folder" in line
+
+
+# --- 7. modes that follow the umask ------------------------------------------------------------
+
+
+class _Umask:
+    def __init__(self, mask: int):
+        self.mask = mask
+
+    def __enter__(self):
+        self.saved = os.umask(self.mask)
+
+    def __exit__(self, *exc):
+        os.umask(self.saved)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+MASKS = [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700), (0o002, 0o664, 0o775)]
+
+
+def test_atomic_writes_and_temporary_folders_follow_the_umask(tmp_path):
+    from stance.fileio import atomic_write_text, make_temp_dir
+    from stance.labeling import LabelLog
+
+    for mask, file_mode, folder_mode in MASKS:
+        with _Umask(mask):
+            target = tmp_path / f"{mask:o}" / "report.md"
+            atomic_write_text(target, "text")
+            atomic_write_text(target, "again")  # a replaced file too
+            LabelLog(tmp_path / f"{mask:o}" / "labels.jsonl").append({"article": "a", "sentence": 0})
+            staged = make_temp_dir(tmp_path, f".{mask:o}-")
+        assert _mode(target) == file_mode, f"umask {mask:o}"
+        assert _mode(tmp_path / f"{mask:o}" / "labels.jsonl") == file_mode, f"umask {mask:o}"
+        assert _mode(staged) == folder_mode, f"umask {mask:o}"
+
+
+def test_a_saved_model_folder_follows_the_umask(tmp_path):
+    from stance.model import StanceClassifier
+
+    class Saveable(CountingHashEncoder):
+        @property
+        def sha256(self) -> str:
+            return "0" * 64
+
+    texts = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts.", "The parade lasted two hours.",
+             "Vucic praises Putin.", "Serbia sells shells to Ukraine.", "Montenegro opened new chapters."]
+    y = [["favor"], ["against"], ["none"], ["favor"], ["against"], ["none"]]
+    model = StanceClassifier(encoder=Saveable(cache=False), targets=("russia",), Cs=(1.0,), ngrams=False,
+                             calibrate=False, abstain=False).fit(texts, y)
+    for mask, file_mode, folder_mode in MASKS[:2]:
+        with _Umask(mask):
+            folder = model.save(tmp_path / f"model-{mask:o}")
+        assert _mode(folder) == folder_mode, f"umask {mask:o}"
+        assert {p.name: _mode(p) for p in folder.iterdir()} == {"stance.json": file_mode, "head.joblib": file_mode}
+
+
+def test_train_refuses_to_replace_a_folder_that_is_no_model_before_training(tmp_path, isolated_home, corpus):
+    labels, articles = corpus
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "chapter1.md").write_text("keep me\n")
+    cache = tmp_path / "cache.sqlite"
+    result = run_stance("train", "--labels", labels, "--articles", articles, "--out", folder,
+                        "--report-dir", tmp_path / "report", env={"STANCE_CACHE": str(cache)})
+    assert "not a stance model folder" in _one_error_line(result)
+    assert [p.name for p in folder.iterdir()] == ["chapter1.md"]
+    assert not cache.exists() or _cached_vectors(cache) == 0  # refused before a sentence was embedded

@@ -1,0 +1,378 @@
+"""The history database and results folders against hostile input: clashing ids, foreign or
+read-only databases, broken result parts and dates no report can handle."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from conftest import make_scores, run_stance, stance_script
+
+NEWS_A = "Serbia signs a gas deal with Russia.\nVucic thanks Putin for the friendship.\n"
+NEWS_B = "Belgrade cancels Russian arms contracts.\nSerbia opens new chapters with Brussels.\n"
+OTHER = "The weather in Belgrade was mild on Tuesday.\nSerbia stands with its Russian ally.\n"
+
+
+def _one_error_line(result, code=1) -> str:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def _last_error_line(result) -> str:
+    """The one error line of a run that did its work and then failed (warnings and notes beside it)."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def _article(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _two_folders(root: Path) -> None:
+    """a/ and b/ each hold a news.txt of their own; b/ also holds another article."""
+    _article(root / "a" / "news.txt", NEWS_A)
+    _article(root / "b" / "news.txt", NEWS_B)
+    _article(root / "b" / "other.txt", OTHER)
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _rows(db: Path) -> list[tuple]:
+    """Recorded (article, text hash, location) in article order (location None where not kept)."""
+    with closing(sqlite3.connect(db)) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}
+        location = "location" if "location" in columns else "NULL"
+        return conn.execute(f"SELECT article, content_sha256, {location} FROM articles ORDER BY article").fetchall()
+
+
+def _snapshot(path: Path) -> tuple[bytes, int, list[str]]:
+    """A file's bytes and mtime, and which files sit beside it."""
+    return path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in path.parent.iterdir())
+
+
+def _drift_total(report: dict) -> int:
+    return report["undated"] + sum(p["n_articles"] for p in report["periods"])
+
+
+# --- 1. an id names one article ------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_another_text_under_a_recorded_id_is_refused_then_replaced_on_request(trained, tmp_path):
+    _two_folders(tmp_path)
+    db = tmp_path / "h.sqlite"
+    score = ("score", "--record", "--db", db, "--model", trained["model"], "--quiet", "--date", "2025-01-01")
+    first = run_stance(*score[:1], "a", *score[1:], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    kept = _rows(db)
+    assert [row[:2] for row in kept] == [("news", _sha(NEWS_A))]
+
+    second = run_stance(*score[:1], "b", *score[1:], cwd=tmp_path)
+    warnings = [line for line in second.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "b/news.txt" in warnings[0] and "a/news.txt" in warnings[0], second.stderr
+    last = _last_error_line(second)
+    assert "1 article" in last and "distinct ids" in last and "--replace" in last
+    rows = _rows(db)
+    assert rows[0] == kept[0] == ("news", _sha(NEWS_A), "a/news.txt")  # run 1's article is untouched
+    assert [r[0] for r in rows] == ["news", "other"]  # the other article went on
+
+    same = run_stance(*score[:1], "a", *score[1:], cwd=tmp_path)  # the same text again: replaced, harmless
+    assert same.returncode == 0 and "warning" not in same.stderr, same.stderr
+
+    replaced = run_stance(*score[:1], "b", *score[1:], "--replace", cwd=tmp_path)
+    assert replaced.returncode == 0, replaced.stderr
+    assert _rows(db) == [("news", _sha(NEWS_B), "b/news.txt"), ("other", _sha(OTHER), "b/other.txt")]
+    report = json.loads(run_stance("drift", "--db", db, "--json").stdout)
+    assert _drift_total(report) == 2  # news counts once
+
+
+@pytest.mark.integration
+def test_another_text_under_an_id_in_a_results_folder_is_not_resumed_as_done(trained, tmp_path):
+    import pandas as pd
+
+    _two_folders(tmp_path)
+    out = tmp_path / "results"
+    score = ("score", "--output", out, "--model", trained["model"], "--quiet", "--date", "2025-01-01")
+    assert run_stance(*score[:1], "a", *score[1:], cwd=tmp_path).returncode == 0
+
+    second = run_stance(*score[:1], "b", *score[1:], cwd=tmp_path)
+    warnings = [line for line in second.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1 and "b/news.txt" in warnings[0] and "a/news.txt" in warnings[0], second.stderr
+    assert "--replace" in _last_error_line(second)
+    frame = pd.read_parquet(out)
+    assert sorted(frame["article"]) == ["news", "other"]
+    assert frame.set_index("article").loc["news", "content_sha256"] == _sha(NEWS_A)
+
+    _article(tmp_path / "a" / "news.txt", NEWS_A + "An edited closing line.\n")  # an edited article is not resumed
+    edited = run_stance(*score[:1], "a", *score[1:], cwd=tmp_path)
+    assert "--replace" in _last_error_line(edited)
+
+    replaced = run_stance(*score[:1], "b", *score[1:], "--replace", cwd=tmp_path)
+    assert replaced.returncode == 0 and "wrote 1 articles" in replaced.stderr, replaced.stderr
+    assert len(pd.read_parquet(out)) == 3  # the new version is appended in a new part
+    report = json.loads(run_stance("drift", "--results", out, "--json").stdout)
+    assert _drift_total(report) == 2  # the last version counts, once
+    db = tmp_path / "h.sqlite"
+    assert run_stance("record", out, "--db", db).returncode == 0
+    assert [(r[0], r[1]) for r in _rows(db)] == [("news", _sha(NEWS_B)), ("other", _sha(OTHER))]
+    resumed = run_stance(*score[:1], "b", *score[1:], cwd=tmp_path)  # the same text again: skipped
+    assert resumed.returncode == 0 and "wrote 0 articles" in resumed.stderr, resumed.stderr
+
+
+def test_recording_folders_that_clash_refuses_the_later_text(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+
+    first, second = ResultsFolder(tmp_path / "r1", "m1"), ResultsFolder(tmp_path / "r2", "m1")
+    one, two = make_scores("news", "2025-01-01", {"russia": 0.1}), make_scores("news", "2025-01-01", {"russia": 0.9})
+    one.location, two.location = "a/news.txt", "b/news.txt"
+    two.content_sha256 = _sha("another text")
+    first.write([one])
+    second.write([two, make_scores("x", "2025-01-01", {"russia": 0.0})])
+    db = tmp_path / "h.sqlite"
+    result = run_stance("record", tmp_path / "r1", tmp_path / "r2", "--db", db)
+    assert "b/news.txt" in result.stderr and "--replace" in _last_error_line(result)
+    assert [(r[0], r[2]) for r in _rows(db)] == [("news", "a/news.txt"), ("x", None)]
+
+
+# --- 2. foreign databases --------------------------------------------------------------
+
+
+def _foreign(path: Path, kind: str) -> Path:
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("id,name\n1,not a database\n" * 100)
+    else:
+        with closing(sqlite3.connect(path)) as conn:
+            if kind == "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            if kind == "version-only":
+                conn.execute("PRAGMA user_version = 1")
+            elif kind == "other-id":
+                from stance.store import MIGRATIONS
+
+                for statement in MIGRATIONS[0]:
+                    conn.execute(statement)
+                conn.execute("PRAGMA user_version = 1")
+                conn.execute("PRAGMA application_id = 42")
+            else:
+                conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
+                conn.execute("INSERT INTO contacts VALUES ('Ana', '123')")
+            conn.commit()
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [("empty", "empty file"), ("text", "not an SQLite file"), ("plain", "another program"), ("wal", "another program"),
+     ("version-only", "another program"), ("other-id", "another program")],
+)
+def test_a_foreign_database_is_refused_and_left_untouched(tmp_path, isolated_home, kind, message):
+    from stance.results import ResultsFolder
+
+    _article(tmp_path / "x.txt", NEWS_A)
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores("x", "2025-01-01", {"russia": 0.1})])
+    db = _foreign(tmp_path / "theirs.sqlite", kind)
+    before = _snapshot(db)
+    for command in (["drift", "--db", db], ["record", tmp_path / "r", "--db", db],
+                    ["score", tmp_path / "x.txt", "--record", "--db", db, "--model", tmp_path / "no-model"]):
+        line = _one_error_line(run_stance(*command))
+        assert message in line and str(db) in line, command
+        assert _snapshot(db) == before, command  # same bytes, same mtime, no -wal or -shm beside it
+
+
+def test_an_earlier_stance_database_is_read_untouched_and_upgraded_when_written(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+    from stance.store import MIGRATIONS
+
+    db = tmp_path / "old.sqlite"
+    with closing(sqlite3.connect(db)) as conn:  # as stance made it before it set an application id
+        conn.execute("PRAGMA journal_mode = WAL")
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        summary = {"russia": {"favor": 1, "against": 0, "none": 0, "p_favor": 1.0, "p_against": 0.0, "p_none": 0.0,
+                              "net": 0.5}}
+        conn.execute("INSERT INTO articles (article, source, model_id, content_sha256, date, n_sentences, n_skipped, "
+                     "summary, model, scored_at) VALUES ('old', '', 'm1', 'x', '2025-01-01', 1, 0, ?, ?, ?)",
+                     (json.dumps(summary), json.dumps({"id": "m1"}), "2025-01-02T00:00:00+00:00"))
+        conn.commit()
+    before = _snapshot(db)
+    report = run_stance("drift", "--db", db, "--json")
+    assert report.returncode == 0 and _drift_total(json.loads(report.stdout)) == 1, report.stderr
+    assert _snapshot(db) == before  # read without a write
+    scores = make_scores("new", "2025-02-01", {"russia": 0.2})
+    scores.location = "x/new.txt"
+    ResultsFolder(tmp_path / "r", "m1").write([scores])
+    assert run_stance("record", tmp_path / "r", "--db", db).returncode == 0
+    assert [(r[0], r[2]) for r in _rows(db)] == [("new", "x/new.txt"), ("old", None)]  # migrated: locations kept
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] != 0  # now marked as stance's
+
+
+# --- 3. databases that cannot be written -------------------------------------------------
+
+
+def _powerless(*args, env=None):
+    """Run stance as root without its power to ignore file permissions (as any user runs it)."""
+    if os.geteuid() != 0:
+        prefix = []
+    elif shutil.which("setpriv"):
+        prefix = [shutil.which("setpriv"), "--bounding-set", "-dac_override,-dac_read_search"]
+    else:
+        pytest.skip("needs setpriv to drop root's permission override")
+    return subprocess.run([*prefix, stance_script(), *map(str, args)], check=False, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+def _recorded_db(path: Path) -> Path:
+    from stance.store import HistoryStore
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with HistoryStore(path) as store:
+        store.record([make_scores("a", "2025-01-01", {"russia": 0.1}), make_scores("b", "2025-03-01", {"russia": 0.4})])
+    return path
+
+
+def test_recording_into_a_database_that_cannot_be_written_fails_before_scoring(tmp_path, isolated_home):
+    _article(tmp_path / "x.txt", NEWS_A)
+    read_only_file = _recorded_db(tmp_path / "open" / "h.sqlite")
+    read_only_file.chmod(0o444)
+    in_read_only_folder = _recorded_db(tmp_path / "closed" / "h.sqlite")
+    in_read_only_folder.parent.chmod(0o555)
+    try:
+        if os.access(read_only_file, os.W_OK) and os.geteuid() != 0:
+            pytest.skip("the file stays writable here")
+        before = {db: _snapshot(db) for db in (read_only_file, in_read_only_folder)}
+        for db, what in [(read_only_file, "is not writable"), (in_read_only_folder, "folder")]:
+            # a missing model would fail too: the database is checked first, before any long work
+            line = _one_error_line(_powerless("score", tmp_path / "x.txt", "--record", "--db", db, "--model",
+                                              tmp_path / "no-model"))
+            assert str(db) in line and "cannot record scores here" in line and what in line
+            assert _snapshot(db) == before[db]
+        report = _powerless("drift", "--db", in_read_only_folder, "--json")
+        assert report.returncode == 0 and _drift_total(json.loads(report.stdout)) == 2, report.stderr
+        assert _snapshot(in_read_only_folder) == before[in_read_only_folder]
+    finally:
+        in_read_only_folder.parent.chmod(0o755)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    line = _one_error_line(run_stance("score", tmp_path / "x.txt", "--record", "--db", blocked / "sub" / "h.sqlite",
+                                      "--model", tmp_path / "no-model"))
+    assert "cannot make its folder" in line
+
+
+# --- 4. results folders ----------------------------------------------------------------------
+
+
+def _results(folder: Path, n: int = 3) -> Path:
+    from stance.results import ResultsFolder
+
+    ResultsFolder(folder, "m1").write([make_scores(f"a{i}", f"2025-0{i + 1}-01", {"russia": 0.1 * i}) for i in range(n)])
+    return folder
+
+
+def _bad_part(folder: Path, kind: str) -> Path:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    good = folder / "part-00000.parquet"
+    bad = folder / "zz-bad.parquet"  # read after the good part
+    if kind == "truncated":
+        data = good.read_bytes()
+        bad.write_bytes(data[: len(data) // 2])
+    elif kind == "foreign":
+        pd.DataFrame({"city": ["Belgrade"], "population": [1_200_000]}).to_parquet(bad)
+    else:  # stance's columns, one of them of the wrong type
+        frame = pq.read_table(good).to_pandas()
+        frame["summary"] = 7
+        frame.to_parquet(bad)
+    return bad
+
+
+@pytest.mark.parametrize("kind", ["truncated", "foreign", "wrong-types"])
+def test_a_broken_part_is_named_before_anything_is_read_or_written(tmp_path, isolated_home, kind):
+    folder = _results(tmp_path / "r")
+    bad = _bad_part(folder, kind)
+    for command in (["drift", "--results", folder], ["score", _article(tmp_path / "x.txt", NEWS_A), "--output", folder,
+                                                      "--model", tmp_path / "no-model"]):
+        line = _one_error_line(run_stance(*command))
+        assert str(bad) in line and "move it out" in line, command
+    db = tmp_path / "h.sqlite"
+    line = _one_error_line(run_stance("record", _results(tmp_path / "fine"), folder, "--db", db))
+    assert str(bad) in line and not db.exists()  # nothing recorded, not even from the sound folder
+    assert sorted(p.name for p in folder.iterdir()) == ["part-00000.parquet", "zz-bad.parquet"]
+
+
+# --- 5. dates every report can handle ------------------------------------------------------------
+
+
+def test_dates_outside_the_range_are_refused_where_they_come_in(tmp_path, isolated_home):
+    article = _article(tmp_path / "x.txt", NEWS_A)
+    for option in (["score", article, "--date", "9999-12-31"], ["drift", "--since", "0001-01-01"],
+                   ["drift", "--until", "2200-01-01"]):
+        result = run_stance(*option)
+        assert result.returncode == 2 and "1800-01-01 to 2199-12-31" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    table = tmp_path / "t.jsonl"
+    table.write_text(json.dumps({"id": "late", "text": NEWS_A, "date": "9999-12-31"}) + "\n", encoding="utf-8")
+    line = _one_error_line(run_stance("score", table, "--record", "--db", tmp_path / "h.sqlite"))
+    assert "row 1" in line and "1800-01-01 to 2199-12-31" in line
+    from stance.dates import parse_date
+
+    assert parse_date("1800-01-01") == "1800-01-01" and parse_date("2199-12-31") == "2199-12-31"
+    with pytest.raises(ValueError, match="1800-01-01 to 2199-12-31"):
+        parse_date("1799-12-31")
+
+
+@pytest.mark.parametrize("by", ["week", "month", "quarter", "half", "year"])
+def test_drift_counts_stored_dates_it_cannot_use_as_undated(tmp_path, isolated_home, by):
+    from stance.store import HistoryStore
+
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores(name, day, {"russia": 0.1, "eu": 0.0}) for name, day in
+                      [("first", "1800-01-01"), ("last", "2199-12-31"), ("far", "2025-01-01"), ("junk", "2025-02-01")]])
+    with closing(sqlite3.connect(db)) as conn:  # as a database written before the range was enforced holds them
+        conn.execute("UPDATE articles SET date = '9999-12-31' WHERE article = 'far'")
+        conn.execute("UPDATE articles SET date = 'someday' WHERE article = 'junk'")
+        conn.commit()
+    result = run_stance("drift", "--db", db, "--by", by, "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    assert sorted(report["undated_articles"]) == ["far", "junk"]
+    assert sum(p["n_articles"] for p in report["periods"]) == 2
+    assert report["periods"][0]["start"] <= "1800-01-01" and report["periods"][-1]["start"] <= "2199-12-31"
+    warning = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "2 article" in warning[0] and "1800-01-01 to 2199-12-31" in warning[0]
+
+
+def test_drift_on_a_results_folder_with_a_date_out_of_range(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores("ok", "2025-01-01", {"russia": 0.1}),
+                                               make_scores("far", "9999-12-31", {"russia": 0.3})])
+    result = run_stance("drift", "--results", tmp_path / "r", "--by", "quarter", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["undated_articles"] == ["far"] and "warning: 1 article" in result.stderr
