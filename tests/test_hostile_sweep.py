@@ -38,20 +38,21 @@ def _fifo(folder: Path, name: str = "pipe.txt") -> Path:
     return path
 
 
-def _foreign_sqlite(folder: Path) -> Path:
-    path = folder / "foreign.sqlite"
+def _sqlite(folder: Path, name: str, *statements: str) -> Path:
+    """An SQLite file of another program, made by running ``statements``."""
+    path = folder / name
     with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE notes (x TEXT)")
-        conn.execute("INSERT INTO notes VALUES ('mine')")
+        for statement in statements:
+            conn.execute(statement)
     return path
+
+
+def _foreign_sqlite(folder: Path) -> Path:
+    return _sqlite(folder, "foreign.sqlite", "CREATE TABLE notes (x TEXT)", "INSERT INTO notes VALUES ('mine')")
 
 
 def _versioned_sqlite(folder: Path) -> Path:
-    path = folder / "v1.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 1")
-        conn.execute("CREATE TABLE other (x)")
-    return path
+    return _sqlite(folder, "v1.sqlite", "PRAGMA user_version = 1", "CREATE TABLE other (x)")
 
 
 def _labels(folder: Path, rows: list[dict]) -> Path:
