@@ -173,6 +173,21 @@ def distill(
                "train on it with `stance train --encoder static`")
 
 
+# Options several commands share, declared once.
+DbOption = Annotated[
+    Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
+]
+ResultsOption = Annotated[
+    Optional[Path], typer.Option(help="Read a results folder written by `stance score --output` instead of --db.")
+]
+SourcesOption = Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet; repeat for several.")]
+SinceOption = Annotated[Optional[str], typer.Option(help="First date, YYYY-MM-DD.", callback=_iso_date)]
+UntilOption = Annotated[Optional[str], typer.Option(help="Last date, YYYY-MM-DD.", callback=_iso_date)]
+ModelIdOption = Annotated[
+    Optional[str], typer.Option("--model-id", help="Scores of this model (an id prefix). Default: the latest recorded.")
+]
+
+
 BACKEND_OPTION = typer.Option(
     envvar="STANCE_BACKEND",
     help="What runs a sentence-transformers encoder: onnx (onnxruntime: same vectors, faster, no torch import), "
@@ -200,9 +215,7 @@ def score(
     source: Annotated[Optional[str], typer.Option(help="Outlet, for articles whose table gives none.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per article, one per line.")] = False,
     record: Annotated[bool, typer.Option("--record", help="Also store the scores in the history database.")] = False,
-    db: Annotated[
-        Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
-    ] = None,
+    db: DbOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     output: Annotated[
         Optional[Path],
@@ -219,6 +232,14 @@ def score(
         typer.Option("--replace", help="An article whose id is already recorded (or in --output) with another text: "
                      "score the new text and replace the recorded version. Without it such articles are refused."),
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Show under each sentence, per target, the words that pushed its label: their "
+                     "contribution to the label's logit before calibration (a model with n-grams; the embedding shows as "
+                     "'(sentence meaning)'), else the fall in its probability without the word. Prints the sentence "
+                     "table of every article, even of several; with --json adds an 'explain' field per sentence. "
+                     "Changes only what is printed, not what --record or --output keep; not with --engine ray."),
+    ] = False,
 ):
     """Score articles sentence by sentence for stance toward each target."""
     import itertools
@@ -226,6 +247,8 @@ def score(
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"{engine!r}: use local or ray", param_hint="--engine")
     if engine == "ray":
+        if explain:
+            _fail("--explain shows its reasons in printed scores and --engine ray prints none; use --engine local")
         from stance.distributed import score_with_ray
         from stance.paths import default_model_dir
 
@@ -289,10 +312,11 @@ def score(
         for result in score_documents(fitted, documents):
             progress.update(1)
             written += 1
+            reasons = explain_scores(fitted, result) if explain else None
             if as_json:
-                typer.echo(_json_line(result.to_dict()))
-            elif single:
-                typer.echo(render_scores(result))
+                typer.echo(_json_line(result.to_dict() if reasons is None else _with_reasons(result.to_dict(), reasons)))
+            elif single or explain:
+                typer.echo(render_scores(result, reasons))
             elif output is None:
                 if not header:
                     typer.echo(summary_header(list(result.summary)))
@@ -337,9 +361,7 @@ def _refuse_clashes(refused: int) -> None:
 @user_errors
 def record(
     results: Annotated[list[Path], typer.Argument(metavar="RESULTS...", help="Folders written by `stance score --output`.")],
-    db: Annotated[
-        Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
-    ] = None,
+    db: DbOption = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="An article already recorded with another text under its id: replace it. "
                            "Without it such articles are refused.")
@@ -373,22 +395,23 @@ def _open_store(db: Optional[Path], readonly: bool = False):
 @app.command()
 @user_errors
 def drift(
-    db: Annotated[
-        Optional[Path], typer.Option(help="History database. Default: $STANCE_DB or ~/.local/share/stance/history.sqlite")
-    ] = None,
+    db: DbOption = None,
     by: Annotated[str, typer.Option(help="Period: week, month, quarter, half or year.")] = "month",
-    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet; repeat for several.")] = None,
-    since: Annotated[Optional[str], typer.Option(help="First date, YYYY-MM-DD.", callback=_iso_date)] = None,
-    until: Annotated[Optional[str], typer.Option(help="Last date, YYYY-MM-DD.", callback=_iso_date)] = None,
-    model_id: Annotated[
-        Optional[str], typer.Option("--model-id", help="Scores of this model (an id prefix). Default: the latest recorded.")
-    ] = None,
+    source: SourcesOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    model_id: ModelIdOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
     plot: Annotated[Optional[Path], typer.Option(help="Write the chart to this PNG file.")] = None,
-    html: Annotated[Optional[Path], typer.Option(help="Write a one-file HTML report (chart, table, method).")] = None,
-    results: Annotated[
-        Optional[Path], typer.Option(help="Read a results folder written by `stance score --output` instead of --db.")
-    ] = None,
+    html: Annotated[Optional[Path], typer.Option(help="Write the explorable one-file HTML page: chart, periods and the evidence behind them.")] = None,
+    results: ResultsOption = None,
+    evidence: Annotated[
+        bool, typer.Option("--evidence", help="After the table, the sentences and articles behind each period's "
+                           "number, and what changed at each shift (always in --json and --html).")
+    ] = False,
+    top: Annotated[
+        int, typer.Option("--top", min=1, max=100, help="Evidence sentences per side, and articles, per period and target.")
+    ] = 3,
 ):
     """Show how net stance moves from period to period, from the recorded scores."""
     from stance.drift import PERIODS
@@ -401,13 +424,15 @@ def drift(
     for path, option in ((plot, "--plot"), (html, "--html")):
         if path is not None:
             check_writable(path, option)
+    with_evidence = evidence or as_json or html is not None
     if results is not None:
         from stance.results import read_results
 
-        rows, made_by = read_results(results, sources=source, since=since, until=until)
+        rows, made_by = read_results(results, sources=source, since=since, until=until, strongest=with_evidence)
         if not rows:
             _fail("no results match --source/--since/--until; widen the selection")
-        _report_drift(measure_drift(rows, by, model={"id": made_by}), plot, html, as_json)
+        report = measure_drift(rows, by, model={"id": made_by}, evidence=top if with_evidence else 0)
+        _report_drift(report, plot, html, as_json, evidence)
         return
     with _open_store(db, readonly=True) as store:
         models = store.models()
@@ -423,13 +448,15 @@ def drift(
                 err=True,
             )
         picked = chosen[0]
-        rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until)
+        rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until,
+                              strongest=with_evidence)
     if not rows:
         _fail("no recorded articles match --source/--since/--until; widen the selection")
-    _report_drift(measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]}), plot, html, as_json)
+    report = measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]}, evidence=top if with_evidence else 0)
+    _report_drift(report, plot, html, as_json, evidence)
 
 
-def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: bool) -> None:
+def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: bool, evidence: bool = False) -> None:
     """Write the chart and page if asked, then print the report."""
     if plot is not None:
         from stance.drift_plot import write_png
@@ -444,7 +471,27 @@ def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: b
     if as_json:
         typer.echo(_json_line(report.to_dict()))
     else:
-        typer.echo(_for_terminal(report.to_text()), nl=False)
+        typer.echo(_for_terminal(report.to_text(evidence=evidence)), nl=False)
+
+
+@app.command()
+@user_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="A run folder written by `stance train` (metrics.json, predictions.jsonl).")] = Path(
+        "experiments/minilm-logreg"),
+    html: Annotated[Optional[Path], typer.Option(help="Where to write the page. Default: RUN/report.html")] = None,
+    experiments: Annotated[
+        Optional[Path], typer.Option(help="Also show this Markdown file's table (e.g. experiments/finetune/search.md).")
+    ] = None,
+):
+    """Render a training run's evaluation as one explorable HTML page (confusion cells list their sentences)."""
+    from stance.paths import check_writable
+    from stance.report import write_evaluation_page
+
+    target = html if html is not None else run / "report.html"
+    check_writable(target, "--html")
+    written = write_evaluation_page(run, target, experiments=experiments)
+    typer.echo(f"evaluation page written to {_for_terminal(str(written), one_line=True)}", err=True)
 
 
 @app.command()
@@ -680,8 +727,64 @@ def cache_clear():
     typer.echo(clear_cache())
 
 
-def render_scores(result) -> str:
-    """The human view of an :class:`ArticleScores`: a sentence table, then the summary."""
+@app.command()
+@user_errors
+def export(
+    output: Annotated[Path, typer.Option(help="File to write: .csv or .parquet (the suffix says which).")],
+    db: DbOption = None,
+    results: ResultsOption = None,
+    source: SourcesOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    model_id: ModelIdOption = None,
+):
+    """Write one row per scored sentence and target to a CSV or Parquet file, for pandas, R or a spreadsheet."""
+    from stance.export import export_sentences
+
+    if db is not None and results is not None:
+        _fail("give --db or --results, not both", code=2)
+    written = export_sentences(output, db=db, results=results, model_id=model_id, sources=source, since=since,
+                               until=until)
+    typer.echo(f"wrote {written} rows to {_for_terminal(str(output), one_line=True)}", err=True)
+
+
+def explain_scores(model, result) -> list[dict]:
+    """Per sentence of ``result``, why each target got the label it shows (see :mod:`stance.explain`)."""
+    from stance.explain import explain_sentences
+    from stance.features import in_context
+
+    targets = list(result.summary)
+    return explain_sentences(model, in_context([s["text"] for s in result.sentences]),
+                             labels=[{t: s[t]["label"] for t in targets} for s in result.sentences])
+
+
+def _with_reasons(data: dict, reasons: list[dict]) -> dict:
+    """A ``--json`` object with each sentence's ``explain`` field: per target the method and the terms."""
+    for sentence, why in zip(data["sentences"], reasons):
+        sentence["explain"] = {
+            target: {"method": w["method"], "terms": [{"text": x["text"], "weight": round(x["weight"], 4)} for x in w["terms"]]}
+            for target, w in why.items()
+        }
+    return data
+
+
+def _reason_lines(sentence: dict, why: dict) -> list[str]:
+    """``why russia=favor: "phrase" +0.42, (sentence meaning) +0.31`` for each target of a sentence."""
+    from stance.explain import MEANING, NEIGHBOURS
+
+    lines = []
+    for target, w in why.items():
+        terms = ", ".join(f"{x['text'] if x['text'] in (MEANING, NEIGHBOURS) else json.dumps(x['text'], ensure_ascii=False)}"
+                          f" {x['weight']:+.2f}" for x in w["terms"])
+        lines.append(f"      why {target}={sentence[target]['label']}: {terms or '(no word stands out)'}")
+    return lines
+
+
+def render_scores(result, reasons: Optional[list[dict]] = None) -> str:
+    """The human view of an :class:`ArticleScores`: a sentence table, then the summary.
+
+    ``reasons`` (from :func:`explain_scores`) adds under each sentence the terms behind its labels.
+    """
     import shutil
 
     targets = list(result.summary)
@@ -691,10 +794,12 @@ def render_scores(result) -> str:
     name = _for_terminal(result.article, one_line=True)
     lines = [f"{name}  date {result.date or '-'}  {len(result.sentences)} sentences, {len(result.skipped)} skipped", ""]
     lines.append(f"{'#':>4s}  {label_cols}  text")
-    for s in result.sentences:
+    for i, s in enumerate(result.sentences):
         cells = "  ".join(f"{s[t]['label']:>8s} {s[t]['proba'][s[t]['label']]:.2f}".rjust(15) for t in targets)
         text = _clip(s["text"], text_width)
         lines.append(f"{s['index']:>4d}  {cells}  {text}")
+        if reasons is not None:
+            lines.extend(_reason_lines(s, reasons[i]))
     lines.append("")
     for t in targets:
         m = result.summary[t]

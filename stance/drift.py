@@ -28,6 +28,7 @@ from itertools import combinations
 import numpy as np
 
 from stance.errors import StanceError, StanceWarning
+from stance.evidence import explain_move, movers, period_evidence, public_items, strongest_sentences
 
 __all__ = ["PERIODS", "DriftReport", "measure_drift", "period_of", "period_range", "stance_over_time"]
 
@@ -184,9 +185,10 @@ class DriftReport:
             "by": self.by,
             "undated": len(self.undated),
             "undated_articles": list(self.undated),
-            "periods": self.periods,
+            "periods": [_public_period(p, self.targets) for p in self.periods],
             "change_points": self.change_points,
-            "sources": self.sources,
+            "sources": {name: {**block, "periods": [_public_period(p, self.targets) for p in block["periods"]]}
+                        for name, block in self.sources.items()},
             "model": self.model,
             "settings": self.settings,
         }
@@ -203,8 +205,13 @@ class DriftReport:
         ]
         return pd.DataFrame(rows)
 
-    def to_text(self) -> str:
-        """The drift table, change points, sources and undated articles, for a terminal."""
+    def to_text(self, evidence: bool = False) -> str:
+        """The drift table, change points, sources and undated articles, for a terminal.
+
+        With ``evidence``, each period's strongest sentences per side, the
+        articles that move it most and, at a shift or change point, what
+        changed follow the table.
+        """
         model = (self.model or {}).get("id") or "-"
         lines = [
             f"Stance drift by {self.by} · model {model} · {self.n_articles} dated articles, {len(self.undated)} undated",
@@ -245,7 +252,62 @@ class DriftReport:
                 lines.append(row)
         if self.undated:
             lines += ["", f"undated ({len(self.undated)}): {', '.join(self.undated)}"]
+        if evidence:
+            lines += _evidence_lines(self.periods, self.targets)
         return "\n".join(lines) + "\n"
+
+
+def _clip(text: str, width: int = 110) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _where(item: dict) -> str:
+    return " · ".join(str(v) for v in (item["article"], item["date"], item["source"]) if v)
+
+
+def _evidence_lines(periods: list[dict], targets) -> list[str]:
+    """The evidence of each period and target as text (``stance drift --evidence``)."""
+    lines = ["", "Evidence: per period and target, the strongest sentence of each of the top articles per side "
+             "(P of that side), the articles whose removal moves the period's net most, and what changed at a shift "
+             "or change point."]
+    for p in periods:
+        for t in targets:
+            s = p[t]
+            if s["net"] is None or "evidence" not in s:
+                continue
+            mark = "*" if s["shift"] else ""
+            lines += ["", f"{p['period']} · {t} · net {s['net']:+.3f}{mark} ({p['n_articles']} articles)"]
+            for side in ("favor", "against"):
+                for item in s["evidence"][side]:
+                    lines.append(f"  {side:7s} {item['proba']:.2f}  {_where(item)}: \"{_clip(item['text'])}\"")
+            moved = ", ".join(f"{m['article']} (net {m['net']:+.2f}, moves it {m['influence']:+.3f})" for m in s["movers"])
+            lines.append(f"  moved most: {moved}")
+            move = s.get("explanation")
+            if move:
+                lines.append(f"  {' and '.join(move['why'])} from {move['from']} ({move['change']:+.3f}), toward {move['toward']}:")
+                for label, block in (("now", move), ("before", move["before"])):
+                    arts = ", ".join(f"{a['article']} ({a['net']:+.2f})" for a in block["articles"])
+                    lines.append(f"    {label}: {arts}")
+                    for item in block["sentences"]:
+                        lines.append(f"      {item['proba']:.2f}  {_where(item)}: \"{_clip(item['text'], 96)}\"")
+    return lines
+
+
+def _public_period(period: dict, targets) -> dict:
+    """A period row as ``--json`` gives it: evidence items without their internal label."""
+    out = dict(period)
+    for t in targets:
+        block = period.get(t)
+        if not block or "evidence" not in block:
+            continue
+        block = {**block, "evidence": {side: public_items(items) for side, items in block["evidence"].items()}}
+        move = block.get("explanation")
+        if move:
+            block["explanation"] = {**move, "sentences": public_items(move["sentences"]),
+                                    "before": {**move["before"], "sentences": public_items(move["before"]["sentences"])}}
+        out[t] = block
+    return out
 
 
 def _article_view(item) -> dict:
@@ -255,8 +317,12 @@ def _article_view(item) -> dict:
     if n_sentences is None:
         n_sentences = len(get("sentences") or [])
     day, bad_date = _report_date(get("date"))
+    strongest = get("strongest")
+    if strongest is None and get("sentences"):
+        strongest = strongest_sentences(get("sentences"), list(get("summary") or {}))
     return {"article": get("article"), "source": get("source"), "date": day, "n_sentences": n_sentences,
-            "summary": get("summary") or {}, "bad_date": bad_date}
+            "summary": get("summary") or {}, "bad_date": bad_date, "title": get("title"), "url": get("url"),
+            "strongest": strongest or {}}
 
 
 def _report_date(value) -> tuple[Date | None, bool]:
@@ -276,7 +342,7 @@ def _report_date(value) -> tuple[Date | None, bool]:
     return None, True
 
 
-def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha) -> tuple[list[dict], dict]:
+def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, k) -> tuple[list[dict], dict]:
     by_period: dict[str, list[dict]] = {}
     for a in articles:
         by_period.setdefault(a["label"], []).append(a)
@@ -290,6 +356,8 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha) 
             if not len(nets):
                 row[t] = {"net": None, "low": None, "high": None, "shift": False, "p_value": None, "change": None,
                           "favor_share": None, "against_share": None}
+                if k:
+                    row[t].update(evidence=period_evidence([], t, k), movers=[], explanation=None)
                 continue
             low, high = _bootstrap_interval(nets, rng, n_boot)
             n_sent = row["n_sentences"]
@@ -298,6 +366,8 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha) 
             row[t] = {"net": float(nets.mean()), "low": low, "high": high, "shift": False, "p_value": None,
                       "change": None, "favor_share": favor / n_sent if n_sent else 0.0,
                       "against_share": against / n_sent if n_sent else 0.0, "_nets": nets}
+            if k:
+                row[t].update(evidence=period_evidence(members, t, k), movers=movers(members, t, k), explanation=None)
         rows.append(row)
     points: dict[str, list[str]] = {}
     ordered = sorted(articles, key=lambda a: (a["date"], a["article"] or ""))
@@ -318,7 +388,21 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha) 
             if ordered[index]["label"] not in labels:
                 labels.append(ordered[index]["label"])
         points[t] = labels
+        if k:
+            _explain_moves(filled, by_period, t, labels, k)
     return rows, points
+
+
+def _explain_moves(filled: list[dict], by_period: dict, target: str, points: list[str], k: int) -> None:
+    """Attach what changed to each period of ``target`` marked as a shift or starting a change point."""
+    for prev, cur in zip(filled, filled[1:]):
+        why = [w for w, hit in (("shift", cur[target]["shift"]), ("change point", cur["period"] in points)) if hit]
+        if why:
+            cur[target]["explanation"] = explain_move(
+                {"period": prev["period"], "net": prev[target]["net"], "members": by_period[prev["period"]]},
+                {"period": cur["period"], "net": cur[target]["net"], "members": by_period[cur["period"]]},
+                target, k, why,
+            )
 
 
 def measure_drift(
@@ -332,6 +416,7 @@ def measure_drift(
     alpha: float = 0.05,
     seed: int = 0,
     model: dict | None = None,
+    evidence: int = 3,
 ) -> DriftReport:
     """Build a :class:`DriftReport` from scored articles.
 
@@ -344,7 +429,14 @@ def measure_drift(
     by_source : also report each source apart when articles name one
     n_boot, n_perm, alpha, seed : bootstrap resamples, permutations, test
         level and random seed (results are reproducible for a given seed)
+    evidence : how many sentences per side, and articles, to keep as the
+        evidence of each period and target (see :mod:`stance.evidence`);
+        0 leaves evidence out. Sentences come from each record's
+        ``sentences`` (ArticleScores) or ``strongest`` (database rows read
+        with ``HistoryStore.articles(strongest=True)``).
     """
+    if evidence < 0:
+        raise StanceError(f"evidence must be 0 or more sentences per side, not {evidence}")
     if by not in PERIODS:
         raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
     # A fixed order, so that the same articles give the same intervals whatever their source.
@@ -362,7 +454,7 @@ def measure_drift(
     targets = list(targets or next(iter(views))["summary"])
     undated = [v["article"] for v in views if v["date"] is None]
     dated = [v for v in views if v["date"] is not None]
-    settings = {"n_boot": n_boot, "n_perm": n_perm, "alpha": alpha, "seed": seed,
+    settings = {"n_boot": n_boot, "n_perm": n_perm, "alpha": alpha, "seed": seed, "evidence": evidence,
                 "change_penalty": CHANGE_PENALTY, "change_min_size": CHANGE_MIN_SIZE}
     if not dated:
         return DriftReport(by, targets, [], {t: [] for t in targets}, undated, {}, model, settings)
@@ -370,12 +462,12 @@ def measure_drift(
         v["label"] = period_of(v["date"], by)[0]
     periods = period_range(min(v["date"] for v in dated), max(v["date"] for v in dated), by)
     rng = np.random.default_rng(seed)
-    rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha)
+    rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha, evidence)
     sources = {}
     if by_source and any(v["source"] for v in dated):
         for name in sorted({v["source"] or UNKNOWN_SOURCE for v in dated}):
             members = [v for v in dated if (v["source"] or UNKNOWN_SOURCE) == name]
-            src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha)
+            src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha, evidence)
             overall = {}
             for t in targets:
                 nets = np.array([m["summary"][t]["net"] for m in members], dtype=float)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 from datetime import date as Date
 from datetime import timedelta
@@ -99,63 +97,22 @@ def write_png(report, path: str | Path) -> Path:
     return Path(path)
 
 
-def _cell(s: dict) -> str:
-    if s["net"] is None:
-        return "<td>–</td><td></td><td></td>"
-    mark = " <b title='shift from the previous period'>*</b>" if s["shift"] else ""
-    p = "" if s["p_value"] is None else f"{s['p_value']:.3f}"
-    return (f"<td>{s['net']:+.3f}{mark}</td><td>[{s['low']:+.2f}, {s['high']:+.2f}]</td>"
-            f"<td>{p}</td>")
-
-
 def html_report(report) -> str:
-    """One self-contained HTML page: the chart (inline PNG), the table and the method."""
-    png = base64.b64encode(drift_png(report)).decode("ascii")
-    esc = html.escape
-    head = "".join(f"<th>{esc(t)} net</th><th>95% interval</th><th>p (Holm)</th>" for t in report.targets)
-    rows = "".join(
-        f"<tr><td>{esc(p['period'])}</td><td>{p['n_articles']}</td><td>{p['n_sentences']}</td>"
-        + "".join(_cell(p[t]) for t in report.targets) + "</tr>"
-        for p in report.periods
-    )
-    points = "".join(
-        f"<li>{esc(t)}: {esc(', '.join(report.change_points.get(t) or []) or 'none')}</li>" for t in report.targets
-    )
-    sources = ""
-    if report.sources:
-        src_head = "".join(f"<th>{esc(t)} net</th><th>95% interval</th>" for t in report.targets)
-        src_rows = "".join(
-            f"<tr><td>{esc(name)}</td><td>{b['n_articles']}</td>"
-            + "".join(f"<td>{b['overall'][t]['net']:+.3f}</td><td>[{b['overall'][t]['low']:+.2f}, "
-                      f"{b['overall'][t]['high']:+.2f}]</td>" for t in report.targets)
-            + "</tr>"
-            for name, b in report.sources.items()
-        )
-        sources = f"<h2>By source</h2><table><tr><th>source</th><th>articles</th>{src_head}</tr>{src_rows}</table>"
-    undated = ""
-    if report.undated:
-        undated = f"<h2>Undated ({len(report.undated)})</h2><p>{esc(', '.join(report.undated))}</p>"
-    model = esc((report.model or {}).get("id") or "-")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Stance drift by {esc(report.by)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 62rem; margin: 2rem auto; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9rem; }}
-th, td {{ padding: 0.2rem 0.6rem; border-bottom: 1px solid #ddd; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }}
-</style></head><body>
-<h1>Stance drift by {esc(report.by)}</h1>
-<p>Model {model}; {report.n_articles} dated articles, {len(report.undated)} undated.</p>
-<img alt="net stance per period with 95% intervals" src="data:image/png;base64,{png}">
-<h2>Method</h2><p>{esc(METHOD.format(alpha=report.settings.get("alpha", 0.05)))}</p>
-<h2>Periods</h2>
-<table><tr><th>period</th><th>articles</th><th>sentences</th>{head}</tr>{rows}</table>
-<p>* marks a shift from the previous period with articles.</p>
-<h2>Change points</h2><ul>{points}</ul>
-{sources}{undated}
-</body></html>
-"""
+    """The drift explorer: one self-contained page with the chart, the periods and their evidence.
+
+    It embeds the report (as ``--json`` gives it, plus each evidence
+    sentence's label) and draws it in the browser: choose a target, a source
+    and a period to read the sentences and articles behind the number.
+    """
+    from stance.pages import render_page
+
+    data = {**report.to_dict(), "periods": report.periods, "sources": report.sources, "targets": list(report.targets),
+            "names": {t: NAMES.get(t, t) for t in report.targets},
+            "colors": {t: _color(t, i) for i, t in enumerate(report.targets)},
+            "method": METHOD.format(alpha=report.settings.get("alpha", 0.05))}
+    model = (report.model or {}).get("id") or "-"
+    lead = f"Model {model}; {report.n_articles} dated articles, {len(report.undated)} undated."
+    return render_page(f"Stance drift by {report.by}", data, "drift.js", lead=lead)
 
 
 def write_html(report, path: str | Path) -> Path:

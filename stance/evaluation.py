@@ -324,7 +324,7 @@ class EvaluationReport:
         return render_markdown(self)
 
     def write(self, folder: str | Path) -> Path:
-        """Write ``report.md``, ``metrics.json`` and confusion-matrix PNGs into ``folder``."""
+        """Write ``report.md``, ``metrics.json``, confusion-matrix PNGs and, with predictions, ``report.html`` into ``folder``."""
         from stance.report import confusion_png
 
         folder = Path(folder)
@@ -337,6 +337,9 @@ class EvaluationReport:
         atomic_write_text(folder / "metrics.json", self.to_json())
         if getattr(self, "out_of_fold_", None):
             atomic_write_text(folder / "predictions.jsonl", self.predictions_jsonl())
+            from stance.report import write_evaluation_page
+
+            write_evaluation_page(folder)
         atomic_write_text(folder / "report.md", self.to_markdown())
         return folder
 

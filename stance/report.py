@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from stance.schema import STANCES
 
@@ -120,3 +121,119 @@ def confusion_png(result: dict, targets: list[str]) -> bytes:
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
     return buffer.getvalue()
+
+
+# --- the evaluation page -------------------------------------------------------
+
+PLAN_NAMES = {"seed_loao": "seeds, leave one article out (headline)", "written_cv": "written corpus, grouped 5-fold"}
+
+HOW_TO_READ = (
+    "Every number comes from cross-validation grouped by article: no model saw a sentence of the article it was "
+    "tested on. Macro-F1 averages F1 over favor, against and none; F1avg (SemEval-2016) averages favor and against "
+    "only. Brackets hold 95% bootstrap intervals over sentences, which are if anything too narrow since sentences "
+    "of one article are correlated. The sentences listed are the model's out-of-fold predictions: each confusion "
+    "cell lists exactly the sentences it counts."
+)
+
+
+def _regular_file(path: Path, what: str, advice: str = "give a run folder written by `stance train`") -> None:
+    """Refuse a missing path or one that is not a regular file (a FIFO would block the read)."""
+    from stance.errors import InputError
+
+    if not path.exists():
+        raise InputError(f"{path}: not found; {advice} ({what})")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file; {advice} ({what})")
+
+
+def _read_json(path: Path, what: str):
+    import json
+
+    from stance.errors import InputError
+
+    _regular_file(path, what)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: not found; give a run folder written by `stance train` ({what})") from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"{path}: cannot be read as {what} ({type(err).__name__}); re-run `stance train`") from None
+
+
+def _read_predictions(path: Path) -> list[dict]:
+    import json
+
+    from stance.errors import InputError
+
+    _regular_file(path, "its out-of-fold predictions")
+    rows = []
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    raise InputError(f"{path}:{number}: not a JSON line; re-run `stance train`") from None
+    return rows
+
+
+def markdown_table(path: str | Path) -> dict | None:
+    """The table of a Markdown file (the one between ``<!-- quality-table -->`` markers, else the first one).
+
+    Returns ``{"source", "header", "rows"}`` with ``**`` and backticks removed, or None without a table.
+    """
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    if "<!-- quality-table -->" in text:
+        text = text.split("<!-- quality-table -->", 1)[1]
+    block = []
+    for line in text.splitlines():
+        if line.lstrip().startswith("|"):
+            block.append(line.strip())
+        elif block:
+            break
+    if len(block) < 2:
+        return None
+
+    def cells(line: str) -> list[str]:
+        parts = line.replace("\\|", "\0").strip("|").split("|")
+        return [p.strip().replace("\0", "|").replace("**", "").replace("`", "") for p in parts]
+
+    return {"source": Path(path).name, "header": cells(block[0]), "rows": [cells(r) for r in block[2:]]}
+
+
+def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = None) -> str:
+    """The evaluation report of a ``stance train`` run folder as one self-contained, explorable HTML page.
+
+    It reads ``metrics.json`` and ``predictions.jsonl``; ``experiments`` adds a
+    Markdown file's table (e.g. ``experiments/finetune/search.md``).
+    """
+    from stance.errors import InputError
+    from stance.pages import render_page
+
+    run_dir = Path(run_dir)
+    metrics = _read_json(run_dir / "metrics.json", "an evaluation report")
+    if not isinstance(metrics, dict) or not {"targets", "evaluations", "provenance"} <= set(metrics):
+        raise InputError(f"{run_dir / 'metrics.json'}: not a stance evaluation report; give a run folder of `stance train`")
+    table = None
+    if experiments is not None:
+        _regular_file(Path(experiments), "--experiments", "give a Markdown file with a table")
+        try:
+            table = markdown_table(experiments)
+        except OSError as err:
+            raise InputError(f"{experiments}: cannot be read ({err.strerror}); give a Markdown file with a table") from None
+        if table is None:
+            raise InputError(f"{experiments}: holds no Markdown table; give a file such as experiments/finetune/search.md")
+    data = {**metrics, "predictions": _read_predictions(run_dir / "predictions.jsonl"), "experiments": table,
+            "system_names": SYSTEM_NAMES, "plan_names": PLAN_NAMES, "how_to_read": HOW_TO_READ}
+    prov = metrics["provenance"]
+    lead = f"Made by {prov.get('command', 'stance train')} on {prov.get('date', '?')} with {prov.get('encoder', '?')}."
+    return render_page(f"Evaluation: {prov.get('run', run_dir.name)}", data, "report.js", lead=lead)
+
+
+def write_evaluation_page(run_dir: str | Path, path: str | Path | None = None, *, experiments=None) -> Path:
+    """Write :func:`evaluation_page` atomically (default ``RUN_DIR/report.html``)."""
+    from stance.fileio import atomic_write_text
+
+    path = Path(path) if path is not None else Path(run_dir) / "report.html"
+    atomic_write_text(path, evaluation_page(run_dir, experiments=experiments))
+    return path

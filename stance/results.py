@@ -256,16 +256,25 @@ def check_results(path: str | Path) -> str:
     return next(iter(models))
 
 
-def read_results(path: str | Path, *, sources=None, since: str | None = None, until: str | None = None) -> tuple[list[dict], str]:
+def read_results(path: str | Path, *, sources=None, since: str | None = None, until: str | None = None,
+                 strongest: bool = False) -> tuple[list[dict], str]:
     """Article rows of a results folder (as drift reads them) and the id of the model that made them.
 
     ``since``/``until`` keep undated articles, as the history store does.
+    With ``strongest``, each row also holds its title, url and strongest
+    sentences per target and side (the rest of its sentences is not kept).
     """
+    from stance.evidence import strongest_sentences
+
     model = check_results(path)
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
+    if strongest:
+        columns += ["title", "url", "sentences"]
     latest: dict[tuple[str, str | None], dict] = {}
     for part in result_parts(path):
         for row in _read_part(part, columns).to_pylist():
+            if strongest:
+                row["strongest"] = strongest_sentences(json.loads(row.pop("sentences")), list(json.loads(row["summary"])))
             latest[(row["article"], row["source"])] = row
     kept = []
     for r in latest.values():

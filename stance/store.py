@@ -344,11 +344,15 @@ class HistoryStore:
         sources: Sequence[str] | None = None,
         since: str | None = None,
         until: str | None = None,
+        strongest: bool = False,
     ) -> list[dict]:
         """Recorded articles as dicts, ordered by date (undated last) then id.
 
         ``since``/``until`` (inclusive, ``YYYY-MM-DD``) keep undated articles,
-        which drift counts apart; ``model_id`` matches a prefix.
+        which drift counts apart; ``model_id`` matches a prefix. With
+        ``strongest``, each row also holds its strongest sentences per target
+        and side (:func:`stance.evidence.strongest_sentences`), which drift
+        shows as evidence.
         """
         if self._version == 0:
             return []
@@ -377,7 +381,33 @@ class HistoryStore:
             row["model"] = json.loads(row["model"])
             row["source"] = row["source"] or None
             out.append(row)
+        if strongest:
+            self._attach_strongest(out)
         return out
+
+    def _attach_strongest(self, rows: list[dict], chunk: int = 500) -> None:
+        """Give each article row its strongest sentences, reading only those sentences from SQLite."""
+        from stance.evidence import strongest_sentences
+
+        by_id = {row["id"]: row for row in rows}
+        ids = list(by_id)
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            cursor = self._conn.execute(
+                f"""SELECT article_row, sentence, target, text, label, p_favor, p_against FROM (
+                        SELECT *, ROW_NUMBER() OVER (PARTITION BY article_row, target ORDER BY p_favor DESC, sentence) AS f,
+                                  ROW_NUMBER() OVER (PARTITION BY article_row, target ORDER BY p_against DESC, sentence) AS a
+                        FROM sentences WHERE article_row IN ({', '.join('?' * len(part))}))
+                    WHERE f = 1 OR a = 1 ORDER BY article_row""",
+                part,
+            )
+            names = [d[0] for d in cursor.description]
+            found: dict[int, list[dict]] = {}
+            for values in cursor:
+                row = dict(zip(names, values))
+                found.setdefault(row["article_row"], []).append(row)
+            for article_row, sentences in found.items():
+                by_id[article_row]["strongest"] = strongest_sentences(sentences)
 
     def sentences(self, article_row: int) -> list[dict]:
         """The per-sentence results of one recorded article."""

@@ -55,6 +55,21 @@ def _versioned_sqlite(folder: Path) -> Path:
     return _sqlite(folder, "v1.sqlite", "PRAGMA user_version = 1", "CREATE TABLE other (x)")
 
 
+_METRICS = json.dumps({"targets": ["russia"], "evaluations": {}, "provenance": {}}).encode()
+
+
+def _run_folder(folder: Path, metrics: bytes, predictions: bytes | None) -> Path:
+    """A training run folder with the given metrics.json and predictions.jsonl (None: a FIFO in its place)."""
+    run = folder / "run"
+    run.mkdir()
+    _file(run, "metrics.json", metrics)
+    if predictions is None:
+        _fifo(run, "predictions.jsonl")
+    else:
+        _file(run, "predictions.jsonl", predictions)
+    return run
+
+
 def _labels(folder: Path, rows: list[dict]) -> Path:
     path = folder / "labels.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -129,6 +144,25 @@ CASES = [
     ("drift-far-until", 2, lambda d: ["drift", "--until", "0001-01-01"]),
     ("drift-plot-under-file", 1, lambda d: ["drift", "--results", _parquet_garbage(d), "--plot", _under_file(d, "x.png")]),
     ("record-garbage-part", 1, lambda d: ["record", _parquet_garbage(d), "--db", d / "h.sqlite"]),
+    ("drift-top-zero", 2, lambda d: ["drift", "--results", _parquet_garbage(d), "--top", "0"]),
+    ("drift-html-under-file", 1, lambda d: ["drift", "--results", _parquet_garbage(d), "--html", _under_file(d, "d.html")]),
+    # the sentence export
+    ("export-db-missing", 1, lambda d: ["export", "--db", d / "none.sqlite", "--output", d / "s.csv"]),
+    ("export-db-foreign", 1, lambda d: ["export", "--db", _foreign_sqlite(d), "--output", d / "s.csv"]),
+    ("export-results-garbage-part", 1, lambda d: ["export", "--results", _parquet_garbage(d), "--output", d / "s.parquet"]),
+    ("export-unknown-suffix", 1, lambda d: ["export", "--db", d / "none.sqlite", "--output", d / "s.xlsx"]),
+    ("export-output-under-file", 1, lambda d: ["export", "--db", _foreign_sqlite(d), "--output", _under_file(d, "s.csv")]),
+    ("export-db-and-results", 2, lambda d: ["export", "--db", d / "h.sqlite", "--results", d, "--output", d / "s.csv"]),
+    # the evaluation page
+    ("report-folder-missing", 1, lambda d: ["report", d / "none", "--html", d / "r.html"]),
+    ("report-metrics-garbage", 1, lambda d: ["report", _run_folder(d, b"\x00garbage", b"{}\n"), "--html", d / "r.html"]),
+    ("report-metrics-foreign", 1, lambda d: ["report", _run_folder(d, b'{"a": 1}', b"{}\n"), "--html", d / "r.html"]),
+    ("report-predictions-garbage", 1, lambda d: ["report", _run_folder(d, _METRICS, b"{not json\n"), "--html", d / "r.html"]),
+    ("report-metrics-fifo", 1, lambda d: ["report", _fifo(d, "metrics.json").parent, "--html", d / "r.html"]),
+    ("report-predictions-fifo", 1, lambda d: ["report", _run_folder(d, _METRICS, None), "--html", d / "r.html"]),
+    ("report-experiments-no-table", 1, lambda d: ["report", _run_folder(d, _METRICS, b""), "--html", d / "r.html",
+                                                  "--experiments", _file(d, "t.md", b"no table here")]),
+    ("report-html-under-file", 1, lambda d: ["report", _run_folder(d, _METRICS, b""), "--html", _under_file(d, "r.html")]),
     # training and labels
     ("train-labels-missing", 1, lambda d: ["train", "--labels", d / "none.jsonl", "--out", d / "m"]),
     ("train-labels-empty", 1, lambda d: ["train", "--labels", _file(d, "l.jsonl", b""), "--out", d / "m"]),

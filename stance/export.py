@@ -1,0 +1,227 @@
+"""Scored sentences as one flat table, for work that goes on in pandas, R or a spreadsheet.
+
+One row per scored sentence and target, columns :data:`COLUMNS`, read from the
+history database or from a results folder; both give the same rows in the
+same order: by date (undated last), article, source, sentence index, and
+target in the order of the article's summary. Rows are streamed, so memory
+does not grow with the sentences: the database's sentences are read an
+article at a time, and a results folder is sorted through a temporary
+SQLite table on disk. The file (``.csv`` or ``.parquet``, by its suffix) is written to a
+temporary file beside it and renamed, so a failed export leaves the old
+file, or none, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import sqlite3
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from stance.errors import StanceError, StanceWarning
+from stance.fileio import follow_umask
+from stance.paths import check_writable, write_error
+
+__all__ = ["COLUMNS", "ExportError", "export_sentences", "sentence_rows"]
+
+COLUMNS = ("article", "source", "date", "title", "url", "model_id",
+           "index", "text", "target", "label", "p_favor", "p_against", "p_none")
+_ARTICLE_COLUMNS = COLUMNS[:6]
+FORMATS = (".csv", ".parquet")
+PARQUET_BATCH = 10_000
+
+
+class ExportError(StanceError):
+    """The export cannot be made as asked."""
+
+
+def export_sentences(
+    output: str | Path,
+    *,
+    db: str | Path | None = None,
+    results: str | Path | None = None,
+    model_id: str | None = None,
+    sources: Sequence[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> int:
+    """Write the scored sentences to ``output`` (.csv or .parquet); return how many rows.
+
+    Reads ``results`` (a folder written by ``stance score --output``) when given,
+    else the history database ``db`` (default :func:`stance.store.default_db_path`),
+    with the scores of ``model_id`` (an id prefix; default the latest recorded).
+    ``sources``, ``since`` and ``until`` select articles as ``stance drift`` does
+    (undated articles are kept). Nothing matching is an error, and leaves
+    ``output`` as it was.
+    """
+    output = Path(output).expanduser()
+    suffix = output.suffix.lower()
+    if suffix not in FORMATS:
+        found = f"unknown format {output.suffix!r}" if output.suffix else "no suffix"
+        raise ExportError(f"--output {output}: {found}; give a file name ending in .csv or .parquet")
+    if db is not None and results is not None:
+        raise ExportError("give --db or --results, not both")
+    if results is not None and suffix == ".parquet" and output.parent.resolve() == Path(results).resolve():
+        raise ExportError(f"--output {output}: would become a part of the results folder {results}; "
+                          "write it elsewhere")
+    check_writable(output, "--output")
+    rows = sentence_rows(db=db, results=results, model_id=model_id, sources=sources, since=since, until=until)
+    with _replacing(output) as tmp:
+        written = (_write_csv if suffix == ".csv" else _write_parquet)(rows, tmp)
+        if not written:
+            raise ExportError("no scored sentences match --source/--since/--until; widen the selection")
+    return written
+
+
+def sentence_rows(
+    *,
+    db: str | Path | None = None,
+    results: str | Path | None = None,
+    model_id: str | None = None,
+    sources: Sequence[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Iterator[dict]:
+    """The rows :func:`export_sentences` writes, as dicts keyed by :data:`COLUMNS`, one at a time."""
+    if results is not None:
+        return _results_rows(Path(results), model_id, sources, since, until)
+    return _store_rows(db, model_id, sources, since, until)
+
+
+# -- reading ----------------------------------------------------------------
+
+
+def _store_rows(db, model_id, sources, since, until) -> Iterator[dict]:
+    from stance.store import HistoryStore
+
+    with HistoryStore(db, create=False, readonly=True) as store:
+        picked = _latest_model(store, model_id)
+        for article in store.articles(model_id=picked, sources=sources, since=since, until=until):
+            targets = list(article["summary"])
+            sentences = sorted(store.sentences(article["id"]), key=lambda s: (s["sentence"], targets.index(s["target"])))
+            yield from _rows(article, sentences)
+
+
+def _latest_model(store, model_id: str | None) -> str:
+    """The id of the model whose scores to export: the latest recorded, or the latest matching ``model_id``."""
+    models = store.models()
+    if not models:
+        raise ExportError(f"{store.path}: no scores recorded yet; run `stance score FILE... --record` first")
+    chosen = [m["model_id"] for m in models if model_id is None or m["model_id"].startswith(model_id)]
+    if not chosen:
+        raise ExportError(f"no scores of a model {model_id!r} in {store.path}; "
+                          f"recorded: {', '.join(m['model_id'] for m in models)}")
+    if len(chosen) > 1 and model_id is None:
+        warnings.warn(f"{store.path} holds scores of {len(chosen)} models; exporting the latest, {chosen[0]} "
+                      "(choose with --model-id)", StanceWarning, stacklevel=2)
+    return chosen[0]
+
+
+def _results_rows(path: Path, model_id, sources, since, until) -> Iterator[dict]:
+    from stance.results import check_results, iter_scores
+
+    made_by = check_results(path)
+    if model_id and not made_by.startswith(model_id):
+        raise ExportError(f"{path}: holds scores of model {made_by}, not {model_id!r}")
+    spill = sqlite3.connect("")  # a private table on disk, deleted on close: sorting it keeps memory bounded
+    try:
+        spill.execute("CREATE TABLE articles (date TEXT, article TEXT, source TEXT, head TEXT, sentences TEXT)")
+        for batch in iter_scores(path):
+            spill.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?)", [
+                (s.date, s.article, s.source or "", json.dumps(_head(s)), json.dumps(s.sentences))
+                for s in batch if _selected(s, sources, since, until)
+            ])
+        for head, sentences in spill.execute(
+            "SELECT head, sentences FROM articles ORDER BY date IS NULL, date, article, source"
+        ):
+            article = json.loads(head)
+            yield from _rows(article, _flat_sentences(json.loads(sentences), article["targets"]))
+    finally:
+        spill.close()
+
+
+def _head(scores) -> dict:
+    """What a results article gives every one of its rows, and its targets in summary order."""
+    return {"article": scores.article, "source": scores.source, "date": scores.date, "title": scores.title,
+            "url": scores.url, "model_id": scores.model["id"], "targets": list(scores.summary)}
+
+
+def _selected(scores, sources, since, until) -> bool:
+    """The history store's selection (undated articles pass the date bounds), for a results article."""
+    if sources and scores.source not in sources:
+        return False
+    day = scores.date
+    return day is None or not ((since and day < since) or (until and day > until))
+
+
+def _flat_sentences(sentences: list[dict], targets: list[str]) -> Iterator[dict]:
+    """Nested sentence results as the history store's flat (sentence, target) rows."""
+    for s in sentences:
+        for target in targets:
+            p = s[target]["proba"]
+            yield {"sentence": s["index"], "target": target, "text": s["text"], "label": s[target]["label"],
+                   "p_favor": p["favor"], "p_against": p["against"], "p_none": p["none"]}
+
+
+def _rows(article: dict, sentences: Iterable[dict]) -> Iterator[dict]:
+    head = {k: article[k] for k in _ARTICLE_COLUMNS}
+    for s in sentences:
+        yield {**head, "index": s["sentence"], "text": s["text"], "target": s["target"], "label": s["label"],
+               "p_favor": s["p_favor"], "p_against": s["p_against"], "p_none": s["p_none"]}
+
+
+# -- writing ----------------------------------------------------------------
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it (fsynced, mode from the umask) once the block ends well."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise write_error(path, err) from None
+    try:
+        follow_umask(fd)
+        os.close(fd)
+        yield Path(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise write_error(path, err) from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _write_csv(rows: Iterable[dict], path: Path) -> int:
+    """UTF-8 with a header; texts with commas, quotes or line breaks are quoted, so they read back whole."""
+    written = 0
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            written += 1
+    return written
+
+
+def _write_parquet(rows: Iterable[dict], path: Path) -> int:
+    """Row groups of :data:`PARQUET_BATCH` rows, so only one batch is held at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, pa.int64() if c == "index" else pa.float64() if c.startswith("p_") else pa.string())
+                        for c in COLUMNS])
+    rows = iter(rows)
+    written = 0
+    with pq.ParquetWriter(path, schema) as writer:
+        while batch := list(itertools.islice(rows, PARQUET_BATCH)):
+            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+            written += len(batch)
+    return written

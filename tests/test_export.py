@@ -1,0 +1,188 @@
+"""`stance export`: scored sentences as CSV or Parquet, from the history database or a results folder."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import stance.export
+from stance.errors import StanceWarning
+from stance.export import COLUMNS, ExportError, export_sentences, sentence_rows
+from stance.results import ResultsFolder
+from stance.store import HistoryStore, StoreError
+
+from conftest import make_scores, run_stance
+from test_hostile_stores import _one_error_line
+
+HARD_TEXT = 'Vučić said, "no deal"\nthen left.\r\nA last line, with a comma'
+
+
+def _scores():
+    """Four articles: two outlets, one undated, two ids alike but for the source; targets not in alphabetical order."""
+    dated = make_scores("c", "2024-01-01", {"russia": -0.5, "eu": 0.25}, n=3)
+    dated.sentences[1]["text"] = HARD_TEXT
+    return [
+        make_scores("b", "2024-02-01", {"russia": 0.5, "eu": -0.25}, source="Politika"),
+        make_scores("a", None, {"russia": 0.1, "eu": 0.0}, n=2),
+        dated,
+        make_scores("c", "2024-01-01", {"russia": 0.0, "eu": 1.0}, source="N1", n=1),
+    ]
+
+
+@pytest.fixture
+def scored(tmp_path):
+    """The same scores in a history database and in a results folder."""
+    scores = _scores()
+    db = tmp_path / "history.sqlite"
+    with HistoryStore(db) as store:
+        store.record(scores)
+    results = tmp_path / "results"
+    ResultsFolder(results, "m1").write(scores)
+    return {"db": db, "results": results, "scores": scores}
+
+
+def _read(path) -> list[dict]:
+    """A written export back through pandas, missing cells as None."""
+    frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def test_one_row_per_sentence_and_target_with_the_recorded_values(scored, tmp_path):
+    out = tmp_path / "out.csv"
+    written = export_sentences(out, db=scored["db"])
+    rows = _read(out)
+    assert list(pd.read_csv(out).columns) == list(COLUMNS)
+    assert written == len(rows) == sum(len(s.sentences) * len(s.summary) for s in scored["scores"])
+    expected = {
+        (s.article, s.source, sentence["index"], target): (sentence["text"], sentence[target]["label"],
+                                                           *sentence[target]["proba"].values())
+        for s in scored["scores"] for sentence in s.sentences for target in s.summary
+    }
+    got = {(r["article"], r["source"], r["index"], r["target"]): (r["text"], r["label"], r["p_favor"],
+                                                                   r["p_against"], r["p_none"]) for r in rows}
+    assert got == expected
+    assert {r["model_id"] for r in rows} == {"m1"}
+
+
+def test_rows_come_by_date_article_source_index_then_summary_target_order(scored):
+    rows = list(sentence_rows(db=scored["db"]))
+    articles = [(r["article"], r["source"]) for r in rows]
+    assert list(dict.fromkeys(articles)) == [("c", None), ("c", "N1"), ("b", "Politika"), ("a", None)]
+    first = [(r["index"], r["target"]) for r in rows if r["article"] == "c" and r["source"] is None]
+    assert first == [(0, "russia"), (0, "eu"), (1, "russia"), (1, "eu"), (2, "russia"), (2, "eu")]
+    assert rows[-1]["date"] is None
+
+
+def test_results_folder_gives_the_rows_of_the_database(scored):
+    assert list(sentence_rows(results=scored["results"])) == list(sentence_rows(db=scored["db"]))
+
+
+def test_csv_and_parquet_read_back_equal_and_keep_hard_text(scored, tmp_path):
+    export_sentences(tmp_path / "out.csv", db=scored["db"])
+    export_sentences(tmp_path / "out.parquet", results=scored["results"])
+    from_csv, from_parquet = _read(tmp_path / "out.csv"), _read(tmp_path / "out.parquet")
+    assert from_csv == from_parquet
+    assert HARD_TEXT in {r["text"] for r in from_csv}
+    types = {field.name: str(field.type) for field in pq.read_schema(tmp_path / "out.parquet")}
+    assert types == {c: "int64" if c == "index" else "double" if c.startswith("p_") else "string" for c in COLUMNS}
+
+
+def test_parquet_is_written_in_batches(scored, tmp_path, monkeypatch):
+    monkeypatch.setattr(stance.export, "PARQUET_BATCH", 5)
+    written = export_sentences(tmp_path / "out.parquet", db=scored["db"])
+    assert pq.ParquetFile(tmp_path / "out.parquet").num_row_groups == -(-written // 5)
+
+
+@pytest.mark.parametrize("where", ["db", "results"])
+def test_source_and_date_filters_keep_undated_articles(scored, where):
+    rows = list(sentence_rows(**{where: scored[where]}, sources=["Politika"]))
+    assert {r["article"] for r in rows} == {"b"}
+    rows = list(sentence_rows(**{where: scored[where]}, since="2024-01-15"))
+    assert {r["article"] for r in rows} == {"b", "a"}  # "a" is undated
+    rows = list(sentence_rows(**{where: scored[where]}, until="2024-01-01"))
+    assert {(r["article"], r["source"]) for r in rows} == {("c", None), ("c", "N1"), ("a", None)}
+
+
+def test_latest_model_by_default_with_a_warning_and_model_id_chooses(scored):
+    with HistoryStore(scored["db"]) as store:
+        store.record([make_scores("z", "2024-03-01", {"russia": 0.5, "eu": 0.0}, model_id="m2")])
+    with closing(sqlite3.connect(scored["db"])) as conn, conn:
+        conn.execute("UPDATE articles SET scored_at = '2000-01-01T00:00:00+00:00' WHERE model_id = 'm1'")
+    with pytest.warns(StanceWarning, match="2 models"):
+        assert {r["model_id"] for r in sentence_rows(db=scored["db"])} == {"m2"}
+    assert {r["model_id"] for r in sentence_rows(db=scored["db"], model_id="m1")} == {"m1"}
+    with pytest.raises(ExportError, match="recorded: m2, m1"):
+        list(sentence_rows(db=scored["db"], model_id="other"))
+    with pytest.raises(ExportError, match="not 'm2'"):
+        list(sentence_rows(results=scored["results"], model_id="m2"))
+
+
+def test_cli_writes_and_says_how_many_rows(scored, tmp_path):
+    out = tmp_path / "out.parquet"
+    result = run_stance("export", "--results", scored["results"], "--output", out, "--source", "N1",
+                        "--source", "Politika", "--since", "2024-01-01")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"wrote {4 * 2 + 1 * 2} rows to {out}"
+    assert {r["article"] for r in _read(out)} == {"b", "c"}
+
+
+def test_cli_without_db_reads_the_default_database(scored, tmp_path):
+    result = run_stance("export", "--output", tmp_path / "out.csv", env={"STANCE_DB": str(scored["db"])})
+    assert result.returncode == 0, result.stderr
+    assert len(_read(tmp_path / "out.csv")) == len(list(sentence_rows(db=scored["db"])))
+
+
+def test_cli_mistakes_get_one_line(scored, tmp_path):
+    assert ".csv or .parquet" in _one_error_line(run_stance("export", "--db", scored["db"], "--output", tmp_path / "out.xlsx"))
+    missing = tmp_path / "missing.sqlite"
+    assert "no history database" in _one_error_line(run_stance("export", "--db", missing, "--output", tmp_path / "o.csv"))
+    assert not missing.exists()
+    both = run_stance("export", "--db", scored["db"], "--results", scored["results"], "--output", tmp_path / "o.csv")
+    assert "not both" in _one_error_line(both, code=2)
+    assert "YYYY-MM-DD" in run_stance("export", "--since", "2024-13-01", "--output", tmp_path / "o.csv").stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_an_unwritable_output_fails_before_any_reading(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    line = _one_error_line(run_stance("export", "--db", tmp_path / "missing.sqlite", "--output",
+                                      tmp_path / "file" / "out.csv"))
+    assert "--output" in line and "missing.sqlite" not in line
+
+
+def test_output_inside_the_results_folder_is_refused(scored):
+    with pytest.raises(ExportError, match="part of the results folder"):
+        export_sentences(scored["results"] / "all.parquet", results=scored["results"])
+
+
+def test_an_existing_output_is_replaced_whole_or_left_as_it_was(scored, tmp_path, monkeypatch):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "out.csv"
+    out.write_text("old\n", encoding="utf-8")
+    with pytest.raises(ExportError, match="widen the selection"):
+        export_sentences(out, db=scored["db"], sources=["nobody"])
+    assert out.read_text(encoding="utf-8") == "old\n"
+
+    calls = []
+
+    def failing(self, article_row):  # the database breaks after the first article's rows are written
+        calls.append(article_row)
+        if len(calls) > 1:
+            raise StoreError("broken")
+        return real(self, article_row)
+
+    real = HistoryStore.sentences
+    monkeypatch.setattr(HistoryStore, "sentences", failing)
+    with pytest.raises(StoreError):
+        export_sentences(out, db=scored["db"])
+    assert out.read_text(encoding="utf-8") == "old\n"
+    assert [p.name for p in folder.iterdir()] == ["out.csv"]
+
+    monkeypatch.setattr(HistoryStore, "sentences", real)
+    assert export_sentences(out, db=scored["db"]) == len(_read(out))
+    assert [p.name for p in folder.iterdir()] == ["out.csv"]
