@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -275,7 +276,9 @@ def test_record_and_drift_end_to_end(trained, tmp_path):
                 assert p[t]["net"] is None
     assert set(data["change_points"]) == {"russia", "eu"}
     assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
-    assert "<table>" in (tmp_path / "d.html").read_text()
+    page = (tmp_path / "d.html").read_text()
+    embedded = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S).group(1))
+    assert [p["russia"]["net"] for p in embedded["periods"]] == [p["russia"]["net"] for p in data["periods"]]
     only = json.loads(run_stance("drift", "--by", "year", "--json", "--source", "Table Wire", env=env).stdout)
     assert [p["n_articles"] for p in only["periods"]] == [1]
     text = run_stance("drift", "--by", "year", env=env).stdout
