@@ -277,7 +277,7 @@ def _evidence_lines(periods: list[dict], targets) -> list[str]:
             if s["net"] is None or "evidence" not in s:
                 continue
             mark = "*" if s["shift"] else ""
-            lines += ["", f"{p['period']} · {t} · net {s['net']:+.3f}{mark} ({p['n_articles']} articles)"]
+            lines += ["", f"{p['period']} · {t} · net {s['net']:+.3f}{mark} ({p['n_articles']} article{'s' if p['n_articles'] != 1 else ''})"]
             for side in ("favor", "against"):
                 for item in s["evidence"][side]:
                     lines.append(f"  {side:7s} {item['proba']:.2f}  {_where(item)}: \"{_clip(item['text'])}\"")
