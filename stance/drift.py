@@ -180,14 +180,16 @@ class DriftReport:
     def n_articles(self) -> int:
         return sum(p["n_articles"] for p in self.periods)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, labels: bool = False) -> dict:
+        """The ``--json`` shape; ``labels`` keeps each evidence sentence's label (for the HTML page)."""
+        public = (lambda p: p) if labels else (lambda p: _public_period(p, self.targets))
         return {
             "by": self.by,
             "undated": len(self.undated),
             "undated_articles": list(self.undated),
-            "periods": [_public_period(p, self.targets) for p in self.periods],
+            "periods": [public(p) for p in self.periods],
             "change_points": self.change_points,
-            "sources": {name: {**block, "periods": [_public_period(p, self.targets) for p in block["periods"]]}
+            "sources": {name: {**block, "periods": [public(p) for p in block["periods"]]}
                         for name, block in self.sources.items()},
             "model": self.model,
             "settings": self.settings,
@@ -244,7 +246,7 @@ class DriftReport:
             width = min(40, max(len("source"), *map(len, self.sources)))
             lines += ["", f"{'source':{width}s} {'arts':>5s}" + "".join(f"  {t + ' net':>11s} {'[low, high]':>16s}" for t in self.targets)]
             for name, block in self.sources.items():
-                shown = name if len(name) <= width else name[: width - 1] + "…"
+                shown = _clip(name, width)
                 row = f"{shown:{width}s} {block['n_articles']:5d}"
                 for t in self.targets:
                     o = block["overall"][t]
@@ -257,9 +259,14 @@ class DriftReport:
         return "\n".join(lines) + "\n"
 
 
-def _clip(text: str, width: int = 110) -> str:
-    text = " ".join(str(text).split())
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the cut marked with an ellipsis."""
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _one_line(text: str, width: int) -> str:
+    """A sentence on one line (runs of white space as one space), clipped to ``width``."""
+    return _clip(" ".join(str(text).split()), width)
 
 
 def _where(item: dict) -> str:
@@ -280,7 +287,7 @@ def _evidence_lines(periods: list[dict], targets) -> list[str]:
             lines += ["", f"{p['period']} · {t} · net {s['net']:+.3f}{mark} ({p['n_articles']} article{'s' if p['n_articles'] != 1 else ''})"]
             for side in ("favor", "against"):
                 for item in s["evidence"][side]:
-                    lines.append(f"  {side:7s} {item['proba']:.2f}  {_where(item)}: \"{_clip(item['text'])}\"")
+                    lines.append(f"  {side:7s} {item['proba']:.2f}  {_where(item)}: \"{_one_line(item['text'], 110)}\"")
             moved = ", ".join(f"{m['article']} (net {m['net']:+.2f}, moves it {m['influence']:+.3f})" for m in s["movers"])
             lines.append(f"  moved most: {moved}")
             move = s.get("explanation")
@@ -290,7 +297,7 @@ def _evidence_lines(periods: list[dict], targets) -> list[str]:
                     arts = ", ".join(f"{a['article']} ({a['net']:+.2f})" for a in block["articles"])
                     lines.append(f"    {label}: {arts}")
                     for item in block["sentences"]:
-                        lines.append(f"      {item['proba']:.2f}  {_where(item)}: \"{_clip(item['text'], 96)}\"")
+                        lines.append(f"      {item['proba']:.2f}  {_where(item)}: \"{_one_line(item['text'], 96)}\"")
     return lines
 
 

@@ -106,7 +106,7 @@ def html_report(report) -> str:
     """
     from stance.pages import render_page
 
-    data = {**report.to_dict(), "periods": report.periods, "sources": report.sources, "targets": list(report.targets),
+    data = {**report.to_dict(labels=True), "targets": list(report.targets),
             "names": {t: NAMES.get(t, t) for t in report.targets},
             "colors": {t: _color(t, i) for i, t in enumerate(report.targets)},
             "method": METHOD.format(alpha=report.settings.get("alpha", 0.05))}

@@ -27,34 +27,29 @@ SIDES = ("favor", "against")
 ITEM_FIELDS = ("article", "date", "source", "title", "url", "index", "text", "proba")
 
 
-def strongest_sentences(rows: Iterable, targets: Sequence[str] | None = None) -> dict:
+def strongest_sentences(rows: Iterable[dict], targets: Sequence[str] | None = None) -> dict:
     """Per target and side, the article's sentence with the highest probability of that side.
 
-    ``rows`` are either scored sentences as in ``ArticleScores.sentences``
-    (``{"index", "text", target: {"label", "proba": {...}}}``) or flat
-    rows as the history database stores them (``{"sentence", "target",
-    "text", "label", "p_favor", "p_against"}``). Ties go to the earlier
+    ``rows`` are flat rows as the history database stores them (``{"sentence",
+    "target", "text", "label", "p_favor", "p_against"}``) or, with
+    ``targets``, scored sentences as in ``ArticleScores.sentences`` (flattened
+    by :func:`stance.scoring.flat_sentences`). Ties go to the earlier
     sentence. Returns ``{target: {"favor": {index, text, label, proba},
     "against": {...}}}``; a target without sentences is left out.
     """
-    best: dict[str, dict[str, dict]] = {}
+    if targets is not None:
+        from stance.scoring import flat_sentences
 
-    def offer(target, index, text, label, probas):
-        sides = best.setdefault(target, {})
+        rows = flat_sentences(list(rows), targets)
+    best: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        sides = best.setdefault(row["target"], {})
+        index = int(row["sentence"])
         for side in SIDES:
             held = sides.get(side)
-            p = float(probas[side])
+            p = float(row[f"p_{side}"])
             if held is None or p > held["proba"] or (p == held["proba"] and index < held["index"]):
-                sides[side] = {"index": int(index), "text": text, "label": label, "proba": p}
-
-    for row in rows:
-        if "target" in row:
-            offer(row["target"], row["sentence"], row["text"], row["label"],
-                  {"favor": row["p_favor"], "against": row["p_against"]})
-            continue
-        for target in targets or [k for k, v in row.items() if isinstance(v, dict) and "proba" in v]:
-            if target in row:
-                offer(target, row["index"], row["text"], row[target]["label"], row[target]["proba"])
+                sides[side] = {"index": index, "text": row["text"], "label": row["label"], "proba": p}
     return best
 
 

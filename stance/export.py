@@ -125,6 +125,7 @@ def _latest_model(store, model_id: str | None) -> str:
 
 def _results_rows(path: Path, model_id, sources, since, until) -> Iterator[dict]:
     from stance.results import check_results, iter_scores
+    from stance.scoring import flat_sentences
 
     made_by = check_results(path)
     if model_id and not made_by.startswith(model_id):
@@ -141,7 +142,7 @@ def _results_rows(path: Path, model_id, sources, since, until) -> Iterator[dict]
             "SELECT head, sentences FROM articles ORDER BY date IS NULL, date, article, source"
         ):
             article = json.loads(head)
-            yield from _rows(article, _flat_sentences(json.loads(sentences), article["targets"]))
+            yield from _rows(article, flat_sentences(json.loads(sentences), article["targets"]))
     finally:
         spill.close()
 
@@ -158,15 +159,6 @@ def _selected(scores, sources, since, until) -> bool:
         return False
     day = scores.date
     return day is None or not ((since and day < since) or (until and day > until))
-
-
-def _flat_sentences(sentences: list[dict], targets: list[str]) -> Iterator[dict]:
-    """Nested sentence results as the history store's flat (sentence, target) rows."""
-    for s in sentences:
-        for target in targets:
-            p = s[target]["proba"]
-            yield {"sentence": s["index"], "target": target, "text": s["text"], "label": s[target]["label"],
-                   "p_favor": p["favor"], "p_against": p["against"], "p_none": p["none"]}
 
 
 def _rows(article: dict, sentences: Iterable[dict]) -> Iterator[dict]:

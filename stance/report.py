@@ -154,8 +154,6 @@ def _read_json(path: Path, what: str):
     _regular_file(path, what)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: not found; give a run folder written by `stance train` ({what})") from None
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"{path}: cannot be read as {what} ({type(err).__name__}); re-run `stance train`") from None
 

@@ -270,20 +270,20 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
     if strongest:
         columns += ["title", "url", "sentences"]
-    latest: dict[tuple[str, str | None], dict] = {}
+    latest: dict[tuple[str, str | None], dict | None] = {}  # None: the last version is not selected
     for part in result_parts(path):
         for row in _read_part(part, columns).to_pylist():
+            key = (row["article"], row["source"])
+            day = row["date"]
+            if (sources and row["source"] not in sources) or (
+                    day is not None and ((since and day < since) or (until and day > until))):
+                latest[key] = None
+                continue
+            row["summary"] = json.loads(row["summary"])
             if strongest:
-                row["strongest"] = strongest_sentences(json.loads(row.pop("sentences")), list(json.loads(row["summary"])))
-            latest[(row["article"], row["source"])] = row
-    kept = []
-    for r in latest.values():
-        if sources and r["source"] not in sources:
-            continue
-        if r["date"] is not None and ((since and r["date"] < since) or (until and r["date"] > until)):
-            continue
-        kept.append({**r, "summary": json.loads(r["summary"])})
-    return kept, model
+                row["strongest"] = strongest_sentences(json.loads(row.pop("sentences")), list(row["summary"]))
+            latest[key] = row
+    return [r for r in latest.values() if r is not None], model
 
 
 def _last_versions(parts: list[Path]) -> dict[tuple[str, str | None], tuple[int, int]]:

@@ -11,7 +11,7 @@ from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
 from stance.segment import Article
 
-__all__ = ["ArticleScores", "score_article", "score_articles", "score_documents"]
+__all__ = ["ArticleScores", "flat_sentences", "score_article", "score_articles", "score_documents"]
 
 
 @dataclass
@@ -147,6 +147,15 @@ def _article_scores(model, article: Article, date, info, probas) -> ArticleScore
         skipped=[s.text for s in article.skipped],
         summary=summary,
     )
+
+
+def flat_sentences(sentences: Sequence[dict], targets: Sequence[str]) -> Iterator[dict]:
+    """Nested sentence results (``ArticleScores.sentences``) as flat (sentence, target) rows, as the history store keeps them."""
+    for s in sentences:
+        for target in targets:
+            p = s[target]["proba"]
+            yield {"sentence": s["index"], "target": target, "text": s["text"], "label": s[target]["label"],
+                   "p_favor": p["favor"], "p_against": p["against"], "p_none": p["none"]}
 
 
 def model_info(model) -> dict:

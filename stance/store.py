@@ -472,7 +472,7 @@ def _article_row(scores, scored_at: str) -> dict:
 
 
 def _sentence_rows(article_row: int, scores):
-    for s in scores.sentences:
-        for target in scores.summary:
-            p = s[target]["proba"]
-            yield (article_row, s["index"], target, s["text"], s[target]["label"], p["favor"], p["against"], p["none"])
+    from stance.scoring import flat_sentences
+
+    for r in flat_sentences(scores.sentences, list(scores.summary)):
+        yield (article_row, r["sentence"], r["target"], r["text"], r["label"], r["p_favor"], r["p_against"], r["p_none"])
