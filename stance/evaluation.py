@@ -251,7 +251,7 @@ def _systems(model, encoder):
     from stance.model import DEFAULT_CS, StanceClassifier
 
     params = model.get_params(deep=False)
-    common = {"targets": params["targets"], "Cs": DEFAULT_CS, "cv": 5, "context": False, "ngrams": False,
+    common = {"targets": params["targets"], "Cs": DEFAULT_CS, "cv": 5, "context": False, "ngrams": False, "actors": False,
               "calibrate": False, "abstain": False}
     return {
         "model": lambda: type(model)(**{**params, "encoder": encoder}),

@@ -17,7 +17,9 @@ centred logit ``z[k] - mean_c z[c]`` (``z`` the head's decision function,
 before any temperature; it is log P(k) minus the mean log-probability). The
 embedding has no words: its features are summed into one term,
 ``(sentence meaning)`` (``(neighbours)`` for a context model's neighbour block),
-so that one sees how much the n-grams explain.
+so that one sees how much the n-grams explain. Each actor indicator that is set
+(:mod:`stance.actors`) is a term of its own, e.g. ``(who acts: russia named,
+serbia not)``.
 
 ``occlusion`` (any other model: a fine-tuned encoder, no n-grams, another
 head) drops each word in turn, every occurrence of it, and weighs it by the fall
@@ -36,13 +38,15 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from stance.actors import ACTOR_FEATURES
 from stance.features import item_text
 from stance.model import CalibratedHead, _items
 
-__all__ = ["MEANING", "NEIGHBOURS", "explain_sentences"]
+__all__ = ["ACTORS", "MEANING", "NEIGHBOURS", "explain_sentences"]
 
 MEANING = "(sentence meaning)"
 NEIGHBOURS = "(neighbours)"
+ACTORS = "(who acts: {})"
 #: Words tried per sentence by occlusion: each costs one more sentence to encode.
 MAX_OCCLUDED = 40
 _WORD = re.compile(r"\w+")
@@ -116,7 +120,9 @@ def _ngram_weights(model, heads, items, features, labels, top) -> list[dict]:
     features = sparse.csr_matrix(features)
     names = model.vectorizer_.get_feature_names_out()
     n_dense = features.shape[1] - len(names)
-    own = n_dense // 2 if model.context else n_dense
+    n_actors = len(ACTOR_FEATURES) if getattr(model, "actors", False) else 0
+    n_embedded = n_dense - n_actors
+    own = n_embedded // 2 if model.context else n_embedded
     out = []
     for i, item in enumerate(items):
         row = features[i]
@@ -129,8 +135,10 @@ def _ngram_weights(model, heads, items, features, labels, top) -> list[dict]:
             weights = values * W[k, columns]
             grams = [(spans.get(g, g), float(w)) for g, w in zip(names[columns[words] - n_dense], weights[words])]
             dense = [(MEANING, float(weights[columns < own].sum()))]
-            if own < n_dense:
-                dense.append((NEIGHBOURS, float(weights[~words & (columns >= own)].sum())))
+            if own < n_embedded:
+                dense.append((NEIGHBOURS, float(weights[(columns >= own) & (columns < n_embedded)].sum())))
+            dense += [(ACTORS.format(ACTOR_FEATURES[c - n_embedded]), float(w))
+                      for c, w in zip(columns, weights) if n_embedded <= c < n_dense and w != 0.0]
             result[target] = {"label": classes[k], "method": "ngram-weights", "bias": float(b[k]),
                               "terms": _terms(grams, top, dense)}
         out.append(result)

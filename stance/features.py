@@ -3,8 +3,9 @@
 A sentence is given as plain text or as ``{"text", "previous", "next"}``, the
 neighbours being the article's scored sentences around it: stance toward a
 target is often carried by the sentence before ("He added: ..."). The default
-model reads a sentence's embedding and its words (``StanceClassifier(context=
-False, ngrams=True)``); ``context=True`` adds its neighbours' mean embedding,
+model reads a sentence's embedding, its words and who acts in it
+(``StanceClassifier(context=False, ngrams=True, actors=True)``, the last from
+:mod:`stance.actors`); ``context=True`` adds its neighbours' mean embedding,
 which helped the EU and hurt Russia in ``experiments/quality.py``. Without
 neighbours a sentence stands for its own context.
 """

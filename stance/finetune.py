@@ -365,6 +365,7 @@ class FineTunedClassifier(StanceClassifier):
         self.threshold = threshold
 
     context = False  # read by the code a StanceClassifier shares; a fine-tuned model sees one sentence
+    actors = False
 
     def fit(self, X, y, groups=None):
         """Start heads from the frozen embeddings, then train the top layers and the heads together."""

@@ -110,6 +110,9 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         :mod:`stance.features`). Only for a stateless encoder.
     ngrams : bool, default=True
         Also give the head TF-IDF word 1-2-grams of the sentence.
+    actors : bool, default=True
+        Also give the head who is named and who speaks (:mod:`stance.actors`):
+        whether Serbia is the one acting, which frozen embeddings do not tell.
     calibrate : bool, default=True
         Fit a temperature per target on out-of-fold probabilities (default head).
     abstain : bool, default=True
@@ -148,6 +151,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         cv: int = 5,
         context: bool = False,
         ngrams: bool = True,
+        actors: bool = True,
         calibrate: bool = True,
         abstain: bool = True,
     ):
@@ -158,6 +162,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.context = context
         self.ngrams = ngrams
+        self.actors = actors
         self.calibrate = calibrate
         self.abstain = abstain
 
@@ -209,13 +214,17 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return self.predict_features(self.transform_features(_items(X)))
 
     def transform_features(self, X):
-        """What the heads see: embedding, neighbours' embedding, n-grams (as configured)."""
+        """What the heads see: embedding, neighbours' embedding, actors, n-grams (as configured)."""
         items = _items(X)
         texts = [item_text(x) for x in items]
         if not self.context:
             blocks = [self.encoder_.transform(texts)]
         else:
             blocks = list(context_embeddings(self.encoder_, items))
+        if getattr(self, "actors", False):
+            from stance.actors import ACTOR_SCALE, actor_features
+
+            blocks.append(actor_features(texts) * ACTOR_SCALE)
         if getattr(self, "vectorizer_", None) is None:
             return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
         from scipy import sparse
@@ -310,7 +319,7 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
     features = meta.get("features") or {}
     model = StanceClassifier(
         encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
-        ngrams=vectorizer is not None,
+        ngrams=vectorizer is not None, actors=features.get("actors", False),
     )
     model.encoder_ = encoder
     model.vectorizer_ = vectorizer

@@ -36,8 +36,9 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False) -> str:
 def make_model(encoder, targets, fine_tune: bool = False):
     """The configuration `stance train` evaluates and fits.
 
-    Default: the frozen encoder with TF-IDF word n-grams and a logistic regression
-    per target, C, temperature and abstention threshold chosen by grouped CV; it
+    Default: the frozen encoder with TF-IDF word n-grams, the actor indicators of
+    :mod:`stance.actors` and a logistic regression per target, C, temperature and
+    abstention threshold chosen by grouped CV; it
     scored best, averaged over both targets and both evaluations, of every
     configuration that meets the speed and training-time budgets
     (``experiments/README.md``). ``fine_tune=True`` (not for the static encoder,

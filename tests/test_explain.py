@@ -45,7 +45,7 @@ def xy(synthetic_labels):
 
 
 def _words(terms) -> list[str]:
-    return [t["text"] for t in terms if t["text"] not in (MEANING, NEIGHBOURS)]
+    return [t["text"] for t in terms if not t["text"].startswith("(")]
 
 
 def test_the_only_signal_for_a_label_is_its_top_phrase(hashing_encoder):
@@ -88,6 +88,8 @@ def test_contributions_add_up_to_the_centred_logit(xy, hashing_encoder, config):
             total = sum(t["weight"] for t in why[target]["terms"]) + why[target]["bias"]
             assert total == pytest.approx(centred[i, k], abs=1e-6)
             assert (NEIGHBOURS in [t["text"] for t in why[target]["terms"]]) == context
+    actors = [t["text"] for t in explained[0]["russia"]["terms"] if t["text"].startswith("(who acts")]
+    assert "(who acts: serbia named before russia)" in actors  # "Belgrade refuses to sanction Russia again."
 
 
 @pytest.mark.parametrize("config", ["frozen without n-grams", "n-grams with a tree head"])
