@@ -5,7 +5,8 @@
 ``SETTINGS-JSON`` holds keyword arguments of :class:`stance.finetune.FineTunedClassifier`
 (e.g. ``{"layers": 6, "epochs": 3, "lr": 5e-5}``), or ``{"kind": "frozen"}`` for the
 frozen default (:class:`stance.model.StanceClassifier`), plus ``"encoder": "mpnet"`` for
-all-mpnet-base-v2. Each run computes out-of-fold predictions on leave-one-seed-article-out
+all-mpnet-base-v2 and ``"variant": NAME`` for a variant of the actor indicators
+(``experiments/actor_variants.py``). Each run computes out-of-fold predictions on leave-one-seed-article-out
 and grouped 5-fold over the written corpus (the folds of ``stance train``), appends a row
 to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Labels
 as each model decides them (no temperature; the frozen default's abstention threshold
@@ -26,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from actor_variants import applied  # noqa: E402
 from stance.encoders import make_encoder  # noqa: E402
 from stance.encoders.mpnet import MPNET_SHA256  # noqa: E402
 from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
@@ -43,6 +45,7 @@ def run(name: str, settings: dict) -> dict:
     settings = dict(settings)
     kind = settings.pop("kind", "fine-tuned")
     encoder = make_encoder(settings.pop("encoder", None))
+    variant = settings.pop("variant", None)
     labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
 
     def make():
@@ -51,8 +54,10 @@ def run(name: str, settings: dict) -> dict:
         return StanceClassifier(encoder=encoder, **settings)
 
     start = time.perf_counter()
-    oof = out_of_fold(labels, make, targets=TARGETS)
-    row = {"name": name, "kind": kind, "settings": settings, "encoder": encoder.model_id}
+    with applied(variant):
+        oof = out_of_fold(labels, make, targets=TARGETS)
+    shown = {**settings, "variant": variant} if variant else settings
+    row = {"name": name, "kind": kind, "settings": shown, "encoder": encoder.model_id}
     for plan, result in oof["plans"].items():
         index = result["index"]
         for j, target in enumerate(TARGETS):

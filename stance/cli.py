@@ -41,7 +41,12 @@ def _fail(message: str, code: int = 1):
 _CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]  # C0, DEL, C1
 _SHOWN_CONTROLS = {c: f"\\x{c:02x}" for c in _CONTROLS if c not in (0x09, 0x0A)}
 _SHOWN_CONTROLS_ONE_LINE = {c: f"\\x{c:02x}" for c in _CONTROLS}
-_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in [0x7F, *range(0x80, 0xA0), *range(0xD800, 0xE000)]}
+# Bidirectional embeddings, overrides and isolates: printed as such, they reorder what the
+# terminal shows, so that a line reads otherwise than it is.
+_BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_SHOWN_CONTROLS.update({c: f"\\u{c:04x}" for c in _BIDI})
+_SHOWN_CONTROLS_ONE_LINE.update({c: f"\\u{c:04x}" for c in _BIDI})
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in [0x7F, *range(0x80, 0xA0), *_BIDI, *range(0xD800, 0xE000)]}
 
 
 def _for_terminal(text: str, one_line: bool = False) -> str:
@@ -56,26 +61,39 @@ def _for_terminal(text: str, one_line: bool = False) -> str:
     return text.translate(_SHOWN_CONTROLS_ONE_LINE if one_line else _SHOWN_CONTROLS)
 
 
+def _shown(path) -> str:
+    """A path the user gave, as one printable line."""
+    return _for_terminal(str(path), one_line=True)
+
+
 def _json_line(data) -> str:
     """``data`` as one JSON line that is safe to print: JSON escapes C0 only, so DEL, C1 and lone surrogates too."""
     return json.dumps(data, ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 def user_errors(command):
-    """Turn StanceError into one stderr line; show StanceWarnings as one line each."""
+    """Turn StanceError into one stderr line; show each StanceWarning as one line when it happens.
+
+    Shown as they happen, the warnings of a long run come while it runs, and those
+    that explain a refusal come before the error line that sums it up.
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings():
             warnings.simplefilter("always", StanceWarning)
+            other = warnings.showwarning
+
+            def show(message, category, *rest, **options):
+                if not issubclass(category, StanceWarning):
+                    return other(message, category, *rest, **options)
+                typer.echo(f"warning: {_for_terminal(str(message), one_line=True)}", err=True)
+
+            warnings.showwarning = show
             try:
                 return command(*args, **kwargs)
             except StanceError as err:
                 _fail(str(err))
-            finally:
-                for w in caught:
-                    if issubclass(w.category, StanceWarning):
-                        typer.echo(f"warning: {_for_terminal(str(w.message), one_line=True)}", err=True)
 
     return wrapper
 
@@ -148,8 +166,8 @@ def train(
                 f"  {target:7s} macro-F1 {row['model']['macro_f1']:.3f}  F1avg {row['model']['f1_avg']:.3f}"
                 f"  (TF-IDF {row['tfidf']['macro_f1']:.3f}, majority {row['majority']['macro_f1']:.3f})"
             )
-    typer.echo(f"model saved to {run.model_path}")
-    typer.echo(f"report written to {run.report_path / 'report.md'}")
+    typer.echo(f"model saved to {_shown(run.model_path)}")
+    typer.echo(f"report written to {_shown(run.report_path / 'report.md')}")
 
 
 @app.command()
@@ -169,7 +187,7 @@ def distill(
     out = check_writable(out or default_static_path(), "--out", folder=True, replaced=True)
     start = time.perf_counter()
     folder = distill_static(out, source=source)
-    typer.echo(f"static model written to {folder} in {time.perf_counter() - start:.0f} s; "
+    typer.echo(f"static model written to {_shown(folder)} in {time.perf_counter() - start:.0f} s; "
                "train on it with `stance train --encoder static`")
 
 
@@ -262,9 +280,9 @@ def score(
         try:
             written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
                                      address=ray_address, backend=backend)
-            typer.echo(f"wrote {written} articles to {output}", err=True)
+            typer.echo(f"wrote {written} articles to {_shown(output)}", err=True)
             if store is not None:
-                typer.echo(f"recorded {store.record_results(output, replace=replace)} articles in {store.path}", err=True)
+                typer.echo(f"recorded {store.record_results(output, replace=replace)} articles in {_shown(store.path)}", err=True)
         finally:
             if store is not None:
                 store.close()
@@ -303,7 +321,7 @@ def score(
             store.close()
         raise
     if results_folder is not None and results_folder.done:
-        typer.echo(f"resuming: {len(results_folder.done)} articles already in {output} are skipped", err=True)
+        typer.echo(f"resuming: {len(results_folder.done)} articles already in {_shown(output)} are skipped", err=True)
     versions = Versions(model_id, folder=results_folder, store=store, replace=replace)
     documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
@@ -341,9 +359,9 @@ def score(
         if store is not None:
             store.close()
     if store is not None:
-        typer.echo(f"recorded {recorded} articles in {store.path}", err=True)
+        typer.echo(f"recorded {recorded} articles in {_shown(store.path)}", err=True)
     if results_folder is not None:
-        typer.echo(f"wrote {written} articles to {output}", err=True)
+        typer.echo(f"wrote {written} articles to {_shown(output)}", err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
 
 
@@ -374,7 +392,7 @@ def record(
         check_results(folder)  # every part of every folder is checked before the database is touched
     with _open_store(db) as store:
         for folder in results:
-            typer.echo(f"recorded {store.record_results(folder, replace=replace)} articles from {folder} in {store.path}",
+            typer.echo(f"recorded {store.record_results(folder, replace=replace)} articles from {_shown(folder)} in {_shown(store.path)}",
                        err=True)
     _refuse_clashes(store.refused)
 
@@ -462,12 +480,12 @@ def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: b
         from stance.drift_plot import write_png
 
         write_png(report, plot)
-        typer.echo(f"chart written to {plot}", err=True)
+        typer.echo(f"chart written to {_shown(plot)}", err=True)
     if html is not None:
         from stance.drift_plot import write_html
 
         write_html(report, html)
-        typer.echo(f"HTML report written to {html}", err=True)
+        typer.echo(f"HTML report written to {_shown(html)}", err=True)
     if as_json:
         typer.echo(_json_line(report.to_dict()))
     else:
@@ -491,7 +509,7 @@ def report(
     target = html if html is not None else run / "report.html"
     check_writable(target, "--html")
     written = write_evaluation_page(run, target, experiments=experiments)
-    typer.echo(f"evaluation page written to {_for_terminal(str(written), one_line=True)}", err=True)
+    typer.echo(f"evaluation page written to {_shown(written)}", err=True)
 
 
 @app.command()
@@ -614,7 +632,7 @@ def labels_check(
     folders = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
     problems = check_labels(files, folders)
     for line in problems:
-        typer.echo(line, err=True)
+        typer.echo(_for_terminal(line, one_line=True), err=True)
     if problems:
         raise typer.Exit(1)
     typer.echo(f"ok: {len(files)} file(s)")
@@ -631,10 +649,10 @@ def labels_stats(
 
     stats = label_stats(files)
     if as_json:
-        typer.echo(json.dumps(stats, ensure_ascii=False))
+        typer.echo(_json_line(stats))
         return
     typer.echo(f"{stats['rows']} rows: {stats['sentences']} sentences, {stats['furniture']} furniture")
-    typer.echo("origins: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["origins"].items())))
+    typer.echo(_for_terminal("origins: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["origins"].items())), True))
     typer.echo(f"{'target':10s} {'favor':>6s} {'against':>8s} {'none':>6s} {'unlabeled':>10s}")
     for t, c in stats["targets"].items():
         typer.echo(f"{t:10s} {c['favor']:6d} {c['against']:8d} {c['none']:6d} {c['unlabeled']:10d}")
@@ -644,7 +662,7 @@ def labels_stats(
     for name, a in stats["articles"].items():
         cells = "  ".join(f"{a[t].get('favor', 0):>4d}/{a[t].get('against', 0)}/{a[t].get('none', 0)}".rjust(14)
                           for t in targets)
-        typer.echo(f"{name[:48]:48s} {a['sentences']:5d}  {cells}")
+        typer.echo(f"{_for_terminal(name[:48], one_line=True):48s} {a['sentences']:5d}  {cells}")
 
 
 @labels_app.command("agreement")
@@ -659,7 +677,7 @@ def labels_agreement(
 
     result = agreement(a, b)
     if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(_json_line(result))
         return
     typer.echo(f"{result['n']} sentences labeled in both files")
     for t, r in result["targets"].items():
@@ -670,7 +688,8 @@ def labels_agreement(
     if result["disagreements"]:
         typer.echo(f"\ndisagreements ({len(result['disagreements'])}):")
         for d in result["disagreements"]:
-            typer.echo(f"  {d['article']}:{d['sentence']} {d['target']}: A {d['a']}, B {d['b']}  {d['text'][:70]}")
+            typer.echo(_for_terminal(f"  {d['article']}:{d['sentence']} {d['target']}: A {d['a']}, B {d['b']}  {d['text'][:70]}",
+                                     one_line=True))
 
 
 @labels_app.command("merge")
@@ -690,8 +709,9 @@ def labels_merge(
     result = merge_labels(files, out, rule)
     for c in result["conflicts"]:
         given = ", ".join(f"{Path(x['file']).name}: {x['label']}" for x in c["labels"])
-        typer.echo(f"conflict {c['article']}:{c['sentence']} {c['target']}: {given} -> kept {c['kept']}", err=True)
-    typer.echo(f"wrote {result['rows']} rows to {out} ({len(result['conflicts'])} conflicts, rule {rule})")
+        typer.echo(_for_terminal(f"conflict {c['article']}:{c['sentence']} {c['target']}: {given} -> kept {c['kept']}", True),
+                   err=True)
+    typer.echo(f"wrote {result['rows']} rows to {_shown(out)} ({len(result['conflicts'])} conflicts, rule {rule})")
 
 
 cache_app = typer.Typer(help="The on-disk embedding cache.", no_args_is_help=True, rich_markup_mode=None,
@@ -710,7 +730,7 @@ def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON
     if as_json:
         typer.echo(json.dumps(info))
         return
-    typer.echo(f"{info['path']}: {info['vectors']} vectors, {info['bytes'] / 2**20:.1f} MB of "
+    typer.echo(f"{_shown(info['path'])}: {info['vectors']} vectors, {info['bytes'] / 2**20:.1f} MB of "
                f"{info['max_bytes'] / 2**20:.0f} MB allowed (file {info['file_bytes'] / 2**20:.1f} MB)")
     for encoder, row in info["encoders"].items():
         digest, _, runner = encoder.partition("+")  # "<weights sha256>+onnx" for the onnx backend
@@ -745,7 +765,7 @@ def export(
         _fail("give --db or --results, not both", code=2)
     written = export_sentences(output, db=db, results=results, model_id=model_id, sources=source, since=since,
                                until=until)
-    typer.echo(f"wrote {written} rows to {_for_terminal(str(output), one_line=True)}", err=True)
+    typer.echo(f"wrote {written} rows to {_shown(output)}", err=True)
 
 
 def explain_scores(model, result) -> list[dict]:

@@ -333,3 +333,20 @@ def test_score_output_shows_control_characters_escaped(tmp_path, isolated_home, 
     doc = json.loads(as_json.stdout)
     texts = [s["text"] for s in doc["sentences"]] + doc["skipped"]
     assert any("\x1b]0;pwned\x07" in t for t in texts) and any("\x9b31mEU\x1b[2J" in t for t in texts)
+
+
+def test_label_tools_show_control_and_bidi_characters_escaped(tmp_path, isolated_home):
+    row = {"article": "a\x1b]0;x\x07\u202eb", "sentence": 0, "text": "Serbia buys gas \u202eevil.", "russia": "favor",
+           "eu": "none", "origin": "written"}
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    second.write_text(json.dumps({**row, "russia": "against"}) + "\n", encoding="utf-8")
+    runs = [_run("labels", "stats", first), _run("labels", "stats", first, "--json"),
+            _run("labels", "agreement", first, second), _run("labels", "merge", first, second, "--out", tmp_path / "m.jsonl")]
+    for result in runs:
+        assert result.returncode == 0, result.stderr
+        _no_raw_controls(result.stdout, result.stderr)
+        assert "\u202e" not in result.stdout + result.stderr
+    assert "a\\x1b]0;x\\x07\\u202eb" in runs[0].stdout and "gas \\u202eevil" in runs[2].stdout
+    assert json.loads(runs[1].stdout)["articles"] == {row["article"]: {"sentences": 1, "russia": {"favor": 1}, "eu": {"none": 1}}}
+    assert "conflict a\\x1b]0;x\\x07\\u202eb:0 russia" in runs[3].stderr

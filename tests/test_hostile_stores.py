@@ -91,6 +91,8 @@ def test_another_text_under_a_recorded_id_is_refused_then_replaced_on_request(tr
     assert len(warnings) == 1 and "b/news.txt" in warnings[0] and "a/news.txt" in warnings[0], second.stderr
     last = _last_error_line(second)
     assert "1 article" in last and "distinct ids" in last and "--replace" in last
+    lines = second.stderr.strip().splitlines()
+    assert lines.index(warnings[0]) < lines.index(last), second.stderr  # the reason comes before the summary
     rows = _rows(db)
     assert rows[0] == kept[0] == ("news", _sha(NEWS_A), "a/news.txt")  # run 1's article is untouched
     assert [r[0] for r in rows] == ["news", "other"]  # the other article went on
