@@ -152,6 +152,11 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
         raise LabelFormatError(f"{path}: no such label file; check the path")
     if path.is_dir():
         raise LabelFormatError(f"{path}: is a directory; give .jsonl label files")
+    from stance.segment import regular_file
+
+    found = regular_file(path)  # before opening: a FIFO would wait for a writer, /dev/zero never ends
+    if isinstance(found, str):
+        raise LabelFormatError(f"{path}: is {found}, not a regular file; give .jsonl label files")
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -350,3 +350,13 @@ def test_label_tools_show_control_and_bidi_characters_escaped(tmp_path, isolated
     assert "a\\x1b]0;x\\x07\\u202eb" in runs[0].stdout and "gas \\u202eevil" in runs[2].stdout
     assert json.loads(runs[1].stdout)["articles"] == {row["article"]: {"sentences": 1, "russia": {"favor": 1}, "eu": {"none": 1}}}
     assert "conflict a\\x1b]0;x\\x07\\u202eb:0 russia" in runs[3].stderr
+
+
+@pytest.mark.parametrize("command", [("labels", "stats"), ("labels", "check"), ("train", "--labels")])
+def test_label_readers_refuse_a_fifo_and_a_device_without_blocking(tmp_path, isolated_home, command):
+    fifo = tmp_path / "labels.jsonl"
+    os.mkfifo(fifo)
+    for path, kind in ((fifo, "is a FIFO (named pipe), not a regular file"), ("/dev/zero", "is a character device")):
+        result = _run(*command, path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert kind in result.stderr and "give .jsonl label files" in result.stderr
