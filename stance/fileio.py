@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from stance.paths import write_error
@@ -33,9 +36,73 @@ def follow_umask(target: int | str | Path, folder: bool = False) -> None:
     os.chmod(target, (0o777 if folder else 0o666) & ~current_umask())
 
 
-def make_temp_dir(parent: str | Path, prefix: str) -> Path:
-    """``tempfile.mkdtemp`` in ``parent``, its mode following the umask (a folder renamed into place)."""
-    folder = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+#: A leftover must be this many seconds old before it is removed, so that a writer on another
+#: machine sharing the folder (whose process number means nothing here) is left alone while it works.
+LEFTOVER_AGE = 600.0
+
+
+def temp_prefix(path: str | Path, tag: str) -> str:
+    """``.NAME.PID.TAG-``: the name start of a temporary beside ``path`` that says which process owns it."""
+    return f".{Path(path).name}.{os.getpid()}.{tag}-"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid != 0
+    return True
+
+
+def sweep_leftovers(folder: str | Path, name: str = r"[^/]+", min_age: float = LEFTOVER_AGE) -> list[Path]:
+    """Remove the temporaries that writers killed before cleaning up (SIGKILL, power loss) left in ``folder``.
+
+    A leftover is named as :func:`temp_prefix` names it, for a file whose name matches the regular
+    expression ``name``, by a process that is no longer running, and was last changed at least
+    ``min_age`` seconds ago. A retired copy (tag ``old``) stays while nothing has replaced it.
+    Returns what was removed; failures to remove are ignored.
+    """
+    pattern = re.compile(rf"^\.(?P<name>{name})\.(?P<pid>\d+)\.(?P<tag>tmp|old|new)-")
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if not match or int(match["pid"]) == os.getpid() or _running(int(match["pid"])):
+            continue
+        if match["tag"] == "old" and not os.path.lexists(os.path.join(folder, match["name"])):
+            continue  # killed between retiring the old copy and moving the new one in: the old one is all there is
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < min_age:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def temp_file_beside(path: str | Path, tag: str = "tmp") -> tuple[int, str]:
+    """``tempfile.mkstemp`` beside ``path``, named for its owner, after sweeping leftovers of ``path``'s name."""
+    path = Path(path)
+    sweep_leftovers(path.parent, re.escape(path.name))
+    return tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path, tag))
+
+
+def make_temp_dir(path: str | Path, tag: str = "tmp") -> Path:
+    """A folder beside ``path`` (renamed into place later), named as :func:`temp_file_beside` names
+    files, its mode following the umask."""
+    path = Path(path)
+    sweep_leftovers(path.parent, re.escape(path.name))
+    folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=temp_prefix(path, tag)))
     follow_umask(folder, folder=True)
     return folder
 
@@ -50,7 +117,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = temp_file_beside(path)
     except OSError as err:
         raise write_error(path, err) from None
     try:

@@ -12,7 +12,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,7 +69,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = make_temp_dir(path.parent, f".{path.name}.tmp-")
+        staging = make_temp_dir(path)
     except OSError as err:
         raise write_error(path, err, "cannot write the model folder") from None
     try:
@@ -140,7 +139,7 @@ def _swap_into_place(staging: Path, path: Path) -> None:
         os.replace(staging, path)
         return
     check_replaceable(path)
-    retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-"))
+    retired = make_temp_dir(path, "old")
     os.replace(path, retired / "model")
     os.replace(staging, path)
     shutil.rmtree(retired, ignore_errors=True)

@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.errors import InputError
-from stance.fileio import follow_umask
+from stance.fileio import follow_umask, temp_file_beside
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
 
@@ -99,7 +98,7 @@ class ResultsFolder:
             return None
         table = pa.Table.from_pylist(rows, schema=_schema())
         target = self.path / f"part-{self._next:05d}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".part-", suffix=".tmp")
+        fd, tmp = temp_file_beside(target)
         follow_umask(fd)
         os.close(fd)
         try:

@@ -34,14 +34,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.errors import StanceError, StanceWarning
-from stance.fileio import follow_umask
+from stance.fileio import follow_umask, temp_file_beside
 from stance.paths import data_home
 from stance.schema import STANCES
 from stance.sqlite import (
@@ -174,7 +173,7 @@ class HistoryStore:
         problem = writable_problem(self.path)
         if problem:
             raise StoreError(f"{self.path}: cannot be created: {problem}; give another --db")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{self.path.name}.", suffix=".new")
+        fd, tmp = temp_file_beside(self.path, "new")
         follow_umask(fd)
         os.close(fd)
         try:

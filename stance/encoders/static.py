@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import weakref
 from pathlib import Path
 
@@ -52,16 +51,18 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
         model = distill(model_name=str(folder), pca_dims=pca_dims)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = make_temp_dir(out.parent, f".{out.name}.tmp-")
+        staging = make_temp_dir(out)
     except OSError as err:
         raise write_error(out, err, "cannot write the static model to") from None
     try:
         model.save_pretrained(str(staging))
+        retired = None
         if out.exists():
-            retired = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.old-"))
+            retired = make_temp_dir(out, "old")
             os.replace(out, retired / "model")
-            shutil.rmtree(retired, ignore_errors=True)
         os.replace(staging, out)
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
         raise write_error(out, err, "cannot write the static model to") from None
