@@ -33,19 +33,28 @@ app = typer.Typer(
 )
 
 
+def _say(kind: str, message: str) -> None:
+    """One ``error:`` or ``warning:`` line on stderr, whatever the message holds."""
+    typer.echo(f"{kind}: {_for_terminal(message, one_line=True)}", err=True)
+
+
 def _fail(message: str, code: int = 1):
-    typer.echo(f"error: {_for_terminal(message, one_line=True)}", err=True)
+    _say("error", message)
     raise typer.Exit(code)
 
 
 _CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]  # C0, DEL, C1
-_SHOWN_CONTROLS = {c: f"\\x{c:02x}" for c in _CONTROLS if c not in (0x09, 0x0A)}
-_SHOWN_CONTROLS_ONE_LINE = {c: f"\\x{c:02x}" for c in _CONTROLS}
 # Bidirectional embeddings, overrides and isolates: printed as such, they reorder what the
 # terminal shows, so that a line reads otherwise than it is.
 _BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_SHOWN_CONTROLS.update({c: f"\\u{c:04x}" for c in _BIDI})
-_SHOWN_CONTROLS_ONE_LINE.update({c: f"\\u{c:04x}" for c in _BIDI})
+
+
+def _escapes(codes, keep=()) -> dict:
+    return {c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" for c in codes if c not in keep}
+
+
+_SHOWN_CONTROLS = _escapes([*_CONTROLS, *_BIDI], keep=(0x09, 0x0A))
+_SHOWN_CONTROLS_ONE_LINE = _escapes([*_CONTROLS, *_BIDI])
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in [0x7F, *range(0x80, 0xA0), *_BIDI, *range(0xD800, 0xE000)]}
 
 
@@ -87,7 +96,7 @@ def user_errors(command):
             def show(message, category, *rest, **options):
                 if not issubclass(category, StanceWarning):
                     return other(message, category, *rest, **options)
-                typer.echo(f"warning: {_for_terminal(str(message), one_line=True)}", err=True)
+                _say("warning", str(message))
 
             warnings.showwarning = show
             try:
