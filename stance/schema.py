@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import atomic_write_text
-from stance.segment import decode_text, furniture_kind, split_sentences
+from stance.segment import decode_text, furniture_kind, read_article_bytes, regular_file, split_sentences
 
 if TYPE_CHECKING:
     import datasets
@@ -83,7 +83,7 @@ class _ArticleFinder:
             for folder in folders:
                 path = folder / f"{article}.txt"
                 if path.is_file():
-                    text = decode_text(path.read_bytes(), str(path))
+                    text = decode_text(read_article_bytes(path), str(path))
                     self._cache[key] = (path, split_sentences(text))
                     break
             else:
@@ -152,11 +152,13 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
         raise LabelFormatError(f"{path}: no such label file; check the path")
     if path.is_dir():
         raise LabelFormatError(f"{path}: is a directory; give .jsonl label files")
-    from stance.segment import regular_file
-
     found = regular_file(path)  # before opening: a FIFO would wait for a writer, /dev/zero never ends
     if isinstance(found, str):
         raise LabelFormatError(f"{path}: is {found}, not a regular file; give .jsonl label files")
+    with open(path, "rb") as handle:  # a video or an archive given by mistake is refused before it is read whole
+        head = handle.read(1 << 16)
+    if b"\x00" in head:
+        raise LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -360,3 +360,20 @@ def test_label_readers_refuse_a_fifo_and_a_device_without_blocking(tmp_path, iso
         result = _run(*command, path)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert kind in result.stderr and "give .jsonl label files" in result.stderr
+
+
+def test_labeling_into_a_fifo_is_refused_without_blocking(tmp_path, isolated_home):
+    fifo = tmp_path / "mine.jsonl"
+    os.mkfifo(fifo)
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas. The EU objects.\n", encoding="utf-8")
+    result = _run("label", article, "--labels", fifo, stdin="q\n")
+    assert "is a FIFO (named pipe), not a regular file" in _one_error_line(result)
+
+
+def test_a_huge_foreign_file_given_as_labels_is_refused_before_it_is_read(tmp_path, isolated_home):
+    big = tmp_path / "labels.jsonl"
+    with open(big, "wb") as handle:  # sparse: 64 GiB on paper, nothing on disk; reading it whole would exhaust memory
+        handle.truncate(64 << 30)
+    for command in (("labels", "stats"), ("train", "--labels")):
+        assert "looks like a binary file, not JSON Lines" in _one_error_line(_run(*command, big))
