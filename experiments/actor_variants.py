@@ -1,4 +1,4 @@
-"""Variants of the actor indicators tried under the same folds, for the rows of the fine-tuning search.
+"""Variants of the frozen default (the actor indicators, the class and sample weights) tried under the same folds.
 
     HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME '{"kind": "frozen", "variant": "VARIANT"}'
 
