@@ -43,6 +43,7 @@ from stance.errors import StanceError, StanceWarning
 from stance.fileio import follow_umask, temp_file_beside
 from stance.paths import data_home
 from stance.schema import STANCES
+from stance.segment import regular_file
 from stance.sqlite import (
     connect,
     connect_reader,
@@ -141,6 +142,8 @@ class HistoryStore:
         self.refused = 0
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a folder; give a database file with --db")
+        if self.path.exists() and isinstance(kind := regular_file(self.path), str):
+            raise StoreError(f"{self.path}: is {kind}, not a regular file; give a database file with --db")
         if not self.path.exists() and (not create or readonly):
             raise StoreError(f"{self.path}: no history database here; record scores with `stance score FILE... --record`")
         try:

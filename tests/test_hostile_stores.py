@@ -378,3 +378,12 @@ def test_drift_on_a_results_folder_with_a_date_out_of_range(tmp_path, isolated_h
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["undated_articles"] == ["far"] and "warning: 1 article" in result.stderr
+
+
+def test_a_fifo_given_as_the_database_is_named_as_such(tmp_path, isolated_home):
+    fifo = tmp_path / "history.sqlite"
+    os.mkfifo(fifo)
+    for command in (["drift", "--db", fifo], ["export", "--db", fifo, "--output", tmp_path / "out.csv"]):
+        result = run_stance(*map(str, command))
+        assert "is a FIFO (named pipe), not a regular file; give a database file with --db" in _one_error_line(result)
+    assert fifo.exists() and not (tmp_path / "out.csv").exists()
