@@ -168,13 +168,14 @@ def _predict_with_seed_weight(original):
     return cross_val_predict
 
 
+#: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
     "seed-weight": [(model, "GridSearchCV", _search_with_seed_weight),
                     (model, "cross_val_predict", _predict_with_seed_weight)],
-    "natural-priors": (model, "LogisticRegression", _without_class_weights),
-    "dependency-roles": (actors, "actor_features", _with_dependency_roles),
-    "subject-position": (actors, "actor_features", _with_subjects),
-    "serbian-clauses": (model.StanceClassifier, "transform_features", _with_serbian_clauses),
+    "natural-priors": [(model, "LogisticRegression", _without_class_weights)],
+    "dependency-roles": [(actors, "actor_features", _with_dependency_roles)],
+    "subject-position": [(actors, "actor_features", _with_subjects)],
+    "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
 }
 
 
@@ -186,9 +187,8 @@ def applied(variant: str | None):
         return
     if variant not in VARIANTS:
         raise SystemExit(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    patches = VARIANTS[variant] if isinstance(VARIANTS[variant], list) else [VARIANTS[variant]]
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, wrap in patches:
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in VARIANTS[variant]]
+    for owner, name, wrap in VARIANTS[variant]:
         setattr(owner, name, wrap(getattr(owner, name)))
     try:
         yield

@@ -51,8 +51,8 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError):
-        return pid != 0
+    except (PermissionError, OverflowError):  # another user's process, or not a number we can ask about: keep
+        return True
     return True
 
 
@@ -90,21 +90,41 @@ def sweep_leftovers(folder: str | Path, name: str = r"[^/]+", min_age: float = L
     return removed
 
 
+def _swept_prefix(path: Path, tag: str) -> str:
+    """:func:`temp_prefix` for a new temporary, once the leftovers of ``path``'s name are swept."""
+    sweep_leftovers(path.parent, re.escape(path.name))
+    return temp_prefix(path, tag)
+
+
 def temp_file_beside(path: str | Path, tag: str = "tmp") -> tuple[int, str]:
     """``tempfile.mkstemp`` beside ``path``, named for its owner, after sweeping leftovers of ``path``'s name."""
     path = Path(path)
-    sweep_leftovers(path.parent, re.escape(path.name))
-    return tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path, tag))
+    return tempfile.mkstemp(dir=path.parent, prefix=_swept_prefix(path, tag))
 
 
 def make_temp_dir(path: str | Path, tag: str = "tmp") -> Path:
     """A folder beside ``path`` (renamed into place later), named as :func:`temp_file_beside` names
     files, its mode following the umask."""
     path = Path(path)
-    sweep_leftovers(path.parent, re.escape(path.name))
-    folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=temp_prefix(path, tag)))
+    folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=_swept_prefix(path, tag)))
     follow_umask(folder, folder=True)
     return folder
+
+
+def replace_folder(staging: str | Path, path: str | Path) -> None:
+    """Put the folder ``staging`` at ``path``, so that readers see the old folder or the new one.
+
+    The old folder is moved aside first (a sweep keeps it while nothing stands at ``path``)
+    and removed once the new one is in place.
+    """
+    staging, path = Path(staging), Path(path)
+    if not path.exists():
+        os.replace(staging, path)
+        return
+    retired = make_temp_dir(path, "old")
+    os.replace(path, retired / path.name)
+    os.replace(staging, path)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

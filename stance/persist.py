@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning
-from stance.fileio import atomic_write_text, make_temp_dir, sha256_file
+from stance.fileio import atomic_write_text, make_temp_dir, replace_folder, sha256_file
 from stance.paths import OutputPathError, write_error
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
@@ -135,14 +135,9 @@ def check_replaceable(path: str | Path) -> None:
 
 def _swap_into_place(staging: Path, path: Path) -> None:
     """Replace ``path`` by ``staging`` so that readers see the old folder or the new one."""
-    if not path.exists():
-        os.replace(staging, path)
-        return
-    check_replaceable(path)
-    retired = make_temp_dir(path, "old")
-    os.replace(path, retired / "model")
-    os.replace(staging, path)
-    shutil.rmtree(retired, ignore_errors=True)
+    if path.exists():
+        check_replaceable(path)
+    replace_folder(staging, path)
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -156,11 +156,12 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
     if isinstance(found, str):
         raise LabelFormatError(f"{path}: is {found}, not a regular file; give .jsonl label files")
     with open(path, "rb") as handle:  # a video or an archive given by mistake is refused before it is read whole
-        head = handle.read(1 << 16)
-    if b"\x00" in head:
-        raise LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
+        data = handle.read(1 << 16)
+        if b"\x00" in data:
+            raise LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
+        data += handle.read()
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise LabelFormatError(f"{path}: not UTF-8 text; label files are UTF-8 JSON Lines") from None
     rows = []

@@ -18,7 +18,7 @@ import numpy as np
 
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
 from stance.errors import ModelIntegrityError
-from stance.fileio import make_temp_dir
+from stance.fileio import make_temp_dir, replace_folder
 from stance.paths import check_writable, data_home, write_error
 
 __all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
@@ -56,13 +56,7 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
         raise write_error(out, err, "cannot write the static model to") from None
     try:
         model.save_pretrained(str(staging))
-        retired = None
-        if out.exists():
-            retired = make_temp_dir(out, "old")
-            os.replace(out, retired / "model")
-        os.replace(staging, out)
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
+        replace_folder(staging, out)
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
         raise write_error(out, err, "cannot write the static model to") from None
