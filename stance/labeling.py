@@ -24,7 +24,7 @@ import numpy as np
 
 from stance.errors import LabelFormatError
 from stance.paths import write_error
-from stance.segment import regular_file
+from stance.segment import require_regular_file
 from stance.schema import resolve_log
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
@@ -87,12 +87,8 @@ class LabelLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if self.path.is_dir():
-            raise LabelFormatError(f"{self.path}: is a folder; give a .jsonl file for the labels")
         if self.path.exists():
-            found = regular_file(self.path)  # reading or appending to a FIFO would wait for its other end
-            if isinstance(found, str):
-                raise LabelFormatError(f"{self.path}: is {found}, not a regular file; give a .jsonl file for the labels")
+            require_regular_file(self.path, "give a .jsonl file for the labels", LabelFormatError)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:

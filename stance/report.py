@@ -140,10 +140,11 @@ def _regular_file(path: Path, what: str, advice: str = "give a run folder writte
     """Refuse a missing path or one that is not a regular file (a FIFO would block the read)."""
     from stance.errors import InputError
 
+    from stance.segment import require_regular_file
+
     if not path.exists():
         raise InputError(f"{path}: not found; {advice} ({what})")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file; {advice} ({what})")
+    require_regular_file(path, f"{advice} ({what})")
 
 
 def _read_json(path: Path, what: str):

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import atomic_write_text
-from stance.segment import decode_text, furniture_kind, read_article_bytes, regular_file, split_sentences
+from stance.segment import decode_text, furniture_kind, read_article_bytes, require_regular_file, split_sentences
 
 if TYPE_CHECKING:
     import datasets
@@ -150,11 +150,7 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
     """
     if not path.exists():
         raise LabelFormatError(f"{path}: no such label file; check the path")
-    if path.is_dir():
-        raise LabelFormatError(f"{path}: is a directory; give .jsonl label files")
-    found = regular_file(path)  # before opening: a FIFO would wait for a writer, /dev/zero never ends
-    if isinstance(found, str):
-        raise LabelFormatError(f"{path}: is {found}, not a regular file; give .jsonl label files")
+    require_regular_file(path, "give .jsonl label files", LabelFormatError)
     with open(path, "rb") as handle:  # a video or an archive given by mistake is refused before it is read whole
         data = handle.read(1 << 16)
         if b"\x00" in data:

@@ -42,6 +42,7 @@ __all__ = [
     "read_article_bytes",
     "read_stdin_bytes",
     "regular_file",
+    "require_regular_file",
     "split_sentences",
 ]
 
@@ -155,6 +156,18 @@ def regular_file(path: str | Path) -> os.stat_result | str:
     except OSError as err:
         raise InputError(f"{printable_name(path)}: cannot be read ({err.strerror}); check its permissions") from None
     return st if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
+
+
+def require_regular_file(path: str | Path, advice: str, error: type[Exception] = InputError) -> os.stat_result:
+    """``path``'s stat, or ``error`` saying what it is instead and ``advice``, before anything opens it.
+
+    For files a command reads or appends to in place (labels, a database): a
+    FIFO would block the open, a device would never end.
+    """
+    found = regular_file(path)
+    if isinstance(found, str):
+        raise error(f"{printable_name(path)}: is {found}, not a regular file; {advice}")
+    return found
 
 
 def not_regular(name: str, kind: str) -> InputError:

@@ -43,7 +43,7 @@ from stance.errors import StanceError, StanceWarning
 from stance.fileio import follow_umask, temp_file_beside
 from stance.paths import data_home
 from stance.schema import STANCES
-from stance.segment import regular_file
+from stance.segment import require_regular_file
 from stance.sqlite import (
     connect,
     connect_reader,
@@ -140,10 +140,8 @@ class HistoryStore:
         self.readonly = readonly
         #: Articles refused by :meth:`record` because their id holds another text.
         self.refused = 0
-        if self.path.is_dir():
-            raise StoreError(f"{self.path}: is a folder; give a database file with --db")
-        if self.path.exists() and isinstance(kind := regular_file(self.path), str):
-            raise StoreError(f"{self.path}: is {kind}, not a regular file; give a database file with --db")
+        if self.path.exists():
+            require_regular_file(self.path, "give a database file with --db", StoreError)
         if not self.path.exists() and (not create or readonly):
             raise StoreError(f"{self.path}: no history database here; record scores with `stance score FILE... --record`")
         try:
