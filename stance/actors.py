@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -56,14 +57,50 @@ _ANAPHOR = (
 )
 
 
-def _words(pattern: str) -> re.Pattern:
-    return re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE)
+class _Patterns(NamedTuple):
+    """The word patterns as one set: compiled without case for any text, with case for lowered ASCII."""
+
+    serbia: re.Pattern
+    russia: re.Pattern
+    eu: re.Pattern
+    office: re.Pattern
+    foreign_office: re.Pattern
+    claim: re.Pattern
+    claim_start: re.Pattern
+    negation: re.Pattern
+    hedge: re.Pattern
+    anaphor: re.Pattern
+
+    @classmethod
+    def compile(cls, flags: int) -> _Patterns:
+        def words(pattern: str) -> re.Pattern:
+            return re.compile(rf"\b(?:{pattern})\b", flags)
+
+        return cls(
+            serbia=words(_SERBIA), russia=words(_RUSSIA), eu=words(_EU), office=words(_OFFICE),
+            foreign_office=re.compile(rf"\b(?:{_FOREIGN})\s+(?:{_OFFICE})\b", flags),
+            claim=words(_CLAIM),
+            # A claim word that starts a word; see _mentions. The closing boundary is left out on
+            # purpose: the 60-character window can cut "saidx" to a claimed "said".
+            claim_start=re.compile(rf"\b(?:{_CLAIM})", flags),
+            negation=words(_NEGATION), hedge=words(_HEDGE), anaphor=re.compile(_ANAPHOR, flags),
+        )
 
 
-_SERBIA_RE, _RUSSIA_RE, _EU_RE = _words(_SERBIA), _words(_RUSSIA), _words(_EU)
-_OFFICE_RE, _FOREIGN_OFFICE_RE = _words(_OFFICE), re.compile(rf"\b(?:{_FOREIGN})\s+(?:{_OFFICE})\b", re.IGNORECASE)
-_CLAIM_RE, _NEGATION_RE, _HEDGE_RE = _words(_CLAIM), _words(_NEGATION), _words(_HEDGE)
-_ANAPHOR_RE = re.compile(_ANAPHOR, re.IGNORECASE)
+# Matching without case is slow in ``re``. So ASCII text, the usual case, is lowercased and matched
+# with case by the same patterns, whose letters are all lowercase: for ASCII that is exactly what
+# matching without case does, and every position stays. Other text is matched without case (beyond
+# ASCII the two differ: "ſ" matches "s" without case, and "İ".lower() is two characters).
+_ANY_CASE = _Patterns.compile(re.IGNORECASE)
+_LOWERED_ASCII = _Patterns.compile(0)
+
+_SERBIA_RE, _RUSSIA_RE, _EU_RE = _ANY_CASE.serbia, _ANY_CASE.russia, _ANY_CASE.eu
+_OFFICE_RE, _FOREIGN_OFFICE_RE = _ANY_CASE.office, _ANY_CASE.foreign_office
+_CLAIM_RE, _NEGATION_RE, _HEDGE_RE = _ANY_CASE.claim, _ANY_CASE.negation, _ANY_CASE.hedge
+_ANAPHOR_RE = _ANY_CASE.anaphor
+
+# Where a mention's clause ends: the first of these characters after it.
+_CLAUSE_RE = re.compile(r"[^,;:.!?()\"“”]*")
 
 #: Column names of :func:`actor_features`, in order.
 ACTOR_FEATURES = (
@@ -76,37 +113,75 @@ ACTOR_FEATURES = (
 )
 
 
+def _prepared(text: str) -> tuple[_Patterns, str]:
+    """The patterns to use and the text to match them on: lowercased if it is ASCII (see _LOWERED_ASCII)."""
+    if text.isascii():
+        return _LOWERED_ASCII, text.lower()
+    return _ANY_CASE, text
+
+
 def serbian_actor(text: str) -> bool:
     """Whether the sentence names the Serbian state: a Serbian name, or an office not marked foreign."""
-    if _SERBIA_RE.search(text):
-        return True
-    return len(_OFFICE_RE.findall(text)) > len(_FOREIGN_OFFICE_RE.findall(text))
+    patterns, text = _prepared(text)
+    return patterns.serbia.search(text) is not None or _unmarked_office(patterns, text)
 
 
-def _speaks(pattern: re.Pattern, text: str) -> bool:
-    """A mention followed, within four words of its clause, by a verb of saying: the named actor speaks."""
-    for match in pattern.finditer(text):
-        clause = re.split(r"[,;:.!?()\"“”]", text[match.end():match.end() + 60], maxsplit=1)[0]
-        following = " ".join(clause.split()[:4])
-        if _CLAIM_RE.search(following):
-            return True
-    return False
+def _unmarked_office(patterns: _Patterns, text: str) -> bool:
+    """More offices than foreign-marked ones; the second count is needed only where there is an office."""
+    offices = len(patterns.office.findall(text))
+    return offices > 0 and offices > len(patterns.foreign_office.findall(text))
+
+
+def _claim_follows(patterns: _Patterns, text: str, end: int) -> bool:
+    """Whether a verb of saying is among the first four words of the clause that starts at ``end``.
+
+    The clause is cut at 60 characters and at the first clause mark; the words are rejoined by single
+    spaces before the word-bounded search, so the answer depends only on those four words.
+    """
+    clause = _CLAUSE_RE.match(text, end, end + 60).group()
+    return patterns.claim.search(" ".join(clause.split()[:4])) is not None
+
+
+def _mentions(patterns: _Patterns, name: re.Pattern, text: str, claims: bool) -> tuple[int | None, bool]:
+    """Where the actor is first named (None if not at all), and whether any mention of it speaks.
+
+    One scan of the sentence serves both. The clauses after the mentions are read only if the
+    sentence has a claim word at all (``claims``): a claim found among a clause's words lies inside one
+    word of the sentence and starts a word there too, so ``patterns.claim_start`` finds it.
+    """
+    first, speaks = None, False
+    for match in name.finditer(text):
+        if first is None:
+            first = match.start()
+        if not claims:
+            break
+        if _claim_follows(patterns, text, match.end()):
+            speaks = True
+            break
+    return first, speaks
+
+
+def _row(text: str) -> tuple[bool, ...]:
+    """The indicators of one sentence, in the order of :data:`ACTOR_FEATURES`."""
+    patterns, text = _prepared(text)
+    claims = patterns.claim_start.search(text) is not None
+    (at_serbia, serbia_speaks), (at_russia, russia_speaks), (at_eu, eu_speaks) = (
+        _mentions(patterns, name, text, claims) for name in (patterns.serbia, patterns.russia, patterns.eu))
+    serbia = at_serbia is not None or _unmarked_office(patterns, text)  # serbian_actor, reusing the scan
+    back = patterns.anaphor.search(text) is not None
+    russia, eu = at_russia is not None, at_eu is not None
+    acting = serbia or back
+    return (
+        serbia, back, acting, russia, eu, russia and eu,
+        russia and not acting, eu and not acting,
+        at_serbia is not None and russia and at_serbia < at_russia,
+        at_serbia is not None and eu and at_serbia < at_eu,
+        russia_speaks, eu_speaks, serbia_speaks,
+        patterns.negation.search(text) is not None, patterns.hedge.search(text) is not None,
+    )
 
 
 def actor_features(texts: Sequence[str]) -> np.ndarray:
     """One row of 0/1 indicators per sentence, columns as :data:`ACTOR_FEATURES`."""
-    rows = []
-    for text in texts:
-        serbia, back = serbian_actor(text), bool(_ANAPHOR_RE.search(text))
-        first = [m.start() if m else None for m in (p.search(text) for p in (_SERBIA_RE, _RUSSIA_RE, _EU_RE))]
-        russia, eu = first[1] is not None, first[2] is not None
-        acting = serbia or back
-        rows.append((
-            serbia, back, acting, russia, eu, russia and eu,
-            russia and not acting, eu and not acting,
-            first[0] is not None and russia and first[0] < first[1],
-            first[0] is not None and eu and first[0] < first[2],
-            _speaks(_RUSSIA_RE, text), _speaks(_EU_RE, text), _speaks(_SERBIA_RE, text),
-            bool(_NEGATION_RE.search(text)), bool(_HEDGE_RE.search(text)),
-        ))
+    rows = [_row(text) for text in texts]
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(ACTOR_FEATURES))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
+import re
 
 import numpy as np
 import pytest
+from conftest import REPO
 
+from stance import actors
 from stance.actors import ACTOR_FEATURES, ACTOR_SCALE, actor_features, serbian_actor
 from stance.model import StanceClassifier, load_model
 
@@ -59,3 +63,114 @@ def test_the_trained_default_reads_actors_and_keeps_them_when_loaded(trained):
     probe = ["Hungary refused to impose sanctions on Russia, Orban said."]
     assert model.transform_features(probe).shape[1] == (
         model.encoder_.transform(probe).shape[1] + len(ACTOR_FEATURES) + len(model.vectorizer_.vocabulary_))
+
+
+# The first, plain implementation, kept as the reference that the faster one must match bit for bit.
+def _reference_serbian_actor(text):
+    if actors._SERBIA_RE.search(text):
+        return True
+    return len(actors._OFFICE_RE.findall(text)) > len(actors._FOREIGN_OFFICE_RE.findall(text))
+
+
+def _reference_speaks(pattern, text):
+    for match in pattern.finditer(text):
+        clause = re.split(r"[,;:.!?()\"“”]", text[match.end():match.end() + 60], maxsplit=1)[0]
+        following = " ".join(clause.split()[:4])
+        if actors._CLAIM_RE.search(following):
+            return True
+    return False
+
+
+def reference_actor_features(texts):
+    rows = []
+    for text in texts:
+        serbia, back = _reference_serbian_actor(text), bool(actors._ANAPHOR_RE.search(text))
+        first = [m.start() if m else None
+                 for m in (p.search(text) for p in (actors._SERBIA_RE, actors._RUSSIA_RE, actors._EU_RE))]
+        russia, eu = first[1] is not None, first[2] is not None
+        acting = serbia or back
+        rows.append((
+            serbia, back, acting, russia, eu, russia and eu,
+            russia and not acting, eu and not acting,
+            first[0] is not None and russia and first[0] < first[1],
+            first[0] is not None and eu and first[0] < first[2],
+            _reference_speaks(actors._RUSSIA_RE, text), _reference_speaks(actors._EU_RE, text),
+            _reference_speaks(actors._SERBIA_RE, text),
+            bool(actors._NEGATION_RE.search(text)), bool(actors._HEDGE_RE.search(text)),
+        ))
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(ACTOR_FEATURES))
+
+
+def _assert_same_as_reference(texts):
+    new, old = actor_features(texts), reference_actor_features(texts)
+    assert new.dtype == old.dtype and new.shape == old.shape
+    differ = [texts[i] for i in np.flatnonzero((new != old).any(axis=1))]
+    assert not differ, differ[:5]
+    assert [serbian_actor(t) for t in texts] == [_reference_serbian_actor(t) for t in texts]
+
+
+def test_matches_the_reference_on_every_labeled_and_seed_sentence():
+    texts = [json.loads(line)["text"] for path in sorted((REPO / "labels").glob("*.jsonl"))
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts += [line for path in sorted((REPO / "seeds").glob("*.txt"))
+              for line in path.read_text(encoding="utf-8").splitlines()]
+    assert len(texts) > 1000
+    _assert_same_as_reference(texts)
+
+
+_TRICKY = [
+    "", " ", "Prices rose on Tuesday.", "He said so.", "They said nothing, and the government agreed.",
+    # the 60-character window: a claim word ending on its edge, cut by it, or made one by the cut
+    "Serbia" + " " * 56 + "said", "Serbia" + " " * 57 + "said", "Serbia" + " " * 56 + "saidx",
+    "Serbia" + " " * 55 + "said", "Serbia" + " " * 58 + "said it", "Russia" + "\t\n" * 28 + "warned",
+    "Russia" + "\xa0" * 56 + "said", "Russia" + "\x1c" * 56 + "said", "Russia \u2003 said", "Russia\u200bsaid",
+    "The EU" + " x" * 28 + " said", "The EU" + " x" * 27 + "said",
+    "The EU a b c said", "The EU a b said", "The EU a-said", "The EU a_said", "The EU asaid", "The EU said-so",
+    # clause marks, straight and curly
+    'Serbia "said"', "Serbia “said”", "Serbia ”said", "Serbia (said)", "Serbia) said", "Serbia; said", "Serbia: said",
+    "Serbia. Said", "Serbia! said", "Serbia? said", "Serbia, said", "Serbia — said", "Serbia - said", "Serbia/said",
+    "Serbia's President said", "Serbia’s President said", "Serbia's President has said", "SERBIA'S PRESIDENT SAID",
+    "Russian officials said", "Kremlin officials said", "EU officials said the deal was off.",
+    "the Serbian government rejected it, while the Russian government said it would wait",
+    "The Russian government and the government said",
+    "the government, the government, the Russian government",
+    "Serbia, Serbia and again Serbia said no.", "Russia (again) and Russia, later, Russia said so.",
+    "The EU, not Brussels, but the E.U. warned", "E.U.said", "the E.U. said", "European Union officials said",
+    "the West said", "The West and western powers urged Belgrade", "member states said",
+    "Moscow says, Brussels says, Belgrade says", "Putin, Lavrov and Peskov all said",
+    "Serbia didn't say", "Serbia didn’t say", "Serbia did not say", "Serbia won't", "Serbia won’t impose it",
+    "Vučić said", "VUČIĆ SAID", "Vucic said", "Dačić warned", "DAČIĆ WARNED", "Đurić claimed", "Djuric claimed",
+    "đurić Claimed", "Brnabić told reporters", "Selaković noted", "Nissan said", "NIS said", "Serbs say",
+    "Serbia ſaid", "Russia \u212a", "Russia İnsisted", "SERBIA INSISTS", "according to Serbia", "Serbia according",
+    "Serbia, according to Moscow, said", "Moscow, according to Serbia", "Serbia accordingly", "Serbia resaid",
+    "It may be that Serbia could refuse", "If the EU rejects it, Serbia would not", "neither Serbia nor Russia",
+    "He said that it might", "Their decision stands.", "  the deal was signed", "...The move was made",
+    "Serbia Serbia Serbia Serbia Serbia said", "Russia said Russia said", "Serbia\nsaid", "Serbia\rsaid\r",
+    "RUSSIA SAID ſ", "Rusſia said", "The EU SAID – Đ", "THE RUSSIAN GOVERNMENT SAID; THE GOVERNMENT — NOT",
+]
+
+
+def test_matches_the_reference_on_tricky_strings():
+    _assert_same_as_reference(_TRICKY)
+    _assert_same_as_reference([t.upper() for t in _TRICKY] + [t.lower() for t in _TRICKY])
+
+
+def test_matches_the_reference_on_random_word_salad():
+    pieces = ["Serbia", "Serbian", "Vučić", "Russia", "Russian", "Moscow", "EU", "E.U.", "European", "Union",
+              "government", "officials", "president", "said", "says", "saidx", "according", "warned", "not",
+              "didn’t", "may", "he", "the", "a", "to", ",", ";", ":", ".", "(", ")", '"', "“", "”", "'s", "’s",
+              " ", "  ", "\t", "\n", "-", "xx", "Đurić", "ſaid"]
+    cases = [str, str, str.upper, str.lower, str.swapcase]
+    rng = random.Random(20240901)
+    ascii_pieces = [piece for piece in pieces if piece.isascii()]  # half the strings take the ASCII path
+    texts = ["".join(rng.choice(cases)(rng.choice(ascii_pieces if i % 2 else pieces)) + rng.choice(["", " ", " ", " "])
+                     for _ in range(rng.randint(0, 30)))
+             for i in range(4000)]
+    _assert_same_as_reference(texts)
+
+
+def test_pattern_letters_are_lowercase_for_the_lowered_ascii_path():
+    # ASCII text is lowercased and matched with case; an uppercase letter in a pattern would never match it.
+    for pattern in actors._LOWERED_ASCII:
+        letters = re.sub(r"\\.", "", pattern.pattern)  # without escapes such as \b and \W
+        assert letters == letters.lower(), pattern.pattern
