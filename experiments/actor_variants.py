@@ -24,6 +24,11 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   fit (C search, calibration folds and final fit), so that the few sentences in the voice
   of real reporting weigh more against 1,311 written ones; scoring of the C search is
   unweighted.
+- ``actor-tokens``: MiniLM's own contextual vectors of the words that name a Serbian actor
+  (the mean of their last-layer token vectors; the opening reference back when no Serbian
+  name is there; zeros when neither), beside the sentence's mean-pooled embedding: what the
+  sentence says of Serbia, read at Serbia's own words, as relation classifiers read entity
+  markers. ``actor-tokens-3`` adds the same for the words naming Russia and the EU.
 """
 
 from __future__ import annotations
@@ -33,8 +38,7 @@ import re
 
 import numpy as np
 
-import stance.actors as actors
-import stance.model as model
+from stance import actors, model
 from stance.features import item_text
 
 _LEAD = re.compile(r"^\W*(?:(?:on|in|at|by|after|before|during|since|last|earlier|later|asked|speaking|meanwhile|"
@@ -67,9 +71,16 @@ def serbian_part(text: str) -> str:
     return " ".join(keep)
 
 
-def _with_serbian_clauses(original):
+def _beside(features, block: np.ndarray):
+    """``block``'s columns appended to the head's features, sparse or dense as they are."""
     from scipy import sparse
 
+    if sparse.issparse(features):
+        return sparse.hstack([features, sparse.csr_matrix(block)], format="csr")
+    return np.hstack([features, block])
+
+
+def _with_serbian_clauses(original):
     def transform_features(self, X):
         features = original(self, X)
         parts = [serbian_part(item_text(x)) for x in model._items(X)]
@@ -79,11 +90,57 @@ def _with_serbian_clauses(original):
             vectors = np.asarray(self.encoder_.transform([parts[i] for i in present]))
             block = np.zeros((len(parts), vectors.shape[1]))
             block[present] = vectors
-        if sparse.issparse(features):
-            return sparse.hstack([features, sparse.csr_matrix(block)], format="csr")
-        return np.hstack([features, block])
+        return _beside(features, block)
 
     return transform_features
+
+
+def _mention_spans(text: str, pattern: re.Pattern) -> list[tuple[int, int]]:
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def _serbian_spans(text: str) -> list[tuple[int, int]]:
+    spans = _mention_spans(text, actors._SERBIA_RE)
+    if not spans and actors.serbian_actor(text):
+        spans = _mention_spans(text, actors._OFFICE_RE)
+    if not spans:
+        spans = _mention_spans(text, actors._ANAPHOR_RE)
+    return spans
+
+
+def _with_actor_tokens(patterns):
+    def wrap(original):
+        cache: dict[str, np.ndarray] = {}
+
+        def vectors_of(encoder, texts):
+            missing = [t for t in dict.fromkeys(texts) if t not in cache]
+            if missing:
+                st = encoder._model()
+                tokens = st.encode(missing, output_value="token_embeddings", batch_size=64, show_progress_bar=False)
+                width = tokens[0].shape[1]
+                for text, vectors in zip(missing, tokens):
+                    encoded = st.tokenizer(text, return_offsets_mapping=True, truncation=True,
+                                           max_length=st.max_seq_length)
+                    offsets = encoded["offset_mapping"][: len(vectors)]
+                    row = []
+                    for find in patterns:
+                        spans = find(text)
+                        chosen = [i for i, (a, b) in enumerate(offsets) if b > a and any(a < e and b > s for s, e in spans)]
+                        if chosen:
+                            v = vectors[chosen].float().mean(0).numpy()
+                            row.append(v / (np.linalg.norm(v) or 1.0))
+                        else:
+                            row.append(np.zeros(width, dtype=np.float32))
+                    cache[text] = np.concatenate(row)
+            return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 1))
+
+        def transform_features(self, X):
+            features = original(self, X)
+            return _beside(features, vectors_of(self.encoder_, [item_text(x) for x in model._items(X)]))
+
+        return transform_features
+
+    return wrap
 
 
 _SAYING = {"say", "tell", "warn", "accuse", "urge", "claim", "announce", "add", "note", "argue", "insist", "stress",
@@ -175,6 +232,9 @@ VARIANTS = {
     "natural-priors": [(model, "LogisticRegression", _without_class_weights)],
     "dependency-roles": [(actors, "actor_features", _with_dependency_roles)],
     "subject-position": [(actors, "actor_features", _with_subjects)],
+    "actor-tokens": [(model.StanceClassifier, "transform_features", _with_actor_tokens([_serbian_spans]))],
+    "actor-tokens-3": [(model.StanceClassifier, "transform_features", _with_actor_tokens(
+        [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],
     "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
 }
 
