@@ -13,6 +13,7 @@ sentences this annotator has answered.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,8 +25,8 @@ import numpy as np
 
 from stance.errors import LabelFormatError
 from stance.paths import write_error
-from stance.segment import require_regular_file
 from stance.schema import resolve_log
+from stance.segment import require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
 
@@ -111,16 +112,39 @@ class LabelLog:
         return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}
 
     def append(self, row: dict) -> None:
+        """Add one answer as one line, whole or not at all, and on disk before returning.
+
+        A row glued to a line without its newline (a file last saved by an editor
+        that adds none) or to half a row (a write stopped by a full disk) would
+        make both unreadable, so the row starts a line of its own, and a failed
+        write is cut back off.
+        """
         data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
             try:
-                os.write(fd, data)
-                os.fsync(fd)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data
+                _write_whole(fd, data, size)
             finally:
                 os.close(fd)
         except OSError as err:
             raise write_error(self.path, err, "cannot save the answer to") from None
+
+
+def _write_whole(fd: int, data: bytes, size: int) -> None:
+    """Write and sync ``data`` at the end of a file ``size`` bytes long; on failure, cut off what got written."""
+    done = 0
+    try:
+        while done < len(data):
+            done += os.write(fd, data[done:])
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            if os.fstat(fd).st_size == size + done:  # nobody else appended since: the part is ours alone
+                os.ftruncate(fd, size)
+        raise
 
 
 def _now() -> str:

@@ -111,6 +111,44 @@ def test_killing_the_process_after_n_answers_leaves_n_rows(tmp_path):
     assert all(r["russia"] == "favor" and r["eu"] == "none" for r in rows)
 
 
+def test_an_answer_after_a_line_without_its_newline_starts_a_line_of_its_own(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"article": "a", "sentence": 0, "annotator": "ana", "russia": "favor"}', encoding="utf-8")
+    log = LabelLog(path)
+    log.append({"article": "a", "sentence": 1, "annotator": "ana", "russia": "none"})
+    assert [r["sentence"] for r in _rows(path)] == [0, 1]
+    assert log.answered("ana") == {("a", 0), ("a", 1)}
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from stance.errors import StanceError
+    from stance.labeling import LabelLog
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, a write fails with EFBIG instead of killing us
+    size = len(open(sys.argv[1], "rb").read())
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 20, resource.RLIM_INFINITY))
+    try:
+        LabelLog(sys.argv[1]).append({"article": "a", "sentence": 1, "annotator": "ana", "russia": "against"})
+    except StanceError as err:
+        print(err)
+    """
+)
+
+
+def test_an_answer_the_disk_cannot_hold_is_not_left_half_written(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    LabelLog(path).append({"article": "a", "sentence": 0, "annotator": "ana", "russia": "favor"})
+    before = path.read_bytes()
+    # a file size limit: the kernel writes the first 20 bytes of the row, then refuses the rest
+    child = subprocess.run([sys.executable, "-c", FULL_DISK, str(path)], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert "cannot save the answer to" in child.stdout
+    assert path.read_bytes() == before
+    LabelLog(path).append({"article": "a", "sentence": 2, "annotator": "ana", "russia": "none"})
+    assert [r["sentence"] for r in _rows(path)] == [0, 2]
+
+
 def test_piped_answers_drive_the_cli(tmp_path, isolated_home):
     article = tmp_path / "a.txt"
     article.write_text("Serbia buys Russian gas.\nShare this story\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
