@@ -25,7 +25,7 @@ import numpy as np
 
 from stance.errors import LabelFormatError
 from stance.paths import write_error
-from stance.schema import resolve_log
+from stance.schema import json_lines, resolve_log
 from stance.segment import require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
@@ -100,7 +100,7 @@ class LabelLog:
         if not self.path.exists():
             return set()
         mine = []
-        for number, line in enumerate(self.path.read_text("utf-8").splitlines(), 1):
+        for number, line in json_lines(self.path):
             if not line.strip():
                 continue
             try:

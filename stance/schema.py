@@ -15,14 +15,20 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import atomic_write_text
-from stance.segment import decode_text, furniture_kind, read_article_bytes, require_regular_file, split_sentences
+from stance.segment import (
+    decode_text,
+    furniture_kind,
+    read_article_bytes,
+    require_regular_file,
+    split_sentences,
+)
 
 if TYPE_CHECKING:
     import datasets
@@ -142,6 +148,31 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     return row
 
 
+#: Longest line of a label file, in bytes: a row holds one sentence, far shorter.
+MAX_LABEL_LINE = 1 << 20
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """A JSON Lines file's lines, numbered from 1, read one at a time.
+
+    Split at newlines only, as JSON Lines is: ``str.splitlines`` would also cut
+    a row at a line separator (U+2028) inside its text. A video or a huge log
+    given by mistake is refused at its first line, before it is read whole.
+    """
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LABEL_LINE + 1), b""), start=1):
+            if b"\x00" in raw:
+                raise LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
+            if len(raw) > MAX_LABEL_LINE:
+                raise LabelFormatError(f"{path}:{number}: a line over {MAX_LABEL_LINE >> 20} MiB, not a label row; "
+                                       "give .jsonl label files, one sentence a line")
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise LabelFormatError(f"{path}:{number}: not UTF-8 text; label files are UTF-8 JSON Lines") from None
+            yield number, line
+
+
 def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], list[tuple[int, dict]]]:
     """A file's targets and rows; with ``targets=None`` the file declares them.
 
@@ -151,18 +182,9 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
     if not path.exists():
         raise LabelFormatError(f"{path}: no such label file; check the path")
     require_regular_file(path, "give .jsonl label files", LabelFormatError)
-    with open(path, "rb") as handle:  # a video or an archive given by mistake is refused before it is read whole
-        data = handle.read(1 << 16)
-        if b"\x00" in data:
-            raise LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
-        data += handle.read()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise LabelFormatError(f"{path}: not UTF-8 text; label files are UTF-8 JSON Lines") from None
     rows = []
     declared = targets is not None
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in json_lines(path):
         if not line.strip():
             continue
         where = f"{path}:{number}"

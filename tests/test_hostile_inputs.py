@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from stance.errors import InputError
+from stance.labeling import LabelLog
 
 from conftest import REPO, make_scores, stance_script
 
@@ -377,3 +378,24 @@ def test_a_huge_foreign_file_given_as_labels_is_refused_before_it_is_read(tmp_pa
         handle.truncate(64 << 30)
     for command in (("labels", "stats"), ("train", "--labels")):
         assert "looks like a binary file, not JSON Lines" in _one_error_line(_run(*command, big))
+
+
+def test_a_huge_text_file_given_as_labels_is_refused_at_its_first_line(tmp_path, isolated_home):
+    big = tmp_path / "server.log"
+    with open(big, "wb") as handle:  # 8 GiB of text on one line, written sparsely after a few real bytes
+        handle.write(b"GET /index.html 200 " * 100_000)
+        handle.seek(8 << 30)
+        handle.write(b"\n")
+    for command in (("labels", "stats"), ("train", "--labels")):
+        line = _one_error_line(_run(*command, big))
+        assert f"{big}:1: a line over 1 MiB, not a label row" in line
+
+
+def test_a_line_separator_inside_a_labeled_sentence_keeps_the_row_whole(tmp_path, isolated_home):
+    labels = tmp_path / "mine.jsonl"
+    LabelLog(labels).append({"article": "a", "sentence": 0, "text": "Serbia\u2028refused the sanctions.",
+                             "russia": "favor", "eu": "none", "annotator": "ana"})
+    assert LabelLog(labels).answered("ana") == {("a", 0)}
+    result = _run("labels", "stats", labels, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["articles"]["a"]["russia"] == {"favor": 1}
