@@ -29,6 +29,11 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   name is there; zeros when neither), beside the sentence's mean-pooled embedding: what the
   sentence says of Serbia, read at Serbia's own words, as relation classifiers read entity
   markers. ``actor-tokens-3`` adds the same for the words naming Russia and the EU.
+- ``char-ngrams``: character 2-5-grams within words (TF-IDF, seen in at least two
+  sentences) beside the word 1-2-grams, each block weighted 1/sqrt(2) so that the n-grams
+  together weigh as before: the classic stance baselines' features, which match a word's
+  other forms ("sanction", "sanctions", "sanctioned") that real reporting varies more than
+  the written corpus does.
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ import contextlib
 import re
 
 import numpy as np
+import sklearn.feature_extraction.text as sklearn_text
 
 from stance import actors, model
-from stance.features import item_text
+from stance.features import item_text, ngram_features
 
 _LEAD = re.compile(r"^\W*(?:(?:on|in|at|by|after|before|during|since|last|earlier|later|asked|speaking|meanwhile|"
                    r"however|but|and|yet|still|also|now|today|yesterday|this|that)\b[^,]{0,60},\s*)?", re.IGNORECASE)
@@ -143,6 +149,34 @@ def _with_actor_tokens(patterns):
     return wrap
 
 
+class _WordAndCharNgrams:
+    """Word 1-2-grams and character 2-5-grams, each TF-IDF block scaled by 1/sqrt(2)."""
+
+    analyzer = "word+char"  # not "word": ngram_features hands the texts to transform
+
+    def __init__(self, vectorizer, **word_options):
+        self.word = vectorizer(**word_options)
+        self.char = vectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+
+    def fit(self, texts):
+        self.word.fit(texts)
+        self.char.fit(texts)
+        return self
+
+    def transform(self, texts):
+        from scipy import sparse
+
+        blocks = [ngram_features(self.word, texts), self.char.transform(texts)]
+        return sparse.hstack(blocks, format="csr") * np.sqrt(0.5)
+
+
+def _with_char_ngrams(original):
+    def vectorizer(**options):
+        return _WordAndCharNgrams(original, **options)
+
+    return vectorizer
+
+
 _SAYING = {"say", "tell", "warn", "accuse", "urge", "claim", "announce", "add", "note", "argue", "insist", "stress",
            "report", "state", "declare", "write", "suggest", "confirm", "deny", "allege"}
 _SUBJECTS = {"nsubj", "nsubjpass", "csubj", "agent"}
@@ -235,6 +269,7 @@ VARIANTS = {
     "actor-tokens": [(model.StanceClassifier, "transform_features", _with_actor_tokens([_serbian_spans]))],
     "actor-tokens-3": [(model.StanceClassifier, "transform_features", _with_actor_tokens(
         [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],
+    "char-ngrams": [(sklearn_text, "TfidfVectorizer", _with_char_ngrams)],
     "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
 }
 
