@@ -140,6 +140,14 @@ def report_page(tmp_path_factory):
     return page, json.loads((run / "metrics.json").read_text())
 
 
+def test_the_shipped_report_page_is_what_its_command_writes_today(report_page):
+    # a search row or a metric changed without `stance report` re-run leaves the page showing old numbers
+    path, _ = report_page
+    shipped = REPO / "experiments" / "minilm-logreg" / "report.html"
+    assert shipped.read_bytes() == path.read_bytes(), (
+        "re-run: stance report experiments/minilm-logreg --experiments experiments/finetune/search.md")
+
+
 def _check_confusion(p: Page, metrics: dict, plan: str, target: str):
     matrix = metrics["evaluations"][plan]["targets"][target]["model"]["confusion"]
     stances = ["favor", "against", "none"]
