@@ -139,7 +139,6 @@ HOW_TO_READ = (
 def _regular_file(path: Path, what: str, advice: str = "give a run folder written by `stance train`") -> None:
     """Refuse a missing path or one that is not a regular file (a FIFO would block the read)."""
     from stance.errors import InputError
-
     from stance.segment import require_regular_file
 
     if not path.exists():
