@@ -43,6 +43,7 @@ from stance.segment import (
     read_article_bytes,
     read_stdin_bytes,
     regular_file,
+    require_regular_file,
     too_big,
 )
 
@@ -223,9 +224,7 @@ def read_table(path: str | Path) -> Iterator[Document]:
     """
     path = Path(path)
     name = printable_name(path)
-    found = regular_file(path)
-    if isinstance(found, str):
-        raise not_regular(name, found)
+    require_regular_file(path)
     with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
         table = _load_table(path, cache)
         if table.num_rows == 0:

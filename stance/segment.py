@@ -158,22 +158,29 @@ def regular_file(path: str | Path) -> os.stat_result | str:
     return st if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
 
 
-def require_regular_file(path: str | Path, advice: str, error: type[Exception] = InputError) -> os.stat_result:
+def require_regular_file(path: str | Path, advice: str | None = None,
+                         error: type[Exception] = InputError) -> os.stat_result:
     """``path``'s stat, or ``error`` saying what it is instead and ``advice``, before anything opens it.
 
-    For files a command reads or appends to in place (labels, a database): a
-    FIFO would block the open, a device would never end.
+    For files a command reads or appends to in place (articles, labels, a
+    database): a FIFO would block the open, a device would never end. Without
+    ``advice``, the advice is an article's (see :func:`not_regular`).
     """
     found = regular_file(path)
     if isinstance(found, str):
-        raise error(f"{printable_name(path)}: is {found}, not a regular file; {advice}")
+        raise not_regular(printable_name(path), found, advice, error)
     return found
 
 
-def not_regular(name: str, kind: str) -> InputError:
-    """The error for a path that is not a regular file; ``kind`` comes from :func:`regular_file`."""
-    return InputError(f"{name}: is {kind}, not a regular file; give an article file, a folder or a table"
-                      + (" (or pipe it to `stance score -`)" if "FIFO" in kind else ""))
+def not_regular(name: str, kind: str, advice: str | None = None, error: type[Exception] = InputError) -> Exception:
+    """The error for a path that is not a regular file; ``kind`` comes from :func:`regular_file`.
+
+    The default advice is an article's: a FIFO holding one can be piped to `stance score -`.
+    """
+    if advice is None:
+        advice = "give an article file, a folder or a table" + (
+            " (or pipe it to `stance score -`)" if "FIFO" in kind else "")
+    return error(f"{name}: is {kind}, not a regular file; {advice}")
 
 
 _OPEN_FLAGS = sum(getattr(os, flag, 0) for flag in ("O_NONBLOCK", "O_NOCTTY", "O_CLOEXEC"))
@@ -182,9 +189,7 @@ _OPEN_FLAGS = sum(getattr(os, flag, 0) for flag in ("O_NONBLOCK", "O_NOCTTY", "O
 def read_article_bytes(path: str | Path) -> bytes:
     """An article file's bytes: regular files only, and at most the size limit."""
     name, limit = printable_name(path), max_article_bytes()
-    st = regular_file(path)
-    if isinstance(st, str):
-        raise not_regular(name, st)
+    st = require_regular_file(path)
     if st.st_size > limit:
         raise too_big(name, st.st_size, limit)
     try:  # O_NONBLOCK: should the file have been swapped for a FIFO since, opening it does not wait
