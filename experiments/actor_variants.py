@@ -34,6 +34,16 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   together weigh as before: the classic stance baselines' features, which match a word's
   other forms ("sanction", "sanctions", "sanctioned") that real reporting varies more than
   the written corpus does.
+- ``actor-swap``: counterfactual sentences added to each fold's training rows. Every
+  training sentence that portrays a Serbian stance (favor or against on either target) is
+  copied with its Serbian actors renamed as Hungarian, Croatian or Montenegrin ones
+  ("Serbia" to "Hungary", "Vučić" to "Orbán", "Belgrade" to "Budapest"), and the copy is
+  labeled none on both targets: the same words about Russia or the EU, said by someone
+  else, portray no Serbian stance. Copies in which a Serbian actor, an unmarked office or
+  an opening reference back remains are left out. The copies share their article's group,
+  so the C search's folds keep them with their source. It applies to fine-tuning as well,
+  where the encoder itself can learn from the pairs who acts; ``actor-swap-tuned`` adds
+  them to fine-tuning alone (for a blend whose frozen member keeps the labels as they are).
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ import re
 import numpy as np
 import sklearn.feature_extraction.text as sklearn_text
 
-from stance import actors, model
+from stance import actors, finetune, model
 from stance.features import item_text, ngram_features
 
 _LEAD = re.compile(r"^\W*(?:(?:on|in|at|by|after|before|during|since|last|earlier|later|asked|speaking|meanwhile|"
@@ -259,6 +269,63 @@ def _predict_with_seed_weight(original):
     return cross_val_predict
 
 
+# Serbian actors renamed: longest names first, so that "Aleksandar Vučić" goes whole.
+_SWAPS = [
+    {"aleksandar vučić": "Viktor Orbán", "aleksandar vucic": "Viktor Orbán", "vučić": "Orbán", "vucic": "Orbán",
+     "ivica dačić": "Péter Szijjártó", "ivica dacic": "Péter Szijjártó", "dačić": "Szijjártó", "dacic": "Szijjártó",
+     "ana brnabić": "Katalin Novák", "ana brnabic": "Katalin Novák", "brnabić": "Novák", "brnabic": "Novák",
+     "serbians": "Hungarians", "serbian": "Hungarian", "serbs": "Hungarians", "serb": "Hungarian",
+     "serbia": "Hungary", "srbija": "Magyarország", "belgrade": "Budapest"},
+    {"aleksandar vučić": "Andrej Plenković", "aleksandar vucic": "Andrej Plenković", "vučić": "Plenković",
+     "vucic": "Plenković", "ivica dačić": "Gordan Grlić Radman", "ivica dacic": "Gordan Grlić Radman",
+     "dačić": "Grlić Radman", "dacic": "Grlić Radman", "ana brnabić": "Marija Pejčinović",
+     "ana brnabic": "Marija Pejčinović", "brnabić": "Pejčinović", "brnabic": "Pejčinović",
+     "serbians": "Croatians", "serbian": "Croatian", "serbs": "Croats", "serb": "Croat",
+     "serbia": "Croatia", "srbija": "Hrvatska", "belgrade": "Zagreb"},
+    {"aleksandar vučić": "Milo Đukanović", "aleksandar vucic": "Milo Djukanovic", "vučić": "Đukanović",
+     "vucic": "Djukanovic", "ivica dačić": "Srđan Darmanović", "ivica dacic": "Srdjan Darmanovic",
+     "dačić": "Darmanović", "dacic": "Darmanovic", "ana brnabić": "Duško Marković", "ana brnabic": "Dusko Markovic",
+     "brnabić": "Marković", "brnabic": "Markovic", "serbians": "Montenegrins", "serbian": "Montenegrin",
+     "serbs": "Montenegrins", "serb": "Montenegrin", "serbia": "Montenegro", "srbija": "Crna Gora",
+     "belgrade": "Podgorica"},
+]
+_SWAP_RE = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _SWAPS[0]), key=len, reverse=True)) + r")\b",
+                      re.IGNORECASE)
+
+
+def swapped(text: str, k: int) -> str | None:
+    """``text`` with its Serbian actors renamed by swap ``k``; None when a Serbian actor would remain."""
+    swaps = _SWAPS[k % len(_SWAPS)]
+
+    def rename(m):
+        new = swaps[m.group(0).lower()]
+        return new.upper() if m.group(0).isupper() and len(m.group(0)) > 1 else new
+
+    new = _SWAP_RE.sub(rename, text)
+    if new == text or actors.serbian_actor(new) or actors._ANAPHOR_RE.search(new):
+        return None
+    return new
+
+
+def _with_actor_swap(original):
+    def fit(self, X, y, groups=None):
+        items = model._items(X)
+        labels = model._label_matrix(y, self.targets, len(items))
+        extra_items, extra_groups = [], []
+        for i, item in enumerate(items):
+            if not any(v in ("favor", "against") for v in labels[i]):
+                continue
+            new = swapped(item_text(item), i)
+            if new is not None:
+                extra_items.append(new if isinstance(item, str) else {**item, "text": new})
+                extra_groups.append(None if groups is None else np.asarray(groups)[i])
+        extra = np.full((len(extra_items), labels.shape[1]), "none", dtype=object)
+        return original(self, items + extra_items, np.vstack([labels, extra]),
+                        None if groups is None else np.concatenate([np.asarray(groups), np.asarray(extra_groups)]))
+
+    return fit
+
+
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
     "seed-weight": [(model, "GridSearchCV", _search_with_seed_weight),
@@ -271,6 +338,8 @@ VARIANTS = {
         [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],
     "char-ngrams": [(sklearn_text, "TfidfVectorizer", _with_char_ngrams)],
     "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
+    "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
+    "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
 }
 
 

@@ -6,7 +6,9 @@
 (e.g. ``{"layers": 6, "epochs": 3, "lr": 5e-5}``), or ``{"kind": "frozen"}`` for the
 frozen default (:class:`stance.model.StanceClassifier`), plus ``"encoder": "mpnet"`` for
 all-mpnet-base-v2 and ``"variant": NAME`` for a variant of the actor indicators
-(``experiments/actor_variants.py``). Each run computes out-of-fold predictions on leave-one-seed-article-out
+(``experiments/actor_variants.py``). ``{"kind": "blend", "members": [SETTINGS, ...]}`` averages
+its members' probabilities (each member's settings as above, its variant applied to it
+alone) and takes the likeliest label, without abstaining. Each run computes out-of-fold predictions on leave-one-seed-article-out
 and grouped 5-fold over the written corpus (the folds of ``stance train``), appends a row
 to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Labels
 as each model decides them (no temperature; the frozen default's abstention threshold
@@ -34,30 +36,69 @@ from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 from stance.finetune import FineTunedClassifier  # noqa: E402
 from stance.model import StanceClassifier  # noqa: E402
-from stance.schema import load_labels  # noqa: E402
+from stance.schema import STANCES, in_stance_order, load_labels  # noqa: E402
 
 OUT = REPO / "experiments" / "finetune"
 TARGETS = ["russia", "eu"]
 COLUMNS = ["seed_loao/russia", "seed_loao/eu", "written_cv/russia", "written_cv/eu"]
 
 
-def run(name: str, settings: dict) -> dict:
+def _spec(settings: dict) -> tuple:
+    """A setting as (kind, encoder, keyword arguments, variant), the encoder built once for all folds."""
     settings = dict(settings)
     kind = settings.pop("kind", "fine-tuned")
     encoder = make_encoder(settings.pop("encoder", None))
     variant = settings.pop("variant", None)
+    return kind, encoder, settings, variant
+
+
+def _unfitted(spec: tuple):
+    kind, encoder, settings, _ = spec
+    if kind == "fine-tuned":
+        return FineTunedClassifier(encoder=encoder, **settings)
+    return StanceClassifier(encoder=encoder, **settings)
+
+
+class _Blend:
+    """Members fitted on the same rows; their probabilities averaged, the likeliest label taken."""
+
+    def __init__(self, specs: list[tuple]):
+        self.members = [(_unfitted(spec), spec[3]) for spec in specs]
+
+    def fit(self, X, y, groups=None):
+        for model, variant in self.members:
+            with applied(variant):
+                model.fit(X, y, groups=groups)
+        self.classes_ = [np.asarray(STANCES, dtype=object) for _ in TARGETS]
+        return self
+
+    def predict_proba(self, X) -> list[np.ndarray]:
+        total = [np.zeros((len(X), len(STANCES))) for _ in TARGETS]
+        for model, variant in self.members:
+            with applied(variant):
+                for j, proba in enumerate(model.predict_proba(X)):
+                    total[j] += in_stance_order(proba, model.classes_[j]) / len(self.members)
+        return total
+
+    def decide(self, target: str, proba: np.ndarray) -> np.ndarray:
+        return np.asarray(STANCES, dtype=object)[proba.argmax(axis=1)]
+
+
+def run(name: str, settings: dict) -> dict:
     labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
-
-    def make():
-        if kind == "fine-tuned":
-            return FineTunedClassifier(encoder=encoder, **settings)
-        return StanceClassifier(encoder=encoder, **settings)
-
     start = time.perf_counter()
-    with applied(variant):
-        oof = out_of_fold(labels, make, targets=TARGETS)
-    shown = {**settings, "variant": variant} if variant else settings
-    row = {"name": name, "kind": kind, "settings": shown, "encoder": encoder.model_id}
+    if settings.get("kind") == "blend":
+        specs = [_spec(m) for m in settings["members"]]
+        oof = out_of_fold(labels, lambda: _Blend(specs), targets=TARGETS)
+        row = {"name": name, "kind": "blend", "settings": {"members": settings["members"]},
+               "encoder": "+".join(dict.fromkeys(spec[1].model_id for spec in specs))}
+    else:
+        spec = _spec(settings)
+        kind, encoder, kwargs, variant = spec
+        with applied(variant):
+            oof = out_of_fold(labels, lambda: _unfitted(spec), targets=TARGETS)
+        shown = {**kwargs, "variant": variant} if variant else kwargs
+        row = {"name": name, "kind": kind, "settings": shown, "encoder": encoder.model_id}
     for plan, result in oof["plans"].items():
         index = result["index"]
         for j, target in enumerate(TARGETS):
@@ -71,6 +112,13 @@ def run(name: str, settings: dict) -> dict:
     return row
 
 
+def _described(settings: dict) -> str:
+    if "members" in settings:
+        return " + ".join(f"({m.get('kind', 'fine-tuned')}: {_described({k: v for k, v in m.items() if k != 'kind'})})"
+                          for m in settings["members"])
+    return ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
+
+
 def render(rows: list[dict]) -> str:
     lines = ["# Fine-tuning search", "",
              "Rows made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME 'SETTINGS'` "
@@ -81,7 +129,7 @@ def render(rows: list[dict]) -> str:
              "| name | settings | encoder | seed LOAO russia | seed LOAO eu | written CV russia | written CV eu "
              "| mean | cv s | date |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: -r["mean"]):
-        settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items()) or "defaults"
+        settings = _described(r["settings"])
         encoder = "all-mpnet-base-v2" if MPNET_SHA256 in r["encoder"] else Path(r["encoder"]).name
         lines.append(f"| {r['name']} | {r['kind']}: {settings} | {encoder} | "
                      + " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
