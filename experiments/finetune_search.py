@@ -17,6 +17,7 @@ included). Settings are compared by macro-F1 averaged over both targets and both
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
@@ -145,10 +146,15 @@ def main(argv=None) -> None:
     print(json.dumps(row))
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / "search.jsonl"
-    rows = [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
-    rows = [r for r in rows if r["name"] != row["name"]] + [row]
-    atomic_write_text(store, "".join(json.dumps(r) + "\n" for r in rows))
-    atomic_write_text(OUT / "search.md", render(rows))
+    folder = os.open(OUT, os.O_RDONLY)
+    try:  # runs side by side finish one at a time: none of them drops another's row
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        rows = [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
+        rows = [r for r in rows if r["name"] != row["name"]] + [row]
+        atomic_write_text(store, "".join(json.dumps(r) + "\n" for r in rows))
+        atomic_write_text(OUT / "search.md", render(rows))
+    finally:
+        os.close(folder)
 
 
 if __name__ == "__main__":
