@@ -311,17 +311,15 @@ def _with_actor_swap(original):
     def fit(self, X, y, groups=None):
         items = model._items(X)
         labels = model._label_matrix(y, self.targets, len(items))
-        extra_items, extra_groups = [], []
-        for i, item in enumerate(items):
-            if not any(v in ("favor", "against") for v in labels[i]):
-                continue
-            new = swapped(item_text(item), i)
-            if new is not None:
-                extra_items.append(new if isinstance(item, str) else {**item, "text": new})
-                extra_groups.append(None if groups is None else np.asarray(groups)[i])
-        extra = np.full((len(extra_items), labels.shape[1]), "none", dtype=object)
-        return original(self, items + extra_items, np.vstack([labels, extra]),
-                        None if groups is None else np.concatenate([np.asarray(groups), np.asarray(extra_groups)]))
+        copies = {i: swapped(item_text(item), i) for i, item in enumerate(items)
+                  if any(v in ("favor", "against") for v in labels[i])}
+        copies = {i: new for i, new in copies.items() if new is not None}
+        extra_items = [new if isinstance(items[i], str) else {**items[i], "text": new} for i, new in copies.items()]
+        extra = np.full((len(copies), labels.shape[1]), "none", dtype=object)
+        if groups is not None:
+            groups = np.asarray(groups)
+            groups = np.concatenate([groups, groups[list(copies)]])
+        return original(self, items + extra_items, np.vstack([labels, extra]), groups)
 
     return fit
 

@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,27 +45,34 @@ TARGETS = ["russia", "eu"]
 COLUMNS = ["seed_loao/russia", "seed_loao/eu", "written_cv/russia", "written_cv/eu"]
 
 
-def _spec(settings: dict) -> tuple:
-    """A setting as (kind, encoder, keyword arguments, variant), the encoder built once for all folds."""
+class _Setting(NamedTuple):
+    """One setting of the search: the model kind, its encoder (built once for all folds), its arguments, its variant."""
+
+    kind: str
+    encoder: object
+    kwargs: dict
+    variant: str | None
+
+
+def _spec(settings: dict) -> _Setting:
     settings = dict(settings)
     kind = settings.pop("kind", "fine-tuned")
     encoder = make_encoder(settings.pop("encoder", None))
     variant = settings.pop("variant", None)
-    return kind, encoder, settings, variant
+    return _Setting(kind, encoder, settings, variant)
 
 
-def _unfitted(spec: tuple):
-    kind, encoder, settings, _ = spec
-    if kind == "fine-tuned":
-        return FineTunedClassifier(encoder=encoder, **settings)
-    return StanceClassifier(encoder=encoder, **settings)
+def _unfitted(spec: _Setting):
+    if spec.kind == "fine-tuned":
+        return FineTunedClassifier(encoder=spec.encoder, **spec.kwargs)
+    return StanceClassifier(encoder=spec.encoder, **spec.kwargs)
 
 
 class _Blend:
     """Members fitted on the same rows; their probabilities averaged, the likeliest label taken."""
 
-    def __init__(self, specs: list[tuple]):
-        self.members = [(_unfitted(spec), spec[3]) for spec in specs]
+    def __init__(self, specs: list[_Setting]):
+        self.members = [(_unfitted(spec), spec.variant) for spec in specs]
 
     def fit(self, X, y, groups=None):
         for model, variant in self.members:
@@ -92,14 +100,13 @@ def run(name: str, settings: dict) -> dict:
         specs = [_spec(m) for m in settings["members"]]
         oof = out_of_fold(labels, lambda: _Blend(specs), targets=TARGETS)
         row = {"name": name, "kind": "blend", "settings": {"members": settings["members"]},
-               "encoder": "+".join(dict.fromkeys(spec[1].model_id for spec in specs))}
+               "encoder": "+".join(dict.fromkeys(spec.encoder.model_id for spec in specs))}
     else:
         spec = _spec(settings)
-        kind, encoder, kwargs, variant = spec
-        with applied(variant):
+        with applied(spec.variant):
             oof = out_of_fold(labels, lambda: _unfitted(spec), targets=TARGETS)
-        shown = {**kwargs, "variant": variant} if variant else kwargs
-        row = {"name": name, "kind": kind, "settings": shown, "encoder": encoder.model_id}
+        shown = {**spec.kwargs, "variant": spec.variant} if spec.variant else spec.kwargs
+        row = {"name": name, "kind": spec.kind, "settings": shown, "encoder": spec.encoder.model_id}
     for plan, result in oof["plans"].items():
         index = result["index"]
         for j, target in enumerate(TARGETS):
