@@ -273,22 +273,18 @@ def fine_tune(
 
 def _warm_head(features, y, groups, Cs, cv) -> tuple[LinearHead, float]:
     """A balanced logistic regression on frozen embeddings, C chosen by grouped CV, as a LinearHead over STANCES."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
-
-    from stance.model import _splitter
+    from stance.model import _splitter, search_C
 
     present = sorted(set(y.tolist()))
     if len(present) == 1:  # nothing to separate: the one class, always
         intercept = np.where(np.asarray(STANCES) == present[0], 0.0, -10.0)
         return LinearHead(np.zeros((len(STANCES), features.shape[1])), intercept, STANCES), float(Cs[0])
-    base = LogisticRegression(class_weight="balanced", max_iter=5000)
     splitter = _splitter(y, groups, cv)
+    search = search_C(Cs, splitter)
     if splitter is None or len(Cs) == 1:
         C = Cs[0] if len(Cs) == 1 else 1.0
-        fitted = base.set_params(C=C).fit(features, y)
+        fitted = search.estimator.set_params(C=C).fit(features, y)
     else:
-        search = GridSearchCV(base, {"C": list(Cs)}, cv=splitter, scoring="f1_macro", n_jobs=1)
         fitted, C = search.fit(features, y, groups=groups).best_estimator_, search.best_params_["C"]
     classes = list(fitted.classes_)
     coef = np.zeros((len(STANCES), features.shape[1]))

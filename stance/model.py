@@ -21,6 +21,10 @@ __all__ = ["StanceClassifier", "load_model"]
 DEFAULT_CS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 #: Candidate abstention thresholds: below the top probability, a sentence counts as none.
 THRESHOLDS = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+#: Cross-validated scores this close to the best count as a tie, won by the earlier candidate. Another CPU
+#: computes the embeddings' last digits differently; without a margin, that alone can flip a near-tie and
+#: change the model.
+TIE_MARGIN = 1e-3
 
 
 class CalibratedHead:
@@ -76,12 +80,33 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, classes) -> float:
     return float(np.exp(minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded").x))
 
 
+def first_best(scores, margin: float = TIE_MARGIN) -> int:
+    """The index of the first score within ``margin`` of the best (NaN counts as the worst).
+
+    Candidates come in order of preference (no abstention first, the strongest
+    regularisation first), so a later one must win by more than the margin.
+    """
+    scores = np.nan_to_num(np.asarray(scores, dtype=float), nan=-np.inf)
+    return int(np.flatnonzero(scores >= scores.max() - margin)[0])
+
+
+def search_C(Cs, splitter, **head_params) -> GridSearchCV:
+    """A grid search of a balanced logistic regression's ``C`` by macro-F1 over ``splitter``'s folds, tie-stable."""
+    base = LogisticRegression(class_weight="balanced", max_iter=5000, **head_params)
+    return GridSearchCV(base, {"C": list(Cs)}, cv=splitter, scoring="f1_macro", n_jobs=1, refit=_first_best_row)
+
+
+def _first_best_row(cv_results) -> int:
+    return first_best(cv_results["mean_test_score"])
+
+
 def choose_threshold(proba: np.ndarray, y: np.ndarray, classes, candidates=THRESHOLDS) -> float:
-    """The abstention threshold with the best macro-F1 on out-of-fold probabilities."""
+    """The abstention threshold with the best macro-F1 on out-of-fold probabilities (the lowest on a tie)."""
     from sklearn.metrics import f1_score
 
-    scores = [(f1_score(y, _decide(proba, classes, t).astype(str), average="macro", zero_division=0), -t) for t in candidates]
-    return -max(scores)[1]
+    ordered = sorted(candidates)
+    scores = [f1_score(y, _decide(proba, classes, t).astype(str), average="macro", zero_division=0) for t in ordered]
+    return ordered[first_best(scores)]
 
 
 class StanceClassifier(ClassifierMixin, BaseEstimator):
@@ -280,11 +305,10 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def _fit_head(self, features, y, groups):
         if self.head is not None:
             return clone(self.head).fit(features, y), {}
-        base = LogisticRegression(class_weight="balanced", solver="newton-cg", max_iter=5000)
         splitter = _splitter(y, groups, self.cv)
+        search = search_C(self.Cs, splitter, solver="newton-cg")
         if splitter is None or len(self.Cs) == 1:
-            return clone(base).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0).fit(features, y), {}
-        search = GridSearchCV(base, {"C": list(self.Cs)}, cv=splitter, scoring="f1_macro", n_jobs=1)
+            return clone(search.estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0).fit(features, y), {}
         search.fit(features, y, groups=groups)
         params = dict(search.best_params_)
         if not (self.calibrate or self.abstain):

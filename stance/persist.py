@@ -30,7 +30,8 @@ READABLE_VERSIONS = (2, 3)  # 3 adds fine-tuned encoders, kept in the model fold
 METADATA_FILE = "stance.json"
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
-_PACKAGES = ("stance", "scikit-learn", "sentence-transformers", "torch", "transformers", "numpy", "joblib")
+_PACKAGES = ("stance", "scikit-learn", "sentence-transformers", "torch", "transformers", "numpy", "scipy", "joblib",
+             "onnxruntime")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -42,6 +43,21 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def machine_description() -> str:
+    """The CPU model and core count: another CPU's last digits can flip a near-tie in training."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text("utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
 
 
 def recorded_kind(encoder) -> str:

@@ -179,7 +179,7 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
     A file declares its targets in a first line ``{"targets": [...]}``, or else
     by the fields of its first row (every field that is not reserved).
     """
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a link's own faults (a loop) are told below
         raise LabelFormatError(f"{path}: no such label file; check the path")
     require_regular_file(path, "give .jsonl label files", LabelFormatError)
     rows = []

@@ -17,6 +17,7 @@ Pure functions, no model. The rules, in order:
 from __future__ import annotations
 
 import codecs
+import errno
 import math
 import os
 import re
@@ -154,6 +155,8 @@ def regular_file(path: str | Path) -> os.stat_result | str:
     except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{printable_name(path)}: no such file or folder; check the path") from None
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise InputError(f"{printable_name(path)}: a loop of symbolic links; point the link at a real file") from None
         raise InputError(f"{printable_name(path)}: cannot be read ({err.strerror}); check its permissions") from None
     return st if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
 

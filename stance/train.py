@@ -106,7 +106,7 @@ def train(
     """
     from stance.encoders.cache import check_cache
     from stance.evaluation import evaluate, scored_sentences, training_problem
-    from stance.persist import check_replaceable, package_versions
+    from stance.persist import check_replaceable, machine_description, package_versions
     from stance.schema import label_targets, labels_sha256
 
     check_cache()
@@ -152,6 +152,7 @@ def train(
         "model_head_sha256": meta["head"]["sha256"],
         "final_model_params": model.best_params_,
         "versions": {k: v for k, v in package_versions().items() if v},
+        "machine": machine_description(),
     }
     written = report.write(report_dir) if report_dir is not None else None
     return TrainingRun(model_path=saved, report_path=written, report=report)

@@ -113,6 +113,14 @@ def test_labels_merge_and_distill_refuse_outs_under_a_file(tmp_path, isolated_ho
     assert regular_file.read_text() == "not a folder\n"
 
 
+@pytest.mark.parametrize("command", [("labels", "stats"), ("score",), ("train", "--labels")])
+def test_a_symbolic_link_loop_is_named_as_a_loop_not_a_missing_file(tmp_path, isolated_home, command):
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)
+    line = _one_error_line(run_stance(*command, loop))
+    assert str(loop) in line and "loop of symbolic links" in line and "no such" not in line
+
+
 def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, monkeypatch):
     from stance.fileio import atomic_write_text
     from stance.paths import OutputPathError

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from stance.drift import stance_over_time
 from stance.errors import InputError, LabelFormatError, StanceWarning
 from stance.evaluation import classification_metrics, evaluate
-from stance.model import StanceClassifier, choose_threshold, fit_temperature
+from stance.model import TIE_MARGIN, StanceClassifier, choose_threshold, first_best, fit_temperature, search_C
 from stance.schema import label_targets, labels_sha256, load_labels, write_labels
 from stance.scoring import score_article
 from stance.segment import furniture_kind, read_article, split_sentences
@@ -237,6 +237,40 @@ def test_temperature_and_threshold_are_chosen_by_their_criteria():
     unsure = np.tile([0.34, 0.33, 0.33], (400, 1))
     truth = np.array(["none"] * 400)
     assert choose_threshold(unsure, truth, classes, candidates=(0.0, 0.5)) == 0.5
+
+
+def test_a_near_tie_goes_to_the_preferred_candidate_so_last_digits_cannot_flip_it():
+    assert first_best([0.70, 0.70 + TIE_MARGIN / 2, 0.60]) == 0
+    assert first_best([0.70, 0.70 + 2 * TIE_MARGIN]) == 1
+    assert first_best([float("nan"), 0.5]) == 1
+    # Abstaining at 0.5 turns one wrong "favor" among 2,000 sentences into a right "none": better by less than
+    # the margin, so no abstention stays.
+    from sklearn.metrics import f1_score
+
+    classes = ["favor", "against", "none"]
+    y = np.array(["favor"] * 700 + ["against"] * 700 + ["none"] * 600)
+    proba = np.zeros((2000, 3))
+    proba[np.arange(2000), [classes.index(c) for c in y]] = 0.9
+    proba[:, :] += (1 - proba.sum(axis=1, keepdims=True)) / 3
+    proba[-1] = [0.45, 0.3, 0.25]  # a "none" sentence called favor, unsure
+    gain = (f1_score(y, np.where(proba.max(axis=1) < 0.5, "none", np.array(classes)[proba.argmax(axis=1)]), average="macro")
+            - f1_score(y, np.array(classes)[proba.argmax(axis=1)], average="macro"))
+    assert 0 < gain < TIE_MARGIN
+    assert choose_threshold(proba, y, classes, candidates=(0.5, 0.0)) == 0.0
+    assert choose_threshold(proba[-100:], y[-100:], classes, candidates=(0.5, 0.0)) == 0.5  # here it wins clearly
+
+
+def test_the_C_search_keeps_the_strongest_regularisation_within_the_margin():
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 5))
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=300) > 0, "favor", "none")
+    search = search_C((0.03, 0.1, 1.0, 10.0), StratifiedKFold(3, shuffle=True, random_state=0)).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert 0 < scores[1] - scores[0] < TIE_MARGIN  # C=0.1 is ahead by a hair
+    assert search.best_params_["C"] == 0.03
+    assert search.best_estimator_.C == 0.03
 
 
 def test_saving_needs_a_sentence_encoder(synthetic_labels, hashing_encoder, tmp_path):
