@@ -177,6 +177,9 @@ def configurations(encoder):
                            lambda: FineTunedClassifier(encoder=encoder, layers=6, epochs=3, lr=5e-5)),
         "mpnet": ("as default, on all-mpnet-base-v2 (768 dims; `--encoder mpnet`)",
                   lambda: StanceClassifier(encoder=_mpnet())),
+        "mpnet-finetuned": ("all-mpnet-base-v2, top 2 layers fine-tuned, as `finetuned` otherwise "
+                            "(`stance train --encoder mpnet --fine-tune`)",
+                            lambda: FineTunedClassifier(encoder=_mpnet(), layers=2, epochs=3, lr=1e-4)),
         "setfit": ("SetFit recipe: MiniLM fine-tuned contrastively (2,000 pairs, 1 epoch, CPU) + LR tuned",
                    lambda: ContrastiveClassifier(encoder=encoder, **PLAIN)),
     }

@@ -91,6 +91,9 @@ def main(argv=None):
                            lambda: FineTunedClassifier(encoder=encoder, targets=TARGETS, layers=6, epochs=3, lr=5e-5)),
         "mpnet": ("all-mpnet-base-v2 + TF-IDF 1-2-grams, LR tuned, temperature, abstention (`--encoder mpnet`)",
                   lambda: StanceClassifier(encoder=SentenceEncoder(model_path=mpnet_path()), targets=TARGETS)),
+        "mpnet-finetuned": ("all-mpnet-base-v2, top 2 layers fine-tuned, 3 epochs, lr 1e-4 (`--encoder mpnet --fine-tune`)",
+                            lambda: FineTunedClassifier(encoder=SentenceEncoder(model_path=mpnet_path()), targets=TARGETS,
+                                                        layers=2, epochs=3, lr=1e-4)),
     }
     chosen = args.configs.split(",") if args.configs else ["default", "minilm-lr", "tfidf-lr", "majority"]
     unknown = [c for c in chosen if c not in configs]
