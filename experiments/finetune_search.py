@@ -13,6 +13,11 @@ and grouped 5-fold over the written corpus (the folds of ``stance train``), appe
 to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Labels
 as each model decides them (no temperature; the frozen default's abstention threshold
 included). Settings are compared by macro-F1 averaged over both targets and both evaluations.
+
+Each row also keeps its out-of-fold labels (one letter a sentence), so that the table can
+give every row's difference from the shipped default (``REFERENCE``) with a paired 95%
+bootstrap interval: the same resampled sentences score both, which is what tells a real
+gain from the noise of 94 seed sentences.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ from stance.schema import STANCES, in_stance_order, load_labels  # noqa: E402
 OUT = REPO / "experiments" / "finetune"
 TARGETS = ["russia", "eu"]
 COLUMNS = ["seed_loao/russia", "seed_loao/eu", "written_cv/russia", "written_cv/eu"]
+#: The row of the shipped configuration (`stance train`'s default), which every other row is compared with.
+REFERENCE = "frozen-default"
+#: One letter per label in a row's kept predictions; "." where a sentence has no label for the target.
+LETTERS = {"favor": "f", "against": "a", "none": "n", None: "."}
 
 
 class _Setting(NamedTuple):
@@ -107,17 +116,61 @@ def run(name: str, settings: dict) -> dict:
             oof = out_of_fold(labels, lambda: _unfitted(spec), targets=TARGETS)
         shown = {**spec.kwargs, "variant": spec.variant} if spec.variant else spec.kwargs
         row = {"name": name, "kind": spec.kind, "settings": shown, "encoder": spec.encoder.model_id}
+    kept = {}
     for plan, result in oof["plans"].items():
         index = result["index"]
         for j, target in enumerate(TARGETS):
             gold = oof["y"][index, j]
             labeled = np.array([g is not None for g in gold])
-            m = classification_metrics(gold[labeled], result["pred"][index, j][labeled], n_bootstrap=0)
+            pred = result["pred"][index, j]
+            m = classification_metrics(gold[labeled], pred[labeled], n_bootstrap=0)
             row[f"{plan}/{target}"] = round(m["macro_f1"], 3)
+            kept[f"{plan}/{target}"] = {"gold": "".join(LETTERS[g] for g in gold),
+                                        "pred": "".join(LETTERS[p] if g is not None else "." for g, p in zip(gold, pred))}
+    row["oof"] = kept
     row["mean"] = round(float(np.mean([row[c] for c in COLUMNS])), 4)
     row["cv_seconds"] = round(time.perf_counter() - start)
     row["date"] = time.strftime("%Y-%m-%d")
     return row
+
+
+def mean_difference(row: dict, reference: dict, n_bootstrap: int = 1000, seed: int = 0) -> tuple[float, float, float] | None:
+    """``row``'s mean of the four macro-F1 minus ``reference``'s, with a paired 95% bootstrap interval.
+
+    Each resample draws the sentences of each evaluation with replacement and
+    scores both rows on the same draw (both targets of a sentence together).
+    None when either row lacks kept predictions or they were made on other labels.
+    """
+    from stance.evaluation import _confusion, _macro_and_avg
+
+    if "oof" not in row or "oof" not in reference:
+        return None
+    if any(row["oof"][c]["gold"] != reference["oof"][c]["gold"] for c in COLUMNS):
+        return None
+    code = {letter: i for i, letter in enumerate("fan")} | {".": -1}
+
+    def as_array(text: str) -> np.ndarray:
+        return np.array([code[c] for c in text], dtype=int)
+
+    def mean_f1(side: dict, draws: dict) -> np.ndarray:
+        scores = []
+        for column in COLUMNS:
+            gold, pred = as_array(side["oof"][column]["gold"]), as_array(side["oof"][column]["pred"])
+            per_draw = []
+            for idx in draws[column.split("/")[0]]:
+                t, p = gold[idx], pred[idx]
+                keep = t >= 0
+                per_draw.append(_macro_and_avg(_confusion(t[keep], p[keep], 3))[0])
+            scores.append(per_draw)
+        return np.mean(scores, axis=0)
+
+    rng = np.random.default_rng(seed)
+    sizes = {c.split("/")[0]: len(row["oof"][c]["gold"]) for c in COLUMNS}
+    full = {plan: [np.arange(n)] for plan, n in sizes.items()}
+    draws = {plan: rng.integers(0, n, (n_bootstrap, n)) for plan, n in sizes.items()}
+    point = float(mean_f1(row, full)[0] - mean_f1(reference, full)[0])
+    low, high = np.percentile(mean_f1(row, draws) - mean_f1(reference, draws), [2.5, 97.5])
+    return point, float(low), float(high)
 
 
 def _described(settings: dict) -> str:
@@ -132,16 +185,22 @@ def render(rows: list[dict]) -> str:
              "Rows made by `HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME 'SETTINGS'` "
              "(settings in the second column); macro-F1 of the out-of-fold labels as each model decides them "
              "(the frozen default's abstention threshold included, no threshold for the fine-tuned), on the "
-             "folds of `stance train`; `mean` averages the four. `cv s`: wall seconds for all ten folds on 2 cores, often "
-             "shared with another run, so compare them loosely.", "",
+             f"folds of `stance train`; `mean` averages the four. `vs {REFERENCE}`: the mean minus the shipped "
+             "default's, with a paired 95% bootstrap interval over sentences (1,000 resamples; the same sentences score "
+             "both rows); `-` for rows made before their predictions were kept, which is also before near-ties in C and "
+             "the threshold went to the simpler candidate (`stance.model.TIE_MARGIN`). `cv s`: wall seconds for all ten folds "
+             "on 2 cores, often shared with another run, so compare them loosely.", "",
              "| name | settings | encoder | seed LOAO russia | seed LOAO eu | written CV russia | written CV eu "
-             "| mean | cv s | date |", "|---|---|---|---|---|---|---|---|---|---|"]
+             f"| mean | vs {REFERENCE} | cv s | date |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    reference = next((r for r in rows if r["name"] == REFERENCE), None)
     for r in sorted(rows, key=lambda r: -r["mean"]):
         settings = _described(r["settings"])
         encoder = "all-mpnet-base-v2" if MPNET_SHA256 in r["encoder"] else Path(r["encoder"]).name
+        difference = None if reference is None or r is reference else mean_difference(r, reference)
+        versus = "-" if difference is None else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*difference)
         lines.append(f"| {r['name']} | {r['kind']}: {settings} | {encoder} | "
                      + " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
-                     + f" | **{r['mean']:.3f}** | {r['cv_seconds']} | {r['date']} |")
+                     + f" | **{r['mean']:.3f}** | {versus} | {r['cv_seconds']} | {r['date']} |")
     return "\n".join(lines) + "\n"
 
 
