@@ -187,8 +187,9 @@ def render(rows: list[dict]) -> str:
              "(the frozen default's abstention threshold included, no threshold for the fine-tuned), on the "
              f"folds of `stance train`; `mean` averages the four. `vs {REFERENCE}`: the mean minus the shipped "
              "default's, with a paired 95% bootstrap interval over sentences (1,000 resamples; the same sentences score "
-             "both rows); `-` for rows made before their predictions were kept, which is also before near-ties in C and "
-             "the threshold went to the simpler candidate (`stance.model.TIE_MARGIN`). `cv s`: wall seconds for all ten folds "
+             "both rows); `-` for rows made before their predictions were kept, which is also before the heads were "
+             "solved to 1e-8 and near-ties went to the simpler candidate (`stance.model.SOLVER_TOL`, `TIE_MARGIN`), "
+             "when the thread count alone could change a C. `cv s`: wall seconds for all ten folds "
              "on 2 cores, often shared with another run, so compare them loosely.", "",
              "| name | settings | encoder | seed LOAO russia | seed LOAO eu | written CV russia | written CV eu "
              f"| mean | vs {REFERENCE} | cv s | date |", "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -25,6 +25,10 @@ THRESHOLDS = (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 #: computes the embeddings' last digits differently; without a margin, that alone can flip a near-tie and
 #: change the model.
 TIE_MARGIN = 1e-3
+#: The heads' solver (Newton's method) stops at this gradient size. At scikit-learn's 1e-4 it stops where the
+#: arithmetic's last bits (another CPU, another thread count) decide, enough to move fold scores by 0.001 and
+#: change C; at 1e-8 the fold scores agree across them, for a few more Newton steps.
+SOLVER_TOL = 1e-8
 
 
 class CalibratedHead:
@@ -90,10 +94,13 @@ def first_best(scores, margin: float = TIE_MARGIN) -> int:
     return int(np.flatnonzero(scores >= scores.max() - margin)[0])
 
 
-def search_C(Cs, splitter, **head_params) -> GridSearchCV:
-    """A grid search of a balanced logistic regression's ``C`` by macro-F1 over ``splitter``'s folds, tie-stable."""
-    base = LogisticRegression(class_weight="balanced", max_iter=5000, **head_params)
-    return GridSearchCV(base, {"C": list(Cs)}, cv=splitter, scoring="f1_macro", n_jobs=1, refit=_first_best_row)
+def search_C(Cs, splitter) -> GridSearchCV:
+    """A grid search of a balanced logistic regression's ``C`` by macro-F1 over ``splitter``'s folds, tie-stable.
+
+    It runs on one core unless called inside ``joblib.parallel_config(n_jobs=...)``, as `stance train` does.
+    """
+    base = LogisticRegression(class_weight="balanced", solver="newton-cg", tol=SOLVER_TOL, max_iter=5000)
+    return GridSearchCV(base, {"C": list(Cs)}, cv=splitter, scoring="f1_macro", refit=_first_best_row)
 
 
 def _first_best_row(cv_results) -> int:
@@ -306,7 +313,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         if self.head is not None:
             return clone(self.head).fit(features, y), {}
         splitter = _splitter(y, groups, self.cv)
-        search = search_C(self.Cs, splitter, solver="newton-cg")
+        search = search_C(self.Cs, splitter)
         if splitter is None or len(self.Cs) == 1:
             return clone(search.estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0).fit(features, y), {}
         search.fit(features, y, groups=groups)

@@ -22,6 +22,14 @@ def _ci(metrics: dict, key: str) -> str:
     return value
 
 
+def _signed(difference: dict, key: str) -> str:
+    value = f"{difference[key]:+.3f}"
+    if f"{key}_ci" in difference:
+        low, high = difference[f"{key}_ci"]
+        value += f" [{low:+.2f}, {high:+.2f}]"
+    return value
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -50,6 +58,12 @@ def render_markdown(report) -> str:
                 m = result["targets"][target][system]
                 rows.append([target, name, _ci(m, "macro_f1"), _ci(m, "f1_avg"), f"{m['accuracy']:.3f}"])
         out += _table(["target", "system", "macro-F1", "F1avg (favor, against)", "accuracy"], rows) + [""]
+        gains = [(t, result["targets"][t]["gain_over_tfidf"]) for t in report.targets
+                 if "gain_over_tfidf" in result["targets"][t]]
+        if gains:
+            out += ["Model minus TF-IDF on the same sentences (paired bootstrap; an interval holding 0 cannot tell "
+                    "them apart): " + "; ".join(f"{t} macro-F1 {_signed(g, 'macro_f1')}, F1avg {_signed(g, 'f1_avg')}"
+                                                for t, g in gains) + ".", ""]
         for target in report.targets:
             m = result["targets"][target]["model"]
             out += [f"### {target}: stance model per class", ""]

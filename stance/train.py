@@ -104,6 +104,8 @@ def train(
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
     """
+    import joblib
+
     from stance.encoders.cache import check_cache
     from stance.evaluation import evaluate, scored_sentences, training_problem
     from stance.persist import check_replaceable, machine_description, package_versions
@@ -118,12 +120,15 @@ def train(
         raise LabelFormatError(f"labels cannot train a model: {problem}")
     encoder = make_encoder(encoder_path)
     model = make_model(encoder, targets, fine_tune)
-    report = evaluate(labels, model, n_bootstrap=n_bootstrap)
-    if "temperature" in model.get_params():
-        model.set_params(temperature=fitted_temperatures(report))
+    # The heads' C searches take most of the time; they run on every core. With the heads solved to
+    # SOLVER_TOL, the fold scores and so the model are the same as on one core.
+    with joblib.parallel_config(n_jobs=-1):
+        report = evaluate(labels, model, n_bootstrap=n_bootstrap)
+        if "temperature" in model.get_params():
+            model.set_params(temperature=fitted_temperatures(report))
 
-    scored, _, items, articles, _, y = scored_sentences(labels, targets)
-    model.fit(items, y, groups=articles)
+        scored, _, items, articles, _, y = scored_sentences(labels, targets)
+        model.fit(items, y, groups=articles)
 
     data_sha = labels_sha256(labels)
     headline = {t: round(report.headline(t)["macro_f1"], 4) for t in targets}

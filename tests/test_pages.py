@@ -186,6 +186,9 @@ def test_report_page_scores_equal_the_metrics_and_show_the_experiments(browser, 
             shown = p.texts("table.systems td.macro-f1")
             systems = metrics["evaluations"][plan]["targets"][target]
             assert [s.split(" ")[0] for s in shown] == [f"{systems[k]['macro_f1']:.3f}" for k in ("model", "tfidf", "majority")]
+            gain = systems["gain_over_tfidf"]
+            assert p.page.inner_text("p.gain").startswith(
+                "Model minus TF-IDF on the same sentences") and f"macro-F1 {gain['macro_f1']:+.3f} [" in p.page.inner_text("p.gain")
     errors = p.texts("tr.sentence-row td.proba")
     assert errors == sorted(errors, reverse=True)  # worst errors first
     assert p.page.locator("table.experiments tbody tr").count() >= 1
@@ -198,6 +201,8 @@ def test_stance_train_writes_an_evaluation_page(browser, trained):
     p = Page(browser, path)
     metrics = json.loads((Path(trained["report"]) / "metrics.json").read_text())
     _check_confusion(p, metrics, "seed_loao", "russia")
+    gain = metrics["evaluations"]["seed_loao"]["targets"]["russia"]["gain_over_tfidf"]
+    assert f"F1avg {gain['f1_avg']:+.3f} [" in p.page.inner_text("p.gain")
     assert p.problems == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 from stance.drift import stance_over_time
 from stance.errors import InputError, LabelFormatError, StanceWarning
-from stance.evaluation import classification_metrics, evaluate
+from stance.evaluation import classification_metrics, evaluate, paired_difference
 from stance.model import TIE_MARGIN, StanceClassifier, choose_threshold, first_best, fit_temperature, search_C
 from stance.schema import label_targets, labels_sha256, load_labels, write_labels
 from stance.scoring import score_article
@@ -273,6 +274,22 @@ def test_the_C_search_keeps_the_strongest_regularisation_within_the_margin():
     assert search.best_estimator_.C == 0.03
 
 
+def test_heads_are_solved_to_the_optimum_not_to_where_last_bits_decide(synthetic_labels, hashing_encoder):
+    from sklearn.base import clone
+
+    X, y, groups = _xy(synthetic_labels)
+    clf = StanceClassifier(encoder=hashing_encoder, calibrate=False, abstain=False).fit(X, y, groups=groups)
+    features = clf.transform_features(X)
+    for j, target in enumerate(clf.targets_):
+        head = clf.heads_[target]
+        mask = np.array([v is not None for v in y[:, j]])
+        with warnings.catch_warnings():  # the reference runs into rounding; it still gets closest
+            warnings.simplefilter("ignore")
+            exact = clone(head).set_params(tol=1e-13, max_iter=100_000).fit(features[mask], y[mask, j].astype(str))
+        # at scikit-learn's default tolerance the coefficients stop about 1e-4 short, and the thread count moves them
+        np.testing.assert_allclose(head.coef_, exact.coef_, rtol=0, atol=1e-6 * np.abs(exact.coef_).max())
+
+
 def test_saving_needs_a_sentence_encoder(synthetic_labels, hashing_encoder, tmp_path):
     X, y, groups = _xy(synthetic_labels)
     clf = StanceClassifier(encoder=hashing_encoder).fit(X, y, groups=groups)
@@ -295,6 +312,24 @@ def test_metrics_match_a_hand_computed_example():
     assert m["f1_avg"] == pytest.approx((0.5 + 2 / 3) / 2)
     assert m["confusion"] == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
     assert m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1]
+
+
+def test_a_paired_difference_separates_what_two_separate_intervals_cannot():
+    rng = np.random.default_rng(0)
+    stances = np.array(["favor", "against", "none"])
+    gold = rng.choice(stances, 300)
+    baseline = np.where(rng.random(300) < 0.7, gold, rng.choice(stances, 300))
+    better = baseline.copy()
+    wrong = np.flatnonzero(better != gold)
+    better[wrong[: len(wrong) // 5]] = gold[wrong[: len(wrong) // 5]]  # the same sentences, a fifth of the errors mended
+    a, b = classification_metrics(gold, better), classification_metrics(gold, baseline)
+    gain = paired_difference(gold, better, baseline)
+    assert gain["macro_f1"] == pytest.approx(a["macro_f1"] - b["macro_f1"])
+    assert gain["f1_avg"] == pytest.approx(a["f1_avg"] - b["f1_avg"])
+    assert a["macro_f1_ci"][0] < b["macro_f1_ci"][1]  # apart, the intervals overlap ...
+    assert gain["macro_f1_ci"][0] > 0  # ... paired, the gain is clear
+    same = paired_difference(gold, baseline, baseline)
+    assert same["macro_f1"] == 0 and same["macro_f1_ci"] == [0.0, 0.0]
 
 
 def test_evaluation_is_grouped_and_beats_majority(tmp_path, hashing_encoder):

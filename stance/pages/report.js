@@ -29,6 +29,18 @@ function systems(result) {
     }));
 }
 
+function signedInterval(d, key) {
+  const ci = d[key + "_ci"];
+  return fmt(d[key], 3, true) + (ci ? " [" + fmt(ci[0], 2, true) + ", " + fmt(ci[1], 2, true) + "]" : "");
+}
+
+function gainOverTfidf(result) {
+  const d = result.targets[state.target].gain_over_tfidf;
+  if (!d) return null;
+  return el("p", {className: "gain"}, "Model minus TF-IDF on the same sentences (paired bootstrap; an interval holding 0 "
+    + "cannot tell them apart): macro-F1 " + signedInterval(d, "macro_f1") + ", F1avg " + signedInterval(d, "f1_avg") + ".");
+}
+
 function perClass(m) {
   return table("per-class", ["class", "precision", "recall", "F1", "support"],
     Object.entries(m.per_class).map(([label, c]) => el("tr", {},
@@ -98,7 +110,7 @@ function render() {
   replace("app",
     controls(),
     el("p", {}, result.description + " " + result.n_sentences + " sentences from " + result.n_articles + " articles."),
-    el("h2", {}, "Scores: " + state.target), systems(result),
+    el("h2", {}, "Scores: " + state.target), systems(result), gainOverTfidf(result),
     el("div", {className: "columns"},
       el("section", {}, el("h3", {}, "Confusion (rows: gold, columns: predicted)"), confusion(m)),
       el("section", {}, el("h3", {}, "Per class"), perClass(m))),
