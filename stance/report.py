@@ -14,19 +14,13 @@ SYSTEM_NAMES = {
 }
 
 
-def _ci(metrics: dict, key: str) -> str:
-    value = f"{metrics[key]:.3f}"
+def _ci(metrics: dict, key: str, signed: bool = False) -> str:
+    number = "{:+.3f}" if signed else "{:.3f}"
+    bound = "{:+.2f}" if signed else "{:.2f}"
+    value = number.format(metrics[key])
     if f"{key}_ci" in metrics:
         low, high = metrics[f"{key}_ci"]
-        value += f" [{low:.2f}, {high:.2f}]"
-    return value
-
-
-def _signed(difference: dict, key: str) -> str:
-    value = f"{difference[key]:+.3f}"
-    if f"{key}_ci" in difference:
-        low, high = difference[f"{key}_ci"]
-        value += f" [{low:+.2f}, {high:+.2f}]"
+        value += f" [{bound.format(low)}, {bound.format(high)}]"
     return value
 
 
@@ -62,7 +56,7 @@ def render_markdown(report) -> str:
                  if "gain_over_tfidf" in result["targets"][t]]
         if gains:
             out += ["Model minus TF-IDF on the same sentences (paired bootstrap; an interval holding 0 cannot tell "
-                    "them apart): " + "; ".join(f"{t} macro-F1 {_signed(g, 'macro_f1')}, F1avg {_signed(g, 'f1_avg')}"
+                    "them apart): " + "; ".join(f"{t} macro-F1 {_ci(g, 'macro_f1', signed=True)}, F1avg {_ci(g, 'f1_avg', signed=True)}"
                                                 for t, g in gains) + ".", ""]
         for target in report.targets:
             m = result["targets"][target]["model"]

@@ -15,9 +15,9 @@ function controls() {
             (v) => setState({target: v, gold: null, predicted: null})));
 }
 
-function withInterval(m, key) {
+function withInterval(m, key, signed) {
   const ci = m[key + "_ci"];
-  return fmt(m[key], 3) + (ci ? " [" + fmt(ci[0], 2) + ", " + fmt(ci[1], 2) + "]" : "");
+  return fmt(m[key], 3, signed) + (ci ? " [" + fmt(ci[0], 2, signed) + ", " + fmt(ci[1], 2, signed) + "]" : "");
 }
 
 function systems(result) {
@@ -29,16 +29,11 @@ function systems(result) {
     }));
 }
 
-function signedInterval(d, key) {
-  const ci = d[key + "_ci"];
-  return fmt(d[key], 3, true) + (ci ? " [" + fmt(ci[0], 2, true) + ", " + fmt(ci[1], 2, true) + "]" : "");
-}
-
 function gainOverTfidf(result) {
   const d = result.targets[state.target].gain_over_tfidf;
   if (!d) return null;
   return el("p", {className: "gain"}, "Model minus TF-IDF on the same sentences (paired bootstrap; an interval holding 0 "
-    + "cannot tell them apart): macro-F1 " + signedInterval(d, "macro_f1") + ", F1avg " + signedInterval(d, "f1_avg") + ".");
+    + "cannot tell them apart): macro-F1 " + withInterval(d, "macro_f1", true) + ", F1avg " + withInterval(d, "f1_avg", true) + ".");
 }
 
 function perClass(m) {
