@@ -149,13 +149,14 @@ def mean_difference(row: dict, reference: dict, n_bootstrap: int = 1000, seed: i
         return None
     code = {letter: i for i, letter in enumerate("fan")} | {".": -1}
 
-    def as_array(text: str) -> np.ndarray:
-        return np.array([code[c] for c in text], dtype=int)
+    def decoded(side: dict) -> dict:
+        return {column: tuple(np.array([code[c] for c in side["oof"][column][part]], dtype=int)
+                              for part in ("gold", "pred")) for column in COLUMNS}
 
     def mean_f1(side: dict, draws: dict) -> np.ndarray:
         scores = []
         for column in COLUMNS:
-            gold, pred = as_array(side["oof"][column]["gold"]), as_array(side["oof"][column]["pred"])
+            gold, pred = side[column]
             per_draw = []
             for idx in draws[column.split("/")[0]]:
                 t, p = gold[idx], pred[idx]
@@ -168,6 +169,7 @@ def mean_difference(row: dict, reference: dict, n_bootstrap: int = 1000, seed: i
     sizes = {c.split("/")[0]: len(row["oof"][c]["gold"]) for c in COLUMNS}
     full = {plan: [np.arange(n)] for plan, n in sizes.items()}
     draws = {plan: rng.integers(0, n, (n_bootstrap, n)) for plan, n in sizes.items()}
+    row, reference = decoded(row), decoded(reference)
     point = float(mean_f1(row, full)[0] - mean_f1(reference, full)[0])
     low, high = np.percentile(mean_f1(row, draws) - mean_f1(reference, draws), [2.5, 97.5])
     return point, float(low), float(high)

@@ -57,6 +57,18 @@ def _macro_and_avg(cm: np.ndarray) -> tuple[float, float]:
     return float(f1.mean()), float(f1[:2].mean())  # STANCES order: favor, against, none
 
 
+def _codes(labels: Sequence[str]) -> np.ndarray:
+    index = {s: i for i, s in enumerate(STANCES)}
+    return np.array([index[v] for v in labels], dtype=int)
+
+
+def _bootstrap_interval(statistic, n: int, n_bootstrap: int, random_state: int) -> np.ndarray:
+    """The 2.5th and 97.5th percentiles of ``statistic(idx)`` over ``n_bootstrap`` resamples of ``n`` sentences."""
+    rng = np.random.default_rng(random_state)
+    samples = np.array([statistic(idx) for idx in rng.integers(0, n, (n_bootstrap, n))])
+    return np.percentile(samples, [2.5, 97.5], axis=0)
+
+
 def classification_metrics(
     y_true: Sequence[str],
     y_pred: Sequence[str],
@@ -73,9 +85,7 @@ def classification_metrics(
     A class absent from both gold and predictions scores F1 = 0.
     """
     k = len(STANCES)
-    index = {s: i for i, s in enumerate(STANCES)}
-    t = np.array([index[v] for v in y_true], dtype=int)
-    p = np.array([index[v] for v in y_pred], dtype=int)
+    t, p = _codes(y_true), _codes(y_pred)
     cm = _confusion(t, p, k)
     precision, recall, f1 = _scores_from_confusion(cm)
     macro, f1_avg = _macro_and_avg(cm)
@@ -91,11 +101,8 @@ def classification_metrics(
         "confusion": cm.tolist(),
     }
     if n_bootstrap and len(t):
-        rng = np.random.default_rng(random_state)
-        samples = np.array(
-            [_macro_and_avg(_confusion(t[idx], p[idx], k)) for idx in rng.integers(0, len(t), (n_bootstrap, len(t)))]
-        )
-        low, high = np.percentile(samples, [2.5, 97.5], axis=0)
+        low, high = _bootstrap_interval(lambda idx: _macro_and_avg(_confusion(t[idx], p[idx], k)), len(t),
+                                        n_bootstrap, random_state)
         result["macro_f1_ci"] = [float(low[0]), float(high[0])]
         result["f1_avg_ci"] = [float(low[1]), float(high[1])]
     return result
@@ -117,8 +124,7 @@ def paired_difference(
     holds 0 means the sentences cannot tell the two apart.
     """
     k = len(STANCES)
-    index = {s: i for i, s in enumerate(STANCES)}
-    t, p, b = (np.array([index[v] for v in labels], dtype=int) for labels in (y_true, y_pred, y_baseline))
+    t, p, b = _codes(y_true), _codes(y_pred), _codes(y_baseline)
 
     def gain(idx) -> np.ndarray:
         return np.subtract(_macro_and_avg(_confusion(t[idx], p[idx], k)), _macro_and_avg(_confusion(t[idx], b[idx], k)))
@@ -126,9 +132,7 @@ def paired_difference(
     point = gain(np.arange(len(t)))
     result = {"macro_f1": float(point[0]), "f1_avg": float(point[1])}
     if n_bootstrap and len(t):
-        rng = np.random.default_rng(random_state)
-        samples = np.array([gain(idx) for idx in rng.integers(0, len(t), (n_bootstrap, len(t)))])
-        low, high = np.percentile(samples, [2.5, 97.5], axis=0)
+        low, high = _bootstrap_interval(gain, len(t), n_bootstrap, random_state)
         result["macro_f1_ci"] = [float(low[0]), float(high[0])]
         result["f1_avg_ci"] = [float(low[1]), float(high[1])]
     return result
