@@ -122,7 +122,7 @@ def train(
     model = make_model(encoder, targets, fine_tune)
     # The heads' C searches take most of the time; they run on every core. With the heads solved to
     # SOLVER_TOL, the fold scores and so the model are the same as on one core.
-    with joblib.parallel_config(n_jobs=-1):
+    with joblib.parallel_config(n_jobs=-1, max_nbytes=None):  # a kill leaves no memory-mapped arrays in /dev/shm
         report = evaluate(labels, model, n_bootstrap=n_bootstrap)
         if "temperature" in model.get_params():
             model.set_params(temperature=fitted_temperatures(report))
