@@ -42,7 +42,7 @@ from stance.encoders.mpnet import MPNET_SHA256  # noqa: E402
 from stance.evaluation import classification_metrics, out_of_fold  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 from stance.finetune import FineTunedClassifier  # noqa: E402
-from stance.model import StanceClassifier  # noqa: E402
+from stance.model import StanceClassifier, on_all_cores  # noqa: E402
 from stance.schema import STANCES, in_stance_order, load_labels  # noqa: E402
 
 OUT = REPO / "experiments" / "finetune"
@@ -227,4 +227,5 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with on_all_cores():  # the C searches on every core, as in `stance train`: same figures, half the time
+        main()

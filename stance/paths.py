@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from pathlib import Path
 
 from stance.errors import StanceError
@@ -63,6 +64,10 @@ def folder_problem(place: Path) -> str | None:
         return f"{existing} is a file, not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"cannot write in {existing} (permission denied)"
+    try:  # root passes the access check everywhere, and /proc or /sys refuse only an actual write
+        os.rmdir(tempfile.mkdtemp(prefix=".stance-check-", dir=existing))
+    except OSError as err:
+        return f"cannot make a folder in {existing} ({err.strerror or err})"
     return None
 
 

@@ -104,10 +104,9 @@ def train(
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
     """
-    import joblib
-
     from stance.encoders.cache import check_cache
     from stance.evaluation import evaluate, scored_sentences, training_problem
+    from stance.model import on_all_cores
     from stance.persist import check_replaceable, machine_description, package_versions
     from stance.schema import label_targets, labels_sha256
 
@@ -122,7 +121,7 @@ def train(
     model = make_model(encoder, targets, fine_tune)
     # The heads' C searches take most of the time; they run on every core. With the heads solved to
     # SOLVER_TOL, the fold scores and so the model are the same as on one core.
-    with joblib.parallel_config(n_jobs=-1, max_nbytes=None):  # a kill leaves no memory-mapped arrays in /dev/shm
+    with on_all_cores():
         report = evaluate(labels, model, n_bootstrap=n_bootstrap)
         if "temperature" in model.get_params():
             model.set_params(temperature=fitted_temperatures(report))

@@ -71,6 +71,22 @@ def test_train_refuses_a_report_dir_under_a_file_before_training(tmp_path, isola
     assert not model.exists()
 
 
+@pytest.mark.parametrize("option", ["--out", "--report-dir"])
+def test_train_refuses_a_place_only_an_actual_write_shows_unwritable_before_training(tmp_path, isolated_home,
+                                                                                        corpus, option):
+    # /proc passes the permission check for root; only making a folder there fails
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("no /proc here")
+    labels, articles = corpus
+    paths = {"--out": tmp_path / "model", "--report-dir": tmp_path / "report"}
+    paths[option] = Path("/proc/stance-test") / "model"
+    result = run_stance("train", "--labels", labels, "--articles", articles, "--out", paths["--out"],
+                        "--report-dir", paths["--report-dir"])
+    line = _one_error_line(result)
+    assert line.startswith(f"error: {option} /proc/stance-test/model: cannot make a folder in /proc")
+    assert not any(p.exists() for p in paths.values() if p.is_relative_to(tmp_path))
+
+
 def test_score_refuses_an_output_under_a_file_before_loading_the_model(tmp_path, isolated_home, corpus, regular_file):
     _, articles = corpus
     # no model exists: the --output error must come first, before the model is looked for

@@ -274,6 +274,27 @@ def test_the_C_search_keeps_the_strongest_regularisation_within_the_margin():
     assert search.best_estimator_.C == 0.03
 
 
+def test_the_C_search_on_every_core_scores_and_chooses_as_on_one():
+    import joblib
+    from sklearn.model_selection import StratifiedKFold
+
+    from stance.model import on_all_cores
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(300, 5))
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=300) > 0, "favor", "none")
+    searches, workers = [], []
+    for context in (lambda: joblib.parallel_config(n_jobs=1), on_all_cores):  # a config applies when made
+        with context():
+            workers.append(joblib.effective_n_jobs(None))  # what a grid search without n_jobs uses
+            searches.append(search_C((0.03, 0.1, 1.0, 10.0), StratifiedKFold(3, shuffle=True, random_state=0)).fit(X, y))
+    one, every = searches
+    assert workers == [1, joblib.cpu_count()]
+    np.testing.assert_array_equal(every.cv_results_["mean_test_score"], one.cv_results_["mean_test_score"])
+    assert every.best_params_ == one.best_params_
+    np.testing.assert_allclose(every.best_estimator_.coef_, one.best_estimator_.coef_, rtol=0, atol=1e-12)
+
+
 def test_heads_are_solved_to_the_optimum_not_to_where_last_bits_decide(synthetic_labels, hashing_encoder):
     from sklearn.base import clone
 
