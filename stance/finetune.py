@@ -273,7 +273,7 @@ def fine_tune(
 
 def _warm_head(features, y, groups, Cs, cv) -> tuple[LinearHead, float]:
     """A balanced logistic regression on frozen embeddings, C chosen by grouped CV, as a LinearHead over STANCES."""
-    from stance.model import _splitter, search_C
+    from stance.model import _splitter, in_float64, search_C
 
     present = sorted(set(y.tolist()))
     if len(present) == 1:  # nothing to separate: the one class, always
@@ -281,6 +281,7 @@ def _warm_head(features, y, groups, Cs, cv) -> tuple[LinearHead, float]:
         return LinearHead(np.zeros((len(STANCES), features.shape[1])), intercept, STANCES), float(Cs[0])
     splitter = _splitter(y, groups, cv)
     search = search_C(Cs, splitter)
+    features = in_float64(features)
     if splitter is None or len(Cs) == 1:
         C = Cs[0] if len(Cs) == 1 else 1.0
         fitted = search.estimator.set_params(C=C).fit(features, y)

@@ -104,6 +104,16 @@ def on_all_cores():
     return joblib.parallel_config(n_jobs=-1, max_nbytes=None)
 
 
+def in_float64(features):
+    """Features as the heads' solver needs them: float64, dense or sparse.
+
+    The heads are solved to SOLVER_TOL, below float32's precision: on float32
+    embeddings alone newton-cg stops at rounding instead, with a line-search
+    warning on nearly every fit (the default's n-grams made its features float64 already).
+    """
+    return features.astype(np.float64, copy=False)
+
+
 def search_C(Cs, splitter) -> GridSearchCV:
     """A grid search of a balanced logistic regression's ``C`` by macro-F1 over ``splitter``'s folds, tie-stable.
 
@@ -322,6 +332,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def _fit_head(self, features, y, groups):
         if self.head is not None:
             return clone(self.head).fit(features, y), {}
+        features = in_float64(features)
         splitter = _splitter(y, groups, self.cv)
         search = search_C(self.Cs, splitter)
         if splitter is None or len(self.Cs) == 1:
