@@ -116,6 +116,11 @@ def run(name: str, settings: dict) -> dict:
             oof = out_of_fold(labels, lambda: _unfitted(spec), targets=TARGETS)
         shown = {**spec.kwargs, "variant": spec.variant} if spec.variant else spec.kwargs
         row = {"name": name, "kind": spec.kind, "settings": shown, "encoder": spec.encoder.model_id}
+    return scored_row(row, oof, start)
+
+
+def scored_row(row: dict, oof: dict, start: float) -> dict:
+    """``row`` with the macro-F1 of ``out_of_fold``'s predictions, the kept labels, the mean and the time since ``start``."""
     kept = {}
     for plan, result in oof["plans"].items():
         index = result["index"]
@@ -198,7 +203,7 @@ def render(rows: list[dict]) -> str:
     reference = next((r for r in rows if r["name"] == REFERENCE), None)
     for r in sorted(rows, key=lambda r: -r["mean"]):
         settings = _described(r["settings"])
-        encoder = "all-mpnet-base-v2" if MPNET_SHA256 in r["encoder"] else Path(r["encoder"]).name
+        encoder = " + ".join("all-mpnet-base-v2" if MPNET_SHA256 in e else Path(e).name for e in r["encoder"].split("+"))
         difference = None if reference is None or r is reference else mean_difference(r, reference)
         versus = "-" if difference is None else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*difference)
         lines.append(f"| {r['name']} | {r['kind']}: {settings} | {encoder} | "

@@ -15,6 +15,8 @@ hidden. Rows, each scored on the same held-out sentences:
 - ``teacher alone``: the default on all-mpnet-base-v2, labeled articles only;
 - ``student taught``: the default on the labeled articles plus the teacher's labels of the
   hidden ones (as the teacher decides them, abstention included);
+- ``student taught, sure labels``: the same with only the teacher's labels whose (calibrated)
+  probability is at least 0.8, fixed beforehand; the other hidden sentences stay unlabeled;
 - ``student self-taught``: the same with the student's own labels instead (the control: is it
   the teacher that helps, or training on more sentences as such?);
 - ``all labels``: the default on every training label (what the hidden labels were worth);
@@ -50,10 +52,13 @@ from stance.model import StanceClassifier, on_all_cores  # noqa: E402
 from stance.schema import load_labels  # noqa: E402
 
 OUT = REPO / "experiments" / "teacher"
+#: For ``student taught, sure labels``: the teacher's labels whose probability is below this are left out.
+SURE = 0.8
 #: The comparisons the table answers: (row, minus row).
 COMPARISONS = [
     ("student taught", "student alone"),
     ("student taught", "student self-taught"),
+    ("student taught, sure labels", "student alone"),
     ("teacher alone", "student alone"),
     ("student taught", "teacher alone"),
     ("all labels", "student alone"),
@@ -74,8 +79,9 @@ class Taught:
     article) and labels the hidden rows as it would decide them when scoring.
     """
 
-    def __init__(self, student, teacher, keep):
+    def __init__(self, student, teacher, keep, min_confidence: float = 0.0):
         self.student, self.teacher, self.keep = student, teacher, keep
+        self.min_confidence = min_confidence
 
     def fit(self, X, y, groups=None):
         groups = np.asarray(groups, dtype=object)
@@ -85,7 +91,11 @@ class Taught:
         taught = y.copy()
         hidden = np.flatnonzero(~kept)
         if len(hidden):
-            taught[hidden] = self.teacher.predict([X[i] for i in hidden])
+            probas = self.teacher.predict_proba([X[i] for i in hidden])
+            for j, (target, proba) in enumerate(zip(self.teacher.targets_, probas)):
+                labels = self.teacher.decide(target, proba)
+                labels[proba.max(axis=1) < self.min_confidence] = None  # left unlabeled for this target
+                taught[hidden, j] = labels
         self.student.fit(X, taught, groups=groups)
         self.classes_ = self.student.classes_
         return self
@@ -119,6 +129,7 @@ def rows_to_run(labels, fraction: float):
         ("student alone", student, only_labeled),
         ("teacher alone", teacher, only_labeled),
         ("student taught", lambda: Taught(student(), teacher(), keep), None),
+        ("student taught, sure labels", lambda: Taught(student(), teacher(), keep, SURE), None),
         ("student self-taught", lambda: Taught(student(), student(), keep), None),
         ("all labels", student, None),
     ], len(chosen)

@@ -67,7 +67,7 @@ def folder_problem(place: Path) -> str | None:
     try:  # root passes the access check everywhere, and /proc or /sys refuse only an actual write
         os.rmdir(tempfile.mkdtemp(prefix=".stance-check-", dir=existing))
     except OSError as err:
-        return f"cannot make a folder in {existing} ({err.strerror or err})"
+        return f"cannot write in {existing} ({err.strerror or err})"
     return None
 
 

@@ -83,7 +83,7 @@ def test_train_refuses_a_place_only_an_actual_write_shows_unwritable_before_trai
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", paths["--out"],
                         "--report-dir", paths["--report-dir"])
     line = _one_error_line(result)
-    assert line.startswith(f"error: {option} /proc/stance-test/model: cannot make a folder in /proc")
+    assert line.startswith(f"error: {option} /proc/stance-test/model: cannot write in /proc")
     assert not any(p.exists() for p in paths.values() if p.is_relative_to(tmp_path))
 
 
