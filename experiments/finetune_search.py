@@ -102,8 +102,23 @@ class _Blend:
         return np.asarray(STANCES, dtype=object)[proba.argmax(axis=1)]
 
 
+def corpus_labels():
+    """The labels every row is made on: the seed articles' and the written corpus's."""
+    return load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
+
+
+def read_rows(store: Path) -> list[dict]:
+    """The rows kept in a JSON-lines file (none if it is not there yet)."""
+    return [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
+
+
+def shown_difference(difference: tuple[float, float, float]) -> str:
+    """A paired difference from :func:`mean_difference` as the tables print it."""
+    return "{:+.3f} [{:+.3f}, {:+.3f}]".format(*difference)
+
+
 def run(name: str, settings: dict) -> dict:
-    labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
+    labels = corpus_labels()
     start = time.perf_counter()
     if settings.get("kind") == "blend":
         specs = [_spec(m) for m in settings["members"]]
@@ -205,7 +220,7 @@ def render(rows: list[dict]) -> str:
         settings = _described(r["settings"])
         encoder = " + ".join("all-mpnet-base-v2" if MPNET_SHA256 in e else Path(e).name for e in r["encoder"].split("+"))
         difference = None if reference is None or r is reference else mean_difference(r, reference)
-        versus = "-" if difference is None else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*difference)
+        versus = "-" if difference is None else shown_difference(difference)
         lines.append(f"| {r['name']} | {r['kind']}: {settings} | {encoder} | "
                      + " | ".join(f"{r[c]:.3f}" for c in COLUMNS)
                      + f" | **{r['mean']:.3f}** | {versus} | {r['cv_seconds']} | {r['date']} |")
@@ -223,7 +238,7 @@ def main(argv=None) -> None:
     folder = os.open(OUT, os.O_RDONLY)
     try:  # runs side by side finish one at a time: none of them drops another's row
         fcntl.flock(folder, fcntl.LOCK_EX)
-        rows = [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
+        rows = read_rows(store)
         rows = [r for r in rows if r["name"] != row["name"]] + [row]
         atomic_write_text(store, "".join(json.dumps(r) + "\n" for r in rows))
         atomic_write_text(OUT / "search.md", render(rows))

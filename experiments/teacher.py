@@ -44,12 +44,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from finetune_search import COLUMNS, TARGETS, mean_difference, scored_row  # noqa: E402
+from finetune_search import OUT as SEARCH  # noqa: E402
+from finetune_search import (  # noqa: E402
+    COLUMNS,
+    REFERENCE,
+    TARGETS,
+    corpus_labels,
+    mean_difference,
+    read_rows,
+    scored_row,
+    shown_difference,
+)
 from stance.encoders import make_encoder  # noqa: E402
 from stance.evaluation import out_of_fold  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 from stance.model import StanceClassifier, on_all_cores  # noqa: E402
-from stance.schema import load_labels  # noqa: E402
 
 OUT = REPO / "experiments" / "teacher"
 #: For ``student taught, sure labels``: the teacher's labels whose probability is below this are left out.
@@ -162,18 +171,14 @@ def render(rows: list[dict], order: list[str]) -> str:
         for name, minus in COMPARISONS:
             if name in by_name and minus in by_name:
                 difference = mean_difference(by_name[name], by_name[minus])
-                shown = "- (made on other labels)" if difference is None else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*difference)
+                shown = "- (made on other labels)" if difference is None else shown_difference(difference)
                 lines.append(f"- {name} minus {minus}: {shown}")
     return "\n".join(lines) + "\n"
 
 
 def _shipped_default_row(share: float, n_chosen: int) -> dict | None:
     """The search's row of the shipped default, which is ``all labels`` (same model, folds and labels), if kept."""
-    from finetune_search import OUT as SEARCH, REFERENCE
-
-    store = SEARCH / "search.jsonl"
-    rows = [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
-    row = next((r for r in rows if r["name"] == REFERENCE and "oof" in r), None)
+    row = next((r for r in read_rows(SEARCH / "search.jsonl") if r["name"] == REFERENCE and "oof" in r), None)
     if row is None:
         return None
     return {**row, "name": "all labels", "labeled": share, "labeled_articles": n_chosen,
@@ -186,11 +191,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if not 0 < args.labeled < 1:
         parser.error("--labeled must lie between 0 and 1 (a share of the written articles)")
-    labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
+    labels = corpus_labels()
     runs, n_chosen = rows_to_run(labels, args.labeled)
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / "rows.jsonl"
-    stored = [json.loads(line) for line in store.read_text("utf-8").splitlines()] if store.is_file() else []
+    stored = read_rows(store)
     others = [r for r in stored if r.get("labeled") != args.labeled]
     done = [r for r in stored if r.get("labeled") == args.labeled]
     for name, factory, train_filter in runs:
