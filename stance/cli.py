@@ -273,6 +273,10 @@ def score(
 
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"{engine!r}: use local or ray", param_hint="--engine")
+    if db is not None and not record:  # else the user would believe the scores stored
+        _fail("--db names the database that --record stores in; add --record to store these scores there", code=2)
+    if replace and not (record or output is not None):
+        _fail("--replace replaces versions kept by --record or --output; add one of them", code=2)
     if engine == "ray":
         if explain:
             _fail("--explain shows its reasons in printed scores and --engine ray prints none; use --engine local")
@@ -334,31 +338,34 @@ def score(
     versions = Versions(model_id, folder=results_folder, store=store, replace=replace)
     documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
-    batch, part, written, recorded, header = [], [], 0, 0, False
+    batch, part, written, recorded, header, interrupted = [], [], 0, 0, False, False
     try:
-        for result in score_documents(fitted, documents):
-            progress.update(1)
-            written += 1
-            reasons = explain_scores(fitted, result) if explain else None
-            if as_json:
-                typer.echo(_json_line(result.to_dict() if reasons is None else _with_reasons(result.to_dict(), reasons)))
-            elif single or explain:
-                typer.echo(render_scores(result, reasons))
-            elif output is None:
-                if not header:
-                    typer.echo(summary_header(list(result.summary)))
-                    header = True
-                typer.echo(summary_line(result))
-            if store is not None:
-                batch.append(result)
-                if len(batch) >= 64:
-                    recorded += store.record(batch, replace=replace)
-                    batch = []
-            if results_folder is not None:
-                part.append(result)
-                if len(part) >= 1024:
-                    results_folder.write(part)
-                    part = []
+        try:
+            for result in score_documents(fitted, documents):
+                progress.update(1)
+                reasons = explain_scores(fitted, result) if explain else None
+                if as_json:
+                    typer.echo(_json_line(result.to_dict() if reasons is None else _with_reasons(result.to_dict(), reasons)))
+                elif single or explain:
+                    typer.echo(render_scores(result, reasons))
+                elif output is None:
+                    if not header:
+                        typer.echo(summary_header(list(result.summary)))
+                        header = True
+                    typer.echo(summary_line(result))
+                written += 1
+                if store is not None:
+                    batch.append(result)
+                    if len(batch) >= 64:
+                        recorded += store.record(batch, replace=replace)
+                        batch = []
+                if results_folder is not None:
+                    part.append(result)
+                    if len(part) >= 1024:
+                        results_folder.write(part)
+                        part = []
+        except KeyboardInterrupt:
+            interrupted = True  # what was scored before Ctrl-C is still kept, below
         if store is not None:
             recorded += store.record(batch, replace=replace)
         if results_folder is not None:
@@ -367,10 +374,17 @@ def score(
         progress.close()
         if store is not None:
             store.close()
+    kept = []
     if store is not None:
-        typer.echo(f"recorded {recorded} articles in {_shown(store.path)}", err=True)
+        kept.append(f"recorded {recorded} articles in {_shown(store.path)}")
     if results_folder is not None:
-        typer.echo(f"wrote {written} articles to {_shown(output)}", err=True)
+        kept.append(f"wrote {written} articles to {_shown(output)}")
+    if interrupted:
+        again = " (articles already in --output are skipped)" if results_folder is not None else ""
+        _fail(f"interrupted after {written} articles" + "".join(f"; {k}" for k in kept)
+              + f"; run the same command again to finish{again}", code=130)
+    for line in kept:
+        typer.echo(line, err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
 
 

@@ -57,6 +57,18 @@ def test_no_trained_model_yet(isolated_home):
     assert "stance train" in _one_error_line(run_stance("score", SEED))
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [(["--db", "history.sqlite"], "add --record"), (["--replace"], "add one of them")],
+)
+def test_storage_options_without_storage_are_refused_before_the_model(tmp_path, isolated_home, options, message):
+    # No model is trained here: the refusal must come before the model is looked for, and
+    # nothing may be created at the --db path.
+    result = run_stance("score", SEED, *[str(tmp_path / o) if o.endswith(".sqlite") else o for o in options])
+    assert message in _one_error_line(result, code=2)
+    assert not (tmp_path / "history.sqlite").exists()
+
+
 def test_bad_date_is_a_usage_error(isolated_home):
     result = run_stance("score", SEED, "--date", "2025-02-30")
     assert result.returncode == 2 and "YYYY-MM-DD" in result.stderr and "Traceback" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -138,6 +139,39 @@ def test_another_text_under_an_id_in_a_results_folder_is_not_resumed_as_done(tra
     assert [(r[0], r[1]) for r in _rows(db)] == [("news", _sha(NEWS_B)), ("other", _sha(OTHER))]
     resumed = run_stance(*score[:1], "b", *score[1:], cwd=tmp_path)  # the same text again: skipped
     assert resumed.returncode == 0 and "wrote 0 articles" in resumed.stderr, resumed.stderr
+
+
+@pytest.mark.integration
+def test_ctrl_c_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_path):
+    import signal
+
+    import pandas as pd
+
+    seeds = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
+    folder = tmp_path / "many"
+    for i in range(200):  # far more than are scored before the interrupt
+        _article(folder / f"a{i:03d}.txt", seeds[i % len(seeds)].read_text(encoding="utf-8") + f"Copy {i}.\n")
+    db, out = tmp_path / "h.sqlite", tmp_path / "results"
+    args = [stance_script(), "score", str(folder), "--model", str(trained["model"]), "--record", "--db", str(db),
+            "--output", str(out), "--json", "--quiet", "--date", "2025-01-01"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "STANCE_CACHE": "off", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+    printed = [proc.stdout.readline() for _ in range(3)]  # three articles scored
+    assert all(printed), proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    match = re.fullmatch(r"error: interrupted after (\d+) articles; recorded (\d+) articles in .*; "
+                         r"wrote (\d+) articles to .*; run the same command again to finish .*", last)
+    assert match, err
+    scored, recorded, wrote = map(int, match.groups())
+    assert len(printed) <= scored + 1 and scored < 200 and recorded == wrote == scored
+    assert len(_rows(db)) == scored and len(pd.read_parquet(out)) == scored
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def test_recording_folders_that_clash_refuses_the_later_text(tmp_path, isolated_home):
