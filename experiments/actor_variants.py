@@ -34,6 +34,10 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   together weigh as before: the classic stance baselines' features, which match a word's
   other forms ("sanction", "sanctions", "sanctioned") that real reporting varies more than
   the written corpus does.
+- ``previous-actors``: who is named in the sentence before (Serbia, Russia, the EU; the
+  article's previous scored sentence, none for the first) and whether this sentence opens
+  with a reference back while the one before names Serbia: "He said ..." after a sentence
+  about Vučić is Serbia speaking, after one about Putin it is not.
 - ``actor-swap``: counterfactual sentences added to each fold's training rows. Every
   training sentence that portrays a Serbian stance (favor or against on either target) is
   copied with its Serbian actors renamed as Hungarian, Croatian or Montenegrin ones
@@ -107,6 +111,22 @@ def _with_serbian_clauses(original):
             block = np.zeros((len(parts), vectors.shape[1]))
             block[present] = vectors
         return _beside(features, block)
+
+    return transform_features
+
+
+_NAMED = [actors.ACTOR_FEATURES.index(n) for n in ("serbia named", "russia named", "eu named")]
+_BACK = actors.ACTOR_FEATURES.index("opens with a reference back")
+
+
+def _with_previous_actors(original):
+    def transform_features(self, X):
+        items = model._items(X)
+        previous = [x.get("previous") or "" if isinstance(x, dict) else "" for x in items]
+        before = actors.actor_features(previous)[:, _NAMED]
+        back = actors.actor_features([item_text(x) for x in items])[:, [_BACK]]
+        block = np.hstack([before, back * before[:, :1]]) * actors.ACTOR_SCALE
+        return _beside(original(self, X), block)
 
     return transform_features
 
@@ -336,6 +356,7 @@ VARIANTS = {
         [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],
     "char-ngrams": [(sklearn_text, "TfidfVectorizer", _with_char_ngrams)],
     "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
+    "previous-actors": [(model.StanceClassifier, "transform_features", _with_previous_actors)],
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
 }
