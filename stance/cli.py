@@ -338,7 +338,7 @@ def score(
     versions = Versions(model_id, folder=results_folder, store=store, replace=replace)
     documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
-    batch, part, written, recorded, header, interrupted = [], [], 0, 0, False, False
+    batch, part, written, recorded, header, stopped = [], [], 0, 0, False, None
     try:
         try:
             for result in score_documents(fitted, documents):
@@ -364,8 +364,8 @@ def score(
                     if len(part) >= 1024:
                         results_folder.write(part)
                         part = []
-        except KeyboardInterrupt:
-            interrupted = True  # what was scored before Ctrl-C is still kept, below
+        except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, or a reader such as `head` gone
+            stopped = stop  # what was scored before it is still kept, below
         if store is not None:
             recorded += store.record(batch, replace=replace)
         if results_folder is not None:
@@ -379,13 +379,24 @@ def score(
         kept.append(f"recorded {recorded} articles in {_shown(store.path)}")
     if results_folder is not None:
         kept.append(f"wrote {written} articles to {_shown(output)}")
-    if interrupted:
-        again = " (articles already in --output are skipped)" if results_folder is not None else ""
-        _fail(f"interrupted after {written} articles" + "".join(f"; {k}" for k in kept)
-              + f"; run the same command again to finish{again}", code=130)
+    if stopped is not None:
+        _stopped_early(stopped, written, kept, resumes=results_folder is not None)
     for line in kept:
         typer.echo(line, err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
+
+
+def _stopped_early(stop: BaseException, written: int, kept: list[str], *, resumes: bool):
+    """End a scoring run cut short, saying what was kept: Ctrl-C exits 130, a closed stdout 1."""
+    if isinstance(stop, BrokenPipeError):
+        # Nothing more can reach the reader; send what is left to /dev/null so exit does not fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if not kept:
+            raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
+    again = " (articles already in --output are skipped)" if resumes else ""
+    reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
+    _fail(f"{reason} after {written} articles" + "".join(f"; {k}" for k in kept)
+          + f"; run the same command again to finish{again}", code=130 if isinstance(stop, KeyboardInterrupt) else 1)
 
 
 def _refuse_clashes(refused: int) -> None:

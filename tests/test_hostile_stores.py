@@ -142,14 +142,16 @@ def test_another_text_under_an_id_in_a_results_folder_is_not_resumed_as_done(tra
 
 
 @pytest.mark.integration
-def test_ctrl_c_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_path):
+@pytest.mark.parametrize(("stop", "code", "reason"), [("ctrl-c", 130, "interrupted"),
+                                                     ("reader gone", 1, "standard output closed")])
+def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_path, stop, code, reason):
     import signal
 
     import pandas as pd
 
     seeds = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
     folder = tmp_path / "many"
-    for i in range(200):  # far more than are scored before the interrupt
+    for i in range(200):  # far more than are scored before the run is cut short
         _article(folder / f"a{i:03d}.txt", seeds[i % len(seeds)].read_text(encoding="utf-8") + f"Copy {i}.\n")
     db, out = tmp_path / "h.sqlite", tmp_path / "results"
     args = [stance_script(), "score", str(folder), "--model", str(trained["model"]), "--record", "--db", str(db),
@@ -159,12 +161,16 @@ def test_ctrl_c_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_p
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     printed = [proc.stdout.readline() for _ in range(3)]  # three articles scored
     assert all(printed), proc.stderr.read()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    if stop == "ctrl-c":
+        proc.send_signal(signal.SIGINT)
+    else:
+        proc.stdout.close()  # as `stance score ... | head -3` does
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
 
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert proc.returncode == code and "Traceback" not in err, err
     last = err.strip().splitlines()[-1]
-    match = re.fullmatch(r"error: interrupted after (\d+) articles; recorded (\d+) articles in .*; "
+    match = re.fullmatch(rf"error: {reason} after (\d+) articles; recorded (\d+) articles in .*; "
                          r"wrote (\d+) articles to .*; run the same command again to finish .*", last)
     assert match, err
     scored, recorded, wrote = map(int, match.groups())
