@@ -122,7 +122,7 @@ _BACK = actors.ACTOR_FEATURES.index("opens with a reference back")
 def _with_previous_actors(original):
     def transform_features(self, X):
         items = model._items(X)
-        previous = [x.get("previous") or "" if isinstance(x, dict) else "" for x in items]
+        previous = [(x.get("previous") or "") if isinstance(x, dict) else "" for x in items]
         before = actors.actor_features(previous)[:, _NAMED]
         back = actors.actor_features([item_text(x) for x in items])[:, [_BACK]]
         block = np.hstack([before, back * before[:, :1]]) * actors.ACTOR_SCALE

@@ -390,7 +390,9 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, resume
     """End a scoring run cut short, saying what was kept: Ctrl-C exits 130, a closed stdout 1."""
     if isinstance(stop, BrokenPipeError):
         # Nothing more can reach the reader; send what is left to /dev/null so exit does not fail too.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         if not kept:
             raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
     again = " (articles already in --output are skipped)" if resumes else ""

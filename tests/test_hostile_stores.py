@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_scores, run_stance, stance_script
+from conftest import REPO, make_scores, run_stance, stance_script
 
 NEWS_A = "Serbia signs a gas deal with Russia.\nVucic thanks Putin for the friendship.\n"
 NEWS_B = "Belgrade cancels Russian arms contracts.\nSerbia opens new chapters with Brussels.\n"
@@ -149,7 +149,7 @@ def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(train
 
     import pandas as pd
 
-    seeds = sorted((Path(__file__).parents[1] / "seeds").glob("*.txt"))
+    seeds = sorted((REPO / "seeds").glob("*.txt"))
     folder = tmp_path / "many"
     for i in range(200):  # far more than are scored before the run is cut short
         _article(folder / f"a{i:03d}.txt", seeds[i % len(seeds)].read_text(encoding="utf-8") + f"Copy {i}.\n")
