@@ -259,6 +259,11 @@ def score(
         typer.Option("--replace", help="An article whose id is already recorded (or in --output) with another text: "
                      "score the new text and replace the recorded version. Without it such articles are refused."),
     ] = False,
+    skip_recorded: Annotated[
+        bool,
+        typer.Option("--skip-recorded", help="With --record: skip articles the database already holds with the same "
+                     "text and model (they are neither scored nor printed), to finish a long run that was cut short."),
+    ] = False,
     explain: Annotated[
         bool,
         typer.Option("--explain", help="Show under each sentence, per target, the words that pushed its label: their "
@@ -277,9 +282,13 @@ def score(
         _fail("--db names the database that --record stores in; add --record to store these scores there", code=2)
     if replace and not (record or output is not None):
         _fail("--replace replaces versions kept by --record or --output; add one of them", code=2)
+    if skip_recorded and not record:
+        _fail("--skip-recorded skips articles that --record stored before; add --record", code=2)
     if engine == "ray":
         if explain:
             _fail("--explain shows its reasons in printed scores and --engine ray prints none; use --engine local")
+        if skip_recorded:
+            _fail("--skip-recorded works with --engine local; a results folder given to --output resumes by itself")
         from stance.distributed import score_with_ray
         from stance.paths import default_model_dir
 
@@ -335,7 +344,7 @@ def score(
         raise
     if results_folder is not None and results_folder.done:
         typer.echo(f"resuming: {len(results_folder.done)} articles already in {_shown(output)} are skipped", err=True)
-    versions = Versions(model_id, folder=results_folder, store=store, replace=replace)
+    versions = Versions(model_id, folder=results_folder, store=store, replace=replace, skip_recorded=skip_recorded)
     documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
     batch, part, written, recorded, header, stopped = [], [], 0, 0, False, None
@@ -379,15 +388,28 @@ def score(
         kept.append(f"recorded {recorded} articles in {_shown(store.path)}")
     if results_folder is not None:
         kept.append(f"wrote {written} articles to {_shown(output)}")
+    if skip_recorded:
+        kept.append(f"skipped {versions.skipped} articles already recorded with this text and model")
     if stopped is not None:
-        _stopped_early(stopped, written, kept, resumes=results_folder is not None)
+        _stopped_early(stopped, written, kept, again=_how_to_finish(results_folder is not None, store is not None,
+                                                                     skip_recorded))
     for line in kept:
         typer.echo(line, err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
 
 
-def _stopped_early(stop: BaseException, written: int, kept: list[str], *, resumes: bool):
-    """End a scoring run cut short, saying what was kept: Ctrl-C exits 130, a closed stdout 1."""
+def _how_to_finish(resumes_output: bool, records: bool, skips_recorded: bool) -> str:
+    """What finishes a scoring run cut short without scoring again what it kept."""
+    if resumes_output:
+        return "run the same command again to finish (articles already in --output are skipped)"
+    if records:
+        return (f"run the same command{' again' if skips_recorded else ' with --skip-recorded'} to finish "
+                "(articles already recorded are skipped)")
+    return "run the same command again to finish"
+
+
+def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again: str):
+    """End a scoring run cut short, saying what was kept and how to finish: Ctrl-C exits 130, a closed stdout 1."""
     if isinstance(stop, BrokenPipeError):
         # Nothing more can reach the reader; send what is left to /dev/null so exit does not fail too.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -395,10 +417,9 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, resume
         os.close(devnull)
         if not kept:
             raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
-    again = " (articles already in --output are skipped)" if resumes else ""
     reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
-    _fail(f"{reason} after {written} articles" + "".join(f"; {k}" for k in kept)
-          + f"; run the same command again to finish{again}", code=130 if isinstance(stop, KeyboardInterrupt) else 1)
+    _fail(f"{reason} after {written} articles" + "".join(f"; {k}" for k in kept) + f"; {again}",
+          code=130 if isinstance(stop, KeyboardInterrupt) else 1)
 
 
 def _refuse_clashes(refused: int) -> None:

@@ -119,39 +119,42 @@ class ResultsFolder:
 class Versions:
     """Which articles to score, given the versions a results folder and the history store hold.
 
-    An article whose text is in ``folder`` already is skipped (resumed). One whose
-    id holds another text there or in ``store`` (same source and model) is
-    refused with a warning, unless ``replace``; :attr:`refused` counts those.
+    An article whose text is in ``folder`` already is skipped (resumed); with
+    ``skip_recorded``, one whose text ``store`` holds too (same source and model), so
+    that a long ``--record`` run cut short can be finished without scoring again what
+    it stored (with both, an article is skipped only when both hold its text). One
+    whose id holds another text there or in ``store`` is refused with a warning,
+    unless ``replace``. :attr:`refused` and :attr:`skipped` count them.
     """
 
-    def __init__(self, model_id: str, *, folder: ResultsFolder | None = None, store=None, replace: bool = False):
+    def __init__(self, model_id: str, *, folder: ResultsFolder | None = None, store=None, replace: bool = False,
+                 skip_recorded: bool = False):
         self.model_id, self.folder, self.store, self.replace = model_id, folder, store, replace
-        self.refused = 0
+        self.skip_recorded = skip_recorded and store is not None
+        self.refused = self.skipped = 0
 
     def select(self, documents: Iterable) -> Iterator:
         """The documents to score, lazily."""
         for doc in documents:
-            key = (doc.id, doc.source)
-            held = self.folder.versions.get(key) if self.folder is not None else None
-            if held is not None and held[0] == doc.content_sha256:
+            held = self.folder.versions.get((doc.id, doc.source)) if self.folder is not None else None
+            asked = self.store is not None and (self.skip_recorded or not self.replace)
+            recorded = self.store.recorded_version(doc.id, doc.source, self.model_id) if asked else None
+            kept = ([held] if self.folder is not None else []) + ([recorded] if self.skip_recorded else [])
+            if kept and all(v is not None and v[0] == doc.content_sha256 for v in kept):
+                self.skipped += 1
                 continue
-            if not self.replace and self._refuse(doc, held):
+            if not self.replace and self._refuse(doc, held, recorded):
                 continue
             yield doc
 
-    def _refuse(self, doc, in_folder) -> bool:
+    def _refuse(self, doc, in_folder, recorded) -> bool:
         import warnings
 
         from stance.errors import StanceWarning
         from stance.store import refused_message
 
-        clashes = []
-        if in_folder is not None and in_folder[0]:
-            clashes.append((in_folder[1], str(self.folder.path)))
-        if self.store is not None:
-            recorded = self.store.recorded_version(doc.id, doc.source, self.model_id)
-            if recorded is not None and recorded[0] and recorded[0] != doc.content_sha256:
-                clashes.append((recorded[1], str(self.store.path)))
+        clashes = [(version[1], str(place.path)) for version, place in ((in_folder, self.folder), (recorded, self.store))
+                   if version is not None and version[0] and version[0] != doc.content_sha256]
         for location, where in clashes:
             warnings.warn(refused_message(doc.location, doc.id, location, where), StanceWarning, stacklevel=3)
         self.refused += bool(clashes)

@@ -141,23 +141,24 @@ def test_another_text_under_an_id_in_a_results_folder_is_not_resumed_as_done(tra
     assert resumed.returncode == 0 and "wrote 0 articles" in resumed.stderr, resumed.stderr
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize(("stop", "code", "reason"), [("ctrl-c", 130, "interrupted"),
-                                                     ("reader gone", 1, "standard output closed")])
-def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_path, stop, code, reason):
+def _many_articles(folder: Path, n: int = 200) -> Path:
+    """``n`` articles, far more than are scored before a run is cut short, each a seed article with a line of its own."""
+    seeds = sorted((REPO / "seeds").glob("*.txt"))
+    for i in range(n):
+        _article(folder / f"a{i:03d}.txt", seeds[i % len(seeds)].read_text(encoding="utf-8") + f"Copy {i}.\n")
+    return folder
+
+
+def _cut_short(args: list, stop: str) -> tuple[list[str], str, int]:
+    """Run ``stance score ARGS --json`` and cut it short after three articles: Ctrl-C, or a reader that goes.
+
+    Returns the lines printed before, stderr and the exit status.
+    """
     import signal
 
-    import pandas as pd
-
-    seeds = sorted((REPO / "seeds").glob("*.txt"))
-    folder = tmp_path / "many"
-    for i in range(200):  # far more than are scored before the run is cut short
-        _article(folder / f"a{i:03d}.txt", seeds[i % len(seeds)].read_text(encoding="utf-8") + f"Copy {i}.\n")
-    db, out = tmp_path / "h.sqlite", tmp_path / "results"
-    args = [stance_script(), "score", str(folder), "--model", str(trained["model"]), "--record", "--db", str(db),
-            "--output", str(out), "--json", "--quiet", "--date", "2025-01-01"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "STANCE_CACHE": "off", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    proc = subprocess.Popen([stance_script(), "score", *map(str, args), "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
     printed = [proc.stdout.readline() for _ in range(3)]  # three articles scored
     assert all(printed), proc.stderr.read()
@@ -167,8 +168,22 @@ def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(train
         proc.stdout.close()  # as `stance score ... | head -3` does
     err = proc.stderr.read()
     proc.wait(timeout=120)
+    assert "Traceback" not in err, err
+    return printed, err, proc.returncode
 
-    assert proc.returncode == code and "Traceback" not in err, err
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("stop", "code", "reason"), [("ctrl-c", 130, "interrupted"),
+                                                     ("reader gone", 1, "standard output closed")])
+def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_path, stop, code, reason):
+    import pandas as pd
+
+    folder = _many_articles(tmp_path / "many")
+    db, out = tmp_path / "h.sqlite", tmp_path / "results"
+    printed, err, returncode = _cut_short([folder, "--model", trained["model"], "--record", "--db", db,
+                                           "--output", out, "--quiet", "--date", "2025-01-01"], stop)
+
+    assert returncode == code, err
     last = err.strip().splitlines()[-1]
     match = re.fullmatch(rf"error: {reason} after (\d+) articles; recorded (\d+) articles in .*; "
                          r"wrote (\d+) articles to .*; run the same command again to finish .*", last)
@@ -178,6 +193,63 @@ def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(train
     assert len(_rows(db)) == scored and len(pd.read_parquet(out)) == scored
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+@pytest.mark.integration
+def test_a_recorded_run_cut_short_is_finished_without_scoring_again_what_it_stored(trained, tmp_path):
+    folder = _many_articles(tmp_path / "many")
+    db = tmp_path / "h.sqlite"
+    args = [folder, "--model", trained["model"], "--record", "--db", db, "--quiet", "--date", "2025-01-01"]
+    _, err, returncode = _cut_short(args, "ctrl-c")
+    assert returncode == 130, err
+    assert err.strip().endswith("run the same command with --skip-recorded to finish "
+                                "(articles already recorded are skipped)"), err
+    with closing(sqlite3.connect(db)) as conn:
+        stored = conn.execute("SELECT article, id, scored_at FROM articles ORDER BY article").fetchall()
+    assert 0 < len(stored) < 200
+
+    finished = run_stance("score", *args, "--json", "--skip-recorded")
+    assert finished.returncode == 0, finished.stderr
+    printed = [json.loads(line)["article"] for line in finished.stdout.splitlines()]
+    assert sorted(printed) == sorted({f"a{i:03d}" for i in range(200)} - {row[0] for row in stored})
+    assert f"skipped {len(stored)} articles already recorded with this text and model" in finished.stderr
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (200,)
+        again = conn.execute(f"SELECT article, id, scored_at FROM articles WHERE article IN "
+                             f"({','.join('?' * len(stored))}) ORDER BY article", [r[0] for r in stored]).fetchall()
+    assert again == stored  # what the first run stored was left as it was, not scored again
+
+
+def test_skip_recorded_skips_only_what_every_place_asked_to_keep_holds(tmp_path, isolated_home):
+    import warnings
+
+    from stance.corpus import Document
+    from stance.errors import StanceWarning
+    from stance.results import ResultsFolder, Versions
+    from stance.store import HistoryStore
+
+    def chosen(**options) -> tuple[list[str], int, int]:
+        """The ids to score, how many were skipped and how many refused (their warnings are counted, not shown)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", StanceWarning)
+            versions = Versions("m1", store=store, **options)
+            ids = [doc.id for doc in versions.select(documents)]
+        return ids, versions.skipped, versions.refused
+
+    # make_scores hashes an article's id as its text: "clash" is recorded with a text other than its document's.
+    documents = [Document(name, name if name != "clash" else "an edited text") for name in
+                 ("same", "recorded", "clash", "only-in-folder", "new")]
+    folder = ResultsFolder(tmp_path / "r", "m1")
+    folder.write([make_scores(name, "2025-01-01", {"russia": 0.1}) for name in ("same", "only-in-folder")])
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([make_scores(name, "2025-01-01", {"russia": 0.1}) for name in ("same", "recorded", "clash")])
+
+        assert chosen(skip_recorded=True) == (["only-in-folder", "new"], 2, 1)
+        assert chosen() == (["same", "recorded", "only-in-folder", "new"], 0, 1)  # without it, all is scored again
+        assert chosen(skip_recorded=True, replace=True) == (["clash", "only-in-folder", "new"], 2, 0)
+        # with a results folder too, an article is skipped only where both hold its text
+        assert chosen(skip_recorded=True, folder=folder) == (["recorded", "only-in-folder", "new"], 1, 1)
+        assert chosen(folder=folder) == (["recorded", "new"], 2, 1)  # the folder alone resumes, as before
 
 
 def test_recording_folders_that_clash_refuses_the_later_text(tmp_path, isolated_home):
