@@ -134,20 +134,31 @@ def run(name: str, settings: dict) -> dict:
     return scored_row(row, oof, start)
 
 
+def kept_labels(oof: dict) -> dict:
+    """``out_of_fold``'s gold and predicted labels, one letter a sentence, per evaluation and target (the ``COLUMNS``).
+
+    Compact enough to keep with a row, and all :func:`mean_difference` needs.
+    """
+    kept = {}
+    for plan, result in oof["plans"].items():
+        index = result["index"]
+        for j, target in enumerate(TARGETS):
+            gold, pred = oof["y"][index, j], result["pred"][index, j]
+            kept[f"{plan}/{target}"] = {"gold": "".join(LETTERS[g] for g in gold),
+                                        "pred": "".join(LETTERS[p] if g is not None else "." for g, p in zip(gold, pred))}
+    return kept
+
+
 def scored_row(row: dict, oof: dict, start: float) -> dict:
     """``row`` with the macro-F1 of ``out_of_fold``'s predictions, the kept labels, the mean and the time since ``start``."""
-    kept = {}
     for plan, result in oof["plans"].items():
         index = result["index"]
         for j, target in enumerate(TARGETS):
             gold = oof["y"][index, j]
             labeled = np.array([g is not None for g in gold])
-            pred = result["pred"][index, j]
-            m = classification_metrics(gold[labeled], pred[labeled], n_bootstrap=0)
+            m = classification_metrics(gold[labeled], result["pred"][index, j][labeled], n_bootstrap=0)
             row[f"{plan}/{target}"] = round(m["macro_f1"], 3)
-            kept[f"{plan}/{target}"] = {"gold": "".join(LETTERS[g] for g in gold),
-                                        "pred": "".join(LETTERS[p] if g is not None else "." for g, p in zip(gold, pred))}
-    row["oof"] = kept
+    row["oof"] = kept_labels(oof)
     row["mean"] = round(float(np.mean([row[c] for c in COLUMNS])), 4)
     row["cv_seconds"] = round(time.perf_counter() - start)
     row["date"] = time.strftime("%Y-%m-%d")
