@@ -342,7 +342,7 @@ def score(
         if store is not None:
             store.close()
         raise
-    if results_folder is not None and results_folder.done:
+    if results_folder is not None and results_folder.done and not skip_recorded:  # else counted at the end
         typer.echo(f"resuming: {len(results_folder.done)} articles already in {_shown(output)} are skipped", err=True)
     versions = Versions(model_id, folder=results_folder, store=store, replace=replace, skip_recorded=skip_recorded)
     documents = versions.select(documents)
