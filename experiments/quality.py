@@ -88,7 +88,9 @@ class ContrastiveClassifier(StanceClassifier):
             loss([left, right], target).backward()
             optimizer.step()
         model.eval()
-        tuned = SentenceEncoder(model_path=self.encoder.model_path)
+        # Not cached: the on-disk cache files vectors under the weights' SHA-256, which the tuned copy
+        # shares with the frozen model, so it would hand back the frozen vectors.
+        tuned = SentenceEncoder(model_path=self.encoder.model_path, cache=False)
         tuned.__dict__["_loaded"] = model
         saved, self.encoder = self.encoder, tuned
         try:
