@@ -137,10 +137,14 @@ class Versions:
         """The documents to score, lazily."""
         for doc in documents:
             held = self.folder.versions.get((doc.id, doc.source)) if self.folder is not None else None
+            in_folder = held is not None and held[0] == doc.content_sha256
+            if in_folder and not self.skip_recorded:  # resumed from the folder; the store is not asked
+                self.skipped += 1
+                continue
             asked = self.store is not None and (self.skip_recorded or not self.replace)
             recorded = self.store.recorded_version(doc.id, doc.source, self.model_id) if asked else None
-            kept = ([held] if self.folder is not None else []) + ([recorded] if self.skip_recorded else [])
-            if kept and all(v is not None and v[0] == doc.content_sha256 for v in kept):
+            in_store = recorded is not None and recorded[0] == doc.content_sha256
+            if self.skip_recorded and in_store and (in_folder or self.folder is None):
                 self.skipped += 1
                 continue
             if not self.replace and self._refuse(doc, held, recorded):
