@@ -13,6 +13,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "Bf16Encoder",
     "DriftReport",
     "EvaluationReport",
     "HistoryStore",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 _HOME = {
+    "Bf16Encoder": "stance.encoders.bf16",
     "DriftReport": "stance.drift",
     "EvaluationReport": "stance.evaluation",
     "HistoryStore": "stance.store",

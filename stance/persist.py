@@ -323,6 +323,10 @@ def prepare_onnx(path: str | Path, meta: dict) -> None:
                           StanceWarning, stacklevel=2)
 
 
+#: What may run a saved model's sentence-transformers encoder (``backend`` of :func:`read_model`).
+BACKENDS = ("auto", "torch", "torch-bf16", "onnx")
+
+
 @dataclass
 class ModelParts:
     """A model folder's parts, checked and read by :func:`read_model`; :func:`stance.model.load_model` assembles them."""
@@ -360,15 +364,15 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
             f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
         )
     backend = str(backend).lower()
-    if backend not in ("auto", "torch", "onnx"):
-        raise InputError(f"backend {backend!r}: use auto, torch or onnx")
+    if backend not in BACKENDS:
+        raise InputError(f"backend {backend!r}: use {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
     recorded = meta["encoder"]
     if backend == "auto" and encoder is None and recorded.get("kind") != "static":
         backend = "onnx" if _onnx_serves(_encoder_folder(path, recorded)) else "torch"
     if encoder is None and recorded.get("kind") == "static":
-        if backend == "onnx":
-            raise InputError(f"{path}: its encoder is a static model, which the onnx backend does not run; "
-                             "drop --backend onnx")
+        if backend in ("onnx", "torch-bf16"):
+            raise InputError(f"{path}: its encoder is a static model, which the {backend} backend does not run; "
+                             f"drop --backend {backend}")
         from stance.encoders.static import StaticEncoder
 
         encoder = StaticEncoder(model_path=recorded.get("path"))
@@ -376,6 +380,8 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
         kind = SentenceEncoder
         if backend == "onnx":
             from stance.encoders.onnx import OnnxEncoder as kind
+        elif backend == "torch-bf16":
+            from stance.encoders.bf16 import Bf16Encoder as kind
         encoder = kind(model_path=_encoder_folder(path, recorded), batch_size=recorded.get("batch_size", 64))
     try:
         actual = encoder.sha256

@@ -367,12 +367,46 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     batch = pa.Table.from_pylist([{"id": "seed", "text": SEED.read_text("utf-8")}])
     worker = json.loads(_Scorer(str(trained["model"]), None, None, "onnx")(batch)["sentences"][0])
     assert [s["russia"]["label"] for s in worker] == [s["russia"]["label"] for s in b["sentences"]]
-    assert "use auto, torch or onnx" in _one_error_line(
+    assert "use auto, torch, torch-bf16 or onnx" in _one_error_line(
         run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
     cached = {**env, "STANCE_CACHE": str(tmp_path / "cache.sqlite")}
     assert run_stance("score", SEED, "--model", trained["model"], "--backend", "onnx", env=cached).returncode == 0
     info = run_stance("cache", "info", env=cached).stdout
     assert f"encoder {encoder_sha[:16]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
+
+
+@pytest.mark.integration
+def test_bf16_backend_scores_as_torch_does_and_files_its_vectors_apart(trained, tmp_path, monkeypatch):
+    from stance.encoders.bf16 import Bf16Encoder, cpu_has_bf16
+    from stance.encoders.transformer import SentenceEncoder
+    from stance.errors import StanceWarning
+
+    env = {"STANCE_CACHE": str(tmp_path / "cache.sqlite"), "STANCE_HOME": str(tmp_path / "home")}
+    by_torch = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "torch", env=env)
+    by_bf16 = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "torch-bf16", env=env)
+    assert by_bf16.returncode == 0, by_bf16.stderr
+    assert ("no bfloat16 instructions" in by_bf16.stderr) != cpu_has_bf16()  # says so only where it is slow
+    a, b = json.loads(by_torch.stdout), json.loads(by_bf16.stdout)
+    assert b["model"]["encoder"] == a["model"]["encoder"] + " (bf16)"  # a score says how its vectors were made
+    assert b["model"]["id"] == a["model"]["id"]
+    pairs = [(x[t], y[t]) for x, y in zip(a["sentences"], b["sentences"], strict=True) for t in ("russia", "eu")]
+    for x, y in pairs:
+        assert list(y["proba"].values()) == pytest.approx(list(x["proba"].values()), abs=0.03)
+    assert sum(x["label"] != y["label"] for x, y in pairs) <= 1
+    encoder_sha = json.loads((trained["model"] / "stance.json").read_text())["encoder"]["sha256"]
+    info = run_stance("cache", "info", env=env).stdout
+    n = len(a["sentences"])
+    assert f"encoder {encoder_sha[:16]}: {n} vectors" in info and f"encoder {encoder_sha[:16]} (bf16): {n} vectors" in info
+    # in process: float32 vectors of unit length close to float32's, and the warning on a CPU without bf16
+    monkeypatch.setattr("stance.encoders.bf16.cpu_has_bf16", lambda: False)
+    texts = [s.text for s in read_article(SEED).sentences]
+    encoder = Bf16Encoder(cache=False)
+    with pytest.warns(StanceWarning, match="no bfloat16 instructions.*slower than --backend torch"):
+        vectors = encoder.transform(texts)
+    reference = SentenceEncoder(cache=False).transform(texts)
+    assert vectors.dtype == np.float32 and encoder.transform([]).shape == (0, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert np.sum(vectors * reference, axis=1).min() > 0.999 and not np.array_equal(vectors, reference)
 
 
 def test_onnx_backend_refuses_models_it_cannot_run(tmp_path):
@@ -417,8 +451,9 @@ def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
     scored = run_stance("score", SEED, "--json", "--model", tmp_path / "model")
     doc = json.loads(scored.stdout)
     assert doc["model"]["encoder"].startswith("static:") and len(doc["sentences"]) == len(read_article(SEED).sentences)
-    assert "onnx backend does not run" in _one_error_line(
-        run_stance("score", SEED, "--model", tmp_path / "model", "--backend", "onnx"))
+    for backend in ("onnx", "torch-bf16"):
+        assert f"{backend} backend does not run" in _one_error_line(
+            run_stance("score", SEED, "--model", tmp_path / "model", "--backend", backend))
     (static_model / "model.safetensors").rename(static_model / "moved.safetensors")
     try:
         assert "encoder cannot be used" in _one_error_line(run_stance("score", SEED, "--model", tmp_path / "model"))

@@ -18,6 +18,7 @@ Where each one lives, and where a new one goes (a module here, a line in
 * :mod:`.transformer` -- :class:`SentenceEncoder`, sentence-transformers run by
   PyTorch; the bundled MiniLM (:func:`default_model_path`, :func:`weights_sha256`).
 * :mod:`.onnx` -- :class:`OnnxEncoder`, the same models run by onnxruntime.
+* :mod:`.bf16` -- :class:`Bf16Encoder`, the same models run by PyTorch in bfloat16.
 * :mod:`.static` -- :class:`StaticEncoder`, MiniLM distilled by model2vec.
 * :mod:`.tuned` -- :class:`TunedEncoder`, a fine-tuned model in memory
   (trained by :mod:`stance.finetune`).
@@ -38,6 +39,7 @@ from importlib import import_module
 from pathlib import Path
 
 __all__ = [
+    "Bf16Encoder",
     "DEFAULT_MODEL_SHA256",
     "EmbeddingCache",
     "OnnxEncoder",
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 _HOME = {
+    "Bf16Encoder": "stance.encoders.bf16",
     "DEFAULT_MODEL_SHA256": "stance.encoders.transformer",
     "EmbeddingCache": "stance.encoders.cache",
     "OnnxEncoder": "stance.encoders.onnx",

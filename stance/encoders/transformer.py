@@ -201,7 +201,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     @property
     def dimension(self) -> int:
-        return int(self._model().get_sentence_embedding_dimension())
+        return embedding_dimension(self._model())
 
     def _model(self):
         model = self.__dict__.get("_loaded")
@@ -228,6 +228,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         state.pop("_loaded", None)
         state.pop("_memo", None)
         return state
+
+
+def embedding_dimension(model) -> int:
+    """A SentenceTransformer's vector size (the method was renamed in sentence-transformers 6)."""
+    method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(method())
 
 
 def _as_texts(X) -> list[str]:

@@ -60,7 +60,9 @@ class TunedEncoder:
                                         normalize_embeddings=True)
             self._memo.update(zip(missing, np.asarray(vectors, dtype=np.float32)))
         if not texts:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension()), dtype=np.float32)
+            from stance.encoders.transformer import embedding_dimension
+
+            return np.zeros((0, embedding_dimension(self.model)), dtype=np.float32)
         return np.stack([self._memo[t] for t in texts])
 
     def save(self, folder) -> None:
