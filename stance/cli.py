@@ -219,7 +219,7 @@ BACKEND_OPTION = typer.Option(
     envvar="STANCE_BACKEND",
     help="What runs a sentence-transformers encoder: onnx (onnxruntime: same vectors, faster, no torch import), "
     "torch, torch-bf16 (PyTorch in bfloat16: vectors to a cosine of 0.9999, near 3x torch's speed on CPUs "
-    "with AMX or AVX-512 BF16, slower without), or auto (onnx when it runs the model, else torch).",
+    "with AMX or AVX-512 BF16, usually slower without), or auto (onnx when it runs the model, else torch).",
 )
 
 

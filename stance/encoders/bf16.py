@@ -4,8 +4,8 @@ Matrix products run in bfloat16 under ``torch.autocast``; layer norms, softmax,
 pooling and the returned vectors stay in float32, so the vectors agree with
 float32's to a cosine of about 0.9999 (``experiments/quantized.py`` measures it,
 and what it does to the labels). The speed comes from AMX or AVX-512 BF16
-instructions; a CPU without them emulates bfloat16 and is slower than float32,
-which loading says.
+instructions; a CPU without them emulates bfloat16, usually slower than
+float32, which loading says.
 """
 
 from __future__ import annotations
@@ -60,5 +60,5 @@ class Bf16Encoder(SentenceEncoder):
         model = super()._model()
         if first and not cpu_has_bf16():
             warnings.warn("this CPU has no bfloat16 instructions (AMX or AVX-512 BF16): --backend torch-bf16 "
-                          "runs slower than --backend torch here", StanceWarning, stacklevel=3)
+                          "is usually slower than --backend torch here", StanceWarning, stacklevel=3)
         return model
