@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from stance.encoders.transformer import SentenceEncoder
+from stance.encoders.transformer import SentenceEncoder, unit_rows
 from stance.errors import StanceWarning
 
 __all__ = ["Bf16Encoder", "cpu_has_bf16"]
@@ -52,8 +52,7 @@ class Bf16Encoder(SentenceEncoder):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             vectors = model.encode(texts, batch_size=self.batch_size, show_progress_bar=False,
                                    convert_to_tensor=True)
-        vectors = vectors.float().numpy()  # normalised here, in float32
-        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        return unit_rows(vectors.float().numpy())  # normalised here, in float32
 
     def _model(self):
         first = "_loaded" not in self.__dict__

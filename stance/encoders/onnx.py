@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.encoders.transformer import SentenceEncoder, _quiet_loading
+from stance.encoders.transformer import SentenceEncoder, _quiet_loading, unit_rows
 from stance.errors import InputError, ModelIntegrityError
 from stance.fileio import follow_umask, temp_file_beside
 from stance.paths import data_home, write_error
@@ -55,7 +55,7 @@ class OnnxEncoder(SentenceEncoder):
             hidden = session.run(None, feeds)[0]
             mask = feeds["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-            batches.append(pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None))
+            batches.append(unit_rows(pooled))
         if not batches:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = np.empty((len(texts), batches[0].shape[1]), dtype=np.float32)

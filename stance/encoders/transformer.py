@@ -230,6 +230,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return state
 
 
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (a zero row stays zero), as sentence-transformers' ``normalize_embeddings`` does."""
+    return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
+
 def embedding_dimension(model) -> int:
     """A SentenceTransformer's vector size (the method was renamed in sentence-transformers 6)."""
     method = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
