@@ -48,6 +48,15 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   so the C search's folds keep them with their source. It applies to fine-tuning as well,
   where the encoder itself can learn from the pairs who acts; ``actor-swap-tuned`` adds
   them to fine-tuning alone (for a blend whose frozen member keeps the labels as they are).
+- ``stacked``: a second stage over the default head, which can weigh the head's stance
+  against who acts, as a linear head cannot: "the head says favor, but Russia is named and
+  Serbia is not" is an interaction, not a sum. Gradient-boosted trees (depth 3, 100 rounds,
+  balanced classes, settings fixed beforehand) are fitted per target on the head's
+  out-of-fold log-probabilities (the same grouped folds as its C search) beside the 0/1
+  actor indicators; at prediction they read the fitted head's log-probabilities. No
+  temperature or abstention on top. ``stacked-linear`` puts a balanced logistic regression
+  (C = 1, fixed beforehand) there instead, over the head's probabilities, the indicators and
+  every product of one probability with one indicator: the same interactions, spelled out.
 """
 
 from __future__ import annotations
@@ -344,6 +353,53 @@ def _with_actor_swap(original):
     return fit
 
 
+class _StackedHead:
+    """The default head's log-probabilities (or probabilities and their products with the indicators) and the actor indicators, read by a second model."""
+
+    def __init__(self, head, trees, actor_columns: slice, products: bool = False):
+        self.head, self.trees, self.actor_columns, self.products = head, trees, actor_columns, products
+        self.classes_ = head.classes_
+
+    def _stage_two(self, X, proba) -> np.ndarray:
+        indicators = np.asarray(X[:, self.actor_columns].todense() if hasattr(X, "todense") else X[:, self.actor_columns])
+        indicators = indicators / actors.ACTOR_SCALE
+        if self.products:
+            crossed = (proba[:, :, None] * indicators[:, None, :]).reshape(len(proba), -1)
+            return np.hstack([proba, indicators, crossed])
+        return np.hstack([np.log(np.clip(proba, 1e-9, 1.0)), indicators])
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.trees.predict_proba(self._stage_two(X, self.head.predict_proba(X)))
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
+
+
+def _with_stacking(original, linear: bool = False):
+    from sklearn.base import clone
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    def _fit_head(self, features, y, groups):
+        head, params = original(self, features, y, groups)
+        splitter = model._splitter(y, groups, self.cv)
+        base = getattr(head, "head", head)
+        features = model.in_float64(features)
+        oof = model.cross_val_predict(clone(base), features, y, cv=splitter, groups=groups, method="predict_proba")
+        start = self.encoder_.dimension
+        stacked = _StackedHead(base, None, slice(start, start + len(actors.ACTOR_FEATURES)), products=linear)
+        if linear:
+            trees = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
+        else:
+            trees = HistGradientBoostingClassifier(max_depth=3, max_iter=100, learning_rate=0.1, min_samples_leaf=20,
+                                                   l2_regularization=1.0, class_weight="balanced", random_state=0)
+        stacked.trees = trees.fit(stacked._stage_two(features, oof), y)
+        assert list(trees.classes_) == list(base.classes_)
+        return stacked, {**params, "stacked": True}
+
+    return _fit_head
+
+
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
     "seed-weight": [(model, "GridSearchCV", _search_with_seed_weight),
@@ -359,6 +415,8 @@ VARIANTS = {
     "previous-actors": [(model.StanceClassifier, "transform_features", _with_previous_actors)],
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
+    "stacked": [(model.StanceClassifier, "_fit_head", _with_stacking)],
+    "stacked-linear": [(model.StanceClassifier, "_fit_head", lambda original: _with_stacking(original, linear=True))],
 }
 
 
