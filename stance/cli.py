@@ -301,15 +301,21 @@ def score(
         check_writable(output, "--output", folder=True)
         store = _open_store(db) if record else None  # a bad --db fails before the cluster work
         try:
-            written = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
-                                     address=ray_address, backend=backend)
-            typer.echo(f"wrote {written} articles to {_shown(output)}", err=True)
-            if store is not None:
-                typer.echo(f"recorded {store.record_results(output, replace=replace)} articles in {_shown(store.path)}", err=True)
+            run = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
+                                 address=ray_address, backend=backend, replace=replace)
+            kept = [f"wrote {run.written} articles to {_shown(output)}"]
+            if run.skipped:
+                kept.append(f"skipped {run.skipped} articles already in {_shown(output)}")
+            if store is not None:  # the whole folder, so that a run finished in two goes is recorded whole
+                kept.append(f"recorded {store.record_results(output, replace=replace)} articles in {_shown(store.path)}")
         finally:
             if store is not None:
                 store.close()
-        _refuse_clashes(store.refused if store is not None else 0)
+        if run.interrupted:
+            _stopped_early(KeyboardInterrupt(), run.written, kept, again=_how_to_finish(True, False, False))
+        for line in kept:
+            typer.echo(line, err=True)
+        _refuse_clashes(run.refused + (store.refused if store is not None else 0))
         return
 
     from stance.corpus import read_documents

@@ -1,9 +1,12 @@
 """Scoring on Ray Data: the single-machine pipeline, one model per worker actor.
 
 ``stance score TABLE --engine ray --output FOLDER`` reads the table with Ray
-Data, scores it with ``map_batches`` on a pool of actors (each loads the model
-once), and writes Parquet with the same columns as ``--output`` on one
-machine, so ``stance drift --results FOLDER`` reads either. Without an
+Data and scores it with ``map_batches`` on a pool of actors (each loads the model
+once). The results come back to this process, which writes them into FOLDER
+as the single-machine ``--output`` does: atomic Parquet parts, so a run that is
+killed leaves only whole parts, and the same command run again skips the
+articles already there (an id that holds another text is refused unless
+``--replace``). ``stance drift --results FOLDER`` reads either. Without an
 address Ray starts on this machine; ``--ray-address`` or ``RAY_ADDRESS``
 points it at a running cluster (``ray.init(address=...)``), whose workers
 need stance installed and the model folder at the same path.
@@ -12,30 +15,54 @@ need stance installed and the model folder at the same path.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
-from stance.errors import InputError, StanceError
+from stance.errors import InputError, StanceError, StanceWarning
 
-__all__ = ["score_with_ray"]
+__all__ = ["RayRun", "score_with_ray"]
+
+#: Scored rows go into a new part of the results folder this many at a time.
+PART_ROWS = 1024
+#: The extra column of the actors' rows: what became of the article.
+_STATUS = "status"
+
+
+class RayRun(NamedTuple):
+    """What :func:`score_with_ray` did: articles written, skipped (already in the folder) and refused."""
+
+    written: int
+    skipped: int
+    refused: int
+    interrupted: bool = False
 
 
 class _Scorer:
-    """A Ray actor: loads the model once, scores batches of table rows."""
+    """A Ray actor: loads the model once, scores batches of table rows.
 
-    def __init__(self, model_path: str, date: str | None, source: str | None, backend: str = "auto"):
+    ``held`` maps (article, source) to the SHA-256 of the text the results folder
+    holds for it: such an article is not scored again when its text is the same
+    (a resumed run), nor, unless ``replace``, when it is another (refused, as on
+    one machine). Each returned row says which in its ``status`` column.
+    """
+
+    def __init__(self, model_path: str, date: str | None, source: str | None, backend: str = "auto",
+                 held: dict | None = None, replace: bool = False):
         from stance.model import load_model
 
         self.model = load_model(model_path, backend=backend)
         self.date, self.source = date, source
+        self.held, self.replace = held or {}, replace
 
     def __call__(self, batch):
-        import pandas as pd
+        import pyarrow as pa
 
         from stance.corpus import _present, _resolve_date, row_document
-        from stance.results import results_rows
+        from stance.results import _schema, results_rows
         from stance.scoring import score_documents
 
-        docs = []
+        docs, passed = [], []
         for row in batch.to_pylist():  # the Python values the single-process path reads
             if _present(row.get("id")) is not None:
                 where = f"row id {str(row['id']).strip()!r}"
@@ -44,9 +71,16 @@ class _Scorer:
             doc = row_document(row, where)
             if doc.source is None:
                 doc.source = self.source
-            docs.append(_resolve_date(doc, self.date))
+            held = self.held.get((doc.id, doc.source))
+            if held is not None and held == doc.content_sha256:
+                passed.append({"article": doc.id, "source": doc.source, "location": doc.location, _STATUS: "skipped"})
+            elif held and not self.replace:
+                passed.append({"article": doc.id, "source": doc.source, "location": doc.location, _STATUS: "refused"})
+            else:
+                docs.append(_resolve_date(doc, self.date))
         results = list(score_documents(self.model, docs, batch_articles=max(1, len(docs))))
-        return pd.DataFrame(results_rows(results))
+        rows = [{**row, _STATUS: "scored"} for row in results_rows(results)] + passed
+        return pa.Table.from_pylist(rows, schema=_schema().append(pa.field(_STATUS, pa.string())))
 
 
 def _quiet_ray() -> None:
@@ -77,13 +111,18 @@ def _stance_message(err: BaseException) -> str | None:
 
 
 def _pool_shape(cpus: float, workers: int | None) -> tuple[int, float]:
-    """Scoring actors and the CPUs each reserves, leaving one CPU's worth to Ray Data's read and write tasks.
+    """Scoring actors and the CPUs each reserves, leaving one CPU's worth to Ray Data's read tasks.
 
-    Actors that reserve every CPU leave the tasks that feed them and write their
-    output waiting for a CPU forever: the run hangs.
+    Actors that reserve every CPU leave the tasks that feed them waiting for a
+    CPU forever: the run hangs.
     """
     size = workers or max(1, int(cpus) - 1)
     return size, min(1.0, max(cpus - 1.0, 0.0) / size)
+
+
+#: About this many bytes of the table per block: a block's results come back when the block is done, so a
+#: run stopped early keeps all but the blocks in progress (a few hundred articles each).
+BLOCK_BYTES = 256 * 1024
 
 
 def _read(path: Path):
@@ -92,7 +131,8 @@ def _read(path: Path):
     reader = {".jsonl": ray.data.read_json, ".csv": ray.data.read_csv, ".parquet": ray.data.read_parquet}
     if path.suffix.lower() not in reader:
         raise InputError(f"{path}: the ray engine reads one table (.jsonl, .csv or .parquet)")
-    return reader[path.suffix.lower()](str(path))
+    blocks = min(10_000, max(1, -(-path.stat().st_size // BLOCK_BYTES)))
+    return reader[path.suffix.lower()](str(path), override_num_blocks=blocks)
 
 
 def score_with_ray(
@@ -106,18 +146,24 @@ def score_with_ray(
     workers: int | None = None,
     batch_size: int = 64,
     backend: str = "auto",
-) -> int:
-    """Score a table on Ray into a Parquet folder; returns the number of articles written."""
+    replace: bool = False,
+) -> RayRun:
+    """Score a table on Ray into a results folder, skipping the articles already there.
+
+    Ctrl-C stops it after writing what was scored (``RayRun.interrupted``); the
+    same call then finishes the table.
+    """
     import ray
 
     from stance.persist import read_metadata
+    from stance.results import ResultsFolder
 
     table, output = Path(table), Path(output)
     if not table.is_file():
         raise InputError(f"{table}: no such table; give a .jsonl, .csv or .parquet file")
-    read_metadata(model_path)  # a missing or broken model fails here, not in every worker
-    if output.exists() and any(output.iterdir()):
-        raise InputError(f"{output}: not empty; the ray engine writes a new folder")
+    meta = read_metadata(model_path)  # a missing or broken model fails here, not in every worker
+    folder = ResultsFolder(output, str((meta.get("head") or {}).get("sha256") or "")[:16])
+    held = {key: version[0] for key, version in folder.versions.items()}
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
@@ -134,16 +180,42 @@ def score_with_ray(
     keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in data.columns()]
     size, cpus_each = _pool_shape(ray.available_resources().get("CPU", 1.0), workers)
     scored = data.select_columns(keep).map_batches(
-        _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source, backend), batch_size=batch_size,
-        batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=size), num_cpus=cpus_each,
+        _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source, backend, held, replace),
+        batch_size=batch_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=size),
+        num_cpus=cpus_each,
     )
+    return _write_results(scored, folder)
+
+
+def _write_results(scored, folder) -> RayRun:
+    """Collect the actors' rows here and write the scored ones into ``folder``, a part every PART_ROWS."""
+    from stance.store import refused_message
+
+    counts = {"scored": 0, "skipped": 0, "refused": 0}
+    part: list[dict] = []
     try:
-        scored.write_parquet(str(output))
+        try:
+            for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
+                for row in batch.to_pylist():
+                    status = row.pop(_STATUS)
+                    counts[status] += 1
+                    if status == "scored":
+                        part.append(row)
+                    elif status == "refused":
+                        recorded = folder.versions[(row["article"], row["source"])][1]
+                        warnings.warn(refused_message(row["location"], row["article"], recorded, str(folder.path)),
+                                      StanceWarning, stacklevel=2)
+                if len(part) >= PART_ROWS:
+                    folder.write_rows(part)
+                    part = []
+        except KeyboardInterrupt:
+            folder.write_rows(part)
+            return RayRun(counts["scored"], counts["skipped"], counts["refused"], interrupted=True)
     except Exception as err:  # noqa: BLE001 - a worker's StanceError arrives wrapped by Ray
+        folder.write_rows(part)  # what was scored before it is kept
         message = _stance_message(err)
         if message is not None:
             raise InputError(message) from None
         raise
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in output.glob("*.parquet"))
+    folder.write_rows(part)
+    return RayRun(counts["scored"], counts["skipped"], counts["refused"])

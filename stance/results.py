@@ -90,10 +90,13 @@ class ResultsFolder:
 
     def write(self, scores: list) -> Path | None:
         """Append one part with these results (atomically); returns its path."""
+        return self.write_rows(results_rows(scores))
+
+    def write_rows(self, rows: list[dict]) -> Path | None:
+        """Append one part with these :func:`results_rows` (atomically); returns its path."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        rows = results_rows(scores)
         if not rows:
             return None
         table = pa.Table.from_pylist(rows, schema=_schema())

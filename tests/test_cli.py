@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -569,3 +570,73 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
     # a row's error, raised in a worker, ends the run as stance's one error line, with no traceback
     assert failed.returncode == 1 and "Traceback" not in failed.stderr
     assert failed.stderr.strip().splitlines()[-1] == "error: row id 'b': empty text; fill it in or remove the row"
+
+
+@pytest.mark.integration
+def test_ray_engine_finishes_a_folder_cut_short_and_refuses_a_changed_text(trained, tmp_path):
+    pytest.importorskip("ray")
+    import pandas as pd
+
+    from stance.results import ResultsFolder
+
+    rows = [{"id": f"a{i}", "text": f"Serbia signs gas deal {i} with Russia.\nVucic visits Brussels.", "date": "2025-03-01"}
+            for i in range(12)]
+    table, out, env = _table(tmp_path / "t.jsonl", rows), tmp_path / "out", {"RAY_AUTH_MODE": "disabled"}
+    ray_score = ("score", "--engine", "ray", "--output", out, "--model", trained["model"])
+    # a run cut short: five articles already in the folder, in parts as either engine writes them
+    first = run_stance("score", _table(tmp_path / "first.jsonl", rows[:5]), "--output", out, "--model", trained["model"],
+                       "--quiet")
+    assert first.returncode == 0, first.stderr
+    earlier = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    rest = run_stance(*ray_score, table, env=env)
+    assert rest.returncode == 0, rest.stderr[-2000:]
+    assert "wrote 7 articles" in rest.stderr and "skipped 5 articles already in" in rest.stderr
+    assert all((out / name).read_bytes() == data for name, data in earlier.items())  # the parts there are untouched
+    assert sorted(pd.read_parquet(out)["article"]) == sorted(r["id"] for r in rows)  # every article once
+    whole = run_stance("score", table, "--output", tmp_path / "whole", "--model", trained["model"], "--quiet")
+    assert whole.returncode == 0, whole.stderr
+    a = pd.read_parquet(tmp_path / "whole").set_index("article").sort_index()
+    b = pd.read_parquet(out).set_index("article").sort_index()
+    assert list(a["content_sha256"]) == list(b["content_sha256"])
+    assert [[s["russia"]["label"] for s in json.loads(x)] for x in a["sentences"]] == \
+           [[s["russia"]["label"] for s in json.loads(x)] for x in b["sentences"]]
+    # another text under a held id: refused with a warning and exit 1, the folder's version kept
+    changed = [dict(r, text="Serbia rejects the gas deal with Russia.") if r["id"] == "a3" else r for r in rows]
+    changed_table = _table(tmp_path / "changed.jsonl", changed)
+    refused = run_stance(*ray_score, changed_table, env=env)
+    assert refused.returncode == 1, refused.stderr[-2000:]
+    assert "wrote 0 articles" in refused.stderr and "skipped 11 articles already in" in refused.stderr
+    assert "not stored: id 'a3' already holds another text" in refused.stderr
+    model_id = b["model_id"].iloc[0]
+    old_sha = ResultsFolder(out, model_id).versions[("a3", None)][0]
+    assert old_sha == b.loc["a3", "content_sha256"]
+    replaced = run_stance(*ray_score, changed_table, "--replace", env=env)
+    assert replaced.returncode == 0 and "wrote 1 articles" in replaced.stderr, replaced.stderr[-2000:]
+    new_sha = ResultsFolder(out, model_id).versions[("a3", None)][0]
+    assert new_sha != old_sha and new_sha == hashlib.sha256(changed[3]["text"].encode("utf-8")).hexdigest()
+
+
+def test_ray_results_kept_when_the_run_is_interrupted(tmp_path):
+    """Ctrl-C while results stream in: the rows received are written as a whole part before the run stops."""
+    import pyarrow as pa
+
+    from stance.distributed import _STATUS, PART_ROWS, _write_results
+    from stance.results import COLUMNS, ResultsFolder, _schema
+
+    def row(i, status="scored"):
+        return {**{c: None for c in COLUMNS}, "article": f"a{i}", "content_sha256": f"{i:064x}", "model_id": "m",
+                "n_sentences": 1, "n_skipped": 0, _STATUS: status}
+
+    class Stream:
+        def iter_batches(self, **_):
+            schema = _schema().append(pa.field(_STATUS, pa.string()))
+            yield pa.Table.from_pylist([row(i) for i in range(PART_ROWS + 3)], schema=schema)
+            yield pa.Table.from_pylist([row(9000), row(9001, "skipped")], schema=schema)
+            raise KeyboardInterrupt
+
+    folder = ResultsFolder(tmp_path / "out", "m")
+    run = _write_results(Stream(), folder)
+    assert run.interrupted and (run.written, run.skipped, run.refused) == (PART_ROWS + 4, 1, 0)
+    again = ResultsFolder(tmp_path / "out", "m")
+    assert again.done == {(f"a{i}", None) for i in [*range(PART_ROWS + 3), 9000]}
+    assert {p.suffix for p in (tmp_path / "out").iterdir()} == {".parquet"}  # no temporary file left beside the parts
