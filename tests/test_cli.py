@@ -366,7 +366,7 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     batch = pa.Table.from_pylist([{"id": "seed", "text": SEED.read_text("utf-8")}])
-    worker = json.loads(_Scorer(str(trained["model"]), None, None, "onnx")(batch)["sentences"][0])
+    worker = json.loads(_Scorer(str(trained["model"]), None, None, "onnx")(batch).to_pylist()[0]["sentences"])
     assert [s["russia"]["label"] for s in worker] == [s["russia"]["label"] for s in b["sentences"]]
     assert "use auto, torch, torch-bf16 or onnx" in _one_error_line(
         run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
