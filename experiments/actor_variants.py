@@ -356,8 +356,8 @@ def _with_actor_swap(original):
 class _StackedHead:
     """The default head's log-probabilities (or probabilities and their products with the indicators) and the actor indicators, read by a second model."""
 
-    def __init__(self, head, trees, actor_columns: slice, products: bool = False):
-        self.head, self.trees, self.actor_columns, self.products = head, trees, actor_columns, products
+    def __init__(self, head, second, actor_columns: slice, products: bool = False):
+        self.head, self.second, self.actor_columns, self.products = head, second, actor_columns, products
         self.classes_ = head.classes_
 
     def _stage_two(self, X, proba) -> np.ndarray:
@@ -369,7 +369,7 @@ class _StackedHead:
         return np.hstack([np.log(np.clip(proba, 1e-9, 1.0)), indicators])
 
     def predict_proba(self, X) -> np.ndarray:
-        return self.trees.predict_proba(self._stage_two(X, self.head.predict_proba(X)))
+        return self.second.predict_proba(self._stage_two(X, self.head.predict_proba(X)))
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
@@ -389,12 +389,12 @@ def _with_stacking(original, linear: bool = False):
         start = self.encoder_.dimension
         stacked = _StackedHead(base, None, slice(start, start + len(actors.ACTOR_FEATURES)), products=linear)
         if linear:
-            trees = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
+            second = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
         else:
-            trees = HistGradientBoostingClassifier(max_depth=3, max_iter=100, learning_rate=0.1, min_samples_leaf=20,
-                                                   l2_regularization=1.0, class_weight="balanced", random_state=0)
-        stacked.trees = trees.fit(stacked._stage_two(features, oof), y)
-        assert list(trees.classes_) == list(base.classes_)
+            second = HistGradientBoostingClassifier(max_depth=3, max_iter=100, learning_rate=0.1, min_samples_leaf=20,
+                                                    l2_regularization=1.0, class_weight="balanced", random_state=0)
+        stacked.second = second.fit(stacked._stage_two(features, oof), y)
+        assert list(second.classes_) == list(base.classes_)
         return stacked, {**params, "stacked": True}
 
     return _fit_head

@@ -157,12 +157,13 @@ def score_with_ray(
 
     from stance.persist import read_metadata
     from stance.results import ResultsFolder
+    from stance.scoring import saved_model_id
 
     table, output = Path(table), Path(output)
     if not table.is_file():
         raise InputError(f"{table}: no such table; give a .jsonl, .csv or .parquet file")
     meta = read_metadata(model_path)  # a missing or broken model fails here, not in every worker
-    folder = ResultsFolder(output, str((meta.get("head") or {}).get("sha256") or "")[:16])
+    folder = ResultsFolder(output, saved_model_id(meta))  # the id its scores will carry
     held = {key: version[0] for key, version in folder.versions.items()}
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -188,34 +189,36 @@ def score_with_ray(
 
 
 def _write_results(scored, folder) -> RayRun:
-    """Collect the actors' rows here and write the scored ones into ``folder``, a part every PART_ROWS."""
+    """Collect the actors' rows here and write the scored ones into ``folder``, a part every PART_ROWS.
+
+    However the run ends (done, Ctrl-C, a worker's error), what has come back is written.
+    """
     from stance.store import refused_message
 
     counts = {"scored": 0, "skipped": 0, "refused": 0}
     part: list[dict] = []
+    interrupted = False
     try:
-        try:
-            for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
-                for row in batch.to_pylist():
-                    status = row.pop(_STATUS)
-                    counts[status] += 1
-                    if status == "scored":
-                        part.append(row)
-                    elif status == "refused":
-                        recorded = folder.versions[(row["article"], row["source"])][1]
-                        warnings.warn(refused_message(row["location"], row["article"], recorded, str(folder.path)),
-                                      StanceWarning, stacklevel=2)
-                if len(part) >= PART_ROWS:
-                    folder.write_rows(part)
-                    part = []
-        except KeyboardInterrupt:
-            folder.write_rows(part)
-            return RayRun(counts["scored"], counts["skipped"], counts["refused"], interrupted=True)
+        for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
+            for row in batch.to_pylist():
+                status = row.pop(_STATUS)
+                counts[status] += 1
+                if status == "scored":
+                    part.append(row)
+                elif status == "refused":
+                    recorded = folder.versions[(row["article"], row["source"])][1]
+                    warnings.warn(refused_message(row["location"], row["article"], recorded, str(folder.path)),
+                                  StanceWarning, stacklevel=2)
+            if len(part) >= PART_ROWS:
+                folder.write_rows(part)
+                part = []
+    except KeyboardInterrupt:
+        interrupted = True
     except Exception as err:  # noqa: BLE001 - a worker's StanceError arrives wrapped by Ray
-        folder.write_rows(part)  # what was scored before it is kept
         message = _stance_message(err)
         if message is not None:
             raise InputError(message) from None
         raise
-    folder.write_rows(part)
-    return RayRun(counts["scored"], counts["skipped"], counts["refused"])
+    finally:
+        folder.write_rows(part)
+    return RayRun(counts["scored"], counts["skipped"], counts["refused"], interrupted)

@@ -158,13 +158,19 @@ def flat_sentences(sentences: Sequence[dict], targets: Sequence[str]) -> Iterato
                    "p_favor": p["favor"], "p_against": p["against"], "p_none": p["none"]}
 
 
+def saved_model_id(meta: dict) -> str | None:
+    """The id of a saved model, from its ``stance.json``: its head's SHA-256, cut to 16 digits (None if not saved)."""
+    head_sha256 = (meta.get("head") or {}).get("sha256")
+    return head_sha256[:16] if head_sha256 else None
+
+
 def model_info(model) -> dict:
     """What identifies the model that made a score (for the ``model`` field)."""
     meta = getattr(model, "metadata_", None) or {}
     path = getattr(model, "path_", None)
     head_sha256 = (meta.get("head") or {}).get("sha256")
     return {
-        "id": (head_sha256 or _heads_hash(model))[:16],
+        "id": saved_model_id(meta) or _heads_hash(model)[:16],
         "path": None if path is None else str(path),
         "head_sha256": head_sha256,
         "encoder": model.encoder_.model_id if hasattr(model.encoder_, "model_id") else type(model.encoder_).__name__,
