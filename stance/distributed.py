@@ -158,10 +158,10 @@ def score_with_ray(
     from stance.persist import read_metadata
     from stance.results import ResultsFolder
     from stance.scoring import saved_model_id
+    from stance.segment import require_regular_file
 
     table, output = Path(table), Path(output)
-    if not table.is_file():
-        raise InputError(f"{table}: no such table; give a .jsonl, .csv or .parquet file")
+    require_regular_file(table, "give a .jsonl, .csv or .parquet file")  # a FIFO would block Ray's read
     meta = read_metadata(model_path)  # a missing or broken model fails here, not in every worker
     folder = ResultsFolder(output, saved_model_id(meta))  # the id its scores will carry
     held = {key: version[0] for key, version in folder.versions.items()}
@@ -178,6 +178,7 @@ def score_with_ray(
         raise InputError(f"{table}: the ray engine needs an 'id' column, so that every article keeps its id")
     if "text" not in data.columns():
         raise InputError(f"{table}: no 'text' column; name the article-text column 'text'")
+    _check_distinct_ids(data, table)
     keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in data.columns()]
     size, cpus_each = _pool_shape(ray.available_resources().get("CPU", 1.0), workers)
     scored = data.select_columns(keep).map_batches(
@@ -186,6 +187,28 @@ def score_with_ray(
         num_cpus=cpus_each,
     )
     return _write_results(scored, folder)
+
+
+def _check_distinct_ids(data, table: Path) -> None:
+    """Refuse a table in which two rows give the same article id, as one machine does, before any scoring.
+
+    Reads only the id and url columns. A row with neither is left to the actor, which refuses it.
+    """
+    from stance.corpus import _present
+
+    seen: set[str] = set()
+    columns = [c for c in ("id", "url") if c in data.columns()]
+    for batch in data.select_columns(columns).iter_batches(batch_format="pyarrow", batch_size=None):
+        for row in batch.to_pylist():
+            raw = _present(row.get("id"))
+            found = _present(row.get("url")) if raw is None else raw
+            if found is None:
+                continue
+            article = str(found).strip()
+            if article in seen:
+                raise InputError(f"{table}: article id {article!r} is given to more than one row; "
+                                 "give every article a distinct id")
+            seen.add(article)
 
 
 def _write_results(scored, folder) -> RayRun:

@@ -614,6 +614,13 @@ def test_ray_engine_finishes_a_folder_cut_short_and_refuses_a_changed_text(train
     assert replaced.returncode == 0 and "wrote 1 articles" in replaced.stderr, replaced.stderr[-2000:]
     new_sha = ResultsFolder(out, model_id).versions[("a3", None)][0]
     assert new_sha != old_sha and new_sha == hashlib.sha256(changed[3]["text"].encode("utf-8")).hexdigest()
+    # two rows with one id: refused before any scoring, as on one machine, the folder as it was
+    parts = sorted(p.name for p in out.glob("*.parquet"))
+    twice = run_stance(*ray_score, _table(tmp_path / "twice.jsonl", [rows[0], {**rows[1], "id": "a0 "}]), env=env)
+    assert "article id 'a0' is given to more than one row" in _one_error_line(twice)
+    assert sorted(p.name for p in out.glob("*.parquet")) == parts
+    os.mkfifo(tmp_path / "fifo.jsonl")  # refused before it is opened: opening a FIFO waits for a writer
+    assert "is a FIFO (named pipe)" in _one_error_line(run_stance(*ray_score, tmp_path / "fifo.jsonl", env=env))
 
 
 def test_ray_results_kept_when_the_run_is_interrupted(tmp_path):
