@@ -57,6 +57,12 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   temperature or abstention on top. ``stacked-linear`` puts a balanced logistic regression
   (C = 1, fixed beforehand) there instead, over the head's probabilities, the indicators and
   every product of one probability with one indicator: the same interactions, spelled out.
+- ``actor-ngrams``: the word 1-2-grams read from the sentence with every name of Serbia
+  (Vučić, Belgrade, ...), of Russia (Putin, Moscow, the Kremlin, ...) and of the EU (Brussels,
+  the Commission, ...) replaced by one word for its side, as relation extractors mask their
+  entities: "Vučić condemned" and "Belgrade condemned" become one bigram, "Lavrov condemned"
+  another, so that the n-grams count who does what across the many names of each side
+  rather than which name is there. Settings fixed beforehand: replace, not add.
 """
 
 from __future__ import annotations
@@ -400,6 +406,23 @@ def _with_stacking(original, linear: bool = False):
     return _fit_head
 
 
+_SIDES = ((actors._SERBIA_RE, " xserbia "), (actors._RUSSIA_RE, " xrussia "), (actors._EU_RE, " xeu "))
+
+
+def actor_placeholders(text: str) -> str:
+    """``text`` lowercased, each name of Serbia, Russia or the EU replaced by one word for its side."""
+    for pattern, side in _SIDES:
+        text = pattern.sub(side, text)
+    return text.lower()
+
+
+def _with_actor_placeholders(original):
+    def vectorizer(**options):
+        return original(preprocessor=actor_placeholders, **options)
+
+    return vectorizer
+
+
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
     "seed-weight": [(model, "GridSearchCV", _search_with_seed_weight),
@@ -411,6 +434,7 @@ VARIANTS = {
     "actor-tokens-3": [(model.StanceClassifier, "transform_features", _with_actor_tokens(
         [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],
     "char-ngrams": [(sklearn_text, "TfidfVectorizer", _with_char_ngrams)],
+    "actor-ngrams": [(sklearn_text, "TfidfVectorizer", _with_actor_placeholders)],
     "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
     "previous-actors": [(model.StanceClassifier, "transform_features", _with_previous_actors)],
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
