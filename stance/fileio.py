@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stance.paths import write_error
+from stance.paths import OutputPathError, special_file, write_error
 
 
 def current_umask() -> int:
@@ -97,8 +97,13 @@ def _swept_prefix(path: Path, tag: str) -> str:
 
 
 def temp_file_beside(path: str | Path, tag: str = "tmp") -> tuple[int, str]:
-    """``tempfile.mkstemp`` beside ``path``, named for its owner, after sweeping leftovers of ``path``'s name."""
+    """``tempfile.mkstemp`` beside ``path``, named for its owner, after sweeping leftovers of ``path``'s name.
+
+    The temporary file is to replace ``path``: a FIFO or a device there is refused, never replaced.
+    """
     path = Path(path)
+    if kind := special_file(path):
+        raise OutputPathError(f"{path}: is {kind}, not a regular file; give a file path")
     return tempfile.mkstemp(dir=path.parent, prefix=_swept_prefix(path, tag))
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from stance.errors import StanceError
+from stance.segment import file_kind
 
 
 def data_home() -> Path:
@@ -43,6 +45,8 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
+    if not folder and (kind := special_file(path)):
+        raise OutputPathError(f"{what} {path}: is {kind}, not a regular file; give a file path")
     places = [path] if folder and not replaced else [path.parent]
     if replaced and os.path.isdir(path):
         places.append(path)  # moving a folder to another parent rewrites its ".." entry
@@ -53,6 +57,19 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     if append and os.path.isfile(path) and not os.access(path, os.W_OK):
         raise OutputPathError(f"{what} {path}: the file is not writable (permission denied); choose another path")
     return path
+
+
+def special_file(path: str | Path) -> str | None:
+    """What ``path`` is when it exists, links followed, as neither a regular file nor a folder; else None.
+
+    Writing a file means replacing it: a FIFO or a device (``/dev/null``, as root
+    too) would be swapped for a plain file, and appending to a FIFO would block.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else file_kind(mode)
 
 
 def folder_problem(place: Path) -> str | None:

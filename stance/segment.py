@@ -140,7 +140,8 @@ _KINDS = (
 )
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is, in words ("a FIFO (named pipe)", "a character device", ...)."""
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
@@ -158,7 +159,7 @@ def regular_file(path: str | Path) -> os.stat_result | str:
         if err.errno == errno.ELOOP:
             raise InputError(f"{printable_name(path)}: a loop of symbolic links; point the link at a real file") from None
         raise InputError(f"{printable_name(path)}: cannot be read ({err.strerror}); check its permissions") from None
-    return st if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
+    return st if stat.S_ISREG(st.st_mode) else file_kind(st.st_mode)
 
 
 def require_regular_file(path: str | Path, advice: str | None = None,
@@ -202,7 +203,7 @@ def read_article_bytes(path: str | Path) -> bytes:
     with open(fd, "rb", buffering=0) as stream:
         mode = os.fstat(stream.fileno()).st_mode
         if not stat.S_ISREG(mode):
-            raise not_regular(name, _kind(mode))
+            raise not_regular(name, file_kind(mode))
         try:
             data = _read_at_most(stream, limit + 1)
         except OSError as err:

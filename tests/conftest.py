@@ -110,10 +110,10 @@ def stance_script() -> str:
     return str(script) if script.exists() else shutil.which("stance")
 
 
-def run_stance(*args, env=None, stdin=None, cwd=REPO):
+def run_stance(*args, env=None, stdin=None, cwd=REPO, timeout=None):
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([stance_script(), *map(str, args)], capture_output=True, text=True,
-                          env=full_env, input=stdin, cwd=cwd)
+                          env=full_env, input=stdin, cwd=cwd, timeout=timeout)
 
 
 @pytest.fixture(scope="session")

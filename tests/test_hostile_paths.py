@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import stat
@@ -148,6 +149,38 @@ def test_a_failed_write_is_one_line_and_leaves_no_temporary_file(tmp_path, monke
     with pytest.raises(OutputPathError, match="No space left on device; free disk space"):
         atomic_write_text(tmp_path / "report.md", "text")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_or_a_device_given_as_an_output_file_is_refused_never_replaced(tmp_path):
+    """Writing replaces the file: a FIFO, or a link to /dev/null, would become a plain file (as root, /dev/null too)."""
+    from stance.fileio import atomic_write_text
+    from stance.paths import OutputPathError, check_writable
+
+    fifo = tmp_path / "page.html"
+    os.mkfifo(fifo)
+    to_null = tmp_path / "chart.png"
+    to_null.symlink_to(os.devnull)
+    for path, kind in ((fifo, "a FIFO (named pipe)"), (to_null, "a character device")):
+        for write in (lambda: check_writable(path, "--html"), lambda: atomic_write_text(path, "x"),
+                      lambda: check_writable(path, "--labels", append=True)):
+            with pytest.raises(OutputPathError, match=f"{path.name}: is {re.escape(kind)}, not a regular file"):
+                write()
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.readlink(to_null) == os.devnull and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png", "page.html"]  # no temporary file left
+
+
+@pytest.mark.parametrize("command", [
+    ("report", "experiments/minilm-logreg", "--html"),
+    ("labels", "merge", "labels/seeds.jsonl", "--out"),
+    ("label", "labels/articles", "--labels"),  # appending to a FIFO would wait for a reader
+])
+def test_the_cli_refuses_a_fifo_as_an_output_file_in_one_line(tmp_path, isolated_home, command):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    line = _one_error_line(run_stance(*command, fifo, timeout=120))
+    assert f"{fifo}: is a FIFO (named pipe), not a regular file" in line
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and sorted(tmp_path.iterdir()) == sorted([fifo, isolated_home])
 
 
 def _as_unprivileged(work) -> str:
