@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stance.errors import StanceError, StanceWarning
-from stance.fileio import follow_umask, temp_file_beside
+from stance.fileio import follow_umask, temp_file_beside, through_link
 from stance.paths import check_writable, write_error
 
 __all__ = ["COLUMNS", "ExportError", "export_sentences", "sentence_rows"]
@@ -173,6 +173,7 @@ def _rows(article: dict, sentences: Iterable[dict]) -> Iterator[dict]:
 @contextmanager
 def _replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it (fsynced, mode from the umask) once the block ends well."""
+    path = through_link(path)
     try:
         fd, tmp = temp_file_beside(path)
     except OSError as err:

@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stance.paths import OutputPathError, special_file, write_error
+from stance.paths import require_replaceable, write_error
 
 
 def current_umask() -> int:
@@ -102,8 +102,7 @@ def temp_file_beside(path: str | Path, tag: str = "tmp") -> tuple[int, str]:
     The temporary file is to replace ``path``: a FIFO or a device there is refused, never replaced.
     """
     path = Path(path)
-    if kind := special_file(path):
-        raise OutputPathError(f"{path}: is {kind}, not a regular file; give a file path")
+    require_replaceable(path)
     return tempfile.mkstemp(dir=path.parent, prefix=_swept_prefix(path, tag))
 
 
@@ -132,14 +131,24 @@ def replace_folder(staging: str | Path, path: str | Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def through_link(path: str | Path) -> Path:
+    """``path``, or the file its symbolic link points to: the write replaces that file and keeps the link.
+
+    A FIFO or a device there, link or not, is refused under the name given.
+    """
+    path = Path(path)
+    require_replaceable(path)
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write a file through a fsynced temporary file and ``os.replace``.
 
     A crash leaves either the old file or the new one, never a torn one. The
     file's mode follows the umask. An OSError (disk full, permission) becomes
-    a one-line :class:`~stance.paths.OutputPathError`.
+    a one-line :class:`~stance.paths.OutputPathError`. A symbolic link is written through.
     """
-    path = Path(path)
+    path = through_link(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_file_beside(path)

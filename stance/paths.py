@@ -45,9 +45,10 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
-    if not folder and (kind := special_file(path)):
-        raise OutputPathError(f"{what} {path}: is {kind}, not a regular file; give a file path")
-    places = [path] if folder and not replaced else [path.parent]
+    if not folder:
+        require_replaceable(path, what)
+    written = Path(os.path.realpath(path)) if not folder and os.path.islink(path) else path  # links are written through
+    places = [path] if folder and not replaced else [written.parent]
     if replaced and os.path.isdir(path):
         places.append(path)  # moving a folder to another parent rewrites its ".." entry
     for place in places:
@@ -70,6 +71,12 @@ def special_file(path: str | Path) -> str | None:
     except OSError:
         return None
     return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else file_kind(mode)
+
+
+def require_replaceable(path: str | Path, what: str = "") -> None:
+    """Refuse, in one line, to write a file over a FIFO, socket or device (see :func:`special_file`)."""
+    if kind := special_file(path):
+        raise OutputPathError(f"{what + ' ' if what else ''}{path}: is {kind}, not a regular file; give a file path")
 
 
 def folder_problem(place: Path) -> str | None:

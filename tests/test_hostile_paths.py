@@ -170,6 +170,26 @@ def test_a_fifo_or_a_device_given_as_an_output_file_is_refused_never_replaced(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chart.png", "page.html"]  # no temporary file left
 
 
+def test_a_symbolic_link_given_as_an_output_file_is_written_through_and_kept(tmp_path):
+    from stance.fileio import atomic_write_text
+    from stance.paths import OutputPathError, check_writable
+
+    real = tmp_path / "site" / "page.html"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "page.html"
+    link.symlink_to(real)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["page.html", "page.html", "site"]
+    elsewhere = tmp_path / "afile"
+    elsewhere.write_text("not a folder")
+    link.unlink()
+    link.symlink_to(elsewhere / "page.html")  # where the write would land: under a file
+    with pytest.raises(OutputPathError, match="is a file, not a folder"):
+        check_writable(link, "--html")
+
+
 @pytest.mark.parametrize("command", [
     ("report", "experiments/minilm-logreg", "--html"),
     ("labels", "merge", "labels/seeds.jsonl", "--out"),
