@@ -200,11 +200,12 @@ def main(argv=None):
               "| encoder | " + " | ".join(f"{PLANS[plan]} {t} macro-F1" for plan, t in columns) + " | labels as fp32 |",
               "|---|" + "---|" * len(columns) + "---|"]
     for name, row in served.items():
+        same = _agreement(row, base)
         lines.append(f"| {name} | " + " | ".join(f"{row['f1'][c]:.3f} ({row['f1'][c] - base['f1'][c]:+.3f})"
-                                               for c in columns) + f" | {_agreement(row, base):.1%} |")
+                                               for c in columns) + f" | {same:.1%} |")
         worst = min(row["f1"][c] - base["f1"][c] for c in columns)
         verdicts.append(f"- {name}, scoring a float32-trained model: its macro-F1 changes by {worst:+.3f} at worst, "
-                        f"{_agreement(row, base):.1%} of labels as fp32: "
+                        f"{same:.1%} of labels as fp32: "
                         f"{'passes' if -worst < BAR else 'fails'} the bar.")
     lines += ["", "Verdicts:", "", *verdicts]
     atomic_write_text(args.out, "\n".join(lines) + "\n")

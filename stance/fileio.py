@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from stance.paths import require_replaceable, write_error
+from stance.paths import link_target, require_replaceable, write_error
 
 
 def current_umask() -> int:
@@ -136,9 +136,8 @@ def through_link(path: str | Path) -> Path:
 
     A FIFO or a device there, link or not, is refused under the name given.
     """
-    path = Path(path)
     require_replaceable(path)
-    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+    return link_target(path)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

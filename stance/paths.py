@@ -45,10 +45,11 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
-    if not folder:
+    if folder:
+        places = [path.parent] if replaced else [path]
+    else:
         require_replaceable(path, what)
-    written = Path(os.path.realpath(path)) if not folder and os.path.islink(path) else path  # links are written through
-    places = [path] if folder and not replaced else [written.parent]
+        places = [link_target(path).parent]  # a symbolic link is written through
     if replaced and os.path.isdir(path):
         places.append(path)  # moving a folder to another parent rewrites its ".." entry
     for place in places:
@@ -71,6 +72,12 @@ def special_file(path: str | Path) -> str | None:
     except OSError:
         return None
     return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else file_kind(mode)
+
+
+def link_target(path: str | Path) -> Path:
+    """Where a file written to ``path`` lands: the file a symbolic link points to, else ``path`` itself."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
 def require_replaceable(path: str | Path, what: str = "") -> None:
