@@ -63,6 +63,17 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   entities: "Vučić condemned" and "Belgrade condemned" become one bigram, "Lavrov condemned"
   another, so that the n-grams count who does what across the many names of each side
   rather than which name is there. Settings fixed beforehand: replace, not add.
+- ``negation-flip``: counterfactual sentences of the other kind: a training sentence whose
+  stance sits on one target alone, with no contrast ("but", "while", "despite", ...) and
+  exactly one negation ("will not", "never", "refused to", "rejects", ...), is copied with
+  the negation taken out ("Serbia will not impose sanctions" to "Serbia will impose
+  sanctions") and its stance turned over (favor to against); 81 copies from the 1,566
+  labeled lines. A frozen vector barely moves with a "not", so the head learns little of
+  negation from sentences that differ in more than it; the pairs make the n-grams carry it.
+  Settings fixed beforehand, from a look at 25 copies: one target only, no contrast word.
+
+Variants join with ``+`` (``subject-position+char-ngrams``): each one's patches applied in
+turn, for variants that patch different things.
 """
 
 from __future__ import annotations
@@ -342,21 +353,81 @@ def swapped(text: str, k: int) -> str | None:
     return new
 
 
-def _with_actor_swap(original):
-    def fit(self, X, y, groups=None):
-        items = model._items(X)
-        labels = model._label_matrix(y, self.targets, len(items))
-        copies = {i: swapped(item_text(item), i) for i, item in enumerate(items)
-                  if any(v in ("favor", "against") for v in labels[i])}
-        copies = {i: new for i, new in copies.items() if new is not None}
-        extra_items = [new if isinstance(items[i], str) else {**items[i], "text": new} for i, new in copies.items()]
-        extra = np.full((len(copies), labels.shape[1]), "none", dtype=object)
-        if groups is not None:
-            groups = np.asarray(groups)
-            groups = np.concatenate([groups, groups[list(copies)]])
-        return original(self, items + extra_items, np.vstack([labels, extra]), groups)
+def _with_copies(copy_of):
+    """A ``fit`` that adds, to each fold's training rows, ``copy_of(row, text, labels)``'s (text, labels)
+    where it gives one; the copies share their source's group, so the C search's folds keep them together."""
+    def wrap(original):
+        def fit(self, X, y, groups=None):
+            items = model._items(X)
+            labels = model._label_matrix(y, self.targets, len(items))
+            copies = {i: copy_of(i, item_text(item), labels[i]) for i, item in enumerate(items)}
+            copies = {i: copy for i, copy in copies.items() if copy is not None}
+            extra_items = [text if isinstance(items[i], str) else {**items[i], "text": text}
+                           for i, (text, _) in copies.items()]
+            extra = np.array([row for _, row in copies.values()], dtype=object).reshape(len(copies), labels.shape[1])
+            if groups is not None:
+                groups = np.asarray(groups)
+                groups = np.concatenate([groups, groups[list(copies)]])
+            return original(self, items + extra_items, np.vstack([labels, extra]), groups)
 
-    return fit
+        return fit
+
+    return wrap
+
+
+def _swapped_copy(row: int, text: str, labels):
+    """A stance-bearing sentence with its Serbian actors renamed (swap chosen by its row), labeled none everywhere."""
+    if not any(v in ("favor", "against") for v in labels):
+        return None
+    new = swapped(text, row)
+    return None if new is None else (new, ["none"] * len(labels))
+
+
+_with_actor_swap = _with_copies(_swapped_copy)
+
+
+# A negation and what the sentence says without it: one per sentence, or the sentence is left alone.
+_NEGATIONS = [(re.compile(pattern, re.IGNORECASE), plain) for pattern, plain in [
+    (r"\bwill not\b|\bwon't\b", "will"), (r"\bwould not\b|\bwouldn't\b", "would"),
+    (r"\bcould not\b|\bcouldn't\b", "could"), (r"\bcannot\b|\bcan't\b|\bcan not\b", "can"),
+    (r"\bshould not\b|\bshouldn't\b", "should"), (r"\bdoes not\b|\bdoesn't\b", "does"),
+    (r"\bdo not\b|\bdon't\b", "do"), (r"\bdid not\b|\bdidn't\b", "did"), (r"\bis not\b|\bisn't\b", "is"),
+    (r"\bare not\b|\baren't\b", "are"), (r"\bwas not\b|\bwasn't\b", "was"), (r"\bhas not\b|\bhasn't\b", "has"),
+    (r"\bhave not\b|\bhaven't\b", "have"), (r"\bhad not\b|\bhadn't\b", "had"), (r"\bnever\s+", ""),
+    (r"\brefused to\b", "agreed to"), (r"\brefuses to\b", "agrees to"), (r"\brefuse to\b", "agree to"),
+    (r"\brejected\b", "accepted"), (r"\brejects\b", "accepts"), (r"\breject\b", "accept"),
+]]
+_OTHER_NEGATION = re.compile(r"\b(?:not|no|nor|neither|without)\b|n't\b", re.IGNORECASE)
+
+
+def affirmed(text: str) -> str | None:
+    """``text`` with its one negation taken out ("will not join" to "will join"); None unless it has exactly one."""
+    found = [(pattern, plain) for pattern, plain in _NEGATIONS for _ in pattern.finditer(text)]
+    if len(found) != 1:
+        return None
+    pattern, plain = found[0]
+    new = pattern.sub(lambda m: plain.capitalize() if m.group(0)[0].isupper() else plain, text, count=1)
+    return None if _OTHER_NEGATION.search(new) else new
+
+
+_FLIPPED = {"favor": "against", "against": "favor", "none": "none"}
+_CONTRAST = re.compile(r"\b(?:but|however|while|whereas|although|though|yet|despite|rather than)\b", re.IGNORECASE)
+
+
+def flippable(text: str, labels) -> str | None:
+    """The affirmed copy of a sentence whose stance, on one target alone, the negation plausibly carries; else None."""
+    if sum(v in ("favor", "against") for v in labels) != 1 or _CONTRAST.search(text):
+        return None
+    return affirmed(text)
+
+
+def _flipped_copy(row: int, text: str, labels):
+    """The affirmed copy (see :func:`flippable`) with its stance turned over."""
+    new = flippable(text, labels)
+    return None if new is None else (new, [_FLIPPED[v] for v in labels])
+
+
+_with_negation_flip = _with_copies(_flipped_copy)
 
 
 class _StackedHead:
@@ -439,6 +510,7 @@ VARIANTS = {
     "previous-actors": [(model.StanceClassifier, "transform_features", _with_previous_actors)],
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
+    "negation-flip": [(model.StanceClassifier, "fit", _with_negation_flip)],
     "stacked": [(model.StanceClassifier, "_fit_head", _with_stacking)],
     "stacked-linear": [(model.StanceClassifier, "_fit_head", lambda original: _with_stacking(original, linear=True))],
 }
@@ -450,13 +522,17 @@ def applied(variant: str | None):
     if variant is None:
         yield
         return
-    if variant not in VARIANTS:
-        raise SystemExit(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in VARIANTS[variant]]
-    for owner, name, wrap in VARIANTS[variant]:
+    unknown = [part for part in variant.split("+") if part not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}, joined with '+'")
+    patches = [patch for part in variant.split("+") for patch in VARIANTS[part]]
+    if len({(id(owner), name) for owner, name, _ in patches}) < len(patches):
+        raise SystemExit(f"variant {variant!r}: two of its parts patch the same thing; they cannot be joined")
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, wrap in patches:
         setattr(owner, name, wrap(getattr(owner, name)))
     try:
         yield
     finally:
-        for owner, name, original in originals:
+        for owner, name, original in reversed(originals):
             setattr(owner, name, original)

@@ -108,8 +108,9 @@ def temp_file_beside(path: str | Path, tag: str = "tmp") -> tuple[int, str]:
 
 def make_temp_dir(path: str | Path, tag: str = "tmp") -> Path:
     """A folder beside ``path`` (renamed into place later), named as :func:`temp_file_beside` names
-    files, its mode following the umask."""
-    path = Path(path)
+    files, its mode following the umask; beside the folder a symbolic link points to, as
+    :func:`replace_folder` replaces that one."""
+    path = link_target(path)
     folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=_swept_prefix(path, tag)))
     follow_umask(folder, folder=True)
     return folder
@@ -119,9 +120,11 @@ def replace_folder(staging: str | Path, path: str | Path) -> None:
     """Put the folder ``staging`` at ``path``, so that readers see the old folder or the new one.
 
     The old folder is moved aside first (a sweep keeps it while nothing stands at ``path``)
-    and removed once the new one is in place.
+    and removed once the new one is in place. A symbolic link is written through: the folder
+    it points to is replaced and the link kept (``staging`` made by :func:`make_temp_dir`
+    lies beside that folder).
     """
-    staging, path = Path(staging), Path(path)
+    staging, path = Path(staging), link_target(path)
     if not path.exists():
         os.replace(staging, path)
         return

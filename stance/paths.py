@@ -45,13 +45,14 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
+    lands = link_target(path)  # a symbolic link is written through
     if folder:
-        places = [path.parent] if replaced else [path]
+        places = [lands.parent] if replaced else [path]
     else:
         require_replaceable(path, what)
-        places = [link_target(path).parent]  # a symbolic link is written through
-    if replaced and os.path.isdir(path):
-        places.append(path)  # moving a folder to another parent rewrites its ".." entry
+        places = [lands.parent]
+    if replaced and os.path.isdir(lands):
+        places.append(lands)  # moving a folder to another parent rewrites its ".." entry
     for place in places:
         problem = folder_problem(place)
         if problem is not None:

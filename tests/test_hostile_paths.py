@@ -598,3 +598,27 @@ def test_the_next_write_removes_what_a_killed_writer_left_and_nothing_else(tmp_p
     make_temp_dir(model)
     assert not retired.exists()
 
+
+def test_a_symbolic_link_given_as_a_model_folder_is_written_through_and_kept(tmp_path):
+    """`train --out LINK` swaps in the folder the link points to; before, the link itself was replaced by a folder."""
+    from stance.fileio import make_temp_dir, replace_folder
+    from stance.paths import OutputPathError, check_writable
+
+    real = tmp_path / "models" / "current"
+    real.mkdir(parents=True)
+    (real / "stance.json").write_text("old")
+    link = tmp_path / "model"
+    link.symlink_to(real, target_is_directory=True)
+    assert check_writable(link, "--out", folder=True, replaced=True) == link
+    staging = make_temp_dir(link)
+    assert staging.parent == real.parent
+    (staging / "stance.json").write_text("new")
+    replace_folder(staging, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert (real / "stance.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "models"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["current"]  # no staging or retired copy left
+    link.unlink()
+    link.symlink_to("/proc/sys", target_is_directory=True)  # the swap would happen in /proc, beside the link's target
+    with pytest.raises(OutputPathError, match="cannot write in /proc"):
+        check_writable(link, "--out", folder=True, replaced=True)
