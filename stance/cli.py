@@ -832,6 +832,23 @@ def export(
     typer.echo(f"wrote {written} rows to {_shown(output)}", err=True)
 
 
+@app.command()
+@user_errors
+def check(
+    model: Annotated[Optional[Path], typer.Option(help="Model folder. Default: $STANCE_MODEL or ~/.local/share/stance/model")] = None,
+    backend: Annotated[str, BACKEND_OPTION] = "auto",
+    failures: Annotated[bool, typer.Option("--failures", help="Also list every sentence the model gets wrong.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: the summary and every sentence.")] = False,
+):
+    """Label plain sentences whose labels are known, to see whether the model reads who acts or only what is named."""
+    from stance.checks import run_checks
+    from stance.model import load_model
+    from stance.paths import default_model_dir
+
+    result = run_checks(load_model(model or default_model_dir(), backend=backend))
+    typer.echo(_json_line(result.to_dict()) if as_json else result.to_text(failures=failures))
+
+
 def explain_scores(model, result) -> list[dict]:
     """Per sentence of ``result``, why each target got the label it shows (see :mod:`stance.explain`)."""
     from stance.explain import explain_sentences

@@ -153,6 +153,10 @@ CASES = [
     ("export-unknown-suffix", 1, lambda d: ["export", "--db", d / "none.sqlite", "--output", d / "s.xlsx"]),
     ("export-output-under-file", 1, lambda d: ["export", "--db", _foreign_sqlite(d), "--output", _under_file(d, "s.csv")]),
     ("export-db-and-results", 2, lambda d: ["export", "--db", d / "h.sqlite", "--results", d, "--output", d / "s.csv"]),
+    ("check-model-missing", 1, lambda d: ["check", "--model", d / "no-model"]),
+    ("check-model-is-fifo", 1, lambda d: ["check", "--model", _fifo(d, "m")]),
+    ("check-model-empty-folder", 1, lambda d: ["check", "--model", d]),
+    ("check-bad-backend", 1, lambda d: ["check", "--model", "{model}", "--backend", "gpu"]),
     # the evaluation page
     ("report-folder-missing", 1, lambda d: ["report", d / "none", "--html", d / "r.html"]),
     ("report-metrics-garbage", 1, lambda d: ["report", _run_folder(d, b"\x00garbage", b"{}\n"), "--html", d / "r.html"]),
