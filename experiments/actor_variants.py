@@ -71,6 +71,13 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   labeled lines. A frozen vector barely moves with a "not", so the head learns little of
   negation from sentences that differ in more than it; the pairs make the n-grams carry it.
   Settings fixed beforehand, from a look at 25 copies: one target only, no contrast word.
+- ``named-offices``: an office counts as Serbia's only when nothing marks it foreign. The
+  default marks it by a foreign adjective before it ("Russian President"); this variant
+  also marks it by a name after it that is not Serbian ("President Putin", "Prime
+  Minister Fico": capitalised words, none a Serbian name or ending in -ić), and knows more
+  adjectives (Slovak, Bulgarian, Turkish, ...). Written after ``stance check`` showed
+  "President Erdoğan" and "The Bulgarian government" read as Serbian actors; it changes
+  the indicators of 10 of the 1,566 labeled lines.
 
 Variants join with ``+`` (``subject-position+char-ngrams``): each one's patches applied in
 turn, for variants that patch different things.
@@ -494,6 +501,38 @@ def _with_actor_placeholders(original):
     return vectorizer
 
 
+_MORE_FOREIGN = (r"slovak|bulgarian|turkish|polish|italian|greek|romanian|austrian|czech|slovenian|macedonian|"
+                 r"albanian|azerbaijani|belarusian|dutch|spanish|swedish|finnish|israeli|iranian|japanese|indian")
+_FOREIGN_OFFICE_ANY = re.compile(rf"\b(?:{actors._FOREIGN}|{_MORE_FOREIGN})\s+(?:{actors._OFFICE})\b", re.IGNORECASE)
+_NAMED_OFFICE = re.compile(rf"\b(?i:{actors._OFFICE})((?:\s+[A-ZČĆŽŠĐÁÉÍÓÚÖÜİ][\w'’.-]*){{1,3}})")
+_SERBIAN_NAME = re.compile(rf"\b(?:{actors._SERBIA})\b|i[cć]\b", re.IGNORECASE)
+
+
+def foreign_offices_only(text: str) -> bool:
+    """Whether every office the sentence names is marked foreign, by an adjective before it or a name after it."""
+    offices = list(actors._OFFICE_RE.finditer(text))
+    if not offices or actors._SERBIA_RE.search(text):
+        return False
+    marked = {m.end() for m in _FOREIGN_OFFICE_ANY.finditer(text)}
+    for m in _NAMED_OFFICE.finditer(text):
+        if not _SERBIAN_NAME.search(m.group(1)):
+            marked.add(m.start(1))
+    return len(marked) >= len(offices)
+
+
+def _with_named_offices(original):
+    def row(text: str):
+        values = list(original(text))
+        if values[0] and foreign_offices_only(text):  # columns as actors.ACTOR_FEATURES
+            values[0] = False
+            values[2] = values[1]  # serbia or a reference back
+            values[6] = values[3] and not values[2]
+            values[7] = values[4] and not values[2]
+        return tuple(values)
+
+    return row
+
+
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
     "seed-weight": [(model, "GridSearchCV", _search_with_seed_weight),
@@ -511,6 +550,7 @@ VARIANTS = {
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "negation-flip": [(model.StanceClassifier, "fit", _with_negation_flip)],
+    "named-offices": [(actors, "_row", _with_named_offices)],
     "stacked": [(model.StanceClassifier, "_fit_head", _with_stacking)],
     "stacked-linear": [(model.StanceClassifier, "_fit_head", lambda original: _with_stacking(original, linear=True))],
 }

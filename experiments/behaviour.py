@@ -1,14 +1,14 @@
 """The plain-sentence checks of `stance check` (:mod:`stance.checks`), for several models side by side.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python experiments/behaviour.py MODEL [MODEL ...]
+    HF_HUB_OFFLINE=1 .venv/bin/python experiments/behaviour.py [--out FOLDER] MODEL [MODEL ...]
 
 A MODEL is a model folder (``stance train --out DIR``), or ``NAME=SETTINGS-JSON``: a setting
 of ``experiments/finetune_search.py`` (``default='{"kind": "frozen"}'``, ``actor-swap='{"kind":
 "frozen", "variant": "actor-swap"}'``) fitted here on every labeled sentence, as ``stance
 train`` fits its final model (for the default, the same labels as the model folder
 ``stance train`` saves). The sentences and their labels were written before any model read
-them, and no setting is chosen by them. Writes ``experiments/behaviour/behaviour.md`` (a
-table per model and every failing sentence) and ``behaviour.jsonl`` (every sentence, its
+them, and no setting is chosen by them. Writes ``experiments/behaviour/behaviour.md`` (or
+into ``--out``: a table of the models and every failing sentence) and ``behaviour.jsonl`` (every sentence, its
 expected labels and each model's).
 """
 
@@ -95,6 +95,9 @@ def render(rows: list[dict], models: list[tuple[str, str]], summaries: list[dict
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    out = REPO / "experiments" / "behaviour"
+    if argv[:1] == ["--out"] and len(argv) > 1:
+        out, argv = Path(argv[1]), argv[2:]
     if not argv:
         sys.exit("give one or more model folders (made by `stance train --out DIR`) or NAME='SETTINGS-JSON'")
     for arg in argv:
@@ -112,8 +115,7 @@ def main(argv=None) -> None:
             row[name] = checked["predicted"]
         models.append((name, what))
         summaries.append(report.summary())
-    out = REPO / "experiments" / "behaviour"
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     keyed = [{**{k: r[k] for k in ("kind", "action", "text", "expected")},
               "predicted": {name: r[name] for name, _ in models}} for r in rows]
     atomic_write_text(out / "behaviour.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keyed))
