@@ -97,6 +97,7 @@ class CheckReport:
     """The check sentences with a model's labels; :meth:`summary` counts them by kind."""
 
     sentences: list[dict] = field(default_factory=list)
+    model: dict | None = None  # what identifies the model checked, as the ``model`` field of scores
 
     def summary(self) -> dict:
         """Per kind: ``n`` sentences, how many are right per target and on ``both``; and ``names agree``."""
@@ -118,7 +119,7 @@ class CheckReport:
         return [s for s in self.sentences if s["predicted"] != s["expected"]]
 
     def to_dict(self) -> dict:
-        return {"summary": self.summary(), "sentences": self.sentences}
+        return {"model": self.model, "summary": self.summary(), "sentences": self.sentences}
 
     def to_text(self, failures: bool = False) -> str:
         """A table of shares right by kind; with ``failures``, every failing sentence under it."""
@@ -128,7 +129,9 @@ class CheckReport:
             return f"{k}/{n} ({k / n:.0%})" if n else "0/0"
 
         width = max(map(len, KINDS))
-        lines = [f"{'kind':<{width}}  {'russia right':>14}  {'eu right':>14}  {'both right':>14}  expected"]
+        lines = [] if self.model is None else [
+            f"model {self.model['id']} ({self.model['encoder']}){' at ' + self.model['path'] if self.model['path'] else ''}"]
+        lines += [f"{'kind':<{width}}  {'russia right':>14}  {'eu right':>14}  {'both right':>14}  expected"]
         for kind, expected in KINDS.items():
             s = summary[kind]
             lines.append(f"{kind:<{width}}  {share(s['russia'], s['n']):>14}  {share(s['eu'], s['n']):>14}  "
@@ -148,8 +151,10 @@ def run_checks(model) -> CheckReport:
     if not set(TARGETS) <= set(targets):
         raise StanceError(f"the checks need a model of the targets russia and eu; this one has "
                           f"{', '.join(targets) or 'none'}")
+    from stance.scoring import model_info
+
     sentences = check_sentences()
     labels = model.predict([s["text"] for s in sentences])
     for sentence, row in zip(sentences, labels):
         sentence["predicted"] = {t: str(row[targets.index(t)]) for t in TARGETS}
-    return CheckReport(sentences)
+    return CheckReport(sentences, model_info(model))

@@ -18,6 +18,7 @@ class _Fixed:
     """A fitted model stand-in that answers from a table of texts, else `none`."""
 
     targets_ = ["eu", "russia"]  # not in check order: labels must be read by target name
+    metadata_, path_, encoder_ = {"head": {"sha256": "ab" * 32}}, None, None
 
     def __init__(self, answers: dict[str, tuple[str, str]] | None = None):
         self.answers = answers or {}
@@ -64,6 +65,7 @@ def test_labels_are_read_by_target_and_names_that_disagree_are_counted():
     assert summary["names agree"] == {"n": len(ACTIONS), "same": len(ACTIONS) - 1}
     assert [s["text"] for s in report.failures()] == [flipped["text"]]
     text = report.to_text(failures=True)
+    assert text.splitlines()[0] == "model abababababababab (NoneType)"
     assert "107/108 (99%)" in text and f"{flipped['text']}  favor/none -> against/none" in text
 
 
@@ -80,6 +82,7 @@ def test_check_labels_each_sentence_as_score_does_and_counts_them(trained, tmp_p
     result = run_stance("check", "--model", trained["model"], "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
+    assert data["model"]["path"] == str(trained["model"])
     sentences = data["sentences"]
     assert len(sentences) == len(check_sentences())
     for kind in KINDS:
@@ -95,7 +98,9 @@ def test_check_labels_each_sentence_as_score_does_and_counts_them(trained, tmp_p
         (sentence,) = json.loads(scored.stdout)["sentences"]
         assert {t: sentence[t]["label"] for t in ("russia", "eu")} == s["predicted"]
     printed = run_stance("check", "--model", trained["model"])
-    assert printed.returncode == 0 and printed.stdout.splitlines()[0].split()[:2] == ["kind", "russia"]
+    assert printed.returncode == 0
+    assert printed.stdout.splitlines()[0] == f"model {data['model']['id']} (all-MiniLM-L6-v2) at {trained['model']}"
+    assert printed.stdout.splitlines()[1].split()[:2] == ["kind", "russia"]
     missing = run_stance("check", "--model", tmp_path / "nothing")
     assert missing.returncode == 1 and "no trained model" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
