@@ -846,7 +846,7 @@ def check(
     from stance.paths import default_model_dir
 
     result = run_checks(load_model(model or default_model_dir(), backend=backend))
-    typer.echo(_json_line(result.to_dict()) if as_json else result.to_text(failures=failures))
+    typer.echo(_json_line(result.to_dict()) if as_json else _for_terminal(result.to_text(failures=failures)))
 
 
 def explain_scores(model, result) -> list[dict]:
