@@ -77,7 +77,7 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   Minister Fico": capitalised words, none a Serbian name or ending in -ić), and knows more
   adjectives (Slovak, Bulgarian, Turkish, ...). Written after ``stance check`` showed
   "President Erdoğan" and "The Bulgarian government" read as Serbian actors; it changes
-  the indicators of 10 of the 1,566 labeled lines.
+  the indicators of 11 of the 1,566 labeled lines.
 
 Variants join with ``+`` (``subject-position+char-ngrams``): each one's patches applied in
 turn, for variants that patch different things.
@@ -520,14 +520,17 @@ def foreign_offices_only(text: str) -> bool:
     return len(marked) >= len(offices)
 
 
+_COLUMN = {name: i for i, name in enumerate(actors.ACTOR_FEATURES)}
+
+
 def _with_named_offices(original):
     def row(text: str):
         values = list(original(text))
-        if values[0] and foreign_offices_only(text):  # columns as actors.ACTOR_FEATURES
-            values[0] = False
-            values[2] = values[1]  # serbia or a reference back
-            values[6] = values[3] and not values[2]
-            values[7] = values[4] and not values[2]
+        if values[_COLUMN["serbia named"]] and foreign_offices_only(text):
+            values[_COLUMN["serbia named"]] = False
+            acting = values[_COLUMN["serbia or a reference back"]] = values[_COLUMN["opens with a reference back"]]
+            values[_COLUMN["russia named, serbia not"]] = values[_COLUMN["russia named"]] and not acting
+            values[_COLUMN["eu named, serbia not"]] = values[_COLUMN["eu named"]] and not acting
         return tuple(values)
 
     return row

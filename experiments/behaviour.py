@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from stance.checks import KINDS, TARGETS, check_sentences, run_checks  # noqa: E402
+from stance.checks import ACTIONS, KINDS, TARGETS, check_sentences, run_checks, shown_share  # noqa: E402
 from stance.fileio import atomic_write_text  # noqa: E402
 
 
@@ -55,13 +55,11 @@ def search_setting(name: str, settings: dict):
 
 
 def render(rows: list[dict], models: list[tuple[str, str]], summaries: list[dict], argv: list[str]) -> str:
-    def share(k, n):
-        return f"{k}/{n} ({k / n:.0%})"
-
+    share = shown_share
     command = " ".join(["experiments/behaviour.py", *(shlex.quote(a) for a in argv)])
     lines = ["# Plain-sentence checks: who does what", "",
              f"Made by `HF_HUB_OFFLINE=1 .venv/bin/python {command}`. "
-             f"{len(rows)} template sentences of `stance check`, 18 actions said in five ways (see "
+             f"{len(rows)} template sentences of `stance check`, {len(ACTIONS)} actions said in five ways (see "
              "`stance/checks.py` for the templates and why each kind has its labels). They are plainer than any reporting; "
              "a share right here is not an accuracy on news, but a kind that fails here fails in news too.", "",
              "Models: " + "; ".join(f"`{name}`: {what}" for name, what in models) + ".", ""]

@@ -71,6 +71,11 @@ KINDS = {
 _NONE = {"russia": "none", "eu": "none"}
 
 
+def shown_share(k: int, n: int) -> str:
+    """``k`` of ``n`` as the check tables print it: "94/108 (87%)"."""
+    return f"{k}/{n} ({k / n:.0%})" if n else "0/0"
+
+
 def check_sentences() -> list[dict]:
     """Every check sentence: its ``kind``, ``action`` (index into :data:`ACTIONS`), ``text`` and ``expected`` labels."""
     out = []
@@ -124,10 +129,7 @@ class CheckReport:
     def to_text(self, failures: bool = False) -> str:
         """A table of shares right by kind; with ``failures``, every failing sentence under it."""
         summary = self.summary()
-
-        def share(k: int, n: int) -> str:
-            return f"{k}/{n} ({k / n:.0%})" if n else "0/0"
-
+        share = shown_share
         width = max(map(len, KINDS))
         lines = [] if self.model is None else [
             f"model {self.model['id']} ({self.model['encoder']}){' at ' + self.model['path'] if self.model['path'] else ''}"]
