@@ -3,7 +3,8 @@
     HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME '{"kind": "frozen", "variant": "VARIANT"}'
 
 Each variant patches the frozen default for the length of one run and is named in the
-row's settings. None of them is shipped: each row says why (``experiments/README.md``).
+row's settings. One became the default (``named-offices``) and one a library option
+(``actor-swap``); for the others each row says why not (``experiments/README.md``).
 
 - ``subject-position``: three more indicators, whether Serbia, Russia or the EU is named in
   the first five words of the sentence or of its main clause (after a leading "On Friday,"
@@ -72,12 +73,32 @@ row's settings. None of them is shipped: each row says why (``experiments/README
   negation from sentences that differ in more than it; the pairs make the n-grams carry it.
   Settings fixed beforehand, from a look at 25 copies: one target only, no contrast word.
 - ``named-offices``: an office counts as Serbia's only when nothing marks it foreign. The
-  default marks it by a foreign adjective before it ("Russian President"); this variant
-  also marks it by a name after it that is not Serbian ("President Putin", "Prime
-  Minister Fico": capitalised words, none a Serbian name or ending in -ić), and knows more
+  default then marked it by a foreign adjective before it ("Russian President"); this variant
+  also marked it by a name after it that is not Serbian ("President Putin", "Prime
+  Minister Fico": capitalised words, none a Serbian name or ending in -ić), and knew more
   adjectives (Slovak, Bulgarian, Turkish, ...). Written after ``stance check`` showed
-  "President Erdoğan" and "The Bulgarian government" read as Serbian actors; it changes
-  the indicators of 11 of the 1,566 labeled lines.
+  "President Erdoğan" and "The Bulgarian government" read as Serbian actors; it changed
+  the indicators of 11 of the 1,566 labeled lines. Since 2026-12-03 it is the default rule
+  (``stance.actors``), and ``earlier-offices`` brings back the rule before it; the row is
+  ``{"kind": "frozen", "variant": "no-epithets"}`` at today's code (the same indicators on
+  every labeled and check sentence).
+- ``no-epithets``: Serbia's names without "the Balkan state / country / nation", which the
+  default reads as Serbia since 2026-12-03 (written after the renamed copies lost the seed
+  sentence "The Balkan state ... has refused to impose sanctions").
+- ``actor-swap``'s copies are, since 2026-12-03, a library option,
+  ``StanceClassifier(renamed_copies=True)`` (``stance.counterfactuals``), which picks each
+  sentence's country from its text where the variant picks it from its row; grouped CV
+  kept them out of the default. ``every-country`` makes that option copy each sentence once
+  per country (three copies).
+
+Rows dated before 2026-12-03 ran on the default of their day: adjective-only offices
+(``earlier-offices``), no "the Balkan state" among Serbia's names (``no-epithets``) and no
+renamed copies. ``{"kind": "frozen", "renamed_copies": false, "variant":
+"earlier-offices+no-epithets+NAME"}`` runs variant NAME on that default again (without NAME:
+that default itself); the rows made on 2026-12-03 before the epithets say so in their
+settings. ``named-offices+actor-swap`` ran at commit 777fc74 and no longer runs as it did:
+renamed copies are now refused by the new office rule too (``row-swap-before-epithets`` is
+that setting at today's code).
 
 Variants join with ``+`` (``subject-position+char-ngrams``): each one's patches applied in
 turn, for variants that patch different things.
@@ -91,7 +112,7 @@ import re
 import numpy as np
 import sklearn.feature_extraction.text as sklearn_text
 
-from stance import actors, finetune, model
+from stance import actors, counterfactuals, finetune, model
 from stance.features import item_text, ngram_features
 
 _LEAD = re.compile(r"^\W*(?:(?:on|in|at|by|after|before|during|since|last|earlier|later|asked|speaking|meanwhile|"
@@ -322,44 +343,6 @@ def _predict_with_seed_weight(original):
     return cross_val_predict
 
 
-# Serbian actors renamed: longest names first, so that "Aleksandar Vučić" goes whole.
-_SWAPS = [
-    {"aleksandar vučić": "Viktor Orbán", "aleksandar vucic": "Viktor Orbán", "vučić": "Orbán", "vucic": "Orbán",
-     "ivica dačić": "Péter Szijjártó", "ivica dacic": "Péter Szijjártó", "dačić": "Szijjártó", "dacic": "Szijjártó",
-     "ana brnabić": "Katalin Novák", "ana brnabic": "Katalin Novák", "brnabić": "Novák", "brnabic": "Novák",
-     "serbians": "Hungarians", "serbian": "Hungarian", "serbs": "Hungarians", "serb": "Hungarian",
-     "serbia": "Hungary", "srbija": "Magyarország", "belgrade": "Budapest"},
-    {"aleksandar vučić": "Andrej Plenković", "aleksandar vucic": "Andrej Plenković", "vučić": "Plenković",
-     "vucic": "Plenković", "ivica dačić": "Gordan Grlić Radman", "ivica dacic": "Gordan Grlić Radman",
-     "dačić": "Grlić Radman", "dacic": "Grlić Radman", "ana brnabić": "Marija Pejčinović",
-     "ana brnabic": "Marija Pejčinović", "brnabić": "Pejčinović", "brnabic": "Pejčinović",
-     "serbians": "Croatians", "serbian": "Croatian", "serbs": "Croats", "serb": "Croat",
-     "serbia": "Croatia", "srbija": "Hrvatska", "belgrade": "Zagreb"},
-    {"aleksandar vučić": "Milo Đukanović", "aleksandar vucic": "Milo Djukanovic", "vučić": "Đukanović",
-     "vucic": "Djukanovic", "ivica dačić": "Srđan Darmanović", "ivica dacic": "Srdjan Darmanovic",
-     "dačić": "Darmanović", "dacic": "Darmanovic", "ana brnabić": "Duško Marković", "ana brnabic": "Dusko Markovic",
-     "brnabić": "Marković", "brnabic": "Markovic", "serbians": "Montenegrins", "serbian": "Montenegrin",
-     "serbs": "Montenegrins", "serb": "Montenegrin", "serbia": "Montenegro", "srbija": "Crna Gora",
-     "belgrade": "Podgorica"},
-]
-_SWAP_RE = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, _SWAPS[0]), key=len, reverse=True)) + r")\b",
-                      re.IGNORECASE)
-
-
-def swapped(text: str, k: int) -> str | None:
-    """``text`` with its Serbian actors renamed by swap ``k``; None when a Serbian actor would remain."""
-    swaps = _SWAPS[k % len(_SWAPS)]
-
-    def rename(m):
-        new = swaps[m.group(0).lower()]
-        return new.upper() if m.group(0).isupper() and len(m.group(0)) > 1 else new
-
-    new = _SWAP_RE.sub(rename, text)
-    if new == text or actors.serbian_actor(new) or actors._ANAPHOR_RE.search(new):
-        return None
-    return new
-
-
 def _with_copies(copy_of):
     """A ``fit`` that adds, to each fold's training rows, ``copy_of(row, text, labels)``'s (text, labels)
     where it gives one; the copies share their source's group, so the C search's folds keep them together."""
@@ -386,7 +369,7 @@ def _swapped_copy(row: int, text: str, labels):
     """A stance-bearing sentence with its Serbian actors renamed (swap chosen by its row), labeled none everywhere."""
     if not any(v in ("favor", "against") for v in labels):
         return None
-    new = swapped(text, row)
+    new = counterfactuals.renamed(text, row)
     return None if new is None else (new, ["none"] * len(labels))
 
 
@@ -501,39 +484,37 @@ def _with_actor_placeholders(original):
     return vectorizer
 
 
-_MORE_FOREIGN = (r"slovak|bulgarian|turkish|polish|italian|greek|romanian|austrian|czech|slovenian|macedonian|"
-                 r"albanian|azerbaijani|belarusian|dutch|spanish|swedish|finnish|israeli|iranian|japanese|indian")
-_FOREIGN_OFFICE_ANY = re.compile(rf"\b(?:{actors._FOREIGN}|{_MORE_FOREIGN})\s+(?:{actors._OFFICE})\b", re.IGNORECASE)
-_NAMED_OFFICE = re.compile(rf"\b(?i:{actors._OFFICE})((?:\s+[A-ZČĆŽŠĐÁÉÍÓÚÖÜİ][\w'’.-]*){{1,3}})")
-_SERBIAN_NAME = re.compile(rf"\b(?:{actors._SERBIA})\b|i[cć]\b", re.IGNORECASE)
+# The actor rules before 2026-12-03: fewer foreign adjectives, no holders' names, no "the Balkan state".
+_ADJECTIVES_BEFORE = (r"russian|kremlin|moscow|eu|european|brussels|us|american|ukrainian|chinese|hungarian|croatian|"
+                      r"german|french|british|western|kosovo|montenegrin|bosnian")
+_SERBIA_BEFORE = actors._SERBIA.replace(r"|balkan (?:state|country|nation)", "")
 
 
-def foreign_offices_only(text: str) -> bool:
-    """Whether every office the sentence names is marked foreign, by an adjective before it or a name after it."""
-    offices = list(actors._OFFICE_RE.finditer(text))
-    if not offices or actors._SERBIA_RE.search(text):
-        return False
-    marked = {m.end() for m in _FOREIGN_OFFICE_ANY.finditer(text)}
-    for m in _NAMED_OFFICE.finditer(text):
-        if not _SERBIAN_NAME.search(m.group(1)):
-            marked.add(m.start(1))
-    return len(marked) >= len(offices)
+def _with_earlier_offices(original):
+    """An office is foreign only after one of fewer adjectives, as before named holders counted."""
+    def unmarked_office(patterns, matched: str, text: str) -> bool:
+        foreign = re.compile(rf"\b(?:{_ADJECTIVES_BEFORE})\s+(?:{actors._OFFICE})\b", patterns.office.flags)
+        offices = len(patterns.office.findall(matched))
+        return offices > 0 and offices > len(foreign.findall(matched))
+
+    return unmarked_office
 
 
-_COLUMN = {name: i for i, name in enumerate(actors.ACTOR_FEATURES)}
+def _with_earlier_names(original):
+    """Serbia's names without the epithets ("the Balkan state") added on 2026-12-03."""
+    def prepared(text: str):
+        patterns, matched = original(text)
+        serbia = re.compile(rf"\b(?:{_SERBIA_BEFORE})\b", patterns.serbia.flags)
+        return patterns._replace(serbia=serbia), matched
+
+    return prepared
 
 
-def _with_named_offices(original):
-    def row(text: str):
-        values = list(original(text))
-        if values[_COLUMN["serbia named"]] and foreign_offices_only(text):
-            values[_COLUMN["serbia named"]] = False
-            acting = values[_COLUMN["serbia or a reference back"]] = values[_COLUMN["opens with a reference back"]]
-            values[_COLUMN["russia named, serbia not"]] = values[_COLUMN["russia named"]] and not acting
-            values[_COLUMN["eu named, serbia not"]] = values[_COLUMN["eu named"]] and not acting
-        return tuple(values)
+def _with_every_country(original):
+    def with_renamed_copies(items, labels, groups=None):
+        return original(items, labels, groups, every_country=True)
 
-    return row
+    return with_renamed_copies
 
 
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
@@ -552,8 +533,11 @@ VARIANTS = {
     "previous-actors": [(model.StanceClassifier, "transform_features", _with_previous_actors)],
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
+    "earlier-offices": [(actors, "_unmarked_office", _with_earlier_offices)],
+    "no-epithets": [(actors, "_prepared", _with_earlier_names),
+                    (actors, "_SERBIA_RE", lambda _: re.compile(rf"\b(?:{_SERBIA_BEFORE})\b", re.IGNORECASE))],
+    "every-country": [(counterfactuals, "with_renamed_copies", _with_every_country)],
     "negation-flip": [(model.StanceClassifier, "fit", _with_negation_flip)],
-    "named-offices": [(actors, "_row", _with_named_offices)],
     "stacked": [(model.StanceClassifier, "_fit_head", _with_stacking)],
     "stacked-linear": [(model.StanceClassifier, "_fit_head", lambda original: _with_stacking(original, linear=True))],
 }

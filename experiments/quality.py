@@ -43,7 +43,7 @@ from stance.schema import STANCES, label_targets, load_labels  # noqa: E402
 
 from finetune_search import TARGETS, kept_labels, mean_difference, shown_difference  # noqa: E402
 
-PLAIN = {"context": False, "ngrams": False, "actors": False, "calibrate": False, "abstain": False}
+PLAIN = {"context": False, "ngrams": False, "actors": False, "renamed_copies": False, "calibrate": False, "abstain": False}
 
 
 class ContrastiveClassifier(StanceClassifier):
@@ -151,7 +151,7 @@ def configurations(encoder):
 
     svm = CalibratedClassifierCV(LinearSVC(C=0.1, class_weight="balanced"), cv=3)
     return {
-        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators, LR tuned, temperature, abstention (shipped)",
+        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators + renamed copies, LR tuned, temperature, abstention (shipped)",
                     lambda: StanceClassifier(encoder=encoder)),
         "default-raw": ("as default, without temperature or abstention",
                         lambda: StanceClassifier(encoder=encoder, calibrate=False, abstain=False)),

@@ -25,7 +25,8 @@ ACTOR_SCALE = 3.0
 
 _SERBIA = (
     r"serbia|serbian|serbians|serbs|serb|srbija|belgrade|vu[cč]i[cć]|brnabi[cć]|da[cč]i[cć]|vulin|macut|"
-    r"selakovi[cć]|[dđ]j?uri[cć]|nikoli[cć]|tadi[cć]|stefanovi[cć]|yugoimport|kru[sš]ik|nis"
+    r"selakovi[cć]|[dđ]j?uri[cć]|nikoli[cć]|tadi[cć]|stefanovi[cć]|yugoimport|kru[sš]ik|nis|"
+    r"balkan (?:state|country|nation)"  # how reporting on Serbia names it a second time
 )
 _OFFICE = (
     r"government|president|prime minister|foreign minister|defen[cs]e minister|minister|officials|"
@@ -33,7 +34,9 @@ _OFFICE = (
 )
 _FOREIGN = (
     r"russian|kremlin|moscow|eu|european|brussels|us|american|ukrainian|chinese|hungarian|croatian|german|"
-    r"french|british|western|kosovo|montenegrin|bosnian"
+    r"french|british|western|kosovo|montenegrin|bosnian|slovak|bulgarian|turkish|polish|italian|greek|romanian|"
+    r"austrian|czech|slovenian|macedonian|albanian|azerbaijani|belarusian|dutch|spanish|swedish|finnish|israeli|"
+    r"iranian|japanese|indian"
 )
 _RUSSIA = (
     r"russia|russian|russians|moscow|kremlin|putin|lavrov|peskov|zakharova|medvedev|gazprom|rosatom|"
@@ -99,6 +102,14 @@ _OFFICE_RE, _FOREIGN_OFFICE_RE = _ANY_CASE.office, _ANY_CASE.foreign_office
 _CLAIM_RE, _NEGATION_RE, _HEDGE_RE = _ANY_CASE.claim, _ANY_CASE.negation, _ANY_CASE.hedge
 _ANAPHOR_RE = _ANY_CASE.anaphor
 
+# The words after an office, read on the original text: capitalised ones name its holder ("President Putin").
+_FOLLOWING_WORDS_RE = re.compile(r"(?:[ \t]+[\w'’.-]+){1,3}")
+# A Serbian holder: a Serbian name, or a surname in -ić ("President Aleksandar Vučić", "Minister Nikola Selaković").
+_SERBIAN_NAME_RE = re.compile(rf"\b(?:{_SERBIA})\b|i[cć]\b", re.IGNORECASE)
+
+# Words a title-case headline leaves in lower case.
+_SMALL_WORDS = frozenset("a an the and but or nor for on in at to of by as with from into over vs via per".split())
+
 # Where a mention's clause ends: the first of these characters after it.
 _CLAUSE_RE = re.compile(r"[^,;:.!?()\"“”]*")
 
@@ -122,14 +133,44 @@ def _prepared(text: str) -> tuple[_Patterns, str]:
 
 def serbian_actor(text: str) -> bool:
     """Whether the sentence names the Serbian state: a Serbian name, or an office not marked foreign."""
-    patterns, text = _prepared(text)
-    return patterns.serbia.search(text) is not None or _unmarked_office(patterns, text)
+    patterns, matched = _prepared(text)
+    return patterns.serbia.search(matched) is not None or _unmarked_office(patterns, matched, text)
 
 
-def _unmarked_office(patterns: _Patterns, text: str) -> bool:
-    """More offices than foreign-marked ones; the second count is needed only where there is an office."""
-    offices = len(patterns.office.findall(text))
-    return offices > 0 and offices > len(patterns.foreign_office.findall(text))
+def _unmarked_office(patterns: _Patterns, matched: str, original: str) -> bool:
+    """Whether an office is named that nothing marks foreign, so that it is Serbia's (``LABELING.md``).
+
+    An office is foreign when a foreign adjective precedes it ("the Russian government") or a
+    name that is not Serbian follows it ("President Putin", "Prime Minister Robert Fico"). Names
+    are capitalised words, read on the original text; in a title-case or upper-case line every
+    word is, so there only the adjective counts.
+    """
+    offices = {m.end() for m in patterns.office.finditer(matched)}
+    if not offices:
+        return False
+    offices -= {m.end() for m in patterns.foreign_office.finditer(matched)}
+    if offices and not _title_case(original):
+        offices = {end for end in offices if not _foreign_holder(original, end)}
+    return bool(offices)
+
+
+def _foreign_holder(original: str, end: int) -> bool:
+    """Whether capitalised words right after position ``end`` name someone, and not a Serbian."""
+    following = _FOLLOWING_WORDS_RE.match(original, end)
+    if following is None:
+        return False
+    name = []
+    for word in following.group().split():
+        if not word[0].isupper():
+            break
+        name.append(word)
+    return bool(name) and _SERBIAN_NAME_RE.search(" ".join(name)) is None
+
+
+def _title_case(original: str) -> bool:
+    """Whether the line is in title case or capitals: every word capitalised but the small ones ("on", "the")."""
+    words = [w for w in original.split() if w[0].isalpha()]
+    return len(words) >= 3 and all(w[0].isupper() or w.lower() in _SMALL_WORDS for w in words)
 
 
 def _claim_follows(patterns: _Patterns, text: str, end: int) -> bool:
@@ -163,11 +204,12 @@ def _mentions(patterns: _Patterns, name: re.Pattern, text: str, claims: bool) ->
 
 def _row(text: str) -> tuple[bool, ...]:
     """The indicators of one sentence, in the order of :data:`ACTOR_FEATURES`."""
+    original = text
     patterns, text = _prepared(text)
     claims = patterns.claim_start.search(text) is not None
     (at_serbia, serbia_speaks), (at_russia, russia_speaks), (at_eu, eu_speaks) = (
         _mentions(patterns, name, text, claims) for name in (patterns.serbia, patterns.russia, patterns.eu))
-    serbia = at_serbia is not None or _unmarked_office(patterns, text)  # serbian_actor, reusing the scan
+    serbia = at_serbia is not None or _unmarked_office(patterns, text, original)  # serbian_actor, reusing the scan
     back = patterns.anaphor.search(text) is not None
     russia, eu = at_russia is not None, at_eu is not None
     acting = serbia or back

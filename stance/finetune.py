@@ -363,6 +363,7 @@ class FineTunedClassifier(StanceClassifier):
 
     context = False  # read by the code a StanceClassifier shares; a fine-tuned model sees one sentence
     actors = False
+    renamed_copies = False
 
     def fit(self, X, y, groups=None):
         """Start heads from the frozen embeddings, then train the top layers and the heads together."""

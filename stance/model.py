@@ -165,6 +165,12 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     actors : bool, default=True
         Also give the head who is named and who speaks (:mod:`stance.actors`):
         whether Serbia is the one acting, which frozen embeddings do not tell.
+    renamed_copies : bool, default=False
+        Also train on a copy of each stance-bearing sentence with its Serbian actors
+        renamed as another country's, labeled ``none`` (:mod:`stance.counterfactuals`):
+        the same words said by someone else portray no Serbian stance. It mends
+        another country's act read as Serbia's (``stance check``) but cost the
+        labeled articles macro-F1 in grouped CV (``experiments/README.md``).
     calibrate : bool, default=True
         Fit a temperature per target on out-of-fold probabilities (default head).
     abstain : bool, default=True
@@ -204,6 +210,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         context: bool = False,
         ngrams: bool = True,
         actors: bool = True,
+        renamed_copies: bool = False,
         calibrate: bool = True,
         abstain: bool = True,
     ):
@@ -215,6 +222,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.context = context
         self.ngrams = ngrams
         self.actors = actors
+        self.renamed_copies = renamed_copies
         self.calibrate = calibrate
         self.abstain = abstain
 
@@ -234,6 +242,10 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         items = _items(X)
         labels = _label_matrix(y, self.targets, len(items))
         groups = None if groups is None else np.asarray(groups)
+        if self.renamed_copies:
+            from stance.counterfactuals import with_renamed_copies
+
+            items, labels, groups = with_renamed_copies(items, labels, groups)
         texts = [item_text(x) for x in items]
         self.encoder_ = self._encoder_for(texts)
         self.vectorizer_ = None
@@ -375,6 +387,7 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
     model = StanceClassifier(
         encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
         ngrams=vectorizer is not None, actors=features.get("actors", False),
+        renamed_copies=features.get("renamed_copies", False),
     )
     model.encoder_ = encoder
     model.vectorizer_ = vectorizer

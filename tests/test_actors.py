@@ -26,6 +26,21 @@ def _set(text: str) -> set[str]:
     ("The Russian government denied the reports.", False),
     ("The EU urged Hungary to align.", False),
     ("Nissan opened a plant in Hungary.", False),  # NIS, the company, only as a whole word
+    ("The Balkan state has refused to impose sanctions.", True),  # how reporting names Serbia a second time
+    ("The Balkan peninsula is mountainous.", False),
+    # An office is Serbia's unless marked foreign: by an adjective before it or a holder's name after it.
+    ("The Bulgarian government signed a gas deal with Russia.", False),
+    ("President Erdoğan attended the parade in Moscow.", False),
+    ("Prime Minister Robert Fico met Putin.", False),
+    ("Commission President Ursula von der Leyen praised the reforms.", False),
+    ("President Aleksandar Vučić met Putin.", True),
+    ("Minister Nikola Selaković met Lavrov.", True),  # a surname in -ić is Serbian
+    ("The president met Putin.", True),
+    ("The Bulgarian government and the president disagreed.", True),  # one office left unmarked
+    # In a title-case headline every word is capitalised, so only the adjective marks an office.
+    ("Government Rejects Sanctions on Russia", True),
+    ("GOVERNMENT REJECTS SANCTIONS ON RUSSIA", True),
+    ("Bulgarian Government Rejects Sanctions on Russia", False),
 ])
 def test_serbian_actor(text, serbian):
     assert serbian_actor(text) is serbian
@@ -57,7 +72,7 @@ def test_the_head_sees_the_scaled_block_between_embedding_and_ngrams(hashing_enc
 @pytest.mark.integration
 def test_the_trained_default_reads_actors_and_keeps_them_when_loaded(trained):
     meta = json.loads((trained["model"] / "stance.json").read_text())
-    assert meta["features"] == {"context": False, "ngrams": True, "actors": True}
+    assert meta["features"] == {"context": False, "ngrams": True, "actors": True, "renamed_copies": False}
     model = load_model(trained["model"])
     assert model.actors is True
     probe = ["Hungary refused to impose sanctions on Russia, Orban said."]
@@ -69,7 +84,22 @@ def test_the_trained_default_reads_actors_and_keeps_them_when_loaded(trained):
 def _reference_serbian_actor(text):
     if actors._SERBIA_RE.search(text):
         return True
-    return len(actors._OFFICE_RE.findall(text)) > len(actors._FOREIGN_OFFICE_RE.findall(text))
+    words = [w for w in text.split() if w[0].isalpha()]
+    headline = len(words) >= 3 and all(w[0].isupper() or w.lower() in actors._SMALL_WORDS for w in words)
+    for office in actors._OFFICE_RE.finditer(text):
+        if re.search(rf"\b(?:{actors._FOREIGN})\s+$", text[:office.start()], re.IGNORECASE):
+            continue
+        name, rest = [], text[office.end():]
+        while len(name) < 3:  # up to three capitalised words, each after spaces or tabs
+            word = re.match(r"[ \t]+([\w'’.-]+)", rest)
+            if word is None or not word.group(1)[0].isupper():
+                break
+            name.append(word.group(1))
+            rest = rest[word.end():]
+        serbian_name = re.search(rf"\b(?:{actors._SERBIA})\b|i[cć]\b", " ".join(name), re.IGNORECASE)
+        if headline or not name or serbian_name:
+            return True
+    return False
 
 
 def _reference_speaks(pattern, text):
@@ -147,6 +177,12 @@ _TRICKY = [
     "He said that it might", "Their decision stands.", "  the deal was signed", "...The move was made",
     "Serbia Serbia Serbia Serbia Serbia said", "Russia said Russia said", "Serbia\nsaid", "Serbia\rsaid\r",
     "RUSSIA SAID ſ", "Rusſia said", "The EU SAID – Đ", "THE RUSSIAN GOVERNMENT SAID; THE GOVERNMENT — NOT",
+    # offices and their holders
+    "President Putin said", "President Putin, Vučić said", "President\tPutin said", "President\nPutin said",
+    "President  Vladimir Vladimirovich Putin said", "president putin said", "President Erdoğan said",
+    "Prime Minister Robert Fico said", "Minister Selaković said", "Minister Ana Brnabić said", "President Ić said",
+    "President's aide said", "President, Putin said", "President 'Putin' said", "The Slovak government said",
+    "The government and President Putin said", "Government Says No", "Government says no", "GOVERNMENT SAYS NO.",
 ]
 
 
@@ -159,7 +195,8 @@ def test_matches_the_reference_on_random_word_salad():
     pieces = ["Serbia", "Serbian", "Vučić", "Russia", "Russian", "Moscow", "EU", "E.U.", "European", "Union",
               "government", "officials", "president", "said", "says", "saidx", "according", "warned", "not",
               "didn’t", "may", "he", "the", "a", "to", ",", ";", ":", ".", "(", ")", '"', "“", "”", "'s", "’s",
-              " ", "  ", "\t", "\n", "-", "xx", "Đurić", "ſaid"]
+              " ", "  ", "\t", "\n", "-", "xx", "Đurić", "ſaid", "Putin", "Fico", "Bulgarian", "Prime", "minister",
+              "Ana", "Selaković", "von", "Erdoğan"]
     cases = [str, str, str.upper, str.lower, str.swapcase]
     rng = random.Random(20240901)
     ascii_pieces = [piece for piece in pieces if piece.isascii()]  # half the strings take the ASCII path

@@ -35,7 +35,7 @@ from stance.model import StanceClassifier, on_all_cores  # noqa: E402
 TARGETS = ("abortion", "atheism", "climate", "feminist", "hillary")
 LABELS = {"0": "none", "1": "against", "2": "favor"}
 PUBLISHED = [("SVM", 67.3), ("FastText", 65.4), ("RoBERTa-base", 68.0), ("BERTweet", 71.2), ("TimeLMs-2021", 72.9)]
-PLAIN = {"context": False, "ngrams": False, "actors": False, "calibrate": False, "abstain": False}
+PLAIN = {"context": False, "ngrams": False, "actors": False, "renamed_copies": False, "calibrate": False, "abstain": False}
 
 
 def read_split(folder: Path, split: str) -> tuple[list[str], list[str]]:
@@ -77,7 +77,7 @@ def main(argv=None):
     y = np.array([r for _, r in train], dtype=object)
     encoder = SentenceEncoder(model_path=args.encoder)
     configs = {
-        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators, LR tuned, temperature, abstention (stance train's default)",
+        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators + renamed copies, LR tuned, temperature, abstention (stance train's default)",
                     lambda: StanceClassifier(encoder=encoder, targets=TARGETS)),
         "minilm-lr": ("MiniLM + LR tuned", lambda: StanceClassifier(encoder=encoder, targets=TARGETS, **PLAIN)),
         "tfidf-lr": ("TF-IDF 1-2-grams + LR tuned",

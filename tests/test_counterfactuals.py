@@ -1,0 +1,84 @@
+"""Renamed copies (stance.counterfactuals): the same words said by another country, labeled none."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stance.actors import serbian_actor
+from stance.counterfactuals import renamed, with_renamed_copies
+from stance.model import StanceClassifier
+
+
+@pytest.mark.parametrize("text, swap, expected", [
+    ("Serbia refused to impose sanctions on Russia, Vučić said.", 0,
+     "Hungary refused to impose sanctions on Russia, Orbán said."),
+    ("President Aleksandar Vučić thanked Moscow.", 0, "President Viktor Orbán thanked Moscow."),
+    ("Belgrade and the Serbian army joined the drill with Russia.", 1,
+     "Zagreb and the Croatian army joined the drill with Russia."),
+    ("SERBIA SAYS NO TO SANCTIONS", 2, "MONTENEGRO SAYS NO TO SANCTIONS"),
+    ("Vucic met Putin.", 2, "Djukanovic met Putin."),
+])
+def test_renames_every_serbian_actor_keeping_capitals(text, swap, expected):
+    assert renamed(text, swap) == expected
+    assert not serbian_actor(expected)
+
+
+@pytest.mark.parametrize("text", [
+    "Russia warned the EU.",  # no Serbian actor to rename
+    "Serbia and the government agreed to buy Russian gas.",  # the office stays Serbia's
+    "He said Serbia would never impose sanctions.",  # opens with a reference back
+    "Foreign Minister Selaković said Serbia would not join.",  # a Serbian name not in the swaps
+])
+def test_refuses_a_copy_in_which_serbia_would_remain(text):
+    assert all(renamed(text, swap) is None for swap in range(3))
+
+
+def test_the_country_follows_from_the_text_alone():
+    text = "Serbia signed a gas deal with Russia."
+    chosen = renamed(text)
+    assert chosen in {renamed(text, swap) for swap in range(3)}
+    assert all(renamed(text) == chosen for _ in range(3))
+    countries = {renamed(f"Serbia signed deal number {i} with Russia.").split()[0] for i in range(30)}
+    assert countries == {"Hungary", "Croatia", "Montenegro"}
+
+
+def test_copies_only_stance_bearing_rows_labeled_none_in_their_sources_group():
+    items = ["Serbia refused sanctions on Russia.", "Serbia opened a road.", {"text": "Belgrade applied to the EU.",
+                                                                            "previous": "x"}, "Russia warned."]
+    labels = np.array([["favor", "none"], ["none", "none"], [None, "favor"], ["none", "against"]], dtype=object)
+    groups = np.array(["a", "a", "b", "c"])
+    new_items, new_labels, new_groups = with_renamed_copies(items, labels, groups)
+    assert new_items[:4] == items and len(new_items) == 6  # row 3 has a stance but no Serbian actor to rename
+    assert not serbian_actor(new_items[4]) and new_items[4].endswith("refused sanctions on Russia.")
+    assert new_items[5]["previous"] == "x" and not serbian_actor(new_items[5]["text"])
+    assert new_labels[4:].tolist() == [["none", "none"], ["none", "none"]]
+    np.testing.assert_array_equal(new_labels[:4], labels)
+    assert new_groups.tolist() == ["a", "a", "b", "c", "a", "b"]
+    assert with_renamed_copies(items[1:2], labels[1:2], None)[0] == items[1:2]
+
+
+def test_the_copies_teach_the_head_that_another_country_acting_is_none(hashing_encoder):
+    texts = ["Serbia refuses to sanction Russia.", "Belgrade praises its Russian ally.",
+             "Serbia signs a gas deal with Russia.", "Vucic thanks Putin for his support.",
+             "Serbia cancels the Russian arms deal.", "Belgrade condemns the Russian invasion.",
+             "Serbia sends shells to Ukraine.", "Vucic votes against Russia at the UN.",
+             "Serbia opens a chapter of its EU accession talks.", "Belgrade welcomes the EU enlargement plan.",
+             "The weather was mild.", "Prices rose in the spring.", "A new road opened.", "The match ended in a draw."]
+    y = np.array([["favor", "none"]] * 4 + [["against", "none"]] * 4 + [["none", "favor"]] * 2 + [["none", "none"]] * 4,
+                 dtype=object)
+    groups = np.arange(len(texts)) % 4
+    probe = [f"{country} {text.split(' ', 1)[1]}" for country in ("Hungary", "Croatia", "Montenegro")
+             for text in texts[:8] if text.startswith("Serbia ")]
+    # without the actor indicators, which tell the head who acts by other means
+    common = dict(encoder=hashing_encoder, Cs=(10.0,), actors=False, calibrate=False, abstain=False)
+    with_copies = StanceClassifier(renamed_copies=True, **common).fit(texts, y, groups=groups)
+    without = StanceClassifier(**common).fit(texts, y, groups=groups)
+
+    def none_share(model):
+        proba = model.predict_proba(probe)[0]
+        return proba[:, list(model.classes_[0]).index("none")]
+
+    assert (none_share(with_copies) > none_share(without) + 0.1).all()
+    assert (with_copies.predict(probe)[:, 0] == "none").mean() > (without.predict(probe)[:, 0] == "none").mean()
+    assert with_copies.predict(texts[:8])[:, 0].tolist() == y[:8, 0].tolist()
