@@ -151,7 +151,7 @@ def configurations(encoder):
 
     svm = CalibratedClassifierCV(LinearSVC(C=0.1, class_weight="balanced"), cv=3)
     return {
-        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators + renamed copies, LR tuned, temperature, abstention (shipped)",
+        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators, LR tuned, temperature, abstention (shipped)",
                     lambda: StanceClassifier(encoder=encoder)),
         "default-raw": ("as default, without temperature or abstention",
                         lambda: StanceClassifier(encoder=encoder, calibrate=False, abstain=False)),

@@ -145,6 +145,13 @@ def train(
         Optional[list[Path]], typer.Option("--articles", help="Folder of labeled articles' .txt, to check labels. Default: seeds/")
     ] = None,
     report_dir: Annotated[Optional[Path], typer.Option(help="Where to write the evaluation report. Default: experiments/<run>")] = None,
+    renamed_copies: Annotated[
+        bool,
+        typer.Option("--renamed-copies", help="Also train the frozen model on a copy of each sentence with a Serbian "
+                     "stance, Serbia's actors renamed as another country's and labelled none: it reads another "
+                     "country's act as no Serbian stance (stance check), at a cost on the labeled articles "
+                     "(see experiments/README.md)."),
+    ] = False,
 ):
     """Evaluate by article, train on all labels, save the model and the report."""
     from stance.paths import check_writable, default_model_dir
@@ -154,10 +161,12 @@ def train(
     labels = labels or sorted(Path("labels").glob("*.jsonl"))
     if not labels:
         _fail("no label files: pass --labels FILE.jsonl (none found in ./labels/)")
+    if renamed_copies and fine_tune and encoder != "static":
+        _fail("--renamed-copies trains the frozen model; drop --fine-tune or --renamed-copies")
     articles = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
     out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)
-    report_dir = check_writable(report_dir or Path("experiments") / run_name(encoder, fine_tune), "--report-dir",
-                                folder=True)
+    report_dir = check_writable(report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies),
+                                "--report-dir", folder=True)
     run = train_model(
         labels,
         out=out,
@@ -166,6 +175,7 @@ def train(
         report_dir=report_dir,
         command=shlex.join(["stance", *sys.argv[1:]]),
         fine_tune=fine_tune,
+        renamed_copies=renamed_copies,
     )
     for plan, result in run.report.evaluations.items():
         typer.echo(f"{result['description']}: {result['n_sentences']} sentences, {result['n_articles']} articles")

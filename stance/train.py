@@ -22,7 +22,7 @@ class TrainingRun:
     report: "EvaluationReport"  # noqa: F821
 
 
-def run_name(encoder_path: str | Path | None, fine_tune: bool = False) -> str:
+def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = False) -> str:
     """Default report folder name: the encoder and head it describes."""
     if encoder_path is None:
         encoder = "minilm"
@@ -30,10 +30,11 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False) -> str:
         encoder = str(encoder_path)
     else:
         encoder = Path(encoder_path).name.lower()
-    return f"{encoder}-{'finetuned' if fine_tune and encoder != 'static' else 'logreg'}"
+    head = "finetuned" if fine_tune and encoder != "static" else "logreg"
+    return f"{encoder}-{head}{'-renamed' if renamed_copies and head == 'logreg' else ''}"
 
 
-def make_model(encoder, targets, fine_tune: bool = False):
+def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool = False):
     """The configuration `stance train` evaluates and fits.
 
     Default: the frozen encoder with TF-IDF word n-grams, the actor indicators of
@@ -43,15 +44,19 @@ def make_model(encoder, targets, fine_tune: bool = False):
     configuration that meets the speed and training-time budgets
     (``experiments/README.md``). ``fine_tune=True`` (not for the static encoder,
     which has no layers to train): the encoder's top layers trained with one head
-    per target (:class:`~stance.finetune.FineTunedClassifier`).
+    per target (:class:`~stance.finetune.FineTunedClassifier`). ``renamed_copies=True``:
+    the frozen model also trains on the renamed copies of :mod:`stance.counterfactuals`.
     """
     from stance.model import StanceClassifier
 
     if fine_tune and type(encoder).__name__ != "StaticEncoder":
         from stance.finetune import FineTunedClassifier
 
+        if renamed_copies:
+            raise ValueError("renamed copies train the frozen model; fine-tuning takes none")
+
         return FineTunedClassifier(encoder=encoder, targets=tuple(targets))
-    return StanceClassifier(encoder=encoder, targets=tuple(targets))
+    return StanceClassifier(encoder=encoder, targets=tuple(targets), renamed_copies=renamed_copies)
 
 
 def fitted_temperatures(report) -> dict[str, float]:
@@ -87,6 +92,7 @@ def train(
     command: str | None = None,
     n_bootstrap: int = 1000,
     fine_tune: bool = False,
+    renamed_copies: bool = False,
 ) -> TrainingRun:
     """Evaluate the default configuration by article, then fit it on all labels and save it.
 
@@ -100,6 +106,7 @@ def train(
     fine_tune : train the encoder's top layers, or keep it frozen (default; see :func:`make_model`).
         A fine-tuned model's probabilities get the temperature that calibrates the
         evaluation's out-of-fold predictions.
+    renamed_copies : also train the frozen model on renamed copies (see :func:`make_model`).
     articles : folders holding the labeled articles' text, to check labels against the splitter.
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
@@ -118,7 +125,7 @@ def train(
     if problem is not None:
         raise LabelFormatError(f"labels cannot train a model: {problem}")
     encoder = make_encoder(encoder_path)
-    model = make_model(encoder, targets, fine_tune)
+    model = make_model(encoder, targets, fine_tune, renamed_copies)
     # The heads' C searches take most of the time; they run on every core. With the heads solved to
     # SOLVER_TOL, the fold scores and so the model are the same as on one core.
     with on_all_cores():
@@ -143,7 +150,7 @@ def train(
 
     meta = read_metadata(saved)
     prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
-    name = run_name(encoder_path, fine_tune)
+    name = run_name(encoder_path, fine_tune, renamed_copies)
     report.provenance = {
         "run": name,
         "command": command,

@@ -82,3 +82,15 @@ def test_the_copies_teach_the_head_that_another_country_acting_is_none(hashing_e
     assert (none_share(with_copies) > none_share(without) + 0.1).all()
     assert (with_copies.predict(probe)[:, 0] == "none").mean() > (without.predict(probe)[:, 0] == "none").mean()
     assert with_copies.predict(texts[:8])[:, 0].tolist() == y[:8, 0].tolist()
+
+
+def test_stance_train_names_and_builds_the_option(hashing_encoder):
+    from stance.train import make_model, run_name
+
+    assert make_model(hashing_encoder, ["russia", "eu"], renamed_copies=True).renamed_copies is True
+    assert make_model(hashing_encoder, ["russia", "eu"]).renamed_copies is False
+    assert run_name(None, renamed_copies=True) == "minilm-logreg-renamed"
+    assert run_name(None) == "minilm-logreg"
+    assert run_name("static", fine_tune=True, renamed_copies=True) == "static-logreg-renamed"
+    with pytest.raises(ValueError, match="frozen"):
+        make_model(hashing_encoder, ["russia", "eu"], fine_tune=True, renamed_copies=True)

@@ -72,6 +72,16 @@ def test_train_refuses_a_report_dir_under_a_file_before_training(tmp_path, isola
     assert not model.exists()
 
 
+def test_train_refuses_renamed_copies_for_a_fine_tune_before_training(tmp_path, isolated_home, corpus):
+    labels, articles = corpus
+    model, report = tmp_path / "model", tmp_path / "report"
+    result = run_stance("train", "--labels", labels, "--articles", articles, "--out", model, "--report-dir", report,
+                        "--fine-tune", "--renamed-copies")
+    line = _one_error_line(result)
+    assert "--renamed-copies" in line and "--fine-tune" in line
+    assert not model.exists() and not report.exists()
+
+
 @pytest.mark.parametrize("option", ["--out", "--report-dir"])
 def test_train_refuses_a_place_only_an_actual_write_shows_unwritable_before_training(tmp_path, isolated_home,
                                                                                         corpus, option):

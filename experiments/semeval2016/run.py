@@ -77,7 +77,7 @@ def main(argv=None):
     y = np.array([r for _, r in train], dtype=object)
     encoder = SentenceEncoder(model_path=args.encoder)
     configs = {
-        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators + renamed copies, LR tuned, temperature, abstention (stance train's default)",
+        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators, LR tuned, temperature, abstention (stance train's default)",
                     lambda: StanceClassifier(encoder=encoder, targets=TARGETS)),
         "minilm-lr": ("MiniLM + LR tuned", lambda: StanceClassifier(encoder=encoder, targets=TARGETS, **PLAIN)),
         "tfidf-lr": ("TF-IDF 1-2-grams + LR tuned",
