@@ -492,20 +492,27 @@ _SERBIA_BEFORE = actors._SERBIA.replace(r"|balkan (?:state|country|nation)", "")
 
 def _with_earlier_offices(original):
     """An office is foreign only after one of fewer adjectives, as before named holders counted."""
+    foreign = {patterns.office.flags: re.compile(rf"\b(?:{_ADJECTIVES_BEFORE})\s+(?:{actors._OFFICE})\b",
+                                                 patterns.office.flags)
+               for patterns in (actors._ANY_CASE, actors._LOWERED_ASCII)}
+
     def unmarked_office(patterns, matched: str, text: str) -> bool:
-        foreign = re.compile(rf"\b(?:{_ADJECTIVES_BEFORE})\s+(?:{actors._OFFICE})\b", patterns.office.flags)
         offices = len(patterns.office.findall(matched))
-        return offices > 0 and offices > len(foreign.findall(matched))
+        return offices > 0 and offices > len(foreign[patterns.office.flags].findall(matched))
 
     return unmarked_office
+
+
+# Both pattern sets of stance.actors with Serbia's names as they were before the epithets.
+_EARLIER_NAMES = {id(patterns): patterns._replace(serbia=re.compile(rf"\b(?:{_SERBIA_BEFORE})\b", patterns.serbia.flags))
+                  for patterns in (actors._ANY_CASE, actors._LOWERED_ASCII)}
 
 
 def _with_earlier_names(original):
     """Serbia's names without the epithets ("the Balkan state") added on 2026-12-03."""
     def prepared(text: str):
         patterns, matched = original(text)
-        serbia = re.compile(rf"\b(?:{_SERBIA_BEFORE})\b", patterns.serbia.flags)
-        return patterns._replace(serbia=serbia), matched
+        return _EARLIER_NAMES[id(patterns)], matched
 
     return prepared
 
@@ -535,7 +542,7 @@ VARIANTS = {
     "actor-swap-tuned": [(finetune.FineTunedClassifier, "fit", _with_actor_swap)],
     "earlier-offices": [(actors, "_unmarked_office", _with_earlier_offices)],
     "no-epithets": [(actors, "_prepared", _with_earlier_names),
-                    (actors, "_SERBIA_RE", lambda _: re.compile(rf"\b(?:{_SERBIA_BEFORE})\b", re.IGNORECASE))],
+                    (actors, "_SERBIA_RE", lambda _: _EARLIER_NAMES[id(actors._ANY_CASE)].serbia)],
     "every-country": [(counterfactuals, "with_renamed_copies", _with_every_country)],
     "negation-flip": [(model.StanceClassifier, "fit", _with_negation_flip)],
     "stacked": [(model.StanceClassifier, "_fit_head", _with_stacking)],
