@@ -30,32 +30,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import best_of, corpus  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
-
-
-def export_eager(folder: Path, target: Path) -> None:
-    """The transformer exported with attention written out (eager), the form the fusing optimiser reads."""
-    import torch
-    from transformers import AutoModel
-
-    model = AutoModel.from_pretrained(str(folder), local_files_only=True, attn_implementation="eager").eval()
-
-    class Hidden(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    sample = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in _INPUTS)
-    with torch.no_grad():
-        torch.onnx.export(Hidden(model), sample, str(target), input_names=_INPUTS, output_names=["hidden"],
-                          opset_version=17, dynamo=False,
-                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*_INPUTS, "hidden"]})
-
 
 def fused(graph: Path, target: Path) -> str:
     """``graph`` through onnxruntime's BERT optimiser, saved at ``target``; returns the fused operators it made."""
@@ -74,7 +48,7 @@ def main() -> None:
 
     import onnxruntime as ort
 
-    from stance.encoders.onnx import OnnxEncoder
+    from stance.encoders.onnx import OnnxEncoder, export_onnx
     from stance.encoders.transformer import default_model_path
 
     texts = [line for article in corpus(2) for line in article.splitlines()]
@@ -84,9 +58,9 @@ def main() -> None:
         os.environ["STANCE_HOME"] = str(tmp / "home")
         encoder = OnnxEncoder(folder)
         encoder.cache = False
-        session, tokenizer = encoder._model()  # exports the shipped graph into the temporary home
+        _, tokenizer = encoder._model()  # exports the shipped graph into the temporary home
         shipped = encoder._graph()
-        export_eager(folder, tmp / "eager.onnx")
+        export_onnx(folder, tmp / "eager.onnx", attn_implementation="eager")
         graphs = {"shipped (scaled-dot-product attention)": (shipped, "none (onnxruntime's own at load)"),
                   "eager attention": (tmp / "eager.onnx", "none (onnxruntime's own at load)")}
         graphs["shipped, BERT optimiser"] = (tmp / "sdpa.opt.onnx", fused(shipped, tmp / "sdpa.opt.onnx"))

@@ -155,13 +155,13 @@ def train(
 ):
     """Evaluate by article, train on all labels, save the model and the report."""
     from stance.paths import check_writable, default_model_dir
-    from stance.train import run_name
+    from stance.train import fine_tunes, run_name
     from stance.train import train as train_model
 
     labels = labels or sorted(Path("labels").glob("*.jsonl"))
     if not labels:
         _fail("no label files: pass --labels FILE.jsonl (none found in ./labels/)")
-    if renamed_copies and fine_tune and encoder != "static":
+    if renamed_copies and fine_tunes(encoder, fine_tune):
         _fail("--renamed-copies trains the frozen model; drop --fine-tune or --renamed-copies")
     articles = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
     out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)

@@ -24,6 +24,7 @@ import zlib
 import numpy as np
 
 from stance import actors
+from stance.features import item_text
 
 __all__ = ["renamed", "with_renamed_copies"]
 
@@ -83,8 +84,6 @@ def with_renamed_copies(items: list, labels: np.ndarray, groups=None,
     on every target and belongs to its sentence's group. ``every_country``: one copy per
     country instead of one per sentence.
     """
-    from stance.features import item_text
-
     sources, copies = [], []
     for i, item in enumerate(items):
         if not any(value in _STANCES for value in labels[i]):

@@ -22,6 +22,11 @@ class TrainingRun:
     report: "EvaluationReport"  # noqa: F821
 
 
+def fine_tunes(encoder_path: str | Path | None, fine_tune: bool) -> bool:
+    """Whether ``--fine-tune`` trains the named encoder: the static one has no layers to train, so it stays frozen."""
+    return fine_tune and str(encoder_path) != "static"
+
+
 def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = False) -> str:
     """Default report folder name: the encoder and head it describes."""
     if encoder_path is None:
@@ -30,7 +35,7 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_c
         encoder = str(encoder_path)
     else:
         encoder = Path(encoder_path).name.lower()
-    head = "finetuned" if fine_tune and encoder != "static" else "logreg"
+    head = "finetuned" if fine_tunes(encoder_path, fine_tune) else "logreg"
     return f"{encoder}-{head}{'-renamed' if renamed_copies and head == 'logreg' else ''}"
 
 

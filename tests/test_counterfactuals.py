@@ -92,5 +92,7 @@ def test_stance_train_names_and_builds_the_option(hashing_encoder):
     assert run_name(None, renamed_copies=True) == "minilm-logreg-renamed"
     assert run_name(None) == "minilm-logreg"
     assert run_name("static", fine_tune=True, renamed_copies=True) == "static-logreg-renamed"
+    # a transformer folder that happens to be named "static" is fine-tuned, and its report says so
+    assert run_name("/models/Static", fine_tune=True) == "static-finetuned"
     with pytest.raises(ValueError, match="frozen"):
         make_model(hashing_encoder, ["russia", "eu"], fine_tune=True, renamed_copies=True)

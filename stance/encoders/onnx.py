@@ -150,8 +150,13 @@ def _max_length(folder: Path) -> int:
     return int(json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))["model_max_length"])
 
 
-def export_onnx(folder: str | Path, target: str | Path) -> Path:
-    """Export the transformer in ``folder`` to an ONNX graph at ``target`` (written atomically)."""
+def export_onnx(folder: str | Path, target: str | Path, attn_implementation: str | None = None) -> Path:
+    """Export the transformer in ``folder`` to an ONNX graph at ``target`` (written atomically).
+
+    ``attn_implementation`` ("eager", "sdpa") picks how attention is written into the graph;
+    None keeps the model's own choice, which is what the backend ships
+    (``experiments/onnx_graphs.py`` measured "eager" as no faster).
+    """
     if importlib.util.find_spec("onnx") is None:
         raise InputError(f"exporting the model for the onnx backend needs onnx; run: {_INSTALL}")
     import torch
@@ -159,7 +164,8 @@ def export_onnx(folder: str | Path, target: str | Path) -> Path:
 
     folder, target = Path(folder), Path(target)
     with _quiet_loading():
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+        chosen = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True, **chosen).eval()
 
     import inspect
 
