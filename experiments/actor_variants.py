@@ -9,6 +9,19 @@ row's settings. One became the default (``named-offices``) and one a library opt
 - ``subject-position``: three more indicators, whether Serbia, Russia or the EU is named in
   the first five words of the sentence or of its main clause (after a leading "On Friday,"
   or "Asked about it,"): where the subject of a news sentence usually stands.
+- ``pressure-and-questions``: two more indicators for two rules of ``LABELING.md``: whether a
+  verb of pressure (urge, press, call on, ask, demand, expect, warn, ...) has a Serbian actor
+  among its next four words ("Brussels urged Belgrade to align": pressure is not stance),
+  and whether the sentence ends with a question mark (an unanswered question is none).
+  Written, with its choice rule, before its first run; the plain sentences of ``stance
+  check`` were already known and have these two kinds ("urged", "asked"). Its second
+  form, first run as ``pressure-only-and-questions`` and written after the first's checks
+  showed "urged" unmoved (half the labeled sentences it marks also tell Serbia's answer,
+  "... and Belgrade has not"), sets the pressure indicator only when, the verb and its four
+  words taken out, no Serbian actor or opening reference back remains: since 2026-12-03
+  it is the default (``stance.actors``, the last two of ``ACTOR_FEATURES``), and this
+  variant now puts the first form's pressure indicator in its place.
+  ``without-pressure-questions`` leaves the two out: the default before them.
 - ``serbian-clauses``: a second embedding, of only the clauses that name a Serbian actor (the
   whole sentence when none does but it opens with a reference back; zeros when neither), so
   that what Serbia does is read apart from what others do in the same sentence.
@@ -94,11 +107,15 @@ row's settings. One became the default (``named-offices``) and one a library opt
 Rows dated before 2026-12-03 ran on the default of their day: adjective-only offices
 (``earlier-offices``), no "the Balkan state" among Serbia's names (``no-epithets``) and no
 renamed copies. ``{"kind": "frozen", "renamed_copies": false, "variant":
-"earlier-offices+no-epithets+NAME"}`` runs variant NAME on that default again (without NAME:
-that default itself); the rows made on 2026-12-03 before the epithets say so in their
+"earlier-offices+no-epithets+without-pressure-questions+NAME"}`` runs variant NAME on that
+default again (without NAME: that default itself); the rows made on 2026-12-03 before the epithets say so in their
 settings. ``named-offices+actor-swap`` ran at commit 777fc74 and no longer runs as it did:
 renamed copies are now refused by the new office rule too (``row-swap-before-epithets`` is
 that setting at today's code).
+
+Rows made before the pressure and question indicators (2026-12-03, rows above
+``pressure-and-questions`` in ``search.jsonl``) ran without them; ``without-pressure-questions+NAME``
+runs variant NAME so again.
 
 Variants join with ``+`` (``subject-position+char-ngrams``): each one's patches applied in
 turn, for variants that patch different things.
@@ -135,6 +152,29 @@ def _with_subjects(original):
         return np.hstack([original(texts), np.asarray(extra, dtype=np.float64).reshape(len(texts), 3)])
 
     return actor_features
+
+
+def _pressed(text: str) -> bool:
+    """Whether a verb of pressure has a Serbian actor among its next four words, whatever else Serbia does."""
+    return any(actors.serbian_actor(" ".join(text[m.end():].split()[:4])) for m in actors._ANY_CASE.pressure.finditer(text))
+
+
+def _with_any_pressure(original):
+    pressed = actors.ACTOR_FEATURES.index("serbia only pressed")
+
+    def actor_features(texts):
+        found = original(texts)
+        found[:, pressed] = [_pressed(t) for t in texts]
+        return found
+
+    return actor_features
+
+
+def _without_pressure_questions(original):
+    def row(text):
+        return original(text)[:actors.EARLIER_ACTOR_COLUMNS]
+
+    return row
 
 
 def serbian_part(text: str) -> str:
@@ -531,6 +571,9 @@ VARIANTS = {
     "natural-priors": [(model, "LogisticRegression", _without_class_weights)],
     "dependency-roles": [(actors, "actor_features", _with_dependency_roles)],
     "subject-position": [(actors, "actor_features", _with_subjects)],
+    "pressure-and-questions": [(actors, "actor_features", _with_any_pressure)],
+    "without-pressure-questions": [(actors, "_row", _without_pressure_questions),
+                                   (actors, "ACTOR_FEATURES", lambda names: names[:actors.EARLIER_ACTOR_COLUMNS])],
     "actor-tokens": [(model.StanceClassifier, "transform_features", _with_actor_tokens([_serbian_spans]))],
     "actor-tokens-3": [(model.StanceClassifier, "transform_features", _with_actor_tokens(
         [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],

@@ -5,7 +5,9 @@ signed the deal with Russia" lie close together, yet only the second portrays a
 Serbian stance (``LABELING.md``: the question is always what *Serbia* does).
 These few indicators, found by word patterns, tell the linear head who is named,
 who speaks and in what order, so that it can discount sentences where Russia or
-the EU acts and Serbia does not. ``StanceClassifier(actors=True)`` appends them,
+the EU acts and Serbia does not; and, for two more rules of the scheme, whether
+Serbia is only pressed ("Brussels urged Belgrade to align": pressure is not
+stance) and whether the sentence is a question, which reports no stance. ``StanceClassifier(actors=True)`` appends them,
 scaled by :data:`ACTOR_SCALE`, to the embedding and the n-grams; the scale and
 the feature set were chosen by grouped cross-validation (``experiments/README.md``).
 """
@@ -54,6 +56,12 @@ _CLAIM = (
 )
 _NEGATION = r"not|no|never|\w+n['’]t|refuse[sd]?|refusing|reject(?:s|ed|ing)?|den(?:y|ies|ied)|neither|nor|without"
 _HEDGE = r"may|might|could|would|if|unless|whether|reportedly|possibly|perhaps|likely|should"
+# Verbs of pressure: what another actor wants Serbia to do ("Brussels urged Belgrade to align").
+_PRESSURE = (
+    r"urg(?:e|es|ed|ing)|press(?:es|ed|ing)?|call(?:s|ed|ing)? on|ask(?:s|ed|ing)?|demand(?:s|ed|ing)?|"
+    r"push(?:es|ed|ing)?|pressur(?:e|es|ed|ing)|expect(?:s|ed|ing)?|want(?:s|ed|ing)?|warn(?:s|ed|ing)?|"
+    r"encourag(?:e|es|ed|ing)|invit(?:e|es|ed|ing)|requir(?:e|es|ed|ing)|insist(?:s|ed|ing)? that"
+)
 _ANAPHOR = (
     r"^\W*(?:he|she|it|they|this|that|these|those|the move|the decision|the deal|the step|the government|"
     r"the president|its|his|her|their)\b"
@@ -72,6 +80,7 @@ class _Patterns(NamedTuple):
     claim_start: re.Pattern
     negation: re.Pattern
     hedge: re.Pattern
+    pressure: re.Pattern
     anaphor: re.Pattern
 
     @classmethod
@@ -86,7 +95,8 @@ class _Patterns(NamedTuple):
             # A claim word that starts a word; see _mentions. The closing boundary is left out on
             # purpose: the 60-character window can cut "saidx" to a claimed "said".
             claim_start=re.compile(rf"\b(?:{_CLAIM})", flags),
-            negation=words(_NEGATION), hedge=words(_HEDGE), anaphor=re.compile(_ANAPHOR, flags),
+            negation=words(_NEGATION), hedge=words(_HEDGE), pressure=words(_PRESSURE),
+            anaphor=re.compile(_ANAPHOR, flags),
         )
 
 
@@ -110,6 +120,11 @@ _SERBIAN_NAME_RE = re.compile(rf"\b(?:{_SERBIA})\b|i[cć]\b", re.IGNORECASE)
 # Words a title-case headline leaves in lower case.
 _SMALL_WORDS = frozenset("a an the and but or nor for on in at to of by as with from into over vs via per".split())
 
+# The four words after a verb of pressure, with the space around them: whom it presses.
+_FOUR_WORDS_RE = re.compile(r"\s*(?:\S+\s*){0,4}")
+# A question that ends the sentence, closing quotes and brackets aside.
+_QUESTION_RE = re.compile(r"\?[\s\"'”’)]*$")
+
 # Where a mention's clause ends: the first of these characters after it.
 _CLAUSE_RE = re.compile(r"[^,;:.!?()\"“”]*")
 
@@ -121,7 +136,11 @@ ACTOR_FEATURES = (
     "serbia named before russia", "serbia named before the eu",
     "russia speaks", "the eu speaks", "serbia speaks",
     "negation", "hedge",
+    "serbia only pressed", "unanswered question",
 )
+
+#: How many of the columns a model saved before the last two were added reads.
+EARLIER_ACTOR_COLUMNS = 15
 
 
 def _prepared(text: str) -> tuple[_Patterns, str]:
@@ -202,6 +221,26 @@ def _mentions(patterns: _Patterns, name: re.Pattern, text: str, claims: bool) ->
     return first, speaks
 
 
+def _only_pressed(patterns: _Patterns, matched: str, original: str) -> bool:
+    """Whether Serbia is named only as the one another actor presses ("Moscow urged Belgrade to ...").
+
+    Pressure is not stance (``LABELING.md``), unless the sentence also tells what Serbia
+    did: so a verb of pressure must have a Serbian actor among its next four words, and,
+    those words and the verb taken out, no Serbian actor or opening reference back may remain.
+    """
+    spans = [(m.start(), _FOUR_WORDS_RE.match(original, m.end()).end()) for m in patterns.pressure.finditer(matched)
+             if serbian_actor(" ".join(original[m.end():].split()[:4]))]
+    if not spans:
+        return False
+    kept, at = [], 0
+    for start, end in spans:  # in order; a verb inside the words of the one before starts no new piece
+        if start >= at:
+            kept.append(original[at:start])
+        at = max(at, end)
+    rest = " | ".join([*kept, original[at:]])
+    return not serbian_actor(rest) and _ANAPHOR_RE.search(rest) is None
+
+
 def _row(text: str) -> tuple[bool, ...]:
     """The indicators of one sentence, in the order of :data:`ACTOR_FEATURES`."""
     original = text
@@ -220,6 +259,7 @@ def _row(text: str) -> tuple[bool, ...]:
         at_serbia is not None and eu and at_serbia < at_eu,
         russia_speaks, eu_speaks, serbia_speaks,
         patterns.negation.search(text) is not None, patterns.hedge.search(text) is not None,
+        serbia and _only_pressed(patterns, text, original), _QUESTION_RE.search(original) is not None,
     )
 
 

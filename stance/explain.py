@@ -120,7 +120,7 @@ def _ngram_weights(model, heads, items, features, labels, top) -> list[dict]:
     features = sparse.csr_matrix(features)
     names = model.vectorizer_.get_feature_names_out()
     n_dense = features.shape[1] - len(names)
-    n_actors = len(ACTOR_FEATURES) if getattr(model, "actors", False) else 0
+    n_actors = getattr(model, "actor_columns_", len(ACTOR_FEATURES)) if getattr(model, "actors", False) else 0
     n_embedded = n_dense - n_actors
     own = n_embedded // 2 if model.context else n_embedded
     out = []

@@ -248,6 +248,10 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             items, labels, groups = with_renamed_copies(items, labels, groups)
         texts = [item_text(x) for x in items]
         self.encoder_ = self._encoder_for(texts)
+        if self.actors:
+            from stance.actors import actor_features
+
+            self.actor_columns_ = actor_features([]).shape[1]  # all of them; a model saved earlier reads fewer
         self.vectorizer_ = None
         if self.ngrams:
             from sklearn.feature_extraction.text import TfidfVectorizer
@@ -288,7 +292,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         if getattr(self, "actors", False):
             from stance.actors import ACTOR_SCALE, actor_features
 
-            blocks.append(actor_features(texts) * ACTOR_SCALE)
+            found = actor_features(texts)
+            blocks.append(found[:, :getattr(self, "actor_columns_", found.shape[1])] * ACTOR_SCALE)
         if getattr(self, "vectorizer_", None) is None:
             return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
         from scipy import sparse
@@ -390,6 +395,10 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
         renamed_copies=features.get("renamed_copies", False),
     )
     model.encoder_ = encoder
+    if model.actors:
+        from stance.actors import EARLIER_ACTOR_COLUMNS
+
+        model.actor_columns_ = int(features.get("actor_columns", EARLIER_ACTOR_COLUMNS))
     model.vectorizer_ = vectorizer
     model.targets_ = list(meta["targets"])
     model.heads_ = heads

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from stance.actors import ACTOR_FEATURES
 from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning
 from stance.fileio import atomic_write_text, make_temp_dir, replace_folder, sha256_file
 from stance.paths import OutputPathError, write_error
@@ -121,6 +122,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
             "head": {"file": HEAD_FILE, "sha256": sha256_file(head_path), "params": model.best_params_},
             "features": {"context": bool(getattr(model, "context", False)), "ngrams": getattr(model, "vectorizer_", None) is not None,
                          "actors": bool(getattr(model, "actors", False)),
+                         "actor_columns": int(getattr(model, "actor_columns_", 0)) if getattr(model, "actors", False) else 0,
                          "renamed_copies": bool(getattr(model, "renamed_copies", False))},
             "training": provenance,
             "versions": package_versions(),
@@ -240,6 +242,9 @@ def _shape_problem(meta: dict) -> str | None:
         ("features.context", False, (lambda v: isinstance(v, bool), "true or false")),
         ("features.ngrams", False, (lambda v: isinstance(v, bool), "true or false")),
         ("features.actors", False, (lambda v: isinstance(v, bool), "true or false")),
+        ("features.actor_columns", False, (lambda v: _number(v) and int(v) == v and 0 <= v <= len(ACTOR_FEATURES),
+                                           f"a whole number from 0 to {len(ACTOR_FEATURES)} (a newer stance "
+                                           "reads more; upgrade it)")),
         ("features.renamed_copies", False, (lambda v: isinstance(v, bool), "true or false")),
         ("training", False, an_object),
         ("versions", False, an_object),

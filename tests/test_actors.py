@@ -57,6 +57,46 @@ def test_features_say_who_is_named_who_speaks_and_in_what_order():
     assert actor_features([]).shape == (0, len(ACTOR_FEATURES))
 
 
+@pytest.mark.parametrize("text, pressed", [
+    ("Moscow urged Serbia to refuse sanctions.", True),  # pressure is not stance (LABELING.md)
+    ("Brussels called on President Vučić to align with EU foreign policy.", True),
+    ("The Commission expects the Serbian government to align.", True),
+    ("Moscow urged Belgrade to refuse sanctions, and Belgrade has not imposed any.", False),  # Serbia's answer told
+    ("He said Moscow expected Belgrade to keep its word.", False),  # opens with a reference back
+    ("Brussels urged President Putin to negotiate.", False),  # a foreign holder is pressed
+    ("Serbia urged Russia to respect its neutrality.", False),  # Serbia presses, it is not pressed
+    ("Vučić asked Moscow for gas.", False),
+])
+def test_serbia_only_pressed(text, pressed):
+    assert ("serbia only pressed" in _set(text)) is pressed
+
+
+@pytest.mark.parametrize("text, question", [
+    ("Will Serbia impose sanctions on Russia?", True),
+    ("Will Belgrade now choose a side?”", True),
+    ("Asked whether it would join? No, Serbia refused.", False),  # answered in the same sentence
+    ("Serbia refused.", False),
+])
+def test_unanswered_question(text, question):
+    assert ("unanswered question" in _set(text)) is question
+
+
+def test_a_model_fitted_on_fewer_actor_columns_reads_only_those(hashing_encoder, monkeypatch):
+    """A model saved before the last indicators were added keeps reading the columns it was fitted on."""
+    texts = ["Serbia refuses sanctions on Russia.", "Moscow urged Serbia to act?", "Serbia opened a road."] * 4
+    y = np.array([["favor", "none"], ["none", "none"], ["none", "favor"]] * 4, dtype=object)
+    with monkeypatch.context() as patched:
+        row = actors._row
+        patched.setattr(actors, "_row", lambda text: row(text)[:actors.EARLIER_ACTOR_COLUMNS])
+        patched.setattr(actors, "ACTOR_FEATURES", ACTOR_FEATURES[:actors.EARLIER_ACTOR_COLUMNS])
+        earlier = StanceClassifier(encoder=hashing_encoder, Cs=(1.0,)).fit(texts, y)
+        expected = earlier.predict_proba(texts)
+    assert earlier.actor_columns_ == actors.EARLIER_ACTOR_COLUMNS < len(ACTOR_FEATURES)
+    for now, then in zip(earlier.predict_proba(texts), expected):
+        np.testing.assert_array_equal(now, then)
+    assert StanceClassifier(encoder=hashing_encoder, Cs=(1.0,)).fit(texts, y).actor_columns_ == len(ACTOR_FEATURES)
+
+
 def test_the_head_sees_the_scaled_block_between_embedding_and_ngrams(hashing_encoder):
     texts = ["Serbia refuses sanctions on Russia.", "Hungary refuses sanctions on Russia.", "Serbia opened a road."] * 4
     y = np.array([["favor", "none"], ["none", "none"], ["none", "favor"]] * 4, dtype=object)
@@ -72,12 +112,34 @@ def test_the_head_sees_the_scaled_block_between_embedding_and_ngrams(hashing_enc
 @pytest.mark.integration
 def test_the_trained_default_reads_actors_and_keeps_them_when_loaded(trained):
     meta = json.loads((trained["model"] / "stance.json").read_text())
-    assert meta["features"] == {"context": False, "ngrams": True, "actors": True, "renamed_copies": False}
+    assert meta["features"] == {"context": False, "ngrams": True, "actors": True,
+                                "actor_columns": len(ACTOR_FEATURES), "renamed_copies": False}
     model = load_model(trained["model"])
     assert model.actors is True
     probe = ["Hungary refused to impose sanctions on Russia, Orban said."]
     assert model.transform_features(probe).shape[1] == (
         model.encoder_.transform(probe).shape[1] + len(ACTOR_FEATURES) + len(model.vectorizer_.vocabulary_))
+
+
+@pytest.mark.integration
+def test_a_model_folder_from_before_the_last_indicators_reads_fewer_columns(trained, tmp_path):
+    import shutil
+
+    from stance.errors import ModelIntegrityError
+
+    folder = shutil.copytree(trained["model"], tmp_path / "model")
+    meta = json.loads((folder / "stance.json").read_text())
+    del meta["features"]["actor_columns"]  # how stance.json looked before the count was kept
+    (folder / "stance.json").write_text(json.dumps(meta))
+    model = load_model(folder)
+    assert model.actor_columns_ == actors.EARLIER_ACTOR_COLUMNS
+    probe = ["Moscow urged Serbia to act."]
+    assert model.transform_features(probe).shape[1] == (
+        model.encoder_.transform(probe).shape[1] + actors.EARLIER_ACTOR_COLUMNS + len(model.vectorizer_.vocabulary_))
+    meta["features"]["actor_columns"] = len(ACTOR_FEATURES) + 1  # made by a later version that reads more
+    (folder / "stance.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelIntegrityError, match="actor_columns.*upgrade"):
+        load_model(folder)
 
 
 # The first, plain implementation, kept as the reference that the faster one must match bit for bit.
@@ -111,6 +173,24 @@ def _reference_speaks(pattern, text):
     return False
 
 
+def _reference_only_pressed(text):
+    pressure = re.compile(rf"\b(?:{actors._PRESSURE})\b", re.IGNORECASE)
+    kept, pressed, at = [], False, 0
+    for verb in pressure.finditer(text):
+        words = text[verb.end():].split()[:4]
+        if _reference_serbian_actor(" ".join(words)):
+            pressed = True
+            if verb.start() >= at:
+                kept.append(text[at:verb.start()])
+            end = verb.end()
+            for word in words:  # skip the verb's four words and the space around them
+                end = text.index(word, end) + len(word)
+            end += len(text[end:]) - len(text[end:].lstrip())
+            at = max(at, end)
+    rest = " | ".join(kept + [text[at:]])
+    return pressed and not _reference_serbian_actor(rest) and not actors._ANAPHOR_RE.search(rest)
+
+
 def reference_actor_features(texts):
     rows = []
     for text in texts:
@@ -127,6 +207,7 @@ def reference_actor_features(texts):
             _reference_speaks(actors._RUSSIA_RE, text), _reference_speaks(actors._EU_RE, text),
             _reference_speaks(actors._SERBIA_RE, text),
             bool(actors._NEGATION_RE.search(text)), bool(actors._HEDGE_RE.search(text)),
+            serbia and _reference_only_pressed(text), bool(re.search(r"\?[\s\"'”’)]*$", text)),
         ))
     return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(ACTOR_FEATURES))
 
