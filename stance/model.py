@@ -12,6 +12,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, c
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
+from stance.errors import ModelIntegrityError
 from stance.features import context_embeddings, item_text, ngram_features
 from stance.persist import read_model, save_model
 from stance.schema import TARGETS
@@ -306,7 +307,19 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if features.shape[0] == 0:
             return [np.zeros((0, len(c))) for c in self.classes_]
+        self._check_width(features.shape[1])
         return [self.heads_[t].predict_proba(features) for t in self.targets_]
+
+    def _check_width(self, width: int) -> None:
+        """Refuse features of another width than a head was fitted on: a model folder whose settings were edited."""
+        for target in self.targets_:
+            head = self.heads_[target]
+            fitted = getattr(getattr(head, "head", head), "n_features_in_", None)
+            if fitted is not None and fitted != width:
+                where = getattr(self, "path_", None) or "the model"
+                raise ModelIntegrityError(
+                    f"{where}: the {target} head reads {fitted} features but the recorded settings give {width}; "
+                    "stance.json was edited or damaged, retrain with `stance train`")
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         probas = self.predict_proba_features(features)

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, run_stance
 
 from stance import actors
 from stance.actors import ACTOR_FEATURES, ACTOR_SCALE, actor_features, serbian_actor
@@ -136,6 +136,14 @@ def test_a_model_folder_from_before_the_last_indicators_reads_fewer_columns(trai
     probe = ["Moscow urged Serbia to act."]
     assert model.transform_features(probe).shape[1] == (
         model.encoder_.transform(probe).shape[1] + actors.EARLIER_ACTOR_COLUMNS + len(model.vectorizer_.vocabulary_))
+    # This head was fitted on all the columns, so the folder's settings now disagree with it: refused, not a traceback.
+    with pytest.raises(ModelIntegrityError, match="head reads .* features but the recorded settings give"):
+        model.predict(probe)
+    article = tmp_path / "article.txt"
+    article.write_text("Moscow urged Serbia to act.\n")
+    result = run_stance("score", article, "--model", folder)
+    assert result.returncode == 1 and "stance.json was edited or damaged" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     meta["features"]["actor_columns"] = len(ACTOR_FEATURES) + 1  # made by a later version that reads more
     (folder / "stance.json").write_text(json.dumps(meta))
     with pytest.raises(ModelIntegrityError, match="actor_columns.*upgrade"):
