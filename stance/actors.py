@@ -228,8 +228,11 @@ def _only_pressed(patterns: _Patterns, matched: str, original: str) -> bool:
     did: so a verb of pressure must have a Serbian actor among its next four words, and,
     those words and the verb taken out, no Serbian actor or opening reference back may remain.
     """
-    spans = [(m.start(), _FOUR_WORDS_RE.match(original, m.end()).end()) for m in patterns.pressure.finditer(matched)
-             if serbian_actor(" ".join(original[m.end():].split()[:4]))]
+    spans = []
+    for verb in patterns.pressure.finditer(matched):
+        pressed = _FOUR_WORDS_RE.match(original, verb.end())  # read no further: a long line stays linear
+        if serbian_actor(" ".join(pressed.group().split())):
+            spans.append((verb.start(), pressed.end()))
     if not spans:
         return False
     kept, at = [], 0

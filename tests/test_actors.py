@@ -81,6 +81,17 @@ def test_unanswered_question(text, question):
     assert ("unanswered question" in _set(text)) is question
 
 
+def test_a_long_sentence_full_of_pressure_is_read_in_linear_time():
+    """Each verb of pressure reads only its next four words, not the rest of the sentence, so that a
+    one-sentence article of megabytes cannot hang scoring; a timeout guards against a return of that."""
+    import multiprocessing
+
+    text = "Moscow urged Belgrade and " * 40_000 + "after long talks in the capital Serbia refused."  # 1 MB
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        row = pool.apply_async(actor_features, ([text],)).get(timeout=120)[0]
+    assert row[ACTOR_FEATURES.index("serbia only pressed")] == 0  # "Serbia refused" lies after the last window
+
+
 def test_a_model_fitted_on_fewer_actor_columns_reads_only_those(hashing_encoder, monkeypatch):
     """A model saved before the last indicators were added keeps reading the columns it was fitted on."""
     texts = ["Serbia refuses sanctions on Russia.", "Moscow urged Serbia to act?", "Serbia opened a road."] * 4
