@@ -156,7 +156,7 @@ def _with_subjects(original):
 
 def _pressed(text: str) -> bool:
     """Whether a verb of pressure has a Serbian actor among its next four words, whatever else Serbia does."""
-    return any(actors.serbian_actor(" ".join(text[m.end():].split()[:4])) for m in actors._ANY_CASE.pressure.finditer(text))
+    return bool(actors._pressure_spans(*actors._prepared(text), text))
 
 
 def _with_any_pressure(original):

@@ -7,9 +7,10 @@ These few indicators, found by word patterns, tell the linear head who is named,
 who speaks and in what order, so that it can discount sentences where Russia or
 the EU acts and Serbia does not; and, for two more rules of the scheme, whether
 Serbia is only pressed ("Brussels urged Belgrade to align": pressure is not
-stance) and whether the sentence is a question, which reports no stance. ``StanceClassifier(actors=True)`` appends them,
-scaled by :data:`ACTOR_SCALE`, to the embedding and the n-grams; the scale and
-the feature set were chosen by grouped cross-validation (``experiments/README.md``).
+stance) and whether the sentence is a question, which reports no stance.
+``StanceClassifier(actors=True)`` appends them, scaled by :data:`ACTOR_SCALE`,
+to the embedding and the n-grams; the scale and the feature set were chosen by
+grouped cross-validation (``experiments/README.md``).
 """
 
 from __future__ import annotations
@@ -221,6 +222,16 @@ def _mentions(patterns: _Patterns, name: re.Pattern, text: str, claims: bool) ->
     return first, speaks
 
 
+def _pressure_spans(patterns: _Patterns, matched: str, original: str) -> list[tuple[int, int]]:
+    """Where a verb of pressure and its next four words name a Serbian actor: (start, end), in order."""
+    spans = []
+    for verb in patterns.pressure.finditer(matched):
+        pressed = _FOUR_WORDS_RE.match(original, verb.end())  # read no further: a long line stays linear
+        if serbian_actor(" ".join(pressed.group().split())):
+            spans.append((verb.start(), pressed.end()))
+    return spans
+
+
 def _only_pressed(patterns: _Patterns, matched: str, original: str) -> bool:
     """Whether Serbia is named only as the one another actor presses ("Moscow urged Belgrade to ...").
 
@@ -228,11 +239,7 @@ def _only_pressed(patterns: _Patterns, matched: str, original: str) -> bool:
     did: so a verb of pressure must have a Serbian actor among its next four words, and,
     those words and the verb taken out, no Serbian actor or opening reference back may remain.
     """
-    spans = []
-    for verb in patterns.pressure.finditer(matched):
-        pressed = _FOUR_WORDS_RE.match(original, verb.end())  # read no further: a long line stays linear
-        if serbian_actor(" ".join(pressed.group().split())):
-            spans.append((verb.start(), pressed.end()))
+    spans = _pressure_spans(patterns, matched, original)
     if not spans:
         return False
     kept, at = [], 0
