@@ -142,6 +142,8 @@ ACTOR_FEATURES = (
 
 #: How many of the columns a model saved before the last two were added reads.
 EARLIER_ACTOR_COLUMNS = 15
+#: The column of "unanswered question", which a model's question rule reads.
+QUESTION_COLUMN = ACTOR_FEATURES.index("unanswered question")
 
 
 def _prepared(text: str) -> tuple[_Patterns, str]:

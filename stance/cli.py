@@ -152,6 +152,12 @@ def train(
                      "country's act as no Serbian stance (stance check), at a cost on the labeled articles "
                      "(see experiments/README.md)."),
     ] = False,
+    question_rule: Annotated[
+        bool,
+        typer.Option("--question-rule/--no-question-rule", help="Label a sentence that ends in a question mark none "
+                     "on both targets, as LABELING.md reads a question without an answer (frozen model). Turn it "
+                     "off for a label scheme that reads stance into questions."),
+    ] = True,
 ):
     """Evaluate by article, train on all labels, save the model and the report."""
     from stance.paths import check_writable, default_model_dir
@@ -176,6 +182,7 @@ def train(
         command=shlex.join(["stance", *sys.argv[1:]]),
         fine_tune=fine_tune,
         renamed_copies=renamed_copies,
+        question_rule=question_rule,
     )
     for plan, result in run.report.evaluations.items():
         typer.echo(f"{result['description']}: {result['n_sentences']} sentences, {result['n_articles']} articles")
@@ -885,6 +892,10 @@ def _reason_lines(sentence: dict, why: dict) -> list[str]:
 
     lines = []
     for target, w in why.items():
+        if w["method"] == "question-rule":
+            lines.append(f"      why {target}={sentence[target]['label']}: a question without an answer is none "
+                         "(the label scheme's rule)")
+            continue
         terms = ", ".join(f"{x['text'] if x['text'] in (MEANING, NEIGHBOURS) else json.dumps(x['text'], ensure_ascii=False)}"
                           f" {x['weight']:+.2f}" for x in w["terms"])
         lines.append(f"      why {target}={sentence[target]['label']}: {terms or '(no word stands out)'}")

@@ -289,7 +289,7 @@ def _systems(model, encoder):
 
     params = model.get_params(deep=False)
     common = {"targets": params["targets"], "Cs": DEFAULT_CS, "cv": 5, "context": False, "ngrams": False, "actors": False,
-              "renamed_copies": False, "calibrate": False, "abstain": False}
+              "renamed_copies": False, "question_rule": False, "calibrate": False, "abstain": False}
     return {
         "model": lambda: type(model)(**{**params, "encoder": encoder}),
         "tfidf": lambda: StanceClassifier(

@@ -2,7 +2,7 @@
 
 A label alone asks the reader to trust the model; the phrases behind it show
 what the model read, and catch one that learned "Moscow" instead of stance.
-Two methods, chosen per model:
+Two methods, chosen per model, and one rule:
 
 ``ngram-weights`` (a logistic regression over [embedding | TF-IDF n-grams], the
 default :class:`~stance.model.StanceClassifier`) is exact. With ``W`` the head's
@@ -26,6 +26,9 @@ head) drops each word in turn, every occurrence of it, and weighs it by the fall
 in P(label): positive when the word argued for the label. Only the
 ``MAX_OCCLUDED`` longest distinct words of a sentence are tried, in one
 ``predict_proba`` call per sentence.
+
+``question-rule``, with no terms: the sentence ends in a question mark and the
+model's ``question_rule`` made it ``none`` on every target, whatever its words.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
         Per sentence ``{target: {"label", "method", "terms"}}``, ``terms`` being
         ``[{"text", "weight"}]`` by decreasing weight. ``ngram-weights`` also gives
         ``bias``: with ``top=None`` the weights plus ``bias`` are the centred logit.
+        ``question-rule`` (no terms): the model's question rule decided the label.
 
     Examples
     --------
@@ -91,7 +95,10 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     if labels is None:
         decided = model.predict_features(features)
         labels = [dict(zip(model.targets_, row)) for row in decided]
-    return _ngram_weights(model, heads, items, features, labels, top)
+    reasons = _ngram_weights(model, heads, items, features, labels, top)
+    for i in np.flatnonzero(model.questions(features) if hasattr(model, "questions") else []):
+        reasons[i] = {target: {"label": "none", "method": "question-rule", "terms": []} for target in model.targets_}
+    return reasons
 
 
 # n-gram weights ----------------------------------------------------------------

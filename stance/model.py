@@ -172,6 +172,16 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         the same words said by someone else portray no Serbian stance. It mends
         another country's act read as Serbia's (``stance check``) but cost the
         labeled articles macro-F1 in grouped CV (``experiments/README.md``).
+    copy_weight : float, default=1.0
+        Weight of each renamed copy in the heads' fit, in (0, 1]: below 1 the copies
+        nudge the head rather than outvote the labeled sentences. Below 1, ``C``, the
+        temperature and the threshold are chosen on the labeled sentences alone.
+    question_rule : bool, default=True
+        Label a sentence that ends in a question mark ``none`` on every target,
+        whatever the heads say: ``LABELING.md`` makes a question without an answer
+        ``none``, and the labeled sentences hold too few questions for a head to learn
+        it. Its probabilities become 1 for ``none``. Reads the actor indicators, so
+        only with ``actors=True``.
     calibrate : bool, default=True
         Fit a temperature per target on out-of-fold probabilities (default head).
     abstain : bool, default=True
@@ -212,6 +222,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         ngrams: bool = True,
         actors: bool = True,
         renamed_copies: bool = False,
+        copy_weight: float = 1.0,
+        question_rule: bool = True,
         calibrate: bool = True,
         abstain: bool = True,
     ):
@@ -224,6 +236,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.ngrams = ngrams
         self.actors = actors
         self.renamed_copies = renamed_copies
+        self.copy_weight = copy_weight
+        self.question_rule = question_rule
         self.calibrate = calibrate
         self.abstain = abstain
 
@@ -243,10 +257,14 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         items = _items(X)
         labels = _label_matrix(y, self.targets, len(items))
         groups = None if groups is None else np.asarray(groups)
+        n_labeled = len(items)
         if self.renamed_copies:
             from stance.counterfactuals import with_renamed_copies
 
+            if not 0 < self.copy_weight <= 1:
+                raise ValueError(f"copy_weight must be in (0, 1], got {self.copy_weight!r}")
             items, labels, groups = with_renamed_copies(items, labels, groups)
+        copies = np.arange(len(items)) >= n_labeled
         texts = [item_text(x) for x in items]
         self.encoder_ = self._encoder_for(texts)
         if self.actors:
@@ -266,7 +284,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             if not mask.any():
                 raise ValueError(f"no labeled rows for target {target!r}")
             yt = labels[mask, j].astype(str)
-            head, params = self._fit_head(features[mask], yt, None if groups is None else groups[mask])
+            head, params = self._fit_head(features[mask], yt, None if groups is None else groups[mask], copies[mask])
             self.heads_[target] = head
             self.best_params_[target] = params
             self.classes_.append(np.asarray(head.classes_))
@@ -308,7 +326,24 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         if features.shape[0] == 0:
             return [np.zeros((0, len(c))) for c in self.classes_]
         self._check_width(features.shape[1])
-        return [self.heads_[t].predict_proba(features) for t in self.targets_]
+        probas = [self.heads_[t].predict_proba(features) for t in self.targets_]
+        questions = self.questions(features)
+        if questions.any():
+            for proba, classes in zip(probas, self.classes_):
+                if "none" in classes:
+                    proba[questions] = np.asarray(classes) == "none"
+        return probas
+
+    def questions(self, features) -> np.ndarray:
+        """Rows of ``features`` that ``question_rule`` labels ``none``: those whose "unanswered question" indicator is set."""
+        from stance.actors import QUESTION_COLUMN as column
+
+        n_actors = getattr(self, "actor_columns_", 0) if getattr(self, "actors", False) else 0
+        if not getattr(self, "question_rule", False) or column >= n_actors:
+            return np.zeros(features.shape[0], dtype=bool)
+        n_words = len(self.vectorizer_.vocabulary_) if getattr(self, "vectorizer_", None) is not None else 0
+        found = features[:, features.shape[1] - n_words - n_actors + column]
+        return np.asarray(found.toarray() if hasattr(found, "toarray") else found).ravel() > 0
 
     def _check_width(self, width: int) -> None:
         """Refuse features of another width than a head was fitted on: a model folder whose settings were edited."""
@@ -360,11 +395,13 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return clone(self.encoder).fit(texts)
         return self.encoder
 
-    def _fit_head(self, features, y, groups):
+    def _fit_head(self, features, y, groups, copies):
         if self.head is not None:
             return clone(self.head).fit(features, y), {}
         features = in_float64(features)
         splitter = _splitter(y, groups, self.cv)
+        if copies.any() and self.copy_weight != 1:
+            return self._fit_weighted_head(features, y, groups, copies, splitter)
         search = search_C(self.Cs, splitter)
         if splitter is None or len(self.Cs) == 1:
             return clone(search.estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0).fit(features, y), {}
@@ -376,6 +413,29 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         oof = cross_val_predict(clone(best), features, y, cv=splitter, groups=groups, method="predict_proba")
         temperature = fit_temperature(oof, y, best.classes_) if self.calibrate else 1.0
         threshold = choose_threshold(_scale(oof, temperature), y, best.classes_) if self.abstain else 0.0
+        params.update(temperature=temperature, threshold=threshold)
+        return CalibratedHead(best, temperature, threshold), params
+
+    def _fit_weighted_head(self, features, y, groups, copies, splitter):
+        """As :meth:`_fit_head`, the copies weighted ``copy_weight`` in each fit and left out of every score."""
+        weight = np.where(copies, self.copy_weight, 1.0)
+        if splitter is None or len(self.Cs) == 1:
+            head = clone(search_C(self.Cs, None).estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0)
+            return head.fit(features, y, sample_weight=weight), {}
+        folds = [(train, test[~copies[test]]) for train, test in splitter.split(features, y, groups)]
+        search = search_C(self.Cs, folds).fit(features, y, sample_weight=weight)
+        params = dict(search.best_params_)
+        best = search.best_estimator_
+        if not (self.calibrate or self.abstain):
+            return best, params
+        oof = np.zeros((len(y), len(best.classes_)))
+        for train, test in folds:
+            fold = clone(best).fit(features[train], y[train], sample_weight=weight[train])
+            oof[np.ix_(test, np.searchsorted(best.classes_, fold.classes_))] = fold.predict_proba(features[test])
+        labeled = ~copies
+        temperature = fit_temperature(oof[labeled], y[labeled], best.classes_) if self.calibrate else 1.0
+        threshold = (choose_threshold(_scale(oof[labeled], temperature), y[labeled], best.classes_)
+                     if self.abstain else 0.0)
         params.update(temperature=temperature, threshold=threshold)
         return CalibratedHead(best, temperature, threshold), params
 
@@ -405,7 +465,8 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
     model = StanceClassifier(
         encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
         ngrams=vectorizer is not None, actors=features.get("actors", False),
-        renamed_copies=features.get("renamed_copies", False),
+        renamed_copies=features.get("renamed_copies", False), copy_weight=features.get("copy_weight", 1.0),
+        question_rule=features.get("question_rule", False),
     )
     model.encoder_ = encoder
     if model.actors:

@@ -39,7 +39,7 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_c
     return f"{encoder}-{head}{'-renamed' if renamed_copies and head == 'logreg' else ''}"
 
 
-def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool = False):
+def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool = False, question_rule: bool = True):
     """The configuration `stance train` evaluates and fits.
 
     Default: the frozen encoder with TF-IDF word n-grams, the actor indicators of
@@ -51,6 +51,8 @@ def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool =
     which has no layers to train): the encoder's top layers trained with one head
     per target (:class:`~stance.finetune.FineTunedClassifier`). ``renamed_copies=True``:
     the frozen model also trains on the renamed copies of :mod:`stance.counterfactuals`.
+    ``question_rule=False``: the frozen model leaves a question to its heads instead of
+    labelling it ``none`` (:class:`~stance.model.StanceClassifier`).
     """
     from stance.model import StanceClassifier
 
@@ -61,7 +63,8 @@ def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool =
             raise ValueError("renamed copies train the frozen model; fine-tuning takes none")
 
         return FineTunedClassifier(encoder=encoder, targets=tuple(targets))
-    return StanceClassifier(encoder=encoder, targets=tuple(targets), renamed_copies=renamed_copies)
+    return StanceClassifier(encoder=encoder, targets=tuple(targets), renamed_copies=renamed_copies,
+                            question_rule=question_rule)
 
 
 def fitted_temperatures(report) -> dict[str, float]:
@@ -98,6 +101,7 @@ def train(
     n_bootstrap: int = 1000,
     fine_tune: bool = False,
     renamed_copies: bool = False,
+    question_rule: bool = True,
 ) -> TrainingRun:
     """Evaluate the default configuration by article, then fit it on all labels and save it.
 
@@ -112,6 +116,7 @@ def train(
         A fine-tuned model's probabilities get the temperature that calibrates the
         evaluation's out-of-fold predictions.
     renamed_copies : also train the frozen model on renamed copies (see :func:`make_model`).
+    question_rule : the frozen model labels a question ``none`` on every target (see :func:`make_model`).
     articles : folders holding the labeled articles' text, to check labels against the splitter.
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
@@ -130,7 +135,7 @@ def train(
     if problem is not None:
         raise LabelFormatError(f"labels cannot train a model: {problem}")
     encoder = make_encoder(encoder_path)
-    model = make_model(encoder, targets, fine_tune, renamed_copies)
+    model = make_model(encoder, targets, fine_tune, renamed_copies, question_rule)
     # The heads' C searches take most of the time; they run on every core. With the heads solved to
     # SOLVER_TOL, the fold scores and so the model are the same as on one core.
     with on_all_cores():

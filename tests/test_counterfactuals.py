@@ -84,6 +84,45 @@ def test_the_copies_teach_the_head_that_another_country_acting_is_none(hashing_e
     assert with_copies.predict(texts[:8])[:, 0].tolist() == y[:8, 0].tolist()
 
 
+def test_a_lighter_copy_weight_moves_the_head_less(hashing_encoder):
+    texts = ["Serbia refuses to sanction Russia.", "Belgrade praises its Russian ally.",
+             "Serbia signs a gas deal with Russia.", "Vucic thanks Putin for his support.",
+             "Serbia opens an EU chapter.", "Belgrade welcomes the EU plan.", "A new road opened.", "The match ended."] * 2
+    y = np.array(([["favor", "none"]] * 4 + [["none", "favor"]] * 2 + [["none", "none"]] * 2) * 2, dtype=object)
+    groups = np.arange(len(texts)) % 4
+    probe = ["Hungary refuses to sanction Russia.", "Croatia signs a gas deal with Russia."]
+    common = dict(encoder=hashing_encoder, Cs=(10.0,), actors=False, calibrate=False, abstain=False)
+
+    def none_share(**kwargs):
+        model = StanceClassifier(**common, **kwargs).fit(texts, y, groups=groups)
+        return model.predict_proba(probe)[0][:, list(model.classes_[0]).index("none")]
+
+    without, light, heavy = none_share(), none_share(renamed_copies=True, copy_weight=0.2), none_share(renamed_copies=True)
+    assert (without < light).all() and (light < heavy).all()
+    for weight in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="copy_weight"):
+            StanceClassifier(**common, renamed_copies=True, copy_weight=weight).fit(texts, y, groups=groups)
+
+
+def test_weighted_copies_are_left_out_of_the_scores_that_choose_c(hashing_encoder, monkeypatch):
+    """C, the temperature and the threshold are chosen on the labeled sentences alone: a copy is easy none."""
+    from stance import model as model_module
+
+    texts = ["Serbia refuses to sanction Russia.", "Belgrade praises its Russian ally.", "Serbia sends shells to Ukraine.",
+             "Vucic condemns the Russian invasion.", "Serbia opens an EU chapter.", "A new road opened."] * 4
+    y = np.array(([["favor", "none"]] * 2 + [["against", "none"]] * 2 + [["none", "favor"], ["none", "none"]]) * 4,
+                 dtype=object)
+    groups = np.arange(len(texts)) // 3
+    scored = []
+    threshold = model_module.choose_threshold
+    monkeypatch.setattr(model_module, "choose_threshold", lambda proba, yt, *a, **k: scored.append(len(yt)) or
+                        threshold(proba, yt, *a, **k))
+    fitted = StanceClassifier(encoder=hashing_encoder, actors=False, renamed_copies=True, copy_weight=0.5).fit(
+        texts, y, groups=groups)
+    assert scored == [len(texts), len(texts)]  # the copies (one per stance-bearing sentence) not among them
+    assert set(fitted.best_params_["russia"]) == {"C", "temperature", "threshold"}
+
+
 def test_stance_train_names_and_builds_the_option(hashing_encoder):
     from stance.train import make_model, run_name
 
