@@ -185,9 +185,16 @@ def serbian_part(text: str) -> str:
     return " ".join(keep)
 
 
-def _beside(features, block: np.ndarray):
-    """``block``'s columns appended to the head's features, sparse or dense as they are."""
+def _beside(classifier, features, block: np.ndarray):
+    """``block``'s columns appended to the head's features, sparse or dense as they are.
+
+    They sit after the n-grams, where the model's ``feature_columns`` do not count them,
+    so a model with the question rule would read its indicator from the wrong column: refused.
+    """
     from scipy import sparse
+
+    if getattr(classifier, "question_rule", False):
+        raise ValueError('this variant appends columns the question rule cannot find; set "question_rule": false')
 
     if sparse.issparse(features):
         return sparse.hstack([features, sparse.csr_matrix(block)], format="csr")
@@ -204,7 +211,7 @@ def _with_serbian_clauses(original):
             vectors = np.asarray(self.encoder_.transform([parts[i] for i in present]))
             block = np.zeros((len(parts), vectors.shape[1]))
             block[present] = vectors
-        return _beside(features, block)
+        return _beside(self, features, block)
 
     return transform_features
 
@@ -220,7 +227,7 @@ def _with_previous_actors(original):
         before = actors.actor_features(previous)[:, _NAMED]
         back = actors.actor_features([item_text(x) for x in items])[:, [_BACK]]
         block = np.hstack([before, back * before[:, :1]]) * actors.ACTOR_SCALE
-        return _beside(original(self, X), block)
+        return _beside(self, original(self, X), block)
 
     return transform_features
 
@@ -266,7 +273,7 @@ def _with_actor_tokens(patterns):
 
         def transform_features(self, X):
             features = original(self, X)
-            return _beside(features, vectors_of(self.encoder_, [item_text(x) for x in model._items(X)]))
+            return _beside(self, features, vectors_of(self.encoder_, [item_text(x) for x in model._items(X)]))
 
         return transform_features
 
@@ -286,6 +293,12 @@ class _WordAndCharNgrams:
         self.word.fit(texts)
         self.char.fit(texts)
         return self
+
+    @property
+    def vocabulary_(self) -> dict[str, int]:
+        """Each column's n-gram, as a fitted TfidfVectorizer names them (the characters' after the words')."""
+        n_words = len(self.word.vocabulary_)
+        return {**self.word.vocabulary_, **{f"char:{g}": n_words + i for g, i in self.char.vocabulary_.items()}}
 
     def transform(self, texts):
         from scipy import sparse
@@ -368,19 +381,36 @@ def _seed_weights(groups) -> np.ndarray:
     return np.where([bool(_SEED_ARTICLE.match(str(g))) for g in groups], SEED_WEIGHT, 1.0)
 
 
+#: The article ids of the head being fitted, for the seed-weight patches below (set by its ``_fit_head``).
+_FITTING = {"groups": None}
+
+
+def _remembering_groups(original):
+    def _fit_head(self, features, y, groups, copies):
+        _FITTING["groups"] = groups
+        try:
+            return original(self, features, y, groups, copies)
+        finally:
+            _FITTING["groups"] = None
+
+    return _fit_head
+
+
 def _search_with_seed_weight(original):
-    class SeedWeightedSearch(original):
-        def fit(self, X, y=None, *, groups=None, **params):
-            return super().fit(X, y, groups=groups, sample_weight=_seed_weights(groups), **params)
+    def search_C(Cs, splitter):
+        search = original(Cs, splitter)
+        fit = search.fit
+        search.fit = lambda X, y=None, **params: fit(X, y, sample_weight=_seed_weights(_FITTING["groups"]), **params)
+        return search
 
-    return SeedWeightedSearch
+    return search_C
 
 
-def _predict_with_seed_weight(original):
-    def cross_val_predict(estimator, X, y=None, *, groups=None, **options):
-        return original(estimator, X, y, groups=groups, params={"sample_weight": _seed_weights(groups)}, **options)
+def _out_of_fold_with_seed_weight(original):
+    def out_of_fold_proba(estimator, features, y, folds, sample_weight=None):
+        return original(estimator, features, y, folds, _seed_weights(_FITTING["groups"]))
 
-    return cross_val_predict
+    return out_of_fold_proba
 
 
 def _with_copies(copy_of):
@@ -487,14 +517,13 @@ def _with_stacking(original, linear: bool = False):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
-    def _fit_head(self, features, y, groups):
-        head, params = original(self, features, y, groups)
+    def _fit_head(self, features, y, groups, copies):
+        head, params = original(self, features, y, groups, copies)
         splitter = model._splitter(y, groups, self.cv)
         base = getattr(head, "head", head)
         features = model.in_float64(features)
-        oof = model.cross_val_predict(clone(base), features, y, cv=splitter, groups=groups, method="predict_proba")
-        start = self.encoder_.dimension
-        stacked = _StackedHead(base, None, slice(start, start + len(actors.ACTOR_FEATURES)), products=linear)
+        oof = model._out_of_fold_proba(base, features, y, list(splitter.split(features, y, groups)))
+        stacked = _StackedHead(base, None, self.feature_columns(features.shape[1])["actors"], products=linear)
         if linear:
             second = LogisticRegression(C=1.0, class_weight="balanced", max_iter=5000)
         else:
@@ -566,8 +595,9 @@ def _with_every_country(original):
 
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
-    "seed-weight": [(model, "GridSearchCV", _search_with_seed_weight),
-                    (model, "cross_val_predict", _predict_with_seed_weight)],
+    "seed-weight": [(model.StanceClassifier, "_fit_head", _remembering_groups),
+                    (model, "search_C", _search_with_seed_weight),
+                    (model, "_out_of_fold_proba", _out_of_fold_with_seed_weight)],
     "natural-priors": [(model, "LogisticRegression", _without_class_weights)],
     "dependency-roles": [(actors, "actor_features", _with_dependency_roles)],
     "subject-position": [(actors, "actor_features", _with_subjects)],

@@ -518,11 +518,15 @@ def drift(
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
-    from stance.paths import check_writable
+    from stance.paths import check_writable, refuse_overwriting
+    from stance.store import default_db_path
 
     for path, option in ((plot, "--plot"), (html, "--html")):
         if path is not None:
             check_writable(path, option)
+            refuse_overwriting(path, option, [results if results is not None else db or default_db_path()])
+    if plot is not None and html is not None and os.path.realpath(plot) == os.path.realpath(html):
+        _fail(f"--plot and --html both name {plot}; give each its own file", code=2)
     with_evidence = evidence or as_json or html is not None
     if results is not None:
         from stance.results import read_results
@@ -584,11 +588,12 @@ def report(
     ] = None,
 ):
     """Render a training run's evaluation as one explorable HTML page (confusion cells list their sentences)."""
-    from stance.paths import check_writable
+    from stance.paths import check_writable, refuse_overwriting
     from stance.report import write_evaluation_page
 
     target = html if html is not None else run / "report.html"
     check_writable(target, "--html")
+    refuse_overwriting(target, "--html", [run / "metrics.json", run / "predictions.jsonl", experiments])
     written = write_evaluation_page(run, target, experiments=experiments)
     typer.echo(f"evaluation page written to {_shown(written)}", err=True)
 

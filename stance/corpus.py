@@ -34,6 +34,7 @@ from pathlib import Path
 
 from stance.dates import date_in_text, parse_date
 from stance.errors import InputError, StanceWarning
+from stance.fileio import UnreadableJSON, parse_json
 from stance.segment import (
     Article,
     decode_text,
@@ -185,7 +186,7 @@ def _read_index(path: Path) -> dict[str, dict]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = parse_json(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{line_no}: not valid JSON ({err.msg}); fix or remove the line") from None
         if not isinstance(row, dict) or not row.get("id"):
@@ -217,36 +218,157 @@ def _metadata(row: dict, where: str) -> dict:
 def read_table(path: str | Path) -> Iterator[Document]:
     """Articles from a ``.jsonl``, ``.csv`` or ``.parquet`` table (one row each), lazily.
 
-    The table is converted once to a memory-mapped Arrow file in a temporary
-    folder and read a batch at a time, so a table larger than memory streams.
-    A row's id is its ``id``, else its ``url``, else ``<file stem>:<row>``
-    (rows counted from 1).
+    JSON Lines and CSV are read by stance itself, one row at a time, in two
+    passes: the first checks every line (valid JSON, one object, cells of the
+    right kind; CSV rows no longer than the header) before any article is
+    given out, the second gives the articles. A CSV cell is the text written
+    there (no type guessing: ``007`` stays ``007``, ``NA`` is text); an empty
+    cell is missing. A JSON id, title, source or url is a string or an integer
+    (written in decimal). Parquet is converted once to a memory-mapped Arrow
+    file in a temporary folder and read a batch at a time. A row's id is its
+    ``id``, else its ``url``, else ``<file stem>:<row>`` (rows counted from 1).
     """
     path = Path(path)
-    name = printable_name(path)
     require_regular_file(path)
+    if path.suffix.lower() == ".parquet":
+        yield from _read_parquet(path)
+        return
+    rows = _json_rows if path.suffix.lower() == ".jsonl" else _csv_rows
+    columns: dict[str, None] = {}
+    count = 0
+    for _, row in rows(path):  # the first pass: every row checked before the first article
+        columns.update(dict.fromkeys(row))
+        count += 1
+    used = _used_columns(path, count, list(columns))
+    for number, row in rows(path):
+        yield _table_document(path, number, {c: row.get(c) for c in used})
+
+
+def _used_columns(path: Path, rows: int, columns: list[str]) -> list[str]:
+    """The columns of a table that stance reads; a table without rows or a ``text`` column is refused."""
+    name = printable_name(path)
+    if rows == 0:
+        raise _no_rows(name)
+    if "text" not in columns:
+        raise InputError(
+            f"{name}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
+            f"name the article-text column 'text' (others used: {', '.join(COLUMNS[1:])})"
+        )
+    unknown = [c for c in columns if c not in COLUMNS]
+    if unknown:
+        warnings.warn(
+            f"{name}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=3
+        )
+    return [c for c in columns if c in COLUMNS]
+
+
+def _read_parquet(path: Path) -> Iterator[Document]:
     with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
         table = _load_table(path, cache)
-        if table.num_rows == 0:
-            raise _no_rows(name)
-        columns = list(table.column_names)
-        if "text" not in columns:
-            raise InputError(
-                f"{name}: no 'text' column (columns: {', '.join(columns) or 'none'}); "
-                f"name the article-text column 'text' (others used: {', '.join(COLUMNS[1:])})"
-            )
-        unknown = [c for c in columns if c not in COLUMNS]
-        if unknown:
-            warnings.warn(
-                f"{name}: ignored columns {', '.join(unknown)} (used: {', '.join(COLUMNS)})", StanceWarning, stacklevel=2
-            )
-        used = [c for c in columns if c in COLUMNS]
+        used = _used_columns(path, table.num_rows, list(table.column_names))
         number = 0
         for start in range(0, table.num_rows, _TABLE_BATCH):
             batch = table.select_columns(used)[start : start + _TABLE_BATCH]
             for k in range(len(batch["text"])):
                 number += 1
                 yield _table_document(path, number, {c: batch[c][k] for c in used})
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """A JSON Lines table's rows, numbered from 1 (blank lines skipped), each checked: one JSON object
+    whose ``text`` is a string and whose id, title, source and url are strings or integers."""
+    name = printable_name(path)
+    number = 0
+    with open(path, "rb") as stream:
+        for line_no, raw in enumerate(stream, 1):
+            if not raw.strip():
+                continue
+            try:
+                row = parse_json(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
+            except UnicodeDecodeError as err:
+                raise InputError(f"{name}:{line_no}: not UTF-8 (byte {err.start} of the line); fix or remove the line") from None
+            except json.JSONDecodeError as err:
+                at = "" if isinstance(err, UnreadableJSON) else f" at column {err.colno}"
+                raise InputError(f"{name}:{line_no}: not valid JSON ({err.msg}{at}); fix or remove the line") from None
+            if not isinstance(row, dict):
+                raise InputError(f"{name}:{line_no}: a JSON {_json_kind(row)}, not an object (one article per line); "
+                                 "fix or remove the line")
+            number += 1
+            for key in ("id", "title", "source", "url"):
+                value = row.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    row[key] = str(value)
+                elif value is not None and not isinstance(value, str):
+                    raise InputError(f"{name} row {number} (line {line_no}): {key} is a JSON {_json_kind(value)}, "
+                                     f"not a string or an integer; write the {key} as a string")
+            _check_text(row.get("text"), f"{name} row {number} (line {line_no})")
+            yield number, row
+
+
+def _json_kind(value) -> str:
+    """The JSON name of a parsed value's type."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "number"
+    if isinstance(value, float):
+        return "number with a fraction or an exponent"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), type(value).__name__)
+
+
+def _check_text(value, where: str) -> None:
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{where}: text is a JSON {_json_kind(value)}, not a string; give the article text as a string")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """A CSV table's rows, numbered from 1 (blank lines skipped), as the text of each cell.
+
+    A row with more fields than the header is refused (a comma left unquoted
+    would shift its text into another column); a shorter row's last cells are missing.
+    Duplicate header names get ``.1``, ``.2``, ... as pandas names them.
+    """
+    import csv
+
+    name = printable_name(path)
+    csv.field_size_limit(max(csv.field_size_limit(), 4 * max_article_bytes() + 1))
+    header: list[str] | None = None
+    number = 0
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        records = csv.reader(stream, strict=True)
+        while True:
+            try:
+                record = next(records, None)
+            except UnicodeDecodeError as err:
+                raise InputError(f"{name}: not UTF-8 text (byte {err.start}); save the table as UTF-8") from None
+            except csv.Error as err:
+                raise InputError(f"{name}:{records.line_num}: cannot be read as CSV ({err}); check the quoting") from None
+            if record is None:
+                return
+            if not record:
+                continue
+            if header is None:
+                header = _csv_header(record)
+                continue
+            number += 1
+            if len(record) > len(header):
+                raise InputError(
+                    f"{name} row {number} (line {records.line_num}): {len(record)} fields, the header has {len(header)}; "
+                    "quote the fields that hold commas"
+                )
+            yield number, dict(zip(header, record + [None] * (len(header) - len(record))))
+
+
+def _csv_header(record: list[str]) -> list[str]:
+    header, seen = [], {}
+    for column in record:
+        if column in seen:
+            seen[column] += 1
+            column = f"{column}.{seen[column]}"
+        else:
+            seen[column] = 0
+        header.append(column)
+    return header
 
 
 _TABLE_BATCH = 1000
@@ -266,7 +388,7 @@ def row_document(row: dict, where: str, fallback_id: str | None = None) -> Docum
     text = _present(row.get("text"))
     if text is None:
         raise InputError(f"{where}: empty text; fill it in or remove the row")
-    text = str(text)
+    _check_text(text, where)
     limit = max_article_bytes()
     if len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit:  # 4 bytes per character at most
         raise too_big(where, len(text.encode("utf-8", "surrogatepass")), limit)
@@ -282,14 +404,9 @@ def _load_table(path: Path, cache: str):
     import datasets
 
     datasets.disable_progress_bars()
-    loader = {
-        ".jsonl": datasets.Dataset.from_json,
-        ".csv": datasets.Dataset.from_csv,
-        ".parquet": datasets.Dataset.from_parquet,
-    }[path.suffix.lower()]
     try:
         with _library_quiet(datasets):
-            return loader(str(path), cache_dir=cache, keep_in_memory=False)
+            return datasets.Dataset.from_parquet(str(path), cache_dir=cache, keep_in_memory=False)
     except Exception as err:  # noqa: BLE001 - any reader failure is the file's fault
         raise _table_error(path, err) from None
 
@@ -310,14 +427,10 @@ def _library_quiet(datasets):
 
 
 def _table_error(path: Path, err: Exception) -> InputError:
-    """What is wrong with a table the reader failed on: no rows, the first bad JSON line, else the reader's words."""
+    """What is wrong with a Parquet table the reader failed on: no rows, else the reader's words."""
     name = printable_name(path)
     if _has_no_rows(path):
         return _no_rows(name)
-    if path.suffix.lower() == ".jsonl":
-        bad = _first_bad_json_line(path)
-        if bad is not None:
-            return InputError(f"{name}:{bad[0]}: {bad[1]}; fix or remove the line")
     cause = err.__cause__ or err
     reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
     return InputError(f"{name}: cannot be read as a {path.suffix[1:]} table ({reason}); check the file")
@@ -328,36 +441,10 @@ def _no_rows(name: str) -> InputError:
 
 
 def _has_no_rows(path: Path) -> bool:
-    """Whether a table holds no data row: blank, a CSV header alone, or a Parquet file of 0 rows."""
-    suffix = path.suffix.lower()
+    """Whether a Parquet table holds no data row: an empty file or one of 0 rows."""
     try:
-        if suffix == ".parquet":
-            import pyarrow.parquet as pq
+        import pyarrow.parquet as pq
 
-            return path.stat().st_size == 0 or pq.ParquetFile(path).metadata.num_rows == 0
-        with open(path, encoding="utf-8", errors="replace", newline="") as stream:
-            if suffix == ".jsonl":
-                return not any(line.strip() for line in stream)
-            import csv
-
-            records = (record for record in csv.reader(stream) if any(cell.strip() for cell in record))
-            return next(records, None) is None or next(records, None) is None
+        return path.stat().st_size == 0 or pq.ParquetFile(path).metadata.num_rows == 0
     except Exception:  # noqa: BLE001 - not readable this way either: the reader's own reason is reported
         return False
-
-
-def _first_bad_json_line(path: Path) -> tuple[int, str] | None:
-    """The first line (counted from 1) of a JSON Lines file that is not one JSON object, and why."""
-    with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, 1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as err:
-                return number, f"not UTF-8 (byte {err.start} of the line)"
-            except json.JSONDecodeError as err:
-                return number, f"not valid JSON ({err.msg} at column {err.colno})"
-            if not isinstance(row, dict):
-                return number, f"a JSON {type(row).__name__}, not an object (one article per line)"
-    return None

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
 from itertools import combinations
+from numbers import Real
 
 import numpy as np
 
@@ -349,6 +350,19 @@ def _report_date(value) -> tuple[Date | None, bool]:
     return None, True
 
 
+def _require_nets(views: list[dict], targets) -> None:
+    """Refuse a net no statistic can use (text, NaN, outside [-1, 1]), as a database written by an
+    earlier stance may hold, before any is computed."""
+    for v in views:
+        for t in targets:
+            counts = v["summary"].get(t)
+            net = counts.get("net") if isinstance(counts, dict) else None
+            usable = isinstance(net, Real) and not isinstance(net, bool) and -1.000001 <= net <= 1.000001  # rounding
+            if counts is not None and not usable:
+                raise StanceError(f"article {v['article']}: its recorded net for {t} is {net!r}, not a number "
+                                  "from -1 to 1; score it again with `stance score ... --record --replace`")
+
+
 def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, k) -> tuple[list[dict], dict]:
     by_period: dict[str, list[dict]] = {}
     for a in articles:
@@ -459,6 +473,7 @@ def measure_drift(
         warnings.warn(f"{len(dropped)} article(s) have a stored date that is not a date from {DATE_RANGE} "
                       f"({shown}); counted as undated", StanceWarning, stacklevel=2)
     targets = list(targets or next(iter(views))["summary"])
+    _require_nets(views, targets)
     undated = [v["article"] for v in views if v["date"] is None]
     dated = [v for v in views if v["date"] is not None]
     settings = {"n_boot": n_boot, "n_perm": n_perm, "alpha": alpha, "seed": seed, "evidence": evidence,

@@ -95,9 +95,14 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     if labels is None:
         decided = model.predict_features(features)
         labels = [dict(zip(model.targets_, row)) for row in decided]
-    reasons = _ngram_weights(model, heads, items, features, labels, top)
-    for i in np.flatnonzero(model.questions(features) if hasattr(model, "questions") else []):
-        reasons[i] = {target: {"label": "none", "method": "question-rule", "terms": []} for target in model.targets_}
+    ruled = model.questions(features) if hasattr(model, "questions") else np.zeros(len(items), dtype=bool)
+    weighed = np.flatnonzero(~ruled)
+    reasons = [{target: {"label": "none", "method": "question-rule", "terms": []} for target in model.targets_}
+               for _ in items]
+    explained = _ngram_weights(model, heads, [items[i] for i in weighed], features[weighed],
+                               [labels[i] for i in weighed], top)
+    for i, reason in zip(weighed, explained):
+        reasons[i] = reason
     return reasons
 
 
@@ -126,10 +131,8 @@ def _ngram_weights(model, heads, items, features, labels, top) -> list[dict]:
 
     features = sparse.csr_matrix(features)
     names = model.vectorizer_.get_feature_names_out()
-    n_dense = features.shape[1] - len(names)
-    n_actors = getattr(model, "actor_columns_", len(ACTOR_FEATURES)) if getattr(model, "actors", False) else 0
-    n_embedded = n_dense - n_actors
-    own = n_embedded // 2 if model.context else n_embedded
+    blocks = model.feature_columns(features.shape[1])
+    own, n_embedded, n_dense = blocks["sentence"].stop, blocks["neighbours"].stop, blocks["ngrams"].start
     out = []
     for i, item in enumerate(items):
         row = features[i]

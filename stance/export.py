@@ -25,7 +25,7 @@ from pathlib import Path
 
 from stance.errors import StanceError, StanceWarning
 from stance.fileio import follow_umask, temp_file_beside, through_link
-from stance.paths import check_writable, write_error
+from stance.paths import check_writable, refuse_overwriting, write_error
 
 __all__ = ["COLUMNS", "ExportError", "export_sentences", "sentence_rows"]
 
@@ -70,6 +70,10 @@ def export_sentences(
         raise ExportError(f"--output {output}: would become a part of the results folder {results}; "
                           "write it elsewhere")
     check_writable(output, "--output")
+    if results is None:
+        from stance.store import default_db_path
+
+        refuse_overwriting(output, "--output", [db or default_db_path()])
     rows = sentence_rows(db=db, results=results, model_id=model_id, sources=sources, since=since, until=until)
     with _replacing(output) as tmp:
         written = (_write_csv if suffix == ".csv" else _write_parquet)(rows, tmp)

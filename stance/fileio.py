@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -183,3 +185,28 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+class UnreadableJSON(json.JSONDecodeError):
+    """Valid JSON syntax Python cannot read: nested too deeply, or a number of too many digits."""
+
+
+def parse_json(text: str | bytes):
+    """``json.loads`` whose every failure is a :class:`json.JSONDecodeError` with a short ``msg``.
+
+    Besides broken syntax, a document nested too deeply for Python's parser
+    (``RecursionError``) and a number of more digits than Python converts
+    (``ValueError``) fail this way, as an :class:`UnreadableJSON` (whose position
+    means nothing), so that a reader reports them as it reports any line that is
+    not valid JSON, naming the file and line, never with a traceback.
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise UnreadableJSON("nested too deeply", text, 0) from None
+    except ValueError as err:  # an integer of more than sys.get_int_max_str_digits() digits
+        raise UnreadableJSON(f"a number of more than {sys.get_int_max_str_digits()} digits", text, 0) from None

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.errors import LabelFormatError
+from stance.fileio import parse_json
 from stance.paths import write_error
 from stance.schema import json_lines, resolve_log
 from stance.segment import require_regular_file
@@ -56,14 +57,16 @@ class Candidate:
 def candidates(documents: Iterable, model=None) -> list[Candidate]:
     """The scored sentences of documents (``stance.corpus.Document``), in reading order, with guesses."""
     from stance.features import in_context
+    from stance.scoring import check_sentence_count, predict_in_chunks
 
     out: list[Candidate] = []
     for doc in documents:
+        check_sentence_count(doc.article)
         sentences = doc.article.sentences
         items = in_context([s.text for s in sentences])
         guesses = [{} for _ in sentences]
         if model is not None and sentences:
-            probas = model.predict_proba(items)
+            probas = predict_in_chunks(model, items)
             for t, target in enumerate(model.targets_):
                 labels = model.decide(target, probas[t])
                 for i, label in enumerate(labels):
@@ -104,9 +107,10 @@ class LabelLog:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                raise LabelFormatError(f"{self.path}:{number}: not valid JSON; fix the line before labeling on") from None
+                row = parse_json(line)
+            except json.JSONDecodeError as err:
+                raise LabelFormatError(f"{self.path}:{number}: not valid JSON ({err.msg}); "
+                                       "fix the line before labeling on") from None
             if isinstance(row, dict) and row.get("annotator") == annotator and "article" in row:
                 mine.append((number, row))
         return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
@@ -338,12 +338,24 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         """Rows of ``features`` that ``question_rule`` labels ``none``: those whose "unanswered question" indicator is set."""
         from stance.actors import QUESTION_COLUMN as column
 
-        n_actors = getattr(self, "actor_columns_", 0) if getattr(self, "actors", False) else 0
-        if not getattr(self, "question_rule", False) or column >= n_actors:
+        actors = self.feature_columns(features.shape[1])["actors"] if getattr(self, "question_rule", False) else None
+        if actors is None or column >= actors.stop - actors.start:
             return np.zeros(features.shape[0], dtype=bool)
-        n_words = len(self.vectorizer_.vocabulary_) if getattr(self, "vectorizer_", None) is not None else 0
-        found = features[:, features.shape[1] - n_words - n_actors + column]
+        found = features[:, actors.start + column]
         return np.asarray(found.toarray() if hasattr(found, "toarray") else found).ravel() > 0
+
+    def feature_columns(self, width: int) -> dict[str, slice]:
+        """Where each block of :meth:`transform_features` sits in its rows of ``width`` columns.
+
+        ``sentence`` (its embedding), ``neighbours`` (theirs, empty without ``context``),
+        ``actors`` (the indicators) and ``ngrams`` (TF-IDF), in that order.
+        """
+        n_words = len(self.vectorizer_.vocabulary_) if getattr(self, "vectorizer_", None) is not None else 0
+        n_actors = getattr(self, "actor_columns_", 0) if getattr(self, "actors", False) else 0
+        n_embedded = width - n_words - n_actors
+        own = n_embedded // 2 if getattr(self, "context", False) else n_embedded
+        return {"sentence": slice(0, own), "neighbours": slice(own, n_embedded),
+                "actors": slice(n_embedded, n_embedded + n_actors), "ngrams": slice(n_embedded + n_actors, width)}
 
     def _check_width(self, width: int) -> None:
         """Refuse features of another width than a head was fitted on: a model folder whose settings were edited."""
@@ -396,49 +408,47 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return self.encoder
 
     def _fit_head(self, features, y, groups, copies):
+        """One target's head: ``C`` by grouped CV, then temperature and threshold from out-of-fold probabilities.
+
+        Renamed copies weighted below 1 weigh ``copy_weight`` in every fit and are left
+        out of every score, so that only labeled sentences choose the settings.
+        """
         if self.head is not None:
             return clone(self.head).fit(features, y), {}
         features = in_float64(features)
+        weighted = bool(copies.any()) and self.copy_weight != 1
+        fit_params = {"sample_weight": np.where(copies, self.copy_weight, 1.0)} if weighted else {}
         splitter = _splitter(y, groups, self.cv)
-        if copies.any() and self.copy_weight != 1:
-            return self._fit_weighted_head(features, y, groups, copies, splitter)
-        search = search_C(self.Cs, splitter)
-        if splitter is None or len(self.Cs) == 1:
-            return clone(search.estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0).fit(features, y), {}
-        search.fit(features, y, groups=groups)
-        params = dict(search.best_params_)
-        if not (self.calibrate or self.abstain):
-            return search.best_estimator_, params
-        best = search.best_estimator_
-        oof = cross_val_predict(clone(best), features, y, cv=splitter, groups=groups, method="predict_proba")
-        temperature = fit_temperature(oof, y, best.classes_) if self.calibrate else 1.0
-        threshold = choose_threshold(_scale(oof, temperature), y, best.classes_) if self.abstain else 0.0
-        params.update(temperature=temperature, threshold=threshold)
-        return CalibratedHead(best, temperature, threshold), params
-
-    def _fit_weighted_head(self, features, y, groups, copies, splitter):
-        """As :meth:`_fit_head`, the copies weighted ``copy_weight`` in each fit and left out of every score."""
-        weight = np.where(copies, self.copy_weight, 1.0)
         if splitter is None or len(self.Cs) == 1:
             head = clone(search_C(self.Cs, None).estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0)
-            return head.fit(features, y, sample_weight=weight), {}
-        folds = [(train, test[~copies[test]]) for train, test in splitter.split(features, y, groups)]
-        search = search_C(self.Cs, folds).fit(features, y, sample_weight=weight)
+            return head.fit(features, y, **fit_params), {}
+        folds = [(train, test[~copies[test]] if weighted else test)
+                 for train, test in splitter.split(features, y, groups)]
+        search = search_C(self.Cs, folds).fit(features, y, **fit_params)
         params = dict(search.best_params_)
         best = search.best_estimator_
         if not (self.calibrate or self.abstain):
             return best, params
-        oof = np.zeros((len(y), len(best.classes_)))
-        for train, test in folds:
-            fold = clone(best).fit(features[train], y[train], sample_weight=weight[train])
-            oof[np.ix_(test, np.searchsorted(best.classes_, fold.classes_))] = fold.predict_proba(features[test])
-        labeled = ~copies
-        temperature = fit_temperature(oof[labeled], y[labeled], best.classes_) if self.calibrate else 1.0
-        threshold = (choose_threshold(_scale(oof[labeled], temperature), y[labeled], best.classes_)
+        oof = _out_of_fold_proba(best, features, y, folds, fit_params.get("sample_weight"))
+        scored = ~copies if weighted else np.ones(len(y), dtype=bool)
+        temperature = fit_temperature(oof[scored], y[scored], best.classes_) if self.calibrate else 1.0
+        threshold = (choose_threshold(_scale(oof[scored], temperature), y[scored], best.classes_)
                      if self.abstain else 0.0)
         params.update(temperature=temperature, threshold=threshold)
         return CalibratedHead(best, temperature, threshold), params
 
+
+def _out_of_fold_proba(estimator, features, y, folds, sample_weight=None) -> np.ndarray:
+    """Each test row's probabilities from a copy of ``estimator`` fitted on its fold's training rows.
+
+    Columns follow ``estimator.classes_``; a class a fold's training rows lack gets 0.
+    """
+    oof = np.zeros((len(y), len(estimator.classes_)))
+    for train, test in folds:
+        weight = {} if sample_weight is None else {"sample_weight": sample_weight[train]}
+        fold = clone(estimator).fit(features[train], y[train], **weight)
+        oof[np.ix_(test, np.searchsorted(estimator.classes_, fold.classes_))] = fold.predict_proba(features[test])
+    return oof
 
 def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceClassifier:
     """Load a model folder after checking metadata, the head's SHA-256 and the encoder.

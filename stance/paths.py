@@ -81,6 +81,22 @@ def link_target(path: str | Path) -> Path:
     return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
+def refuse_overwriting(path: str | Path, what: str, inputs) -> None:
+    """Refuse an output that would replace what the same command reads: one of ``inputs``, or a file in one that is a folder.
+
+    Written atomically, such an output would still swap the input for itself: a history
+    database, a results part or a run's predictions, gone once the command succeeds.
+    """
+    lands = Path(os.path.realpath(Path(path).expanduser()))
+    for source in inputs:
+        if source is None:
+            continue
+        read = Path(os.path.realpath(Path(source).expanduser()))
+        if lands == read or (os.path.isdir(read) and read in lands.parents):
+            raise OutputPathError(f"{what} {path}: would overwrite {source}, which this command reads; "
+                                  "choose another path")
+
+
 def require_replaceable(path: str | Path, what: str = "") -> None:
     """Refuse, in one line, to write a file over a FIFO, socket or device (see :func:`special_file`)."""
     if kind := special_file(path):

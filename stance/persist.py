@@ -20,7 +20,7 @@ from pathlib import Path
 
 from stance.actors import ACTOR_FEATURES
 from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning
-from stance.fileio import atomic_write_text, make_temp_dir, replace_folder, sha256_file
+from stance.fileio import atomic_write_text, make_temp_dir, parse_json, replace_folder, sha256_file
 from stance.paths import OutputPathError, write_error
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
@@ -172,7 +172,7 @@ def read_metadata(path: str | Path) -> dict:
     if not meta_path.is_file():
         raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} missing); retrain with `stance train`")
     try:
-        meta = json.loads(meta_path.read_text("utf-8"))
+        meta = parse_json(meta_path.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ModelIntegrityError(f"{meta_path}: corrupted metadata (not JSON); retrain with `stance train`") from None
     except OSError as err:

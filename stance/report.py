@@ -155,21 +155,19 @@ def _regular_file(path: Path, what: str, advice: str = "give a run folder writte
 
 
 def _read_json(path: Path, what: str):
-    import json
-
     from stance.errors import InputError
+    from stance.fileio import parse_json
 
     _regular_file(path, what)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return parse_json(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"{path}: cannot be read as {what} ({type(err).__name__}); re-run `stance train`") from None
 
 
 def _read_predictions(path: Path) -> list[dict]:
-    import json
-
     from stance.errors import InputError
+    from stance.fileio import parse_json
 
     _regular_file(path, "its out-of-fold predictions")
     rows = []
@@ -177,7 +175,7 @@ def _read_predictions(path: Path) -> list[dict]:
         for number, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(parse_json(line))
                 except ValueError:
                     raise InputError(f"{path}:{number}: not a JSON line; re-run `stance train`") from None
     return rows

@@ -20,20 +20,24 @@ Each row keeps where its text came from (``location``; parts written before
 that column read as unknown).
 
 Every part of a folder is checked before any row is read or anything is
-written: a readable Parquet footer, stance's columns with their types, one
-model. A part that fails is named, to be moved out of the folder.
+written: a regular file, a readable Parquet footer, stance's columns with their
+types, one model, and values as :func:`results_rows` writes them (JSON of the
+right shape, required fields set, nets in [-1, 1], probabilities in [0, 1]).
+A part that fails is named, to be moved out of the folder.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.errors import InputError
 from stance.fileio import follow_umask, temp_file_beside
+from stance.schema import STANCES
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
 
@@ -108,15 +112,31 @@ class ResultsFolder:
             pq.write_table(table, tmp)
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
+            target = self._publish(tmp)
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
-        self._next += 1
+        self._next = int(target.stem[5:]) + 1
         for r in rows:
             self.versions[(r["article"], r["source"])] = (r["content_sha256"], r["location"])
             self.done.add((r["article"], r["source"]))
         return target
+
+    def _publish(self, tmp: str) -> Path:
+        """Give a written part the first free number from ``_next`` on, never taking a name in use:
+        another run writing to the same folder keeps its part (a later part wins, so the order is fine)."""
+        number = self._next
+        while True:
+            target = self.path / f"part-{number:05d}.parquet"
+            try:
+                os.link(tmp, target)
+                return target
+            except FileExistsError:
+                number += 1
+            except OSError:  # a file system without hard links
+                if not target.exists():
+                    os.replace(tmp, target)
+                    return target
+                number += 1
 
 
 class Versions:
@@ -192,6 +212,19 @@ def _bad_part(part: Path, why: str) -> InputError:
     return InputError(f"{part}: {why}; move it out of {part.parent} (stance reads every .parquet file there)")
 
 
+def _require_regular(part: Path) -> os.stat_result:
+    """A part's stat, refusing anything but a regular file before it is opened (a FIFO would block)."""
+    from stance.segment import file_kind
+
+    try:
+        st = os.stat(part)
+    except OSError as err:
+        raise _bad_part(part, f"cannot be read ({err.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise _bad_part(part, f"is {file_kind(st.st_mode)}, not a regular file")
+    return st
+
+
 def _part_columns(part: Path) -> dict:
     """A part's columns and their Arrow types, from its footer."""
     import pyarrow as pa
@@ -226,10 +259,15 @@ def _type_fits(column: str, kind) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
-def check_parts(path: Path, parts: list[Path]) -> set[str]:
-    """Check every part (footer, columns, types, one model) before any row is used; return the models."""
+def check_parts(path: Path, parts: list[Path], *, sentences: bool = True) -> set[str]:
+    """Check every part (a file, footer, columns, types, one model, values) before any row is used; return the models.
+
+    Without ``sentences``, the per-sentence results (the bulk of a part) are not checked, for
+    readers that do not use them.
+    """
     models: set[str] = set()
     for part in parts:
+        st = _require_regular(part)
         columns = _part_columns(part)
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
@@ -244,7 +282,115 @@ def check_parts(path: Path, parts: list[Path]) -> set[str]:
         if len(models) > 1:
             raise InputError(f"{path}: holds results of several models ({', '.join(sorted(models))}); "
                              "keep one model per folder")
+        key = (part, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if not _checked.get(key, False) and (sentences or key not in _checked):
+            _check_values(part, columns, sentences)
+            _checked[key] = sentences or _checked.get(key, False)
     return models
+
+
+#: Parts whose values were checked, by path and stat (parts are written whole, never changed in place):
+#: True when their sentences were checked too. A command checks a folder more than once.
+_checked: dict[tuple, bool] = {}
+
+
+#: How far a net or a probability may stray out of its range by rounding (float32 models).
+SLACK = 1e-6
+
+
+def _within(value, low: float, high: float) -> bool:
+    """A JSON number (not a bool) from ``low`` to ``high``, give or take :data:`SLACK`; NaN fails the comparison."""
+    return type(value) in (int, float) and low - SLACK <= value <= high + SLACK
+
+
+def _count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _json(text: str, what: str):
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError(f"{what} not valid JSON") from None
+
+
+def _summary_targets(text: str | None) -> list[str]:
+    """The targets of a ``summary`` cell, checked: per target, label counts and a net in [-1, 1]."""
+    if text is None:
+        raise ValueError("no summary")
+    summary = _json(text, "its summary is")
+    if not isinstance(summary, dict):
+        raise ValueError("its summary is not an object of targets")
+    for target, counts in summary.items():
+        if not isinstance(counts, dict) or not all(_count(counts.get(k)) for k in STANCES):
+            raise ValueError(f"its summary of {target!r} lacks counts of {', '.join(STANCES)}")
+        net = counts.get("net")
+        if not _within(net, -1.0, 1.0):
+            raise ValueError(f"its summary of {target!r} has net {net!r}, not a number in [-1, 1]")
+    return list(summary)
+
+
+def _check_sentences(text: str | None, targets: list[str]) -> None:
+    """A ``sentences`` cell, checked: per sentence an index, a text and each target's label and probabilities."""
+    if text is None:
+        raise ValueError("no sentences")
+    sentences = _json(text, "its sentences are")
+    if not isinstance(sentences, list):
+        raise ValueError("its sentences are not a list")
+    low, high = -SLACK, 1.0 + SLACK
+    for i, s in enumerate(sentences):
+        if not isinstance(s, dict) or not _count(s.get("index")) or not isinstance(s.get("text"), str):
+            raise ValueError(f"its sentence {i} has no index or text")
+        for target in targets:
+            result = s.get(target)
+            proba = result.get("proba") if isinstance(result, dict) else None
+            if not isinstance(proba, dict) or result.get("label") not in STANCES:
+                raise ValueError(f"its sentence {i} has no label and probabilities for {target!r}")
+            for k in STANCES:
+                p = proba.get(k)
+                if not (type(p) in (int, float) and low <= p <= high):  # _within(p, 0, 1), inlined: it runs per sentence
+                    raise ValueError(f"its sentence {i} has P({k}) {p!r} for {target!r}, not a number in [0, 1]")
+
+
+def _check_row(row: dict, sentences: bool) -> None:
+    for column in ("article", "content_sha256"):
+        if row[column] is None:
+            raise ValueError(f"no {column}")
+    for column in ("n_sentences", "n_skipped"):
+        if row.get(column) is not None and row[column] < 0:
+            raise ValueError(f"{column} is {row[column]}, below 0")
+    if row.get("model") is not None:
+        model = _json(row["model"], "its model is")
+        if not isinstance(model, dict) or model.get("id") != row["model_id"]:
+            raise ValueError(f"its model does not say its id is {row['model_id']}")
+    targets = _summary_targets(row["summary"])
+    if sentences:
+        _check_sentences(row["sentences"], targets)
+        skipped = _json(row["skipped"], "its skipped lines are") if row.get("skipped") is not None else []
+        if not isinstance(skipped, list) or not all(isinstance(line, str) for line in skipped):
+            raise ValueError("its skipped lines are not a list of texts")
+
+
+def _check_values(part: Path, columns: dict, sentences: bool) -> None:
+    """Every row of a part as :func:`results_rows` writes it, a batch at a time (memory stays bounded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wanted = ["article", "content_sha256", "model_id", "n_sentences", "n_skipped", "summary", "model"]
+    if sentences:
+        wanted += ["sentences", "skipped"]
+    row_number = 0
+    try:
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=1024, columns=[c for c in wanted if c in columns]):
+            for row in batch.to_pylist():
+                try:
+                    _check_row(row, sentences)
+                except ValueError as err:
+                    where = f"row {row_number}" + (f", article {row['article']!r}" if row["article"] is not None else "")
+                    raise _bad_part(part, f"not a stance result part ({where}: {err})") from None
+                row_number += 1
+    except (pa.ArrowException, OSError) as err:
+        raise _bad_part(part, f"cannot be read ({str(err).strip() or type(err).__name__})") from None
 
 
 def check_output(path: str | Path) -> set[str]:
@@ -255,11 +401,14 @@ def check_output(path: str | Path) -> set[str]:
     return check_parts(path, _parts(path))
 
 
-def check_results(path: str | Path) -> str:
-    """Check a results folder whole, before it is read or recorded; return the id of its model."""
+def check_results(path: str | Path, *, sentences: bool = True) -> str:
+    """Check a results folder whole, before it is read or recorded; return the id of its model.
+
+    ``sentences`` is as in :func:`check_parts`.
+    """
     path = Path(path)
     parts = result_parts(path)
-    models = check_parts(path, parts)
+    models = check_parts(path, parts, sentences=sentences)
     if not models:
         raise InputError(f"{path}: its parts hold no rows; write them with `stance score ... --output {path}`")
     return next(iter(models))
@@ -275,7 +424,7 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     """
     from stance.evidence import strongest_sentences
 
-    model = check_results(path)
+    model = check_results(path, sentences=strongest)
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
     if strongest:
         columns += ["title", "url", "sentences"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stance.errors import LabelFormatError, StanceWarning
-from stance.fileio import atomic_write_text
+from stance.fileio import atomic_write_text, parse_json
 from stance.segment import (
     decode_text,
     furniture_kind,
@@ -107,12 +107,26 @@ def _row_targets(obj: dict) -> list[str]:
     return [k for k in obj if k not in RESERVED_FIELDS]
 
 
+#: Above any sentence index: an article of the largest size allowed has far fewer sentences,
+#: and a larger number would not fit the 64-bit columns the labels are kept in.
+MAX_SENTENCE_INDEX = (1 << 31) - 1
+
+
+def _check_sentence_index(value: int, where: str) -> None:
+    if value > MAX_SENTENCE_INDEX:
+        shown = f"a {len(str(value))}-digit number" if value > 10**12 else str(value)
+        raise LabelFormatError(
+            f"{where}: 'sentence' must be an index of the article's sentences, not {shown}; fix the row"
+        )
+
+
 def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     if not isinstance(obj, dict):
         raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
     if obj.get("undone") is True:
         if not isinstance(obj.get("article"), str) or not isinstance(obj.get("sentence"), int):
             raise LabelFormatError(f"{where}: an undo row needs 'article' and 'sentence'")
+        _check_sentence_index(obj["sentence"], where)
         return {"article": obj["article"], "sentence": obj["sentence"], "annotator": obj.get("annotator"), "undone": True}
     for key in ("article", "sentence", "text"):
         if key not in obj:
@@ -121,6 +135,7 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
         raise LabelFormatError(f"{where}: 'article' must be a non-empty string (the article file's stem)")
     if not isinstance(obj["sentence"], int) or isinstance(obj["sentence"], bool) or obj["sentence"] < 0:
         raise LabelFormatError(f"{where}: 'sentence' must be a 0-based integer index")
+    _check_sentence_index(obj["sentence"], where)
     if not isinstance(obj["text"], str):
         raise LabelFormatError(f"{where}: 'text' must be a string")
     row = {"article": obj["article"], "sentence": obj["sentence"], "text": obj["text"]}
@@ -189,7 +204,7 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
             continue
         where = f"{path}:{number}"
         try:
-            obj = json.loads(line)
+            obj = parse_json(line)
         except json.JSONDecodeError as err:
             raise LabelFormatError(f"{where}: not valid JSON ({err.msg}); fix or remove the line") from None
         if isinstance(obj, dict) and "targets" in obj and "article" not in obj:

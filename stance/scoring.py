@@ -70,12 +70,10 @@ def score_articles(
     """
     articles = [_as_article(a, "-") for a in articles]
     dates = list(dates) if dates is not None else [None] * len(articles)
-    sentences = [s for a in articles for s in a.sentences]
+    for article in articles:
+        check_sentence_count(article)
     items = [item for a in articles for item in in_context([s.text for s in a.sentences])]
-    if sentences:
-        probas = model.predict_proba(items)
-    else:
-        probas = [np.empty((0, len(classes))) for classes in model.classes_]
+    probas = predict_in_chunks(model, items)
     info = model_info(model)
     results, start = [], 0
     for article, date in zip(articles, dates):
@@ -84,6 +82,36 @@ def score_articles(
         results.append(_article_scores(model, article, date, info, block))
         start += n
     return results
+
+
+#: The most sentences one article may have. Each scored sentence keeps about 4 KB until
+#: its article is written, so this bounds one article at about a gigabyte; the size limit
+#: alone (``STANCE_MAX_ARTICLE_MB``) lets through millions of one-letter lines.
+MAX_ARTICLE_SENTENCES = 200_000
+
+
+def check_sentence_count(article: Article) -> None:
+    """Refuse, before it is encoded, an article with more sentences than :data:`MAX_ARTICLE_SENTENCES`."""
+    n = len(article.sentences)
+    if n > MAX_ARTICLE_SENTENCES:
+        from stance.errors import InputError
+
+        raise InputError(f"{article.id}: {n:,} sentences, more than the {MAX_ARTICLE_SENTENCES:,} one article may have; "
+                         "split it into several articles (a table with one row per article)")
+
+
+#: Sentences whose features are built and scored at once: the features of one sentence take
+#: about 5 KB, so an article of a million one-word lines would otherwise need gigabytes.
+PREDICT_CHUNK = 2048
+
+
+def predict_in_chunks(model, items: Sequence, chunk: int | None = None) -> list[np.ndarray]:
+    """``model.predict_proba(items)``, computed ``chunk`` (:data:`PREDICT_CHUNK`) sentences at a time so that memory stays bounded."""
+    chunk = chunk or PREDICT_CHUNK
+    parts = [model.predict_proba(items[start : start + chunk]) for start in range(0, len(items), chunk)]
+    if not parts:
+        return [np.empty((0, len(classes))) for classes in model.classes_]
+    return [np.concatenate([part[t] for part in parts]) for t in range(len(parts[0]))]
 
 
 def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> Iterator[ArticleScores]:

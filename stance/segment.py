@@ -103,7 +103,7 @@ def max_article_bytes() -> int:
         value = float(raw)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
+    if not (math.isfinite(value * _MB) and value > 0):  # 1e308 MB overflows once in bytes
         raise InputError(
             f"STANCE_MAX_ARTICLE_MB={raw!r} is not a positive number of megabytes; "
             f"unset it (default {MAX_ARTICLE_MB}) or give one, e.g. STANCE_MAX_ARTICLE_MB=20"

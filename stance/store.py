@@ -25,12 +25,15 @@ file (not SQLite, empty, another program's tables or id) is refused after a
 look that writes nothing, before WAL mode or a migration could change it. A
 store opened ``readonly`` (``stance drift``) never writes, so it works in a
 folder it cannot write to; one opened for writing first checks that the
-file, its folder and its WAL files can be written, so a run fails before any
-scoring rather than at its first write.
+file, its folder and its WAL files can be written, and that SQLite finds it
+sound (``PRAGMA quick_check``, read only), so a run fails before any scoring
+rather than at its first write. Damage found later, by any query, is the same
+one-line error (:class:`StoreError`), never a traceback; nothing is repaired.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -58,6 +61,29 @@ __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "HistoryStore", "StoreError", "de
 
 class StoreError(StanceError):
     """The history database cannot be used as asked."""
+
+
+def _unusable(path: Path, why) -> StoreError:
+    return StoreError(f"{path}: not a usable SQLite database ({why}); give another --db")
+
+
+def _is_damage(err: sqlite3.DatabaseError) -> bool:
+    """SQLite found the file damaged or not a database (not a busy lock, a full disk or a broken constraint)."""
+    text = str(err).lower()
+    return type(err) is sqlite3.DatabaseError or "malformed" in text or "not a database" in text
+
+
+def _damage_is_an_error(method):
+    """A store method whose queries meet a damaged file raises the one-line :class:`StoreError`."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as err:
+            if not _is_damage(err):
+                raise
+            raise _unusable(self.path, err) from None
+    return guarded
 
 
 def default_db_path() -> Path:
@@ -150,12 +176,13 @@ class HistoryStore:
             self._version = self._identify()
             if not readonly:
                 self._check_writable()
+                self._check_sound()
             self._conn = connect_reader(self.path) if readonly else connect(self.path)
             self._conn.execute("PRAGMA foreign_keys = ON")
             if not readonly:
                 self._setup()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: not a usable SQLite database ({err}); give another --db") from None
+            raise _unusable(self.path, err) from None
         except OSError as err:
             raise StoreError(f"{self.path}: cannot be read ({err.strerror}); check its permissions or give another --db") from None
 
@@ -228,6 +255,17 @@ class HistoryStore:
         if problem:
             raise StoreError(f"{self.path}: cannot record scores here: {problem}; fix the permissions or give another --db")
 
+    def _check_sound(self):
+        """Before writing (and before the long work that comes first), SQLite's quick check, read only."""
+        conn = connect_reader(self.path)
+        try:
+            problems = [row[0] for row in retry(lambda: conn.execute("PRAGMA quick_check(1)").fetchall())]
+        finally:
+            conn.close()
+        if problems != ["ok"]:
+            detail = " ".join(line for line in problems[0].splitlines() if not line.startswith("***"))
+            raise _unusable(self.path, f"damaged: {detail or problems[0].strip()}")
+
     def _setup(self):
         if self._version < SCHEMA_VERSION:
             self._transaction(_migrate)
@@ -248,6 +286,7 @@ class HistoryStore:
 
     # -- writing --------------------------------------------------------
 
+    @_damage_is_an_error
     def recorded_version(self, article: str, source: str | None, model_id: str) -> tuple[str | None, str | None] | None:
         """The text hash and location recorded for an article, or None when it is not recorded."""
         if self._version == 0:
@@ -258,6 +297,7 @@ class HistoryStore:
             (article, source or "", model_id),
         ).fetchone())
 
+    @_damage_is_an_error
     def record(self, scores: Iterable, *, replace: bool = True) -> int:
         """Store scored articles (``ArticleScores``) in one transaction; return how many.
 
@@ -325,6 +365,7 @@ class HistoryStore:
 
     # -- reading --------------------------------------------------------
 
+    @_damage_is_an_error
     def models(self) -> list[dict]:
         """Models with recorded scores, latest first: id, articles, last scored, model info."""
         if self._version == 0:  # an empty database opened for reading: no tables yet
@@ -337,6 +378,7 @@ class HistoryStore:
             for m, n, last, info in self._conn.execute(query)
         ]
 
+    @_damage_is_an_error
     def articles(
         self,
         *,
@@ -409,6 +451,7 @@ class HistoryStore:
             for article_row, sentences in found.items():
                 by_id[article_row]["strongest"] = strongest_sentences(sentences)
 
+    @_damage_is_an_error
     def sentences(self, article_row: int) -> list[dict]:
         """The per-sentence results of one recorded article."""
         cursor = self._conn.execute(
@@ -419,6 +462,7 @@ class HistoryStore:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, values)) for values in cursor]
 
+    @_damage_is_an_error
     def check(self) -> list[str]:
         """SQLite's integrity and foreign-key checks; an empty list means sound."""
         problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check") if r[0] != "ok"]

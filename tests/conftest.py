@@ -110,6 +110,18 @@ def stance_script() -> str:
     return str(script) if script.exists() else shutil.which("stance")
 
 
+def one_error_line(result, code: int = 1, prefix: str = "error: ") -> str:
+    """The one stderr line of a refused command: exit ``code``, no traceback, starting with ``prefix``.
+
+    ``stance labels check`` names the file and line first, as a linter does: ``prefix=""``.
+    """
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), result.stderr
+    return lines[0]
+
+
 def run_stance(*args, env=None, stdin=None, cwd=REPO, timeout=None):
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([stance_script(), *map(str, args)], capture_output=True, text=True,

@@ -17,17 +17,9 @@ import pytest
 from stance.encoders.transformer import DEFAULT_MODEL_SHA256
 from stance.segment import read_article
 
-from conftest import REPO, run_stance, stance_script
+from conftest import REPO, make_scores, one_error_line, run_stance, stance_script
 
 SEED = REPO / "seeds" / "000_abad3842fbdbf470.txt"
-
-
-def _one_error_line(result, code=1):
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ")
-    return lines[0]
 
 
 def test_help_lists_commands_and_imports_no_torch():
@@ -51,11 +43,11 @@ def test_bad_articles_get_one_line(tmp_path, isolated_home, content, message):
         path = tmp_path
     elif content is not None:
         path.write_bytes(content)
-    assert message in _one_error_line(run_stance("score", path))
+    assert message in one_error_line(run_stance("score", path))
 
 
 def test_no_trained_model_yet(isolated_home):
-    assert "stance train" in _one_error_line(run_stance("score", SEED))
+    assert "stance train" in one_error_line(run_stance("score", SEED))
 
 
 @pytest.mark.parametrize(
@@ -66,7 +58,7 @@ def test_storage_options_without_storage_are_refused_before_the_model(tmp_path, 
     # No model is trained here: the refusal must come before the model is looked for, and
     # nothing may be created at the --db path.
     result = run_stance("score", SEED, *[str(tmp_path / o) if o.endswith(".sqlite") else o for o in options])
-    assert message in _one_error_line(result, code=2)
+    assert message in one_error_line(result, code=2)
     assert not (tmp_path / "history.sqlite").exists()
 
 
@@ -78,7 +70,7 @@ def test_bad_date_is_a_usage_error(isolated_home):
 def test_malformed_label_file_names_its_line(tmp_path, isolated_home):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"article": "a", "sentence": 0, "text": "x", "russia": "none", "eu": "none"}\n{oops\n')
-    assert "bad.jsonl:2" in _one_error_line(run_stance("train", "--labels", path, "--out", tmp_path / "m"))
+    assert "bad.jsonl:2" in one_error_line(run_stance("train", "--labels", path, "--out", tmp_path / "m"))
 
 
 def _table(path, rows):
@@ -95,23 +87,23 @@ def _table(path, rows):
     ],
 )
 def test_bad_tables_get_one_line(tmp_path, isolated_home, rows, message):
-    assert message in _one_error_line(run_stance("score", _table(tmp_path / "t.jsonl", rows), "--record"))
+    assert message in one_error_line(run_stance("score", _table(tmp_path / "t.jsonl", rows), "--record"))
 
 
 def test_stdin_cannot_be_recorded(isolated_home):
     result = run_stance("score", "-", "--record", stdin="Serbia buys Russian gas.\n")
-    assert "save it to a file" in _one_error_line(result)
+    assert "save it to a file" in one_error_line(result)
 
 
 def test_drift_without_scores_gets_one_line(tmp_path, isolated_home):
-    assert "no history database" in _one_error_line(run_stance("drift", "--db", tmp_path / "none.sqlite"))
+    assert "no history database" in one_error_line(run_stance("drift", "--db", tmp_path / "none.sqlite"))
     from stance.store import HistoryStore
 
     HistoryStore(tmp_path / "empty.sqlite").close()
-    assert "no scores recorded yet" in _one_error_line(run_stance("drift", "--db", tmp_path / "empty.sqlite"))
+    assert "no scores recorded yet" in one_error_line(run_stance("drift", "--db", tmp_path / "empty.sqlite"))
     junk = tmp_path / "junk.sqlite"
     junk.write_text("not a database" * 200)
-    assert "not a usable SQLite database" in _one_error_line(run_stance("drift", "--db", junk))
+    assert "not a usable SQLite database" in one_error_line(run_stance("drift", "--db", junk))
     result = run_stance("drift", "--db", tmp_path / "empty.sqlite", "--by", "fortnight")
     assert result.returncode == 2 and "fortnight" in result.stderr and "Traceback" not in result.stderr
 
@@ -208,7 +200,7 @@ def test_damaged_model_folders_are_refused(trained, tmp_path, damage):
         meta = json.loads(meta_path.read_text())
         meta["encoder"]["sha256"] = "0" * 64
         meta_path.write_text(json.dumps(meta))
-    _one_error_line(run_stance("score", SEED, "--model", model))
+    one_error_line(run_stance("score", SEED, "--model", model))
 
 
 @pytest.mark.integration
@@ -368,7 +360,7 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     batch = pa.Table.from_pylist([{"id": "seed", "text": SEED.read_text("utf-8")}])
     worker = json.loads(_Scorer(str(trained["model"]), None, None, "onnx")(batch).to_pylist()[0]["sentences"])
     assert [s["russia"]["label"] for s in worker] == [s["russia"]["label"] for s in b["sentences"]]
-    assert "use auto, torch, torch-bf16 or onnx" in _one_error_line(
+    assert "use auto, torch, torch-bf16 or onnx" in one_error_line(
         run_stance("score", SEED, "--model", trained["model"], "--backend", "tf", env=env))
     cached = {**env, "STANCE_CACHE": str(tmp_path / "cache.sqlite")}
     assert run_stance("score", SEED, "--model", trained["model"], "--backend", "onnx", env=cached).returncode == 0
@@ -453,11 +445,11 @@ def test_static_backend_trains_saves_and_scores(static_model, tmp_path):
     doc = json.loads(scored.stdout)
     assert doc["model"]["encoder"].startswith("static:") and len(doc["sentences"]) == len(read_article(SEED).sentences)
     for backend in ("onnx", "torch-bf16"):
-        assert f"{backend} backend does not run" in _one_error_line(
+        assert f"{backend} backend does not run" in one_error_line(
             run_stance("score", SEED, "--model", tmp_path / "model", "--backend", backend))
     (static_model / "model.safetensors").rename(static_model / "moved.safetensors")
     try:
-        assert "encoder cannot be used" in _one_error_line(run_stance("score", SEED, "--model", tmp_path / "model"))
+        assert "encoder cannot be used" in one_error_line(run_stance("score", SEED, "--model", tmp_path / "model"))
     finally:
         (static_model / "moved.safetensors").rename(static_model / "model.safetensors")
 
@@ -488,17 +480,17 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     from_results = json.loads(run_stance("drift", "--results", out, "--by", "month", "--json").stdout)
     from_db = json.loads(run_stance("drift", "--db", db, "--by", "month", "--json").stdout)
     assert from_results["periods"] == from_db["periods"] and from_results["change_points"] == from_db["change_points"]
-    assert "no result parts" in _one_error_line(run_stance("drift", "--results", tmp_path))
+    assert "no result parts" in one_error_line(run_stance("drift", "--results", tmp_path))
     imported = tmp_path / "imported.sqlite"
     stored = run_stance("record", out, "--db", imported)
     assert stored.returncode == 0 and "recorded 70 articles" in stored.stderr, stored.stderr
     assert _history(imported) == _history(db)  # the folder stores exactly what --record stores
     run_stance("record", out, "--db", imported)  # again: replaced, not doubled
     assert _history(imported) == _history(db)
-    assert "no result parts" in _one_error_line(run_stance("record", tmp_path / "nothing", "--db", imported))
+    assert "no result parts" in one_error_line(run_stance("record", tmp_path / "nothing", "--db", imported))
     (tmp_path / "other").mkdir()
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "other" / "x.parquet")
-    assert "not a stance result part" in _one_error_line(run_stance("record", tmp_path / "other", "--db", imported))
+    assert "not a stance result part" in one_error_line(run_stance("record", tmp_path / "other", "--db", imported))
 
 
 def _history(db) -> dict:
@@ -560,10 +552,10 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
     no_id = _table(tmp_path / "noid.jsonl", [{"text": "Serbia buys gas."}])
     refused = run_stance("score", no_id, "--engine", "ray", "--output", tmp_path / "r2", "--model", trained["model"],
                          env={"RAY_AUTH_MODE": "disabled"})
-    assert "needs an 'id' column" in _one_error_line(refused)
+    assert "needs an 'id' column" in one_error_line(refused)
     no_model = run_stance("score", table, "--engine", "ray", "--output", tmp_path / "r3", "--model", tmp_path / "none",
                           env={"RAY_AUTH_MODE": "disabled"})
-    assert "no trained model" in _one_error_line(no_model)
+    assert "no trained model" in one_error_line(no_model)
     empty = _table(tmp_path / "empty.jsonl", [{"id": "a", "text": "Serbia buys gas."}, {"id": "b", "text": ""}])
     failed = run_stance("score", empty, "--engine", "ray", "--output", tmp_path / "r4", "--model", trained["model"],
                         env={"RAY_AUTH_MODE": "disabled"})
@@ -617,10 +609,10 @@ def test_ray_engine_finishes_a_folder_cut_short_and_refuses_a_changed_text(train
     # two rows with one id: refused before any scoring, as on one machine, the folder as it was
     parts = sorted(p.name for p in out.glob("*.parquet"))
     twice = run_stance(*ray_score, _table(tmp_path / "twice.jsonl", [rows[0], {**rows[1], "id": "a0 "}]), env=env)
-    assert "article id 'a0' is given to more than one row" in _one_error_line(twice)
+    assert "article id 'a0' is given to more than one row" in one_error_line(twice)
     assert sorted(p.name for p in out.glob("*.parquet")) == parts
     os.mkfifo(tmp_path / "fifo.jsonl")  # refused before it is opened: opening a FIFO waits for a writer
-    assert "is a FIFO (named pipe)" in _one_error_line(run_stance(*ray_score, tmp_path / "fifo.jsonl", env=env))
+    assert "is a FIFO (named pipe)" in one_error_line(run_stance(*ray_score, tmp_path / "fifo.jsonl", env=env))
 
 
 def test_ray_results_kept_when_the_run_is_interrupted(tmp_path):
@@ -628,11 +620,10 @@ def test_ray_results_kept_when_the_run_is_interrupted(tmp_path):
     import pyarrow as pa
 
     from stance.distributed import _STATUS, PART_ROWS, _write_results
-    from stance.results import COLUMNS, ResultsFolder, _schema
+    from stance.results import ResultsFolder, _schema, results_rows
 
     def row(i, status="scored"):
-        return {**{c: None for c in COLUMNS}, "article": f"a{i}", "content_sha256": f"{i:064x}", "model_id": "m",
-                "n_sentences": 1, "n_skipped": 0, _STATUS: status}
+        return {**results_rows([make_scores(f"a{i}", None, {"russia": 0.1}, model_id="m")])[0], _STATUS: status}
 
     class Stream:
         def iter_batches(self, **_):

@@ -15,9 +15,9 @@ from stance.export import COLUMNS, ExportError, export_sentences, sentence_rows
 from stance.results import ResultsFolder
 from stance.store import HistoryStore, StoreError
 
-from conftest import make_scores, run_stance
+from conftest import make_scores, one_error_line, run_stance
 from test_hostile_paths import leftover_of_a_killed_writer
-from test_hostile_stores import _one_error_line
+
 
 HARD_TEXT = 'Vučić said, "no deal"\nthen left.\r\nA last line, with a comma'
 
@@ -138,19 +138,19 @@ def test_cli_without_db_reads_the_default_database(scored, tmp_path):
 
 
 def test_cli_mistakes_get_one_line(scored, tmp_path):
-    assert ".csv or .parquet" in _one_error_line(run_stance("export", "--db", scored["db"], "--output", tmp_path / "out.xlsx"))
+    assert ".csv or .parquet" in one_error_line(run_stance("export", "--db", scored["db"], "--output", tmp_path / "out.xlsx"))
     missing = tmp_path / "missing.sqlite"
-    assert "no history database" in _one_error_line(run_stance("export", "--db", missing, "--output", tmp_path / "o.csv"))
+    assert "no history database" in one_error_line(run_stance("export", "--db", missing, "--output", tmp_path / "o.csv"))
     assert not missing.exists()
     both = run_stance("export", "--db", scored["db"], "--results", scored["results"], "--output", tmp_path / "o.csv")
-    assert "not both" in _one_error_line(both, code=2)
+    assert "not both" in one_error_line(both, code=2)
     assert "YYYY-MM-DD" in run_stance("export", "--since", "2024-13-01", "--output", tmp_path / "o.csv").stderr
     assert not (tmp_path / "o.csv").exists()
 
 
 def test_an_unwritable_output_fails_before_any_reading(tmp_path):
     (tmp_path / "file").write_text("not a folder")
-    line = _one_error_line(run_stance("export", "--db", tmp_path / "missing.sqlite", "--output",
+    line = one_error_line(run_stance("export", "--db", tmp_path / "missing.sqlite", "--output",
                                       tmp_path / "file" / "out.csv"))
     assert "--output" in line and "missing.sqlite" not in line
 

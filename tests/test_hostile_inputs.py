@@ -16,7 +16,7 @@ import pytest
 from stance.errors import InputError
 from stance.labeling import LabelLog
 
-from conftest import REPO, make_scores, stance_script
+from conftest import REPO, make_scores, one_error_line, stance_script
 
 TIMEOUT = 60  # seconds; reading that blocks shows up as a timeout, which fails the test
 
@@ -31,28 +31,21 @@ def _run(*args, env=None, stdin=None):
         pytest.fail(f"stance {' '.join(map(str, args))} still running after {TIMEOUT} s")
 
 
-def _one_error_line(result) -> str:
-    assert result.returncode == 1, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
-
 # --- only regular files are opened -----------------------------------------------------
 
 
 def test_fifo_given_as_article_is_refused_without_opening_it(tmp_path, isolated_home):
     fifo = tmp_path / "fifo.txt"
     os.mkfifo(fifo)
-    line = _one_error_line(_run("score", fifo))
+    line = one_error_line(_run("score", fifo))
     assert "fifo.txt: is a FIFO" in line and "not a regular file" in line
 
 
 def test_fifo_table_and_device_are_refused(tmp_path, isolated_home):
     table = tmp_path / "feed.jsonl"
     os.mkfifo(table)
-    assert "feed.jsonl: is a FIFO" in _one_error_line(_run("score", table))
-    assert "/dev/null: is a character device, not a regular file" in _one_error_line(_run("score", "/dev/null"))
+    assert "feed.jsonl: is a FIFO" in one_error_line(_run("score", table))
+    assert "/dev/null: is a character device, not a regular file" in one_error_line(_run("score", "/dev/null"))
 
 
 def test_fifo_inside_a_folder_is_skipped_with_a_warning(tmp_path, isolated_home):
@@ -72,7 +65,7 @@ def test_fifo_inside_a_folder_is_skipped_with_a_warning(tmp_path, isolated_home)
 def test_article_over_the_limit_is_refused_with_its_size(tmp_path, isolated_home):
     path = tmp_path / "huge.txt"
     path.write_bytes(b"Serbia buys gas. " * 90_000)  # 1.53 MB
-    line = _one_error_line(_run("score", path, env={"STANCE_MAX_ARTICLE_MB": "1"}))
+    line = one_error_line(_run("score", path, env={"STANCE_MAX_ARTICLE_MB": "1"}))
     assert "huge.txt: 1.46 MB of text, over the 1 MB limit for one article" in line
     assert "STANCE_MAX_ARTICLE_MB" in line
 
@@ -81,15 +74,15 @@ def test_table_row_over_the_limit_is_refused_naming_the_row(tmp_path, isolated_h
     table = tmp_path / "t.jsonl"
     rows = [{"text": "Serbia buys gas."}, {"text": "Serbia buys gas. " * 70_000}]
     table.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    line = _one_error_line(_run("score", table, env={"STANCE_MAX_ARTICLE_MB": "1"}))
+    line = one_error_line(_run("score", table, env={"STANCE_MAX_ARTICLE_MB": "1"}))
     assert "t.jsonl row 2: 1.13 MB of text, over the 1 MB limit" in line
 
 
-@pytest.mark.parametrize("value", ["ten", "0", "-3", "nan", "inf", ""])
+@pytest.mark.parametrize("value", ["ten", "0", "-3", "nan", "inf", "", "1e308"])
 def test_bad_size_limit_setting_is_one_line(tmp_path, isolated_home, value):
     path = tmp_path / "a.txt"
     path.write_text("Serbia buys gas.\n", encoding="utf-8")
-    line = _one_error_line(_run("score", path, env={"STANCE_MAX_ARTICLE_MB": value}))
+    line = one_error_line(_run("score", path, env={"STANCE_MAX_ARTICLE_MB": value}))
     assert f"STANCE_MAX_ARTICLE_MB={value!r} is not a positive number" in line
 
 
@@ -202,11 +195,11 @@ def test_utf16_and_utf32_with_a_byte_order_mark_are_text(tmp_path, encoding):
 def test_utf16_without_a_byte_order_mark_says_how_to_convert(tmp_path, isolated_home, encoding, named):
     path = tmp_path / "a.txt"
     path.write_bytes(TEXT.encode(encoding))
-    line = _one_error_line(_run("score", path))
+    line = one_error_line(_run("score", path))
     assert f"looks like {named} text without a byte-order mark" in line and f"iconv -f {named} -t UTF-8" in line
     binary = tmp_path / "b.txt"
     binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
-    assert "looks like a binary file" in _one_error_line(_run("score", binary))
+    assert "looks like a binary file" in one_error_line(_run("score", binary))
 
 
 # --- tables: empty, and broken lines -----------------------------------------------------
@@ -229,13 +222,13 @@ def test_tables_without_rows_get_one_line(tmp_path, isolated_home, name, content
         _write_empty_parquet(path)
     else:
         path.write_text(content, encoding="utf-8")
-    assert f"{name}: no rows;" in _one_error_line(_run("score", path))
+    assert f"{name}: no rows;" in one_error_line(_run("score", path))
 
 
 def test_malformed_jsonl_line_is_named_from_one_and_nothing_else_is_printed(tmp_path, isolated_home):
     path = tmp_path / "t.jsonl"
     path.write_text('{"text": "Serbia buys gas."}\n\n{"text": oops}\n{"text": "Vucic met Putin."}\n', encoding="utf-8")
-    line = _one_error_line(_run("score", path))
+    line = one_error_line(_run("score", path))
     assert f"{path}:3: not valid JSON" in line
 
 
@@ -291,7 +284,7 @@ def _no_raw_controls(*outputs: str) -> None:
 def test_control_characters_in_names_do_not_reach_error_and_warning_lines(tmp_path, isolated_home):
     empty = tmp_path / "\x1b]0;pwned\x07\x9b31m.txt"
     empty.write_bytes(b"")
-    line = _one_error_line(_run("score", empty))
+    line = one_error_line(_run("score", empty))
     _no_raw_controls(line)
     assert "\\x1b]0;pwned\\x07\\x9b31m.txt: the file is empty" in line
     folder = tmp_path / "corpus"
@@ -369,7 +362,7 @@ def test_labeling_into_a_fifo_is_refused_without_blocking(tmp_path, isolated_hom
     article = tmp_path / "a.txt"
     article.write_text("Serbia buys Russian gas. The EU objects.\n", encoding="utf-8")
     result = _run("label", article, "--labels", fifo, stdin="q\n")
-    assert "is a FIFO (named pipe), not a regular file" in _one_error_line(result)
+    assert "is a FIFO (named pipe), not a regular file" in one_error_line(result)
 
 
 def test_a_huge_foreign_file_given_as_labels_is_refused_before_it_is_read(tmp_path, isolated_home):
@@ -377,7 +370,7 @@ def test_a_huge_foreign_file_given_as_labels_is_refused_before_it_is_read(tmp_pa
     with open(big, "wb") as handle:  # sparse: 64 GiB on paper, nothing on disk; reading it whole would exhaust memory
         handle.truncate(64 << 30)
     for command in (("labels", "stats"), ("train", "--labels")):
-        assert "looks like a binary file, not JSON Lines" in _one_error_line(_run(*command, big))
+        assert "looks like a binary file, not JSON Lines" in one_error_line(_run(*command, big))
 
 
 def test_a_huge_text_file_given_as_labels_is_refused_at_its_first_line(tmp_path, isolated_home):
@@ -387,7 +380,7 @@ def test_a_huge_text_file_given_as_labels_is_refused_at_its_first_line(tmp_path,
         handle.seek(8 << 30)
         handle.write(b"\n")
     for command in (("labels", "stats"), ("train", "--labels")):
-        line = _one_error_line(_run(*command, big))
+        line = one_error_line(_run(*command, big))
         assert f"{big}:1: a line over 1 MiB, not a label row" in line
 
 

@@ -20,17 +20,9 @@ import pytest
 from stance.encoders.transformer import SentenceEncoder
 from stance.errors import StanceWarning
 
-from conftest import HashingEncoder, run_stance, write_corpus
+from conftest import HashingEncoder, one_error_line, run_stance, write_corpus
 
 pytestmark = pytest.mark.hostile
-
-
-def _one_error_line(result) -> str:
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -56,7 +48,7 @@ def test_train_refuses_an_out_under_a_file_before_training(tmp_path, isolated_ho
     report = tmp_path / "report"
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", regular_file / "sub" / "model",
                         "--report-dir", report)
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "--out" in line and str(regular_file) in line
     assert not report.exists()  # nothing evaluated, nothing written
     assert regular_file.read_text() == "not a folder\n"
@@ -67,7 +59,7 @@ def test_train_refuses_a_report_dir_under_a_file_before_training(tmp_path, isola
     model = tmp_path / "model"
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", model,
                         "--report-dir", regular_file / "report")
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "--report-dir" in line and str(regular_file) in line
     assert not model.exists()
 
@@ -77,7 +69,7 @@ def test_train_refuses_renamed_copies_for_a_fine_tune_before_training(tmp_path, 
     model, report = tmp_path / "model", tmp_path / "report"
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", model, "--report-dir", report,
                         "--fine-tune", "--renamed-copies")
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "--renamed-copies" in line and "--fine-tune" in line
     assert not model.exists() and not report.exists()
 
@@ -93,7 +85,7 @@ def test_train_refuses_a_place_only_an_actual_write_shows_unwritable_before_trai
     paths[option] = Path("/proc/stance-test") / "model"
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", paths["--out"],
                         "--report-dir", paths["--report-dir"])
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert line.startswith(f"error: {option} /proc/stance-test/model: cannot write in /proc")
     assert not any(p.exists() for p in paths.values() if p.is_relative_to(tmp_path))
 
@@ -101,10 +93,10 @@ def test_train_refuses_a_place_only_an_actual_write_shows_unwritable_before_trai
 def test_score_refuses_an_output_under_a_file_before_loading_the_model(tmp_path, isolated_home, corpus, regular_file):
     _, articles = corpus
     # no model exists: the --output error must come first, before the model is looked for
-    line = _one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none",
+    line = one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none",
                                       "--output", regular_file / "sub" / "results"))
     assert "--output" in line and str(regular_file) in line
-    line = _one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none",
+    line = one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none",
                                       "--output", regular_file))
     assert "--output" in line and "not a folder" in line
 
@@ -112,7 +104,7 @@ def test_score_refuses_an_output_under_a_file_before_loading_the_model(tmp_path,
 def test_score_refuses_a_db_under_a_file_before_loading_the_model(tmp_path, isolated_home, corpus, regular_file):
     _, articles = corpus
     db = regular_file / "sub" / "h.sqlite"
-    line = _one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none", "--record",
+    line = one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none", "--record",
                                       "--db", db))
     assert str(db) in line and "--db" in line
 
@@ -120,22 +112,22 @@ def test_score_refuses_a_db_under_a_file_before_loading_the_model(tmp_path, isol
 @pytest.mark.parametrize("option", ["--plot", "--html"])
 def test_drift_refuses_a_chart_path_under_a_file_before_reading(tmp_path, isolated_home, regular_file, option):
     target = regular_file / "sub" / "chart.out"
-    line = _one_error_line(run_stance("drift", "--db", tmp_path / "none.sqlite", option, target))
+    line = one_error_line(run_stance("drift", "--db", tmp_path / "none.sqlite", option, target))
     assert option in line and str(regular_file) in line
 
 
 def test_label_refuses_a_label_file_under_a_file(tmp_path, isolated_home, corpus, regular_file):
     _, articles = corpus
-    line = _one_error_line(run_stance("label", articles / "art0.txt", "--labels", regular_file / "sub" / "mine.jsonl",
+    line = one_error_line(run_stance("label", articles / "art0.txt", "--labels", regular_file / "sub" / "mine.jsonl",
                                       stdin="f\n"))
     assert "--labels" in line and str(regular_file) in line
 
 
 def test_labels_merge_and_distill_refuse_outs_under_a_file(tmp_path, isolated_home, corpus, regular_file):
     labels, _ = corpus
-    line = _one_error_line(run_stance("labels", "merge", labels, "--out", regular_file / "sub" / "merged.jsonl"))
+    line = one_error_line(run_stance("labels", "merge", labels, "--out", regular_file / "sub" / "merged.jsonl"))
     assert "--out" in line and str(regular_file) in line
-    line = _one_error_line(run_stance("distill", "--out", regular_file / "sub" / "static"))
+    line = one_error_line(run_stance("distill", "--out", regular_file / "sub" / "static"))
     assert "--out" in line and str(regular_file) in line
     assert regular_file.read_text() == "not a folder\n"
 
@@ -144,7 +136,7 @@ def test_labels_merge_and_distill_refuse_outs_under_a_file(tmp_path, isolated_ho
 def test_a_symbolic_link_loop_is_named_as_a_loop_not_a_missing_file(tmp_path, isolated_home, command):
     loop = tmp_path / "loop.jsonl"
     loop.symlink_to(loop)
-    line = _one_error_line(run_stance(*command, loop))
+    line = one_error_line(run_stance(*command, loop))
     assert str(loop) in line and "loop of symbolic links" in line and "no such" not in line
 
 
@@ -208,7 +200,7 @@ def test_a_symbolic_link_given_as_an_output_file_is_written_through_and_kept(tmp
 def test_the_cli_refuses_a_fifo_as_an_output_file_in_one_line(tmp_path, isolated_home, command):
     fifo = tmp_path / "out.fifo"
     os.mkfifo(fifo)
-    line = _one_error_line(run_stance(*command, fifo, timeout=120))
+    line = one_error_line(run_stance(*command, fifo, timeout=120))
     assert f"{fifo}: is a FIFO (named pipe), not a regular file" in line
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and sorted(tmp_path.iterdir()) == sorted([fifo, isolated_home])
 
@@ -301,7 +293,7 @@ def test_labels_that_cannot_train_fail_before_embedding(tmp_path, isolated_home,
     cache = tmp_path / "cache.sqlite"
     result = run_stance("train", "--labels", bad, "--articles", articles, "--out", model, "--report-dir", report,
                         env={"STANCE_CACHE": str(cache)})
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert message in line and "label" in line.split(";")[-1]
     assert not model.exists() and not report.exists()
     assert not cache.exists() or _cached_vectors(cache) == 0  # not one sentence embedded
@@ -322,7 +314,7 @@ def test_labels_with_nothing_to_train_on_fail_before_the_encoder(tmp_path, isola
     for bad, message in ((furniture, "no sentence left to train on"), (empty, "no label rows")):
         result = run_stance("train", "--labels", bad, "--articles", articles, "--encoder", not_an_encoder,
                             "--out", tmp_path / "model", "--report-dir", tmp_path / "report")
-        line = _one_error_line(result)
+        line = one_error_line(result)
         assert message in line and "encoder" not in line  # the labels are refused before the encoder is looked at
 
 
@@ -366,7 +358,7 @@ def test_hand_edited_metadata_is_refused_naming_the_key(model_copy, isolated_hom
     meta = json.loads(meta_path.read_text())
     _set(meta, key, value)
     meta_path.write_text(json.dumps(meta))
-    line = _one_error_line(run_stance("score", "--model", model_copy, "--json", "-", stdin="Serbia buys Russian gas.\n"))
+    line = one_error_line(run_stance("score", "--model", model_copy, "--json", "-", stdin="Serbia buys Russian gas.\n"))
     assert named in line and "retrain with `stance train`" in line and str(meta_path) in line
 
 
@@ -377,17 +369,17 @@ def test_a_target_the_head_file_lacks_is_refused(model_copy, isolated_home):
     meta["targets"].append("china")
     meta["classes"]["china"] = ["favor", "against", "none"]
     meta_path.write_text(json.dumps(meta))
-    line = _one_error_line(run_stance("score", "--model", model_copy, "-", stdin="Serbia buys Russian gas.\n"))
+    line = one_error_line(run_stance("score", "--model", model_copy, "-", stdin="Serbia buys Russian gas.\n"))
     assert "china" in line and "retrain with `stance train`" in line
 
 
 # --- 4. numeric settings in the environment ----------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf", "0"])
+@pytest.mark.parametrize("value", ["abc", "-5", "nan", "inf", "0", "1e308", "1e13"])
 def test_a_cache_bound_that_is_no_number_is_one_line(tmp_path, isolated_home, value):
     env = {"STANCE_CACHE": str(tmp_path / "c.sqlite"), "STANCE_CACHE_MAX_MB": value}
-    line = _one_error_line(run_stance("cache", "info", env=env))
+    line = one_error_line(run_stance("cache", "info", env=env))
     assert f"STANCE_CACHE_MAX_MB={value!r}" in line and "positive number of megabytes" in line
 
 
@@ -396,7 +388,7 @@ def test_a_bad_cache_bound_stops_training_before_any_work(tmp_path, isolated_hom
     env = {"STANCE_CACHE": str(tmp_path / "c.sqlite"), "STANCE_CACHE_MAX_MB": "2GB"}
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", tmp_path / "model",
                         "--report-dir", tmp_path / "report", env=env)
-    assert "STANCE_CACHE_MAX_MB='2GB'" in _one_error_line(result)
+    assert "STANCE_CACHE_MAX_MB='2GB'" in one_error_line(result)
     assert not (tmp_path / "model").exists() and not (tmp_path / "report").exists()
 
 
@@ -465,7 +457,7 @@ def test_cache_clear_removes_a_cache_file_sqlite_cannot_read(tmp_path, isolated_
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(np.random.default_rng(0).bytes(5000))
     env = {"STANCE_CACHE": str(garbage)}
-    assert "stance cache clear" in _one_error_line(run_stance("cache", "info", env=env))
+    assert "stance cache clear" in one_error_line(run_stance("cache", "info", env=env))
     cleared = run_stance("cache", "clear", env=env)
     assert cleared.returncode == 0, cleared.stderr
     assert f"removed {garbage}" in cleared.stdout and "cannot read" in cleared.stdout
@@ -482,10 +474,10 @@ def test_cache_clear_leaves_a_file_that_is_no_cache_alone(tmp_path, isolated_hom
     document = tmp_path / "thesis.docx"
     content = b"PK\x03\x04" + np.random.default_rng(1).bytes(4000)
     document.write_bytes(content)
-    line = _one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(document)}))
+    line = one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(document)}))
     assert "not an SQLite file" in line and "STANCE_CACHE" in line
     assert document.read_bytes() == content
-    line = _one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(tmp_path)}))
+    line = one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(tmp_path)}))
     assert "is a folder" in line
 
 
@@ -554,7 +546,7 @@ def test_train_refuses_to_replace_a_folder_that_is_no_model_before_training(tmp_
     cache = tmp_path / "cache.sqlite"
     result = run_stance("train", "--labels", labels, "--articles", articles, "--out", folder,
                         "--report-dir", tmp_path / "report", env={"STANCE_CACHE": str(cache)})
-    assert "not a stance model folder" in _one_error_line(result)
+    assert "not a stance model folder" in one_error_line(result)
     assert [p.name for p in folder.iterdir()] == ["chapter1.md"]
     assert not cache.exists() or _cached_vectors(cache) == 0  # refused before a sentence was embedded
 

@@ -14,19 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, make_scores, run_stance, stance_script
+from conftest import REPO, make_scores, one_error_line, run_stance, stance_script
 
 NEWS_A = "Serbia signs a gas deal with Russia.\nVucic thanks Putin for the friendship.\n"
 NEWS_B = "Belgrade cancels Russian arms contracts.\nSerbia opens new chapters with Brussels.\n"
 OTHER = "The weather in Belgrade was mild on Tuesday.\nSerbia stands with its Russian ally.\n"
-
-
-def _one_error_line(result, code=1) -> str:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def _last_error_line(result) -> str:
@@ -310,7 +302,7 @@ def test_a_foreign_database_is_refused_and_left_untouched(tmp_path, isolated_hom
     before = _snapshot(db)
     for command in (["drift", "--db", db], ["record", tmp_path / "r", "--db", db],
                     ["score", tmp_path / "x.txt", "--record", "--db", db, "--model", tmp_path / "no-model"]):
-        line = _one_error_line(run_stance(*command))
+        line = one_error_line(run_stance(*command))
         assert message in line and str(db) in line, command
         assert _snapshot(db) == before, command  # same bytes, same mtime, no -wal or -shm beside it
 
@@ -380,7 +372,7 @@ def test_recording_into_a_database_that_cannot_be_written_fails_before_scoring(t
         before = {db: _snapshot(db) for db in (read_only_file, in_read_only_folder)}
         for db, what in [(read_only_file, "is not writable"), (in_read_only_folder, "folder")]:
             # a missing model would fail too: the database is checked first, before any long work
-            line = _one_error_line(_powerless("score", tmp_path / "x.txt", "--record", "--db", db, "--model",
+            line = one_error_line(_powerless("score", tmp_path / "x.txt", "--record", "--db", db, "--model",
                                               tmp_path / "no-model"))
             assert str(db) in line and "cannot record scores here" in line and what in line
             assert _snapshot(db) == before[db]
@@ -391,7 +383,7 @@ def test_recording_into_a_database_that_cannot_be_written_fails_before_scoring(t
         in_read_only_folder.parent.chmod(0o755)
     blocked = tmp_path / "a-file"
     blocked.write_text("x")
-    line = _one_error_line(run_stance("score", tmp_path / "x.txt", "--record", "--db", blocked / "sub" / "h.sqlite",
+    line = one_error_line(run_stance("score", tmp_path / "x.txt", "--record", "--db", blocked / "sub" / "h.sqlite",
                                       "--model", tmp_path / "no-model"))
     assert "cannot make its folder" in line
 
@@ -430,10 +422,10 @@ def test_a_broken_part_is_named_before_anything_is_read_or_written(tmp_path, iso
     bad = _bad_part(folder, kind)
     for command in (["drift", "--results", folder], ["score", _article(tmp_path / "x.txt", NEWS_A), "--output", folder,
                                                       "--model", tmp_path / "no-model"]):
-        line = _one_error_line(run_stance(*command))
+        line = one_error_line(run_stance(*command))
         assert str(bad) in line and "move it out" in line, command
     db = tmp_path / "h.sqlite"
-    line = _one_error_line(run_stance("record", _results(tmp_path / "fine"), folder, "--db", db))
+    line = one_error_line(run_stance("record", _results(tmp_path / "fine"), folder, "--db", db))
     assert str(bad) in line and not db.exists()  # nothing recorded, not even from the sound folder
     assert sorted(p.name for p in folder.iterdir()) == ["part-00000.parquet", "zz-bad.parquet"]
 
@@ -450,7 +442,7 @@ def test_dates_outside_the_range_are_refused_where_they_come_in(tmp_path, isolat
         assert "Traceback" not in result.stderr
     table = tmp_path / "t.jsonl"
     table.write_text(json.dumps({"id": "late", "text": NEWS_A, "date": "9999-12-31"}) + "\n", encoding="utf-8")
-    line = _one_error_line(run_stance("score", table, "--record", "--db", tmp_path / "h.sqlite"))
+    line = one_error_line(run_stance("score", table, "--record", "--db", tmp_path / "h.sqlite"))
     assert "row 1" in line and "1800-01-01 to 2199-12-31" in line
     from stance.dates import parse_date
 
@@ -497,5 +489,5 @@ def test_a_fifo_given_as_the_database_is_named_as_such(tmp_path, isolated_home):
     os.mkfifo(fifo)
     for command in (["drift", "--db", fifo], ["export", "--db", fifo, "--output", tmp_path / "out.csv"]):
         result = run_stance(*map(str, command))
-        assert "is a FIFO (named pipe), not a regular file; give a database file with --db" in _one_error_line(result)
+        assert "is a FIFO (named pipe), not a regular file; give a database file with --db" in one_error_line(result)
     assert fifo.exists() and not (tmp_path / "out.csv").exists()

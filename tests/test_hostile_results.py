@@ -1,0 +1,238 @@
+"""Results folders and history databases that are damaged past what their headers and schemas tell:
+pages of a database, parts that are no files, cells that hold what no stance wrote, and two runs
+writing one folder at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from conftest import make_scores, one_error_line, run_stance
+
+pytestmark = pytest.mark.hostile
+
+
+def _results(folder: Path, names=("a0", "a1", "a2")) -> Path:
+    from stance.results import ResultsFolder
+
+    ResultsFolder(folder, "m1").write([make_scores(name, f"2025-0{i + 1}-01", {"russia": 0.1 * i, "eu": -0.1 * i})
+                                       for i, name in enumerate(names)])
+    return folder
+
+
+# --- a database damaged past its header -------------------------------------------------------
+
+
+def _damaged_db(path: Path) -> Path:
+    """A history database whose first pages are sound and whose sentence pages are garbage."""
+    from stance.store import HistoryStore
+
+    with HistoryStore(path) as store:
+        store.record([make_scores(f"a{i:03d}", "2025-01-01", {"russia": 0.2, "eu": -0.1}, n=6) for i in range(150)])
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    assert pages > 20
+    with open(path, "r+b") as handle:
+        for page in range(pages // 2, pages // 2 + 3):
+            handle.seek(page * page_size)
+            handle.write(b"\xa5" * page_size)
+    return path
+
+
+def test_a_database_damaged_past_its_header_is_one_error_line_for_every_command(tmp_path, isolated_home):
+    db = _damaged_db(tmp_path / "h.sqlite")
+    before = db.read_bytes()
+    article = tmp_path / "x.txt"
+    article.write_text("Serbia signs a gas deal with Russia.\n", encoding="utf-8")
+    for command in (["drift", "--db", db, "--evidence"], ["export", "--db", db, "--output", tmp_path / "o.csv"],
+                    ["record", _results(tmp_path / "r"), "--db", db],
+                    # the damage is found before the model is loaded (and before any scoring)
+                    ["score", article, "--record", "--db", db, "--model", tmp_path / "no-model"]):
+        line = one_error_line(run_stance(*command))
+        assert f"{db}: not a usable SQLite database (" in line and "give another --db" in line, command
+    assert db.read_bytes() == before  # nothing rewritten or repaired
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_store_queries_on_a_damaged_database_raise_store_error(tmp_path, isolated_home):
+    from stance.store import HistoryStore, StoreError
+
+    db = _damaged_db(tmp_path / "h.sqlite")
+    with HistoryStore(db, readonly=True) as store:
+        with pytest.raises(StoreError, match="not a usable SQLite database"):
+            store.articles(strongest=True)
+
+
+# --- parts that are no regular files -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_a_part_that_is_not_a_regular_file_is_named_and_never_opened(tmp_path, isolated_home, kind):
+    folder = _results(tmp_path / "r")
+    odd = folder / "part-00001.parquet"
+    if kind == "fifo":
+        os.mkfifo(odd)
+    elif kind == "device":
+        odd.symlink_to("/dev/zero")
+    else:
+        odd.mkdir()
+    db = tmp_path / "h.sqlite"
+    article = tmp_path / "x.txt"
+    article.write_text("Serbia signs a gas deal with Russia.\n", encoding="utf-8")
+    for command in (["drift", "--results", folder], ["export", "--results", folder, "--output", tmp_path / "o.csv"],
+                    ["record", folder, "--db", db],
+                    ["score", article, "--output", folder, "--model", tmp_path / "no-model"]):
+        line = one_error_line(run_stance(*command, timeout=60))
+        assert str(odd) in line and "not a regular file" in line and "move it out" in line, command
+    assert not db.exists() and not (tmp_path / "o.csv").exists()
+
+
+# --- two runs writing one folder ------------------------------------------------------------------
+
+
+def test_two_writers_of_one_folder_each_keep_their_part(tmp_path, isolated_home):
+    """Both opened the folder while it was empty, so both would name their first part part-00000."""
+    from stance.results import ResultsFolder, read_results
+
+    first, second = ResultsFolder(tmp_path / "r", "m1"), ResultsFolder(tmp_path / "r", "m1")
+    one = first.write([make_scores(f"a{i}", "2025-01-01", {"russia": 0.1}) for i in range(3)])
+    two = second.write([make_scores(f"b{i}", "2025-01-01", {"russia": 0.2}) for i in range(3)])
+    assert one.name == "part-00000.parquet" and two.name == "part-00001.parquet"
+    three = first.write([make_scores("a0", "2025-01-01", {"russia": 0.3})])  # a later version of a0
+    assert three.name == "part-00002.parquet"
+    rows, _ = read_results(tmp_path / "r")
+    assert sorted(r["article"] for r in rows) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    assert next(r for r in rows if r["article"] == "a0")["summary"]["russia"]["net"] == 0.3
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [f"part-0000{i}.parquet" for i in range(3)]
+
+
+# --- cells no stance wrote ---------------------------------------------------------------------------
+
+
+def _set_summary_net(value):
+    def change(row):
+        summary = json.loads(row["summary"])
+        summary["russia"]["net"] = value
+        row["summary"] = json.dumps(summary)
+    return change
+
+
+def _change_sentence(change):
+    def apply(row):
+        sentences = json.loads(row["sentences"])
+        change(sentences[0])
+        row["sentences"] = json.dumps(sentences)
+    return apply
+
+
+#: (what is changed in one row, what the error says, whether drift without evidence reads it)
+BAD_CELLS = {
+    "summary-not-json": (lambda r: r.update(summary="not json"), "its summary is not valid JSON", True),
+    "summary-null": (lambda r: r.update(summary=None), "no summary", True),
+    "summary-a-list": (lambda r: r.update(summary="[1, 2]"), "its summary is not an object", True),
+    "net-text": (_set_summary_net("high"), "net 'high'", True),
+    "net-nan": (_set_summary_net(float("nan")), "net nan", True),
+    "net-5": (_set_summary_net(5.0), "net 5.0, not a number in [-1, 1]", True),
+    "count-negative": (lambda r: r.update(n_sentences=-1), "n_sentences is -1", True),
+    "article-null": (lambda r: r.update(article=None), "no article", True),
+    "sha-null": (lambda r: r.update(content_sha256=None), "no content_sha256", True),
+    "model-not-json": (lambda r: r.update(model="xx"), "its model is not valid JSON", True),
+    "sentences-not-json": (lambda r: r.update(sentences="["), "its sentences are not valid JSON", False),
+    "sentences-too-deep": (lambda r: r.update(sentences="[" * 5000 + "]" * 5000), "its sentences are not valid JSON",
+                           False),
+    "sentences-an-object": (lambda r: r.update(sentences='{"a": 1}'), "its sentences are not a list", False),
+    "sentence-without-target": (_change_sentence(lambda s: s.pop("russia")), "no label and probabilities for 'russia'",
+                                False),
+    "probability-2": (_change_sentence(lambda s: s["russia"]["proba"].update(favor=2.0)), "P(favor) 2.0", False),
+    "probability-nan": (_change_sentence(lambda s: s["eu"]["proba"].update(none=float("nan"))), "P(none) nan", False),
+    "skipped-not-a-list": (lambda r: r.update(skipped='{"x": 1}'), "skipped lines are not a list", False),
+}
+
+
+def _bad_cells(folder: Path, change) -> Path:
+    """A part after the good one, as the good one but with one cell changed in its second row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "part-00000.parquet")
+    rows = table.to_pylist()
+    change(rows[1])
+    bad = folder / "zz-bad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), bad)
+    return bad
+
+
+@pytest.mark.parametrize("case", list(BAD_CELLS))
+def test_a_cell_no_stance_wrote_is_named_before_anything_is_read(tmp_path, isolated_home, case):
+    from stance.errors import InputError
+    from stance.results import check_output, check_results, iter_scores, read_results
+    from stance.store import HistoryStore
+
+    change, reason, summary_level = BAD_CELLS[case]
+    folder = _results(tmp_path / "r")
+    bad = _bad_cells(folder, change)
+    for check in (check_results, check_output, lambda f: list(iter_scores(f)),
+                  lambda f: read_results(f, strongest=True)):
+        with pytest.raises(InputError) as caught:
+            check(folder)
+        message = str(caught.value)
+        assert message.startswith(f"{bad}: not a stance result part (row 1") and reason in message, message
+        assert message.endswith(f"move it out of {folder} (stance reads every .parquet file there)")
+        assert "\n" not in message
+    if summary_level:
+        with pytest.raises(InputError, match="not a stance result part"):
+            read_results(folder)
+    else:  # drift without evidence reads no sentence, so it need not check them
+        rows, _ = read_results(folder)
+        assert sorted(r["article"] for r in rows) == ["a0", "a1", "a2"]
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store, pytest.raises(InputError, match="not a stance result part"):
+        store.record_results(folder)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 0  # not even the rows before it
+
+
+@pytest.mark.parametrize("case", ["net-nan", "sha-null", "sentences-too-deep"])
+def test_commands_refuse_a_cell_no_stance_wrote_in_one_line(tmp_path, isolated_home, case):
+    folder = _results(tmp_path / "r")
+    bad = _bad_cells(folder, BAD_CELLS[case][0])
+    db, out = tmp_path / "h.sqlite", tmp_path / "o.csv"
+    for command in (["drift", "--results", folder, "--json"], ["export", "--results", folder, "--output", out],
+                    ["record", _results(tmp_path / "fine", ("f0",)), folder, "--db", db]):
+        line = one_error_line(run_stance(*command))
+        assert str(bad) in line and BAD_CELLS[case][1] in line, command
+    assert not db.exists() and not out.exists()
+
+
+def test_rounding_just_past_a_range_is_no_error(tmp_path, isolated_home):
+    from stance.results import check_results
+
+    folder = _results(tmp_path / "r")
+    _bad_cells(folder, _change_sentence(lambda s: s["russia"]["proba"].update(favor=1.0000001)))
+    assert check_results(folder) == "m1"
+
+
+# --- a database an earlier stance filled with what drift cannot use ----------------------------------
+
+
+@pytest.mark.parametrize("net", ["'NaN'", "5.0", "'\"high\"'"])
+def test_drift_names_a_recorded_net_it_cannot_use(tmp_path, isolated_home, net):
+    from stance.store import HistoryStore
+
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores(f"a{i}", f"2025-0{i + 1}-01", {"russia": 0.1}) for i in range(3)])
+    with closing(sqlite3.connect(db)) as conn:  # as `record` of a part with such a net used to store it
+        conn.execute(f"UPDATE articles SET summary = json_set(summary, '$.russia.net', json({net})) WHERE article = 'a1'"
+                     if net != "'NaN'" else
+                     "UPDATE articles SET summary = replace(summary, '\"net\": 0.1', '\"net\": NaN') WHERE article = 'a1'")
+        conn.commit()
+    line = one_error_line(run_stance("drift", "--db", db))
+    assert "article a1: its recorded net for russia is" in line and "--replace" in line
