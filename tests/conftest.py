@@ -154,3 +154,10 @@ def make_scores(article: str, date: str | None, nets: dict, *, source: str | Non
         summary[target] = {**counts, "net": float(net)}
     return ArticleScores(article=article, date=date, model={"id": model_id}, sentences=sentences, summary=summary,
                          source=source, content_sha256=hashlib.sha256(article.encode()).hexdigest())
+
+
+def pytest_collection_modifyitems(items):
+    """Every test of a ``tests/test_hostile_*.py`` file is marked ``hostile``, so that `pytest -m hostile` runs them all."""
+    for item in items:
+        if item.path.name.startswith("test_hostile_"):
+            item.add_marker(pytest.mark.hostile)

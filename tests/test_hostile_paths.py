@@ -22,8 +22,6 @@ from stance.errors import StanceWarning
 
 from conftest import HashingEncoder, one_error_line, run_stance, write_corpus
 
-pytestmark = pytest.mark.hostile
-
 
 @pytest.fixture
 def corpus(tmp_path):

@@ -14,8 +14,6 @@ import pytest
 
 from conftest import make_scores, one_error_line, run_stance
 
-pytestmark = pytest.mark.hostile
-
 
 def _results(folder: Path, names=("a0", "a1", "a2")) -> Path:
     from stance.results import ResultsFolder

@@ -20,8 +20,6 @@ import pytest
 
 from conftest import REPO, stance_script, write_corpus
 
-pytestmark = pytest.mark.hostile
-
 SEED = REPO / "seeds" / "000_abad3842fbdbf470.txt"
 TIMEOUT = 120
 
