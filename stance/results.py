@@ -36,7 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from stance.errors import InputError
-from stance.fileio import follow_umask, temp_file_beside
+from stance.fileio import follow_umask, parse_json, temp_file_beside
 from stance.schema import STANCES
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
@@ -309,8 +309,8 @@ def _count(value) -> bool:
 
 def _json(text: str, what: str):
     try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
+        return parse_json(text)  # too deep or too long a number is a JSONDecodeError there too
+    except ValueError:
         raise ValueError(f"{what} not valid JSON") from None
 
 
