@@ -6,7 +6,8 @@
 (e.g. ``{"layers": 6, "epochs": 3, "lr": 5e-5}``), or ``{"kind": "frozen"}`` for the
 frozen default (:class:`stance.model.StanceClassifier`), plus ``"encoder": "mpnet"`` for
 all-mpnet-base-v2 and ``"variant": NAME`` for a variant of the actor indicators
-(``experiments/actor_variants.py``). ``{"kind": "blend", "members": [SETTINGS, ...]}`` averages
+(``experiments/actor_variants.py``); ``{"kind": "target-views", "shared": BOOL}`` for one head over
+both targets (``experiments/target_views.py``). ``{"kind": "blend", "members": [SETTINGS, ...]}`` averages
 its members' probabilities (each member's settings as above, its variant applied to it
 alone) and takes the likeliest label, without abstaining. Each run computes out-of-fold predictions on leave-one-seed-article-out
 and grouped 5-fold over the written corpus (the folds of ``stance train``), appends a row
@@ -44,6 +45,7 @@ from stance.fileio import atomic_write_text  # noqa: E402
 from stance.finetune import FineTunedClassifier  # noqa: E402
 from stance.model import StanceClassifier, on_all_cores  # noqa: E402
 from stance.schema import STANCES, in_stance_order, load_labels  # noqa: E402
+from target_views import TargetViewClassifier  # noqa: E402
 
 OUT = REPO / "experiments" / "finetune"
 TARGETS = ["russia", "eu"]
@@ -74,6 +76,8 @@ def _spec(settings: dict) -> _Setting:
 def _unfitted(spec: _Setting):
     if spec.kind == "fine-tuned":
         return FineTunedClassifier(encoder=spec.encoder, **spec.kwargs)
+    if spec.kind == "target-views":
+        return TargetViewClassifier(encoder=spec.encoder, **spec.kwargs)
     return StanceClassifier(encoder=spec.encoder, **spec.kwargs)
 
 

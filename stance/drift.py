@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
 from itertools import combinations
-from numbers import Real
 
 import numpy as np
 
 from stance.errors import StanceError, StanceWarning
 from stance.evidence import explain_move, movers, period_evidence, public_items, strongest_sentences
+from stance.schema import is_within
 
 __all__ = ["PERIODS", "DriftReport", "measure_drift", "period_of", "period_range", "stance_over_time"]
 
@@ -357,8 +357,7 @@ def _require_nets(views: list[dict], targets) -> None:
         for t in targets:
             counts = v["summary"].get(t)
             net = counts.get("net") if isinstance(counts, dict) else None
-            usable = isinstance(net, Real) and not isinstance(net, bool) and -1.000001 <= net <= 1.000001  # rounding
-            if counts is not None and not usable:
+            if counts is not None and not is_within(net, -1.0, 1.0):
                 raise StanceError(f"article {v['article']}: its recorded net for {t} is {net!r}, not a number "
                                   "from -1 to 1; score it again with `stance score ... --record --replace`")
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from stance.errors import InputError
 from stance.fileio import follow_umask, parse_json, temp_file_beside
-from stance.schema import STANCES
+from stance.schema import SLACK, STANCES, is_within
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
 
@@ -294,15 +294,6 @@ def check_parts(path: Path, parts: list[Path], *, sentences: bool = True) -> set
 _checked: dict[tuple, bool] = {}
 
 
-#: How far a net or a probability may stray out of its range by rounding (float32 models).
-SLACK = 1e-6
-
-
-def _within(value, low: float, high: float) -> bool:
-    """A JSON number (not a bool) from ``low`` to ``high``, give or take :data:`SLACK`; NaN fails the comparison."""
-    return type(value) in (int, float) and low - SLACK <= value <= high + SLACK
-
-
 def _count(value) -> bool:
     return type(value) is int and value >= 0
 
@@ -325,7 +316,7 @@ def _summary_targets(text: str | None) -> list[str]:
         if not isinstance(counts, dict) or not all(_count(counts.get(k)) for k in STANCES):
             raise ValueError(f"its summary of {target!r} lacks counts of {', '.join(STANCES)}")
         net = counts.get("net")
-        if not _within(net, -1.0, 1.0):
+        if not is_within(net, -1.0, 1.0):
             raise ValueError(f"its summary of {target!r} has net {net!r}, not a number in [-1, 1]")
     return list(summary)
 
@@ -348,7 +339,7 @@ def _check_sentences(text: str | None, targets: list[str]) -> None:
                 raise ValueError(f"its sentence {i} has no label and probabilities for {target!r}")
             for k in STANCES:
                 p = proba.get(k)
-                if not (type(p) in (int, float) and low <= p <= high):  # _within(p, 0, 1), inlined: it runs per sentence
+                if not (type(p) in (int, float) and low <= p <= high):  # is_within(p, 0, 1), inlined: it runs per sentence
                     raise ValueError(f"its sentence {i} has P({k}) {p!r} for {target!r}, not a number in [0, 1]")
 
 

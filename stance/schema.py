@@ -48,6 +48,18 @@ __all__ = [
 TARGETS: tuple[str, ...] = ("russia", "eu")
 STANCES: tuple[str, ...] = ("favor", "against", "none")
 ORIGINS: tuple[str, ...] = ("seed", "written")
+#: How far a net or a probability may stray out of its range by rounding (float32 models).
+SLACK = 1e-6
+
+
+def is_within(value, low: float, high: float) -> bool:
+    """A number (not a bool) from ``low`` to ``high``, give or take :data:`SLACK`; NaN and text fail.
+
+    How every reader of recorded results tells a net (in [-1, 1]) or a probability (in [0, 1]) it can use.
+    """
+    from numbers import Real
+
+    return isinstance(value, Real) and not isinstance(value, bool) and low - SLACK <= value <= high + SLACK
 
 
 def in_stance_order(proba, classes):

@@ -96,3 +96,31 @@ def test_seed_weight_weighs_the_seed_articles_in_every_fit(monkeypatch):
     np.testing.assert_array_equal(seen[0], expected)
     assert seen[1] is None  # the plain fit is unweighted
     assert not np.allclose(weighted.heads_["russia"].head.coef_, plain.heads_["russia"].head.coef_)
+
+
+def test_the_swapped_view_names_the_other_target_in_each_target_place():
+    from target_views import swap_targets
+
+    assert swap_targets("Belgrade refused to join the EU sanctions on Russia.") == \
+        "Belgrade refused to join Russia sanctions on the EU."
+    assert swap_targets("The Kremlin praised Belgrade; Brussels did not.") == \
+        "The European Commission praised Belgrade; Moscow did not."
+    assert swap_targets("Serbia opened a chapter.") == "Serbia opened a chapter."
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_one_head_over_both_targets_views_fits_and_reads_each_target(shared):
+    from target_views import TargetViewClassifier
+
+    X, y, groups = _task()
+    eu_pool = {s: s.replace("Russia", "the EU").replace("Moscow", "Brussels") for s in X}
+    X = X + [eu_pool[s] for s in X]
+    y = np.vstack([np.column_stack([y[:, 0], np.full(len(y), "none", object)]),
+                   np.column_stack([np.full(len(y), "none", object), y[:, 0]])])
+    groups = np.concatenate([groups, np.char.add(groups.astype(str), "-eu")])
+    fitted = TargetViewClassifier(shared=shared, encoder=HashingEncoder()).fit(X, y, groups=groups)
+    proba = fitted.predict_proba(X)
+    predicted = np.column_stack([fitted.decide(t, p) for t, p in zip(("russia", "eu"), proba)])
+    assert predicted.shape == y.shape
+    stance_bearing = y != "none"  # saying none everywhere gets these all wrong
+    assert np.mean(predicted[stance_bearing] == y[stance_bearing]) > 0.5

@@ -234,3 +234,27 @@ def test_drift_names_a_recorded_net_it_cannot_use(tmp_path, isolated_home, net):
         conn.commit()
     line = one_error_line(run_stance("drift", "--db", db))
     assert "article a1: its recorded net for russia is" in line and "--replace" in line
+
+
+@pytest.mark.parametrize(("net", "usable"), [(1.0000005, True), (-1.0000005, True), (1.00001, False), (True, False)])
+def test_a_results_part_and_drift_agree_on_which_nets_are_usable(tmp_path, isolated_home, net, usable):
+    """A part that `stance record` accepts gives a database drift reads, and a net one refuses the other does too."""
+    from stance.drift import measure_drift
+    from stance.errors import InputError, StanceError
+    from stance.results import check_results
+
+    folder = _results(tmp_path / "r")
+    _bad_cells(folder, _set_summary_net(net))
+    try:
+        check_results(folder)
+        part_usable = True
+    except InputError:
+        part_usable = False
+    records = [make_scores(f"a{i}", f"2025-0{i + 1}-01", {"russia": 0.1}) for i in range(3)]
+    records[1].summary["russia"]["net"] = net
+    try:
+        measure_drift(records, "month", n_boot=10, n_perm=10, evidence=0)
+        drift_usable = True
+    except StanceError:
+        drift_usable = False
+    assert part_usable is drift_usable is usable
