@@ -93,6 +93,7 @@ def render(rows: list[dict], models: list[tuple[str, str]], summaries: list[dict
 
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
+    given = list(argv)  # the command as typed, --out included, for the page to name
     out = REPO / "experiments" / "behaviour"
     if argv[:1] == ["--out"] and len(argv) > 1:
         out, argv = Path(argv[1]), argv[2:]
@@ -117,7 +118,7 @@ def main(argv=None) -> None:
     keyed = [{**{k: r[k] for k in ("kind", "action", "text", "expected")},
               "predicted": {name: r[name] for name, _ in models}} for r in rows]
     atomic_write_text(out / "behaviour.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in keyed))
-    atomic_write_text(out / "behaviour.md", render(rows, models, summaries, argv) + "\n")
+    atomic_write_text(out / "behaviour.md", render(rows, models, summaries, given) + "\n")
     for (name, _), summary in zip(models, summaries):
         print(name, {k: (v["both"], v["n"]) for k, v in summary.items() if "both" in v})
     print(f"wrote {out / 'behaviour.md'}")

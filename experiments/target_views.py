@@ -89,7 +89,13 @@ class TargetViewClassifier:
         self.head_ = _ViewHead(shared=self.shared, targets=("stance",), question_rule=False, **settings)
         self.head_.fit([{"text": t, "view": int(v)} for t, v in zip(views, which)], pooled, groups=groups)
         self.classes_ = [self.head_.classes_[0]] * 2
+        self.targets_, self.encoder_, self.heads_ = list(self.targets), self.head_.encoder_, self.head_.heads_
         return self
+
+    def predict(self, X) -> np.ndarray:
+        """Labels, shape (n_samples, 2), as :meth:`StanceClassifier.predict` (so that `stance check` reads it)."""
+        probas = self.predict_proba(X)
+        return np.stack([self.decide(t, p) for t, p in zip(self.targets, probas)], axis=1)
 
     def predict_proba(self, X) -> list[np.ndarray]:
         views, which = self._views(X)

@@ -15,7 +15,8 @@ text under an id already in the folder (same source; the text's SHA-256
 tells), it is not written unless asked (``stance score --replace``); then its
 new version goes into a new part, and every reader here (:class:`ResultsFolder`,
 :func:`read_results`, :func:`iter_scores`) takes the last version written of
-each (article, source): parts in name order, rows in order within a part.
+each (article, source): parts in name order (numbers by value: part-100000 after
+part-99999), rows in order within a part.
 Each row keeps where its text came from (``location``; parts written before
 that column read as unknown).
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -195,8 +197,13 @@ def _schema():
 
 
 def _parts(path: Path) -> list[Path]:
-    """The Parquet parts of a folder, in the order they count (a later one wins)."""
-    return sorted(path.glob("*.parquet")) if path.is_dir() else []
+    """The Parquet parts of a folder, in the order they count (a later one wins): by name, numbers by value,
+    so that ``part-100000`` comes after ``part-99999`` as it was written."""
+    return sorted(path.glob("*.parquet"), key=_part_order) if path.is_dir() else []
+
+
+def _part_order(part: Path) -> tuple:
+    return tuple((0, int(piece), "") if piece.isdigit() else (1, 0, piece) for piece in re.split(r"(\d+)", part.name))
 
 
 def result_parts(path: str | Path) -> list[Path]:

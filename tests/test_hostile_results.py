@@ -111,6 +111,22 @@ def test_two_writers_of_one_folder_each_keep_their_part(tmp_path, isolated_home)
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [f"part-0000{i}.parquet" for i in range(3)]
 
 
+def test_a_part_numbered_past_99999_comes_after_the_parts_before_it(tmp_path, isolated_home):
+    """part-100000 sorts before part-99999 as text; read that way, an article's older version would win."""
+    from stance.results import ResultsFolder, iter_scores, read_results
+
+    folder = ResultsFolder(tmp_path / "r", "m1")
+    folder._next = 99_999
+    older = folder.write([make_scores("a0", "2025-01-01", {"russia": 0.1})])
+    newer = folder.write([make_scores("a0", "2025-01-01", {"russia": 0.7})])
+    assert (older.name, newer.name) == ("part-99999.parquet", "part-100000.parquet")
+    rows, _ = read_results(tmp_path / "r")
+    assert [r["summary"]["russia"]["net"] for r in rows] == [0.7]
+    assert [s.summary["russia"]["net"] for batch in iter_scores(tmp_path / "r") for s in batch] == [0.7]
+    assert ResultsFolder(tmp_path / "r", "m1").write([make_scores("a1", None, {"russia": 0.0})]).name == \
+        "part-100001.parquet"
+
+
 # --- cells no stance wrote ---------------------------------------------------------------------------
 
 
