@@ -1,8 +1,8 @@
 """One head for both targets, reading each target's stance from a view of the sentence.
 
 A sentence's Russia stance is read from its text; its EU stance from the same text with the
-names of Russia and of the EU swapped ("Belgrade refused to join Brussels' sanctions on Moscow"
-becomes "... join Moscow's sanctions on Brussels"). One head learns from both views, each
+names of Russia and of the EU swapped ("Belgrade refused to join the EU sanctions on Russia"
+becomes "... join Russia sanctions on the EU"). One head learns from both views, each
 labeled with its own target's stance, so it sees twice the sentences, and a word that goes with
 one target's name in the labeled articles (arms with Russia, accession with the EU) no longer
 tells the label by itself: what counts is what Serbia does toward the target named first.
@@ -113,7 +113,8 @@ class TargetViewClassifier:
 
 
 class _ViewHead(StanceClassifier):
-    """The default head over items ``{"text", "view"}``; with ``shared``, each view's features get a block of their own."""
+    """The default head over items ``{"text", "view"}``; with ``shared``, each view's features also get a block
+    of their own."""
 
     def __init__(self, shared: bool = True, **kwargs):
         super().__init__(**kwargs)
