@@ -21,7 +21,6 @@ import re
 
 import numpy as np
 
-from stance.actors import QUESTION_COLUMN, actor_features
 from stance.features import item_text
 from stance.model import StanceClassifier, _label_matrix
 
@@ -65,7 +64,7 @@ class TargetViewClassifier:
     """Both targets' stance from one head over two views of each sentence (see the module).
 
     Takes :class:`StanceClassifier`'s arguments for the head it fits (targets are
-    ``("russia", "eu")``; the question rule is applied here, to the sentence).
+    ``("russia", "eu")``).
     """
 
     targets = ("russia", "eu")
@@ -74,20 +73,18 @@ class TargetViewClassifier:
         self.shared = shared
         self.kwargs = kwargs
 
-    def _views(self, X) -> tuple[list, np.ndarray]:
+    @staticmethod
+    def _views(X) -> list[dict]:
+        """Each sentence as itself (view 0, read for Russia), then each with the targets swapped (view 1, for the EU)."""
         texts = [item_text(x) for x in X]
-        views = texts + [swap_targets(t) for t in texts]
-        return views, np.repeat([0, 1], len(texts))
+        return [{"text": t, "view": 0} for t in texts] + [{"text": swap_targets(t), "view": 1} for t in texts]
 
     def fit(self, X, y, groups=None):
         labels = _label_matrix(y, self.targets, len(X))
-        views, which = self._views(X)
         pooled = np.concatenate([labels[:, 0], labels[:, 1]])[:, None]
         groups = None if groups is None else np.concatenate([np.asarray(groups)] * 2)
-        self.question_rule = self.kwargs.get("question_rule", True)
-        settings = {k: v for k, v in self.kwargs.items() if k != "question_rule"}
-        self.head_ = _ViewHead(shared=self.shared, targets=("stance",), question_rule=False, **settings)
-        self.head_.fit([{"text": t, "view": int(v)} for t, v in zip(views, which)], pooled, groups=groups)
+        self.head_ = _ViewHead(shared=self.shared, targets=("stance",), **self.kwargs)
+        self.head_.fit(self._views(X), pooled, groups=groups)
         self.classes_ = [self.head_.classes_[0]] * 2
         self.targets_, self.encoder_, self.heads_ = list(self.targets), self.head_.encoder_, self.head_.heads_
         return self
@@ -98,15 +95,8 @@ class TargetViewClassifier:
         return np.stack([self.decide(t, p) for t, p in zip(self.targets, probas)], axis=1)
 
     def predict_proba(self, X) -> list[np.ndarray]:
-        views, which = self._views(X)
-        proba = self.head_.predict_proba([{"text": t, "view": int(v)} for t, v in zip(views, which)])[0]
-        n = len(X)
-        out = [proba[:n].copy(), proba[n:].copy()]
-        if self.question_rule and n:
-            asked = actor_features([item_text(x) for x in X])[:, QUESTION_COLUMN] > 0
-            for p in out:
-                p[asked] = np.asarray(self.classes_[0]) == "none"
-        return out
+        proba = self.head_.predict_proba(self._views(X))[0]
+        return [proba[:len(X)], proba[len(X):]]
 
     def decide(self, target: str, proba: np.ndarray) -> np.ndarray:
         return self.head_.decide("stance", proba)
@@ -132,3 +122,7 @@ class _ViewHead(StanceClassifier):
         blocks = [features] + [sparse.diags((view == v).astype(float)) @ features for v in (0, 1)]
         return sparse.hstack(blocks, format="csr")
 
+    def feature_columns(self, width: int) -> dict[str, slice]:
+        """The layout of the first block (the question rule reads its indicators); with ``shared`` the view blocks
+        after it repeat it."""
+        return super().feature_columns(width // 3 if self.shared else width)

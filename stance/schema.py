@@ -17,6 +17,7 @@ import json
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from numbers import Real
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,8 +58,6 @@ def is_within(value, low: float, high: float) -> bool:
 
     How every reader of recorded results tells a net (in [-1, 1]) or a probability (in [0, 1]) it can use.
     """
-    from numbers import Real
-
     return isinstance(value, Real) and not isinstance(value, bool) and low - SLACK <= value <= high + SLACK
 
 
