@@ -90,7 +90,7 @@ class ResultsFolder:
             columns = ["article", "source", "content_sha256"] + (["location"] if "location" in names else [])
             rows = _read_part(part, columns).to_pylist()
             self.versions.update(((r["article"], r["source"]), (r["content_sha256"], r.get("location"))) for r in rows)
-            if part.stem.startswith("part-") and part.stem[5:].isdigit():
+            if part.stem.startswith("part-") and part.stem[5:].isdecimal():  # isdigit() takes "²", which int() refuses
                 self._next = max(self._next, int(part.stem[5:]) + 1)
         self.done: set[tuple[str, str | None]] = set(self.versions)
 
@@ -203,7 +203,8 @@ def _parts(path: Path) -> list[Path]:
 
 
 def _part_order(part: Path) -> tuple:
-    return tuple((0, int(piece), "") if piece.isdigit() else (1, 0, piece) for piece in re.split(r"(\d+)", part.name))
+    # re.split with a group alternates text and digit runs, so every odd piece is a number ("²" is no digit here).
+    return tuple((0, int(piece), "") if i % 2 else (1, 0, piece) for i, piece in enumerate(re.split(r"(\d+)", part.name)))
 
 
 def result_parts(path: str | Path) -> list[Path]:

@@ -127,6 +127,20 @@ def test_a_part_numbered_past_99999_comes_after_the_parts_before_it(tmp_path, is
         "part-100001.parquet"
 
 
+def test_parts_named_with_digits_int_does_not_read_are_read_in_order(tmp_path, isolated_home):
+    """"²" is a digit to str.isdigit but not to int(); a sound part under such a name is read, not a traceback."""
+    import shutil
+
+    from stance.results import ResultsFolder, read_results
+
+    folder = _results(tmp_path / "r")
+    for name in ("part-\u00b2.parquet", "\u00b21.parquet", "part-\u0663.parquet"):  # ², ²1, Arabic-Indic 3
+        shutil.copy(folder / "part-00000.parquet", folder / name)
+    rows, model = read_results(folder)
+    assert model == "m1" and sorted(r["article"] for r in rows) == ["a0", "a1", "a2"]
+    assert ResultsFolder(folder, "m1").write([make_scores("b0", None, {"russia": 0.0})]).name == "part-00004.parquet"
+
+
 # --- cells no stance wrote ---------------------------------------------------------------------------
 
 
