@@ -42,16 +42,16 @@ def saved_model(path: str):
 def search_setting(name: str, settings: dict):
     """A setting of the search fitted on every labeled sentence: its name, description and check report."""
     from actor_variants import applied
-    from finetune_search import _described, _spec, _unfitted, corpus_labels
+    from finetune_search import _described, corpus_labels, unfitted_model
     from stance.evaluation import scored_sentences
     from stance.model import on_all_cores
 
-    spec = _spec(settings)
+    model, variant = unfitted_model(settings)
     _, _, items, groups, _, y = scored_sentences(corpus_labels(), list(TARGETS))
-    with applied(spec.variant), on_all_cores():
-        report = run_checks(_unfitted(spec).fit(items, y, groups=groups))
+    with applied(variant), on_all_cores():
+        report = run_checks(model.fit(items, y, groups=groups))
     rest = {k: v for k, v in settings.items() if k != "kind"}
-    return name, f"search setting `{spec.kind}: {_described(rest)}` fitted on all labels", report
+    return name, f"search setting `{settings.get('kind', 'fine-tuned')}: {_described(rest)}` fitted on all labels", report
 
 
 def render(rows: list[dict], models: list[tuple[str, str]], summaries: list[dict], argv: list[str]) -> str:

@@ -9,7 +9,8 @@ all-mpnet-base-v2 and ``"variant": NAME`` for a variant of the actor indicators
 (``experiments/actor_variants.py``); ``{"kind": "target-views", "shared": BOOL}`` for one head over
 both targets (``experiments/target_views.py``). ``{"kind": "blend", "members": [SETTINGS, ...]}`` averages
 its members' probabilities (each member's settings as above, its variant applied to it
-alone) and takes the likeliest label, without abstaining. Each run computes out-of-fold predictions on leave-one-seed-article-out
+alone) and takes the likeliest label, without abstaining; with ``"decide": "first"`` the first
+member's own rule decides from the averaged probabilities (its abstention thresholds). Each run computes out-of-fold predictions on leave-one-seed-article-out
 and grouped 5-fold over the written corpus (the folds of ``stance train``), appends a row
 to ``experiments/finetune/search.jsonl`` and rewrites ``search.md`` from all rows. Labels
 as each model decides them (no temperature; the frozen default's abstention threshold
@@ -82,17 +83,32 @@ def _unfitted(spec: _Setting):
 
 
 class _Blend:
-    """Members fitted on the same rows; their probabilities averaged, the likeliest label taken."""
+    """Members fitted on the same rows; their probabilities averaged, the likeliest label taken.
 
-    def __init__(self, specs: list[_Setting]):
+    ``decide="first"``: the first member's ``decide`` labels the averaged probabilities instead
+    (its per-target abstention threshold), so that a blend led by the default abstains as it does.
+    """
+
+    targets_ = TARGETS
+
+    def __init__(self, specs: list[_Setting], decide: str = "argmax"):
+        if decide not in ("argmax", "first"):
+            raise ValueError(f"decide must be 'argmax' or 'first', not {decide!r}")
         self.members = [(_unfitted(spec), spec.variant) for spec in specs]
+        self.decide_by = decide
 
     def fit(self, X, y, groups=None):
         for model, variant in self.members:
             with applied(variant):
                 model.fit(X, y, groups=groups)
         self.classes_ = [np.asarray(STANCES, dtype=object) for _ in TARGETS]
+        # What `stance check` reads of a model: its first member's encoder, every member's heads.
+        self.encoder_ = self.members[0][0].encoder_
+        self.heads_ = [model.heads_ for model, _ in self.members]
         return self
+
+    def predict(self, X) -> np.ndarray:
+        return np.stack([self.decide(t, p) for t, p in zip(TARGETS, self.predict_proba(X))], axis=1)
 
     def predict_proba(self, X) -> list[np.ndarray]:
         total = [np.zeros((len(X), len(STANCES))) for _ in TARGETS]
@@ -103,7 +119,20 @@ class _Blend:
         return total
 
     def decide(self, target: str, proba: np.ndarray) -> np.ndarray:
+        if self.decide_by == "first":
+            first = self.members[0][0]
+            classes = first.classes_[first.targets_.index(target)]
+            order = [list(STANCES).index(c) for c in classes]
+            return first.decide(target, proba[:, order])
         return np.asarray(STANCES, dtype=object)[proba.argmax(axis=1)]
+
+
+def unfitted_model(settings: dict):
+    """The model a row's ``settings`` name, unfitted, and the actor variant to apply around it (None for a blend)."""
+    if settings.get("kind") == "blend":
+        return _Blend([_spec(m) for m in settings["members"]], settings.get("decide", "argmax")), None
+    spec = _spec(settings)
+    return _unfitted(spec), spec.variant
 
 
 def corpus_labels():
@@ -126,8 +155,10 @@ def run(name: str, settings: dict) -> dict:
     start = time.perf_counter()
     if settings.get("kind") == "blend":
         specs = [_spec(m) for m in settings["members"]]
-        oof = out_of_fold(labels, lambda: _Blend(specs), targets=TARGETS)
-        row = {"name": name, "kind": "blend", "settings": {"members": settings["members"]},
+        decide = settings.get("decide", "argmax")
+        oof = out_of_fold(labels, lambda: _Blend(specs, decide), targets=TARGETS)
+        shown = {"members": settings["members"]} | ({"decide": decide} if decide != "argmax" else {})
+        row = {"name": name, "kind": "blend", "settings": shown,
                "encoder": "+".join(dict.fromkeys(spec.encoder.model_id for spec in specs))}
     else:
         spec = _spec(settings)
@@ -212,8 +243,9 @@ def mean_difference(row: dict, reference: dict, n_bootstrap: int = 1000, seed: i
 
 def _described(settings: dict) -> str:
     if "members" in settings:
+        decided = ", decided by the first" if settings.get("decide") == "first" else ""
         return " + ".join(f"({m.get('kind', 'fine-tuned')}: {_described({k: v for k, v in m.items() if k != 'kind'})})"
-                          for m in settings["members"])
+                          for m in settings["members"]) + decided
     return ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
 
 

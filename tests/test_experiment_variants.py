@@ -108,19 +108,47 @@ def test_the_swapped_view_names_the_other_target_in_each_target_place():
     assert swap_targets("Serbia opened a chapter.") == "Serbia opened a chapter."
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_one_head_over_both_targets_views_fits_and_reads_each_target(shared):
-    from target_views import TargetViewClassifier
-
+def _two_target_task():
+    """The task of :func:`_task` for Russia, and the same sentences about the EU (Russia none there)."""
     X, y, groups = _task()
     eu_pool = {s: s.replace("Russia", "the EU").replace("Moscow", "Brussels") for s in X}
     X = X + [eu_pool[s] for s in X]
     y = np.vstack([np.column_stack([y[:, 0], np.full(len(y), "none", object)]),
                    np.column_stack([np.full(len(y), "none", object), y[:, 0]])])
-    groups = np.concatenate([groups, np.char.add(groups.astype(str), "-eu")])
+    return X, y, np.concatenate([groups, np.char.add(groups.astype(str), "-eu")])
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_one_head_over_both_targets_views_fits_and_reads_each_target(shared):
+    from target_views import TargetViewClassifier
+
+    X, y, groups = _two_target_task()
     fitted = TargetViewClassifier(shared=shared, encoder=HashingEncoder()).fit(X, y, groups=groups)
     proba = fitted.predict_proba(X)
     predicted = np.column_stack([fitted.decide(t, p) for t, p in zip(("russia", "eu"), proba)])
     assert predicted.shape == y.shape
     stance_bearing = y != "none"  # saying none everywhere gets these all wrong
     assert np.mean(predicted[stance_bearing] == y[stance_bearing]) > 0.5
+
+
+def test_a_blend_decided_by_its_first_member_abstains_as_that_member_does():
+    from finetune_search import _Blend, _Setting
+    from stance.checks import run_checks
+
+    X, y, groups = _two_target_task()
+    frozen = _Setting("frozen", HashingEncoder(), {}, None)
+    twice = _Blend([frozen, frozen], decide="first").fit(X, y, groups=groups)
+    argmax = _Blend([frozen, frozen]).fit(X, y, groups=groups)
+    first = twice.members[0][0]
+    for target in ("russia", "eu"):  # the task is too easy for a threshold of its own: give it one
+        first.heads_[target].threshold = 0.8
+    np.testing.assert_array_equal(twice.predict(X), first.predict(X))  # one model averaged with its twin is that model
+    below = [p.max(axis=1) < 0.8 for p in twice.predict_proba(X)]
+    assert all(b.any() for b in below)
+    for j, b in enumerate(below):
+        assert (twice.predict(X)[b, j] == "none").all()
+        assert (argmax.predict(X)[b, j] != "none").any()
+    with pytest.raises(ValueError, match="decide"):
+        _Blend([frozen], decide="vote")
+    report = run_checks(twice)  # `stance check` reads a blend as it reads a model
+    assert report.sentences and all(set(s["predicted"]) == {"russia", "eu"} for s in report.sentences)
