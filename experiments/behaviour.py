@@ -42,7 +42,7 @@ def saved_model(path: str):
 def search_setting(name: str, settings: dict):
     """A setting of the search fitted on every labeled sentence: its name, description and check report."""
     from actor_variants import applied
-    from finetune_search import _described, corpus_labels, unfitted_model
+    from finetune_search import DEFAULT_KIND, _described, corpus_labels, unfitted_model
     from stance.evaluation import scored_sentences
     from stance.model import on_all_cores
 
@@ -51,7 +51,7 @@ def search_setting(name: str, settings: dict):
     with applied(variant), on_all_cores():
         report = run_checks(model.fit(items, y, groups=groups))
     rest = {k: v for k, v in settings.items() if k != "kind"}
-    return name, f"search setting `{settings.get('kind', 'fine-tuned')}: {_described(rest)}` fitted on all labels", report
+    return name, f"search setting `{settings.get('kind', DEFAULT_KIND)}: {_described(rest)}` fitted on all labels", report
 
 
 def render(rows: list[dict], models: list[tuple[str, str]], summaries: list[dict], argv: list[str]) -> str:

@@ -53,6 +53,8 @@ TARGETS = ["russia", "eu"]
 COLUMNS = ["seed_loao/russia", "seed_loao/eu", "written_cv/russia", "written_cv/eu"]
 #: The row of the shipped configuration (`stance train`'s default), which every other row is compared with.
 REFERENCE = "frozen-default"
+#: The kind of a setting that names none.
+DEFAULT_KIND = "fine-tuned"
 #: One letter per label in a row's kept predictions; "." where a sentence has no label for the target.
 LETTERS = {"favor": "f", "against": "a", "none": "n", None: "."}
 
@@ -68,7 +70,7 @@ class _Setting(NamedTuple):
 
 def _spec(settings: dict) -> _Setting:
     settings = dict(settings)
-    kind = settings.pop("kind", "fine-tuned")
+    kind = settings.pop("kind", DEFAULT_KIND)
     encoder = make_encoder(settings.pop("encoder", None))
     variant = settings.pop("variant", None)
     return _Setting(kind, encoder, settings, variant)
@@ -122,7 +124,7 @@ class _Blend:
         if self.decide_by == "first":
             first = self.members[0][0]
             classes = first.classes_[first.targets_.index(target)]
-            order = [list(STANCES).index(c) for c in classes]
+            order = [STANCES.index(c) for c in classes]
             return first.decide(target, proba[:, order])
         return np.asarray(STANCES, dtype=object)[proba.argmax(axis=1)]
 
@@ -244,7 +246,7 @@ def mean_difference(row: dict, reference: dict, n_bootstrap: int = 1000, seed: i
 def _described(settings: dict) -> str:
     if "members" in settings:
         decided = ", decided by the first" if settings.get("decide") == "first" else ""
-        return " + ".join(f"({m.get('kind', 'fine-tuned')}: {_described({k: v for k, v in m.items() if k != 'kind'})})"
+        return " + ".join(f"({m.get('kind', DEFAULT_KIND)}: {_described({k: v for k, v in m.items() if k != 'kind'})})"
                           for m in settings["members"]) + decided
     return ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults"
 
