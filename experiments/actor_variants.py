@@ -386,10 +386,10 @@ _FITTING = {"groups": None}
 
 
 def _remembering_groups(original):
-    def _fit_head(self, features, y, groups, copies):
+    def _fit_head(self, features, y, groups, copies, *unscored):
         _FITTING["groups"] = groups
         try:
-            return original(self, features, y, groups, copies)
+            return original(self, features, y, groups, copies, *unscored)
         finally:
             _FITTING["groups"] = None
 
@@ -517,8 +517,8 @@ def _with_stacking(original, linear: bool = False):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
-    def _fit_head(self, features, y, groups, copies):
-        head, params = original(self, features, y, groups, copies)
+    def _fit_head(self, features, y, groups, copies, *unscored):
+        head, params = original(self, features, y, groups, copies, *unscored)
         splitter = model._splitter(y, groups, self.cv)
         base = getattr(head, "head", head)
         features = model.in_float64(features)

@@ -42,12 +42,15 @@ def saved_model(path: str):
 def search_setting(name: str, settings: dict):
     """A setting of the search fitted on every labeled sentence: its name, description and check report."""
     from actor_variants import applied
-    from finetune_search import DEFAULT_KIND, _described, corpus_labels, unfitted_model
+    from finetune_search import DEFAULT_KIND, _described, corpus_labels, training_data, unfitted_model, unscoring_contrast
     from stance.evaluation import scored_sentences
     from stance.model import on_all_cores
 
-    model, variant = unfitted_model(settings)
-    _, _, items, groups, _, y = scored_sentences(corpus_labels(), list(TARGETS))
+    extra, contrast_unscored, model_settings = training_data(settings)
+    model, variant = unfitted_model(model_settings)
+    labels = corpus_labels(extra)
+    model = unscoring_contrast(model, labels if contrast_unscored else None)
+    _, _, items, groups, _, y = scored_sentences(labels, list(TARGETS))
     with applied(variant), on_all_cores():
         report = run_checks(model.fit(items, y, groups=groups))
     rest = {k: v for k, v in settings.items() if k != "kind"}

@@ -99,10 +99,10 @@ class _Blend:
         self.members = [(_unfitted(spec), spec.variant) for spec in specs]
         self.decide_by = decide
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, **unscored):
         for model, variant in self.members:
             with applied(variant):
-                model.fit(X, y, groups=groups)
+                model.fit(X, y, groups=groups, **unscored)
         self.classes_ = [np.asarray(STANCES, dtype=object) for _ in TARGETS]
         # What `stance check` reads of a model: its first member's encoder, every member's heads.
         self.encoder_ = self.members[0][0].encoder_
@@ -137,9 +137,37 @@ def unfitted_model(settings: dict):
     return _unfitted(spec), spec.variant
 
 
-def corpus_labels():
-    """The labels every row is made on: the seed articles' and the written corpus's."""
-    return load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl"], articles=[REPO / "seeds"])
+def corpus_labels(extra: list[str] = ()):
+    """The labels every row is made on: the seed articles' and the written corpus's, plus ``extra`` files.
+
+    An extra file (a path from the repository's root) holds ``contrast`` rows, which every fold
+    trains on and none scores, so that the scored sentences stay those of every other row.
+    """
+    for path in extra:
+        if any(json.loads(line).get("origin") != "contrast" for line in (REPO / path).read_text("utf-8").splitlines()):
+            raise SystemExit(f"every row of {path} must have origin 'contrast': only those stay out of the scored folds")
+    files = [REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl", *(REPO / path for path in extra)]
+    return load_labels(files, articles=[REPO / "seeds"])
+
+
+def training_data(settings: dict) -> tuple[list[str], bool, dict]:
+    """A setting's extra label files (``"labels": [PATH, ...]``), whether their rows stay out of the head's choices, the rest.
+
+    Contrast rows train every fold's heads and, like any training row, score its choices of C,
+    temperature and threshold; ``"contrast_unscored": true`` has them train only
+    (``StanceClassifier.fit(unscored=...)``), as ``contrast-70-unscored`` was made.
+    """
+    rest = {k: v for k, v in settings.items() if k not in ("labels", "contrast_unscored")}
+    return list(settings.get("labels", [])), bool(settings.get("contrast_unscored", False)), rest
+
+
+def unscoring_contrast(model, labels=None):
+    """``model``, whose ``fit`` marks the rows of ``labels``' contrast articles ``unscored`` (unchanged without labels)."""
+    if labels is not None:
+        contrast = sorted({a for a, o in zip(labels["article"], labels["origin"]) if o == "contrast"})
+        fit = model.fit
+        model.fit = lambda X, y, groups=None: fit(X, y, groups=groups, unscored=np.isin(groups, contrast))
+    return model
 
 
 def read_rows(store: Path) -> list[dict]:
@@ -153,21 +181,25 @@ def shown_difference(difference: tuple[float, float, float]) -> str:
 
 
 def run(name: str, settings: dict) -> dict:
-    labels = corpus_labels()
+    extra, contrast_unscored, settings = training_data(settings)
+    labels = corpus_labels(extra)
+    unscored = labels if contrast_unscored else None
     start = time.perf_counter()
     if settings.get("kind") == "blend":
         specs = [_spec(m) for m in settings["members"]]
         decide = settings.get("decide", "argmax")
-        oof = out_of_fold(labels, lambda: _Blend(specs, decide), targets=TARGETS)
+        oof = out_of_fold(labels, lambda: unscoring_contrast(_Blend(specs, decide), unscored), targets=TARGETS)
         shown = {"members": settings["members"]} | ({"decide": decide} if decide != "argmax" else {})
         row = {"name": name, "kind": "blend", "settings": shown,
                "encoder": "+".join(dict.fromkeys(spec.encoder.model_id for spec in specs))}
     else:
         spec = _spec(settings)
         with applied(spec.variant):
-            oof = out_of_fold(labels, lambda: _unfitted(spec), targets=TARGETS)
+            oof = out_of_fold(labels, lambda: unscoring_contrast(_unfitted(spec), unscored), targets=TARGETS)
         shown = {**spec.kwargs, "variant": spec.variant} if spec.variant else spec.kwargs
         row = {"name": name, "kind": spec.kind, "settings": shown, "encoder": spec.encoder.model_id}
+    if extra:
+        row["settings"] = {**row["settings"], "labels": extra} | ({"contrast_unscored": True} if contrast_unscored else {})
     return scored_row(row, oof, start)
 
 

@@ -199,8 +199,12 @@ def training_problem(labels, targets: Sequence[str], *, cv: int = 5, n_written_f
     if len(names) < 2:
         return (f"every labeled sentence is from one article ({names[0]}); evaluation by article needs at least "
                 "two: label sentences of another article")
+    plans = _folds(articles, origins, n_written_folds)
+    if not plans:
+        return ("nothing to evaluate on: contrast labels are trained on, never scored, and the rest come from fewer "
+                "than two articles; add labels of seed or written articles")
     sets = [("", np.arange(len(texts)))]
-    for plan, folds in _folds(articles, origins, n_written_folds).items():
+    for plan, folds in plans.items():
         for name, train, test in folds:
             held_out = name if plan == "seed_loao" else ", ".join(sorted(set(articles[test].tolist())))
             sets.append((f"without article(s) {held_out}", train))

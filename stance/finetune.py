@@ -271,22 +271,22 @@ def fine_tune(
     return model, out
 
 
-def _warm_head(features, y, groups, Cs, cv) -> tuple[LinearHead, float]:
+def _warm_head(features, y, groups, Cs, cv, unscored=None) -> tuple[LinearHead, float]:
     """A balanced logistic regression on frozen embeddings, C chosen by grouped CV, as a LinearHead over STANCES."""
-    from stance.model import _splitter, in_float64, search_C
+    from stance.model import in_float64, inner_folds, search_C
 
     present = sorted(set(y.tolist()))
     if len(present) == 1:  # nothing to separate: the one class, always
         intercept = np.where(np.asarray(STANCES) == present[0], 0.0, -10.0)
         return LinearHead(np.zeros((len(STANCES), features.shape[1])), intercept, STANCES), float(Cs[0])
-    splitter = _splitter(y, groups, cv)
-    search = search_C(Cs, splitter)
+    folds = inner_folds(y, groups, cv, unscored)
+    search = search_C(Cs, folds)
     features = in_float64(features)
-    if splitter is None or len(Cs) == 1:
+    if folds is None or len(Cs) == 1:
         C = Cs[0] if len(Cs) == 1 else 1.0
         fitted = search.estimator.set_params(C=C).fit(features, y)
     else:
-        fitted, C = search.fit(features, y, groups=groups).best_estimator_, search.best_params_["C"]
+        fitted, C = search.fit(features, y).best_estimator_, search.best_params_["C"]
     classes = list(fitted.classes_)
     coef = np.zeros((len(STANCES), features.shape[1]))
     intercept = np.full(len(STANCES), -10.0)  # a class absent from the labels stays improbable
@@ -365,15 +365,19 @@ class FineTunedClassifier(StanceClassifier):
     actors = False
     renamed_copies = False
 
-    def fit(self, X, y, groups=None):
-        """Start heads from the frozen embeddings, then train the top layers and the heads together."""
+    def fit(self, X, y, groups=None, unscored=None):
+        """Start heads from the frozen embeddings, then train the top layers and the heads together.
+
+        ``unscored`` rows are trained on and never score the warm heads' ``C`` (see ``StanceClassifier.fit``).
+        """
         from stance.encoders.transformer import SentenceEncoder
         from stance.features import item_text
-        from stance.model import CalibratedHead, _items, _label_matrix
+        from stance.model import CalibratedHead, _items, _label_matrix, unscored_mask
 
         items = _items(X)
         labels = _label_matrix(y, self.targets, len(items))
         groups = None if groups is None else np.asarray(groups)
+        unscored = unscored_mask(unscored, len(items))
         texts = [item_text(x) for x in items]
         base = self.encoder if self.encoder is not None else SentenceEncoder()
         frozen = base.transform(texts)
@@ -383,7 +387,7 @@ class FineTunedClassifier(StanceClassifier):
             if not mask.any():
                 raise ValueError(f"no labeled rows for target {target!r}")
             head, C = _warm_head(frozen[mask], labels[mask, j].astype(str),
-                                 None if groups is None else groups[mask], self.Cs, self.cv)
+                                 None if groups is None else groups[mask], self.Cs, self.cv, unscored[mask])
             warm.append(head)
             chosen.append(C)
         tuned, heads = fine_tune(

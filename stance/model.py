@@ -241,7 +241,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.calibrate = calibrate
         self.abstain = abstain
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, unscored=None):
         """Fit one head per target; rows whose label is None are skipped for that target.
 
         Parameters
@@ -253,11 +253,16 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             columns also works). None marks an unlabeled cell.
         groups : array-like of shape (n_samples,), default=None
             Article ids: folds for choosing ``C`` never split an article.
+        unscored : array-like of bool, shape (n_samples,), default=None
+            Rows that every fit trains on but no choice scores (sentences written to
+            teach, not to judge by): ``C``, temperature and threshold are chosen on the
+            other rows.
         """
         items = _items(X)
         labels = _label_matrix(y, self.targets, len(items))
         groups = None if groups is None else np.asarray(groups)
         n_labeled = len(items)
+        unscored = unscored_mask(unscored, n_labeled)
         if self.renamed_copies:
             from stance.counterfactuals import with_renamed_copies
 
@@ -265,6 +270,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"copy_weight must be in (0, 1], got {self.copy_weight!r}")
             items, labels, groups = with_renamed_copies(items, labels, groups)
         copies = np.arange(len(items)) >= n_labeled
+        unscored = np.concatenate([unscored, np.zeros(len(items) - n_labeled, dtype=bool)])
         texts = [item_text(x) for x in items]
         self.encoder_ = self._encoder_for(texts)
         if self.actors:
@@ -284,7 +290,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             if not mask.any():
                 raise ValueError(f"no labeled rows for target {target!r}")
             yt = labels[mask, j].astype(str)
-            head, params = self._fit_head(features[mask], yt, None if groups is None else groups[mask], copies[mask])
+            head, params = self._fit_head(features[mask], yt, None if groups is None else groups[mask], copies[mask],
+                                          unscored[mask])
             self.heads_[target] = head
             self.best_params_[target] = params
             self.classes_.append(np.asarray(head.classes_))
@@ -407,30 +414,31 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return clone(self.encoder).fit(texts)
         return self.encoder
 
-    def _fit_head(self, features, y, groups, copies):
+    def _fit_head(self, features, y, groups, copies, unscored):
         """One target's head: ``C`` by grouped CV, then temperature and threshold from out-of-fold probabilities.
 
         Renamed copies weighted below 1 weigh ``copy_weight`` in every fit and are left
-        out of every score, so that only labeled sentences choose the settings.
+        out of every score, and ``unscored`` rows join every fold's training side and no
+        score, so that only labeled sentences choose the settings.
         """
         if self.head is not None:
             return clone(self.head).fit(features, y), {}
         features = in_float64(features)
         weighted = bool(copies.any()) and self.copy_weight != 1
         fit_params = {"sample_weight": np.where(copies, self.copy_weight, 1.0)} if weighted else {}
-        splitter = _splitter(y, groups, self.cv)
-        if splitter is None or len(self.Cs) == 1:
+        folds = inner_folds(y, groups, self.cv, unscored)
+        if folds is None or len(self.Cs) == 1:
             head = clone(search_C(self.Cs, None).estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0)
             return head.fit(features, y, **fit_params), {}
-        folds = [(train, test[~copies[test]] if weighted else test)
-                 for train, test in splitter.split(features, y, groups)]
+        if weighted:
+            folds = [(train, test[~copies[test]]) for train, test in folds]
         search = search_C(self.Cs, folds).fit(features, y, **fit_params)
         params = dict(search.best_params_)
         best = search.best_estimator_
         if not (self.calibrate or self.abstain):
             return best, params
         oof = _out_of_fold_proba(best, features, y, folds, fit_params.get("sample_weight"))
-        scored = ~copies if weighted else np.ones(len(y), dtype=bool)
+        scored = ~unscored & ~(copies & weighted)
         temperature = fit_temperature(oof[scored], y[scored], best.classes_) if self.calibrate else 1.0
         threshold = (choose_threshold(_scale(oof[scored], temperature), y[scored], best.classes_)
                      if self.abstain else 0.0)
@@ -506,6 +514,30 @@ def head_training_sets(groups, cv: int = 5) -> list[np.ndarray]:
     if splitter is None:
         return [everything]
     return [everything, *(train for train, _ in splitter.split(everything, groups=groups))]
+
+
+def unscored_mask(unscored, n: int) -> np.ndarray:
+    """``unscored`` as a boolean array of ``n`` rows (all False when None)."""
+    if unscored is None:
+        return np.zeros(n, dtype=bool)
+    unscored = np.asarray(unscored, dtype=bool)
+    if unscored.shape != (n,):
+        raise ValueError(f"unscored must hold one flag per row ({n}), not shape {unscored.shape}")
+    return unscored
+
+
+def inner_folds(y, groups, cv, unscored=None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Folds for choosing C: the scored rows split as :func:`_splitter` splits them, the unscored rows in every training side.
+
+    None when the scored rows cannot be split.
+    """
+    unscored = unscored_mask(unscored, len(y))
+    pool, extra = np.flatnonzero(~unscored), np.flatnonzero(unscored)
+    splitter = _splitter(y[pool], None if groups is None else groups[pool], cv)
+    if splitter is None:
+        return None
+    return [(np.concatenate([pool[train], extra]), pool[test])
+            for train, test in splitter.split(pool, y[pool], None if groups is None else groups[pool])]
 
 
 def _splitter(y, groups, cv):

@@ -277,6 +277,7 @@ LABEL_CASES = {
     "unlabeled target": (lambda rows: [{**r, "eu": None} for r in rows], "no labels for target 'eu'"),
     "target in one article": (lambda rows: [{**r, "eu": r["eu"] if r["article"] == "art0" else None} for r in rows],
                               "no 'eu' labels are left to train on"),
+    "contrast only": (lambda rows: [{**r, "origin": "contrast"} for r in rows], "nothing to evaluate on"),
     "one favor among nones": (lambda rows: [{**r, "eu": "favor" if (r["article"], r["sentence"]) == ("art0", 0)
                                              else "none"} for r in rows], "'eu' labels in one of the folds"),
 }

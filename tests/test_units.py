@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 
 from stance.drift import stance_over_time
 from stance.errors import InputError, LabelFormatError, StanceWarning
-from stance.evaluation import classification_metrics, evaluate, paired_difference
+from stance.evaluation import classification_metrics, evaluate, out_of_fold, paired_difference
 from stance.model import TIE_MARGIN, StanceClassifier, choose_threshold, first_best, fit_temperature, search_C
 from stance.schema import label_targets, labels_sha256, load_labels, write_labels
 from stance.scoring import score_article
@@ -168,6 +168,45 @@ def test_labels_without_their_article_load_with_a_warning(tmp_path):
 def test_origin_defaults_to_seed_for_articles_in_seeds(tmp_path):
     path = write_corpus(tmp_path / "seeds")
     assert set(load_labels(path)["origin"]) == {"seed"}
+
+
+def test_contrast_rows_are_trained_on_in_every_fold_and_scored_in_none(tmp_path, hashing_encoder):
+    seeds = write_corpus(tmp_path / "seeds", n_articles=3)
+    written = write_corpus(tmp_path / "written", n_articles=5, origin="written", prefix="w")
+    contrast = write_corpus(tmp_path / "contrast", n_articles=2, origin="contrast", prefix="c")
+    labels = load_labels([seeds, written, contrast])
+    trained_on = []
+
+    def seen(train, articles, origins):
+        trained_on.append(set(articles[train][origins[train] == "contrast"]))
+        return train
+
+    oof = out_of_fold(labels, lambda: StanceClassifier(encoder=hashing_encoder), targets=["russia", "eu"], train_filter=seen)
+    assert trained_on and all(found == {"c0", "c1"} for found in trained_on)
+    for plan in oof["plans"].values():
+        assert not any(str(a).startswith("c") for a in oof["articles"][plan["index"]])
+    (tmp_path / "odd.jsonl").write_text('{"article": "x", "sentence": 0, "text": "Hi.", "russia": "none", "eu": "none", '
+                                        '"origin": "made-up"}\n')
+    with pytest.raises(LabelFormatError, match=r"'origin' must be seed\|written\|contrast, not 'made-up'"):
+        load_labels(tmp_path / "odd.jsonl")
+
+
+def test_inner_folds_split_the_scored_rows_and_train_every_fold_on_the_unscored():
+    from stance.model import _splitter, inner_folds
+
+    y = np.array(["favor", "against", "none"] * 8)
+    groups = np.repeat(np.arange(8), 3)
+    plain = inner_folds(y, groups, 5)
+    before = list(_splitter(y, groups, 5).split(y, y, groups))
+    assert [(list(a), list(b)) for a, b in plain] == [(list(a), list(b)) for a, b in before]
+    unscored = groups >= 6
+    folds = inner_folds(y, groups, 5, unscored)
+    contrast = set(np.flatnonzero(unscored).tolist())
+    assert len(folds) == 5 and all(contrast <= set(train.tolist()) and not contrast & set(test.tolist())
+                                   for train, test in folds)
+    assert sorted(np.concatenate([test for _, test in folds]).tolist()) == np.flatnonzero(~unscored).tolist()
+    with pytest.raises(ValueError, match="one flag per row"):
+        inner_folds(y, groups, 5, unscored[:-1])
 
 
 def test_write_labels_round_trip_is_atomic_and_hash_ignores_order(synthetic_labels, tmp_path):
