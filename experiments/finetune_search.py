@@ -143,11 +143,15 @@ def corpus_labels(extra: list[str] = ()):
     An extra file (a path from the repository's root) holds ``contrast`` rows, which every fold
     trains on and none scores, so that the scored sentences stay those of every other row.
     """
-    for path in extra:
-        if any(json.loads(line).get("origin") != "contrast" for line in (REPO / path).read_text("utf-8").splitlines()):
-            raise SystemExit(f"every row of {path} must have origin 'contrast': only those stay out of the scored folds")
-    files = [REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl", *(REPO / path for path in extra)]
-    return load_labels(files, articles=[REPO / "seeds"])
+    extra_files = [REPO / path for path in extra]
+    labels = load_labels([REPO / "labels" / "seeds.jsonl", REPO / "labels" / "written.jsonl", *extra_files],
+                         articles=[REPO / "seeds"])
+    extra_files = set(map(str, extra_files))
+    stray = next((source for source, origin in zip(labels["source"], labels["origin"])
+                  if origin != "contrast" and source.rsplit(":", 1)[0] in extra_files), None)
+    if stray is not None:
+        raise SystemExit(f"{stray}: an extra label file's rows must have origin 'contrast': only those stay out of the scored folds")
+    return labels
 
 
 def training_data(settings: dict) -> tuple[list[str], bool, dict]:
