@@ -22,7 +22,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from stance.errors import StanceError, StanceWarning
+from stance.errors import InputError, StanceError, StanceWarning
 
 app = typer.Typer(
     help="Sentence-level stance of news reporting on Serbia toward Russia and the EU.",
@@ -103,8 +103,25 @@ def user_errors(command):
                 return command(*args, **kwargs)
             except StanceError as err:
                 _fail(str(err))
+            except BrokenPipeError:
+                raise
+            except OSError as err:  # one the command did not foresee: still one line, saying what to do
+                _fail(_os_error_line(err))
 
     return wrapper
+
+
+def _os_error_line(err: OSError) -> str:
+    """An operating-system error as the one line a user acts on."""
+    import errno
+
+    hint = {errno.ENOSPC: "free some disk space and run it again",
+            errno.ENAMETOOLONG: "give a shorter path",
+            errno.EACCES: "check the permissions, or choose another path",
+            errno.EPERM: "check the permissions, or choose another path",
+            errno.EROFS: "the file system is read-only; choose another path"}.get(err.errno, "check the path")
+    where = f"{err.filename}: " if err.filename else ""
+    return f"{where}{err.strerror or err}; {hint}"
 
 
 def _iso_date(value: Optional[str]) -> Optional[str]:
@@ -207,10 +224,10 @@ def distill(
     """Build the static-embedding model from the bundled MiniLM (model2vec, offline)."""
     import time
 
-    from stance.encoders.static import default_static_path, distill_static
+    from stance.encoders.static import default_static_path, distill_static, is_static_folder
     from stance.paths import check_writable
 
-    out = check_writable(out or default_static_path(), "--out", folder=True, replaced=True)
+    out = check_writable(out or default_static_path(), "--out", folder=True, replaced=True, ours=is_static_folder)
     start = time.perf_counter()
     folder = distill_static(out, source=source)
     typer.echo(f"static model written to {_shown(folder)} in {time.perf_counter() - start:.0f} s; "
@@ -397,8 +414,8 @@ def score(
                     if len(part) >= 1024:
                         results_folder.write(part)
                         part = []
-        except (KeyboardInterrupt, BrokenPipeError) as stop:  # Ctrl-C, or a reader such as `head` gone
-            stopped = stop  # what was scored before it is still kept, below
+        except (KeyboardInterrupt, BrokenPipeError, InputError) as stop:  # Ctrl-C, a reader such as `head` gone,
+            stopped = stop  # or a bad article further on: what was scored before it is still kept, below
         if store is not None:
             recorded += store.record(batch, replace=replace)
         if results_folder is not None:
@@ -433,7 +450,7 @@ def _how_to_finish(resumes_output: bool, records: bool, skips_recorded: bool) ->
 
 
 def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again: str):
-    """End a scoring run cut short, saying what was kept and how to finish: Ctrl-C exits 130, a closed stdout 1."""
+    """End a scoring run cut short, saying what was kept and how to finish: Ctrl-C exits 130, a closed stdout or a bad article 1."""
     if isinstance(stop, BrokenPipeError):
         # Nothing more can reach the reader; send what is left to /dev/null so exit does not fail too.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -441,7 +458,10 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again:
         os.close(devnull)
         if not kept:
             raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
-    reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
+    if isinstance(stop, InputError):
+        reason, again = f"{stop}; stopped", f"fix it, then {again}"
+    else:
+        reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
     _fail(f"{reason} after {written} articles" + "".join(f"; {k}" for k in kept) + f"; {again}",
           code=130 if isinstance(stop, KeyboardInterrupt) else 1)
 
@@ -625,7 +645,12 @@ def label(
         _fail("labeling reads answers from stdin; give the articles as files")
     from stance.paths import check_writable
 
-    annotator = annotator or os.environ.get("USER") or getpass.getuser()
+    if sys.stdin is None:
+        _fail("stdin is closed; labeling reads answers from the terminal or a pipe")
+    try:
+        annotator = annotator or os.environ.get("USER") or getpass.getuser()
+    except (KeyError, OSError):  # no $USER and a user id with no name, as in some containers
+        _fail(f"cannot tell who is labeling (no $USER, and user id {os.getuid()} has no name); pass --annotator NAME")
     log = LabelLog(check_writable(labels, "--labels", append=True))
     documents = list(read_documents(inputs))
     try:
@@ -639,7 +664,7 @@ def label(
     queue = order_queue(candidates(documents, fitted), order)
     interactive = sys.stdin.isatty()
     redraw = interactive and sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
-    intro = f"Labeling as {annotator} into {labels}. Keys: {HELP}"
+    intro = f"Labeling as {_for_terminal(annotator, True)} into {_shown(labels)}. Keys: {HELP}"
     if fitted is None:
         note = "note: no trained model yet, so no guesses and reading order; run `stance train` to get them"
         if redraw:
@@ -652,7 +677,8 @@ def label(
     model_id = (getattr(fitted, "metadata_", None) or {}).get("head", {}).get("sha256")
     try:
         with _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
-            counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys, show=typer.echo,
+            counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys,
+                                 show=lambda text: typer.echo(_for_terminal(text)),  # article text, never commands
                                  model_id=model_id,
                                  new_screen=(lambda: typer.echo("\x1b[H\x1b[2J" + intro)) if redraw else None)
     except KeyboardInterrupt:
@@ -695,10 +721,17 @@ def _read_keys(fd: int):
             yield key
 
 
+#: The longest answer line read from a pipe; answers are single keys, so a longer line is not answers.
+MAX_ANSWER_BYTES = 1024
+
+
 def _lines():
-    """Answers from a pipe, one per line."""
-    for line in sys.stdin:
-        yield line.rstrip("\n")
+    """Answers from a pipe, one per line; a stream without line breaks is refused, never read whole."""
+    while line := sys.stdin.buffer.readline(MAX_ANSWER_BYTES + 1):
+        if len(line.rstrip(b"\r\n")) > MAX_ANSWER_BYTES or b"\0" in line:
+            raise InputError(f"stdin is not answers (a line over {MAX_ANSWER_BYTES} bytes, or NUL bytes); "
+                             "pipe one answer per line, such as f, a, n, s or q")
+        yield line.decode("utf-8", "replace").rstrip("\r\n")
 
 
 labels_app = typer.Typer(help="Check, count, compare and merge label files.", no_args_is_help=True,
@@ -784,6 +817,7 @@ def labels_merge(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Label files, earliest first.")],
     out: Annotated[Path, typer.Option("--out", help="Merged label file to write.")],
     rule: Annotated[str, typer.Option(help="later (the last file wins) or majority (ties: the later file).")] = "later",
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite --out when it already exists.")] = False,
 ):
     """Combine label files into one, one label per sentence, and report conflicts."""
     from stance.labeltools import merge_labels
@@ -792,6 +826,8 @@ def labels_merge(
     check_writable(out, "--out")
     if out.resolve() in [f.resolve() for f in files]:
         _fail(f"{out} is also an input; write the merge to a new file")
+    if out.exists() and not replace:
+        _fail(f"{out} exists and would be overwritten; pass it as an input too and write a new file, or add --replace")
     result = merge_labels(files, out, rule)
     for c in result["conflicts"]:
         given = ", ".join(f"{Path(x['file']).name}: {x['label']}" for x in c["labels"])

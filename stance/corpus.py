@@ -34,7 +34,7 @@ from pathlib import Path
 
 from stance.dates import date_in_text, parse_date
 from stance.errors import InputError, StanceWarning
-from stance.fileio import UnreadableJSON, parse_json
+from stance.fileio import UnreadableJSON, holds_lone_surrogate, parse_json
 from stance.segment import (
     Article,
     decode_text,
@@ -100,7 +100,7 @@ def read_documents(
 
     Parameters
     ----------
-    inputs : paths, or ``-`` for stdin
+    inputs : path or list of paths, ``-`` for stdin
     date : str, optional
         ``YYYY-MM-DD`` for articles whose table gives none; a date found in
         the text counts only when neither is given.
@@ -115,6 +115,8 @@ def read_documents(
         not a date, or two articles sharing an id.
     """
     max_article_bytes()  # a bad STANCE_MAX_ARTICLE_MB fails before any reading
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]  # one path, not its characters
     seen: dict[str, str] = {}
     for item in inputs:
         for doc in _read_one(item):
@@ -181,8 +183,12 @@ def _read_index(path: Path) -> dict[str, dict]:
     """A folder's ``articles.jsonl``: metadata per article id (absent file: empty)."""
     if not path.is_file():
         return {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte {err.start}); save the article index as UTF-8") from None
     index = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -280,7 +286,7 @@ def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
     name = printable_name(path)
     number = 0
     with open(path, "rb") as stream:
-        for line_no, raw in enumerate(stream, 1):
+        for line_no, raw in enumerate(_bounded_lines(stream, name), 1):
             if not raw.strip():
                 continue
             try:
@@ -293,6 +299,9 @@ def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(row, dict):
                 raise InputError(f"{name}:{line_no}: a JSON {_json_kind(row)}, not an object (one article per line); "
                                  "fix or remove the line")
+            if b"\\u" in raw and holds_lone_surrogate(row):  # only an escape can spell one
+                raise InputError(f"{name}:{line_no}: holds a lone surrogate escape (\\ud800-\\udfff), not text; "
+                                 "fix the line")
             number += 1
             for key in ("id", "title", "source", "url"):
                 value = row.get(key)
@@ -303,6 +312,19 @@ def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
                                      f"not a string or an integer; write the {key} as a string")
             _check_text(row.get("text"), f"{name} row {number} (line {line_no})")
             yield number, row
+
+
+def _bounded_lines(stream, name: str):
+    """A table's lines, each read with a bound: a file with no line breaks is refused, never read whole.
+
+    A line may hold a whole article, escaped (JSON's ``\\uXXXX`` takes six bytes for one).
+    """
+    limit = 6 * max_article_bytes() + (1 << 16)
+    while line := stream.readline(limit + 1):
+        if len(line) > limit:
+            raise InputError(f"{name}: a line over {limit / (1 << 20):.1f} MB, longer than an article may be "
+                             "(STANCE_MAX_ARTICLE_MB); give a table with one article per line")
+        yield line
 
 
 def _json_kind(value) -> str:
@@ -335,7 +357,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
     header: list[str] | None = None
     number = 0
     with open(path, encoding="utf-8-sig", newline="") as stream:
-        records = csv.reader(stream, strict=True)
+        records = csv.reader(_bounded_lines(stream, name), strict=True)
         while True:
             try:
                 record = next(records, None)

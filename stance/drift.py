@@ -164,7 +164,7 @@ class DriftReport:
     """Net stance per period and target, with intervals, shifts and change points.
 
     ``to_dict()`` is the ``stance drift --json`` shape; ``to_text()`` the
-    terminal table; :func:`stance.drift_plot.plot_drift` and
+    terminal table; :func:`stance.drift_plot.write_png` and
     :func:`stance.drift_plot.write_html` draw it.
     """
 
@@ -457,6 +457,10 @@ def measure_drift(
     """
     if evidence < 0:
         raise StanceError(f"evidence must be 0 or more sentences per side, not {evidence}")
+    if n_boot < 1 or n_perm < 1:
+        raise StanceError(f"n_boot and n_perm must be 1 or more resamples, not {n_boot} and {n_perm}")
+    if isinstance(targets, str):
+        targets = [targets]  # one target, not its letters
     if by not in PERIODS:
         raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
     # A fixed order, so that the same articles give the same intervals whatever their source.
@@ -472,6 +476,11 @@ def measure_drift(
         warnings.warn(f"{len(dropped)} article(s) have a stored date that is not a date from {DATE_RANGE} "
                       f"({shown}); counted as undated", StanceWarning, stacklevel=2)
     targets = list(targets or next(iter(views))["summary"])
+    known = {t for v in views for t in v["summary"]}
+    unknown = [t for t in targets if t not in known]
+    if unknown:
+        raise StanceError(f"no article was scored for target(s) {', '.join(unknown)}; "
+                          f"the articles have {', '.join(sorted(known)) or 'none'}")
     _require_nets(views, targets)
     undated = [v["article"] for v in views if v["date"] is None]
     dated = [v for v in views if v["date"] is not None]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stance.errors import LabelFormatError
 from stance.features import items_with_context
 from stance.fileio import atomic_write_bytes, atomic_write_text
 from stance.paths import write_error
@@ -413,12 +414,18 @@ def evaluate(
     from stance.encoders.transformer import SentenceEncoder
     from stance.model import StanceClassifier
 
+    from sklearn.utils import get_tags
+
     model = StanceClassifier() if model is None else model
     encoder = model.encoder if model.encoder is not None else SentenceEncoder()
     targets = list(model.targets)
+    problem = training_problem(labels, targets, cv=getattr(model, "cv", 5), n_written_folds=n_written_folds)
+    if problem is not None:
+        raise LabelFormatError(f"labels cannot be evaluated by article: {problem}")
     rows, texts, items, articles, origins, y = scored_sentences(labels, targets)
     sentence_index = list(rows["sentence"])
-    encoder.transform(texts)  # embed every sentence once; folds reuse the memo
+    if not get_tags(encoder).requires_fit:
+        encoder.transform(texts)  # embed every sentence once; folds reuse the memo
     factories = _systems(model, encoder)
     report = EvaluationReport(targets=targets)
     report.out_of_fold_ = {}  # per plan, the model's out-of-fold predictions (written as predictions.jsonl)

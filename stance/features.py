@@ -94,4 +94,4 @@ def ngram_features(vectorizer, texts: Sequence[str]):
         counts.data += 1
     if vectorizer.use_idf:
         counts = counts @ sparse.diags(vectorizer.idf_)
-    return normalize(counts, norm=vectorizer.norm, copy=False) if vectorizer.norm else counts
+    return normalize(counts, norm=vectorizer.norm, copy=False) if vectorizer.norm and counts.shape[0] else counts

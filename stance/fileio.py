@@ -152,8 +152,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     file's mode follows the umask. An OSError (disk full, permission) becomes
     a one-line :class:`~stance.paths.OutputPathError`. A symbolic link is written through.
     """
-    path = through_link(path)
+    given, path = Path(path), through_link(path)
     try:
+        if path != given and not path.parent.is_dir():  # folders are made for the path given, never for a link's
+            raise FileNotFoundError(2, "a symbolic link into a folder that does not exist", str(given))
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_file_beside(path)
     except OSError as err:
@@ -185,6 +187,15 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def holds_lone_surrogate(value) -> bool:
+    """Whether parsed JSON holds half a surrogate pair (``"\\udc00"``), which no UTF-8 file, table or database can."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class UnreadableJSON(json.JSONDecodeError):

@@ -111,7 +111,10 @@ class LabelLog:
             except json.JSONDecodeError as err:
                 raise LabelFormatError(f"{self.path}:{number}: not valid JSON ({err.msg}); "
                                        "fix the line before labeling on") from None
-            if isinstance(row, dict) and row.get("annotator") == annotator and "article" in row:
+            if isinstance(row, dict) and row.get("annotator") == annotator:
+                if not isinstance(row.get("article"), str) or type(row.get("sentence")) is not int:
+                    raise LabelFormatError(f"{self.path}:{number}: a row of {annotator} without a string 'article' "
+                                           "and an integer 'sentence'; fix the line before labeling on")
                 mine.append((number, row))
         return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.errors import LabelFormatError
-from stance.schema import STANCES, label_targets, load_labels, write_labels
+from stance.schema import STANCES, label_rows, label_targets, load_labels, write_labels
 
 __all__ = ["agreement", "check_labels", "cohen_kappa", "label_stats", "merge_labels"]
 
@@ -123,22 +123,40 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
     """Combine label files into one, one label per sentence and target.
 
     ``later``: the last file that labels a sentence's target wins. ``majority``:
-    the label most files give wins; a tie goes to the later file. Every
-    sentence whose files disagree on a target is reported as a conflict.
-    The output is written atomically.
+    the label most files give wins; a tie goes to the later file. A labeling log
+    that holds several annotators' answers counts as one file per annotator, in
+    the order they first appear. Every sentence whose files disagree on a target
+    is reported as a conflict. A sentence's origin is the last one a file states
+    (not the one inferred where a file states none). The output is written atomically.
     """
+    import warnings
+
     if rule not in ("later", "majority"):
         raise LabelFormatError(f"unknown merge rule {rule!r}; use later or majority")
-    per_file = [_rows([p]) for p in paths]
-    targets = list(dict.fromkeys(t for ts, _ in per_file for t in ts))
+    voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
+    for path in paths:
+        stated = label_rows(path)
+        origins = {(r["article"], r["sentence"]): r["origin"] for r in stated if r["origin"] is not None}
+        annotators = list(dict.fromkeys(r.get("annotator") or "" for r in stated))
+        for annotator in annotators if len(annotators) > 1 else [None]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                labels = load_labels([path], check_text=False, annotator=annotator)
+            name = str(path) if annotator is None else f"{path} ({annotator or 'rows without an annotator'})"
+            voters.append((name, label_targets(labels), list(labels), origins))
+    targets = list(dict.fromkeys(t for _, ts, _, _ in voters for t in ts))
     merged: dict[tuple[str, int], dict] = {}
     votes: dict[tuple[str, int], dict[str, list[tuple[int, str]]]] = {}
-    for order, (_, rows) in enumerate(per_file):
+    for order, (_, _, rows, origins) in enumerate(voters):
         for r in rows:
             key = (r["article"], r["sentence"])
             base = merged.setdefault(key, {"article": r["article"], "sentence": r["sentence"], "text": r["text"],
-                                            "origin": r["origin"]})
-            base["origin"] = r["origin"]
+                                            "origin": r["origin"], "source": r["source"]})
+            if base["text"] != r["text"]:
+                raise LabelFormatError(f"{r['source']}: the text of article {key[0]} sentence {key[1]} differs from "
+                                       f"{base['source']}; both files must label the same split of the article")
+            if key in origins:
+                base["origin"] = origins[key]
             for t in targets:
                 value = r.get(t)
                 if value is not None:
@@ -159,7 +177,7 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
                 row[t] = next(v for v in reversed(labels) if counts[v] == best)
             if len(set(labels)) > 1:
                 conflicts.append({"article": key[0], "sentence": key[1], "target": t,
-                                  "labels": [{"file": str(paths[o]), "label": v} for o, v in given], "kept": row[t]})
+                                  "labels": [{"file": voters[o][0], "label": v} for o, v in given], "kept": row[t]})
     rows = [{"article": r["article"], "sentence": r["sentence"], "text": r["text"],
              **{t: r[t] for t in targets}, "origin": r["origin"]}
             for _, r in sorted(merged.items())]

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from stance.errors import ModelIntegrityError
 from stance.features import context_embeddings, item_text, ngram_features
 from stance.persist import read_model, save_model
-from stance.schema import TARGETS
+from stance.schema import STANCES, TARGETS
 
 __all__ = ["StanceClassifier", "load_model"]
 
@@ -156,7 +156,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     Cs : sequence of float
         Candidate inverse regularisation strengths for the default head.
     cv : int, default=5
-        Folds for choosing ``C`` (fewer if there are fewer groups).
+        Folds for choosing ``C`` (fewer if there are fewer groups); 1 skips the
+        search (``C`` is 1.0, or the one value of ``Cs``), calibration and abstention.
     context : bool, default=False
         Also give the head the mean embedding of each sentence's neighbours
         (inputs given as ``{"text", "previous", "next"}``; see
@@ -258,9 +259,16 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             teach, not to judge by): ``C``, temperature and threshold are chosen on the
             other rows.
         """
+        if type(self.cv) is not int or self.cv < 1:
+            raise ValueError(f"cv must be a whole number of folds (1: no search), not {self.cv!r}")
+        if self.head is not None and not hasattr(self.head, "predict_proba"):
+            raise ValueError(f"head {type(self.head).__name__} gives no probabilities (predict_proba); "
+                             "use a probabilistic classifier, or wrap it in CalibratedClassifierCV")
         items = _items(X)
-        labels = _label_matrix(y, self.targets, len(items))
+        labels = _label_matrix(y, self.targets, len(items), two_classes=self.head is None)  # a logistic regression needs two
         groups = None if groups is None else np.asarray(groups)
+        if groups is not None and groups.shape != (len(items),):
+            raise ValueError(f"groups must have shape ({len(items)},), got {groups.shape}")
         n_labeled = len(items)
         unscored = unscored_mask(unscored, n_labeled)
         if self.renamed_copies:
@@ -306,6 +314,32 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         """Labels: an array of shape (n_samples, n_targets) of class names."""
         check_is_fitted(self)
         return self.predict_features(self.transform_features(_items(X)))
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Macro-F1 over favor, against and none, averaged over the targets (the figure the reports give).
+
+        Cells of ``y`` that are None are left out of their target's score.
+        """
+        from sklearn.metrics import f1_score
+
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported; score weighs every labeled sentence alike")
+        items = _items(X)
+        labels, predicted = _label_matrix(y, self.targets_ if hasattr(self, "targets_") else self.targets,
+                                          len(items)), self.predict(items)
+        scores = []
+        for j in range(labels.shape[1]):
+            labeled = np.array([v is not None for v in labels[:, j]])
+            scores.append(f1_score(labels[labeled, j].astype(str), predicted[labeled, j].astype(str),
+                                   labels=list(STANCES), average="macro", zero_division=0))
+        return float(np.mean(scores))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # sentences in, one label per target out
+        tags.input_tags.two_d_array = False
+        tags.target_tags.multi_output = True
+        return tags
 
     def transform_features(self, X):
         """What the heads see: embedding, neighbours' embedding, actors, n-grams (as configured)."""
@@ -553,10 +587,15 @@ def _splitter(y, groups, cv):
 def _items(X) -> list:
     if isinstance(X, str):
         raise TypeError("pass a list of sentences, not a single string")
-    return list(X)
+    items = list(X)
+    for i, x in enumerate(items):
+        if not (isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("text"), str))):
+            raise TypeError(f"X[{i}] is {type(x).__name__}; each item is a sentence (str) or a dict with its 'text'")
+    return items
 
 
-def _label_matrix(y, targets, n: int) -> np.ndarray:
+def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarray:
+    """``y`` as an object array (n, n_targets) of stance names and None; ValueError on anything else."""
     if hasattr(y, "columns"):
         missing = [t for t in targets if t not in y.columns]
         if missing:
@@ -567,4 +606,13 @@ def _label_matrix(y, targets, n: int) -> np.ndarray:
         labels = labels[:, None]
     if labels.shape != (n, len(targets)):
         raise ValueError(f"y must have shape ({n}, {len(targets)}), got {labels.shape}")
+    for (i, j), value in np.ndenumerate(labels):
+        if value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType":
+            labels[i, j] = None  # an unlabeled cell, however a table spells it
+        elif value not in STANCES:
+            raise ValueError(f"y[{i}, {j}] is {value!r}; a label is one of {', '.join(STANCES)}, or None when unlabeled")
+    for j, target in enumerate(targets if two_classes else ()):
+        present = {v for v in labels[:, j] if v is not None}
+        if len(present) == 1:
+            raise ValueError(f"every {target!r} label is {present.pop()!r}; a head needs sentences of two classes")
     return labels

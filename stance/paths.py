@@ -32,17 +32,26 @@ class OutputPathError(StanceError):
 
 
 def check_writable(path: str | Path, what: str, folder: bool = False, replaced: bool = False,
-                   append: bool = False) -> Path:
+                   append: bool = False, ours=None) -> Path:
     """Refuse an output path that cannot be written, before any long work is done.
 
     ``folder``: ``path`` is a folder written into (else a file). ``replaced``: the
-    folder is swapped in whole beside itself, so its parent must be writable too.
-    ``append``: an existing file is appended to, so it must be writable itself.
-    Returns the path, ``~`` expanded.
+    folder is swapped in whole beside itself, so its parent must be writable too;
+    with ``ours`` (a function of the folder, true for one this command wrote), a
+    non-empty folder it does not recognise is refused, since replacing it would
+    delete what it holds. ``append``: an existing file is appended to, so it must
+    be writable itself. Returns the path, ``~`` expanded.
     """
     path = Path(path).expanduser()
     if folder and os.path.lexists(path) and not os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
+    try:
+        foreign = ours is not None and os.path.isdir(path) and any(path.iterdir()) and not ours(path)
+    except OSError as err:
+        raise OutputPathError(f"{what} {path}: cannot be read ({err.strerror or err}); choose another path") from None
+    if foreign:
+        raise OutputPathError(f"{what} {path}: holds files that replacing it would delete; "
+                              "choose an empty or new folder, or remove it")
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
     lands = link_target(path)  # a symbolic link is written through

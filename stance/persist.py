@@ -145,6 +145,8 @@ def check_replaceable(path: str | Path) -> None:
     """Refuse, before training, a folder that saving a model would replace but is not a model folder."""
     path = Path(path)
     try:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise ModelIntegrityError(f"{path}: is a file, not a model folder; choose another --out or remove it")
         foreign = os.path.isdir(path) and not (path / METADATA_FILE).is_file() and any(path.iterdir())
     except OSError as err:
         raise write_error(path, err, "cannot write the model folder") from None
@@ -201,7 +203,10 @@ def _text(v) -> bool:
 
 
 def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite JSON number of a size a setting can have (``math.isfinite`` of a 400-digit integer overflows)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    return abs(v) < 1e15 if isinstance(v, int) else math.isfinite(v)
 
 
 def _plain_name(v) -> bool:
@@ -365,7 +370,11 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
     head_path = path / meta["head"].get("file", HEAD_FILE)
     if not head_path.is_file():
         raise ModelIntegrityError(f"{head_path}: missing; the model folder is incomplete, retrain with `stance train`")
-    if sha256_file(head_path) != meta["head"]["sha256"]:
+    try:
+        digest = sha256_file(head_path)
+    except OSError as err:
+        raise ModelIntegrityError(f"{head_path}: cannot be read ({err.strerror or err}); check its permissions") from None
+    if digest != meta["head"]["sha256"]:
         raise ModelIntegrityError(
             f"{head_path}: SHA-256 differs from the one recorded at training; refusing to unpickle it, retrain"
         )
@@ -403,12 +412,19 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
             f"{path}: built for encoder {recorded.get('id')} (sha256 {recorded['sha256'][:12]}), "
             f"not {encoder.model_id} (sha256 {actual[:12]}); use that encoder or retrain"
         )
-    with open(head_path, "rb") as handle:
-        stored = joblib.load(handle)
+    try:
+        with open(head_path, "rb") as handle:
+            stored = joblib.load(handle)
+    except Exception as err:  # a file with the recorded SHA-256 that still does not unpickle: any error may come
+        raise ModelIntegrityError(f"{head_path}: cannot be read as a head file ({type(err).__name__}); "
+                                  "retrain with `stance train`") from None
     heads = stored.get("heads") if isinstance(stored, dict) else None
     missing = [t for t in meta["targets"] if not isinstance(heads, dict) or not hasattr(heads.get(t), "predict_proba")]
     if missing:
         raise ModelIntegrityError(f"{path}: {METADATA_FILE} names targets the head file has no head for "
                                   f"({', '.join(missing)}); retrain with `stance train`")
     vectorizer = stored.get("vectorizer")
+    if vectorizer is not None and not hasattr(vectorizer, "vocabulary_"):
+        raise ModelIntegrityError(f"{path}: the head file's n-gram vectorizer is {type(vectorizer).__name__}, "
+                                  "not a fitted one; retrain with `stance train`")
     return ModelParts(path=path, meta=meta, encoder=encoder, heads=heads, vectorizer=vectorizer)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from stance.errors import InputError
 from stance.fileio import follow_umask, parse_json, temp_file_beside
-from stance.schema import SLACK, STANCES, is_within
+from stance.schema import MAX_SENTENCE_INDEX, SLACK, STANCES, is_within
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
 
@@ -337,9 +337,14 @@ def _check_sentences(text: str | None, targets: list[str]) -> None:
     if not isinstance(sentences, list):
         raise ValueError("its sentences are not a list")
     low, high = -SLACK, 1.0 + SLACK
+    seen: set[int] = set()
     for i, s in enumerate(sentences):
         if not isinstance(s, dict) or not _count(s.get("index")) or not isinstance(s.get("text"), str):
             raise ValueError(f"its sentence {i} has no index or text")
+        if s["index"] in seen or s["index"] > MAX_SENTENCE_INDEX:
+            raise ValueError(f"its sentence {i} has index {s['index']}, "
+                             + ("used twice" if s["index"] in seen else f"above {MAX_SENTENCE_INDEX}"))
+        seen.add(s["index"])
         for target in targets:
             result = s.get(target)
             proba = result.get("proba") if isinstance(result, dict) else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stance.errors import LabelFormatError, StanceWarning
-from stance.fileio import atomic_write_text, parse_json
+from stance.fileio import atomic_write_text, holds_lone_surrogate, parse_json
 from stance.segment import (
     decode_text,
     furniture_kind,
@@ -40,6 +41,7 @@ __all__ = [
     "TARGETS",
     "LabeledSentence",
     "in_stance_order",
+    "label_rows",
     "label_targets",
     "labels_sha256",
     "load_labels",
@@ -94,6 +96,10 @@ class _ArticleFinder:
 
     def __init__(self, folders: Iterable[Path]):
         self.folders = [Path(f) for f in folders]
+        for folder in self.folders:
+            if not folder.is_dir():
+                problem = "no such folder" if not os.path.lexists(folder) else "not a folder"
+                raise LabelFormatError(f"--articles {folder}: {problem}; give the folder that holds the articles' .txt")
         self._cache: dict[tuple[Path, ...], tuple[Path | None, list | None]] = {}
 
     def find(self, article: str, near: Path) -> tuple[Path | None, list | None]:
@@ -137,8 +143,10 @@ def _check_sentence_index(value: int, where: str) -> None:
 def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     if not isinstance(obj, dict):
         raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
+    if obj.get("annotator") is not None and not isinstance(obj["annotator"], str):
+        raise LabelFormatError(f"{where}: 'annotator' must be a name (a string), not {type(obj['annotator']).__name__}")
     if obj.get("undone") is True:
-        if not isinstance(obj.get("article"), str) or not isinstance(obj.get("sentence"), int):
+        if not isinstance(obj.get("article"), str) or type(obj.get("sentence")) is not int:
             raise LabelFormatError(f"{where}: an undo row needs 'article' and 'sentence'")
         _check_sentence_index(obj["sentence"], where)
         return {"article": obj["article"], "sentence": obj["sentence"], "annotator": obj.get("annotator"), "undone": True}
@@ -202,11 +210,13 @@ def json_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], list[tuple[int, dict]]]:
+def _read_rows(path: Path, targets: Sequence[str] | None,
+               annotator: str | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
     """A file's targets and rows; with ``targets=None`` the file declares them.
 
     A file declares its targets in a first line ``{"targets": [...]}``, or else
-    by the fields of its first row (every field that is not reserved).
+    by the fields of its first row (every field that is not reserved). With
+    ``annotator``, only that annotator's answers (``""``: rows that name none).
     """
     if not path.exists() and not path.is_symlink():  # a link's own faults (a loop) are told below
         raise LabelFormatError(f"{path}: no such label file; check the path")
@@ -221,6 +231,8 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
             obj = parse_json(line)
         except json.JSONDecodeError as err:
             raise LabelFormatError(f"{where}: not valid JSON ({err.msg}); fix or remove the line") from None
+        if "\\u" in line and holds_lone_surrogate(obj):  # only an escape can spell one
+            raise LabelFormatError(f"{where}: holds a lone surrogate escape (\\ud800-\\udfff), not text; fix the line")
         if isinstance(obj, dict) and "targets" in obj and "article" not in obj:
             if rows or not isinstance(obj["targets"], list) or not obj["targets"] or not all(
                 isinstance(t, str) and t and t not in RESERVED_FIELDS for t in obj["targets"]
@@ -237,9 +249,19 @@ def _read_rows(path: Path, targets: Sequence[str] | None) -> tuple[list[str], li
                 raise LabelFormatError(f"{where}: no target fields (e.g. \"russia\": \"favor\"); label at least one target")
         rows.append((number, _parse_row(obj, where, targets or ())))
     rows = resolve_log(rows)
+    if annotator is not None:
+        rows = [(n, r) for n, r in rows if (r.get("annotator") or "") == annotator]
+        if not rows:
+            raise LabelFormatError(f"{path}: no answers of {annotator or 'no annotator'}; check the name")
     if not rows:
-        raise LabelFormatError(f"{path}: no label rows; the file is empty")
+        raise LabelFormatError(f"{path}: no label rows (the file is empty, or every answer in it was undone)")
     return list(targets), rows
+
+
+def label_rows(path: str | Path) -> list[dict]:
+    """A label file's rows as it states them, its labeling log resolved: ``origin`` is None where
+    the file gives none, and ``annotator`` is kept. :func:`load_labels` checks them further."""
+    return [row for _, row in _read_rows(Path(path), None)[1]]
 
 
 def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
@@ -266,9 +288,10 @@ def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
 def load_labels(
     paths: str | Path | Sequence[str | Path],
     *,
-    articles: Sequence[str | Path] = (),
+    articles: str | Path | Sequence[str | Path] = (),
     targets: Sequence[str] | None = None,
     check_text: bool = True,
+    annotator: str | None = None,
 ) -> "datasets.Dataset":
     """Load and validate label files into one ``datasets.Dataset``.
 
@@ -276,7 +299,7 @@ def load_labels(
     ----------
     paths : path or list of paths
         JSON Lines label files.
-    articles : list of folders
+    articles : folder or list of folders
         Where to look for the articles' ``.txt`` files, before the label file's own
         folder and its ``articles/`` subfolder. Found articles are split again and
         every row's ``text`` must equal the sentence at its index.
@@ -287,6 +310,9 @@ def load_labels(
         ``label_targets(dataset)`` lists them.
     check_text : bool
         Set False to skip the splitter check.
+    annotator : str, optional
+        Only this annotator's answers, from labeling logs that hold several
+        (``""``: the rows that name no annotator). None reads every row.
 
     Returns
     -------
@@ -305,12 +331,14 @@ def load_labels(
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if isinstance(articles, (str, Path)):
+        articles = [articles]
     if not paths:
         raise LabelFormatError("no label files given; pass at least one .jsonl file")
     finder = _ArticleFinder(articles)
     seen: dict[tuple[str, int], str] = {}
     unchecked: set[str] = set()
-    files = [(path, *_read_rows(path, targets)) for path in map(Path, paths)]
+    files = [(path, *_read_rows(path, targets, annotator)) for path in map(Path, paths)]
     if targets is None:
         targets = list(dict.fromkeys(t for _, file_targets, _ in files for t in file_targets))
     columns: dict[str, list] = {k: [] for k in ("article", "sentence", "text", *targets, "origin", "furniture", "source")}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
+from stance.dates import parse_date
+from stance.errors import InputError
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
 from stance.segment import Article
@@ -49,7 +53,24 @@ class ArticleScores:
 
 
 def _as_article(article: Article | str, article_id: str) -> Article:
-    return article if isinstance(article, Article) else Article.from_text(article, id=article_id)
+    if isinstance(article, Article):
+        return article
+    if not isinstance(article, str):
+        raise TypeError(f"an article is an Article or its text (str), not {type(article).__name__}")
+    return Article.from_text(article, id=article_id)
+
+
+def _content_sha256(article: Article | str) -> str:
+    """What the history store tells article versions apart by: the raw text's SHA-256 (an Article's lines, joined)."""
+    text = article if isinstance(article, str) else "\n".join(s.text for s in article.segments)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _as_date(value) -> str | None:
+    try:
+        return parse_date(value)
+    except ValueError as err:
+        raise InputError(f"date: {err}; give YYYY-MM-DD") from None
 
 
 def score_articles(
@@ -66,20 +87,34 @@ def score_articles(
     articles : list of Article or str
         Raw strings get the id ``-``.
     dates : list of str or None, optional
-        Publication date per article (YYYY-MM-DD).
+        Publication date per article (YYYY-MM-DD, or a ``datetime.date``), one per article.
+
+    Raises
+    ------
+    InputError
+        A date that is not one, or out of range.
     """
-    articles = [_as_article(a, "-") for a in articles]
-    dates = list(dates) if dates is not None else [None] * len(articles)
+    if hasattr(model, "fit"):
+        check_is_fitted(model)  # an untrained model fails here, not deep inside
+    if isinstance(articles, (str, Article)):
+        articles = [articles]
+    given = list(articles)
+    articles = [_as_article(a, "-") for a in given]
+    digests = [_content_sha256(a) for a in given]
+    dates = [_as_date(d) for d in dates] if dates is not None else [None] * len(articles)
+    if len(dates) != len(articles):
+        raise ValueError(f"{len(dates)} dates for {len(articles)} articles; give one date (or None) per article")
     for article in articles:
         check_sentence_count(article)
     items = [item for a in articles for item in in_context([s.text for s in a.sentences])]
     probas = predict_in_chunks(model, items)
     info = model_info(model)
     results, start = [], 0
-    for article, date in zip(articles, dates):
+    for article, date, digest in zip(articles, dates, digests):
         n = len(article.sentences)
         block = [p[start : start + n] for p in probas]
         results.append(_article_scores(model, article, date, info, block))
+        results[-1].content_sha256 = digest
         start += n
     return results
 
@@ -118,10 +153,20 @@ def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> 
     """Score :class:`~stance.corpus.Document` objects lazily, a batch of articles at a time.
 
     Memory stays bounded by the batch, and each result carries the document's
-    date, its date source, source, title, url and content hash.
+    date, its date source, source, title, url and content hash. A bad article
+    further on (an :class:`InputError` while reading) comes after the results
+    of every article read before it.
     """
     batch: list = []
-    for doc in documents:
+    documents = iter(documents)
+    while True:
+        try:
+            doc = next(documents, None)
+        except InputError:
+            yield from _score_batch(model, batch) if batch else ()
+            raise
+        if doc is None:
+            break
         batch.append(doc)
         if len(batch) >= batch_articles:
             yield from _score_batch(model, batch)

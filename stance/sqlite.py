@@ -11,7 +11,7 @@ import os
 import random
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -31,6 +31,7 @@ class Peek:
     application_id: int
     user_version: int
     tables: frozenset[str]
+    columns: dict = field(default_factory=dict)  # table name -> frozenset of its column names
 
 
 def _uri(path: Path, **params: str) -> str:
@@ -86,10 +87,13 @@ def peek(path: str | Path) -> Peek | None:
     try:
         def read():
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = frozenset(t for t in tables if not t.startswith("sqlite_"))
             return Peek(
                 application_id=conn.execute("PRAGMA application_id").fetchone()[0],
                 user_version=conn.execute("PRAGMA user_version").fetchone()[0],
-                tables=frozenset(t for t in tables if not t.startswith("sqlite_")),
+                tables=tables,
+                columns={t: frozenset(row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (t,)))
+                         for t in tables},
             )
 
         return retry(read)

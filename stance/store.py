@@ -79,10 +79,16 @@ def _damage_is_an_error(method):
     def guarded(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
+        except sqlite3.IntegrityError as err:
+            raise StoreError(f"{self.path}: refused scores that break its rules ({err}); results edited by hand? "
+                             "score those articles again") from None
         except sqlite3.DatabaseError as err:
-            if not _is_damage(err):
-                raise
-            raise _unusable(self.path, err) from None
+            if _is_damage(err):
+                raise _unusable(self.path, err) from None
+            if any(s in str(err).lower() for s in ("disk i/o", "unable to open", "disk is full")):
+                raise StoreError(f"{self.path}: SQLite cannot use it here ({err}); free disk space and check that "
+                                 "its folder is writable (SQLite keeps -wal and -shm files beside it)") from None
+            raise
     return guarded
 
 
@@ -146,6 +152,19 @@ APPLICATION_ID = 0x53544E43
 
 #: The tables a history database of any schema version holds.
 STANCE_TABLES = frozenset({"articles", "sentences"})
+
+@functools.cache
+def _first_columns() -> dict[str, frozenset[str]]:
+    """The columns of each table at schema version 1, which every stance database has."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        return {t: frozenset(row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (t,)))
+                for t in STANCE_TABLES}
+    finally:
+        conn.close()
+
 
 class HistoryStore:
     """A connection to the history database; use as a context manager.
@@ -246,6 +265,9 @@ class HistoryStore:
             return 0
         if not STANCE_TABLES <= found.tables or (not ours and found.tables - STANCE_TABLES):
             raise StoreError(foreign)
+        if not ours and any(not columns <= found.columns.get(table, frozenset())
+                            for table, columns in _first_columns().items()):
+            raise StoreError(foreign)  # tables named as ours, but not ours: migrating would change them
         if found.user_version > SCHEMA_VERSION:
             raise newer
         return found.user_version

@@ -270,6 +270,23 @@ def test_non_utf8_file_name_can_be_recorded_and_written(tmp_path, isolated_home,
     assert pq.read_table(out, columns=["article"]).column("article").to_pylist() == ["caf\\xe9"]
 
 
+@pytest.mark.integration
+def test_a_bad_row_late_in_a_table_keeps_the_work_before_it(tmp_path, isolated_home, trained):
+    table = tmp_path / "late.csv"
+    rows = [f"a{i},2025-{1 + i // 28:02d}-{1 + i % 28:02d},Serbia refuses to sanction Russia for the {i}th time." for i in range(70)]
+    table.write_text("id,date,text\n" + "\n".join(rows + ["bad,not a day,Vucic met Putin."]) + "\n", encoding="utf-8")
+    db, out = tmp_path / "history.sqlite", tmp_path / "results"
+    line = one_error_line(_run("score", table, "--model", trained["model"], "--record", "--db", db, "--output", out, "-q"))
+    assert "not a date" in line and "stopped after 70 articles" in line and "fix it, then" in line
+    assert "recorded 70 articles" in line and "wrote 70 articles" in line
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (70,)
+    import pyarrow.parquet as pq
+
+    assert sorted(set(pq.read_table(out, columns=["article"]).column("article").to_pylist())) == sorted(
+        f"a{i}" for i in range(70))
+
+
 # --- nothing from an article acts on the terminal -----------------------------------------
 
 HOSTILE = "Serbia buys gas.\x1b]0;pwned\x07 Vucic met Putin.\nRussia \x1b]52;c;cm0gLXJmIH4=\x07 says no. \x9b31mEU\x1b[2J agrees.\n"

@@ -454,7 +454,7 @@ def test_vectors_of_a_cache_made_before_digests_are_not_trusted(tmp_path):
 
 def test_cache_clear_removes_a_cache_file_sqlite_cannot_read(tmp_path, isolated_home):
     garbage = tmp_path / "garbage.sqlite"
-    garbage.write_bytes(np.random.default_rng(0).bytes(5000))
+    garbage.write_bytes(b"SQLite format 3\x00" + np.random.default_rng(0).bytes(5000))  # damaged past its header
     env = {"STANCE_CACHE": str(garbage)}
     assert "stance cache clear" in one_error_line(run_stance("cache", "info", env=env))
     cleared = run_stance("cache", "clear", env=env)
@@ -478,6 +478,10 @@ def test_cache_clear_leaves_a_file_that_is_no_cache_alone(tmp_path, isolated_hom
     assert document.read_bytes() == content
     line = one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(tmp_path)}))
     assert "is a folder" in line
+    named_like_one = tmp_path / "important.db"  # a name proves nothing
+    named_like_one.write_text("field notes\n", encoding="utf-8")
+    line = one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(named_like_one)}))
+    assert "not an SQLite file" in line and named_like_one.read_text(encoding="utf-8") == "field notes\n"
 
 
 # --- 7. modes that follow the umask ------------------------------------------------------------

@@ -280,6 +280,11 @@ def _foreign(path: Path, kind: str) -> Path:
                     conn.execute(statement)
                 conn.execute("PRAGMA user_version = 1")
                 conn.execute("PRAGMA application_id = 42")
+            elif kind == "same-names":  # tables named as stance's, with other columns, and a schema version
+                conn.execute("CREATE TABLE articles (id INTEGER PRIMARY KEY, headline TEXT)")
+                conn.execute("CREATE TABLE sentences (article_id INTEGER, body TEXT)")
+                conn.execute("INSERT INTO articles VALUES (1, 'Their headline')")
+                conn.execute("PRAGMA user_version = 1")
             else:
                 conn.execute("CREATE TABLE contacts (name TEXT, phone TEXT)")
                 conn.execute("INSERT INTO contacts VALUES ('Ana', '123')")
@@ -291,7 +296,7 @@ def _foreign(path: Path, kind: str) -> Path:
 @pytest.mark.parametrize(
     ("kind", "message"),
     [("empty", "empty file"), ("text", "not an SQLite file"), ("plain", "another program"), ("wal", "another program"),
-     ("version-only", "another program"), ("other-id", "another program")],
+     ("version-only", "another program"), ("other-id", "another program"), ("same-names", "another program")],
 )
 def test_a_foreign_database_is_refused_and_left_untouched(tmp_path, isolated_home, kind, message):
     from stance.results import ResultsFolder

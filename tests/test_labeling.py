@@ -284,6 +284,31 @@ def test_agreement_and_merge_commands(tmp_path, isolated_home):
     assert refused.returncode == 1 and "also an input" in refused.stderr
 
 
+def test_a_log_two_annotators_shared_merges_as_one_file_per_annotator(tmp_path):
+    shared = _write(tmp_path / "mine.jsonl", [
+        _row(0, "favor", "none", annotator="ana"), _row(1, "none", "none", annotator="ana"),
+        _row(0, "against", "none", annotator="bo"), _row(1, "none", "none", annotator="bo"),
+        _row(0, "favor", "none", annotator="cy"),
+    ])
+    with pytest.raises(Exception, match="duplicate label"):  # as one file it is ambiguous
+        load_labels(shared, check_text=False)
+    assert [r["russia"] for r in load_labels(shared, check_text=False, annotator="bo")] == ["against", "none"]
+    result = merge_labels([shared], tmp_path / "m.jsonl", rule="majority")
+    (conflict,) = result["conflicts"]
+    assert [v["file"] for v in conflict["labels"]] == [f"{shared} ({a})" for a in ("ana", "bo", "cy")]
+    assert conflict["kept"] == "favor" and [r["russia"] for r in _rows(tmp_path / "m.jsonl")] == ["favor", "none"]
+
+
+def test_merge_keeps_the_origin_a_file_states_over_one_inferred(tmp_path):
+    stated = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none", origin="seed"), _row(1, "none", "none", origin="seed")])
+    silent = _write(tmp_path / "b.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none")])
+    merge_labels([stated, silent], tmp_path / "m.jsonl")
+    assert [r["origin"] for r in _rows(tmp_path / "m.jsonl")] == ["seed", "seed"]
+    later = _write(tmp_path / "c.jsonl", [_row(0, "favor", "none", origin="written")])
+    merge_labels([stated, silent, later], tmp_path / "m2.jsonl")
+    assert [r["origin"] for r in _rows(tmp_path / "m2.jsonl")] == ["written", "seed"]
+
+
 def test_answered_follows_the_log_per_annotator(tmp_path):
     log = LabelLog(tmp_path / "mine.jsonl")
     for row in [

@@ -333,9 +333,11 @@ def clear_cache(path: str | Path | None = None) -> str:
 
 
 def _looks_like_cache(path: Path) -> bool:
-    """Whether a file SQLite cannot read may be removed as a damaged cache (see :func:`clear_cache`)."""
-    if path.suffix in (".sqlite", ".sqlite3", ".db"):
-        return True
+    """Whether a file SQLite cannot read may be removed as a damaged cache (see :func:`clear_cache`).
+
+    Only by its content: an SQLite header (damage further in) or nothing. A name
+    ending in ``.db`` or ``.sqlite`` proves nothing, and the file may be someone's data.
+    """
     with open(path, "rb") as handle:
         head = handle.read(len(_SQLITE_HEADER))
     return head in (b"", _SQLITE_HEADER)

@@ -9,6 +9,7 @@ downloaded. It is a speed option: its accuracy is in ``experiments/README.md``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import weakref
@@ -44,11 +45,16 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder = _source_folder(source)
     out = check_writable(out if out is not None else default_static_path(), "the static model folder",
-                         folder=True, replaced=True)
+                         folder=True, replaced=True, ours=is_static_folder)
     from model2vec.distill import distill
+    from safetensors import SafetensorError
 
-    with _quiet_loading():
-        model = distill(model_name=str(folder), pca_dims=pca_dims)
+    try:
+        with _quiet_loading():
+            model = distill(model_name=str(folder), pca_dims=pca_dims)
+    except (OSError, ValueError, KeyError, SafetensorError) as err:  # a folder transformers cannot load
+        raise ModelIntegrityError(f"{folder}: cannot be distilled ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+                                  "give a complete sentence-transformers folder") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = make_temp_dir(out)
@@ -64,6 +70,14 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def is_static_folder(path: Path) -> bool:
+    """Whether a folder holds a static model (model2vec's ``config.json``), which distilling may replace."""
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type") == "model2vec"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _source_folder(source: str | Path | None) -> Path:

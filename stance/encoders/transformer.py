@@ -210,11 +210,12 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             with _quiet_loading():
+                from safetensors import SafetensorError
                 from sentence_transformers import SentenceTransformer
 
                 try:
                     model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-                except (OSError, ValueError) as err:
+                except (OSError, ValueError, SafetensorError) as err:  # missing, malformed or truncated files
                     raise ModelIntegrityError(
                         f"{folder}: cannot be loaded as a sentence-transformers model ({err}); "
                         "give a complete local model folder"
@@ -225,8 +226,8 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_loaded", None)
-        state.pop("_memo", None)
+        for opened in ("_loaded", "_memo", "_cache"):  # loaded weights, vectors and a database connection
+            state.pop(opened, None)
         return state
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from importlib import resources
 
 __all__ = ["embed_json", "render_page"]
@@ -19,8 +20,25 @@ _SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"
 
 
 def embed_json(data) -> str:
-    """``data`` as JSON that is safe inside a ``<script>`` element (no ``</script>`` can close it)."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False).translate(_SCRIPT_ESCAPES)
+    """``data`` as JSON that is safe inside a ``<script>`` element (no ``</script>`` can close it).
+
+    A number that is not finite (a metric undefined on its sentences) is embedded as null, which JSON can hold.
+    """
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)
+    return text.translate(_SCRIPT_ESCAPES)
+
+
+def _finite(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _asset(name: str) -> str:

@@ -1,0 +1,222 @@
+"""Files a user gives or names by mistake: each refused in one line, and nothing of theirs changed or deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import joblib
+import pytest
+
+from conftest import HashingEncoder, one_error_line, run_stance, write_corpus
+from stance.encoders.transformer import SentenceEncoder
+
+# --- outputs that would replace what is not ours -----------------------------------------------------
+
+
+def test_distill_refuses_a_folder_that_holds_other_files_before_distilling(tmp_path, isolated_home):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "chapter1.md").write_text("keep me\n", encoding="utf-8")
+    line = one_error_line(run_stance("distill", "--out", folder, timeout=60))
+    assert "holds files that replacing it would delete" in line
+    assert [p.name for p in folder.iterdir()] == ["chapter1.md"]
+
+
+def test_merge_refuses_to_overwrite_an_existing_file_unless_told(tmp_path, isolated_home):
+    first, second = write_corpus(tmp_path / "a"), write_corpus(tmp_path / "b")
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"article": "x", "sentence": 0, "text": "kept", "russia": "none", "eu": "none"}\n', encoding="utf-8")
+    before = mine.read_bytes()
+    line = one_error_line(run_stance("labels", "merge", first, second, "--out", mine))
+    assert "exists and would be overwritten" in line and "--replace" in line and mine.read_bytes() == before
+    replaced = run_stance("labels", "merge", first, second, "--out", mine, "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(mine.read_text(encoding="utf-8").splitlines()) == len(first.read_text(encoding="utf-8").splitlines())
+
+
+def test_merge_refuses_files_that_split_an_article_differently(tmp_path, isolated_home):
+    first = write_corpus(tmp_path / "a")
+    second = tmp_path / "b.jsonl"
+    rows = [json.loads(line) for line in first.read_text(encoding="utf-8").splitlines()]
+    rows[1]["text"] = "Another sentence at the same index."
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    line = one_error_line(run_stance("labels", "merge", first, second, "--out", tmp_path / "m.jsonl"), prefix="")
+    assert "sentence 1 differs from" in line and not (tmp_path / "m.jsonl").exists()
+
+
+def test_cache_clear_keeps_a_file_named_like_a_database(tmp_path, isolated_home):
+    notes = tmp_path / "important.db"
+    notes.write_text("field notes\n", encoding="utf-8")
+    line = one_error_line(run_stance("cache", "clear", env={"STANCE_CACHE": str(notes)}))
+    assert "not an SQLite file" in line and notes.read_text(encoding="utf-8") == "field notes\n"
+
+
+def test_a_chart_through_a_dangling_link_makes_no_folders(tmp_path, isolated_home):
+    from stance.fileio import atomic_write_bytes
+    from stance.paths import OutputPathError
+
+    link = tmp_path / "chart.png"
+    link.symlink_to(tmp_path / "nowhere" / "deeper" / "chart.png")
+    with pytest.raises(OutputPathError, match="a symbolic link into a folder that does not exist"):
+        atomic_write_bytes(link, b"png")
+    assert not (tmp_path / "nowhere").exists()
+    atomic_write_bytes(tmp_path / "made" / "chart.png", b"png")  # the path given still gets its folders
+    assert (tmp_path / "made" / "chart.png").read_bytes() == b"png"
+
+
+def test_a_name_too_long_for_the_file_system_is_one_line(tmp_path, isolated_home):
+    long = tmp_path / ("x" * 300) / "history.sqlite"
+    line = one_error_line(run_stance("drift", "--db", long))
+    assert "File name too long" in line and "give a shorter path" in line
+
+
+# --- label files and tables with values no file can hold ---------------------------------------------
+
+
+@pytest.mark.parametrize("row, message", [
+    ('{"article": "a", "sentence": 0, "text": "x\\udc00", "russia": "none", "eu": "none"}', "lone surrogate"),
+    ('{"article": "a", "sentence": 0, "text": "x", "russia": "none", "eu": "none", "annotator": ["x"]}',
+     "'annotator' must be a name"),
+    ('{"article": "a", "sentence": true, "annotator": "ana", "undone": true}', "an undo row needs"),
+])
+def test_label_rows_no_tool_can_use_are_named(tmp_path, isolated_home, row, message):
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"article": "a", "sentence": 1, "text": "y", "russia": "none", "eu": "none"}\n' + row + "\n",
+                    encoding="utf-8")
+    for command in (("labels", "stats"), ("labels", "check")):
+        line = one_error_line(run_stance(*command, path), prefix="")
+        assert f"{path}:2" in line and message in line, command
+
+
+def test_a_surrogate_pair_escape_is_text(tmp_path, isolated_home):
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"article": "a", "sentence": 0, "text": "x \\ud83d\\ude00", "russia": "none", "eu": "none"}\n',
+                    encoding="utf-8")
+    result = run_stance("labels", "stats", path)
+    assert result.returncode == 0 and "1 rows" in result.stdout, result.stderr
+
+
+def test_an_articles_folder_that_is_not_one_is_refused(tmp_path, isolated_home):
+    labels = write_corpus(tmp_path / "corpus")
+    for articles, problem in ((tmp_path / "nope", "no such folder"), (labels, "not a folder")):
+        line = one_error_line(run_stance("labels", "check", labels, "--articles", articles), prefix="")
+        assert f"--articles {articles}: {problem}" in line
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"id": "x\\ud800", "text": "Serbia signs."}', "lone surrogate"),
+    ('{"id": "x", "text": "' + "a" * 800_000 + '"}', "a line over"),
+])
+def test_table_lines_no_article_can_be_are_refused_before_scoring(tmp_path, isolated_home, line, message):
+    table = tmp_path / "table.jsonl"
+    table.write_text(line + "\n", encoding="utf-8")
+    refused = one_error_line(run_stance("score", table, "--model", tmp_path / "no-model",
+                                        env={"STANCE_MAX_ARTICLE_MB": "0.1"}))
+    assert message in refused
+
+
+def _last_error_line(result) -> str:
+    """The error line that ends a refused labeling session (after the note that no model is trained yet)."""
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: "), result.stderr
+    return last
+
+
+def test_labeling_refuses_a_stream_that_is_not_answers(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\nVucic met Putin.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="\0" * 5000))
+    assert "stdin is not answers" in line
+    line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="n" * 5000))
+    assert "stdin is not answers" in line and not out.exists()
+
+
+def test_a_labeling_log_row_without_a_sentence_is_named(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    out.write_text('{"article": "a", "annotator": "ana"}\n', encoding="utf-8")
+    line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="n\n"))
+    assert f"{out}:1" in line and "integer 'sentence'" in line
+
+
+# --- model folders whose files match their hashes but not their kind ---------------------------------
+
+
+class Saveable(SentenceEncoder):
+    """A SentenceEncoder (so a model folder can hold it) whose vectors come from the hashing encoder."""
+
+    sha256 = "0" * 64
+
+    def transform(self, X):
+        return HashingEncoder().transform(list(X))
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    from stance.model import StanceClassifier
+
+    texts = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts.", "The parade lasted two hours.",
+             "Vucic praises Putin.", "Serbia sells shells to Ukraine.", "Montenegro opened new chapters."]
+    y = [["favor"], ["against"], ["none"], ["favor"], ["against"], ["none"]]
+    model = StanceClassifier(encoder=Saveable(cache=False), targets=("russia",), Cs=(1.0,), calibrate=False,
+                             abstain=False).fit(texts, y)
+    return model.save(tmp_path / "model")
+
+
+def _rehash(folder) -> None:
+    from stance.fileio import sha256_file
+
+    meta = json.loads((folder / "stance.json").read_text(encoding="utf-8"))
+    meta["head"]["sha256"] = sha256_file(folder / "head.joblib")
+    (folder / "stance.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+@pytest.mark.parametrize("head, message", [
+    (b"", "cannot be read as a head file"),
+    (b"not a pickle at all", "cannot be read as a head file"),
+    ("vectorizer", "n-gram vectorizer is str"),
+])
+def test_a_head_file_with_its_hash_updated_that_is_no_head_is_refused(saved_model, head, message):
+    from stance.errors import ModelIntegrityError
+    from stance.model import load_model
+
+    path = saved_model / "head.joblib"
+    if head == "vectorizer":
+        stored = joblib.load(path)
+        stored["vectorizer"] = "not a vectorizer"
+        joblib.dump(stored, path)
+    else:
+        path.write_bytes(head)
+    _rehash(saved_model)
+    with pytest.raises(ModelIntegrityError, match=message):
+        load_model(saved_model, encoder=Saveable())
+
+
+def test_a_setting_of_four_hundred_digits_is_refused(saved_model):
+    from stance.errors import ModelIntegrityError
+    from stance.persist import read_metadata
+
+    meta_path = saved_model / "stance.json"
+    text = meta_path.read_text(encoding="utf-8")
+    meta = json.loads(text)
+    meta["encoder"]["batch_size"] = 64
+    meta_path.write_text(json.dumps(meta).replace('"batch_size": 64', '"batch_size": 1' + "0" * 400), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="batch_size"):
+        read_metadata(saved_model)
+
+
+def test_an_unreadable_head_file_is_named(saved_model, monkeypatch):
+    from stance.errors import ModelIntegrityError
+    from stance.model import load_model
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("stance.persist.sha256_file", refuse)
+    with pytest.raises(ModelIntegrityError, match="cannot be read .Permission denied.; check its permissions"):
+        load_model(saved_model, encoder=Saveable())
+    assert os.path.exists(saved_model / "head.joblib")

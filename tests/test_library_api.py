@@ -1,0 +1,194 @@
+"""The library as a notebook user calls it: clear errors for wrong arguments, and sklearn conventions."""
+
+from __future__ import annotations
+
+import datetime
+import pickle
+import sqlite3
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+import stance
+from stance.errors import InputError, LabelFormatError, StanceError
+from stance.model import StanceClassifier
+from stance.schema import load_labels
+from stance.scoring import score_article, score_articles
+from stance.store import HistoryStore
+from conftest import FAVOR, AGAINST, NONE, make_scores
+
+TEXTS = FAVOR + AGAINST + NONE
+GOLD = [("favor", "none")] * 4 + [("against", "none")] * 4 + [("none", "favor")] * 2 + [("none", "against")] * 2
+GROUPS = [f"a{i % 6}" for i in range(len(TEXTS))]
+
+
+@pytest.fixture
+def fitted(hashing_encoder):
+    return StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=GROUPS)
+
+
+def test_a_table_with_missing_cells_trains_the_three_stances_only(hashing_encoder):
+    pd = pytest.importorskip("pandas")
+    y = pd.DataFrame(GOLD, columns=["russia", "eu"])
+    y.loc[[0, 5], "russia"] = np.nan  # how a table spells an unlabeled cell
+    y.loc[[8], "eu"] = None
+    model = StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, y, groups=GROUPS)
+    assert [list(c) for c in model.classes_] == [["against", "favor", "none"]] * 2
+
+
+@pytest.mark.parametrize("y, message", [
+    ([("pro", "none")] + GOLD[1:], r"y\[0, 0\] is 'pro'"),
+    ([(1, "none")] + GOLD[1:], r"y\[0, 0\] is 1"),
+    ([("none", e) for _, e in GOLD], "every 'russia' label is 'none'"),
+])
+def test_labels_outside_the_scheme_or_of_one_class_are_refused_before_encoding(y, message):
+    class Untouchable:
+        def transform(self, X):
+            raise AssertionError("encoded before the labels were checked")
+
+    with pytest.raises(ValueError, match=message):
+        StanceClassifier(encoder=Untouchable()).fit(TEXTS, y)
+
+
+def test_settings_no_fit_can_use_are_refused(hashing_encoder):
+    from sklearn.svm import LinearSVC
+
+    with pytest.raises(ValueError, match="cv must be a whole number of folds"):
+        StanceClassifier(encoder=hashing_encoder, cv=0).fit(TEXTS, GOLD)
+    with pytest.raises(ValueError, match="head LinearSVC gives no probabilities"):
+        StanceClassifier(encoder=hashing_encoder, head=LinearSVC()).fit(TEXTS, GOLD)
+
+
+def test_groups_of_another_length_are_refused(hashing_encoder):
+    with pytest.raises(ValueError, match=r"groups must have shape \(12,\)"):
+        StanceClassifier(encoder=hashing_encoder).fit(TEXTS, GOLD, groups=GROUPS[:5])
+
+
+def test_items_that_are_not_sentences_are_named(fitted):
+    with pytest.raises(TypeError, match=r"X\[1\] is NoneType"):
+        fitted.predict(["Serbia signs.", None])
+    with pytest.raises(TypeError, match=r"X\[0\] is dict"):
+        fitted.predict([{"txt": "Serbia signs."}])
+
+
+def test_no_sentences_give_empty_predictions(fitted):
+    assert fitted.predict([]).shape == (0, 2)
+    assert [p.shape for p in fitted.predict_proba([])] == [(0, 3), (0, 3)]
+
+
+def test_score_is_the_reports_macro_f1_averaged_over_targets(fitted):
+    from sklearn.metrics import f1_score
+
+    predicted = fitted.predict(TEXTS)
+    expected = np.mean([f1_score([g[j] for g in GOLD], predicted[:, j], labels=["favor", "against", "none"],
+                                 average="macro", zero_division=0) for j in range(2)])
+    assert fitted.score(TEXTS, GOLD) == pytest.approx(expected)
+    wrong = [("against" if r == "favor" else "favor", e) for r, e in GOLD]
+    assert fitted.score(TEXTS, wrong) < fitted.score(TEXTS, GOLD)
+
+
+def test_cross_val_score_works_with_its_default_scoring(hashing_encoder):
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    scores = cross_val_score(StanceClassifier(encoder=hashing_encoder, cv=2), TEXTS * 2, GOLD * 2,
+                             groups=[f"g{i % 4}" for i in range(24)], cv=GroupKFold(2))
+    assert scores.shape == (2,) and np.all((0 <= scores) & (scores <= 1))
+
+
+def test_the_classifier_says_it_reads_text_with_several_outputs():
+    from sklearn.utils import get_tags
+
+    tags = get_tags(StanceClassifier())
+    assert tags.input_tags.string and not tags.input_tags.two_d_array and tags.target_tags.multi_output
+
+
+def test_an_encoder_with_an_open_cache_pickles_without_it(tmp_path, monkeypatch):
+    from stance.encoders.transformer import SentenceEncoder
+
+    monkeypatch.setenv("STANCE_CACHE", str(tmp_path / "cache.sqlite"))
+    encoder = SentenceEncoder()
+    assert encoder._disk_cache() is not None  # the database connection a transform opens
+    restored = pickle.loads(pickle.dumps(encoder))
+    assert "_cache" not in restored.__dict__ and restored.get_params() == encoder.get_params()
+    assert restored._disk_cache() is not None  # and opens its own again
+
+
+def test_a_scored_article_can_be_recorded(fitted, tmp_path):
+    result = score_article(fitted, "Serbia stands with its Russian ally.\nThe parade lasted two hours.",
+                           article_id="a1", date=datetime.date(2025, 3, 1))
+    assert result.date == "2025-03-01" and len(result.content_sha256) == 64
+    store = HistoryStore(tmp_path / "history.sqlite")
+    assert store.record([result]) == 1
+    with sqlite3.connect(tmp_path / "history.sqlite") as conn:
+        assert conn.execute("SELECT content_sha256, date FROM articles").fetchall() == [
+            (result.content_sha256, "2025-03-01")]
+
+
+def test_scoring_refuses_what_is_not_an_article_or_a_date(fitted):
+    with pytest.raises(TypeError, match="not NoneType"):
+        score_article(fitted, None)
+    with pytest.raises(InputError, match="'next tuesday' is not a date"):
+        score_article(fitted, "Serbia signs.", date="next tuesday")
+    with pytest.raises(ValueError, match="1 dates for 2 articles"):
+        score_articles(fitted, ["Serbia signs.", "Serbia waits."], dates=["2025-01-01"])
+    with pytest.raises(NotFittedError):
+        score_article(StanceClassifier(), "Serbia signs.")
+
+
+def test_one_path_is_read_as_one_path_not_as_its_characters(tmp_path):
+    (tmp_path / "one.txt").write_text("Serbia signs.\n", encoding="utf-8")
+    assert [d.id for d in stance.read_documents(str(tmp_path))] == ["one"]
+    assert [d.id for d in stance.read_documents(tmp_path / "one.txt")] == ["one"]
+
+
+def test_one_articles_folder_is_read_as_a_folder(tmp_path):
+    from conftest import write_corpus
+
+    articles = tmp_path / "articles"
+    labels = (tmp_path / "labels").mkdir() or tmp_path / "labels" / "labels.jsonl"
+    write_corpus(articles).rename(labels)
+    with pytest.warns(stance.errors.StanceWarning):  # articles not found: the check is skipped
+        load_labels(labels)
+    text = (articles / "art0.txt").read_text(encoding="utf-8").replace("Moscow", "Kyiv")
+    (articles / "art0.txt").write_text(text, encoding="utf-8")
+    with pytest.raises(LabelFormatError, match="art0"):  # found through the one folder given: checked
+        load_labels(labels, articles=str(articles))
+
+
+@pytest.mark.integration
+def test_saving_a_model_over_a_file_is_refused_and_keeps_it(trained, tmp_path):
+    from stance.errors import ModelIntegrityError
+
+    precious = tmp_path / "precious.csv"
+    precious.write_text("a,b\n", encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="is a file, not a model folder"):
+        StanceClassifier.load(trained["model"]).save(precious)
+    assert precious.read_text(encoding="utf-8") == "a,b\n"
+
+
+def test_evaluate_refuses_labels_no_fold_can_train_on_before_encoding(tmp_path, hashing_encoder):
+    from conftest import write_corpus
+
+    labels = load_labels(write_corpus(tmp_path / "corpus", n_articles=1))
+    with pytest.raises(LabelFormatError, match="cannot be evaluated by article"):
+        stance.evaluate(labels, StanceClassifier(encoder=hashing_encoder))
+
+
+def test_evaluate_fits_an_encoder_that_needs_fitting_in_each_fold(tmp_path):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from conftest import write_corpus
+
+    labels = load_labels(write_corpus(tmp_path / "corpus", n_articles=10, origin="written"))
+    report = stance.evaluate(labels, StanceClassifier(encoder=TfidfVectorizer(), cv=2, Cs=(1.0,)), n_bootstrap=10)
+    assert 0 <= report.evaluations["written_cv"]["targets"]["russia"]["model"]["macro_f1"] <= 1
+
+
+def test_drift_names_a_target_no_article_has():
+    records = [make_scores(f"a{i}", f"2025-0{i + 1}-01", {"russia": 0.2, "eu": -0.1}) for i in range(3)]
+    with pytest.raises(StanceError, match="no article was scored for target.*china"):
+        stance.measure_drift(records, by="month", targets=["china"])
+    assert stance.measure_drift(records, by="month", targets="eu", n_boot=10, n_perm=10).targets == ["eu"]
+    with pytest.raises(StanceError, match="n_boot and n_perm must be 1 or more"):
+        stance.measure_drift(records, by="month", n_boot=0)
