@@ -372,6 +372,9 @@ def score(
 
     if output is not None:
         check_writable(output, "--output", folder=True)
+    from stance.persist import checked_backend
+
+    checked_backend(backend)  # before --db is made, so that a typo leaves no empty database behind
     store = _open_store(db) if record else None  # a bad --db or --output fails before the model loads
     try:
         if output is not None:
@@ -493,8 +496,13 @@ def record(
         check_results(folder)  # every part of every folder is checked before the database is touched
     with _open_store(db) as store:
         for folder in results:
-            typer.echo(f"recorded {store.record_results(folder, replace=replace)} articles from {_shown(folder)} in {_shown(store.path)}",
-                       err=True)
+            try:
+                recorded = store.record_results(folder, replace=replace)
+            except KeyboardInterrupt:  # batches of 64 are whole transactions: what was stored stays
+                _fail(f"interrupted while recording {_shown(folder)}; the articles stored so far stay in "
+                      f"{_shown(store.path)}; run the same command again to finish (recording again replaces them)",
+                      code=130)
+            typer.echo(f"recorded {recorded} articles from {_shown(folder)} in {_shown(store.path)}", err=True)
     _refuse_clashes(store.refused)
 
 

@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
@@ -171,7 +172,11 @@ def _read_folder(folder: Path) -> Iterator[Document]:
 
 
 def _skipped(path: Path) -> bool:
-    """Whether a folder's ``*.txt`` entry is passed over: a FIFO or a device (with a warning), or a folder."""
+    """Whether a folder's ``*.txt`` entry is passed over: a FIFO, a device or a broken link (with a warning), or a folder."""
+    if os.path.islink(path) and not os.path.exists(path):
+        warnings.warn(f"{printable_name(path)}: a symbolic link to nothing (or a loop of links); skipped",
+                      StanceWarning, stacklevel=3)
+        return True
     found = regular_file(path)
     if isinstance(found, str) and not path.is_dir():  # a folder's own articles are in the listing already
         warnings.warn(f"{printable_name(path)}: is {found}, not a regular file; skipped", StanceWarning, stacklevel=3)
@@ -272,6 +277,11 @@ def _read_parquet(path: Path) -> Iterator[Document]:
     with tempfile.TemporaryDirectory(prefix="stance-table-") as cache:
         table = _load_table(path, cache)
         used = _used_columns(path, table.num_rows, list(table.column_names))
+        for column in ("id", "title", "source", "url"):  # as JSON Lines takes them: text or whole numbers
+            kind = getattr(table.features.get(column), "dtype", None) if column in used else "string"
+            if not (kind in ("string", "large_string", "null") or str(kind).startswith(("int", "uint"))):
+                raise InputError(f"{printable_name(path)}: column {column} holds {kind or 'lists or records'}, "
+                                 f"not text or whole numbers; write the {column} as text")
         number = 0
         for start in range(0, table.num_rows, _TABLE_BATCH):
             batch = table.select_columns(used)[start : start + _TABLE_BATCH]

@@ -113,8 +113,8 @@ def parse_date(value: object) -> str | None:
     if not text or text.lower() in {"nan", "nat", "none", "null"}:
         return None
     try:
-        if _ISO.fullmatch(text):
-            day = Date.fromisoformat(text[:10])
+        if _ISO.fullmatch(text):  # a time after the day must be one too ("T25:99" is not)
+            day = datetime.fromisoformat(text).date() if len(text) > 10 else Date.fromisoformat(text)
         elif _DOTTED.match(text):
             dotted = _dotted(text)
             if dotted is None:

@@ -206,6 +206,8 @@ class DriftReport:
             for t in self.targets
             for p in self.periods
         ]
+        if not rows:  # no dated article: the columns still, so that df["net"] is an empty series
+            return pd.DataFrame(columns=["target", "period", "start", "n_articles", "n_sentences", "net", "low", "high"])
         return pd.DataFrame(rows)
 
     def to_text(self, evidence: bool = False) -> str:

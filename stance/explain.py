@@ -44,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted
 from stance.actors import ACTOR_FEATURES
 from stance.features import item_text
 from stance.model import CalibratedHead, _items
+from stance.schema import STANCES
 
 __all__ = ["ACTORS", "MEANING", "NEIGHBOURS", "explain_sentences"]
 
@@ -86,6 +87,17 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     """
     check_is_fitted(model)
     items = _items(X)
+    if top is not None and (type(top) is not int or top < 0):
+        raise ValueError(f"top must be a number of terms (0 or more) or None, not {top!r}")
+    if labels is not None:
+        labels = list(labels)
+        if len(labels) != len(items):
+            raise ValueError(f"{len(labels)} labels for {len(items)} sentences; give one {{target: label}} per sentence")
+        for i, given in enumerate(labels):
+            bad = next((t for t in model.targets_ if not isinstance(given, Mapping) or given.get(t) not in STANCES), None)
+            if bad is not None:
+                shown = given.get(bad) if isinstance(given, Mapping) else given
+                raise ValueError(f"labels[{i}] gives {bad} {shown!r}; give one of {', '.join(STANCES)} per target")
     if not items:
         return []
     heads = _linear_heads(model)

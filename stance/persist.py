@@ -354,6 +354,14 @@ class ModelParts:
     vectorizer: object
 
 
+def checked_backend(backend: str) -> str:
+    """A ``--backend`` value, lower-cased; InputError for one that names none."""
+    backend = str(backend).lower()
+    if backend not in BACKENDS:
+        raise InputError(f"backend {backend!r}: use {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
+    return backend
+
+
 def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelParts:
     """Check a model folder (metadata, the head's SHA-256, versions, the encoder) and read its parts.
 
@@ -383,9 +391,7 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
         raise ModelIntegrityError(
             f"{path}: trained with scikit-learn {trained_with}, this is {sklearn.__version__}; retrain with `stance train`"
         )
-    backend = str(backend).lower()
-    if backend not in BACKENDS:
-        raise InputError(f"backend {backend!r}: use {', '.join(BACKENDS[:-1])} or {BACKENDS[-1]}")
+    backend = checked_backend(backend)
     recorded = meta["encoder"]
     if backend == "auto" and encoder is None and recorded.get("kind") != "static":
         backend = "onnx" if _onnx_serves(_encoder_folder(path, recorded)) else "torch"

@@ -211,6 +211,8 @@ def result_parts(path: str | Path) -> list[Path]:
     """The Parquet parts of a results folder; an error that says how to make them when there are none."""
     path = Path(path)
     parts = _parts(path)
+    if not parts and os.path.lexists(path) and not path.is_dir():
+        raise InputError(f"{path}: a file, not a results folder; give a folder that `stance score ... --output` wrote")
     if not parts:
         raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
     return parts

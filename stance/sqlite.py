@@ -11,9 +11,12 @@ import os
 import random
 import sqlite3
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
+
+from stance.errors import StanceWarning
 
 __all__ = ["HEADER", "Peek", "connect", "connect_reader", "connect_readonly", "peek", "retry", "transaction",
            "writable_problem"]
@@ -135,16 +138,29 @@ def _is_busy(err: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+#: Seconds of waiting for a busy database after which the wait is said.
+WAIT_TOLD_AFTER = 3.0
+
+
 def retry(work, seconds: float = RETRY_SECONDS):
-    """Run ``work`` and retry with jittered back-off while the database is busy."""
-    deadline = time.monotonic() + seconds
+    """Run ``work`` and retry with jittered back-off while the database is busy.
+
+    A wait of more than a few seconds is said once (a StanceWarning), so that a long one is not silent.
+    """
+    start = time.monotonic()
+    deadline, told = start + seconds, False
     pause = 0.01
     while True:
         try:
             return work()
         except sqlite3.OperationalError as err:
-            if not _is_busy(err) or time.monotonic() > deadline:
+            now = time.monotonic()
+            if not _is_busy(err) or now > deadline:
                 raise
+            if not told and now - start > WAIT_TOLD_AFTER:
+                warnings.warn(f"another process is writing the database; waiting up to {seconds:.0f} s for it",
+                              StanceWarning, stacklevel=2)
+                told = True
             time.sleep(pause * (1 + random.random()))
             pause = min(pause * 2, 1.0)
 

@@ -330,6 +330,10 @@ class HistoryStore:
         if self.readonly:
             raise StoreError(f"{self.path}: opened for reading only")
         scores = list(scores)
+        wrong = next((s for s in scores if not hasattr(s, "summary")), None)
+        if wrong is not None:
+            raise TypeError(f"record takes ArticleScores (as score_article returns), not {type(wrong).__name__}"
+                            + ("; pass the result itself, not its to_dict()" if isinstance(wrong, dict) else ""))
         if not scores:
             return 0
         scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")

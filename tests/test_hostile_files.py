@@ -65,6 +65,13 @@ def test_a_chart_through_a_dangling_link_makes_no_folders(tmp_path, isolated_hom
     assert (tmp_path / "made" / "chart.png").read_bytes() == b"png"
 
 
+def test_recording_a_file_says_it_wants_a_results_folder(tmp_path, isolated_home):
+    article = tmp_path / "art.txt"
+    article.write_text("Serbia signs.\n", encoding="utf-8")
+    line = one_error_line(run_stance("record", article, "--db", tmp_path / "h.sqlite"))
+    assert "a file, not a results folder" in line and not (tmp_path / "h.sqlite").exists()
+
+
 def test_a_name_too_long_for_the_file_system_is_one_line(tmp_path, isolated_home):
     long = tmp_path / ("x" * 300) / "history.sqlite"
     line = one_error_line(run_stance("drift", "--db", long))
@@ -122,6 +129,32 @@ def _last_error_line(result) -> str:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: "), result.stderr
     return last
+
+
+@pytest.mark.parametrize("ids, kind", [([["a"], ["b"]], "lists or records"), ([True, False], "bool")])
+def test_parquet_ids_json_lines_would_refuse_are_refused(tmp_path, isolated_home, ids, kind):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "table.parquet"
+    pq.write_table(pa.table({"id": ids, "text": ["Serbia signs.", "Serbia waits."]}), table)
+    line = one_error_line(run_stance("score", table, "--model", tmp_path / "no-model"))
+    assert f"column id holds {kind}, not text or whole numbers" in line
+
+
+def test_a_date_with_a_time_that_is_none_is_refused(tmp_path, isolated_home):
+    table = tmp_path / "table.jsonl"
+    table.write_text('{"id": "a", "date": "2024-01-01T25:99", "text": "Serbia signs."}\n', encoding="utf-8")
+    line = one_error_line(run_stance("score", table, "--model", tmp_path / "no-model"))
+    assert "'2024-01-01T25:99' is not a date" in line
+
+
+def test_a_backend_typo_leaves_no_database_behind(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia signs.\n", encoding="utf-8")
+    db = tmp_path / "new.sqlite"
+    line = one_error_line(run_stance("score", article, "--record", "--db", db, "--backend", "onxx"))
+    assert "backend 'onxx'" in line and not db.exists()
 
 
 def test_labeling_refuses_a_stream_that_is_not_answers(tmp_path, isolated_home):

@@ -59,6 +59,17 @@ def test_fifo_inside_a_folder_is_skipped_with_a_warning(tmp_path, isolated_home)
     assert "stance train" in result.stderr  # the readable article got as far as the (missing) model
 
 
+def test_a_broken_link_inside_a_folder_is_skipped_with_a_warning(tmp_path, isolated_home):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Serbia buys Russian gas.\n", encoding="utf-8")
+    (folder / "b.txt").symlink_to(tmp_path / "moved-away.txt")
+    result = _run("score", folder)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [f"warning: {folder / 'b.txt'}: a symbolic link to nothing (or a loop of links); skipped"]
+    assert "stance train" in result.stderr  # the readable article got as far as the (missing) model
+
+
 # --- a bounded size per article ----------------------------------------------------------
 
 

@@ -496,3 +496,20 @@ def test_a_fifo_given_as_the_database_is_named_as_such(tmp_path, isolated_home):
         result = run_stance(*map(str, command))
         assert "is a FIFO (named pipe), not a regular file; give a database file with --db" in one_error_line(result)
     assert fifo.exists() and not (tmp_path / "out.csv").exists()
+
+
+def test_a_long_wait_for_a_busy_database_is_said_once(tmp_path, monkeypatch):
+    from stance import sqlite as stance_sqlite
+    from stance.errors import StanceWarning
+
+    db = tmp_path / "busy.sqlite"
+    with closing(sqlite3.connect(db)) as holder, closing(sqlite3.connect(db, timeout=0)) as waiter:
+        holder.execute("CREATE TABLE t (x)")
+        holder.commit()
+        holder.execute("BEGIN EXCLUSIVE")
+        monkeypatch.setattr(stance_sqlite, "WAIT_TOLD_AFTER", 0.05)
+        with pytest.warns(StanceWarning, match="another process is writing the database") as told:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                stance_sqlite.retry(lambda: waiter.execute("SELECT count(*) FROM t").fetchone(), seconds=0.5)
+        assert len([w for w in told if issubclass(w.category, StanceWarning)]) == 1
+        holder.rollback()

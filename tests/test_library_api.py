@@ -192,3 +192,23 @@ def test_drift_names_a_target_no_article_has():
     assert stance.measure_drift(records, by="month", targets="eu", n_boot=10, n_perm=10).targets == ["eu"]
     with pytest.raises(StanceError, match="n_boot and n_perm must be 1 or more"):
         stance.measure_drift(records, by="month", n_boot=0)
+
+
+def test_recording_a_results_dict_says_to_pass_the_result(fitted, tmp_path):
+    result = score_article(fitted, "Serbia signs.", article_id="a1")
+    with pytest.raises(TypeError, match="not its to_dict"):
+        HistoryStore(tmp_path / "history.sqlite").record([result.to_dict()])
+
+
+def test_stance_over_time_of_undated_articles_has_its_columns():
+    frame = stance.stance_over_time([make_scores("a", None, {"russia": 0.2})], by="month")
+    assert frame.empty and {"target", "period", "net", "low", "high"} <= set(frame.columns)
+
+
+def test_explaining_with_labels_that_do_not_fit_is_refused(fitted):
+    with pytest.raises(ValueError, match="1 labels for 2 sentences"):
+        stance.explain_sentences(fitted, TEXTS[:2], labels=[{"russia": "favor", "eu": "none"}])
+    with pytest.raises(ValueError, match=r"labels\[0\] gives russia 'pro'"):
+        stance.explain_sentences(fitted, TEXTS[:1], labels=[{"russia": "pro", "eu": "none"}])
+    with pytest.raises(ValueError, match="top must be a number of terms"):
+        stance.explain_sentences(fitted, TEXTS[:1], top=-1)
