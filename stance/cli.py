@@ -81,7 +81,7 @@ def _json_line(data) -> str:
 
 
 def user_errors(command):
-    """Turn StanceError into one stderr line; show each StanceWarning as one line when it happens.
+    """Turn StanceError (and an OSError nothing else caught) into one stderr line; show each StanceWarning as one line when it happens.
 
     Shown as they happen, the warnings of a long run come while it runs, and those
     that explain a refusal come before the error line that sums it up.
@@ -119,8 +119,10 @@ def _os_error_line(err: OSError) -> str:
             errno.ENAMETOOLONG: "give a shorter path",
             errno.EACCES: "check the permissions, or choose another path",
             errno.EPERM: "check the permissions, or choose another path",
-            errno.EROFS: "the file system is read-only; choose another path"}.get(err.errno, "check the path")
-    where = f"{err.filename}: " if err.filename else ""
+            errno.EROFS: "the file system is read-only; choose another path",
+            errno.ECONNREFUSED: "check that what it connects to is running"}.get(
+        err.errno, "check the path" if err.filename else "check what it names and run it again")
+    where = "".join(f"{name}: " for name in (err.filename, err.filename2) if name)
     return f"{where}{err.strerror or err}; {hint}"
 
 
@@ -735,7 +737,7 @@ MAX_ANSWER_BYTES = 1024
 
 def _lines():
     """Answers from a pipe, one per line; a stream without line breaks is refused, never read whole."""
-    while line := sys.stdin.buffer.readline(MAX_ANSWER_BYTES + 1):
+    while line := sys.stdin.buffer.readline(MAX_ANSWER_BYTES + 2):  # room for the answer and "\r\n"
         if len(line.rstrip(b"\r\n")) > MAX_ANSWER_BYTES or b"\0" in line:
             raise InputError(f"stdin is not answers (a line over {MAX_ANSWER_BYTES} bytes, or NUL bytes); "
                              "pipe one answer per line, such as f, a, n, s or q")

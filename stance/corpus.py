@@ -309,7 +309,7 @@ def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(row, dict):
                 raise InputError(f"{name}:{line_no}: a JSON {_json_kind(row)}, not an object (one article per line); "
                                  "fix or remove the line")
-            if b"\\u" in raw and holds_lone_surrogate(row):  # only an escape can spell one
+            if holds_lone_surrogate(row, raw):
                 raise InputError(f"{name}:{line_no}: holds a lone surrogate escape (\\ud800-\\udfff), not text; "
                                  "fix the line")
             number += 1

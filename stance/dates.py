@@ -39,6 +39,7 @@ _SETTINGS = {
     "RETURN_AS_TIMEZONE_AWARE": False,
 }
 _ISO = re.compile(r"\d{4}-\d\d-\d\d([T ].*)?")
+_CLOCK = re.compile(r"[T ](\d\d?):(\d\d)")
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2\d\d\d)(?!\d)")
 # A full date names a day, a month and a year close together: a month as a number, or
 # a month name's first letters (English, Serbian Latin and Cyrillic) with a day number.
@@ -113,8 +114,11 @@ def parse_date(value: object) -> str | None:
     if not text or text.lower() in {"nan", "nat", "none", "null"}:
         return None
     try:
-        if _ISO.fullmatch(text):  # a time after the day must be one too ("T25:99" is not)
-            day = datetime.fromisoformat(text).date() if len(text) > 10 else Date.fromisoformat(text)
+        if _ISO.fullmatch(text):
+            clock = _CLOCK.match(text, 10)  # whatever follows the day (a time, a zone) is not read, but an
+            if clock and (int(clock[1]) > 24 or int(clock[2]) > 59):  # hour or minute no clock shows is not a date
+                raise ValueError(text)
+            day = Date.fromisoformat(text[:10])
         elif _DOTTED.match(text):
             dotted = _dotted(text)
             if dotted is None:
@@ -139,7 +143,7 @@ def _parse_written(text: str) -> str:
 
 
 def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
-    """The first full date stated in an article's opening lines, as ``YYYY-MM-DD``.
+    """The first full date stated in an article's opening lines (their first 300 characters), as ``YYYY-MM-DD``.
 
     Examples
     --------

@@ -189,8 +189,16 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def holds_lone_surrogate(value) -> bool:
-    """Whether parsed JSON holds half a surrogate pair (``"\\udc00"``), which no UTF-8 file, table or database can."""
+#: A JSON escape of a surrogate (``\\ud800``-``\\udfff``): the only way a JSON line can spell half a pair.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def holds_lone_surrogate(value, line: str | bytes) -> bool:
+    """Whether ``value``, parsed from the JSON ``line``, holds half a surrogate pair, which no UTF-8 file,
+    table or database can; the line is searched first, so that a line without such an escape costs little."""
+    if not (_SURROGATE_ESCAPE_BYTES if isinstance(line, bytes) else _SURROGATE_ESCAPE).search(line):
+        return False
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:

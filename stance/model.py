@@ -265,7 +265,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"head {type(self.head).__name__} gives no probabilities (predict_proba); "
                              "use a probabilistic classifier, or wrap it in CalibratedClassifierCV")
         items = _items(X)
-        labels = _label_matrix(y, self.targets, len(items), two_classes=self.head is None)  # a logistic regression needs two
+        # A logistic regression needs two classes (renamed copies may add the second, 'none').
+        labels = _label_matrix(y, self.targets, len(items), two_classes=self.head is None and not self.renamed_copies)
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and groups.shape != (len(items),):
             raise ValueError(f"groups must have shape ({len(items)},), got {groups.shape}")
@@ -318,7 +319,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None) -> float:
         """Macro-F1 over favor, against and none, averaged over the targets (the figure the reports give).
 
-        Cells of ``y`` that are None are left out of their target's score.
+        Cells of ``y`` that are None are left out of their target's score, and a target
+        with no labeled cell out of the average.
         """
         from sklearn.metrics import f1_score
 
@@ -330,8 +332,11 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         scores = []
         for j in range(labels.shape[1]):
             labeled = np.array([v is not None for v in labels[:, j]])
-            scores.append(f1_score(labels[labeled, j].astype(str), predicted[labeled, j].astype(str),
-                                   labels=list(STANCES), average="macro", zero_division=0))
+            if labeled.any():  # a target no row labels has no score
+                scores.append(f1_score(labels[labeled, j].astype(str), predicted[labeled, j].astype(str),
+                                       labels=list(STANCES), average="macro", zero_division=0))
+        if not scores:
+            raise ValueError("y labels no sentence for any target; give at least one label")
         return float(np.mean(scores))
 
     def __sklearn_tags__(self):
@@ -601,7 +606,7 @@ def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarra
         if missing:
             raise ValueError(f"y lacks columns for targets {missing}")
         y = y[list(targets)].to_numpy(dtype=object)
-    labels = np.asarray(y, dtype=object)
+    labels = np.array(y, dtype=object)  # a copy: unlabeled cells are set to None below, never in the caller's y
     if labels.ndim == 1 and len(targets) == 1:
         labels = labels[:, None]
     if labels.shape != (n, len(targets)):

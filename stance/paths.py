@@ -36,10 +36,9 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     """Refuse an output path that cannot be written, before any long work is done.
 
     ``folder``: ``path`` is a folder written into (else a file). ``replaced``: the
-    folder is swapped in whole beside itself, so its parent must be writable too;
-    with ``ours`` (a function of the folder, true for one this command wrote), a
-    non-empty folder it does not recognise is refused, since replacing it would
-    delete what it holds. ``append``: an existing file is appended to, so it must
+    folder is swapped in whole beside itself, so its parent must be writable too.
+    ``ours`` (a function of a folder, true for one this command wrote): a non-empty
+    folder it does not recognise is refused, since replacing it would delete what it holds. ``append``: an existing file is appended to, so it must
     be writable itself. Returns the path, ``~`` expanded.
     """
     path = Path(path).expanduser()

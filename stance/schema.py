@@ -231,7 +231,7 @@ def _read_rows(path: Path, targets: Sequence[str] | None,
             obj = parse_json(line)
         except json.JSONDecodeError as err:
             raise LabelFormatError(f"{where}: not valid JSON ({err.msg}); fix or remove the line") from None
-        if "\\u" in line and holds_lone_surrogate(obj):  # only an escape can spell one
+        if holds_lone_surrogate(obj, line):
             raise LabelFormatError(f"{where}: holds a lone surrogate escape (\\ud800-\\udfff), not text; fix the line")
         if isinstance(obj, dict) and "targets" in obj and "article" not in obj:
             if rows or not isinstance(obj["targets"], list) or not obj["targets"] or not all(

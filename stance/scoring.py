@@ -61,7 +61,7 @@ def _as_article(article: Article | str, article_id: str) -> Article:
 
 
 def _content_sha256(article: Article | str) -> str:
-    """What the history store tells article versions apart by: the raw text's SHA-256 (an Article's lines, joined)."""
+    """What the history store tells article versions apart by: the SHA-256 of the text given (of an Article's lines, joined)."""
     text = article if isinstance(article, str) else "\n".join(s.text for s in article.segments)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -192,7 +192,10 @@ def score_article(model, article: Article | str, *, article_id: str = "-", date:
     >>> result.summary["russia"]["net"]  # doctest: +SKIP
     0.71
     """
-    return score_articles(model, [_as_article(article, article_id)], dates=[date])[0]
+    result = score_articles(model, [_as_article(article, article_id)], dates=[date])[0]
+    if isinstance(article, str):
+        result.content_sha256 = _content_sha256(article)  # the raw text, as `stance score` records it
+    return result
 
 
 def _article_scores(model, article: Article, date, info, probas) -> ArticleScores:

@@ -147,6 +147,11 @@ def test_a_date_with_a_time_that_is_none_is_refused(tmp_path, isolated_home):
     table.write_text('{"id": "a", "date": "2024-01-01T25:99", "text": "Serbia signs."}\n', encoding="utf-8")
     line = one_error_line(run_stance("score", table, "--model", tmp_path / "no-model"))
     assert "'2024-01-01T25:99' is not a date" in line
+    from stance.dates import parse_date
+
+    for stamp in ("2024-01-05 10:00:00 UTC", "2024-01-05T10:00:00+01:00[Europe/Belgrade]", "2024-01-05T24:00:00",
+                  "2024-01-05 1:05", "2024-01-05T"):  # what exporters write after the day is not read
+        assert parse_date(stamp) == "2024-01-05", stamp
 
 
 def test_a_backend_typo_leaves_no_database_behind(tmp_path, isolated_home):
@@ -165,6 +170,15 @@ def test_labeling_refuses_a_stream_that_is_not_answers(tmp_path, isolated_home):
     assert "stdin is not answers" in line
     line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="n" * 5000))
     assert "stdin is not answers" in line and not out.exists()
+
+
+def test_an_answer_line_of_the_longest_length_ending_in_crlf_is_one_answer(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    result = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="x" * 1024 + "\r\nq\n")
+    assert result.returncode == 0, result.stderr
+    assert not out.exists() or not out.read_text(encoding="utf-8").strip()  # no empty line taken as the guess
 
 
 def test_a_labeling_log_row_without_a_sentence_is_named(tmp_path, isolated_home):

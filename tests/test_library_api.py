@@ -212,3 +212,35 @@ def test_explaining_with_labels_that_do_not_fit_is_refused(fitted):
         stance.explain_sentences(fitted, TEXTS[:1], labels=[{"russia": "pro", "eu": "none"}])
     with pytest.raises(ValueError, match="top must be a number of terms"):
         stance.explain_sentences(fitted, TEXTS[:1], top=-1)
+
+
+def test_score_article_records_the_hash_of_the_text_it_was_given(fitted):
+    import hashlib
+
+    text = "Serbia stands with its Russian ally.\n\n  The parade lasted two hours.  \n"
+    assert score_article(fitted, text, article_id="a").content_sha256 == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_score_leaves_out_a_target_no_row_labels(fitted):
+    only_russia = [(r, None) for r, _ in GOLD]
+    from sklearn.metrics import f1_score
+
+    expected = f1_score([r for r, _ in GOLD], fitted.predict(TEXTS)[:, 0], labels=["favor", "against", "none"],
+                        average="macro", zero_division=0)
+    assert fitted.score(TEXTS, only_russia) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="labels no sentence"):
+        fitted.score(TEXTS, [(None, None)] * len(TEXTS))
+
+
+def test_fit_leaves_the_callers_labels_as_they_were(hashing_encoder):
+    y = np.array(GOLD, dtype=object)
+    y[0, 0] = np.nan
+    StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, y, groups=GROUPS)
+    assert isinstance(y[0, 0], float) and np.isnan(y[0, 0])
+
+
+def test_renamed_copies_may_give_a_target_its_second_class(hashing_encoder):
+    texts = ["Vucic praises Putin.", "Belgrade thanks Moscow for gas.", "Serbia backs Russia at the UN.",
+             "Vucic meets Putin in Sochi."]
+    model = StanceClassifier(encoder=hashing_encoder, targets=("russia",), cv=1, renamed_copies=True)
+    assert list(model.fit(texts, [["favor"]] * 4).classes_[0]) == ["favor", "none"]

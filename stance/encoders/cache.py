@@ -311,8 +311,8 @@ class EmbeddingCache:
 def clear_cache(path: str | Path | None = None) -> str:
     """Empty the cache, or remove its file when SQLite cannot read it; says what was done.
 
-    Only a file that looks like a cache is removed: empty, starting as an SQLite
-    file does, or named ``*.sqlite``; anything else at the path is left alone.
+    Only a file that looks like a cache is removed: empty, or starting as an SQLite
+    file does (whatever its name); anything else at the path is left alone.
     """
     path = Path(path) if path is not None else default_cache_path()
     try:
