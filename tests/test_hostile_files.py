@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import joblib
 import pytest
@@ -267,3 +268,37 @@ def test_an_unreadable_head_file_is_named(saved_model, monkeypatch):
     with pytest.raises(ModelIntegrityError, match="cannot be read .Permission denied.; check its permissions"):
         load_model(saved_model, encoder=Saveable())
     assert os.path.exists(saved_model / "head.joblib")
+
+
+def test_a_report_page_holds_a_metric_that_is_not_a_number_as_null():
+    from stance.pages import embed_json
+
+    assert embed_json({"macro_f1": float("nan"), "interval": [0.5, float("inf")], "text": "</script>"}) == (
+        '{"macro_f1": null, "interval": [0.5, null], "text": "\\u003c/script\\u003e"}')
+
+
+def test_an_article_index_that_is_not_utf8_is_named(tmp_path, isolated_home):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Serbia signs.\n", encoding="utf-8")
+    (folder / "articles.jsonl").write_bytes(b'\xff\xfe{"id": "a"}\n')
+    line = one_error_line(run_stance("score", folder, "--model", tmp_path / "no-model"))
+    assert "articles.jsonl: not UTF-8" in line
+
+
+def test_labeling_without_stdin_or_a_name_says_what_to_do(tmp_path, isolated_home):
+    import subprocess
+
+    from conftest import stance_script
+
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia signs.\n", encoding="utf-8")
+    closed = subprocess.run(f"{stance_script()} label {article} --labels {tmp_path / 'm.jsonl'} --annotator ana <&-",
+                            shell=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert "stdin is closed" in closed.stderr and "Traceback" not in closed.stderr and closed.returncode == 1
+    nameless = subprocess.run(["setpriv", "--reuid", "54321", "--regid", "54321", "--clear-groups", stance_script(),
+                               "label", str(article), "--labels", "/dev/shm/never.jsonl"], capture_output=True,
+                              text=True, env={k: v for k, v in os.environ.items() if k not in ("USER", "LOGNAME")},
+                              input="q\n") if os.geteuid() == 0 and shutil.which("setpriv") else None
+    if nameless is not None:  # as root, run as a user id with no name
+        assert "pass --annotator NAME" in nameless.stderr and "Traceback" not in nameless.stderr

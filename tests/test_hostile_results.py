@@ -160,6 +160,12 @@ def _change_sentence(change):
     return apply
 
 
+def _second_index_as_first(row):
+    sentences = json.loads(row["sentences"])
+    sentences[1]["index"] = sentences[0]["index"]
+    row["sentences"] = json.dumps(sentences)
+
+
 #: (what is changed in one row, what the error says, whether drift without evidence reads it)
 BAD_CELLS = {
     "summary-not-json": (lambda r: r.update(summary="not json"), "its summary is not valid JSON", True),
@@ -181,6 +187,8 @@ BAD_CELLS = {
     "probability-2": (_change_sentence(lambda s: s["russia"]["proba"].update(favor=2.0)), "P(favor) 2.0", False),
     "probability-nan": (_change_sentence(lambda s: s["eu"]["proba"].update(none=float("nan"))), "P(none) nan", False),
     "skipped-not-a-list": (lambda r: r.update(skipped='{"x": 1}'), "skipped lines are not a list", False),
+    "index-used-twice": (_second_index_as_first, "its sentence 1 has index 0, used twice", False),
+    "index-past-any-article": (_change_sentence(lambda s: s.update(index=2**70)), "above 2147483647", False),
 }
 
 
