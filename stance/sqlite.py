@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from stance.errors import StanceWarning
 
-__all__ = ["HEADER", "Peek", "connect", "connect_reader", "connect_readonly", "peek", "retry", "transaction",
+__all__ = ["HEADER", "Peek", "connect", "connect_reader", "connect_readonly", "peek", "retry", "table_columns", "transaction",
            "writable_problem"]
 
 RETRY_SECONDS = 120.0
@@ -77,6 +77,11 @@ def connect_reader(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+def table_columns(conn: sqlite3.Connection, table: str) -> frozenset[str]:
+    """The names of a table's columns."""
+    return frozenset(row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (table,)))
+
+
 def peek(path: str | Path) -> Peek | None:
     """The ids and tables of an SQLite file, read without changing it; None when it is no SQLite file.
 
@@ -95,8 +100,7 @@ def peek(path: str | Path) -> Peek | None:
                 application_id=conn.execute("PRAGMA application_id").fetchone()[0],
                 user_version=conn.execute("PRAGMA user_version").fetchone()[0],
                 tables=tables,
-                columns={t: frozenset(row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (t,)))
-                         for t in tables},
+                columns={t: table_columns(conn, t) for t in tables},
             )
 
         return retry(read)

@@ -52,6 +52,7 @@ from stance.sqlite import (
     connect_reader,
     peek,
     retry,
+    table_columns,
     transaction,
     writable_problem,
 )
@@ -160,8 +161,7 @@ def _first_columns() -> dict[str, frozenset[str]]:
     try:
         for statement in MIGRATIONS[0]:
             conn.execute(statement)
-        return {t: frozenset(row[0] for row in conn.execute("SELECT name FROM pragma_table_info(?)", (t,)))
-                for t in STANCE_TABLES}
+        return {t: table_columns(conn, t) for t in STANCE_TABLES}
     finally:
         conn.close()
 
