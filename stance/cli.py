@@ -81,7 +81,8 @@ def _json_line(data) -> str:
 
 
 def user_errors(command):
-    """Turn StanceError (and an OSError nothing else caught) into one stderr line; show each StanceWarning as one line when it happens.
+    """Turn StanceError (and an OSError nothing else caught) into one stderr line, and Ctrl-C into one line and
+    exit 130; show each StanceWarning as one line when it happens.
 
     Shown as they happen, the warnings of a long run come while it runs, and those
     that explain a refusal come before the error line that sums it up.
@@ -107,6 +108,8 @@ def user_errors(command):
                 raise
             except OSError as err:  # one the command did not foresee: still one line, saying what to do
                 _fail(_os_error_line(err))
+            except KeyboardInterrupt:  # commands with work to keep (score, record, label) say what they kept
+                _fail("interrupted; files are written whole or not at all, so none was left half-written", code=130)
 
     return wrapper
 
@@ -335,6 +338,9 @@ def score(
         from stance.paths import check_writable
 
         check_writable(output, "--output", folder=True)
+        from stance.persist import read_metadata
+
+        read_metadata(model or default_model_dir())  # a missing model leaves no new --db behind
         store = _open_store(db) if record else None  # a bad --db fails before the cluster work
         try:
             run = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
@@ -377,6 +383,9 @@ def score(
     from stance.persist import checked_backend
 
     checked_backend(backend)  # before --db is made, so that a typo leaves no empty database behind
+    from stance.store import default_db_path
+
+    new_db = record and not os.path.lexists(db if db is not None else default_db_path())
     store = _open_store(db) if record else None  # a bad --db or --output fails before the model loads
     try:
         if output is not None:
@@ -387,13 +396,16 @@ def score(
     except BaseException:
         if store is not None:
             store.close()
+            if new_db:  # made by this command a moment ago, and empty: a missing model leaves nothing behind
+                for made in (store.path, Path(f"{store.path}-wal"), Path(f"{store.path}-shm")):
+                    made.unlink(missing_ok=True)
         raise
     if results_folder is not None and results_folder.done and not skip_recorded:  # else counted at the end
         typer.echo(f"resuming: {len(results_folder.done)} articles already in {_shown(output)} are skipped", err=True)
     versions = Versions(model_id, folder=results_folder, store=store, replace=replace, skip_recorded=skip_recorded)
     documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
-    batch, part, written, recorded, header, stopped = [], [], 0, 0, False, None
+    batch, part, written, saved, recorded, header, stopped = [], [], 0, 0, 0, False, None
     try:
         try:
             for result in score_documents(fitted, documents):
@@ -417,14 +429,17 @@ def score(
                 if results_folder is not None:
                     part.append(result)
                     if len(part) >= 1024:
-                        results_folder.write(part)
+                        saved += _write_part(results_folder, part)
                         part = []
-        except (KeyboardInterrupt, BrokenPipeError, InputError) as stop:  # Ctrl-C, a reader such as `head` gone,
-            stopped = stop  # or a bad article further on: what was scored before it is still kept, below
+        except (KeyboardInterrupt, BrokenPipeError, InputError, _PartNotWritten) as stop:  # Ctrl-C, a reader such
+            stopped = stop  # as `head` gone, a bad article further on or a full disk: what was done before is kept
         if store is not None:
             recorded += store.record(batch, replace=replace)
-        if results_folder is not None:
-            results_folder.write(part)
+        if results_folder is not None and not isinstance(stopped, _PartNotWritten):
+            try:
+                saved += _write_part(results_folder, part)
+            except _PartNotWritten as stop:
+                stopped = stop
     finally:
         progress.close()
         if store is not None:
@@ -433,7 +448,7 @@ def score(
     if store is not None:
         kept.append(f"recorded {recorded} articles in {_shown(store.path)}")
     if results_folder is not None:
-        kept.append(f"wrote {written} articles to {_shown(output)}")
+        kept.append(f"wrote {saved} articles to {_shown(output)}")
     if skip_recorded:
         kept.append(f"skipped {versions.skipped} articles already recorded with this text and model")
     if stopped is not None:
@@ -442,6 +457,20 @@ def score(
     for line in kept:
         typer.echo(line, err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
+
+
+class _PartNotWritten(Exception):
+    """A results part could not be written (a full disk, say): the run stops, keeping what is stored."""
+
+
+def _write_part(folder, part: list) -> int:
+    from stance.paths import write_error
+
+    try:
+        folder.write(part)
+    except OSError as err:
+        raise _PartNotWritten(str(write_error(folder.path, err, "cannot write a results part in"))) from None
+    return len(part)
 
 
 def _how_to_finish(resumes_output: bool, records: bool, skips_recorded: bool) -> str:
@@ -463,7 +492,7 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again:
         os.close(devnull)
         if not kept:
             raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
-    if isinstance(stop, InputError):
+    if isinstance(stop, (InputError, _PartNotWritten)):
         reason, again = f"{stop}; stopped", f"fix it, then {again}"
     else:
         reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
@@ -548,13 +577,14 @@ def drift(
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
-    from stance.paths import check_writable, refuse_overwriting
+    from stance.pages import PAGE_START
+    from stance.paths import PNG_START, check_writable, refuse_overwriting, starts_with
     from stance.store import default_db_path
 
-    for path, option in ((plot, "--plot"), (html, "--html")):
+    for path, option, ours in ((plot, "--plot", PNG_START), (html, "--html", PAGE_START)):
         if path is not None:
-            check_writable(path, option)
             refuse_overwriting(path, option, [results if results is not None else db or default_db_path()])
+            check_writable(path, option, ours=starts_with(ours))
     if plot is not None and html is not None and os.path.realpath(plot) == os.path.realpath(html):
         _fail(f"--plot and --html both name {plot}; give each its own file", code=2)
     with_evidence = evidence or as_json or html is not None
@@ -618,12 +648,15 @@ def report(
     ] = None,
 ):
     """Render a training run's evaluation as one explorable HTML page (confusion cells list their sentences)."""
-    from stance.paths import check_writable, refuse_overwriting
-    from stance.report import write_evaluation_page
+    from stance.pages import PAGE_START
+    from stance.paths import check_writable, refuse_overwriting, starts_with
+    from stance.report import require_file, write_evaluation_page
 
     target = html if html is not None else run / "report.html"
-    check_writable(target, "--html")
+    if experiments is not None:  # before the output checks, which would take a folder given here as one to protect
+        require_file(experiments, "--experiments", "give a Markdown file with a table")
     refuse_overwriting(target, "--html", [run / "metrics.json", run / "predictions.jsonl", experiments])
+    check_writable(target, "--html", ours=starts_with(PAGE_START))
     written = write_evaluation_page(run, target, experiments=experiments)
     typer.echo(f"evaluation page written to {_shown(written)}", err=True)
 
@@ -662,6 +695,9 @@ def label(
     except (KeyError, OSError):  # no $USER and a user id with no name, as in some containers
         _fail(f"cannot tell who is labeling (no $USER, and user id {os.getuid()} has no name); pass --annotator NAME")
     log = LabelLog(check_writable(labels, "--labels", append=True))
+    for item in inputs:
+        if log.path.exists() and os.path.exists(item) and os.path.samefile(item, log.path):
+            _fail(f"{item} is the --labels file answers go to, not an article; give the articles to label")
     documents = list(read_documents(inputs))
     try:
         fitted = load_model(model or default_model_dir(), backend=backend)
@@ -797,19 +833,33 @@ def labels_stats(
 @labels_app.command("agreement")
 @user_errors
 def labels_agreement(
-    a: Annotated[Path, typer.Argument(help="First annotator's label file.")],
-    b: Annotated[Path, typer.Argument(help="Second annotator's label file.")],
+    a: Annotated[Path, typer.Argument(help="First annotator's label file, or a labeling log two annotators shared.")],
+    b: Annotated[Optional[Path], typer.Argument(help="Second annotator's label file.")] = None,
+    annotators: Annotated[Optional[str], typer.Option(
+        "--annotators", metavar="A,B",
+        help="The two annotators to compare: one per file, or two of a shared log's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
 ):
     """Cohen's kappa, percent agreement and confusion per target on the sentences both label."""
     from stance.labeltools import agreement
 
-    result = agreement(a, b)
+    names = None if annotators is None else [n.strip() for n in annotators.split(",")]
+    result = agreement(a, b, annotators=names)
+    if not result["n"]:
+        _fail(f"no sentence is labeled by both {result['sides'][0]} and {result['sides'][1]}; "
+              "compare annotators who labeled the same articles")
+    if not result["targets"]:
+        _fail(f"{result['sides'][0]} and {result['sides'][1]} label no target in common; "
+              "compare files that label the same targets")
     if as_json:
         typer.echo(_json_line(result))
         return
-    typer.echo(f"{result['n']} sentences labeled in both files")
+    typer.echo(_for_terminal(f"{result['n']} sentences labeled by both: A = {result['sides'][0]}, B = {result['sides'][1]}",
+                             one_line=True))
     for t, r in result["targets"].items():
+        if not r["n"]:
+            typer.echo(f"\n{t}: no sentence labeled by both")
+            continue
         typer.echo(f"\n{t}: kappa {r['kappa']:.3f}, agreement {r['agreement']:.1%} over {r['n']} sentences")
         typer.echo("  " + "A/B".ljust(10) + "".join(f"{s:>9s}" for s in ("favor", "against", "none")))
         for x, row in r["confusion"].items():
@@ -889,6 +939,9 @@ def export(
     since: SinceOption = None,
     until: UntilOption = None,
     model_id: ModelIdOption = None,
+    escape_formulas: Annotated[bool, typer.Option(
+        "--escape-formulas", help="Put ' before a CSV cell that starts with = + - @ (or a tab or carriage return), "
+        "which a spreadsheet would run as a formula (article text is written by others).")] = False,
 ):
     """Write one row per scored sentence and target to a CSV or Parquet file, for pandas, R or a spreadsheet."""
     from stance.export import export_sentences
@@ -896,7 +949,7 @@ def export(
     if db is not None and results is not None:
         _fail("give --db or --results, not both", code=2)
     written = export_sentences(output, db=db, results=results, model_id=model_id, sources=source, since=since,
-                               until=until)
+                               until=until, escape_formulas=escape_formulas)
     typer.echo(f"wrote {written} rows to {_shown(output)}", err=True)
 
 

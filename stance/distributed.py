@@ -125,14 +125,68 @@ def _pool_shape(cpus: float, workers: int | None) -> tuple[int, float]:
 BLOCK_BYTES = 256 * 1024
 
 
+#: The Ray Data reader of each table suffix.
+READERS = {".jsonl": "read_json", ".csv": "read_csv", ".parquet": "read_parquet"}
+
+
 def _read(path: Path):
     import ray.data
 
-    reader = {".jsonl": ray.data.read_json, ".csv": ray.data.read_csv, ".parquet": ray.data.read_parquet}
-    if path.suffix.lower() not in reader:
-        raise InputError(f"{path}: the ray engine reads one table (.jsonl, .csv or .parquet)")
     blocks = min(10_000, max(1, -(-path.stat().st_size // BLOCK_BYTES)))
-    return reader[path.suffix.lower()](str(path), override_num_blocks=blocks)
+    return getattr(ray.data, READERS[path.suffix.lower()])(str(path), override_num_blocks=blocks)
+
+
+def _check_address(address: str | None) -> None:
+    """Refuse, within seconds, a cluster address that is not host:port or where nothing answers.
+
+    ``ray.init`` retries an address that does not answer for minutes, and raises a
+    traceback for one it cannot parse. ``auto`` and ``local`` are left to Ray.
+    """
+    import socket
+
+    if address is None or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or "/" in host or not 0 < int(port) < 65536:
+        raise InputError(f"--ray-address {address!r}: not host:port (e.g. 10.0.0.5:6379), ray://host:port, "
+                         "auto or local; check --ray-address / RAY_ADDRESS")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT).close()
+    except OSError as err:
+        raise InputError(f"cannot reach a Ray cluster at {address} ({err.strerror or err}); "
+                         "check --ray-address / RAY_ADDRESS and that the cluster is running") from None
+
+
+#: Seconds to wait for a cluster's address to answer.
+ADDRESS_TIMEOUT = 5.0
+
+
+def _first_line(err: BaseException) -> str:
+    """An exception's message as one line, without the colour codes Ray puts in it."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def _unreadable(table: Path | str, err: BaseException, doing: str = "read it as a table") -> InputError:
+    """What Ray met reading or scoring ``table``, as one line: the worker's own exception, which names the fault.
+
+    A task's error arrives as text holding the worker's traceback, whose last
+    ``Name: message`` line is the fault (the exception object itself may not
+    survive the trip between processes whole).
+    """
+    import re
+
+    message = _stance_message(err)
+    if message is not None:
+        return InputError(message)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    faults = [f for f in re.findall(r"^((?:\w+\.)*\w*(?:Error|Exception|Invalid)): (.+)$", text, flags=re.MULTILINE)
+              if not f[0].startswith("ray.")]  # Ray's own wrappers ("UDF failed to process a data block") say nothing
+    fault = f"{faults[-1][0].rsplit('.', 1)[-1]}: {faults[-1][1]}" if faults else _first_line(err)
+    return InputError(f"{table}: Ray could not {doing} ({fault}); "
+                      "score it with --engine local to find the line at fault")
 
 
 def score_with_ray(
@@ -162,31 +216,44 @@ def score_with_ray(
 
     table, output = Path(table), Path(output)
     require_regular_file(table, "give a .jsonl, .csv or .parquet file")  # a FIFO would block Ray's read
+    if table.suffix.lower() not in READERS:
+        raise InputError(f"{table}: the ray engine reads one table (.jsonl, .csv or .parquet)")
     meta = read_metadata(model_path)  # a missing or broken model fails here, not in every worker
-    folder = ResultsFolder(output, saved_model_id(meta))  # the id its scores will carry
-    held = {key: version[0] for key, version in folder.versions.items()}
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    _check_address(address)  # a cluster that does not answer would hold ray.init for minutes
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except (ValueError, ConnectionError, RuntimeError, ImportError) as err:
+            raise InputError(f"Ray cannot start or join a cluster at {address or 'this machine'} "
+                             f"({_first_line(err)}); check --ray-address / RAY_ADDRESS") from None
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.enable_progress_bar_name_truncation = True
-    data = _read(table)
     _quiet_ray()
-    if "id" not in (data.columns() or []):
-        raise InputError(f"{table}: the ray engine needs an 'id' column, so that every article keeps its id")
-    if "text" not in data.columns():
-        raise InputError(f"{table}: no 'text' column; name the article-text column 'text'")
-    _check_distinct_ids(data, table)
-    keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in data.columns()]
+    try:
+        data = _read(table)
+        columns = data.columns() or []
+        if "id" not in columns:
+            raise InputError(f"{table}: the ray engine needs an 'id' column, so that every article keeps its id")
+        if "text" not in columns:
+            raise InputError(f"{table}: no 'text' column; name the article-text column 'text'")
+        _check_distinct_ids(data, table)
+    except StanceError:
+        raise
+    except Exception as err:  # noqa: BLE001 - Ray wraps what its read tasks met (bytes that are not UTF-8...)
+        raise _unreadable(table, err) from None
+    folder = ResultsFolder(output, saved_model_id(meta))  # made once the table reads; the id its scores will carry
+    held = {key: version[0] for key, version in folder.versions.items()}
+    keep = [c for c in ("text", "id", "date", "source", "title", "url") if c in columns]
     size, cpus_each = _pool_shape(ray.available_resources().get("CPU", 1.0), workers)
     scored = data.select_columns(keep).map_batches(
         _Scorer, fn_constructor_args=(str(Path(model_path).resolve()), date, source, backend, held, replace),
         batch_size=batch_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=size),
         num_cpus=cpus_each,
     )
-    return _write_results(scored, folder)
+    return _write_results(scored, folder, table)
 
 
 def _check_distinct_ids(data, table: Path) -> None:
@@ -211,7 +278,7 @@ def _check_distinct_ids(data, table: Path) -> None:
             seen.add(article)
 
 
-def _write_results(scored, folder) -> RayRun:
+def _write_results(scored, folder, table: Path | str = "the table") -> RayRun:
     """Collect the actors' rows here and write the scored ones into ``folder``, a part every PART_ROWS.
 
     However the run ends (done, Ctrl-C, a worker's error), what has come back is written.
@@ -237,11 +304,10 @@ def _write_results(scored, folder) -> RayRun:
                 part = []
     except KeyboardInterrupt:
         interrupted = True
-    except Exception as err:  # noqa: BLE001 - a worker's StanceError arrives wrapped by Ray
-        message = _stance_message(err)
-        if message is not None:
-            raise InputError(message) from None
+    except StanceError:
         raise
+    except Exception as err:  # noqa: BLE001 - a worker's StanceError, or a read task's fault, arrives wrapped by Ray
+        raise _unreadable(table, err, "score it") from None
     finally:
         folder.write_rows(part)
     return RayRun(counts["scored"], counts["skipped"], counts["refused"], interrupted)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
 from itertools import combinations
+from numbers import Integral
 
 import numpy as np
 
@@ -352,10 +353,21 @@ def _report_date(value) -> tuple[Date | None, bool]:
     return None, True
 
 
+#: The fields of a period row; a target cannot share their names.
+PERIOD_FIELDS = ("period", "start", "n_articles", "n_sentences")
+
+
 def _require_nets(views: list[dict], targets) -> None:
     """Refuse a net no statistic can use (text, NaN, outside [-1, 1]), as a database written by an
-    earlier stance may hold, before any is computed."""
+    earlier stance or edited by hand may hold, before any is computed."""
+    clash = [t for t in targets if t in PERIOD_FIELDS]
+    if clash:
+        raise StanceError(f"the target name {clash[0]!r} is also a field of each period; "
+                          "score the articles again with targets of other names")
     for v in views:
+        if not isinstance(v["summary"], dict) or not isinstance(v["n_sentences"], Integral) or isinstance(v["n_sentences"], bool):
+            raise StanceError(f"article {v['article']}: its recorded summary or sentence count is not what stance "
+                              "records (edited by hand?); score it again with `stance score ... --record --replace`")
         for t in targets:
             counts = v["summary"].get(t)
             net = counts.get("net") if isinstance(counts, dict) else None
@@ -477,8 +489,8 @@ def measure_drift(
         shown = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
         warnings.warn(f"{len(dropped)} article(s) have a stored date that is not a date from {DATE_RANGE} "
                       f"({shown}); counted as undated", StanceWarning, stacklevel=2)
-    targets = list(targets or next(iter(views))["summary"])
-    known = {t for v in views for t in v["summary"]}
+    targets = list(targets or (next(iter(views))["summary"] if isinstance(next(iter(views))["summary"], dict) else []))
+    known = {t for v in views if isinstance(v["summary"], dict) for t in v["summary"]}
     unknown = [t for t in targets if t not in known]
     if unknown:
         raise StanceError(f"no article was scored for target(s) {', '.join(unknown)}; "

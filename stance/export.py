@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stance.errors import StanceError, StanceWarning
-from stance.fileio import follow_umask, temp_file_beside, through_link
+from stance.fileio import keep_mode, temp_file_beside, through_link
 from stance.paths import check_writable, refuse_overwriting, write_error
 
 __all__ = ["COLUMNS", "ExportError", "export_sentences", "sentence_rows"]
@@ -49,6 +49,7 @@ def export_sentences(
     sources: Sequence[str] | None = None,
     since: str | None = None,
     until: str | None = None,
+    escape_formulas: bool = False,
 ) -> int:
     """Write the scored sentences to ``output`` (.csv or .parquet); return how many rows.
 
@@ -57,7 +58,10 @@ def export_sentences(
     with the scores of ``model_id`` (an id prefix; default the latest recorded).
     ``sources``, ``since`` and ``until`` select articles as ``stance drift`` does
     (undated articles are kept). Nothing matching is an error, and leaves
-    ``output`` as it was.
+    ``output`` as it was. ``escape_formulas`` (CSV only) puts ``'`` before a text
+    cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (:data:`FORMULA_STARTS`),
+    which a spreadsheet would otherwise run as a formula: article text is written
+    by others, and such a cell can fetch a web address or run a command.
     """
     output = Path(output).expanduser()
     suffix = output.suffix.lower()
@@ -66,20 +70,36 @@ def export_sentences(
         raise ExportError(f"--output {output}: {found}; give a file name ending in .csv or .parquet")
     if db is not None and results is not None:
         raise ExportError("give --db or --results, not both")
-    if results is not None and suffix == ".parquet" and output.parent.resolve() == Path(results).resolve():
-        raise ExportError(f"--output {output}: would become a part of the results folder {results}; "
+    if escape_formulas and suffix != ".csv":
+        raise ExportError("--escape-formulas is for CSV files a spreadsheet opens; Parquet keeps texts as they are")
+    if suffix == ".parquet" and (next(output.parent.glob("part-*.parquet"), None) is not None or (
+            results is not None and output.parent.resolve() == Path(results).resolve())):
+        raise ExportError(f"--output {output}: would become a part of the results folder {output.parent}; "
                           "write it elsewhere")
-    check_writable(output, "--output")
     if results is None:
         from stance.store import default_db_path
 
         refuse_overwriting(output, "--output", [db or default_db_path()])
+    check_writable(output, "--output", ours=_is_export)
     rows = sentence_rows(db=db, results=results, model_id=model_id, sources=sources, since=since, until=until)
     with _replacing(output) as tmp:
-        written = (_write_csv if suffix == ".csv" else _write_parquet)(rows, tmp)
+        written = _write_csv(rows, tmp, escape_formulas) if suffix == ".csv" else _write_parquet(rows, tmp)
         if not written:
             raise ExportError("no scored sentences match --source/--since/--until; widen the selection")
     return written
+
+
+def _is_export(path: Path) -> bool:
+    """Whether an existing file is an export (its columns are :data:`COLUMNS`), which a new export may replace."""
+    if path.suffix.lower() == ".csv":
+        with open(path, "rb") as handle:
+            return handle.readline(4096).rstrip(b"\r\n") == ",".join(COLUMNS).encode()
+    import pyarrow.parquet as pq
+
+    try:
+        return tuple(pq.read_schema(path).names) == COLUMNS
+    except Exception:  # noqa: BLE001 - whatever pyarrow cannot read as Parquet is not an export
+        return False
 
 
 def sentence_rows(
@@ -105,10 +125,13 @@ def _store_rows(db, model_id, sources, since, until) -> Iterator[dict]:
 
     with HistoryStore(db, create=False, readonly=True) as store:
         picked = _latest_model(store, model_id)
-        for article in store.articles(model_id=picked, sources=sources, since=since, until=until):
-            targets = list(article["summary"])
-            sentences = sorted(store.sentences(article["id"]), key=lambda s: (s["sentence"], targets.index(s["target"])))
-            yield from _rows(article, sentences)
+        for article in store.iter_articles(model_id=picked, sources=sources, since=since, until=until):
+            order = {t: i for i, t in enumerate(article["summary"])}
+            sentences = store.sentences(article["id"])
+            if any(s["target"] not in order for s in sentences):
+                raise ExportError(f"{store.path}: article {article['article']}: a recorded sentence is scored for a "
+                                  "target its summary lacks (edited by hand?); score it again with --record --replace")
+            yield from _rows(article, sorted(sentences, key=lambda s: (s["sentence"], order[s["target"]])))
 
 
 def _latest_model(store, model_id: str | None) -> str:
@@ -176,16 +199,17 @@ def _rows(article: dict, sentences: Iterable[dict]) -> Iterator[dict]:
 
 @contextmanager
 def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` that replaces it (fsynced, mode from the umask) once the block ends well."""
+    """A temporary path beside ``path`` that replaces it (fsynced, with the old file's mode, else the umask's)
+    once the block ends well."""
     path = through_link(path)
     try:
         fd, tmp = temp_file_beside(path)
     except OSError as err:
         raise write_error(path, err) from None
     try:
-        follow_umask(fd)
         os.close(fd)
         yield Path(tmp)
+        keep_mode(tmp, path)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -195,13 +219,19 @@ def _replacing(path: Path) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
-def _write_csv(rows: Iterable[dict], path: Path) -> int:
+#: What a spreadsheet reads as the start of a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _write_csv(rows: Iterable[dict], path: Path, escape_formulas: bool = False) -> int:
     """UTF-8 with a header; texts with commas, quotes or line breaks are quoted, so they read back whole."""
     written = 0
     with open(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         for row in rows:
+            if escape_formulas:
+                row = {k: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v for k, v in row.items()}
             writer.writerow(row)
             written += 1
     return written

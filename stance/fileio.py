@@ -38,6 +38,20 @@ def follow_umask(target: int | str | Path, folder: bool = False) -> None:
     os.chmod(target, (0o777 if folder else 0o666) & ~current_umask())
 
 
+def keep_mode(target: int | str | Path, replaced: str | Path) -> None:
+    """Give the new file ``target`` (a descriptor or path) the permissions of the file it will replace, so
+    that a private file stays private; a file that is new gets the umask's (:func:`follow_umask`).
+
+    Set once the new file is written, since a read-only mode would bar writing it by path.
+    """
+    try:
+        mode = os.stat(replaced).st_mode & 0o777
+    except OSError:
+        follow_umask(target)
+    else:
+        os.chmod(target, mode)
+
+
 #: A leftover must be this many seconds old before it is removed, so that a writer on another
 #: machine sharing the folder (whose process number means nothing here) is left alone while it works.
 LEFTOVER_AGE = 600.0
@@ -148,8 +162,8 @@ def through_link(path: str | Path) -> Path:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write a file through a fsynced temporary file and ``os.replace``.
 
-    A crash leaves either the old file or the new one, never a torn one. The
-    file's mode follows the umask. An OSError (disk full, permission) becomes
+    A crash leaves either the old file or the new one, never a torn one. A
+    replaced file keeps its mode; a new one's follows the umask. An OSError (disk full, permission) becomes
     a one-line :class:`~stance.paths.OutputPathError`. A symbolic link is written through.
     """
     given, path = Path(path), through_link(path)
@@ -162,9 +176,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise write_error(path, err) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            follow_umask(handle.fileno())
             handle.write(data)
             handle.flush()
+            keep_mode(handle.fileno(), path)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as err:

@@ -36,13 +36,26 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
     return problems
 
 
-def _rows(paths, articles=()) -> tuple[list[str], list[dict]]:
+def _rows(paths, articles=(), annotator: str | None = None) -> tuple[list[str], list[dict]]:
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        labels = load_labels(list(paths), articles=articles, check_text=bool(articles))
+        labels = load_labels(list(paths), articles=articles, check_text=bool(articles), annotator=annotator)
     return label_targets(labels), list(labels)
+
+
+def _annotators(rows: list[dict]) -> list[str]:
+    """Who answered in a file's rows, in order of first answer (``""``: rows that name no one)."""
+    return list(dict.fromkeys(r.get("annotator") or "" for r in rows))
+
+
+def _named(name: str) -> str:
+    return name or "rows without an annotator"
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(map(_named, names)) or "no answers at all"
 
 
 def label_stats(paths: Sequence[str | Path], articles: Sequence[str | Path] = ()) -> dict:
@@ -86,17 +99,25 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float:
     return (observed - expected) / (1 - expected)
 
 
-def agreement(path_a: str | Path, path_b: str | Path) -> dict:
-    """Agreement of two label files on the sentences both label, per target.
+def agreement(path_a: str | Path, path_b: str | Path | None = None, *,
+              annotators: Sequence[str] | None = None) -> dict:
+    """Agreement of two annotators on the sentences both label, per target.
 
-    Returns ``{"n", "targets": {t: {"kappa", "agreement", "n", "confusion"}},
-    "disagreements": [...]}``; ``confusion[a_label][b_label]`` counts sentences.
+    Two label files, one annotator each; or one labeling log two annotators
+    shared (``path_b`` None). ``annotators`` names the two to compare: one per
+    file, or two of the log's. Returns ``{"n", "sides", "targets": {t: {"kappa",
+    "agreement", "n", "confusion"}}, "disagreements": [...]}``;
+    ``confusion[a_label][b_label]`` counts sentences, and ``kappa`` and
+    ``agreement`` are None for a target no shared sentence labels.
     """
-    targets_a, rows_a = _rows([path_a])
-    targets_b, rows_b = _rows([path_b])
+    sides = _agreement_sides(path_a, path_b, annotators)
+    (targets_a, rows_a), (targets_b, rows_b) = (_rows([path], annotator=name) for path, name in sides)
     by_key_b = {(r["article"], r["sentence"]): r for r in rows_b}
     shared = [(r, by_key_b[(r["article"], r["sentence"])]) for r in rows_a if (r["article"], r["sentence"]) in by_key_b]
-    out = {"n": len(shared), "targets": {}, "disagreements": []}
+    for ra, rb in shared:
+        _require_same_text(rb, ra)
+    out = {"n": len(shared), "sides": [str(path) if name is None else f"{path} ({_named(name)})" for path, name in sides],
+           "targets": {}, "disagreements": []}
     for target in [t for t in targets_a if t in targets_b]:
         pairs = [(ra, rb) for ra, rb in shared if ra[target] is not None and rb[target] is not None]
         a = [ra[target] for ra, _ in pairs]
@@ -105,8 +126,8 @@ def agreement(path_a: str | Path, path_b: str | Path) -> dict:
         for x, y in zip(a, b):
             confusion[x][y] += 1
         out["targets"][target] = {
-            "kappa": cohen_kappa(a, b),
-            "agreement": (sum(x == y for x, y in zip(a, b)) / len(a)) if a else 0.0,
+            "kappa": cohen_kappa(a, b) if a else None,
+            "agreement": (sum(x == y for x, y in zip(a, b)) / len(a)) if a else None,
             "n": len(a),
             "confusion": confusion,
         }
@@ -117,6 +138,46 @@ def agreement(path_a: str | Path, path_b: str | Path) -> dict:
         ]
     out["disagreements"].sort(key=lambda d: (d["article"], d["sentence"], d["target"]))
     return out
+
+
+def _require_same_text(row: dict, first: dict) -> None:
+    """Refuse two labels of one (article, sentence) whose texts differ: the files split the article differently."""
+    if row["text"] != first["text"]:
+        raise LabelFormatError(f"{row['source']}: the text of article {row['article']} sentence {row['sentence']} "
+                               f"differs from {first['source']}; both files must label the same split of the article")
+
+
+def _agreement_sides(path_a, path_b, annotators) -> list[tuple[str | Path, str | None]]:
+    """The (file, annotator) pair of each side; a shared log without names must hold exactly two."""
+    if annotators is not None:
+        annotators = [annotators] if isinstance(annotators, str) else list(annotators)
+        if len(annotators) != 2:
+            raise LabelFormatError(f"{len(annotators)} annotator(s) named; name two, A's then B's (e.g. ana,bo)")
+    files = [path_a, path_a] if path_b is None else [path_a, path_b]
+    if annotators is None:
+        if path_b is None:
+            present = _annotators(label_rows(path_a))
+            if len(present) != 2:
+                raise LabelFormatError(
+                    f"{path_a} holds answers by {len(present)} annotator(s) ({_listed(present)}); "
+                    "give a second label file, or name two annotators with --annotators A,B")
+            return list(zip(files, present))
+        for path in files:
+            present = _annotators(label_rows(path))
+            if len(present) > 1:
+                raise LabelFormatError(
+                    f"{path} holds answers by {len(present)} annotators ({_listed(present)}); "
+                    "give it alone to compare two of them, or name one per file with --annotators A,B")
+        sides = [(path, None) for path in files]
+    else:
+        sides = list(zip(files, annotators))
+        for path, name in sides:
+            present = _annotators(label_rows(path))
+            if name not in present:
+                raise LabelFormatError(f"{path} holds no answers by {_named(name)}; it holds {_listed(present)}")
+    if Path(sides[0][0]).resolve() == Path(sides[1][0]).resolve() and sides[0][1] == sides[1][1]:
+        raise LabelFormatError(f"{sides[0][0]} would be compared with itself; give the second annotator's file or name")
+    return sides
 
 
 def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "later") -> dict:
@@ -133,16 +194,20 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
 
     if rule not in ("later", "majority"):
         raise LabelFormatError(f"unknown merge rule {rule!r}; use later or majority")
+    resolved = [Path(p).resolve() for p in paths]
+    twice = next((p for p, r in zip(paths, resolved) if resolved.count(r) > 1), None)
+    if twice is not None:
+        raise LabelFormatError(f"{twice} is given more than once; give each label file once, so that each votes once")
     voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
     for path in paths:
         stated = label_rows(path)
         origins = {(r["article"], r["sentence"]): r["origin"] for r in stated if r["origin"] is not None}
-        annotators = list(dict.fromkeys(r.get("annotator") or "" for r in stated))
+        annotators = _annotators(stated)
         for annotator in annotators if len(annotators) > 1 else [None]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 labels = load_labels([path], check_text=False, annotator=annotator)
-            name = str(path) if annotator is None else f"{path} ({annotator or 'rows without an annotator'})"
+            name = str(path) if annotator is None else f"{path} ({_named(annotator)})"
             voters.append((name, label_targets(labels), list(labels), origins))
     targets = list(dict.fromkeys(t for _, ts, _, _ in voters for t in ts))
     merged: dict[tuple[str, int], dict] = {}
@@ -152,9 +217,7 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
             key = (r["article"], r["sentence"])
             base = merged.setdefault(key, {"article": r["article"], "sentence": r["sentence"], "text": r["text"],
                                             "origin": r["origin"], "source": r["source"]})
-            if base["text"] != r["text"]:
-                raise LabelFormatError(f"{r['source']}: the text of article {key[0]} sentence {key[1]} differs from "
-                                       f"{base['source']}; both files must label the same split of the article")
+            _require_same_text(r, base)
             if key in origins:
                 base["origin"] = origins[key]
             for t in targets:

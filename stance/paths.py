@@ -37,20 +37,29 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
 
     ``folder``: ``path`` is a folder written into (else a file). ``replaced``: the
     folder is swapped in whole beside itself, so its parent must be writable too.
-    ``ours`` (a function of a folder, true for one this command wrote): a non-empty
-    folder it does not recognise is refused, since replacing it would delete what it holds. ``append``: an existing file is appended to, so it must
-    be writable itself. Returns the path, ``~`` expanded.
+    ``ours`` (a function of a path, true for what this command writes): a non-empty
+    folder or file it does not recognise is refused, since replacing it would lose what
+    it holds. ``append``: an existing file is appended to, so it must be writable
+    itself. Returns the path, ``~`` expanded.
     """
     path = Path(path).expanduser()
+    if os.path.islink(path) and not os.path.exists(path) and is_link_loop(path):
+        raise OutputPathError(f"{what} {path}: is a loop of symbolic links; remove the link or choose another path")
     if folder and os.path.lexists(path) and not os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
     try:
-        foreign = ours is not None and os.path.isdir(path) and any(path.iterdir()) and not ours(path)
+        if folder:
+            foreign = ours is not None and os.path.isdir(path) and any(path.iterdir()) and not ours(path)
+        else:
+            foreign = ours is not None and os.path.isfile(path) and os.path.getsize(path) > 0 and not ours(path)
     except OSError as err:
         raise OutputPathError(f"{what} {path}: cannot be read ({err.strerror or err}); choose another path") from None
-    if foreign:
+    if foreign and folder:
         raise OutputPathError(f"{what} {path}: holds files that replacing it would delete; "
                               "choose an empty or new folder, or remove it")
+    if foreign:
+        raise OutputPathError(f"{what} {path}: is a file this command did not write, and replacing it would lose it; "
+                              "choose another path, or remove the file first")
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
     lands = link_target(path)  # a symbolic link is written through
@@ -66,7 +75,7 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         if problem is not None:
             raise OutputPathError(f"{what} {path}: {problem}; choose another path")
     if append and os.path.isfile(path) and not os.access(path, os.W_OK):
-        raise OutputPathError(f"{what} {path}: the file is not writable (permission denied); choose another path")
+        raise OutputPathError(f"{what} {path}: the file is not writable ({denied_because(path)}); choose another path")
     return path
 
 
@@ -119,12 +128,44 @@ def folder_problem(place: Path) -> str | None:
     if not os.path.isdir(existing):
         return f"{existing} is a file, not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):
-        return f"cannot write in {existing} (permission denied)"
+        return f"cannot write in {existing} ({denied_because(existing)})"
     try:  # root passes the access check everywhere, and /proc or /sys refuse only an actual write
         os.rmdir(tempfile.mkdtemp(prefix=".stance-check-", dir=existing))
     except OSError as err:
         return f"cannot write in {existing} ({err.strerror or err})"
     return None
+
+
+def is_link_loop(path: str | Path) -> bool:
+    """Whether following ``path`` goes round a loop of symbolic links."""
+    try:
+        os.stat(path)
+    except OSError as err:
+        return err.errno == errno.ELOOP
+    return False
+
+
+def denied_because(place: str | Path) -> str:
+    """Why ``os.access`` refused a write in ``place``: a read-only mount reads as denied too."""
+    try:
+        read_only = bool(os.statvfs(place).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "a read-only file system" if read_only else "permission denied"
+
+
+#: The first bytes of every PNG file.
+PNG_START = b"\x89PNG\r\n\x1a\n"
+
+
+def starts_with(prefix: str | bytes):
+    """An ``ours`` test for :func:`check_writable`: a file that begins with ``prefix`` (a page's, a PNG's)."""
+    start = prefix.encode("utf-8") if isinstance(prefix, str) else prefix
+
+    def test(path) -> bool:
+        with open(path, "rb") as handle:
+            return handle.read(len(start)) == start
+    return test
 
 
 def write_error(path: str | Path, err: OSError, what: str = "cannot write",

@@ -6,6 +6,7 @@ import io
 from pathlib import Path
 
 from stance.schema import STANCES
+from stance.segment import printable_name
 
 SYSTEM_NAMES = {
     "model": "stance model",
@@ -144,40 +145,126 @@ HOW_TO_READ = (
 )
 
 
-def _regular_file(path: Path, what: str, advice: str = "give a run folder written by `stance train`") -> None:
+#: The largest --experiments file read (the search table is some 20 KB).
+MAX_TABLE_BYTES = 16 * 2**20
+
+
+def require_file(path: Path, what: str, advice: str = "give a run folder written by `stance train`") -> None:
     """Refuse a missing path or one that is not a regular file (a FIFO would block the read)."""
     from stance.errors import InputError
     from stance.segment import require_regular_file
 
     if not path.exists():
-        raise InputError(f"{path}: not found; {advice} ({what})")
+        from stance.paths import is_link_loop
+
+        raise InputError(f"{path}: {'a loop of symbolic links' if is_link_loop(path) else 'not found'}; {advice} ({what})")
     require_regular_file(path, f"{advice} ({what})")
 
 
 def _read_json(path: Path, what: str):
     from stance.errors import InputError
-    from stance.fileio import parse_json
+    from stance.fileio import holds_lone_surrogate, parse_json
 
-    _regular_file(path, what)
+    require_file(path, what)
     try:
-        return parse_json(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        value = parse_json(text)
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise InputError(f"{path}: cannot be read as {what} ({type(err).__name__}); re-run `stance train`") from None
+    if holds_lone_surrogate(value, text):
+        raise InputError(f"{path}: holds a lone surrogate escape (\\ud800-\\udfff), not text; re-run `stance train`")
+    return value
 
 
-def _read_predictions(path: Path) -> list[dict]:
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_score(value) -> bool:
+    """A metric as the page shows it: a number, or None (undefined on its sentences)."""
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _check_metrics(metrics: dict, path: Path) -> None:
+    """Refuse, in one line, a ``metrics.json`` whose shape the page cannot draw (edited, or another program's)."""
     from stance.errors import InputError
-    from stance.fileio import parse_json
 
-    _regular_file(path, "its out-of-fold predictions")
+    def refuse(what: str):
+        raise InputError(f"{path}: {what}; re-run `stance train` to write it again")
+
+    targets = metrics["targets"]
+    if (not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets)
+            or len(set(targets)) < len(targets)):
+        refuse("its targets are not a list of distinct names")
+    if not isinstance(metrics["provenance"], dict):
+        refuse("its provenance is not an object")
+    evaluations = metrics["evaluations"]
+    if not isinstance(evaluations, dict) or not evaluations:
+        refuse("it holds no evaluation")
+    for plan, result in evaluations.items():
+        if (not isinstance(result, dict) or not isinstance(result.get("description"), str)
+                or not all(_is_count(result.get(k)) for k in ("n_sentences", "n_articles"))
+                or not isinstance(result.get("targets"), dict)):
+            refuse(f"evaluation {plan!r} lacks its description, counts or targets")
+        for target in targets:
+            entry = result["targets"].get(target)
+            where = f"evaluation {plan!r}, target {target!r}"
+            if not isinstance(entry, dict):
+                refuse(f"{where}: no scores")
+            for system in SYSTEM_NAMES:
+                m = entry.get(system)
+                if not isinstance(m, dict) or not all(_is_score(m.get(k)) for k in ("macro_f1", "f1_avg", "accuracy")):
+                    refuse(f"{where}: no scores of the {SYSTEM_NAMES[system]}")
+            cm = entry["model"].get("confusion")
+            if not (isinstance(cm, list) and len(cm) == len(STANCES) and all(
+                    isinstance(row, list) and len(row) == len(STANCES) and all(map(_is_count, row)) for row in cm)):
+                refuse(f"{where}: the confusion matrix is not {len(STANCES)} x {len(STANCES)} counts")
+            if not isinstance(entry["model"].get("per_class"), dict) or not all(
+                    isinstance(c, dict) for c in entry["model"]["per_class"].values()):
+                refuse(f"{where}: no per-class scores")
+            for optional in ("per_article", "gain_over_tfidf"):
+                if not isinstance(entry.get(optional, {}), dict):
+                    refuse(f"{where}: {optional} is not an object")
+
+
+def _prediction_problem(row, plans, targets) -> str | None:
+    """What makes a ``predictions.jsonl`` row unlike those `stance train` writes, or None."""
+    if not isinstance(row, dict):
+        return f"a {type(row).__name__}, not an object"
+    if row.get("plan") not in plans:
+        return f"plan {row.get('plan')!r} is none of this run's evaluations"
+    if not isinstance(row.get("article"), str) or not _is_count(row.get("sentence")) or not isinstance(row.get("text"), str):
+        return "no article, sentence number or text"
+    for target in targets:
+        given = row.get(target)
+        if given is None:
+            continue
+        proba = given.get("proba") if isinstance(given, dict) else None
+        if (not isinstance(given, dict) or given.get("gold") not in (*STANCES, None)
+                or given.get("predicted") not in STANCES or not isinstance(proba, dict)
+                or set(proba) != set(STANCES) or not all(_is_score(v) and v is not None for v in proba.values())):
+            return f"{target}: not a gold label, a predicted one and a probability per class"
+    return None
+
+
+def _read_predictions(path: Path, plans, targets) -> list[dict]:
+    from stance.errors import InputError
+    from stance.fileio import holds_lone_surrogate, parse_json
+
+    require_file(path, "its out-of-fold predictions")
     rows = []
     with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if line.strip():
                 try:
-                    rows.append(parse_json(line))
+                    row = parse_json(line)
                 except ValueError:
                     raise InputError(f"{path}:{number}: not a JSON line; re-run `stance train`") from None
+                problem = ("holds a lone surrogate escape, not text" if holds_lone_surrogate(row, line)
+                           else _prediction_problem(row, plans, targets))
+                if problem:
+                    raise InputError(f"{path}:{number}: not a prediction of this run ({problem}); re-run `stance train`")
+                rows.append(row)
     return rows
 
 
@@ -202,7 +289,7 @@ def markdown_table(path: str | Path) -> dict | None:
         parts = line.replace("\\|", "\0").strip("|").split("|")
         return [p.strip().replace("\0", "|").replace("**", "").replace("`", "") for p in parts]
 
-    return {"source": Path(path).name, "header": cells(block[0]), "rows": [cells(r) for r in block[2:]]}
+    return {"source": printable_name(Path(path).name), "header": cells(block[0]), "rows": [cells(r) for r in block[2:]]}
 
 
 def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = None) -> str:
@@ -218,20 +305,25 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
     metrics = _read_json(run_dir / "metrics.json", "an evaluation report")
     if not isinstance(metrics, dict) or not {"targets", "evaluations", "provenance"} <= set(metrics):
         raise InputError(f"{run_dir / 'metrics.json'}: not a stance evaluation report; give a run folder of `stance train`")
+    _check_metrics(metrics, run_dir / "metrics.json")
     table = None
     if experiments is not None:
-        _regular_file(Path(experiments), "--experiments", "give a Markdown file with a table")
+        require_file(Path(experiments), "--experiments", "give a Markdown file with a table")
+        if Path(experiments).stat().st_size > MAX_TABLE_BYTES:
+            raise InputError(f"{experiments}: over {MAX_TABLE_BYTES // 2**20} MB, not a Markdown table of experiments; "
+                             "give a file such as experiments/finetune/search.md")
         try:
             table = markdown_table(experiments)
         except OSError as err:
             raise InputError(f"{experiments}: cannot be read ({err.strerror}); give a Markdown file with a table") from None
         if table is None:
             raise InputError(f"{experiments}: holds no Markdown table; give a file such as experiments/finetune/search.md")
-    data = {**metrics, "predictions": _read_predictions(run_dir / "predictions.jsonl"), "experiments": table,
+    predictions = _read_predictions(run_dir / "predictions.jsonl", set(metrics["evaluations"]), metrics["targets"])
+    data = {**metrics, "predictions": predictions, "experiments": table,
             "system_names": SYSTEM_NAMES, "plan_names": PLAN_NAMES, "how_to_read": HOW_TO_READ}
     prov = metrics["provenance"]
     lead = f"Made by {prov.get('command', 'stance train')} on {prov.get('date', '?')} with {prov.get('encoder', '?')}."
-    return render_page(f"Evaluation: {prov.get('run', run_dir.name)}", data, "report.js", lead=lead)
+    return render_page(f"Evaluation: {prov.get('run', printable_name(run_dir.name))}", data, "report.js", lead=lead)
 
 
 def write_evaluation_page(run_dir: str | Path, path: str | Path | None = None, *, experiments=None) -> Path:

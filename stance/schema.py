@@ -236,9 +236,9 @@ def _read_rows(path: Path, targets: Sequence[str] | None,
         if isinstance(obj, dict) and "targets" in obj and "article" not in obj:
             if rows or not isinstance(obj["targets"], list) or not obj["targets"] or not all(
                 isinstance(t, str) and t and t not in RESERVED_FIELDS for t in obj["targets"]
-            ):
+            ) or len(set(obj["targets"])) < len(obj["targets"]):
                 raise LabelFormatError(
-                    f"{where}: a targets declaration must be the first line, a non-empty list of names"
+                    f"{where}: a targets declaration must be the first line, a non-empty list of distinct names"
                 )
             if not declared:
                 targets, declared = list(obj["targets"]), True

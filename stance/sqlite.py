@@ -114,13 +114,16 @@ def writable_problem(path: str | Path) -> str | None:
     WAL needs ``-wal`` and ``-shm`` files beside the database, so its folder must
     be writable too, even when the file is.
     """
+    from stance.paths import denied_because
+
     path = Path(path)
     folder = path.parent
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"its folder {folder} is not writable (SQLite needs to write {path.name}-wal and -shm beside it)"
+        return (f"its folder {folder} is not writable ({denied_because(folder)}; "
+                f"SQLite needs to write {path.name}-wal and -shm beside it)")
     for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if candidate.exists() and not os.access(candidate, os.W_OK):
-            return f"{candidate} is not writable"
+            return f"{candidate} is not writable ({denied_because(candidate)})"
     return None
 
 

@@ -33,12 +33,14 @@ one-line error (:class:`StoreError`), never a traceback; nothing is repaired.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import inspect
 import json
 import os
 import sqlite3
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -75,22 +77,39 @@ def _is_damage(err: sqlite3.DatabaseError) -> bool:
 
 
 def _damage_is_an_error(method):
-    """A store method whose queries meet a damaged file raises the one-line :class:`StoreError`."""
+    """A store method whose queries meet a damaged file raises the one-line :class:`StoreError`
+    (a generator's too, while it is iterated)."""
+    if inspect.isgeneratorfunction(method):
+        @functools.wraps(method)
+        def guarded_rows(self, *args, **kwargs):
+            with _store_errors(self.path):
+                yield from method(self, *args, **kwargs)
+        return guarded_rows
+
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
-        try:
+        with _store_errors(self.path):
             return method(self, *args, **kwargs)
-        except sqlite3.IntegrityError as err:
-            raise StoreError(f"{self.path}: refused scores that break its rules ({err}); results edited by hand? "
-                             "score those articles again") from None
-        except sqlite3.DatabaseError as err:
-            if _is_damage(err):
-                raise _unusable(self.path, err) from None
-            if any(s in str(err).lower() for s in ("disk i/o", "unable to open", "disk is full")):
-                raise StoreError(f"{self.path}: SQLite cannot use it here ({err}); free disk space and check that "
-                                 "its folder is writable (SQLite keeps -wal and -shm files beside it)") from None
-            raise
     return guarded
+
+
+@contextlib.contextmanager
+def _store_errors(path: Path):
+    try:
+        yield
+    except sqlite3.IntegrityError as err:
+        raise StoreError(f"{path}: refused scores that break its rules ({err}); results edited by hand? "
+                         "score those articles again") from None
+    except sqlite3.DatabaseError as err:
+        if _is_damage(err):
+            raise _unusable(path, err) from None
+        if "could not decode" in str(err).lower():
+            raise StoreError(f"{path}: holds text that is not UTF-8 ({err}); edited by hand? score those "
+                             "articles again with --replace, or give another --db") from None
+        if any(s in str(err).lower() for s in ("disk i/o", "unable to open", "disk is full")):
+            raise StoreError(f"{path}: SQLite cannot use it here ({err}); free disk space and check that "
+                             "its folder is writable (SQLite keeps -wal and -shm files beside it)") from None
+        raise
 
 
 def default_db_path() -> Path:
@@ -400,9 +419,20 @@ class HistoryStore:
                           (SELECT model FROM articles b WHERE b.model_id = a.model_id ORDER BY scored_at DESC LIMIT 1)
                    FROM articles a GROUP BY model_id ORDER BY MAX(scored_at) DESC, model_id"""
         return [
-            {"model_id": m, "n_articles": n, "last_scored": last, "model": json.loads(info)}
+            {"model_id": m, "n_articles": n, "last_scored": last, "model": self._recorded(info, "model", f"model {m}")}
             for m, n, last, info in self._conn.execute(query)
         ]
+
+    def _recorded(self, text, column: str, whose: str) -> dict:
+        """A JSON column as stance records it (an object), or a one-line error for one edited by hand."""
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            value = None
+        if not isinstance(value, dict) or (column == "summary" and not all(isinstance(v, dict) for v in value.values())):
+            raise StoreError(f"{self.path}: {whose}: its recorded {column} is not what stance records (edited by hand?); "
+                             "score it again with `stance score ... --record --replace`, or give another --db")
+        return value
 
     @_damage_is_an_error
     def articles(
@@ -422,8 +452,23 @@ class HistoryStore:
         and side (:func:`stance.evidence.strongest_sentences`), which drift
         shows as evidence.
         """
+        out = list(self.iter_articles(model_id=model_id, sources=sources, since=since, until=until))
+        if strongest:
+            self._attach_strongest(out)
+        return out
+
+    @_damage_is_an_error
+    def iter_articles(
+        self,
+        *,
+        model_id: str | None = None,
+        sources: Sequence[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> Iterator[dict]:
+        """:meth:`articles` one at a time, so that memory does not grow with them (as export reads them)."""
         if self._version == 0:
-            return []
+            return
         clauses, params = [], []
         if model_id:
             clauses.append("model_id LIKE ? || '%'")
@@ -442,16 +487,12 @@ class HistoryStore:
             f"SELECT * FROM articles {where} ORDER BY date IS NULL, date, article, source", params
         )
         names = [d[0] for d in cursor.description]
-        out = []
         for values in cursor:
             row = dict(zip(names, values))
-            row["summary"] = json.loads(row["summary"])
-            row["model"] = json.loads(row["model"])
+            row["summary"] = self._recorded(row["summary"], "summary", f"article {row['article']}")
+            row["model"] = self._recorded(row["model"], "model", f"article {row['article']}")
             row["source"] = row["source"] or None
-            out.append(row)
-        if strongest:
-            self._attach_strongest(out)
-        return out
+            yield row
 
     def _attach_strongest(self, rows: list[dict], chunk: int = 500) -> None:
         """Give each article row its strongest sentences, reading only those sentences from SQLite."""
@@ -473,6 +514,7 @@ class HistoryStore:
             found: dict[int, list[dict]] = {}
             for values in cursor:
                 row = dict(zip(names, values))
+                self._require_numbers(row, by_id[row["article_row"]]["article"])
                 found.setdefault(row["article_row"], []).append(row)
             for article_row, sentences in found.items():
                 by_id[article_row]["strongest"] = strongest_sentences(sentences)
@@ -486,7 +528,16 @@ class HistoryStore:
             (article_row,),
         )
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, values)) for values in cursor]
+        rows = [dict(zip(names, values)) for values in cursor]
+        for row in rows:
+            self._require_numbers(row, f"row {article_row}")
+        return rows
+
+    def _require_numbers(self, row: dict, article: str) -> None:
+        """Refuse a sentence row whose index or probabilities are not numbers, as only a hand edit leaves them."""
+        if not all(isinstance(row[k], (int, float)) for k in ("sentence", "p_favor", "p_against", "p_none") if k in row):
+            raise StoreError(f"{self.path}: article {article}: a recorded sentence holds a probability or index "
+                             "that is not a number (edited by hand?); score it again with `stance score ... --record --replace`")
 
     @_damage_is_an_error
     def check(self) -> list[str]:

@@ -564,6 +564,43 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
     assert failed.stderr.strip().splitlines()[-1] == "error: row id 'b': empty text; fill it in or remove the row"
 
 
+def test_a_ray_address_that_is_malformed_or_silent_is_refused_in_seconds(tmp_path, isolated_home, trained):
+    pytest.importorskip("ray")
+    import socket
+    import time
+
+    table = _table(tmp_path / "t.jsonl", [{"id": "a", "text": "Serbia buys gas."}])
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    for address, said in [("garbage", "not host:port"), ("http://localhost:1", "not host:port"),
+                          (f"127.0.0.1:{port}", "cannot reach a Ray cluster at"),
+                          ("nosuchhost.invalid:6379", "cannot reach a Ray cluster at")]:
+        started = time.monotonic()
+        line = one_error_line(run_stance("score", table, "--engine", "ray", "--output", tmp_path / "out", "--model",
+                                         trained["model"], "--ray-address", address, timeout=120))
+        assert said in line and "--ray-address" in line and time.monotonic() - started < 60
+    assert not (tmp_path / "out").exists()  # made only once Ray runs
+
+
+def test_a_table_ray_cannot_read_is_one_line_naming_the_fault(tmp_path, isolated_home, trained):
+    pytest.importorskip("ray")
+    (tmp_path / "bin.jsonl").write_bytes(bytes(range(256)) * 8)
+    good = json.dumps({"id": "a", "text": "Serbia buys gas."})
+    (tmp_path / "mid.jsonl").write_text(f"{good}\nnot json\n", encoding="utf-8")
+    (tmp_path / "bin.parquet").write_bytes(b"not a parquet file")
+    (tmp_path / "latin.jsonl").write_bytes(b'{"id": "a", "text": "caf\xe9 \xff"}\n')
+    for name, said in [("bin.jsonl", "(UnicodeDecodeError|JSONDecodeError): "), ("mid.jsonl", "JSONDecodeError: "),
+                       ("bin.parquet", "ArrowInvalid: "), ("latin.jsonl", "UnicodeDecodeError: ")]:
+        result = run_stance("score", tmp_path / name, "--engine", "ray", "--output", tmp_path / "out",
+                            "--model", trained["model"], env={"RAY_AUTH_MODE": "disabled"}, timeout=300)
+        assert result.returncode == 1 and "Traceback" not in result.stderr  # Ray may log a line of its own first
+        line = result.stderr.strip().splitlines()[-1]
+        assert re.match(rf"error: {re.escape(str(tmp_path / name))}: Ray could not (read it as a table|score it) \({said}", line)
+        assert "\x1b" not in line and "UserCodeException" not in line
+        assert (tmp_path / "out").exists() == (name == "latin.jsonl")  # made only once the table reads
+
+
 @pytest.mark.integration
 def test_ray_engine_finishes_a_folder_cut_short_and_refuses_a_changed_text(trained, tmp_path):
     pytest.importorskip("ray")

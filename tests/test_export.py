@@ -164,10 +164,11 @@ def test_an_existing_output_is_replaced_whole_or_left_as_it_was(scored, tmp_path
     folder = tmp_path / "exports"
     folder.mkdir()
     out = folder / "out.csv"
-    out.write_text("old\n", encoding="utf-8")
+    old = ",".join(COLUMNS) + "\nold\n"  # an earlier export
+    out.write_text(old, encoding="utf-8")
     with pytest.raises(ExportError, match="widen the selection"):
         export_sentences(out, db=scored["db"], sources=["nobody"])
-    assert out.read_text(encoding="utf-8") == "old\n"
+    assert out.read_text(encoding="utf-8") == old
 
     calls = []
 
@@ -181,7 +182,7 @@ def test_an_existing_output_is_replaced_whole_or_left_as_it_was(scored, tmp_path
     monkeypatch.setattr(HistoryStore, "sentences", failing)
     with pytest.raises(StoreError):
         export_sentences(out, db=scored["db"])
-    assert out.read_text(encoding="utf-8") == "old\n"
+    assert out.read_text(encoding="utf-8") == old
     assert [p.name for p in folder.iterdir()] == ["out.csv"]
 
     monkeypatch.setattr(HistoryStore, "sentences", real)
@@ -202,3 +203,61 @@ def test_an_export_and_a_results_part_remove_what_a_killed_writer_left(scored, t
     folder.write([make_scores("d", "2024-03-01", {"russia": 0.2, "eu": 0.0})])
     assert part.is_file() and not leftover.exists()
     assert sorted(p.name for p in scored["results"].iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+
+
+def test_an_export_replaces_only_an_export_and_keeps_its_mode(scored, tmp_path):
+    notes = tmp_path / "notes.csv"
+    notes.write_text("name,phone\nana,123\n", encoding="utf-8")
+    for path in (notes, tmp_path / "table.parquet"):
+        if path.suffix == ".parquet":
+            pd.DataFrame({"x": [1]}).to_parquet(path)
+        before = path.read_bytes()
+        with pytest.raises(Exception, match="a file this command did not write"):
+            export_sentences(path, db=scored["db"])
+        assert path.read_bytes() == before
+    private = tmp_path / "private.csv"
+    export_sentences(private, db=scored["db"])
+    private.chmod(0o600)
+    export_sentences(private, results=scored["results"])  # an export: replaced, and still private
+    assert private.stat().st_mode & 0o777 == 0o600 and len(_read(private)) == len(list(sentence_rows(db=scored["db"])))
+    export_sentences(tmp_path / "s.parquet", db=scored["db"])
+    export_sentences(tmp_path / "s.parquet", db=scored["db"])
+
+
+def test_a_parquet_export_is_never_written_into_a_results_folder(scored, tmp_path):
+    with pytest.raises(ExportError, match="would become a part of the results folder"):
+        export_sentences(scored["results"] / "out.parquet", db=scored["db"])
+    assert all(p.name.startswith("part-") for p in scored["results"].iterdir())
+
+
+def test_formulas_are_escaped_when_asked(tmp_path):
+    scores = make_scores("=1+1", "2024-01-01", {"russia": 0.5}, n=4)
+    for i, start in enumerate(['=HYPERLINK("http://x.example")', "+cmd", "-2+3", "@SUM(A1)"]):
+        scores.sentences[i]["text"] = start
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([scores])
+    kept, escaped = tmp_path / "kept.csv", tmp_path / "escaped.csv"
+    export_sentences(kept, db=tmp_path / "h.sqlite")
+    export_sentences(escaped, db=tmp_path / "h.sqlite", escape_formulas=True)
+    kept, escaped = _read(kept), _read(escaped)
+    assert [r["text"] for r in kept] == ['=HYPERLINK("http://x.example")', "+cmd", "-2+3", "@SUM(A1)"]
+    assert [r["text"] for r in escaped] == ["'=HYPERLINK(\"http://x.example\")", "'+cmd", "'-2+3", "'@SUM(A1)"]
+    assert {r["article"] for r in escaped} == {"'=1+1"} and [r["p_favor"] for r in escaped] == [r["p_favor"] for r in kept]
+    with pytest.raises(ExportError, match="--escape-formulas is for CSV"):
+        export_sentences(tmp_path / "x.parquet", db=tmp_path / "h.sqlite", escape_formulas=True)
+
+
+def test_a_probability_that_is_no_number_is_one_line(scored, tmp_path, isolated_home):
+    with closing(sqlite3.connect(scored["db"])) as conn, conn:
+        assert conn.execute("UPDATE sentences SET p_against = 'x' WHERE sentence = 1").rowcount
+    for out in (tmp_path / "out.csv", tmp_path / "out.parquet"):
+        line = one_error_line(run_stance("export", "--db", scored["db"], "--output", out))
+        assert "a recorded sentence holds a probability or index that is not a number" in line and not out.exists()
+
+
+def test_a_sentence_scored_for_a_target_its_summary_lacks_is_one_line(scored, tmp_path, isolated_home):
+    with closing(sqlite3.connect(scored["db"])) as conn, conn:
+        assert conn.execute("UPDATE sentences SET target = 'china' WHERE sentence = 0 AND target = 'eu'").rowcount
+    line = one_error_line(run_stance("export", "--db", scored["db"], "--output", tmp_path / "out.csv"))
+    assert "a recorded sentence is scored for a target its summary lacks" in line
+    assert not (tmp_path / "out.csv").exists()

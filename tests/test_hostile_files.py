@@ -155,12 +155,17 @@ def test_a_date_with_a_time_that_is_none_is_refused(tmp_path, isolated_home):
         assert parse_date(stamp) == "2024-01-05", stamp
 
 
-def test_a_backend_typo_leaves_no_database_behind(tmp_path, isolated_home):
+def test_a_backend_typo_or_a_missing_model_leaves_no_database_behind(tmp_path, isolated_home):
     article = tmp_path / "a.txt"
     article.write_text("Serbia signs.\n", encoding="utf-8")
     db = tmp_path / "new.sqlite"
     line = one_error_line(run_stance("score", article, "--record", "--db", db, "--backend", "onxx"))
     assert "backend 'onxx'" in line and not db.exists()
+    line = one_error_line(run_stance("score", article, "--record", "--db", db, "--model", tmp_path / "no-model"))
+    assert "no trained model at" in line and not db.exists()
+    line = one_error_line(run_stance("score", article, "--record", "--db", db, "--model", tmp_path / "no-model",
+                                     "--engine", "ray", "--output", tmp_path / "out"))
+    assert "no trained model at" in line and not db.exists()
 
 
 def test_labeling_refuses_a_stream_that_is_not_answers(tmp_path, isolated_home):

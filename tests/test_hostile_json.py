@@ -28,10 +28,12 @@ def _label_file(path, bad_value: str):
 
 @pytest.mark.parametrize("bad, why", [(DEEP, "nested too deeply"), (HUGE, "a number of more than 4300 digits")])
 @pytest.mark.parametrize("command", [("labels", "check"), ("labels", "stats"), ("labels", "agreement", "{0}"),
-                                     ("labels", "merge", "{0}", "--out", "{1}"), ("train", "--labels")])
+                                     ("labels", "merge", "{2}", "--out", "{1}"), ("train", "--labels")])
 def test_unreadable_json_in_label_files_is_one_line(tmp_path, isolated_home, command, bad, why):
     labels = _label_file(tmp_path / "labels.jsonl", bad)
-    args = [a.format(labels, tmp_path / "merged.jsonl") for a in command]
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps(ROW) + "\n", encoding="utf-8")
+    args = [a.format(labels, tmp_path / "merged.jsonl", other) for a in command]
     line = one_error_line(run_stance(*args, labels, timeout=120), prefix="")
     assert f"{labels}:2: not valid JSON ({why})" in line
 
@@ -88,9 +90,10 @@ def test_unreadable_json_in_model_metadata_and_run_folders_is_one_line(tmp_path,
     line = one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
     assert "metrics.json: cannot be read as an evaluation report" in line
     shutil.copy(REPO / "experiments" / "minilm-logreg" / "metrics.json", run / "metrics.json")
-    (run / "predictions.jsonl").write_text('{"article": "a"}\n' + bad + "\n", encoding="utf-8")
+    shipped = (REPO / "experiments" / "minilm-logreg" / "predictions.jsonl").read_text(encoding="utf-8")
+    (run / "predictions.jsonl").write_text(shipped.splitlines()[0] + "\n" + bad + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"predictions.jsonl:2: not a JSON line"):
-        _read_predictions(run / "predictions.jsonl")
+        _read_predictions(run / "predictions.jsonl", {"seed_loao", "written_cv"}, ["russia", "eu"])
     assert "predictions.jsonl:2: not a JSON line" in one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -20,7 +21,7 @@ import pytest
 from stance.encoders.transformer import SentenceEncoder
 from stance.errors import StanceWarning
 
-from conftest import HashingEncoder, one_error_line, run_stance, write_corpus
+from conftest import REPO, HashingEncoder, one_error_line, run_stance, write_corpus
 
 
 @pytest.fixture
@@ -627,3 +628,60 @@ def test_a_symbolic_link_given_as_a_model_folder_is_written_through_and_kept(tmp
     link.symlink_to("/proc/sys", target_is_directory=True)  # the swap would happen in /proc, beside the link's target
     with pytest.raises(OutputPathError, match="cannot write in /proc"):
         check_writable(link, "--out", folder=True, replaced=True)
+
+
+@contextlib.contextmanager
+def _tmpfs(options: str):
+    """A folder on a small tmpfs mounted with ``options``; the test is skipped where mounting is not allowed."""
+    import subprocess
+
+    place = Path(tempfile.mkdtemp(prefix="stance-tmpfs-"))
+    mounted = shutil.which("mount") and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(place)], capture_output=True).returncode == 0
+    if not mounted:
+        place.rmdir()
+        pytest.skip("cannot mount a file system here")
+    try:
+        yield place
+    finally:
+        subprocess.run(["umount", str(place)], check=False)
+        place.rmdir()
+
+
+@pytest.fixture
+def read_only_mount():
+    with _tmpfs("ro,size=1m") as place:
+        yield place
+
+
+def test_a_read_only_file_system_is_named_as_such(read_only_mount):
+    from stance.paths import OutputPathError, check_writable
+    from stance.sqlite import writable_problem
+
+    with pytest.raises(OutputPathError, match="cannot write in .*a read-only file system"):
+        check_writable(read_only_mount / "out", "--output", folder=True)
+    assert "read-only file system" in writable_problem(read_only_mount / "h.sqlite")
+
+
+def test_an_output_that_is_a_loop_of_links_is_called_one(tmp_path):
+    from stance.paths import OutputPathError, check_writable
+
+    os.symlink(tmp_path / "b", tmp_path / "a")
+    os.symlink(tmp_path / "a", tmp_path / "b")
+    for folder in (True, False):
+        with pytest.raises(OutputPathError, match="a: is a loop of symbolic links; remove the link"):
+            check_writable(tmp_path / "a", "--output", folder=folder)
+
+
+def test_a_full_disk_under_output_keeps_what_was_recorded_and_says_so(tmp_path, isolated_home, trained):
+    db = tmp_path / "h.sqlite"
+    with _tmpfs("size=8k") as full:
+        result = run_stance("score", REPO / "seeds", "--output", full / "out", "--record", "--db", db,
+                            "--model", trained["model"], "--quiet")
+        line = one_error_line(result)
+        assert line.startswith(f"error: cannot write a results part in {full}/out: ") and "errno 28" in line
+        assert "wrote 0 articles" in line and "run the same command again" in line
+        assert not any(p.suffix == ".parquet" for p in (full / "out").iterdir())
+    recorded = int(re.search(r"recorded (\d+) articles", line).group(1))
+    with sqlite3.connect(db) as conn:
+        assert recorded == conn.execute("SELECT count(*) FROM articles").fetchone()[0] == len(list((REPO / "seeds").glob("*.txt")))

@@ -17,9 +17,10 @@ from stance.corpus import read_documents
 from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_session
 from stance.labeltools import agreement, check_labels, cohen_kappa, label_stats, merge_labels
 from stance.model import StanceClassifier
+from stance.errors import LabelFormatError
 from stance.schema import load_labels
 
-from conftest import REPO, HashingEncoder, run_stance, write_corpus
+from conftest import REPO, HashingEncoder, run_stance, stance_script, write_corpus
 
 TARGETS = ["russia", "eu"]
 
@@ -275,7 +276,8 @@ def test_agreement_and_merge_commands(tmp_path, isolated_home):
     b = _write(tmp_path / "b.jsonl", [_row(0, "against", "none"), _row(1, "none", "none")])
     result = run_stance("labels", "agreement", a, b, "--json")
     data = json.loads(result.stdout)
-    assert set(data) == {"n", "targets", "disagreements"} and data["n"] == 2
+    assert set(data) == {"n", "sides", "targets", "disagreements"} and data["n"] == 2
+    assert data["sides"] == [str(a), str(b)]
     assert set(data["targets"]["russia"]) == {"kappa", "agreement", "n", "confusion"}
     assert data["targets"]["eu"]["kappa"] == 1.0  # one class only, full agreement
     merged = run_stance("labels", "merge", a, b, "--out", tmp_path / "m.jsonl")
@@ -297,6 +299,93 @@ def test_a_log_two_annotators_shared_merges_as_one_file_per_annotator(tmp_path):
     (conflict,) = result["conflicts"]
     assert [v["file"] for v in conflict["labels"]] == [f"{shared} ({a})" for a in ("ana", "bo", "cy")]
     assert conflict["kept"] == "favor" and [r["russia"] for r in _rows(tmp_path / "m.jsonl")] == ["favor", "none"]
+
+
+def test_agreement_compares_two_annotators_of_a_shared_log(tmp_path):
+    shared = _write(tmp_path / "mine.jsonl", [
+        _row(0, "favor", "none", annotator="ana"), _row(1, "none", "none", annotator="ana"),
+        _row(0, "against", "none", annotator="bo"), _row(1, "none", None, annotator="bo"),
+    ])
+    result = agreement(shared)
+    assert result["n"] == 2 and result["sides"] == [f"{shared} (ana)", f"{shared} (bo)"]
+    assert result["targets"]["russia"]["confusion"]["favor"]["against"] == 1 and result["targets"]["eu"]["n"] == 1
+    assert [(d["sentence"], d["a"], d["b"]) for d in result["disagreements"]] == [(0, "favor", "against")]
+    swapped = agreement(shared, annotators=["bo", "ana"])
+    assert swapped["disagreements"][0]["a"] == "against"
+    _write(shared, _rows(shared) + [_row(0, "favor", "none", annotator="cy")])
+    with pytest.raises(LabelFormatError, match="3 annotator.*ana, bo, cy.*--annotators"):
+        agreement(shared)  # which two is the user's choice
+    with pytest.raises(LabelFormatError, match="no answers by dee; it holds ana, bo, cy"):
+        agreement(shared, annotators=["ana", "dee"])
+    with pytest.raises(LabelFormatError, match="compared with itself"):
+        agreement(shared, shared, annotators=["ana", "ana"])
+    other = _write(tmp_path / "other.jsonl", [_row(0, "favor", "favor")])
+    with pytest.raises(LabelFormatError, match="holds answers by 3 annotators"):
+        agreement(shared, other)  # a log read as one file would mix their answers
+    one_each = agreement(shared, other, annotators=["cy", ""])
+    assert one_each["n"] == 1 and one_each["targets"]["eu"]["confusion"]["none"]["favor"] == 1
+    cli = run_stance("labels", "agreement", shared, "--annotators", "bo,cy")
+    assert cli.returncode == 0, cli.stderr
+    assert f"A = {shared} (bo), B = {shared} (cy)" in cli.stdout and "russia: kappa" in cli.stdout
+
+
+def test_agreement_without_a_shared_sentence_is_refused_not_a_kappa(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(1, "favor", "none")])
+    assert agreement(a, b)["n"] == 0
+    result = run_stance("labels", "agreement", a, b)
+    assert result.returncode == 1 and "no sentence is labeled by both" in result.stderr
+    assert "kappa" not in result.stdout and "Traceback" not in result.stderr
+    c = _write(tmp_path / "c.jsonl", [_row(1, "favor", None)])
+    eu = agreement(b, c)["targets"]["eu"]
+    assert eu == {"kappa": None, "agreement": None, "n": 0, "confusion": eu["confusion"]}
+    assert "eu: no sentence labeled by both" in run_stance("labels", "agreement", b, c).stdout
+
+
+def test_agreement_and_merge_refuse_files_that_split_an_article_differently(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none")])
+    shifted = _write(tmp_path / "b.jsonl", [dict(_row(0, "favor", "none"), text="S1."), _row(1, "none", "none")])
+    for call in (lambda: agreement(a, shifted), lambda: merge_labels([a, shifted], tmp_path / "m.jsonl")):
+        with pytest.raises(LabelFormatError, match="b.jsonl:1: the text of article x sentence 0 differs from .*a.jsonl:1"):
+            call()
+
+
+def test_merge_refuses_a_file_given_twice(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(0, "against", "none")])
+    with pytest.raises(LabelFormatError, match="a.jsonl is given more than once"):
+        merge_labels([a, b, tmp_path / "." / "a.jsonl"], tmp_path / "m.jsonl", rule="majority")
+    assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_ctrl_c_in_a_command_with_nothing_to_keep_is_one_line(tmp_path, isolated_home):
+    big = _write(tmp_path / "big.jsonl", [{**_row(i, "favor", "none"), "article": f"a{i // 50}"} for i in range(200_000)])
+    process = subprocess.Popen([stance_script(), "labels", "stats", str(big)], stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"},  # as from a terminal, even when the tests
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # run in the background
+    time.sleep(1.5)
+    while process.poll() is None:  # again until Python code, not a library's C loop, gets it
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in stderr
+    assert stderr.strip().splitlines() == ["error: interrupted; files are written whole or not at all, so none was "
+                                           "left half-written"]
+
+
+def test_a_targets_declaration_naming_a_target_twice_is_refused(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"targets": ["russia", "russia"]}\n' + json.dumps(_row(0, "favor", "none")) + "\n", encoding="utf-8")
+    with pytest.raises(LabelFormatError, match=r"d.jsonl:1: .*distinct names"):
+        load_labels(path, check_text=False)
+
+
+def test_labeling_refuses_its_own_label_file_as_an_article(tmp_path, isolated_home):
+    out = _write(tmp_path / "mine.jsonl", [_row(0, "favor", "none", annotator="ana")])
+    before = out.read_bytes()
+    result = run_stance("label", out, "--labels", tmp_path / "." / "mine.jsonl", "--annotator", "ana", stdin="n\nn\n")
+    assert result.returncode == 1 and "is the --labels file answers go to" in result.stderr
+    assert out.read_bytes() == before
 
 
 def test_merge_keeps_the_origin_a_file_states_over_one_inferred(tmp_path):

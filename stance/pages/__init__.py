@@ -14,7 +14,7 @@ import json
 import math
 from importlib import resources
 
-__all__ = ["embed_json", "render_page"]
+__all__ = ["PAGE_START", "embed_json", "render_page"]
 
 _SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
@@ -45,11 +45,13 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
+#: How every page begins, so that a command can tell a page it wrote from a file it must not replace.
+PAGE_START = '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+
+
 def render_page(title: str, data, script: str, *, lead: str = "") -> str:
     """A whole page: shared style and helpers, the data, and the named page script (``drift.js``...)."""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+    return PAGE_START + f"""<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <style>
 {_asset("page.css")}</style></head>
