@@ -339,6 +339,20 @@ def prepare_onnx(path: str | Path, meta: dict) -> None:
                           StanceWarning, stacklevel=2)
 
 
+def _onnx_export_problem(folder) -> str | None:
+    """Why the onnx export of this encoder is neither on disk nor can be written there (a read-only
+    STANCE_HOME), or None."""
+    from stance.encoders.onnx import onnx_path
+    from stance.encoders.transformer import default_model_path, weights_sha256
+    from stance.paths import folder_problem
+
+    graph = onnx_path(weights_sha256(Path(folder) if folder is not None else default_model_path()))
+    if graph.is_file():
+        return None
+    problem = folder_problem(graph.parent)
+    return None if problem is None else f"the onnx export cannot be written: {problem}"
+
+
 #: What may run a saved model's sentence-transformers encoder (``backend`` of :func:`read_model`).
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx")
 
@@ -394,7 +408,13 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
     backend = checked_backend(backend)
     recorded = meta["encoder"]
     if backend == "auto" and encoder is None and recorded.get("kind") != "static":
-        backend = "onnx" if _onnx_serves(_encoder_folder(path, recorded)) else "torch"
+        folder = _encoder_folder(path, recorded)
+        backend = "onnx" if _onnx_serves(folder) else "torch"
+        problem = _onnx_export_problem(folder) if backend == "onnx" else None
+        if problem is not None:  # auto means onnx where it runs; here it cannot be set up, and torch can score
+            warnings.warn(f"{problem}; scoring on torch (set STANCE_HOME to a writable folder for the faster onnx "
+                          "backend)", StanceWarning, stacklevel=2)
+            backend = "torch"
     if encoder is None and recorded.get("kind") == "static":
         if backend in ("onnx", "torch-bf16"):
             raise InputError(f"{path}: its encoder is a static model, which the {backend} backend does not run; "

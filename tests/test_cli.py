@@ -317,6 +317,10 @@ def static_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("static") / "static-minilm"
     result = run_stance("distill", "--out", folder)
     assert result.returncode == 0, result.stderr
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == {
+        p.name: 0o666 & ~umask for p in folder.iterdir()}  # the weights too, though written through a private file
     return folder
 
 
@@ -366,6 +370,27 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     assert run_stance("score", SEED, "--model", trained["model"], "--backend", "onnx", env=cached).returncode == 0
     info = run_stance("cache", "info", env=cached).stdout
     assert f"encoder {encoder_sha[:16]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
+
+
+@pytest.mark.integration
+def test_an_onnx_export_that_changed_on_disk_is_exported_again_or_refused(trained, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    env = {"STANCE_CACHE": "off", "STANCE_HOME": str(tmp_path / "home")}
+    score = ("score", SEED, "--json", "--model", trained["model"], "--backend", "onnx")
+    first = run_stance(*score, env=env)
+    assert first.returncode == 0, first.stderr
+    [graph] = (tmp_path / "home" / "onnx").glob("*/model.onnx")
+    recorded = graph.with_name("model.onnx.sha256").read_text().strip()
+    assert recorded == hashlib.sha256(graph.read_bytes()).hexdigest()
+    graph.write_bytes(graph.read_bytes()[:100_000])  # truncated, as a full disk or a killed copy leaves it
+    again = run_stance(*score, env=env)
+    assert again.returncode == 0 and "differs from the export recorded beside it; exporting it again" in again.stderr
+    assert again.stdout == first.stdout and hashlib.sha256(graph.read_bytes()).hexdigest() == recorded
+    graph.write_bytes(b"garbage")  # and the recorded hash made to match: onnxruntime's refusal is one line
+    graph.with_name("model.onnx.sha256").write_text(hashlib.sha256(b"garbage").hexdigest())
+    line = one_error_line(run_stance(*score, env=env))
+    assert "onnxruntime cannot load it" in line and "--backend torch" in line
 
 
 @pytest.mark.integration

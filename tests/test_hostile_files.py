@@ -307,3 +307,14 @@ def test_labeling_without_stdin_or_a_name_says_what_to_do(tmp_path, isolated_hom
                               input="q\n") if os.geteuid() == 0 and shutil.which("setpriv") else None
     if nameless is not None:  # as root, run as a user id with no name
         assert "pass --annotator NAME" in nameless.stderr and "Traceback" not in nameless.stderr
+
+
+def test_distill_from_a_model_whose_fine_tuned_encoder_names_no_path_is_one_line(tmp_path, isolated_home, trained):
+    source = tmp_path / "source"
+    shutil.copytree(trained["model"], source)
+    meta = json.loads((source / "stance.json").read_text(encoding="utf-8"))
+    meta["encoder"] = {**meta["encoder"], "kind": "fine-tuned"}
+    meta["encoder"].pop("path", None)
+    (source / "stance.json").write_text(json.dumps(meta), encoding="utf-8")
+    line = one_error_line(run_stance("distill", "--out", tmp_path / "static", "--source", source, timeout=120))
+    assert "its fine-tuned encoder has no path or SHA-256; retrain" in line and not (tmp_path / "static").exists()

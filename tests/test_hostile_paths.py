@@ -685,3 +685,18 @@ def test_a_full_disk_under_output_keeps_what_was_recorded_and_says_so(tmp_path, 
     recorded = int(re.search(r"recorded (\d+) articles", line).group(1))
     with sqlite3.connect(db) as conn:
         assert recorded == conn.execute("SELECT count(*) FROM articles").fetchone()[0] == len(list((REPO / "seeds").glob("*.txt")))
+
+
+def test_auto_scores_on_torch_when_the_onnx_export_cannot_be_written(read_only_mount, trained):
+    pytest.importorskip("onnxruntime")
+    env = {"STANCE_HOME": str(read_only_mount), "STANCE_CACHE": "off"}
+    result = run_stance("score", REPO / "seeds" / "000_abad3842fbdbf470.txt", "--json", "--model", trained["model"],
+                        env=env)
+    assert result.returncode == 0, result.stderr
+    assert "the onnx export cannot be written" in result.stderr and "scoring on torch" in result.stderr
+    by_torch = run_stance("score", REPO / "seeds" / "000_abad3842fbdbf470.txt", "--json", "--model", trained["model"],
+                          "--backend", "torch", env=env)
+    assert result.stdout == by_torch.stdout
+    line = one_error_line(run_stance("score", REPO / "seeds" / "000_abad3842fbdbf470.txt", "--model", trained["model"],
+                                     "--backend", "onnx", env=env))  # asked for by name: refused, not replaced
+    assert "cannot write the ONNX export" in line and "--backend torch" in line

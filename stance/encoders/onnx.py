@@ -21,7 +21,7 @@ import numpy as np
 
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading, unit_rows
 from stance.errors import InputError, ModelIntegrityError
-from stance.fileio import follow_umask, temp_file_beside
+from stance.fileio import atomic_write_text, follow_umask, sha256_file, sweep_leftovers, temp_file_beside
 from stance.paths import data_home, write_error
 
 __all__ = ["OnnxEncoder", "onnx_path"]
@@ -82,7 +82,11 @@ class OnnxEncoder(SentenceEncoder):
             options = ort.SessionOptions()
             options.intra_op_num_threads = os.cpu_count() or 1
             options.log_severity_level = 3
-            session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            try:
+                session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes for a file it cannot read
+                raise ModelIntegrityError(f"{graph}: onnxruntime cannot load it ({str(err).splitlines()[0][:200]}); "
+                                          f"delete {graph.parent} to export it again, or use --backend torch") from None
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.enable_truncation(max_length=max_length)
             tokenizer.enable_padding(pad_id=_pad_id(folder, tokenizer))
@@ -91,11 +95,35 @@ class OnnxEncoder(SentenceEncoder):
 
 
     def _graph(self) -> Path:
-        """The ONNX file to run, exported on first use."""
+        """The ONNX file to run: exported on first use, and again when it no longer matches the SHA-256
+        recorded beside it at export (a truncated or replaced file would give other vectors, silently)."""
+        import warnings
+
+        from stance.errors import StanceWarning
+
         graph = onnx_path(self.sha256)
-        if not graph.is_file():
-            export_onnx(self.folder, graph)
+        sweep_leftovers(graph.parent)  # an export killed part-way leaves a temporary of the graph's size
+        if graph.is_file():
+            recorded = _recorded_sha256(graph)
+            if recorded is not None and recorded == sha256_file(graph):
+                return graph
+            if recorded is not None:
+                warnings.warn(f"{graph}: differs from the export recorded beside it; exporting it again",
+                              StanceWarning, stacklevel=2)
+        export_onnx(self.folder, graph)
         return graph
+
+
+def _digest_path(graph: Path) -> Path:
+    return graph.with_name(graph.name + ".sha256")
+
+
+def _recorded_sha256(graph: Path) -> str | None:
+    """The SHA-256 written beside an export (None for an export made before it was recorded, or none)."""
+    try:
+        return _digest_path(graph).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def onnx_path(sha256: str) -> Path:
@@ -192,6 +220,9 @@ def export_onnx(folder: str | Path, target: str | Path, attn_implementation: str
             torch.onnx.export(_Hidden(model), sample, tmp, input_names=names, output_names=["hidden"],
                               opset_version=17, dynamo=False,
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "hidden"]})
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        atomic_write_text(_digest_path(target), sha256_file(tmp) + "\n")  # what _graph checks before each use
         os.replace(tmp, target)
     except OSError as err:
         raise _export_error(target, err) from None

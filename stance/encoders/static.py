@@ -19,7 +19,7 @@ import numpy as np
 
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
 from stance.errors import ModelIntegrityError
-from stance.fileio import make_temp_dir, replace_folder
+from stance.fileio import follow_umask, make_temp_dir, replace_folder
 from stance.paths import check_writable, data_home, write_error
 
 __all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
@@ -62,6 +62,8 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
         raise write_error(out, err, "cannot write the static model to") from None
     try:
         model.save_pretrained(str(staging))
+        for made in staging.rglob("*"):  # the weights are written through a private temporary file (0600)
+            follow_umask(made, folder=made.is_dir())
         replace_folder(staging, out)
     except OSError as err:
         shutil.rmtree(staging, ignore_errors=True)
@@ -93,6 +95,8 @@ def _source_folder(source: str | Path | None) -> Path:
         if recorded.get("kind") != "fine-tuned":
             raise ModelIntegrityError(f"{source}: its encoder is not fine-tuned; distill its encoder "
                                       "(or drop --source for the bundled MiniLM)")
+        if not isinstance(recorded.get("path"), str) or not isinstance(recorded.get("sha256"), str):
+            raise ModelIntegrityError(f"{source / 'stance.json'}: its fine-tuned encoder has no path or SHA-256; retrain")
         folder = source / recorded["path"]
         if weights_sha256(folder) != recorded["sha256"]:
             raise ModelIntegrityError(f"{folder}: weights differ from the SHA-256 in {source / 'stance.json'}; retrain")
