@@ -342,15 +342,21 @@ def prepare_onnx(path: str | Path, meta: dict) -> None:
 def _onnx_export_problem(folder) -> str | None:
     """Why the onnx export of this encoder is neither on disk nor can be written there (a read-only
     STANCE_HOME), or None."""
-    from stance.encoders.onnx import onnx_path
+    from stance.encoders.onnx import _recorded_sha256, onnx_path
     from stance.encoders.transformer import default_model_path, weights_sha256
+    from stance.fileio import sha256_file
     from stance.paths import folder_problem
 
     graph = onnx_path(weights_sha256(Path(folder) if folder is not None else default_model_path()))
-    if graph.is_file():
-        return None
     problem = folder_problem(graph.parent)
-    return None if problem is None else f"the onnx export cannot be written: {problem}"
+    if problem is None:
+        return None
+    if not graph.is_file():
+        return f"the onnx export cannot be written: {problem}"
+    recorded = _recorded_sha256(graph)
+    if recorded is not None and recorded != sha256_file(graph):
+        return f"the onnx export {graph} differs from the SHA-256 recorded beside it and cannot be written again: {problem}"
+    return None
 
 
 #: What may run a saved model's sentence-transformers encoder (``backend`` of :func:`read_model`).

@@ -700,3 +700,23 @@ def test_auto_scores_on_torch_when_the_onnx_export_cannot_be_written(read_only_m
     line = one_error_line(run_stance("score", REPO / "seeds" / "000_abad3842fbdbf470.txt", "--model", trained["model"],
                                      "--backend", "onnx", env=env))  # asked for by name: refused, not replaced
     assert "cannot write the ONNX export" in line and "--backend torch" in line
+
+
+def test_an_export_made_before_its_hash_was_recorded_still_serves_a_read_only_home(tmp_path, trained):
+    pytest.importorskip("onnxruntime")
+    import subprocess
+
+    seed = REPO / "seeds" / "000_abad3842fbdbf470.txt"
+    writable = {"STANCE_HOME": str(tmp_path / "home"), "STANCE_CACHE": "off"}
+    first = run_stance("score", seed, "--json", "--model", trained["model"], "--backend", "onnx", env=writable)
+    assert first.returncode == 0, first.stderr
+    with _tmpfs("size=300m") as home:
+        shutil.copytree(tmp_path / "home" / "onnx", home / "onnx")
+        for digest in (home / "onnx").glob("*/model.onnx.sha256"):
+            digest.unlink()  # as an export made before the hash was written beside it
+        if subprocess.run(["mount", "-o", "remount,ro", str(home)], capture_output=True).returncode:
+            pytest.skip("cannot remount read-only here")
+        env = {"STANCE_HOME": str(home), "STANCE_CACHE": "off"}
+        for backend in ("auto", "onnx"):
+            result = run_stance("score", seed, "--json", "--model", trained["model"], "--backend", backend, env=env)
+            assert result.returncode == 0 and result.stdout == first.stdout, result.stderr

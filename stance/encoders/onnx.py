@@ -85,7 +85,8 @@ class OnnxEncoder(SentenceEncoder):
             try:
                 session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
             except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes for a file it cannot read
-                raise ModelIntegrityError(f"{graph}: onnxruntime cannot load it ({str(err).splitlines()[0][:200]}); "
+                why = (str(err).splitlines() or [type(err).__name__])[0][:200]
+                raise ModelIntegrityError(f"{graph}: onnxruntime cannot load it ({why}); "
                                           f"delete {graph.parent} to export it again, or use --backend torch") from None
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.enable_truncation(max_length=max_length)
@@ -101,12 +102,16 @@ class OnnxEncoder(SentenceEncoder):
 
         from stance.errors import StanceWarning
 
+        from stance.paths import folder_problem
+
         graph = onnx_path(self.sha256)
         sweep_leftovers(graph.parent)  # an export killed part-way leaves a temporary of the graph's size
         if graph.is_file():
             recorded = _recorded_sha256(graph)
             if recorded is not None and recorded == sha256_file(graph):
                 return graph
+            if recorded is None and folder_problem(graph.parent) is not None:
+                return graph  # exported before its hash was recorded, where no new export can go: used as before
             if recorded is not None:
                 warnings.warn(f"{graph}: differs from the export recorded beside it; exporting it again",
                               StanceWarning, stacklevel=2)
