@@ -338,13 +338,14 @@ def score(
         from stance.paths import check_writable
 
         check_writable(output, "--output", folder=True)
-        from stance.persist import read_metadata
-
-        read_metadata(model or default_model_dir())  # a missing model leaves no new --db behind
-        store = _open_store(db) if record else None  # a bad --db fails before the cluster work
+        store, new_db = _open_recording_store(db) if record else (None, False)  # a bad --db fails before Ray
         try:
             run = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
                                  address=ray_address, backend=backend, replace=replace)
+        except BaseException:
+            _close_after_failure(store, new_db)
+            raise
+        try:
             kept = [f"wrote {run.written} articles to {_shown(output)}"]
             if run.skipped:
                 kept.append(f"skipped {run.skipped} articles already in {_shown(output)}")
@@ -383,10 +384,7 @@ def score(
     from stance.persist import checked_backend
 
     checked_backend(backend)  # before --db is made, so that a typo leaves no empty database behind
-    from stance.store import default_db_path
-
-    new_db = record and not os.path.lexists(db if db is not None else default_db_path())
-    store = _open_store(db) if record else None  # a bad --db or --output fails before the model loads
+    store, new_db = _open_recording_store(db) if record else (None, False)  # a bad --db or --output fails first
     try:
         if output is not None:
             check_output(output)
@@ -394,11 +392,7 @@ def score(
         model_id = model_info(fitted)["id"]
         results_folder = ResultsFolder(output, model_id) if output is not None else None
     except BaseException:
-        if store is not None:
-            store.close()
-            if new_db:  # made by this command a moment ago, and empty: a missing model leaves nothing behind
-                for made in (store.path, Path(f"{store.path}-wal"), Path(f"{store.path}-shm")):
-                    made.unlink(missing_ok=True)
+        _close_after_failure(store, new_db)
         raise
     if results_folder is not None and results_folder.done and not skip_recorded:  # else counted at the end
         typer.echo(f"resuming: {len(results_folder.done)} articles already in {_shown(output)} are skipped", err=True)
@@ -542,6 +536,25 @@ def _progress(total: Optional[int], quiet: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="article", disable=quiet or total == 1 or not sys.stderr.isatty(), file=sys.stderr)
+
+
+def _open_recording_store(db: Optional[Path]):
+    """The store --record writes to, and whether this command creates its file."""
+    from stance.store import default_db_path
+
+    new = not os.path.lexists(db if db is not None else default_db_path())
+    return _open_store(db), new
+
+
+def _close_after_failure(store, new: bool) -> None:
+    """Close the store of a run that failed before recording anything: a database this command
+    created moments ago (a missing model, say) is removed with its WAL files, so nothing empty stays."""
+    if store is None:
+        return
+    store.close()
+    if new:
+        for made in (store.path, Path(f"{store.path}-wal"), Path(f"{store.path}-shm")):
+            made.unlink(missing_ok=True)
 
 
 def _open_store(db: Optional[Path], readonly: bool = False):

@@ -339,26 +339,6 @@ def prepare_onnx(path: str | Path, meta: dict) -> None:
                           StanceWarning, stacklevel=2)
 
 
-def _onnx_export_problem(folder) -> str | None:
-    """Why the onnx export of this encoder is neither on disk nor can be written there (a read-only
-    STANCE_HOME), or None."""
-    from stance.encoders.onnx import _recorded_sha256, onnx_path
-    from stance.encoders.transformer import default_model_path, weights_sha256
-    from stance.fileio import sha256_file
-    from stance.paths import folder_problem
-
-    graph = onnx_path(weights_sha256(Path(folder) if folder is not None else default_model_path()))
-    problem = folder_problem(graph.parent)
-    if problem is None:
-        return None
-    if not graph.is_file():
-        return f"the onnx export cannot be written: {problem}"
-    recorded = _recorded_sha256(graph)
-    if recorded is not None and recorded != sha256_file(graph):
-        return f"the onnx export {graph} differs from the SHA-256 recorded beside it and cannot be written again: {problem}"
-    return None
-
-
 #: What may run a saved model's sentence-transformers encoder (``backend`` of :func:`read_model`).
 BACKENDS = ("auto", "torch", "torch-bf16", "onnx")
 
@@ -416,7 +396,13 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
     if backend == "auto" and encoder is None and recorded.get("kind") != "static":
         folder = _encoder_folder(path, recorded)
         backend = "onnx" if _onnx_serves(folder) else "torch"
-        problem = _onnx_export_problem(folder) if backend == "onnx" else None
+        if backend == "onnx":
+            from stance.encoders.onnx import export_problem
+            from stance.encoders.transformer import default_model_path, weights_sha256
+
+            problem = export_problem(weights_sha256(Path(folder) if folder is not None else default_model_path()))
+        else:
+            problem = None
         if problem is not None:  # auto means onnx where it runs; here it cannot be set up, and torch can score
             warnings.warn(f"{problem}; scoring on torch (set STANCE_HOME to a writable folder for the faster onnx "
                           "backend)", StanceWarning, stacklevel=2)

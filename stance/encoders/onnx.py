@@ -102,19 +102,14 @@ class OnnxEncoder(SentenceEncoder):
 
         from stance.errors import StanceWarning
 
-        from stance.paths import folder_problem
-
         graph = onnx_path(self.sha256)
         sweep_leftovers(graph.parent)  # an export killed part-way leaves a temporary of the graph's size
-        if graph.is_file():
-            recorded = _recorded_sha256(graph)
-            if recorded is not None and recorded == sha256_file(graph):
-                return graph
-            if recorded is None and folder_problem(graph.parent) is not None:
-                return graph  # exported before its hash was recorded, where no new export can go: used as before
-            if recorded is not None:
-                warnings.warn(f"{graph}: differs from the export recorded beside it; exporting it again",
-                              StanceWarning, stacklevel=2)
+        state = _export_state(graph)
+        if state in ("intact", "unrecorded, and no new export can go there"):
+            return graph  # the second: exported before its hash was recorded, and used as before
+        if state == "changed":
+            warnings.warn(f"{graph}: differs from the export recorded beside it; exporting it again",
+                          StanceWarning, stacklevel=2)
         export_onnx(self.folder, graph)
         return graph
 
@@ -129,6 +124,37 @@ def _recorded_sha256(graph: Path) -> str | None:
         return _digest_path(graph).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _export_state(graph: Path) -> str:
+    """``intact`` (its SHA-256 matches the one recorded at export), ``changed``, ``missing``, or
+    ``unrecorded, and no new export can go there`` (an export older than the recorded hash, read-only);
+    an unrecorded one where a new export can go counts as missing."""
+    from stance.paths import folder_problem
+
+    if not graph.is_file():
+        return "missing"
+    recorded = _recorded_sha256(graph)
+    if recorded is None:
+        return "missing" if folder_problem(graph.parent) is None else "unrecorded, and no new export can go there"
+    return "intact" if recorded == sha256_file(graph) else "changed"
+
+
+def export_problem(sha256: str) -> str | None:
+    """Why the export of the model whose weights have this SHA-256 cannot serve: it would have to be
+    written (missing, or changed since export) where nothing can be written (a read-only STANCE_HOME); else None."""
+    from stance.paths import folder_problem
+
+    graph = onnx_path(sha256)
+    problem = folder_problem(graph.parent)
+    if problem is None:
+        return None  # whatever its state, _graph can export it again
+    state = _export_state(graph)
+    if state == "missing":
+        return f"the onnx export cannot be written: {problem}"
+    if state == "changed":
+        return f"the onnx export {graph} differs from the SHA-256 recorded beside it and cannot be written again: {problem}"
+    return None
 
 
 def onnx_path(sha256: str) -> Path:
