@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from stance.schema import STANCES
+from stance.schema import STANCES, is_count
 from stance.segment import printable_name
 
 SYSTEM_NAMES = {
@@ -176,10 +176,6 @@ def _read_json(path: Path, what: str):
     return value
 
 
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _is_score(value) -> bool:
     """A metric as the page shows it: a number, or None (undefined on its sentences)."""
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
@@ -203,7 +199,7 @@ def _check_metrics(metrics: dict, path: Path) -> None:
         refuse("it holds no evaluation")
     for plan, result in evaluations.items():
         if (not isinstance(result, dict) or not isinstance(result.get("description"), str)
-                or not all(_is_count(result.get(k)) for k in ("n_sentences", "n_articles"))
+                or not all(is_count(result.get(k)) for k in ("n_sentences", "n_articles"))
                 or not isinstance(result.get("targets"), dict)):
             refuse(f"evaluation {plan!r} lacks its description, counts or targets")
         for target in targets:
@@ -217,7 +213,7 @@ def _check_metrics(metrics: dict, path: Path) -> None:
                     refuse(f"{where}: no scores of the {SYSTEM_NAMES[system]}")
             cm = entry["model"].get("confusion")
             if not (isinstance(cm, list) and len(cm) == len(STANCES) and all(
-                    isinstance(row, list) and len(row) == len(STANCES) and all(map(_is_count, row)) for row in cm)):
+                    isinstance(row, list) and len(row) == len(STANCES) and all(map(is_count, row)) for row in cm)):
                 refuse(f"{where}: the confusion matrix is not {len(STANCES)} x {len(STANCES)} counts")
             if not isinstance(entry["model"].get("per_class"), dict) or not all(
                     isinstance(c, dict) for c in entry["model"]["per_class"].values()):
@@ -233,7 +229,7 @@ def _prediction_problem(row, plans, targets) -> str | None:
         return f"a {type(row).__name__}, not an object"
     if row.get("plan") not in plans:
         return f"plan {row.get('plan')!r} is none of this run's evaluations"
-    if not isinstance(row.get("article"), str) or not _is_count(row.get("sentence")) or not isinstance(row.get("text"), str):
+    if not isinstance(row.get("article"), str) or not is_count(row.get("sentence")) or not isinstance(row.get("text"), str):
         return "no article, sentence number or text"
     for target in targets:
         given = row.get(target)

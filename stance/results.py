@@ -39,7 +39,7 @@ from pathlib import Path
 
 from stance.errors import InputError
 from stance.fileio import follow_umask, parse_json, temp_file_beside
-from stance.schema import MAX_SENTENCE_INDEX, SLACK, STANCES, is_within
+from stance.schema import MAX_SENTENCE_INDEX, SLACK, STANCES, is_count, is_within
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
 
@@ -304,10 +304,6 @@ def check_parts(path: Path, parts: list[Path], *, sentences: bool = True) -> set
 _checked: dict[tuple, bool] = {}
 
 
-def _count(value) -> bool:
-    return type(value) is int and value >= 0
-
-
 def _json(text: str, what: str):
     try:
         return parse_json(text)  # too deep or too long a number is a JSONDecodeError there too
@@ -323,7 +319,7 @@ def _summary_targets(text: str | None) -> list[str]:
     if not isinstance(summary, dict):
         raise ValueError("its summary is not an object of targets")
     for target, counts in summary.items():
-        if not isinstance(counts, dict) or not all(_count(counts.get(k)) for k in STANCES):
+        if not isinstance(counts, dict) or not all(is_count(counts.get(k)) for k in STANCES):
             raise ValueError(f"its summary of {target!r} lacks counts of {', '.join(STANCES)}")
         net = counts.get("net")
         if not is_within(net, -1.0, 1.0):
@@ -341,7 +337,7 @@ def _check_sentences(text: str | None, targets: list[str]) -> None:
     low, high = -SLACK, 1.0 + SLACK
     seen: set[int] = set()
     for i, s in enumerate(sentences):
-        if not isinstance(s, dict) or not _count(s.get("index")) or not isinstance(s.get("text"), str):
+        if not isinstance(s, dict) or not is_count(s.get("index")) or not isinstance(s.get("text"), str):
             raise ValueError(f"its sentence {i} has no index or text")
         if s["index"] in seen or s["index"] > MAX_SENTENCE_INDEX:
             raise ValueError(f"its sentence {i} has index {s['index']}, "

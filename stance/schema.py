@@ -66,6 +66,12 @@ def is_within(value, low: float, high: float) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and low - SLACK <= value <= high + SLACK
 
 
+def is_count(value) -> bool:
+    """A whole number (an int, not a bool or a float), 0 or more: how readers of recorded results and
+    run folders tell a count or a sentence index they can use."""
+    return type(value) is int and value >= 0
+
+
 def in_stance_order(proba, classes):
     """A head's probabilities with columns in STANCES order (0 for a class the head lacks).
 
