@@ -216,9 +216,9 @@ def score_with_ray(
 
     table, output = Path(table), Path(output)
     require_regular_file(table, "give a .jsonl, .csv or .parquet file")  # a FIFO would block Ray's read
+    meta = read_metadata(model_path)  # a missing or broken model fails here, not in every worker
     if table.suffix.lower() not in READERS:
         raise InputError(f"{table}: the ray engine reads one table (.jsonl, .csv or .parquet)")
-    meta = read_metadata(model_path)  # a missing or broken model fails here, not in every worker
     address = address or os.environ.get("RAY_ADDRESS") or None
     _check_address(address)  # a cluster that does not answer would hold ray.init for minutes
     if not ray.is_initialized():
