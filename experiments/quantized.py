@@ -60,7 +60,7 @@ class Int8Encoder(OnnxEncoder):
 
     @property
     def cache_key(self) -> str:
-        return f"{self.sha256}+onnx-int8"
+        return f"{self.identity}+onnx-int8"
 
     def _graph(self) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -21,10 +21,46 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from stance.errors import InputError, StanceError, StanceWarning
 
+# click's classes, whether typer vendors click or uses it.
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_NoArgsIsHelpError = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
+
+
+@contextlib.contextmanager
+def _usage_in_one_line():
+    """A usage error (an unknown option, a bad value) as one ``error:`` line and exit 2.
+
+    click prints the usage block, a hint and the error on three lines; stance
+    says each error in one line, and names the help to read in it.
+    """
+    try:
+        yield
+    except _NoArgsIsHelpError:
+        raise
+    except _UsageError as err:
+        hint = f"; see '{err.ctx.command_path} --help'" if err.ctx is not None else ""
+        _say("error", err.format_message().rstrip(".") + hint)
+        raise typer.Exit(err.exit_code) from None
+
+
+class _Commands(TyperGroup):
+    """stance's command group: its usage errors, and those of every command under it, in one line."""
+
+    def make_context(self, *args, **kwargs):
+        with _usage_in_one_line():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):
+        with _usage_in_one_line():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Sentence-level stance of news reporting on Serbia toward Russia and the EU.",
     no_args_is_help=True,
     add_completion=False,
@@ -592,8 +628,10 @@ def drift(
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
     from stance.pages import PAGE_START
     from stance.paths import PNG_START, check_writable, refuse_overwriting, starts_with
-    from stance.store import default_db_path
+    from stance.store import default_db_path, require_database_file
 
+    if results is None:
+        require_database_file(db or default_db_path())
     for path, option, ours in ((plot, "--plot", PNG_START), (html, "--html", PAGE_START)):
         if path is not None:
             refuse_overwriting(path, option, [results if results is not None else db or default_db_path()])
@@ -928,8 +966,10 @@ def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON
     typer.echo(f"{_shown(info['path'])}: {info['vectors']} vectors, {info['bytes'] / 2**20:.1f} MB of "
                f"{info['max_bytes'] / 2**20:.0f} MB allowed (file {info['file_bytes'] / 2**20:.1f} MB)")
     for encoder, row in info["encoders"].items():
-        digest, _, runner = encoder.partition("+")  # "<weights sha256>+onnx" for the onnx backend
-        shown = digest[:16] + (f" ({runner})" if runner else "")
+        identity, _, runner = encoder.partition("+")  # "<weights sha256>.<settings>+onnx" for the onnx backend
+        weights, _, settings = identity.partition(".")
+        shown = (f"{weights[:16]}.{settings[:8]}" if settings else f"{weights[:16]} (from an earlier version)") + (
+            f" ({runner})" if runner else "")
         typer.echo(f"  encoder {shown}: {row['vectors']} vectors, {row['bytes'] / 2**20:.1f} MB")
 
 

@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
 from itertools import combinations
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
-from stance.errors import StanceError, StanceWarning
+from stance.errors import StanceError, StanceWarning, is_table
 from stance.evidence import explain_move, movers, period_evidence, public_items, strongest_sentences
 from stance.schema import is_within
 
-__all__ = ["PERIODS", "DriftReport", "measure_drift", "period_of", "period_range", "stance_over_time"]
+__all__ = ["PERIODS", "DriftReport", "measure_drift", "period_count", "period_of", "period_range", "stance_over_time"]
 
 PERIODS = ("week", "month", "quarter", "half", "year")
 _MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
@@ -43,6 +43,10 @@ UNKNOWN_SOURCE = "(unknown source)"
 #: Penalty multiplier for change points: pen = BETA * sigma^2 * log(n).
 CHANGE_PENALTY = 4.0
 CHANGE_MIN_SIZE = 3
+
+#: The most periods one drift shows: beyond it, the table, chart and page stop being read
+#: (and take long to make), and a longer period says the same.
+MAX_PERIODS = 5000
 
 
 # --- periods -----------------------------------------------------------------
@@ -77,6 +81,15 @@ def _next_start(start: Date, by: str) -> Date:
         return start + timedelta(days=7)
     months = start.year * 12 + start.month - 1 + _MONTHS_PER[by]
     return Date(months // 12, months % 12 + 1, 1)
+
+
+def period_count(first: Date, last: Date, by: str) -> int:
+    """How many periods :func:`period_range` gives, counted without making them."""
+    start, end = period_of(first, by)[1], period_of(last, by)[1]
+    if by == "week":
+        return (end - start).days // 7 + 1
+    months = (end.year - start.year) * 12 + end.month - start.month
+    return months // _MONTHS_PER[by] + 1
 
 
 def period_range(first: Date, last: Date, by: str) -> list[tuple[str, Date]]:
@@ -323,6 +336,9 @@ def _public_period(period: dict, targets) -> dict:
 
 def _article_view(item) -> dict:
     """An ArticleScores or a stored article row, as the fields drift needs."""
+    if not isinstance(item, dict) and not hasattr(item, "summary"):
+        raise StanceError(f"a record is {type(item).__name__}; pass scored articles (score_article's results) "
+                          "or the rows of HistoryStore.articles()")
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
     n_sentences = get("n_sentences")
     if n_sentences is None:
@@ -469,10 +485,15 @@ def measure_drift(
         ``sentences`` (ArticleScores) or ``strongest`` (database rows read
         with ``HistoryStore.articles(strongest=True)``).
     """
-    if evidence < 0:
-        raise StanceError(f"evidence must be 0 or more sentences per side, not {evidence}")
-    if n_boot < 1 or n_perm < 1:
-        raise StanceError(f"n_boot and n_perm must be 1 or more resamples, not {n_boot} and {n_perm}")
+    counts = {"evidence": (evidence, 0), "n_boot": (n_boot, 1), "n_perm": (n_perm, 1), "seed": (seed, 0)}
+    for name, (value, least) in counts.items():
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+            raise StanceError(f"{name} is {value!r}; give a whole number, {least} or more")
+    if not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise StanceError(f"alpha is {alpha!r}; give a test level between 0 and 1, such as 0.05")
+    if not isinstance(records, Iterable) or isinstance(records, (str, bytes)) or is_table(records):
+        raise StanceError(f"records is {type(records).__name__}; pass a list of scored articles "
+                          "(score_article's results) or the rows of HistoryStore.articles()")
     if isinstance(targets, str):
         targets = [targets]  # one target, not its letters
     if by not in PERIODS:
@@ -504,7 +525,15 @@ def measure_drift(
         return DriftReport(by, targets, [], {t: [] for t in targets}, undated, {}, model, settings)
     for v in dated:
         v["label"] = period_of(v["date"], by)[0]
-    periods = period_range(min(v["date"] for v in dated), max(v["date"] for v in dated), by)
+    first, last = min(v["date"] for v in dated), max(v["date"] for v in dated)
+    n_periods = period_count(first, last, by)
+    if n_periods > MAX_PERIODS:
+        longer = next((p for p in PERIODS[PERIODS.index(by) + 1:] if period_count(first, last, p) <= MAX_PERIODS), None)
+        raise StanceError(f"the dated articles run from {first} to {last}: {n_periods:,} periods by {by}, more than "
+                          f"the {MAX_PERIODS:,} a drift shows; "
+                          + (f"use a longer period (--by {longer}), or " if longer else "")
+                          + "narrow the dates with --since and --until")
+    periods = period_range(first, last, by)
     rng = np.random.default_rng(seed)
     rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha, evidence)
     sources = {}

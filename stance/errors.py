@@ -4,6 +4,8 @@ Every message says what is wrong and what to do about it; the CLI prints it as
 one line and exits 1. Any other exception is a bug and keeps its traceback.
 """
 
+from collections.abc import Iterable
+
 
 class StanceError(Exception):
     """Base class for errors caused by input, data or environment, not by a bug."""
@@ -11,6 +13,48 @@ class StanceError(Exception):
 
 class InputError(StanceError):
     """An article or table given to read cannot be used."""
+
+
+class TextsError(InputError, TypeError):
+    """What the library was given as texts is not texts: a bare string for a list, a table, an item that is
+    not a string, or a string with half a surrogate pair. A TypeError too, as Python's own would be."""
+
+
+def texts_given(X, what: str = "X") -> list[str]:
+    """``X`` as a list of texts, or :class:`TextsError` saying what it is instead.
+
+    A string, a mapping or a table would iterate as characters, keys or column
+    names, and give a wrong answer without an error.
+    """
+    if isinstance(X, (str, bytes)):
+        raise TextsError(f"{what} is one {type(X).__name__}; pass a list of texts, such as [text]")
+    if is_table(X):
+        raise TextsError(f"{what} is a {type(X).__name__}; pass a list of texts, such as a table's text column")
+    if not isinstance(X, Iterable):
+        raise TextsError(f"{what} is {type(X).__name__}; pass a list of texts")
+    texts = list(X)
+    for i, text in enumerate(texts):
+        check_text(text, f"{what}[{i}]")
+    return texts
+
+
+def is_table(X) -> bool:
+    """A mapping or a data frame, which iterate as keys or column names (a Series iterates as its values)."""
+    from collections.abc import Mapping
+
+    return isinstance(X, Mapping) or hasattr(X, "columns")
+
+
+def check_text(text, where: str) -> None:
+    """Refuse, as :class:`TextsError`, a text that is not a str, or holds half a surrogate pair (which has no UTF-8)."""
+    if not isinstance(text, str):
+        raise TextsError(f"{where} is {type(text).__name__}, not a text (str); pass texts only")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise TextsError(f"{where} holds half a surrogate pair ({text[err.start]!r}) at character {err.start}, "
+                             "which is not text; decode its bytes with errors='replace'") from None
 
 
 class LabelFormatError(StanceError):

@@ -18,6 +18,7 @@ is trained and tested on the same folds; sentences are embedded once.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -369,6 +370,7 @@ class EvaluationReport:
 
     def write(self, folder: str | Path) -> Path:
         """Write ``report.md``, ``metrics.json``, confusion-matrix PNGs and, with predictions, ``report.html`` into ``folder``."""
+        check_report_folder(folder)
         from stance.report import confusion_png
 
         folder = Path(folder)
@@ -512,3 +514,74 @@ def _worst_errors(plan, targets, test_all, y, predicted, confidence, texts, arti
             for i in wrong[:n_worst]
         ]
     return worst
+
+
+def _report_files() -> dict:
+    """What a report folder holds, by name, with the test that a file of that name is one a report wrote."""
+    from stance.pages import PAGE_START
+    from stance.paths import PNG_START, starts_with
+
+    return {"metrics.json": starts_with('{\n  "targets": ['), "predictions.jsonl": starts_with('{"plan": "'),
+            "report.md": starts_with("# Evaluation"), "report.html": starts_with(PAGE_START),
+            "confusion_*.png": starts_with(PNG_START)}
+
+
+def _report_test(name: str):
+    """The test that a file of this name is one a report wrote; None for a name a report does not write."""
+    import fnmatch
+
+    return next((test for pattern, test in _report_files().items() if fnmatch.fnmatchcase(name, pattern)), None)
+
+
+def is_report_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file (not a link) that a report wrote under its name."""
+    test = _report_test(path.name)
+    return test is not None and not os.path.islink(path) and path.is_file() and test(path)
+
+
+def is_report_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder (not a link) holding report files and nothing else."""
+    try:
+        entries = list(path.iterdir()) if path.is_dir() and not os.path.islink(path) else []
+    except OSError:
+        return False
+    return bool(entries) and all(is_report_file(entry) for entry in entries)
+
+
+def check_report_folder(folder: str | Path, inputs=()) -> None:
+    """Refuse, before any training, a report folder whose files a report would replace but did not write.
+
+    A folder is new, empty, or an earlier report's (other files, such as notes, stay beside it);
+    each file a report writes there must be a regular file an earlier report wrote, never a
+    user's file of the same name, a link to one, or one of ``inputs`` (the label files).
+    """
+    from stance.paths import OutputPathError, refuse_overwriting, special_file
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    try:
+        names = [entry.name for entry in folder.iterdir()]
+        ours = 0
+        for name in sorted(names):
+            test = _report_test(name)
+            if test is None:
+                continue
+            path = folder / name
+            refuse_overwriting(path, "--report-dir", inputs)
+            if os.path.islink(path) or special_file(path) or path.is_dir():
+                raise OutputPathError(f"--report-dir {folder}: its {name} is not a regular file a report wrote "
+                                      "(a link, a folder or a FIFO); remove it, or choose another folder")
+            if not test(path):
+                raise OutputPathError(f"--report-dir {folder}: holds a {name} that no report wrote, and writing the "
+                                      "report would replace it; choose another folder, or move the file")
+            ours += 1
+    except OSError as err:
+        raise OutputPathError(f"--report-dir {folder}: cannot be read ({err.strerror or err}); choose another folder") from None
+    from stance.persist import MODEL_ENTRIES
+
+    others = sorted(set(names) - set(MODEL_ENTRIES))  # a model folder may hold its own report (--report-dir = --out)
+    if others and not ours:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise OutputPathError(f"--report-dir {folder}: holds files and no earlier report ({shown}); "
+                              "choose an empty or new folder, or one a report was written to")

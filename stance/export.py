@@ -20,7 +20,7 @@ import os
 import sqlite3
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from stance.errors import StanceError, StanceWarning
@@ -77,8 +77,9 @@ def export_sentences(
         raise ExportError(f"--output {output}: would become a part of the results folder {output.parent}; "
                           "write it elsewhere")
     if results is None:
-        from stance.store import default_db_path
+        from stance.store import default_db_path, require_database_file
 
+        require_database_file(db or default_db_path())
         refuse_overwriting(output, "--output", [db or default_db_path()])
     check_writable(output, "--output", ours=_is_export)
     rows = sentence_rows(db=db, results=results, model_id=model_id, sources=sources, since=since, until=until)
@@ -201,11 +202,16 @@ def _rows(article: dict, sentences: Iterable[dict]) -> Iterator[dict]:
 def _replacing(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it (fsynced, with the old file's mode, else the umask's)
     once the block ends well."""
-    path = through_link(path)
+    given, path = path, through_link(path)
+    missing = [folder for folder in path.parents if not folder.exists()]  # made here, removed again on failure
     try:
+        if path != given and missing:  # folders are made for the path given, never for a link's
+            raise FileNotFoundError(2, "a symbolic link into a folder that does not exist", str(given))
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = temp_file_beside(path)
     except OSError as err:
         raise write_error(path, err) from None
+    done = False
     try:
         os.close(fd)
         yield Path(tmp)
@@ -213,10 +219,14 @@ def _replacing(path: Path) -> Iterator[Path]:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        done = True
     except OSError as err:
         raise write_error(path, err) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+        for folder in missing if not done else ():
+            with suppress(OSError):
+                folder.rmdir()
 
 
 #: What a spreadsheet reads as the start of a formula (OWASP's list).

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.errors import LabelFormatError
-from stance.schema import STANCES, label_rows, label_targets, load_labels, write_labels
+from stance.schema import STANCES, label_rows, label_targets, load_labels, refuse_repeated_files, write_labels
 
 __all__ = ["agreement", "check_labels", "cohen_kappa", "label_stats", "merge_labels"]
 
@@ -194,10 +194,7 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
 
     if rule not in ("later", "majority"):
         raise LabelFormatError(f"unknown merge rule {rule!r}; use later or majority")
-    resolved = [Path(p).resolve() for p in paths]
-    twice = next((p for p, r in zip(paths, resolved) if resolved.count(r) > 1), None)
-    if twice is not None:
-        raise LabelFormatError(f"{twice} is given more than once; give each label file once, so that each votes once")
+    refuse_repeated_files(paths, ", so that each votes once")
     voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
     for path in paths:
         stated = label_rows(path)

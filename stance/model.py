@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from stance.errors import ModelIntegrityError
+from stance.errors import ModelIntegrityError, TextsError, check_text, is_table, texts_given
 from stance.features import context_embeddings, item_text, ngram_features
 from stance.persist import read_model, save_model
 from stance.schema import STANCES, TARGETS
@@ -590,12 +590,13 @@ def _splitter(y, groups, cv):
 
 
 def _items(X) -> list:
-    if isinstance(X, str):
-        raise TypeError("pass a list of sentences, not a single string")
+    if isinstance(X, (str, bytes)) or is_table(X) or not isinstance(X, Iterable):
+        texts_given(X)  # refuses it in one line: it would iterate as characters, keys or column names
     items = list(X)
     for i, x in enumerate(items):
         if not (isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("text"), str))):
-            raise TypeError(f"X[{i}] is {type(x).__name__}; each item is a sentence (str) or a dict with its 'text'")
+            raise TextsError(f"X[{i}] is {type(x).__name__}; each item is a sentence (str) or a dict with its 'text'")
+        check_text(x if isinstance(x, str) else x["text"], f"X[{i}]")
     return items
 
 

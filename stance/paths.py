@@ -31,6 +31,15 @@ class OutputPathError(StanceError):
     """An output path cannot be written; the message names the option and the path."""
 
 
+def given_path(value, what: str, advice: str) -> Path:
+    """``value`` as a Path, or InputError when it is none: not a str or path, or empty (which would mean "here")."""
+    from stance.errors import InputError
+
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value) or not str(os.fspath(value)).strip():
+        raise InputError(f"{what} {value!r}: is not a path; {advice}")
+    return Path(value)
+
+
 def check_writable(path: str | Path, what: str, folder: bool = False, replaced: bool = False,
                    append: bool = False, ours=None) -> Path:
     """Refuse an output path that cannot be written, before any long work is done.
@@ -46,7 +55,10 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     if os.path.islink(path) and not os.path.exists(path) and is_link_loop(path):
         raise OutputPathError(f"{what} {path}: is a loop of symbolic links; remove the link or choose another path")
     if folder and os.path.lexists(path) and not os.path.isdir(path):
-        raise OutputPathError(f"{what} {path}: is a file, not a folder; give a folder path")
+        if os.path.islink(path) and not os.path.exists(path):
+            raise OutputPathError(f"{what} {path}: is a symbolic link to {os.readlink(path)}, which does not exist; "
+                                  "make that folder, or give another path")
+        raise OutputPathError(f"{what} {path}: is {special_file(path) or 'a file'}, not a folder; give a folder path")
     try:
         if folder:
             foreign = ours is not None and os.path.isdir(path) and any(path.iterdir()) and not ours(path)
@@ -112,6 +124,16 @@ def refuse_overwriting(path: str | Path, what: str, inputs) -> None:
         if lands == read or (os.path.isdir(read) and read in lands.parents):
             raise OutputPathError(f"{what} {path}: would overwrite {source}, which this command reads; "
                                   "choose another path")
+
+
+def refuse_holding(folder: str | Path, what: str, inputs) -> None:
+    """Refuse an output folder, replaced whole, that holds (or is) one of ``inputs``: saving would delete what it reads."""
+    lands = Path(os.path.realpath(Path(folder).expanduser()))
+    for source in inputs:
+        read = Path(os.path.realpath(Path(source).expanduser()))
+        if read == lands or lands in read.parents:
+            raise OutputPathError(f"{what} {folder}: holds {source}, which this command reads, and saving would "
+                                  "delete it; choose another folder")
 
 
 def require_replaceable(path: str | Path, what: str = "") -> None:

@@ -76,7 +76,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     import joblib
     from sklearn.utils.validation import check_is_fitted
 
-    from stance.encoders.transformer import SentenceEncoder
+    from stance.encoders.transformer import SentenceEncoder, settings_sha256
 
     check_is_fitted(model)
     encoder = model.encoder_
@@ -102,6 +102,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
                 "id": encoder.model_id,
                 "path": ENCODER_DIR,  # inside the model folder, so the folder can move
                 "sha256": sha256_file(staging / ENCODER_DIR / "model.safetensors"),
+                "settings_sha256": settings_sha256(staging / ENCODER_DIR),
                 "batch_size": encoder.batch_size,
                 "base": {"id": encoder.base_id, "sha256": encoder.base_sha256},
             }
@@ -111,6 +112,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
                 "id": encoder.model_id,
                 "path": None if encoder.model_path is None and kind != "static" else str(Path(encoder.folder).resolve()),
                 "sha256": encoder.sha256,
+                "settings_sha256": settings_sha256(encoder.folder),
                 "batch_size": encoder.batch_size,
             }
         meta = {
@@ -141,19 +143,49 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     return path
 
 
+#: What a model folder holds; saving replaces the folder whole, so anything else in it would be lost.
+MODEL_ENTRIES = (METADATA_FILE, HEAD_FILE, ENCODER_DIR)
+
+
 def check_replaceable(path: str | Path) -> None:
-    """Refuse, before training, a folder that saving a model would replace but is not a model folder."""
+    """Refuse, before training, a folder that saving a model would replace but is not a model folder.
+
+    A model folder is replaced whole: it must hold a ``stance.json`` of a model and
+    nothing a model does not (a user's notes, label files, an encoder folder it was given).
+    """
     path = Path(path)
     try:
         if os.path.lexists(path) and not os.path.isdir(path):
             raise ModelIntegrityError(f"{path}: is a file, not a model folder; choose another --out or remove it")
-        foreign = os.path.isdir(path) and not (path / METADATA_FILE).is_file() and any(path.iterdir())
+        names = sorted(entry.name for entry in path.iterdir()) if os.path.isdir(path) else []
+        model = not names or _is_model_metadata(path / METADATA_FILE)
     except OSError as err:
         raise write_error(path, err, "cannot write the model folder") from None
-    if foreign:
+    if not model:
         raise ModelIntegrityError(
             f"{path}: exists and is not a stance model folder; choose another --out or remove it"
         )
+    from stance.evaluation import is_report_file, is_report_folder
+
+    # a report written into the model folder (--report-dir the same as --out, or a folder in it) is written
+    # again after the save
+    others = [name for name in names if name not in MODEL_ENTRIES
+              and not is_report_file(path / name) and not is_report_folder(path / name)]
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ModelIntegrityError(f"{path}: holds files a model folder does not ({shown}), which saving the model "
+                                  "would delete; move them out, or choose another --out")
+
+
+def _is_model_metadata(path: Path) -> bool:
+    """Whether ``path`` is a model's ``stance.json`` (a JSON object of the stance-model format), read bounded."""
+    if not path.is_file() or path.stat().st_size > 1 << 20:
+        return False
+    try:
+        meta = json.loads(path.read_bytes())
+    except ValueError:
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
 def _swap_into_place(staging: Path, path: Path) -> None:
@@ -239,6 +271,7 @@ def _shape_problem(meta: dict) -> str | None:
         ("encoder.path", False, (_plain_name, "the encoder folder inside the model folder") if fine_tuned
          else (lambda v: v is None or _text(v), "a folder path or null")),
         ("encoder.sha256", True, sha256),
+        ("encoder.settings_sha256", False, sha256),
         ("encoder.batch_size", False, (lambda v: _number(v) and int(v) == v and v > 0, "a positive whole number")),
         ("encoder.base", False, an_object),
         ("head", True, an_object),
@@ -371,9 +404,13 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
     import joblib
     import sklearn
 
-    from stance.encoders.transformer import SentenceEncoder
+    from stance.encoders.transformer import SentenceEncoder, settings_sha256
+    from stance.paths import given_path
 
-    path = Path(path)
+    path = given_path(path, "model", "give the folder `stance train` wrote")
+    if encoder is not None and not all(hasattr(encoder, name) for name in ("transform", "sha256", "model_id")):
+        raise InputError(f"encoder {type(encoder).__name__}: is not an encoder; give a SentenceEncoder "
+                         "(stance.encoders.make_encoder), or None for the one the model was trained with")
     meta = read_metadata(path)
     head_path = path / meta["head"].get("file", HEAD_FILE)
     if not head_path.is_file():
@@ -398,9 +435,9 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
         backend = "onnx" if _onnx_serves(folder) else "torch"
         if backend == "onnx":
             from stance.encoders.onnx import export_problem
-            from stance.encoders.transformer import default_model_path, weights_sha256
+            from stance.encoders.transformer import default_model_path, encoder_identity
 
-            problem = export_problem(weights_sha256(Path(folder) if folder is not None else default_model_path()))
+            problem = export_problem(encoder_identity(Path(folder) if folder is not None else default_model_path()))
         else:
             problem = None
         if problem is not None:  # auto means onnx where it runs; here it cannot be set up, and torch can score
@@ -430,6 +467,14 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
             f"{path}: built for encoder {recorded.get('id')} (sha256 {recorded['sha256'][:12]}), "
             f"not {encoder.model_id} (sha256 {actual[:12]}); use that encoder or retrain"
         )
+    folder = getattr(encoder, "folder", None)  # an in-memory fine-tuned encoder has none
+    if "settings_sha256" in recorded and folder is not None and settings_sha256(folder) != recorded["settings_sha256"]:
+        raise ModelIntegrityError(
+            f"{path}: built for encoder {recorded.get('id')} with other settings than {folder} has (pooling, token "
+            "limit, layers or tokenizer); use the encoder folder it was built with, or retrain"
+        )
+    if hasattr(encoder, "pin_identity"):
+        encoder.pin_identity()  # the heads read below fit these files' vectors only
     try:
         with open(head_path, "rb") as handle:
             stored = joblib.load(handle)

@@ -31,12 +31,20 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _code_span(text: str) -> str:
+    """``text`` as one Markdown code span: control characters (an ESC, a line break from a path) shown escaped,
+    so that the file neither drives a terminal that prints it nor breaks its line."""
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+    fence = "``" if "`" in shown else "`"
+    return f"{fence} {shown} {fence}" if fence == "``" else f"`{shown}`"
+
+
 def render_markdown(report) -> str:
     """The human report: headline table, per-class scores, confusion, errors, provenance."""
     prov = report.provenance
     out = [f"# Evaluation: {prov.get('run', 'stance model')}", ""]
     if prov.get("command"):
-        out += [f"Made by `{prov['command']}` on {prov.get('date', '?')}.", ""]
+        out += [f"Made by {_code_span(prov['command'])} on {prov.get('date', '?')}.", ""]
     out += [
         "How to read this report: `experiments/README.md`. Macro-F1 averages F1 over favor, against and none; "
         "F1avg is the SemEval-2016 measure, the mean of F1 for favor and against. Brackets hold 95% bootstrap "

@@ -291,6 +291,14 @@ def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
     return kept
 
 
+def refuse_repeated_files(paths: Sequence[str | Path], why: str = "") -> None:
+    """:class:`LabelFormatError` for a label file given more than once, by whatever path: its rows are not duplicates."""
+    resolved = [Path(p).resolve() for p in paths]
+    twice = next((p for p, r in zip(paths, resolved) if resolved.count(r) > 1), None)
+    if twice is not None:
+        raise LabelFormatError(f"{twice} is given more than once; give each label file once{why}")
+
+
 def load_labels(
     paths: str | Path | Sequence[str | Path],
     *,
@@ -339,8 +347,11 @@ def load_labels(
         paths = [paths]
     if isinstance(articles, (str, Path)):
         articles = [articles]
+    if isinstance(targets, str):
+        targets = [targets]  # one target, not its letters
     if not paths:
         raise LabelFormatError("no label files given; pass at least one .jsonl file")
+    refuse_repeated_files(paths)
     finder = _ArticleFinder(articles)
     seen: dict[tuple[str, int], str] = {}
     unchecked: set[str] = set()

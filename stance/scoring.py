@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from stance.dates import parse_date
-from stance.errors import InputError
+from stance.errors import InputError, TextsError, check_text, is_table, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
 from stance.segment import Article
@@ -56,7 +56,9 @@ def _as_article(article: Article | str, article_id: str) -> Article:
     if isinstance(article, Article):
         return article
     if not isinstance(article, str):
-        raise TypeError(f"an article is an Article or its text (str), not {type(article).__name__}")
+        raise TextsError(f"an article is an Article or its text (str), not {type(article).__name__}")
+    check_text(article, "the article")
+    check_text(article_id, "article_id")
     return Article.from_text(article, id=article_id)
 
 
@@ -98,6 +100,8 @@ def score_articles(
         check_is_fitted(model)  # an untrained model fails here, not deep inside
     if isinstance(articles, (str, Article)):
         articles = [articles]
+    if is_table(articles) or not isinstance(articles, Iterable):
+        texts_given(articles, "articles")  # refused: a table would iterate as keys or column names
     given = list(articles)
     articles = [_as_article(a, "-") for a in given]
     digests = [_content_sha256(a) for a in given]
@@ -149,6 +153,9 @@ def predict_in_chunks(model, items: Sequence, chunk: int | None = None) -> list[
     return [np.concatenate([part[t] for part in parts]) for t in range(len(parts[0]))]
 
 
+_END = object()
+
+
 def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> Iterator[ArticleScores]:
     """Score :class:`~stance.corpus.Document` objects lazily, a batch of articles at a time.
 
@@ -157,16 +164,27 @@ def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> 
     further on (an :class:`InputError` while reading) comes after the results
     of every article read before it.
     """
+    if isinstance(batch_articles, bool) or not isinstance(batch_articles, int) or batch_articles < 1:
+        raise InputError(f"batch_articles is {batch_articles!r}; give a whole number of articles, 1 or more")
+    from stance.corpus import Document
+
+    if isinstance(documents, (str, bytes, Document)) or is_table(documents) or not isinstance(documents, Iterable):
+        raise TextsError(f"documents is a {type(documents).__name__}; pass Documents, such as "
+                         "stance.read_documents(paths), or use score_articles for texts")
     batch: list = []
     documents = iter(documents)
     while True:
         try:
-            doc = next(documents, None)
+            doc = next(documents, _END)
         except InputError:
             yield from _score_batch(model, batch) if batch else ()
             raise
-        if doc is None:
+        if doc is _END:
             break
+        if not isinstance(doc, Document):
+            yield from _score_batch(model, batch) if batch else ()
+            raise TextsError(f"a document is {type(doc).__name__}, not a Document; read files with "
+                             "stance.read_documents, or use score_articles for texts")
         batch.append(doc)
         if len(batch) >= batch_articles:
             yield from _score_batch(model, batch)

@@ -59,7 +59,8 @@ from stance.sqlite import (
     writable_problem,
 )
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "HistoryStore", "StoreError", "default_db_path", "refused_message"]
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "HistoryStore", "StoreError", "default_db_path", "refused_message",
+           "require_database_file"]
 
 
 class StoreError(StanceError):
@@ -117,6 +118,16 @@ def default_db_path() -> Path:
     if os.environ.get("STANCE_DB"):
         return Path(os.environ["STANCE_DB"]).expanduser()
     return data_home() / "history.sqlite"
+
+
+def require_database_file(path: str | Path) -> None:
+    """Refuse, in one line, a database path that names a folder, a FIFO or a device (a missing one is for the caller).
+
+    Checked before anything else about a command's paths, so that a folder given
+    as ``--db`` is named as such, not as the folder of another output.
+    """
+    if os.path.exists(path):
+        require_regular_file(path, "give a database file with --db", StoreError)
 
 
 # Each entry takes the schema from version i to i + 1. Append, never edit.
@@ -204,8 +215,7 @@ class HistoryStore:
         self.readonly = readonly
         #: Articles refused by :meth:`record` because their id holds another text.
         self.refused = 0
-        if self.path.exists():
-            require_regular_file(self.path, "give a database file with --db", StoreError)
+        require_database_file(self.path)
         if not self.path.exists() and (not create or readonly):
             raise StoreError(f"{self.path}: no history database here; record scores with `stance score FILE... --record`")
         try:

@@ -122,13 +122,18 @@ def train(
     command : the command line, recorded in the report.
     """
     from stance.encoders.cache import check_cache
-    from stance.evaluation import evaluate, scored_sentences, training_problem
+    from stance.evaluation import check_report_folder, evaluate, scored_sentences, training_problem
     from stance.model import on_all_cores
+    from stance.paths import refuse_holding
     from stance.persist import check_replaceable, machine_description, package_versions
     from stance.schema import label_targets, labels_sha256
 
     check_cache()
     check_replaceable(out)
+    given_encoder = [] if encoder_path is None or str(encoder_path) in ("static", "mpnet") else [encoder_path]
+    refuse_holding(out, "--out", [*label_paths, *articles, *given_encoder])
+    if report_dir is not None:
+        check_report_folder(report_dir, label_paths)
     labels = _read_labels(label_paths, articles)
     targets = label_targets(labels)
     problem = training_problem(labels, targets)

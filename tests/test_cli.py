@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from contextlib import closing
@@ -104,8 +105,26 @@ def test_drift_without_scores_gets_one_line(tmp_path, isolated_home):
     junk = tmp_path / "junk.sqlite"
     junk.write_text("not a database" * 200)
     assert "not a usable SQLite database" in one_error_line(run_stance("drift", "--db", junk))
-    result = run_stance("drift", "--db", tmp_path / "empty.sqlite", "--by", "fortnight")
-    assert result.returncode == 2 and "fortnight" in result.stderr and "Traceback" not in result.stderr
+    line = one_error_line(run_stance("drift", "--db", tmp_path / "empty.sqlite", "--by", "fortnight"), code=2)
+    assert "'fortnight' is not a period" in line and "see 'stance drift --help'" in line
+
+
+@pytest.mark.parametrize("args, says, help_of", [
+    (["score", "--nope", "a.txt"], "No such option: --nope", "stance score"),
+    (["score"], "Missing argument", "stance score"),
+    (["labels", "merge", "--zz"], "No such option: --zz", "stance labels merge"),
+    (["cache", "nope"], "No such command 'nope'", "stance cache"),
+    (["nope"], "No such command 'nope'", "stance"),
+    (["label", "x.jsonl", "--order", "random"], "'random': use uncertainty or document", "stance label"),
+])
+def test_usage_errors_are_one_line_naming_the_help_to_read(args, says, help_of, isolated_home):
+    line = one_error_line(run_stance(*args), code=2)
+    assert says in line and line.endswith(f"see '{help_of} --help'"), line
+
+
+def test_a_group_without_its_command_still_shows_its_help(isolated_home):
+    result = run_stance("labels")
+    assert result.returncode == 2 and "Commands:" in result.stdout + result.stderr and "error:" not in result.stderr
 
 
 # --- integration: the real MiniLM --------------------------------------------------
@@ -330,13 +349,16 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
     env = {"STANCE_CACHE": "off", "STANCE_HOME": str(tmp_path / "home")}
+    from stance.encoders.transformer import default_model_path, encoder_identity
+
     encoder_sha = json.loads((trained["model"] / "stance.json").read_text())["encoder"]["sha256"]
+    assert encoder_identity(default_model_path()).startswith(encoder_sha + ".")  # weights, then settings
     by_torch = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "torch", env=env)
     assert by_torch.returncode == 0 and by_torch.stderr == ""  # loading the encoder prints nothing
     assert not (tmp_path / "home" / "onnx").exists()
     by_onnx = run_stance("score", SEED, "--json", "--model", trained["model"], "--backend", "onnx", env=env)
     assert by_onnx.returncode == 0 and by_onnx.stderr == ""  # the first use exports the graph, quietly
-    assert (tmp_path / "home" / "onnx" / encoder_sha / "model.onnx").is_file()
+    assert (tmp_path / "home" / "onnx" / encoder_identity(default_model_path()) / "model.onnx").is_file()
     by_default = run_stance("score", SEED, "--json", "--model", trained["model"], env=env)
     assert json.loads(by_default.stdout)["sentences"] == json.loads(by_onnx.stdout)["sentences"]  # auto: onnx
     a, b = json.loads(by_torch.stdout), json.loads(by_onnx.stdout)
@@ -370,7 +392,8 @@ def test_onnx_backend_scores_like_torch_and_never_imports_it(trained, tmp_path, 
     cached = {**env, "STANCE_CACHE": str(tmp_path / "cache.sqlite")}
     assert run_stance("score", SEED, "--model", trained["model"], "--backend", "onnx", env=cached).returncode == 0
     info = run_stance("cache", "info", env=cached).stdout
-    assert f"encoder {encoder_sha[:16]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
+    settings = json.loads((trained["model"] / "stance.json").read_text())["encoder"]["settings_sha256"]
+    assert f"encoder {encoder_sha[:16]}.{settings[:8]} (onnx): {len(a['sentences'])} vectors" in info  # apart from torch's
 
 
 @pytest.mark.integration
@@ -393,6 +416,11 @@ def test_an_onnx_export_that_changed_on_disk_is_exported_again_or_refused(traine
     graph.with_name("model.onnx.sha256").write_text(hashlib.sha256(b"garbage").hexdigest())
     line = one_error_line(run_stance(*score, env=env))
     assert "onnxruntime cannot load it" in line and "--backend torch" in line
+    graph.unlink()
+    os.mkfifo(graph)  # never replaced, never opened (it would block): named, with what to do
+    line = one_error_line(run_stance(*score, env=env, timeout=120))
+    assert "is a FIFO (named pipe), where stance keeps its ONNX export; remove it" in line, line
+    assert stat.S_ISFIFO(os.lstat(graph).st_mode)
 
 
 @pytest.mark.integration
@@ -413,10 +441,11 @@ def test_bf16_backend_scores_as_torch_does_and_files_its_vectors_apart(trained, 
     for x, y in pairs:
         assert list(y["proba"].values()) == pytest.approx(list(x["proba"].values()), abs=0.03)
     assert sum(x["label"] != y["label"] for x, y in pairs) <= 1
-    encoder_sha = json.loads((trained["model"] / "stance.json").read_text())["encoder"]["sha256"]
+    recorded = json.loads((trained["model"] / "stance.json").read_text())["encoder"]
+    shown = f"{recorded['sha256'][:16]}.{recorded['settings_sha256'][:8]}"  # weights, then settings
     info = run_stance("cache", "info", env=env).stdout
     n = len(a["sentences"])
-    assert f"encoder {encoder_sha[:16]}: {n} vectors" in info and f"encoder {encoder_sha[:16]} (bf16): {n} vectors" in info
+    assert f"encoder {shown}: {n} vectors" in info and f"encoder {shown} (bf16): {n} vectors" in info
     # in process: float32 vectors of unit length close to float32's, and the warning on a CPU without bf16
     monkeypatch.setattr("stance.encoders.bf16.cpu_has_bf16", lambda: False)
     texts = [s.text for s in read_article(SEED).sentences]

@@ -12,14 +12,15 @@ import textwrap
 import time
 from contextlib import closing
 from datetime import date as Date
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 from stance.corpus import read_documents, row_document
 from stance.dates import date_in_text, parse_date
-from stance.drift import holm, measure_drift, period_of, period_range, permutation_p_value
-from stance.errors import InputError, StanceWarning
+from stance.drift import holm, measure_drift, period_count, period_of, period_range, permutation_p_value
+from stance.errors import InputError, StanceError, StanceWarning
 from stance.store import SCHEMA_VERSION, HistoryStore, StoreError
 
 from conftest import REPO, make_scores
@@ -58,6 +59,23 @@ def test_period_range_fills_gaps_across_year_ends():
     weeks = [p[0] for p in period_range(Date(2020, 12, 25), Date(2021, 1, 5), "week")]
     assert weeks == ["2020-W52", "2020-W53", "2021-W01"]
     assert [p[0] for p in period_range(Date(2024, 5, 1), Date(2025, 8, 1), "half")] == ["2024-H1", "2024-H2", "2025-H1", "2025-H2"]
+
+
+@pytest.mark.parametrize("by", ["week", "month", "quarter", "half", "year"])
+def test_period_count_is_the_length_of_the_range_without_making_it(by):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        first = Date(1800, 1, 1) + timedelta(days=int(rng.integers(0, 140_000)))
+        last = first + timedelta(days=int(rng.integers(0, 8000)))
+        assert period_count(first, last, by) == len(period_range(first, last, by)), (first, last)
+
+
+def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_that_fits():
+    nets = {"russia": 0.1, "eu": 0.0}
+    scores = [make_scores("old", "1800-01-06", nets), make_scores("new", "2199-12-20", nets)]
+    with pytest.raises(StanceError, match=r"20,8\d\d periods by week.*use a longer period \(--by month\)"):
+        measure_drift(scores, by="week", n_boot=10, n_perm=10)
+    assert len(measure_drift(scores, by="month", n_boot=10, n_perm=10, evidence=0).periods) == 4800
 
 
 # --- dates ---------------------------------------------------------------------

@@ -145,6 +145,9 @@ def test_cli_mistakes_get_one_line(scored, tmp_path):
     both = run_stance("export", "--db", scored["db"], "--results", scored["results"], "--output", tmp_path / "o.csv")
     assert "not both" in one_error_line(both, code=2)
     assert "YYYY-MM-DD" in run_stance("export", "--since", "2024-13-01", "--output", tmp_path / "o.csv").stderr
+    for command in (["export", "--output", tmp_path / "o.csv"], ["drift", "--html", tmp_path / "o.html"]):
+        line = one_error_line(run_stance(*command, "--db", tmp_path))
+        assert "is a directory, not a regular file; give a database file with --db" in line, line
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -153,6 +156,16 @@ def test_an_unwritable_output_fails_before_any_reading(tmp_path):
     line = one_error_line(run_stance("export", "--db", tmp_path / "missing.sqlite", "--output",
                                       tmp_path / "file" / "out.csv"))
     assert "--output" in line and "missing.sqlite" not in line
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_export_makes_its_folders_and_a_failed_one_leaves_none(scored, tmp_path, suffix):
+    out = tmp_path / "new" / "deeper" / f"out{suffix}"
+    assert export_sentences(out, db=scored["db"]) == len(_read(out)) > 0
+    nowhere = tmp_path / "other" / "deeper" / f"out{suffix}"
+    with pytest.raises(ExportError, match="no scored sentences match"):
+        export_sentences(nowhere, db=scored["db"], sources=["No such outlet"])
+    assert not (tmp_path / "other").exists()
 
 
 def test_output_inside_the_results_folder_is_refused(scored):

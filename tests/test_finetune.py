@@ -156,7 +156,11 @@ def test_stance_train_fine_tune_saves_a_model_that_scores_without_torch(tmp_path
     assert meta["encoder"]["kind"] == "fine-tuned"
     assert {meta["head"]["params"][t]["layers"] for t in ("russia", "eu")} == {2}
     # the graph was exported at training time, so scoring (default backend) needs no torch
-    assert (tmp_path / "home" / "onnx" / meta["encoder"]["sha256"] / "model.onnx").is_file()
+    from stance.encoders.transformer import encoder_identity
+
+    identity = encoder_identity(tmp_path / "model" / meta["encoder"]["path"])
+    assert identity.startswith(meta["encoder"]["sha256"] + ".")
+    assert (tmp_path / "home" / "onnx" / identity / "model.onnx").is_file()
     rows = [json.loads(line) for line in (tmp_path / "report" / "predictions.jsonl").read_text().splitlines()]
     assert {r["article"] for r in rows} == {f"art{i}" for i in range(5)}
     article = tmp_path / "corpus" / "art0.txt"

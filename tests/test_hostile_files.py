@@ -24,6 +24,20 @@ def test_distill_refuses_a_folder_that_holds_other_files_before_distilling(tmp_p
     assert [p.name for p in folder.iterdir()] == ["chapter1.md"]
 
 
+def test_distill_never_replaces_a_static_model_folder_holding_more_or_its_source(tmp_path, isolated_home):
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "config.json").write_text('{"model_type": "model2vec"}', encoding="utf-8")
+    (static / "model.safetensors").write_bytes(b"\0" * 64)
+    (static / "tokenizer.json").write_text("{}", encoding="utf-8")
+    line = one_error_line(run_stance("distill", "--out", static, "--source", static, timeout=60))
+    assert f"holds {static}, which this command reads" in line
+    (static / "notes.md").write_text("keep me\n", encoding="utf-8")
+    line = one_error_line(run_stance("distill", "--out", static, timeout=60))
+    assert "holds files that replacing it would delete" in line
+    assert sorted(p.name for p in static.iterdir()) == ["config.json", "model.safetensors", "notes.md", "tokenizer.json"]
+
+
 def test_merge_refuses_to_overwrite_an_existing_file_unless_told(tmp_path, isolated_home):
     first, second = write_corpus(tmp_path / "a"), write_corpus(tmp_path / "b")
     mine = tmp_path / "mine.jsonl"

@@ -702,7 +702,8 @@ def test_auto_scores_on_torch_when_the_onnx_export_cannot_be_written(read_only_m
     assert "cannot write the ONNX export" in line and "--backend torch" in line
 
 
-def test_an_export_made_before_its_hash_was_recorded_still_serves_a_read_only_home(tmp_path, trained):
+@pytest.mark.parametrize("earlier", ["without-its-hash", "filed-under-the-weights-alone"])
+def test_an_export_of_an_earlier_version_still_serves_a_read_only_home(tmp_path, trained, earlier):
     pytest.importorskip("onnxruntime")
     import subprocess
 
@@ -712,11 +713,143 @@ def test_an_export_made_before_its_hash_was_recorded_still_serves_a_read_only_ho
     assert first.returncode == 0, first.stderr
     with _tmpfs("size=300m") as home:
         shutil.copytree(tmp_path / "home" / "onnx", home / "onnx")
-        for digest in (home / "onnx").glob("*/model.onnx.sha256"):
-            digest.unlink()  # as an export made before the hash was written beside it
+        for export in (home / "onnx").iterdir():
+            if earlier == "without-its-hash":
+                (export / "model.onnx.sha256").unlink()  # as an export made before the hash was written beside it
+            else:  # as an export made before the folder's settings were part of its name
+                export.rename(export.with_name(export.name.split(".")[0]))
         if subprocess.run(["mount", "-o", "remount,ro", str(home)], capture_output=True).returncode:
             pytest.skip("cannot remount read-only here")
         env = {"STANCE_HOME": str(home), "STANCE_CACHE": "off"}
         for backend in ("auto", "onnx"):
             result = run_stance("score", seed, "--json", "--model", trained["model"], "--backend", backend, env=env)
             assert result.returncode == 0 and result.stdout == first.stdout, result.stderr
+
+
+# --- train's outputs: a model folder is replaced whole, a report folder file by file -------
+
+
+def _model_folder(path: Path, *extra: str) -> Path:
+    """A folder as `stance train` leaves it (its stance.json names the format), with ``extra`` files of the user's."""
+    path.mkdir(parents=True)
+    (path / "stance.json").write_text(json.dumps({"format": "stance-model"}))
+    (path / "head.joblib").write_bytes(b"head")
+    for name in extra:
+        (path / name).write_text(f"the user's {name}\n")
+    return path
+
+
+def _train(corpus, tmp_path, *args, labels=None):
+    default_labels, articles = corpus
+    return run_stance("train", "--labels", labels or default_labels, "--articles", articles, *args,
+                      env={"STANCE_CACHE": str(tmp_path / "cache.sqlite")})
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["config-named-stance.json", "model-with-notes", "holds-the-labels",
+                                  "holds-its-encoder"])
+def test_train_never_replaces_a_folder_holding_what_a_model_does_not(tmp_path, isolated_home, corpus, case):
+    labels, _ = corpus
+    more = []
+    if case == "config-named-stance.json":
+        out = tmp_path / "project"
+        out.mkdir()
+        (out / "stance.json").write_text('{"my": "config"}')
+        (out / "thesis.tex").write_text("a draft\n")
+        says = "is not a stance model folder"
+    elif case == "model-with-notes":
+        out = _model_folder(tmp_path / "model", "NOTES.txt")
+        says = "holds files a model folder does not (NOTES.txt), which saving the model would delete"
+    elif case == "holds-the-labels":
+        out = _model_folder(tmp_path / "model")
+        labels = out / "mine.jsonl"
+        shutil.copy(corpus[0], labels)
+        says = "holds files a model folder does not (mine.jsonl)"
+    else:  # a fine-tuned model's encoder folder, given as the encoder of a new model saved in its place
+        out = _model_folder(tmp_path / "model")
+        (out / "encoder").mkdir()
+        (out / "encoder" / "model.safetensors").write_bytes(b"weights")
+        more = ["--encoder", out / "encoder"]
+        says = "encoder, which this command reads, and saving would delete it"
+    before = _snapshot(out)
+    line = one_error_line(_train(corpus, tmp_path, "--out", out, "--report-dir", tmp_path / "r", *more,
+                                 labels=labels))
+    assert says in line, line
+    assert _snapshot(out) == before and not (tmp_path / "r").exists()
+    assert not (tmp_path / "cache.sqlite").exists() or _cached_vectors(tmp_path / "cache.sqlite") == 0
+
+
+@pytest.mark.parametrize("case", ["own-report-md", "labels-named-predictions", "link-to-a-chapter", "fifo",
+                                  "folder-of-other-files"])
+def test_train_never_writes_its_report_over_files_it_did_not_write(tmp_path, isolated_home, corpus, case):
+    labels, _ = corpus
+    report = tmp_path / "report"
+    report.mkdir()
+    if case == "own-report-md":
+        (report / "metrics.json").write_text('{\n  "targets": ["russia"]}')  # an earlier report's
+        (report / "report.md").write_text("my own notes\n")
+        says = "holds a report.md that no report wrote"
+    elif case == "labels-named-predictions":
+        labels = report / "predictions.jsonl"
+        shutil.copy(corpus[0], labels)
+        says = "would overwrite"
+    elif case == "link-to-a-chapter":
+        (tmp_path / "chapter.md").write_text("Chapter 1\n")
+        (report / "report.md").symlink_to(tmp_path / "chapter.md")
+        says = "its report.md is not a regular file a report wrote"
+    elif case == "fifo":
+        os.mkfifo(report / "metrics.json")
+        says = "its metrics.json is not a regular file a report wrote"
+    else:
+        (report / "a.txt").write_text("the user's\n")
+        says = "holds files and no earlier report (a.txt)"
+    before = {p.name: os.readlink(p) if p.is_symlink() else None for p in report.iterdir()}
+    line = one_error_line(_train(corpus, tmp_path, "--out", tmp_path / "model", "--report-dir", report,
+                                 labels=labels))
+    assert says in line, line
+    assert {p.name: os.readlink(p) if p.is_symlink() else None for p in report.iterdir()} == before
+    assert not (tmp_path / "model").exists()
+    if case == "link-to-a-chapter":
+        assert (tmp_path / "chapter.md").read_text() == "Chapter 1\n"
+
+
+def test_an_earlier_report_or_a_model_with_its_report_may_be_replaced(tmp_path):
+    from stance.evaluation import check_report_folder
+    from stance.persist import check_replaceable
+
+    check_report_folder(REPO / "experiments" / "minilm-logreg")  # with notes of its own (errors.md) beside it
+    model = _model_folder(tmp_path / "model")
+    shutil.copy(REPO / "experiments" / "minilm-logreg" / "report.md", model / "report.md")
+    check_replaceable(model)  # --report-dir the same as --out: its report is written again
+    check_report_folder(model)
+
+
+def test_a_model_folder_may_hold_its_report_folder_and_nothing_else(tmp_path, isolated_home, corpus):
+    out = tmp_path / "model"
+    for _ in range(2):  # the second run replaces the model and the report inside it
+        result = _train(corpus, tmp_path, "--out", out, "--report-dir", out / "report")
+        assert result.returncode == 0, result.stderr
+        assert (out / "stance.json").is_file() and (out / "report" / "metrics.json").is_file()
+    (out / "report" / "notes.md").write_text("the user's\n")
+    line = one_error_line(_train(corpus, tmp_path, "--out", out, "--report-dir", out / "report"))
+    assert "holds files a model folder does not (report)" in line
+    assert (out / "report" / "notes.md").read_text() == "the user's\n"
+
+
+def test_an_output_folder_that_is_a_dangling_link_or_a_fifo_is_named_as_such(tmp_path, isolated_home, corpus):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(tmp_path / "pipe")
+    line = one_error_line(_train(corpus, tmp_path, "--out", tmp_path / "dangling"))
+    assert "is a symbolic link to" in line and "which does not exist; make that folder" in line
+    line = one_error_line(_train(corpus, tmp_path, "--out", tmp_path / "m", "--report-dir", tmp_path / "pipe"))
+    assert "is a FIFO (named pipe), not a folder" in line
+
+
+def test_a_label_file_given_twice_is_named_as_given_twice(tmp_path, isolated_home, corpus):
+    labels, articles = corpus
+    line = one_error_line(run_stance("train", "--labels", labels, "--labels", labels.parent / "." / labels.name,
+                                     "--articles", articles, "--out", tmp_path / "m"))
+    assert "is given more than once; give each label file once" in line

@@ -72,6 +72,29 @@ def test_items_that_are_not_sentences_are_named(fitted):
         fitted.predict([{"txt": "Serbia signs."}])
 
 
+@pytest.mark.parametrize("given, says", [
+    ("Serbia signs.", "X is one str; pass a list of texts"),
+    ({"a": "Serbia signs."}, "X is a dict"),
+    (None, "X is NoneType; pass a list of texts"),
+    (5, "X is int; pass a list of texts"),
+    (["Serbia \udce9 signs."], r"X\[0\] holds half a surrogate pair \('\\udce9'\) at character 7"),
+    ([{"text": "a\ud800"}], r"X\[0\] holds half a surrogate pair"),
+])
+def test_texts_that_would_be_misread_are_refused_as_input_and_type_errors(fitted, given, says):
+    for call in (fitted.predict, fitted.predict_proba):
+        with pytest.raises(InputError, match=says) as refused:
+            call(given)
+        assert isinstance(refused.value, TypeError)  # what Python itself would raise for a wrong type
+
+
+def test_a_data_frame_is_refused_and_its_text_column_is_read(fitted):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"text": ["Serbia signs.", "Serbia waits."]})
+    with pytest.raises(InputError, match="X is a DataFrame; pass a list of texts, such as a table's text column"):
+        fitted.predict(frame)
+    assert fitted.predict(frame["text"]).tolist() == fitted.predict(["Serbia signs.", "Serbia waits."]).tolist()
+
+
 def test_no_sentences_give_empty_predictions(fitted):
     assert fitted.predict([]).shape == (0, 2)
     assert [p.shape for p in fitted.predict_proba([])] == [(0, 3), (0, 3)]
@@ -128,12 +151,36 @@ def test_a_scored_article_can_be_recorded(fitted, tmp_path):
 def test_scoring_refuses_what_is_not_an_article_or_a_date(fitted):
     with pytest.raises(TypeError, match="not NoneType"):
         score_article(fitted, None)
+    with pytest.raises(InputError, match="the article holds half a surrogate pair"):
+        score_article(fitted, "Srbija \udce9 potpisuje.")
+    with pytest.raises(InputError, match="article_id is int, not a text"):
+        score_article(fitted, "Serbia signs.", article_id=7)
+    with pytest.raises(InputError, match="articles is a dict"):
+        score_articles(fitted, {"a": "Serbia signs."})
+    with pytest.raises(InputError, match="articles is NoneType"):
+        score_articles(fitted, None)
     with pytest.raises(InputError, match="'next tuesday' is not a date"):
         score_article(fitted, "Serbia signs.", date="next tuesday")
     with pytest.raises(ValueError, match="1 dates for 2 articles"):
         score_articles(fitted, ["Serbia signs.", "Serbia waits."], dates=["2025-01-01"])
     with pytest.raises(NotFittedError):
         score_article(StanceClassifier(), "Serbia signs.")
+
+
+def test_score_documents_takes_documents_and_names_anything_else(fitted, tmp_path):
+    (tmp_path / "one.txt").write_text("Serbia signs.\n", encoding="utf-8")
+    for given, says in [("Serbia signs.", "documents is a str; pass Documents"), (None, "documents is a NoneType"),
+                        (["Serbia signs."], "a document is str, not a Document")]:
+        with pytest.raises(InputError, match=says) as refused:
+            list(stance.score_documents(fitted, given))
+        assert isinstance(refused.value, TypeError)
+    docs = list(stance.read_documents(tmp_path))
+    with pytest.raises(InputError, match="a document is dict"):
+        list(stance.score_documents(fitted, [docs[0], {"text": "Serbia waits."}]))
+    before = stance.score_documents(fitted, [docs[0], None])  # the article before a bad item is still scored
+    assert next(before).article == "one"
+    with pytest.raises(InputError, match="a document is NoneType"):
+        next(before)
 
 
 def test_one_path_is_read_as_one_path_not_as_its_characters(tmp_path):
@@ -190,8 +237,15 @@ def test_drift_names_a_target_no_article_has():
     with pytest.raises(StanceError, match="no article was scored for target.*china"):
         stance.measure_drift(records, by="month", targets=["china"])
     assert stance.measure_drift(records, by="month", targets="eu", n_boot=10, n_perm=10).targets == ["eu"]
-    with pytest.raises(StanceError, match="n_boot and n_perm must be 1 or more"):
-        stance.measure_drift(records, by="month", n_boot=0)
+    for setting, says in [({"n_boot": 0}, "n_boot is 0; give a whole number, 1 or more"),
+                          ({"n_perm": 2.5}, "n_perm is 2.5"), ({"seed": -1}, "seed is -1"),
+                          ({"evidence": "3"}, "evidence is '3'"), ({"alpha": 2}, "alpha is 2; give a test level")]:
+        with pytest.raises(StanceError, match=says):
+            stance.measure_drift(records, by="month", **setting)
+    for records, says in [(None, "records is NoneType"), (5, "records is int"), ({"a": records[0]}, "records is dict"),
+                          (["a", "b"], "a record is str; pass scored articles")]:
+        with pytest.raises(StanceError, match=says):
+            stance.measure_drift(records, by="month")
 
 
 def test_recording_a_results_dict_says_to_pass_the_result(fitted, tmp_path):
@@ -244,3 +298,25 @@ def test_renamed_copies_may_give_a_target_its_second_class(hashing_encoder):
              "Vucic meets Putin in Sochi."]
     model = StanceClassifier(encoder=hashing_encoder, targets=("russia",), cv=1, renamed_copies=True)
     assert list(model.fit(texts, [["favor"]] * 4).classes_[0]) == ["favor", "none"]
+
+
+@pytest.mark.parametrize("bad", ["", "  ", 5, b"/tmp/model"])
+def test_an_encoder_or_model_that_is_no_path_is_refused(bad):
+    from stance.encoders import make_encoder
+
+    with pytest.raises(InputError, match="is not a path"):
+        make_encoder(bad)  # "" would otherwise mean the folder it runs in
+    with pytest.raises(InputError, match="is not a path; give the folder `stance train` wrote"):
+        StanceClassifier.load(bad)
+
+
+def test_a_model_is_given_an_encoder_or_told_what_one_is(tmp_path):
+    with pytest.raises(InputError, match="encoder str: is not an encoder"):
+        StanceClassifier.load(tmp_path, encoder="all-MiniLM-L6-v2")
+
+
+def test_a_missing_static_model_says_how_to_build_one(tmp_path):
+    from stance.encoders.static import StaticEncoder
+
+    with pytest.raises(StanceError, match="no static model here; build one with `stance distill`"):
+        StaticEncoder(model_path=tmp_path / "none", cache=False).transform(["Serbia signs."])

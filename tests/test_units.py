@@ -139,6 +139,7 @@ def test_label_files_declare_their_targets(tmp_path):
     assert label_targets(labels) == ["abortion", "hillary", "russia"]
     assert list(labels["hillary"]) == [None, "favor", None]
     assert list(labels["russia"]) == [None, None, "favor"]
+    assert label_targets(load_labels(two, targets="russia", check_text=False)) == ["russia"]  # a name, not letters
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"article": "t1", "sentence": 0, "text": "x", "russia": "none", "eu": "none"}\n'
                    '{"article": "t1", "sentence": 1, "text": "y", "russia": "none", "eu": "none", "rusia": "favor"}\n')

@@ -8,7 +8,9 @@ Every encoder is duck-typed; what the rest of stance relies on is:
 * ``sha256``: the SHA-256 of the weights, what a saved model records and checks
   on load; bundled models (MiniLM, MPNet) are verified against the official one;
 * ``cache_key``: the key its vectors are filed under in the disk cache, for an
-  encoder that uses it (subclasses of :class:`SentenceEncoder`);
+  encoder that uses it (subclasses of :class:`SentenceEncoder`): its ``identity``,
+  the weights' SHA-256 and that of the folder's settings (:func:`encoder_identity`),
+  with the backend that runs it;
 * ``batch_size``: sentences per forward pass;
 * ``model_path``: the folder it was given (None: the bundled model).
 
@@ -47,6 +49,7 @@ __all__ = [
     "StaticEncoder",
     "TunedEncoder",
     "default_model_path",
+    "encoder_identity",
     "make_encoder",
     "mpnet_path",
     "weights_sha256",
@@ -61,6 +64,7 @@ _HOME = {
     "StaticEncoder": "stance.encoders.static",
     "TunedEncoder": "stance.encoders.tuned",
     "default_model_path": "stance.encoders.transformer",
+    "encoder_identity": "stance.encoders.transformer",
     "mpnet_path": "stance.encoders.mpnet",
     "weights_sha256": "stance.encoders.transformer",
 }
@@ -69,7 +73,11 @@ _HOME = {
 def make_encoder(encoder_path: str | Path | None):
     """The encoder a ``--encoder`` value names: None (bundled MiniLM), ``static``, ``mpnet`` or a folder."""
     from stance.encoders.transformer import SentenceEncoder
+    from stance.paths import given_path
 
+    if encoder_path is not None:
+        given_path(encoder_path, "encoder", "give a sentence-transformers folder, 'static' or 'mpnet' "
+                   "(None for the bundled all-MiniLM-L6-v2)")
     if encoder_path is not None and str(encoder_path) == "static":
         from stance.encoders.static import StaticEncoder, ensure_static
 

@@ -41,7 +41,7 @@ class Bf16Encoder(SentenceEncoder):
 
     @property
     def cache_key(self) -> str:
-        return f"{self.sha256}+bf16"
+        return f"{self.identity}+bf16"
 
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
         import torch

@@ -1,7 +1,7 @@
 """The embedding cache: sentence vectors kept on disk, so no sentence is embedded twice.
 
-Vectors are keyed by the encoder's weights (their SHA-256) and the SHA-256 of
-the sentence text, so a retrained head or a re-scored archive reuses them and
+Vectors are keyed by the encoder's identity (the SHA-256 of its weights and of
+its settings files) and the SHA-256 of the sentence text, so a retrained head or a re-scored archive reuses them and
 another encoder never sees them. The cache lives in one SQLite file shared by
 every process (WAL, writers retry while another holds the lock).
 
@@ -33,7 +33,8 @@ from stance.errors import StanceError, StanceWarning
 from stance.paths import data_home, folder_problem
 from stance.sqlite import connect, retry, transaction
 
-__all__ = ["CacheError", "EmbeddingCache", "cache_max_bytes", "check_cache", "clear_cache", "default_cache_path"]
+__all__ = ["CacheError", "EmbeddingCache", "cache_max_bytes", "check_cache", "clear_cache", "default_cache_path",
+           "open_cache"]
 
 DEFAULT_MAX_MB = 2048
 _SCHEMA = """CREATE TABLE IF NOT EXISTS vectors (
@@ -67,6 +68,10 @@ class CacheError(StanceError):
     """The embedding cache, or a setting of it, cannot be used."""
 
 
+class UnavailableCacheError(CacheError):
+    """The cache cannot be opened or made here (a read-only folder, a lock held too long): encoding goes on without it."""
+
+
 class DamagedCacheError(CacheError):
     """The cache file is not a database SQLite can read: `stance cache clear` removes it."""
 
@@ -92,8 +97,35 @@ def cache_max_bytes() -> int:
 def check_cache() -> None:
     """Check the cache's settings and file before long work, so a problem shows up first, in one line."""
     cache_max_bytes()
-    if os.environ.get("STANCE_CACHE") != "off":
-        EmbeddingCache().close()
+    if os.environ.get("STANCE_CACHE") != "off" and (opened := open_cache()) is not None:
+        opened.close()
+
+
+_GIVEN_UP: set[str] = set()  # caches this process found unavailable: not tried again, warned of once
+
+
+def open_cache(path: str | Path | None = None) -> EmbeddingCache | None:
+    """The cache at ``path``, or None where it cannot be opened or made here: encoding goes on without it.
+
+    The cache only saves time, so a read-only folder or a lock held too long is one
+    warning, once per process; a damaged or foreign cache file is still an error, for it
+    needs the user.
+    """
+    where = Path(path) if path is not None else default_cache_path()
+    if str(where) in _GIVEN_UP:
+        return None
+    try:
+        return EmbeddingCache(where)
+    except UnavailableCacheError as err:
+        give_up(where, err)
+        return None
+
+
+def give_up(path: str | Path, err: UnavailableCacheError) -> None:
+    """Go on without the cache at ``path`` for the rest of this process, with one warning."""
+    if str(path) not in _GIVEN_UP:
+        _GIVEN_UP.add(str(path))
+        warnings.warn(f"{err}; going on without it", StanceWarning, stacklevel=3)
 
 
 def default_cache_path() -> Path:
@@ -162,7 +194,7 @@ class EmbeddingCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             problem = folder_problem(self.path.parent) or err.strerror
-            raise CacheError(f"{self.path}: the embedding cache cannot be made ({problem}); set STANCE_CACHE "
+            raise UnavailableCacheError(f"{self.path}: the embedding cache cannot be made ({problem}); set STANCE_CACHE "
                              "to a file in a writable folder, or STANCE_CACHE=off") from None
         self._conn = None
         try:
@@ -180,8 +212,8 @@ class EmbeddingCache:
         if _is_damage(err):
             return DamagedCacheError(f"{self.path}: the embedding cache is damaged ({err}); "
                                      "remove it with `stance cache clear`, or set STANCE_CACHE to another file", str(err))
-        return CacheError(f"{self.path}: the embedding cache cannot be used ({err}); set STANCE_CACHE to a file "
-                          "in a writable folder, or STANCE_CACHE=off")
+        return UnavailableCacheError(f"{self.path}: the embedding cache cannot be used ({err}); set STANCE_CACHE to "
+                                     "a file in a writable folder, or STANCE_CACHE=off")
 
     def get(self, encoder: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Cached vectors of those texts that have one, marking them as used.

@@ -39,7 +39,7 @@ class OnnxEncoder(SentenceEncoder):
 
     @property
     def cache_key(self) -> str:
-        return f"{self.sha256}+onnx"
+        return f"{self.identity}+onnx"
 
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
         """Embed without the memo: tokenize, run the graph, mean-pool, L2-normalise."""
@@ -68,6 +68,7 @@ class OnnxEncoder(SentenceEncoder):
         return int(session.get_outputs()[0].shape[-1])
 
     def _model(self):
+        self._current()
         loaded = self.__dict__.get("_loaded")
         if loaded is None:
             for package in ("onnxruntime", "tokenizers"):
@@ -102,11 +103,18 @@ class OnnxEncoder(SentenceEncoder):
 
         from stance.errors import StanceWarning
 
-        graph = onnx_path(self.sha256)
+        from stance.paths import OutputPathError, special_file
+
+        graph = onnx_path(self.identity)
+        if kind := special_file(graph):  # never replaced: someone put it there
+            raise OutputPathError(f"{graph}: is {kind}, where stance keeps its ONNX export; remove it, "
+                            "or set STANCE_HOME to another folder")
         sweep_leftovers(graph.parent)  # an export killed part-way leaves a temporary of the graph's size
         state = _export_state(graph)
         if state in ("intact", "unrecorded, and no new export can go there"):
             return graph  # the second: exported before its hash was recorded, and used as before
+        if state == "missing" and (earlier := _earlier_export(self.identity)) is not None:
+            return earlier
         if state == "changed":
             warnings.warn(f"{graph}: differs from the export recorded beside it; exporting it again",
                           StanceWarning, stacklevel=2)
@@ -140,26 +148,39 @@ def _export_state(graph: Path) -> str:
     return "intact" if recorded == sha256_file(graph) else "changed"
 
 
-def export_problem(sha256: str) -> str | None:
-    """Why the export of the model whose weights have this SHA-256 cannot serve: it would have to be
-    written (missing, or changed since export) where nothing can be written (a read-only STANCE_HOME); else None."""
+def export_problem(identity: str) -> str | None:
+    """Why the export of the model of this identity (:func:`~stance.encoders.transformer.encoder_identity`) cannot
+    serve: it would have to be written (missing, or changed since export) where nothing can be written (a read-only
+    STANCE_HOME); else None."""
     from stance.paths import folder_problem
 
-    graph = onnx_path(sha256)
+    graph = onnx_path(identity)
     problem = folder_problem(graph.parent)
     if problem is None:
         return None  # whatever its state, _graph can export it again
     state = _export_state(graph)
-    if state == "missing":
+    if state == "missing" and _earlier_export(identity) is None:
         return f"the onnx export cannot be written: {problem}"
     if state == "changed":
         return f"the onnx export {graph} differs from the SHA-256 recorded beside it and cannot be written again: {problem}"
     return None
 
 
-def onnx_path(sha256: str) -> Path:
-    """Where the exported graph of the model whose weights have this SHA-256 is kept."""
-    return data_home() / "onnx" / sha256 / "model.onnx"
+def _earlier_export(identity: str) -> Path | None:
+    """Where no export can be written (a read-only STANCE_HOME), an intact graph that an earlier version filed
+    under the weights' SHA-256 alone (the graph runs the transformer only: tokenizer and pooling are applied
+    here, from the folder); None where a new export can be written, or there is none."""
+    from stance.paths import folder_problem
+
+    earlier = data_home() / "onnx" / identity.split(".")[0] / "model.onnx"
+    if folder_problem(onnx_path(identity).parent) is None or earlier.parent.name == identity:
+        return None
+    return earlier if _export_state(earlier) in ("intact", "unrecorded, and no new export can go there") else None
+
+
+def onnx_path(identity: str) -> Path:
+    """Where the exported graph of the model of this identity (weights and settings) is kept."""
+    return data_home() / "onnx" / identity / "model.onnx"
 
 
 def _check_supported(folder: Path) -> int:

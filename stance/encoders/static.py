@@ -20,11 +20,14 @@ import numpy as np
 from stance.encoders.transformer import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
 from stance.errors import ModelIntegrityError
 from stance.fileio import follow_umask, make_temp_dir, replace_folder
-from stance.paths import check_writable, data_home, write_error
+from stance.paths import check_writable, data_home, refuse_holding, write_error
 
 __all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
 
 PCA_DIMS = 256
+#: What model2vec writes in a static model folder; distilling replaces the folder whole.
+STATIC_ENTRIES = frozenset({"config.json", "model.safetensors", "tokenizer.json", "modules.json", "README.md",
+                            "1_Normalize"})
 _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loaded StaticModel -> float32 table
 
 
@@ -46,6 +49,7 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
     folder = _source_folder(source)
     out = check_writable(out if out is not None else default_static_path(), "the static model folder",
                          folder=True, replaced=True, ours=is_static_folder)
+    refuse_holding(out, "the static model folder", [folder])
     from model2vec.distill import distill
     from safetensors import SafetensorError
 
@@ -75,8 +79,10 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
 
 
 def is_static_folder(path: Path) -> bool:
-    """Whether a folder holds a static model (model2vec's ``config.json``), which distilling may replace."""
+    """Whether a folder holds a static model and nothing else, so that distilling may replace it whole."""
     try:
+        if any(entry.name not in STATIC_ENTRIES for entry in path.iterdir()):
+            return False
         return json.loads((path / "config.json").read_text(encoding="utf-8")).get("model_type") == "model2vec"
     except (OSError, ValueError, AttributeError):
         return False
@@ -126,7 +132,11 @@ class StaticEncoder(SentenceEncoder):
 
     @property
     def sha256(self) -> str:
-        return weights_sha256(self.folder)
+        try:
+            return weights_sha256(self.folder)
+        except ModelIntegrityError:
+            raise ModelIntegrityError(f"{self.folder}: no static model here; build one with `stance distill`, "
+                                      "or give the folder it wrote") from None
 
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
         """Mean of the tokens' vectors, L2-normalised; model2vec's ``encode`` in one sparse product.
@@ -167,10 +177,10 @@ class StaticEncoder(SentenceEncoder):
         return int(self._model().dim)
 
     def _model(self):
+        self._current()  # fails clearly on a missing folder
         model = self.__dict__.get("_loaded")
         if model is None:
             folder = self.folder
-            self.sha256  # noqa: B018 - fails clearly on a missing folder
             from model2vec import StaticModel
 
             try:

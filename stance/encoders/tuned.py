@@ -53,7 +53,9 @@ class TunedEncoder:
         return digest
 
     def transform(self, texts) -> np.ndarray:
-        texts = list(texts)
+        from stance.errors import texts_given
+
+        texts = texts_given(texts, "texts")
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
             vectors = self.model.encode(missing, batch_size=self.batch_size, show_progress_bar=False,
