@@ -92,9 +92,10 @@ def settings_sha256(folder: str | Path) -> str:
     this. A user's notes or a training log beside them are not settings.
     """
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if _is_settings_file(p.relative_to(folder)) and p.is_file())
+    near = [*folder.glob("*"), *folder.glob("[0-9]*_*/*.json")]  # two levels at most, never a whole tree
+    files = sorted(p for p in near if _is_settings_file(p.relative_to(folder)) and p.is_file())
     states = tuple((str(p.relative_to(folder)), *_file_state(p)) for p in files)
-    key = (str(folder.resolve()), states)
+    key = (os.path.realpath(folder), states)
     if key not in _SETTINGS_CACHE:
         digest = hashlib.sha256()
         for path in files:
