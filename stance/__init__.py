@@ -5,6 +5,7 @@ so ``import stance`` and ``stance --help`` do not import torch.
 """
 
 from importlib import import_module
+from importlib.util import find_spec
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -58,6 +59,8 @@ _HOME = {
 def __getattr__(name):
     if name in _HOME:
         return getattr(import_module(_HOME[name]), name)
+    if not name.startswith("_") and find_spec(f"stance.{name}") is not None:
+        return import_module(f"stance.{name}")  # a module the README names, such as stance.drift_plot
     raise AttributeError(f"module 'stance' has no attribute {name!r}")
 
 

@@ -116,10 +116,21 @@ def read_documents(
         not a date, or two articles sharing an id.
     """
     max_article_bytes()  # a bad STANCE_MAX_ARTICLE_MB fails before any reading
-    if isinstance(inputs, (str, Path)):
+    if isinstance(inputs, (str, bytes, os.PathLike)):
         inputs = [inputs]  # one path, not its characters
+    if not isinstance(inputs, Iterable):
+        raise InputError(f"inputs is {type(inputs).__name__}; pass a path or a list of paths (files, folders, tables)")
+    if date is not None:
+        try:
+            date = parse_date(date)
+        except ValueError as err:
+            raise InputError(f"date: {err}; give a date such as 2025-11-04") from None
     seen: dict[str, str] = {}
     for item in inputs:
+        if isinstance(item, bytes):
+            item = os.fsdecode(item)  # how a name that is not UTF-8 is given
+        if not isinstance(item, (str, os.PathLike)):
+            raise InputError(f"an input is {type(item).__name__}, not a path; pass paths of files, folders or tables")
         for doc in _read_one(item):
             if doc.id in seen:
                 raise InputError(
@@ -177,8 +188,10 @@ def _skipped(path: Path) -> bool:
         warnings.warn(f"{printable_name(path)}: a symbolic link to nothing (or a loop of links); skipped",
                       StanceWarning, stacklevel=3)
         return True
+    if path.is_dir():  # a folder named like an article: its own articles are in the listing already
+        return True
     found = regular_file(path)
-    if isinstance(found, str) and not path.is_dir():  # a folder's own articles are in the listing already
+    if isinstance(found, str):
         warnings.warn(f"{printable_name(path)}: is {found}, not a regular file; skipped", StanceWarning, stacklevel=3)
         return True
     return False

@@ -16,8 +16,8 @@ import re
 from datetime import date as Date
 from datetime import datetime
 
-__all__ = ["DATE_RANGE", "DATE_SOURCES", "FIRST_DATE", "HEAD_LINES", "LAST_DATE", "date_in_text", "in_range",
-           "parse_date"]
+__all__ = ["DATE_RANGE", "DATE_SOURCES", "FIRST_DATE", "HEAD_LINES", "LAST_DATE", "checked_selection", "date_in_text",
+           "in_range", "parse_date"]
 
 #: The first and last date stance takes: periods and their neighbours stay within what ``datetime`` counts.
 FIRST_DATE = Date(1800, 1, 1)
@@ -166,3 +166,38 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
             if _YEAR.search(phrase) and _plausible(value):
                 return value.date().isoformat()
     return None
+
+
+def checked_selection(model_id=None, sources=None, since=None, until=None) -> tuple:
+    """``(model_id, sources, since, until)`` as a selection of scored articles takes them, or InputError.
+
+    One source is a list of one (not its letters); ``since``/``until`` are dates
+    (``YYYY-MM-DD``, a written form, or a ``date``), never compared as they are
+    given, where a number or a typo would silently drop every dated article.
+    """
+    from collections.abc import Iterable
+
+    from stance.errors import InputError
+
+    if model_id is not None and not isinstance(model_id, str):
+        raise InputError(f"model_id is {model_id!r}; give a model id, or its start, as text")
+    if isinstance(sources, str):
+        sources = [sources]
+    if sources is not None:
+        if not isinstance(sources, Iterable) or isinstance(sources, bytes):
+            raise InputError(f"sources is {sources!r}; give a list of source names")
+        sources = list(sources)
+        if not all(isinstance(s, str) for s in sources):
+            raise InputError(f"sources holds {next(s for s in sources if not isinstance(s, str))!r}; give source names as text")
+    dates = []
+    for name, value in (("since", since), ("until", until)):
+        if value is None or value == "":
+            dates.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (str, Date)):
+            raise InputError(f"{name} is {value!r}; give a date such as 2025-01-01")
+        try:
+            dates.append(parse_date(value))
+        except ValueError as err:
+            raise InputError(f"{name}: {err}; give a date such as 2025-01-01") from None
+    return model_id, sources, *dates

@@ -386,8 +386,11 @@ def _require_nets(views: list[dict], targets) -> None:
                               "records (edited by hand?); score it again with `stance score ... --record --replace`")
         for t in targets:
             counts = v["summary"].get(t)
+            if counts is None:
+                raise StanceError(f"article {v['article']} was not scored for target {t}, which other articles were; "
+                                  f"choose the targets every article has (targets={sorted(v['summary'])!r})")
             net = counts.get("net") if isinstance(counts, dict) else None
-            if counts is not None and not is_within(net, -1.0, 1.0):
+            if not is_within(net, -1.0, 1.0):
                 raise StanceError(f"article {v['article']}: its recorded net for {t} is {net!r}, not a number "
                                   "from -1 to 1; score it again with `stance score ... --record --replace`")
 

@@ -91,10 +91,25 @@ def drift_png(report, *, title: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _checked(report, path, what: str, start: bytes) -> Path:
+    """The output path, after refusing what is not a DriftReport and a file this would replace but did not write."""
+    from stance.drift import DriftReport
+    from stance.errors import InputError
+    from stance.paths import check_writable, given_path, starts_with
+
+    if not isinstance(report, DriftReport):
+        raise InputError(f"report is {type(report).__name__}, not a DriftReport; pass what stance.measure_drift returns")
+    # a notes file or a database in the way is never replaced
+    return check_writable(given_path(path, what, "give a file path"), what, ours=starts_with(start))
+
+
 def write_png(report, path: str | Path) -> Path:
-    """Write :func:`drift_png` to ``path`` atomically."""
+    """Write :func:`drift_png` to ``path`` atomically; only a PNG already there is replaced."""
+    from stance.paths import PNG_START
+
+    path = _checked(report, path, "the chart", PNG_START)
     atomic_write_bytes(path, drift_png(report))
-    return Path(path)
+    return path
 
 
 def html_report(report) -> str:
@@ -116,6 +131,9 @@ def html_report(report) -> str:
 
 
 def write_html(report, path: str | Path) -> Path:
-    """Write :func:`html_report` to ``path`` atomically."""
+    """Write :func:`html_report` to ``path`` atomically; only a page stance wrote is replaced."""
+    from stance.pages import PAGE_START
+
+    path = _checked(report, path, "the drift page", PAGE_START)
     atomic_write_text(path, html_report(report))
-    return Path(path)
+    return path

@@ -113,6 +113,9 @@ def sentence_rows(
     until: str | None = None,
 ) -> Iterator[dict]:
     """The rows :func:`export_sentences` writes, as dicts keyed by :data:`COLUMNS`, one at a time."""
+    from stance.dates import checked_selection
+
+    model_id, sources, since, until = checked_selection(model_id, sources, since, until)
     if results is not None:
         return _results_rows(Path(results), model_id, sources, since, until)
     return _store_rows(db, model_id, sources, since, until)

@@ -331,9 +331,20 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
 
 
 def write_evaluation_page(run_dir: str | Path, path: str | Path | None = None, *, experiments=None) -> Path:
-    """Write :func:`evaluation_page` atomically (default ``RUN_DIR/report.html``)."""
-    from stance.fileio import atomic_write_text
+    """Write :func:`evaluation_page` atomically (default ``RUN_DIR/report.html``).
 
-    path = Path(path) if path is not None else Path(run_dir) / "report.html"
+    Only a page stance wrote is replaced: never the run's own files, the experiments
+    table or a user's file of that name.
+    """
+    from stance.fileio import atomic_write_text
+    from stance.pages import PAGE_START
+    from stance.paths import check_writable, given_path, refuse_overwriting, starts_with
+
+    run_dir = given_path(run_dir, "run folder", "give the folder `stance train --report-dir` wrote").expanduser()
+    path = given_path(path, "the page", "give a file path") if path is not None else run_dir / "report.html"
+    if experiments is not None:
+        experiments = given_path(experiments, "experiments", "give a Markdown file with a table")
+    refuse_overwriting(path, "the page", [run_dir / "metrics.json", run_dir / "predictions.jsonl", experiments])
+    path = check_writable(path, "the page", ours=starts_with(PAGE_START))
     atomic_write_text(path, evaluation_page(run_dir, experiments=experiments))
     return path

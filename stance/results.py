@@ -424,8 +424,10 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     With ``strongest``, each row also holds its title, url and strongest
     sentences per target and side (the rest of its sentences is not kept).
     """
+    from stance.dates import checked_selection
     from stance.evidence import strongest_sentences
 
+    _, sources, since, until = checked_selection(None, sources, since, until)
     model = check_results(path, sentences=strongest)
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
     if strongest:

@@ -114,7 +114,7 @@ class _ArticleFinder:
         if key not in self._cache:
             for folder in folders:
                 path = folder / f"{article}.txt"
-                if path.is_file():
+                if os.path.isfile(path):  # False, not an error, for an id too long to be a file name (a URL)
                     text = decode_text(read_article_bytes(path), str(path))
                     self._cache[key] = (path, split_sentences(text))
                     break
@@ -343,12 +343,21 @@ def load_labels(
     """
     import datasets
 
-    if isinstance(paths, (str, Path)):
+    from stance.paths import given_path
+
+    if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    if isinstance(articles, (str, Path)):
-        articles = [articles]
+    if articles is None or isinstance(articles, (str, os.PathLike)):
+        articles = [articles] if articles is not None else []
     if isinstance(targets, str):
         targets = [targets]  # one target, not its letters
+    if not isinstance(paths, Iterable) or not isinstance(articles, Iterable):
+        raise LabelFormatError("paths and articles are paths or lists of paths; pass label files (.jsonl) and "
+                               "article folders")
+    if targets is not None and not isinstance(targets, Iterable):
+        raise LabelFormatError(f"targets is {targets!r}; pass target names, such as ['russia', 'eu']")
+    paths = [given_path(p, "a label file", "give a .jsonl file's path") for p in paths]  # a generator is read once
+    articles = [given_path(a, "an article folder", "give a folder of .txt articles") for a in articles]
     if not paths:
         raise LabelFormatError("no label files given; pass at least one .jsonl file")
     refuse_repeated_files(paths)

@@ -358,15 +358,26 @@ class HistoryStore:
         """
         if self.readonly:
             raise StoreError(f"{self.path}: opened for reading only")
+        from stance.errors import InputError, TextsError
+        from stance.scoring import ArticleScores
+
+        if isinstance(scores, ArticleScores) or not isinstance(scores, Iterable):
+            raise TextsError(f"record takes a list of ArticleScores, not one {type(scores).__name__}"
+                             + ("; pass [result]" if isinstance(scores, ArticleScores) else ""))
         scores = list(scores)
-        wrong = next((s for s in scores if not hasattr(s, "summary")), None)
-        if wrong is not None:
-            raise TypeError(f"record takes ArticleScores (as score_article returns), not {type(wrong).__name__}"
-                            + ("; pass the result itself, not its to_dict()" if isinstance(wrong, dict) else ""))
+        for wrong in (s for s in scores if not isinstance(s, ArticleScores)):
+            raise TextsError(f"record takes ArticleScores (as score_article returns), not {type(wrong).__name__}"
+                             + ("; pass the result itself, not its to_dict()" if isinstance(wrong, dict) else ""))
         if not scores:
             return 0
         scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [_article_row(s, scored_at) for s in scores]
+        texts: dict[tuple, str] = {}
+        for row in rows:  # one call holding two texts under one id would keep the last, silently
+            key = (row["article"], row["source"], row["model_id"])
+            if texts.setdefault(key, row["content_sha256"]) != row["content_sha256"]:
+                raise InputError(f"article id {row['article']!r} (source {row['source']!r}) is given twice with "
+                                 "different texts; give every article a distinct id")
         refusals: list[str] = []
 
         def write(conn):
@@ -477,12 +488,15 @@ class HistoryStore:
         until: str | None = None,
     ) -> Iterator[dict]:
         """:meth:`articles` one at a time, so that memory does not grow with them (as export reads them)."""
+        from stance.dates import checked_selection
+
+        model_id, sources, since, until = checked_selection(model_id, sources, since, until)
         if self._version == 0:
             return
         clauses, params = [], []
         if model_id:
-            clauses.append("model_id LIKE ? || '%'")
-            params.append(model_id)
+            clauses.append("substr(model_id, 1, length(?)) = ?")  # a prefix, as typed: no LIKE wildcards
+            params.extend([model_id, model_id])
         if sources:
             clauses.append(f"source IN ({', '.join('?' * len(sources))})")
             params.extend(sources)
