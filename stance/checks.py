@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stance.errors import StanceError
+from stance.errors import StanceError, require_fitted
 
 TARGETS = ("russia", "eu")
 
@@ -149,7 +149,8 @@ class CheckReport:
 
 def run_checks(model) -> CheckReport:
     """Label every check sentence with a fitted model (targets ``russia`` and ``eu``)."""
-    targets = list(getattr(model, "targets_", ()))
+    require_fitted(model)
+    targets = list(model.targets_)
     if not set(TARGETS) <= set(targets):
         raise StanceError(f"the checks need a model of the targets russia and eu; this one has "
                           f"{', '.join(targets) or 'none'}")

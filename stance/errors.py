@@ -45,6 +45,18 @@ def is_table(X) -> bool:
     return isinstance(X, Mapping) or hasattr(X, "columns")
 
 
+class ValueInputError(InputError, ValueError):
+    """An argument of the right kind with a value it cannot take (a negative count, labels of another length)."""
+
+
+def require_fitted(model, what: str = "model") -> None:
+    """Refuse, in one line, what is not a fitted stance model (a path, a class, an unfitted one)."""
+    if isinstance(model, type) or not hasattr(model, "predict_proba") or not getattr(model, "targets_", None):
+        shown = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
+        raise InputError(f"{what} is {shown}, not a fitted stance model; load one with "
+                         "stance.StanceClassifier.load(path), or fit it first")
+
+
 def check_text(text, where: str) -> None:
     """Refuse, as :class:`TextsError`, a text that is not a str, or holds half a surrogate pair (which has no UTF-8)."""
     if not isinstance(text, str):

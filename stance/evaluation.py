@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from numbers import Integral
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -360,7 +361,13 @@ class EvaluationReport:
         """Metrics of the headline plan (seed LOAO, else written CV) for a target."""
         for plan in ("seed_loao", "written_cv"):
             if plan in self.evaluations:
-                return self.evaluations[plan]["targets"][target][system]
+                by_target = self.evaluations[plan]["targets"]
+                if target not in by_target or system not in by_target[target]:
+                    from stance.errors import InputError
+
+                    raise InputError(f"no {system!r} metrics for target {target!r}; this report has targets "
+                                     f"{', '.join(by_target)} and systems {', '.join(next(iter(by_target.values()), {}))}")
+                return by_target[target][system]
         return None
 
     def to_markdown(self) -> str:
@@ -388,6 +395,21 @@ class EvaluationReport:
             write_evaluation_page(folder)
         atomic_write_text(folder / "report.md", self.to_markdown())
         return folder
+
+
+def _check_evaluation(labels, model, **settings) -> None:
+    """Refuse, before any sentence is embedded, labels that are no Dataset, a model that is none, a count that is none."""
+    from stance.errors import InputError, ValueInputError
+
+    if not hasattr(labels, "column_names") or not hasattr(labels, "select"):
+        raise InputError(f"labels is {type(labels).__name__}; pass the Dataset stance.load_labels returns")
+    if model is not None and (isinstance(model, type) or not hasattr(model, "targets") or not hasattr(model, "encoder")):
+        shown = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
+        raise InputError(f"model is {shown}; pass a StanceClassifier to cross-validate (not fitted), or None")
+    least = {"n_written_folds": 2, "n_bootstrap": 1, "n_worst": 0, "random_state": 0}
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < least[name]:
+            raise ValueInputError(f"{name} is {value!r}; give a whole number, {least[name]} or more")
 
 
 def evaluate(
@@ -418,9 +440,15 @@ def evaluate(
 
     from sklearn.utils import get_tags
 
+    _check_evaluation(labels, model, n_written_folds=n_written_folds, n_bootstrap=n_bootstrap, n_worst=n_worst,
+                      random_state=random_state)
     model = StanceClassifier() if model is None else model
     encoder = model.encoder if model.encoder is not None else SentenceEncoder()
-    targets = list(model.targets)
+    targets = [model.targets] if isinstance(model.targets, str) else list(model.targets)
+    missing = [c for c in ("article", "sentence", "text", "origin", "furniture", *targets) if c not in labels.column_names]
+    if missing:
+        raise LabelFormatError(f"the labels have no column {missing[0]!r}; load them with stance.load_labels, and give "
+                               f"the model the targets they were labeled for (StanceClassifier(targets=...))")
     problem = training_problem(labels, targets, cv=getattr(model, "cv", 5), n_written_folds=n_written_folds)
     if problem is not None:
         raise LabelFormatError(f"labels cannot be evaluated by article: {problem}")

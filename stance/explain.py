@@ -36,12 +36,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
+from numbers import Integral
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from stance.actors import ACTOR_FEATURES
+from stance.errors import ValueInputError, require_fitted
 from stance.features import item_text
 from stance.model import CalibratedHead, _items
 from stance.schema import STANCES
@@ -85,19 +87,22 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
      'terms': [{'text': '(sentence meaning)', 'weight': 2.82}, {'text': 'refuses to', 'weight': 0.18},
                {'text': 'refuses', 'weight': 0.18}, {'text': 'sanction', 'weight': 0.13}, {'text': 'to', 'weight': -0.09}]}
     """
+    require_fitted(model)
     check_is_fitted(model)
     items = _items(X)
-    if top is not None and (type(top) is not int or top < 0):
-        raise ValueError(f"top must be a number of terms (0 or more) or None, not {top!r}")
+    if top is not None and (isinstance(top, bool) or not isinstance(top, Integral) or top < 0):
+        raise ValueInputError(f"top must be a number of terms (0 or more) or None, not {top!r}")
+    top = None if top is None else int(top)
     if labels is not None:
         labels = list(labels)
         if len(labels) != len(items):
-            raise ValueError(f"{len(labels)} labels for {len(items)} sentences; give one {{target: label}} per sentence")
+            raise ValueInputError(f"{len(labels)} labels for {len(items)} sentences; "
+                                  "give one {target: label} per sentence")
         for i, given in enumerate(labels):
             bad = next((t for t in model.targets_ if not isinstance(given, Mapping) or given.get(t) not in STANCES), None)
             if bad is not None:
                 shown = given.get(bad) if isinstance(given, Mapping) else given
-                raise ValueError(f"labels[{i}] gives {bad} {shown!r}; give one of {', '.join(STANCES)} per target")
+                raise ValueInputError(f"labels[{i}] gives {bad} {shown!r}; give one of {', '.join(STANCES)} per target")
     if not items:
         return []
     heads = _linear_heads(model)

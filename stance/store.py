@@ -101,6 +101,10 @@ def _store_errors(path: Path):
     except sqlite3.IntegrityError as err:
         raise StoreError(f"{path}: refused scores that break its rules ({err}); results edited by hand? "
                          "score those articles again") from None
+    except sqlite3.ProgrammingError as err:
+        if "closed" not in str(err):
+            raise
+        raise StoreError(f"{path}: this HistoryStore was closed; open it again with HistoryStore(path)") from None
     except sqlite3.DatabaseError as err:
         if _is_damage(err):
             raise _unusable(path, err) from None
@@ -211,7 +215,10 @@ class HistoryStore:
     """
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True, readonly: bool = False):
-        self.path = Path(path) if path is not None else default_db_path()
+        from stance.paths import given_path
+
+        self.path = (given_path(path, "the history database", "give a .sqlite file's path").expanduser()
+                     if path is not None else default_db_path())
         self.readonly = readonly
         #: Articles refused by :meth:`record` because their id holds another text.
         self.refused = 0

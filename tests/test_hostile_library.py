@@ -139,3 +139,14 @@ def test_the_database_stays_whole_after_a_refused_record(tmp_path):
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert [r[0] for r in conn.execute("SELECT article FROM articles")] == ["a"]
+
+
+def test_a_closed_store_says_so_and_a_home_path_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = HistoryStore("~/h.sqlite")
+    assert store.path == tmp_path / "h.sqlite"
+    store.close()
+    with pytest.raises(StanceError, match="this HistoryStore was closed; open it again"):
+        store.articles()
+    with pytest.raises(InputError, match="is not a path"):
+        HistoryStore(5)

@@ -16,7 +16,7 @@ from stance.model import StanceClassifier
 from stance.schema import load_labels
 from stance.scoring import score_article, score_articles
 from stance.store import HistoryStore
-from conftest import FAVOR, AGAINST, NONE, make_scores
+from conftest import FAVOR, AGAINST, NONE, make_scores, write_corpus
 
 TEXTS = FAVOR + AGAINST + NONE
 GOLD = [("favor", "none")] * 4 + [("against", "none")] * 4 + [("none", "favor")] * 2 + [("none", "against")] * 2
@@ -320,3 +320,26 @@ def test_a_missing_static_model_says_how_to_build_one(tmp_path):
 
     with pytest.raises(StanceError, match="no static model here; build one with `stance distill`"):
         StaticEncoder(model_path=tmp_path / "none", cache=False).transform(["Serbia signs."])
+
+
+def test_evaluate_and_explain_name_what_they_cannot_take(fitted, tmp_path):
+    labels = stance.load_labels(write_corpus(tmp_path / "c"))
+    for given, says in [({"labels": "labels.jsonl"}, "labels is str; pass the Dataset"),
+                        ({"labels": labels, "model": "model"}, "model is str; pass a StanceClassifier"),
+                        ({"labels": labels, "model": StanceClassifier}, "model is the class StanceClassifier"),
+                        ({"labels": labels, "n_bootstrap": -1}, "n_bootstrap is -1"),
+                        ({"labels": labels, "n_written_folds": 1}, "n_written_folds is 1"),
+                        ({"labels": labels, "model": StanceClassifier(targets=("abortion",))},
+                         "the labels have no column 'abortion'")]:
+        with pytest.raises(StanceError, match=says):
+            stance.evaluate(**given)
+    for model, says in [("model", "model is str, not a fitted stance model"),
+                        (StanceClassifier(), "model is StanceClassifier, not a fitted")]:
+        with pytest.raises(InputError, match=says):
+            stance.explain_sentences(model, ["Serbia signs."])
+        with pytest.raises(InputError, match=says):
+            stance.run_checks(model)
+    with pytest.raises(ValueError, match="top must be a number of terms"):  # an InputError and a ValueError
+        stance.explain_sentences(fitted, ["Serbia signs."], top=-1)
+    assert stance.explain_sentences(fitted, ["Serbia signs."], top=__import__("numpy").int64(1))
+
