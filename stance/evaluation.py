@@ -377,10 +377,11 @@ class EvaluationReport:
 
     def write(self, folder: str | Path) -> Path:
         """Write ``report.md``, ``metrics.json``, confusion-matrix PNGs and, with predictions, ``report.html`` into ``folder``."""
-        check_report_folder(folder)
+        from stance.paths import given_path
         from stance.report import confusion_png
 
-        folder = Path(folder)
+        folder = given_path(folder, "the report folder", "give a folder path").expanduser()
+        check_report_folder(folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:

@@ -63,7 +63,12 @@ def export_sentences(
     which a spreadsheet would otherwise run as a formula: article text is written
     by others, and such a cell can fetch a web address or run a command.
     """
-    output = Path(output).expanduser()
+    from stance.paths import given_path
+
+    output = given_path(output, "--output", "give a .csv or .parquet file's path").expanduser()
+    db = given_path(db, "--db", "give a history database's path").expanduser() if db is not None else None
+    if results is not None:
+        results = given_path(results, "--results", "give a results folder's path").expanduser()
     suffix = output.suffix.lower()
     if suffix not in FORMATS:
         found = f"unknown format {output.suffix!r}" if output.suffix else "no suffix"
@@ -73,7 +78,7 @@ def export_sentences(
     if escape_formulas and suffix != ".csv":
         raise ExportError("--escape-formulas is for CSV files a spreadsheet opens; Parquet keeps texts as they are")
     if suffix == ".parquet" and (next(output.parent.glob("part-*.parquet"), None) is not None or (
-            results is not None and output.parent.resolve() == Path(results).resolve())):
+            results is not None and os.path.realpath(output.parent) == os.path.realpath(results))):
         raise ExportError(f"--output {output}: would become a part of the results folder {output.parent}; "
                           "write it elsewhere")
     if results is None:

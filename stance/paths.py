@@ -37,6 +37,8 @@ def given_path(value, what: str, advice: str) -> Path:
 
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value) or not str(os.fspath(value)).strip():
         raise InputError(f"{what} {value!r}: is not a path; {advice}")
+    if "\0" in str(os.fspath(value)):  # no file system takes it, and os raises ValueError
+        raise InputError(f"{what} {value!r}: holds a NUL character, which no path can; {advice}")
     return Path(value)
 
 

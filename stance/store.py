@@ -432,8 +432,10 @@ class HistoryStore:
         recording a folder again replaces its articles, so it is safe to repeat.
         ``replace`` is as in :meth:`record`.
         """
+        from stance.paths import given_path
         from stance.results import iter_scores
 
+        path = given_path(path, "results", "give a folder `stance score --output` wrote").expanduser()
         return sum(self.record(batch, replace=replace) for batch in iter_scores(path))
 
     # -- reading --------------------------------------------------------

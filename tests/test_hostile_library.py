@@ -150,3 +150,19 @@ def test_a_closed_store_says_so_and_a_home_path_is_expanded(tmp_path, monkeypatc
         store.articles()
     with pytest.raises(InputError, match="is not a path"):
         HistoryStore(5)
+
+
+def test_outputs_and_inputs_that_are_no_path_are_named_and_home_is_expanded(tmp_path, monkeypatch):
+    from stance.evaluation import EvaluationReport
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([make_scores("a", "2025-01-10", {"russia": 0.2})])
+        with pytest.raises(InputError, match="results None: is not a path"):
+            store.record_results(None)
+    assert stance.export_sentences(tmp_path / "out.csv", db="~/h.sqlite") == 4  # one article, four sentences
+    for call, says in [(lambda: stance.export_sentences(None), "--output None: is not a path"),
+                       (lambda: stance.export_sentences(tmp_path / "a\0b.csv"), "holds a NUL character"),
+                       (lambda: EvaluationReport(targets=["russia"]).write(None), "the report folder None: is not")]:
+        with pytest.raises(InputError, match=says):
+            call()
