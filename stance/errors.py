@@ -51,7 +51,7 @@ class ValueInputError(InputError, ValueError):
 
 def require_fitted(model, what: str = "model") -> None:
     """Refuse, in one line, what is not a fitted stance model (a path, a class, an unfitted one)."""
-    if isinstance(model, type) or not hasattr(model, "predict_proba") or not getattr(model, "targets_", None):
+    if isinstance(model, type) or not hasattr(model, "predict") or not getattr(model, "targets_", None):
         shown = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
         raise InputError(f"{what} is {shown}, not a fitted stance model; load one with "
                          "stance.StanceClassifier.load(path), or fit it first")
