@@ -93,12 +93,15 @@ def drift_png(report, *, title: str | None = None) -> bytes:
 
 def _checked(report, path, what: str, start: bytes) -> Path:
     """The output path, after refusing what is not a DriftReport and a file this would replace but did not write."""
-    from stance.drift import DriftReport
+    from stance.drift import PERIODS, DriftReport
     from stance.errors import InputError
     from stance.paths import check_writable, given_path, starts_with
 
     if not isinstance(report, DriftReport):
         raise InputError(f"report is {type(report).__name__}, not a DriftReport; pass what stance.measure_drift returns")
+    if report.by not in PERIODS or not isinstance(report.periods, list) or not all(isinstance(p, dict) for p in report.periods):
+        raise InputError(f"report by {report.by!r} with {type(report.periods).__name__} periods is not one measure_drift "
+                         "made; measure it again with stance.measure_drift(..., by=one of " + ", ".join(PERIODS) + ")")
     # a notes file or a database in the way is never replaced
     return check_writable(given_path(path, what, "give a file path"), what, ours=starts_with(start))
 

@@ -5,6 +5,7 @@ one line and exits 1. Any other exception is a bug and keeps its traceback.
 """
 
 from collections.abc import Iterable
+from numbers import Integral
 
 
 class StanceError(Exception):
@@ -49,11 +50,26 @@ class ValueInputError(InputError, ValueError):
     """An argument of the right kind with a value it cannot take (a negative count, labels of another length)."""
 
 
+def check_count(value, name: str, least: int = 0, of: str = "") -> None:
+    """Refuse, as :class:`ValueInputError`, a setting that is not a whole number of at least ``least``.
+
+    A bool is refused too (``True`` is an int to Python, never a count to a user);
+    numpy integers are taken. ``of`` names what is counted ("articles").
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
+        counted = f" of {of}" if of else ""
+        raise ValueInputError(f"{name} is {value!r}; give a whole number{counted}, {least} or more")
+
+
+def kind_of(value) -> str:
+    """What a value is, for a message: its type's name, or "the class X" for a class given where an object was meant."""
+    return f"the class {value.__name__}" if isinstance(value, type) else type(value).__name__
+
+
 def require_fitted(model, what: str = "model") -> None:
     """Refuse, in one line, what is not a fitted stance model (a path, a class, an unfitted one)."""
     if isinstance(model, type) or not hasattr(model, "predict") or not getattr(model, "targets_", None):
-        shown = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
-        raise InputError(f"{what} is {shown}, not a fitted stance model; load one with "
+        raise InputError(f"{what} is {kind_of(model)}, not a fitted stance model; load one with "
                          "stance.StanceClassifier.load(path), or fit it first")
 
 

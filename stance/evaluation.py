@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from numbers import Integral
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -400,17 +399,15 @@ class EvaluationReport:
 
 def _check_evaluation(labels, model, **settings) -> None:
     """Refuse, before any sentence is embedded, labels that are no Dataset, a model that is none, a count that is none."""
-    from stance.errors import InputError, ValueInputError
+    from stance.errors import InputError, check_count, kind_of
 
     if not hasattr(labels, "column_names") or not hasattr(labels, "select"):
         raise InputError(f"labels is {type(labels).__name__}; pass the Dataset stance.load_labels returns")
     if model is not None and (isinstance(model, type) or not hasattr(model, "targets") or not hasattr(model, "encoder")):
-        shown = f"the class {model.__name__}" if isinstance(model, type) else type(model).__name__
-        raise InputError(f"model is {shown}; pass a StanceClassifier to cross-validate (not fitted), or None")
+        raise InputError(f"model is {kind_of(model)}; pass a StanceClassifier to cross-validate (not fitted), or None")
     least = {"n_written_folds": 2, "n_bootstrap": 1, "n_worst": 0, "random_state": 0}
     for name, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < least[name]:
-            raise ValueInputError(f"{name} is {value!r}; give a whole number, {least[name]} or more")
+        check_count(value, name, least[name])
 
 
 def evaluate(

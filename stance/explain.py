@@ -36,14 +36,13 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
-from numbers import Integral
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from stance.actors import ACTOR_FEATURES
-from stance.errors import ValueInputError, require_fitted
+from stance.errors import ValueInputError, check_count, require_fitted
 from stance.features import item_text
 from stance.model import CalibratedHead, _items
 from stance.schema import STANCES
@@ -90,8 +89,8 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     require_fitted(model)
     check_is_fitted(model)
     items = _items(X)
-    if top is not None and (isinstance(top, bool) or not isinstance(top, Integral) or top < 0):
-        raise ValueInputError(f"top must be a number of terms (0 or more) or None, not {top!r}")
+    if top is not None:
+        check_count(top, "top", of="terms")
     top = None if top is None else int(top)
     if labels is not None:
         labels = list(labels)

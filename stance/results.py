@@ -34,14 +34,16 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator
+from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
 
-from stance.errors import InputError
+from stance.errors import InputError, TextsError, ValueInputError, check_text
 from stance.fileio import follow_umask, parse_json, temp_file_beside
 from stance.schema import MAX_SENTENCE_INDEX, SLACK, STANCES, is_count, is_within
 
-__all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "iter_scores", "read_results", "result_parts", "results_rows"]
+__all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "check_scores", "iter_scores", "read_results",
+           "result_parts", "results_rows"]
 
 COLUMNS = ("article", "source", "date", "date_source", "title", "url", "content_sha256", "model_id",
            "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at", "model", "location")
@@ -64,6 +66,64 @@ def results_rows(scores: Iterable) -> list[dict]:
         }
         for s in scores
     ]
+
+
+#: Where an article's date may come from (``Document.date_source``).
+DATE_SOURCES = (None, "column", "option", "text")
+
+
+def check_scores(scores: Iterable) -> list[dict]:
+    """The :func:`results_rows` of these ``ArticleScores``, each checked as a part's rows are when read.
+
+    What ``score_article`` returns always passes. A result made or edited by
+    hand (no model id, a date that is no date, a label outside the scheme, a
+    probability out of range, half a surrogate pair) is refused here, before
+    it is written where every later read would refuse the whole folder or
+    database.
+    """
+    from stance.scoring import ArticleScores
+
+    scores = list(scores)
+    for s in scores:
+        if not isinstance(s, ArticleScores):
+            raise TextsError(f"a result is {type(s).__name__}, not ArticleScores (as score_article returns)")
+        where = f"the scores of article {s.article!r}"
+        if not isinstance(s.article, str) or not s.article:
+            raise ValueInputError(f"a result's article id is {s.article!r}; give every result a non-empty text id")
+        if not isinstance(s.model, dict) or not isinstance(s.model.get("id"), str) or not s.model["id"]:
+            raise ValueInputError(f"{where} name no model id (model['id']); record results as score_article returns them")
+        for name in ("source", "title", "url", "content_sha256", "location", "date"):
+            if getattr(s, name) is not None and not isinstance(getattr(s, name), str):
+                raise ValueInputError(f"{where} have a {name} of type {type(getattr(s, name)).__name__}; give text or None")
+        try:  # a date out of the range reports take is kept: readers warn of it and count its article undated
+            valid_date = s.date is None or (len(s.date) == 10 and Date.fromisoformat(s.date).isoformat() == s.date)
+        except ValueError:
+            valid_date = False
+        if not valid_date:
+            raise ValueInputError(f"{where} have date {s.date!r}; give a date as YYYY-MM-DD, or None")
+        if s.date_source not in DATE_SOURCES:
+            raise ValueInputError(f"{where} have date_source {s.date_source!r}; give one of "
+                                  f"{', '.join(map(str, DATE_SOURCES[1:]))}, or None")
+        for i, sentence in enumerate(s.sentences if isinstance(s.sentences, list) else []):
+            if isinstance(sentence, dict) and isinstance(sentence.get("text"), str):
+                check_text(sentence["text"], f"{where}: sentence {i}")
+        for i, line in enumerate(s.skipped if isinstance(s.skipped, list) else []):
+            if isinstance(line, str):
+                check_text(line, f"{where}: skipped line {i}")
+    try:
+        rows = results_rows(scores)
+    except (TypeError, ValueError) as err:  # a value JSON cannot hold, or a summary that is no mapping
+        raise ValueInputError(f"a result cannot be written ({err}); record results as score_article returns them") from None
+    for row in rows:
+        where = f"the scores of article {row['article']!r}"
+        for column, value in row.items():
+            if isinstance(value, str):
+                check_text(value, f"{where}: {column}")
+        try:
+            _check_row(row, sentences=True)
+        except ValueError as err:
+            raise ValueInputError(f"{where}: {err}; record results as score_article returns them") from None
+    return rows
 
 
 class ResultsFolder:
@@ -95,8 +155,9 @@ class ResultsFolder:
         self.done: set[tuple[str, str | None]] = set(self.versions)
 
     def write(self, scores: list) -> Path | None:
-        """Append one part with these results (atomically); returns its path."""
-        return self.write_rows(results_rows(scores))
+        """Append one part with these results (atomically); returns its path. Results made by hand are
+        checked first (:func:`check_scores`), so that no part is written that the folder's reader refuses."""
+        return self.write_rows(check_scores(scores))
 
     def write_rows(self, rows: list[dict]) -> Path | None:
         """Append one part with these :func:`results_rows` (atomically); returns its path."""

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from stance.dates import parse_date
-from stance.errors import InputError, TextsError, check_text, is_table, texts_given
+from stance.errors import InputError, TextsError, check_count, check_text, is_table, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
 from stance.segment import Article
@@ -164,8 +164,7 @@ def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> 
     further on (an :class:`InputError` while reading) comes after the results
     of every article read before it.
     """
-    if isinstance(batch_articles, bool) or not isinstance(batch_articles, int) or batch_articles < 1:
-        raise InputError(f"batch_articles is {batch_articles!r}; give a whole number of articles, 1 or more")
+    check_count(batch_articles, "batch_articles", 1, of="articles")
     from stance.corpus import Document
 
     if isinstance(documents, (str, bytes, Document)) or is_table(documents) or not isinstance(documents, Iterable):

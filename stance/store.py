@@ -366,6 +366,7 @@ class HistoryStore:
         if self.readonly:
             raise StoreError(f"{self.path}: opened for reading only")
         from stance.errors import InputError, TextsError
+        from stance.results import check_scores
         from stance.scoring import ArticleScores
 
         if isinstance(scores, ArticleScores) or not isinstance(scores, Iterable):
@@ -377,6 +378,7 @@ class HistoryStore:
                              + ("; pass the result itself, not its to_dict()" if isinstance(wrong, dict) else ""))
         if not scores:
             return 0
+        check_scores(scores)  # a result made by hand is refused whole, before anything is written
         scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [_article_row(s, scored_at) for s in scores]
         texts: dict[tuple, str] = {}

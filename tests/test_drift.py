@@ -242,6 +242,29 @@ def test_a_known_shift_is_found_at_its_period_and_only_there():
     assert july["change"] > 0.3 and july["low"] <= july["net"] <= july["high"]
 
 
+def test_change_points_are_those_of_the_plain_pelt_search_of_ruptures():
+    """The C search in use must find what ruptures' Python PELT (L2 cost, every index a candidate) finds."""
+    import math
+
+    import ruptures
+
+    from stance.drift import CHANGE_MIN_SIZE, CHANGE_PENALTY, change_points
+
+    rng = np.random.default_rng(3)
+    found = 0
+    for trial in range(24):
+        n = int(rng.integers(8, 160))
+        levels = np.repeat(rng.normal(0, 0.5, 4), n // 4 + 1)[:n] if trial % 2 else np.zeros(n)
+        values = np.clip(levels + rng.normal(0, 0.25, n), -1, 1).round(2)
+        diffs = np.diff(values)
+        sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / math.sqrt(2)
+        pelt = ruptures.Pelt(model="l2", min_size=CHANGE_MIN_SIZE, jump=1).fit(values.reshape(-1, 1))
+        expected = [b for b in pelt.predict(pen=CHANGE_PENALTY * sigma**2 * math.log(n)) if b < n]
+        assert change_points(values) == expected, (trial, n)
+        found += len(expected)
+    assert found > 5  # series with levels do have change points to agree on
+
+
 def test_a_flat_series_has_no_shift_and_no_change_point():
     report = measure_drift(_monthly_corpus(np.random.default_rng(11)), "month")
     assert not any(p[t]["shift"] for p in report.periods for t in ("russia", "eu"))

@@ -166,3 +166,58 @@ def test_outputs_and_inputs_that_are_no_path_are_named_and_home_is_expanded(tmp_
                        (lambda: EvaluationReport(targets=["russia"]).write(None), "the report folder None: is not")]:
         with pytest.raises(InputError, match=says):
             call()
+
+
+def _sentence(i: int, text: str, proba: dict, label: str = "favor") -> dict:
+    return {"index": i, "text": text, "russia": {"label": label, "proba": proba}}
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"model": {}}, "name no model id"),
+    ({"date": "garbage"}, "have date 'garbage'; give a date as YYYY-MM-DD"),
+    ({"date": "2025/01/10"}, "have date '2025/01/10'"),
+    ({"date": 20250110}, "have a date of type int"),
+    ({"date_source": "guess"}, "have date_source 'guess'"),
+    ({"content_sha256": None}, "no content_sha256"),
+    ({"summary": [1]}, "its summary is not an object of targets"),
+    ({"sentences": None}, "cannot be written"),
+    ({"sentences": [_sentence(0, "x", {"favor": 0.8, "against": 0.1, "none": 0.1}, label="maybe")]},
+     "sentence 0 has no label and probabilities for 'russia'"),
+    ({"sentences": [_sentence(0, "x", {"favor": 1.8, "against": 0.1, "none": 0.1})]}, "P\\(favor\\) 1.8"),
+    ({"sentences": [_sentence(0, "Beograd\udce9", {"favor": 0.8, "against": 0.1, "none": 0.1})]},
+     "sentence 0 holds half a surrogate pair"),
+])
+def test_a_result_made_by_hand_is_refused_whole_by_the_store_and_the_results_folder(tmp_path, change, says):
+    from stance.results import ResultsFolder, result_parts
+
+    good = make_scores("a", "2025-01-10", {"russia": 0.2})
+    bad = dataclasses.replace(make_scores("b", "2025-01-10", {"russia": 0.2}), **change)
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        with pytest.raises(StanceError, match=says):
+            store.record([good, bad])
+        assert store.articles() == []  # the good one is not half-kept either
+    folder = ResultsFolder(tmp_path / "results", "m1")
+    with pytest.raises(StanceError, match=says):
+        folder.write([good, bad])
+    folder.write([good])  # the folder still reads, and takes a sound result
+    assert [p.name for p in result_parts(tmp_path / "results")] == ["part-00000.parquet"]
+
+
+def test_a_drift_report_edited_by_hand_is_named_before_drawing(tmp_path):
+    report = dataclasses.replace(_report(), by="day")
+    for write in (stance.drift_plot.write_png, stance.drift_plot.write_html):
+        with pytest.raises(InputError, match="report by 'day' .* is not one measure_drift made"):
+            write(report, tmp_path / "d.out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_counts_are_whole_numbers_everywhere_numpy_integers_included():
+    import numpy as np
+
+    records = [make_scores("a", "2025-01-10", {"russia": 0.2}), make_scores("b", "2025-02-10", {"russia": -0.1})]
+    assert stance.measure_drift(records, by="month", n_boot=np.int64(10), n_perm=np.int32(10)).by == "month"
+    for given in (True, 0, 2.0, "10"):
+        with pytest.raises(stance.errors.ValueInputError, match=f"n_boot is {given!r}; give a whole number, 1 or more"):
+            stance.measure_drift(records, by="month", n_boot=given)
+    with pytest.raises(ValueError, match="batch_articles is 0; give a whole number of articles, 1 or more"):
+        list(stance.score_documents(object(), [], batch_articles=0))
