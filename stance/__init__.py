@@ -6,12 +6,6 @@ so ``import stance`` and ``stance --help`` do not import torch.
 
 from importlib import import_module
 from importlib.util import find_spec
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("stance")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
 
 __all__ = [
     "Bf16Encoder",
@@ -57,6 +51,13 @@ _HOME = {
 
 
 def __getattr__(name):
+    if name == "__version__":  # read on first use: the command line starts before importlib.metadata is loaded
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("stance")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            return "0.0.0"
     if name in _HOME:
         return getattr(import_module(_HOME[name]), name)
     if not name.startswith("_") and find_spec(f"stance.{name}") is not None:

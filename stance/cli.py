@@ -792,16 +792,24 @@ def _keystrokes():
     The mode is set once and without flushing input, so keys typed ahead of a prompt are
     kept; switching per key (as ``click.getchar`` does, with TCSAFLUSH) drops them.
     """
+    import signal
     import termios
     import tty
 
+    def stop(signum, frame):  # `kill`, `timeout`, a closed window: stop as Ctrl-C does, the terminal given back
+        raise KeyboardInterrupt
+
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
+    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
     tty.setcbreak(fd, termios.TCSANOW)
     try:
         yield _read_keys(fd)
     finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        with contextlib.suppress(termios.error, OSError):  # a terminal that hung up has no mode to restore
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 def _read_keys(fd: int):

@@ -132,17 +132,43 @@ def make_temp_dir(path: str | Path, tag: str = "tmp") -> Path:
     return folder
 
 
+def exchange_paths(first: str | Path, second: str | Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``): no instant holds
+    neither. False where the system or the file system cannot, and nothing was moved."""
+    import ctypes
+    import errno
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without it
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_cwd, rename_exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
 def replace_folder(staging: str | Path, path: str | Path) -> None:
     """Put the folder ``staging`` at ``path``, so that readers see the old folder or the new one.
 
-    The old folder is moved aside first (a sweep keeps it while nothing stands at ``path``)
-    and removed once the new one is in place. A symbolic link is written through: the folder
-    it points to is replaced and the link kept (``staging`` made by :func:`make_temp_dir`
-    lies beside that folder).
+    Where the system can, the two are swapped in one step and the old folder, now
+    at ``staging``, is removed: a process killed at any instant leaves one of them at
+    ``path``. Elsewhere the old folder is moved aside first (a sweep keeps it while
+    nothing stands at ``path``) and removed once the new one is in place. A symbolic
+    link is written through: the folder it points to is replaced and the link kept
+    (``staging`` made by :func:`make_temp_dir` lies beside that folder).
     """
     staging, path = Path(staging), link_target(path)
     if not path.exists():
         os.replace(staging, path)
+        return
+    if path.is_dir() and exchange_paths(staging, path):
+        shutil.rmtree(staging, ignore_errors=True)  # the old folder; a kill before this leaves it to the sweep
         return
     retired = make_temp_dir(path, "old")
     os.replace(path, retired / path.name)

@@ -176,11 +176,12 @@ def transaction(conn: sqlite3.Connection, work):
     """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retried while busy."""
 
     def attempt():
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        try:  # BEGIN inside: a Ctrl-C that lands just after it must not leave the transaction open
+            conn.execute("BEGIN IMMEDIATE")
             result = work(conn)
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
         return result

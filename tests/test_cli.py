@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -32,6 +33,26 @@ def test_help_lists_commands_and_imports_no_torch():
              "try:\n    runpy.run_module('stance.cli', run_name='__main__')\nexcept SystemExit: pass\n"
              "from stance.cli import app\ntry:\n    app()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
+
+
+def test_ctrl_c_while_the_command_line_is_still_loading_is_one_line():
+    """Ctrl-C in the first tenth of a second, while the command line imported its libraries, was their traceback."""
+    probe = ("import builtins, os, signal, sys\n"
+             "sys.argv = ['stance', 'drift', '--help']\n"
+             "real = builtins.__import__\n"
+             "def interrupt_at_typer(name, *args, **kwargs):\n"
+             "    if name == 'typer':\n"
+             "        os.kill(os.getpid(), signal.SIGINT)\n"
+             "    return real(name, *args, **kwargs)\n"
+             "builtins.__import__ = interrupt_at_typer\n"
+             "from stance.__main__ import main\n"
+             "main()\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler))
+    assert result.returncode == 130 and result.stdout == ""
+    assert result.stderr == "error: interrupted before any work began; nothing was written\n"
+    started = subprocess.run([sys.executable, "-m", "stance", "drift", "--help"], capture_output=True, text=True)
+    assert started.returncode == 0 and "--by" in started.stdout  # once loaded, the commands run as before
 
 
 @pytest.mark.parametrize(

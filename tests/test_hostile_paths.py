@@ -605,6 +605,29 @@ def test_the_next_write_removes_what_a_killed_writer_left_and_nothing_else(tmp_p
     assert not retired.exists()
 
 
+def test_a_model_folder_is_swapped_in_one_step_so_no_kill_leaves_nothing_at_its_path(tmp_path, monkeypatch):
+    """Moving the old folder aside and the new one in took two renames: a kill between them left no model."""
+    from stance import fileio
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "stance.json").write_text("old")
+    probe_a, probe_b = tmp_path / "a", tmp_path / "b"
+    probe_a.mkdir()
+    probe_b.mkdir()
+    if not fileio.exchange_paths(probe_a, probe_b):
+        pytest.skip("this file system cannot swap two paths in one step")
+    staging = fileio.make_temp_dir(model)
+    (staging / "stance.json").write_text("new")
+
+    def no_rename_of_the_model(src, dst, *args, **kwargs):
+        raise AssertionError(f"renamed {src} to {dst}: a kill here would leave no model")
+    monkeypatch.setattr(fileio.os, "replace", no_rename_of_the_model)
+    fileio.replace_folder(staging, model)
+    assert (model / "stance.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "model"]  # the old folder is gone too
+
+
 def test_a_symbolic_link_given_as_a_model_folder_is_written_through_and_kept(tmp_path):
     """`train --out LINK` swaps in the folder the link points to; before, the link itself was replaced by a folder."""
     from stance.fileio import make_temp_dir, replace_folder

@@ -518,3 +518,27 @@ def test_a_long_wait_for_a_busy_database_is_said_once(tmp_path, monkeypatch):
                 stance_sqlite.retry(lambda: waiter.execute("SELECT count(*) FROM t").fetchone(), seconds=0.5)
         assert len([w for w in told if issubclass(w.category, StanceWarning)]) == 1
         holder.rollback()
+
+
+def test_ctrl_c_just_after_a_transaction_begins_leaves_none_open(tmp_path):
+    """A KeyboardInterrupt between BEGIN and the work left the transaction open: the next write could not begin."""
+    from stance.sqlite import transaction
+
+    conn = sqlite3.connect(tmp_path / "t.sqlite", isolation_level=None)
+    conn.execute("CREATE TABLE t (x)")
+
+    class InterruptedAfterBegin:
+        in_transaction = property(lambda self: conn.in_transaction)
+
+        def execute(self, sql, *args):
+            result = conn.execute(sql, *args)
+            if sql.startswith("BEGIN"):
+                raise KeyboardInterrupt
+            return result
+
+    with pytest.raises(KeyboardInterrupt):
+        transaction(InterruptedAfterBegin(), lambda c: c.execute("INSERT INTO t VALUES (1)"))
+    assert not conn.in_transaction
+    transaction(conn, lambda c: c.execute("INSERT INTO t VALUES (2)"))
+    assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
+    conn.close()

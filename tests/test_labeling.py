@@ -411,3 +411,50 @@ def test_answered_follows_the_log_per_annotator(tmp_path):
         log.append(row)
     assert log.answered("ana") == {("a", 0), ("a", 2)}
     assert log.answered("bo") == {("a", 3)}
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_a_labeling_session_killed_by_a_signal_gives_the_terminal_back_and_keeps_its_answers(tmp_path, isolated_home,
+                                                                                              stop):
+    """`kill`, `timeout` or a closed window left the terminal without echo, as if the keyboard were dead."""
+    import pty
+    import select
+    import termios
+
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    master, slave = pty.openpty()
+    assert termios.tcgetattr(slave)[3] & termios.ECHO  # a terminal as a shell leaves it
+    process = subprocess.Popen([stance_script(), "label", str(article), "--labels", str(out), "--annotator", "ana"],
+                               stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "dumb"})
+    screen = b""
+
+    def until(text: bytes) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + 120
+        while text not in screen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                screen += os.read(master, 4096)
+        assert text in screen, screen.decode(errors="replace")
+
+    until(b"russia? [f")
+    os.write(master, b"f")
+    until(b"eu? [f")
+    os.write(master, b"n")
+    until(b"[2/2]")
+    process.send_signal(stop)
+    process.wait(timeout=60)
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            screen += os.read(master, 4096)
+        except OSError:
+            break
+    mode = termios.tcgetattr(slave)[3]
+    os.close(master)
+    os.close(slave)
+    assert process.returncode == 130 and b"every answer given so far is saved" in screen
+    assert mode & termios.ECHO and mode & termios.ICANON  # the shell gets its terminal back
+    assert [(r["sentence"], r["russia"], r["eu"]) for r in map(json.loads, out.read_text().splitlines()[-1:])] == [
+        (0, "favor", "none")]
