@@ -35,6 +35,8 @@ __all__ = ["EvaluationReport", "classification_metrics", "evaluate", "expected_c
            "paired_difference", "scored_sentences", "training_problem"]
 
 SYSTEMS = ("model", "tfidf", "majority")
+#: The systems the model is compared with; their out-of-fold labels are kept in predictions.jsonl too.
+BASELINES = SYSTEMS[1:]
 
 
 # --- metrics --------------------------------------------------------------------
@@ -336,8 +338,9 @@ class EvaluationReport:
     def predictions_jsonl(self) -> str:
         """Every evaluated sentence's out-of-fold prediction, one JSON object a line.
 
-        ``{"plan", "article", "sentence", "text", target: {"gold", "predicted", "proba": {...}}}``:
-        the sentences behind every number of the report.
+        ``{"plan", "article", "sentence", "text", target: {"gold", "predicted", "proba": {...},
+        "baselines": {"tfidf": label, "majority": label}}}``: the sentences behind every number
+        of the report, the baselines' figures and the gains over them included.
         """
         lines = []
         for plan, run in self.out_of_fold_.items():
@@ -347,6 +350,8 @@ class EvaluationReport:
                 for j, target in enumerate(self.targets):
                     row[target] = {"gold": gold[j], "predicted": pred[j],
                                    "proba": {s: round(float(p), 6) for s, p in zip(STANCES, run["proba"][j][i])}}
+                    if "baselines" in run:
+                        row[target]["baselines"] = {system: run["baselines"][system][i][j] for system in BASELINES}
                 lines.append(json.dumps(row, ensure_ascii=False))
         return "".join(line + "\n" for line in lines)
 
@@ -504,6 +509,7 @@ def evaluate(
         report.out_of_fold_[plan] = {
             "index": test_all, "y": y[test_all], "proba": model_proba[:, test_all],
             "pred": predictions["model"][test_all], "text": [texts[i] for i in test_all],
+            "baselines": {system: predictions[system][test_all] for system in BASELINES},
             "article": articles[test_all].tolist(), "sentence": [int(sentence_index[i]) for i in test_all],
         }
         if not report.worst_errors:

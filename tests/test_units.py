@@ -431,6 +431,13 @@ def test_evaluation_is_grouped_and_beats_majority(tmp_path, hashing_encoder):
             again = classification_metrics([m["gold"] for m in mine], [m["predicted"] for m in mine], n_bootstrap=0)
             assert again["macro_f1"] == pytest.approx(result["targets"][target]["model"]["macro_f1"])
             assert all(sum(m["proba"].values()) == pytest.approx(1, abs=1e-5) for m in mine)
+            for system in ("tfidf", "majority"):  # the baselines' figures, and the gain over TF-IDF, too
+                theirs = classification_metrics([m["gold"] for m in mine], [m["baselines"][system] for m in mine],
+                                                n_bootstrap=0)
+                assert theirs["macro_f1"] == pytest.approx(result["targets"][target][system]["macro_f1"])
+            gain = result["targets"][target]["gain_over_tfidf"]["macro_f1"]
+            assert gain == pytest.approx(again["macro_f1"] - classification_metrics(
+                [m["gold"] for m in mine], [m["baselines"]["tfidf"] for m in mine], n_bootstrap=0)["macro_f1"])
 
 
 # --- scoring ---------------------------------------------------------------------
