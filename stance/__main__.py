@@ -16,7 +16,10 @@ def _interrupted_while_starting(signum, frame):
 
 
 def main():
-    caught = signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not when started with Ctrl-C ignored
+    import threading
+
+    caught = (threading.current_thread() is threading.main_thread()  # only the main thread sets handlers
+              and signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # not when started with Ctrl-C ignored
     if caught:
         signal.signal(signal.SIGINT, _interrupted_while_starting)
     from stance.cli import app

@@ -801,15 +801,18 @@ def _keystrokes():
 
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
-    before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    tty.setcbreak(fd, termios.TCSANOW)
+    before = {}
     try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) is not signal.SIG_IGN:  # a signal the user chose to ignore stays ignored
+                before[sig] = signal.signal(sig, stop)
+        tty.setcbreak(fd, termios.TCSANOW)
         yield _read_keys(fd)
     finally:
         with contextlib.suppress(termios.error, OSError):  # a terminal that hung up has no mode to restore
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         for sig, handler in before.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # None: one set outside Python
 
 
 def _read_keys(fd: int):

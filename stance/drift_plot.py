@@ -37,6 +37,7 @@ def _middle(start: str, end: str | None, by: str) -> Date:
 
 def drift_png(report, *, title: str | None = None) -> bytes:
     """The drift chart as PNG bytes: net per target with interval bands, shifts and change points."""
+    _require_report(report)
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -91,17 +92,23 @@ def drift_png(report, *, title: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def _checked(report, path, what: str, start: bytes) -> Path:
-    """The output path, after refusing what is not a DriftReport and a file this would replace but did not write."""
+def _require_report(report) -> None:
+    """Refuse what is not a DriftReport as measure_drift makes them (a dict, one edited by hand)."""
     from stance.drift import PERIODS, DriftReport
     from stance.errors import InputError
-    from stance.paths import check_writable, given_path, starts_with
 
     if not isinstance(report, DriftReport):
         raise InputError(f"report is {type(report).__name__}, not a DriftReport; pass what stance.measure_drift returns")
     if report.by not in PERIODS or not isinstance(report.periods, list) or not all(isinstance(p, dict) for p in report.periods):
         raise InputError(f"report by {report.by!r} with {type(report.periods).__name__} periods is not one measure_drift "
                          "made; measure it again with stance.measure_drift(..., by=one of " + ", ".join(PERIODS) + ")")
+
+
+def _checked(report, path, what: str, start: bytes) -> Path:
+    """The output path, after refusing what is not a DriftReport and a file this would replace but did not write."""
+    from stance.paths import check_writable, given_path, starts_with
+
+    _require_report(report)
     # a notes file or a database in the way is never replaced
     return check_writable(given_path(path, what, "give a file path"), what, ours=starts_with(start))
 
@@ -124,6 +131,7 @@ def html_report(report) -> str:
     """
     from stance.pages import render_page
 
+    _require_report(report)
     data = {**report.to_dict(labels=True), "targets": list(report.targets),
             "names": {t: NAMES.get(t, t) for t in report.targets},
             "colors": {t: _color(t, i) for i, t in enumerate(report.targets)},

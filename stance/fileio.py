@@ -134,23 +134,21 @@ def make_temp_dir(path: str | Path, tag: str = "tmp") -> Path:
 
 def exchange_paths(first: str | Path, second: str | Path) -> bool:
     """Swap two paths in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``): no instant holds
-    neither. False where the system or the file system cannot, and nothing was moved."""
+    neither. False, with nothing moved, where the system, the file system or a sandbox cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
     import ctypes
-    import errno
 
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):  # not Linux, or a C library without it
+    except (OSError, AttributeError):  # a C library without it
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     renameat2.restype = ctypes.c_int
     at_cwd, rename_exchange = -100, 2
-    if renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
-        return False
-    raise OSError(code, os.strerror(code), str(second))
+    # any failure (no support, a seccomp filter's EPERM) leaves both in place: the caller's two renames
+    # then run, and say what is wrong if something is
+    return renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), rename_exchange) == 0
 
 
 def replace_folder(staging: str | Path, path: str | Path) -> None:

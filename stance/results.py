@@ -68,10 +68,6 @@ def results_rows(scores: Iterable) -> list[dict]:
     ]
 
 
-#: Where an article's date may come from (``Document.date_source``).
-DATE_SOURCES = (None, "column", "option", "text")
-
-
 def check_scores(scores: Iterable) -> list[dict]:
     """The :func:`results_rows` of these ``ArticleScores``, each checked as a part's rows are when read.
 
@@ -81,6 +77,7 @@ def check_scores(scores: Iterable) -> list[dict]:
     it is written where every later read would refuse the whole folder or
     database.
     """
+    from stance.dates import DATE_SOURCES
     from stance.scoring import ArticleScores
 
     scores = list(scores)
@@ -88,8 +85,8 @@ def check_scores(scores: Iterable) -> list[dict]:
         if not isinstance(s, ArticleScores):
             raise TextsError(f"a result is {type(s).__name__}, not ArticleScores (as score_article returns)")
         where = f"the scores of article {s.article!r}"
-        if not isinstance(s.article, str) or not s.article:
-            raise ValueInputError(f"a result's article id is {s.article!r}; give every result a non-empty text id")
+        if not isinstance(s.article, str):
+            raise ValueInputError(f"a result's article id is {s.article!r}; give every result a text id")
         if not isinstance(s.model, dict) or not isinstance(s.model.get("id"), str) or not s.model["id"]:
             raise ValueInputError(f"{where} name no model id (model['id']); record results as score_article returns them")
         for name in ("source", "title", "url", "content_sha256", "location", "date"):
@@ -101,9 +98,9 @@ def check_scores(scores: Iterable) -> list[dict]:
             valid_date = False
         if not valid_date:
             raise ValueInputError(f"{where} have date {s.date!r}; give a date as YYYY-MM-DD, or None")
-        if s.date_source not in DATE_SOURCES:
+        if s.date_source is not None and s.date_source not in DATE_SOURCES:
             raise ValueInputError(f"{where} have date_source {s.date_source!r}; give one of "
-                                  f"{', '.join(map(str, DATE_SOURCES[1:]))}, or None")
+                                  f"{', '.join(DATE_SOURCES)}, or None")
         for i, sentence in enumerate(s.sentences if isinstance(s.sentences, list) else []):
             if isinstance(sentence, dict) and isinstance(sentence.get("text"), str):
                 check_text(sentence["text"], f"{where}: sentence {i}")

@@ -176,14 +176,14 @@ def transaction(conn: sqlite3.Connection, work):
     """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retried while busy."""
 
     def attempt():
-        try:  # BEGIN inside: a Ctrl-C that lands just after it must not leave the transaction open
+        try:  # BEGIN and COMMIT inside: a Ctrl-C that lands beside either must not leave the transaction open
             conn.execute("BEGIN IMMEDIATE")
             result = work(conn)
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
         return result
 
     return retry(attempt)

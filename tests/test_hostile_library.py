@@ -174,6 +174,7 @@ def _sentence(i: int, text: str, proba: dict, label: str = "favor") -> dict:
 
 @pytest.mark.parametrize("change, says", [
     ({"model": {}}, "name no model id"),
+    ({"article": 5}, "a result's article id is 5"),
     ({"date": "garbage"}, "have date 'garbage'; give a date as YYYY-MM-DD"),
     ({"date": "2025/01/10"}, "have date '2025/01/10'"),
     ({"date": 20250110}, "have a date of type int"),
@@ -203,12 +204,23 @@ def test_a_result_made_by_hand_is_refused_whole_by_the_store_and_the_results_fol
     assert [p.name for p in result_parts(tmp_path / "results")] == ["part-00000.parquet"]
 
 
+def test_a_result_with_an_empty_article_id_as_score_article_gives_it_is_kept(tmp_path):
+    empty = dataclasses.replace(make_scores("x", "2025-01-10", {"russia": 0.2}), article="")
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        assert store.record([empty]) == 1
+
+
 def test_a_drift_report_edited_by_hand_is_named_before_drawing(tmp_path):
     report = dataclasses.replace(_report(), by="day")
     for write in (stance.drift_plot.write_png, stance.drift_plot.write_html):
         with pytest.raises(InputError, match="report by 'day' .* is not one measure_drift made"):
             write(report, tmp_path / "d.out")
     assert list(tmp_path.iterdir()) == []
+    for draw in (stance.drift_plot.drift_png, stance.drift_plot.html_report):
+        with pytest.raises(InputError, match="report by 'day' .* is not one measure_drift made"):
+            draw(report)
+        with pytest.raises(InputError, match="report by 'month' with NoneType periods"):
+            draw(dataclasses.replace(_report(), periods=None))
 
 
 def test_counts_are_whole_numbers_everywhere_numpy_integers_included():

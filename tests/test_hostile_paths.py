@@ -628,6 +628,19 @@ def test_a_model_folder_is_swapped_in_one_step_so_no_kill_leaves_nothing_at_its_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "model"]  # the old folder is gone too
 
 
+def test_where_no_swap_in_one_step_is_possible_the_folder_is_still_replaced(tmp_path, monkeypatch):
+    from stance import fileio
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "stance.json").write_text("old")
+    staging = fileio.make_temp_dir(model)
+    (staging / "stance.json").write_text("new")
+    monkeypatch.setattr(fileio, "exchange_paths", lambda first, second: False)  # another system, or a sandbox's EPERM
+    fileio.replace_folder(staging, model)
+    assert (model / "stance.json").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
 def test_a_symbolic_link_given_as_a_model_folder_is_written_through_and_kept(tmp_path):
     """`train --out LINK` swaps in the folder the link points to; before, the link itself was replaced by a folder."""
     from stance.fileio import make_temp_dir, replace_folder

@@ -520,8 +520,8 @@ def test_a_long_wait_for_a_busy_database_is_said_once(tmp_path, monkeypatch):
         holder.rollback()
 
 
-def test_ctrl_c_just_after_a_transaction_begins_leaves_none_open(tmp_path):
-    """A KeyboardInterrupt between BEGIN and the work left the transaction open: the next write could not begin."""
+def test_ctrl_c_beside_begin_or_commit_leaves_no_transaction_open(tmp_path):
+    """A KeyboardInterrupt just after BEGIN or just before COMMIT left the transaction open: the next write could not begin."""
     from stance.sqlite import transaction
 
     conn = sqlite3.connect(tmp_path / "t.sqlite", isolation_level=None)
@@ -536,9 +536,16 @@ def test_ctrl_c_just_after_a_transaction_begins_leaves_none_open(tmp_path):
                 raise KeyboardInterrupt
             return result
 
-    with pytest.raises(KeyboardInterrupt):
-        transaction(InterruptedAfterBegin(), lambda c: c.execute("INSERT INTO t VALUES (1)"))
-    assert not conn.in_transaction
+    class InterruptedBeforeCommit(InterruptedAfterBegin):
+        def execute(self, sql, *args):
+            if sql.startswith("COMMIT"):
+                raise KeyboardInterrupt
+            return conn.execute(sql, *args)
+
+    for interrupted in (InterruptedAfterBegin(), InterruptedBeforeCommit()):
+        with pytest.raises(KeyboardInterrupt):
+            transaction(interrupted, lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        assert not conn.in_transaction
     transaction(conn, lambda c: c.execute("INSERT INTO t VALUES (2)"))
     assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
     conn.close()
