@@ -413,6 +413,12 @@ def test_answered_follows_the_log_per_annotator(tmp_path):
     assert log.answered("bo") == {("a", 3)}
 
 
+def _as_from_a_shell():
+    """Signals as a terminal's shell leaves them, even when the tests run under nohup (which ignores SIGHUP)."""
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
 def test_a_labeling_session_killed_by_a_signal_gives_the_terminal_back_and_keeps_its_answers(tmp_path, isolated_home,
                                                                                               stop):
@@ -428,7 +434,8 @@ def test_a_labeling_session_killed_by_a_signal_gives_the_terminal_back_and_keeps
     assert termios.tcgetattr(slave)[3] & termios.ECHO  # a terminal as a shell leaves it
     process = subprocess.Popen([stance_script(), "label", str(article), "--labels", str(out), "--annotator", "ana"],
                                stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "dumb"})
+                               env={**os.environ, "HF_HUB_OFFLINE": "1", "TERM": "dumb"},
+                               preexec_fn=_as_from_a_shell)
     screen = b""
 
     def until(text: bytes) -> None:
