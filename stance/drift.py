@@ -298,7 +298,7 @@ def _where(item: dict) -> str:
 def _evidence_lines(periods: list[dict], targets) -> list[str]:
     """The evidence of each period and target as text (``stance drift --evidence``)."""
     lines = ["", "Evidence: per period and target, the strongest sentence of each of the top articles per side "
-             "(P of that side), the articles whose removal moves the period's net most, and what changed at a shift "
+             "(P of that side, and the sentence's label when it is another), the articles whose removal moves the period's net most, and what changed at a shift "
              "or change point."]
     for p in periods:
         for t in targets:
@@ -309,18 +309,28 @@ def _evidence_lines(periods: list[dict], targets) -> list[str]:
             lines += ["", f"{p['period']} · {t} · net {s['net']:+.3f}{mark} ({p['n_articles']} article{'s' if p['n_articles'] != 1 else ''})"]
             for side in ("favor", "against"):
                 for item in s["evidence"][side]:
-                    lines.append(f"  {side:7s} {item['proba']:.2f}  {_where(item)}: \"{_one_line(item['text'], 110)}\"")
+                    lines.append(f"  {side:7s} {item['proba']:.2f}{_labelled(item, side)}  {_where(item)}: "
+                                 f"\"{_one_line(item['text'], 110)}\"")
             moved = ", ".join(f"{m['article']} (net {m['net']:+.2f}, moves it {m['influence']:+.3f})" for m in s["movers"])
             lines.append(f"  moved most: {moved}")
             move = s.get("explanation")
             if move:
                 lines.append(f"  {' and '.join(move['why'])} from {move['from']} ({move['change']:+.3f}), toward {move['toward']}:")
-                for label, block in (("now", move), ("before", move["before"])):
+                away = "against" if move["toward"] == "favor" else "favor"
+                for label, block, side in (("now", move, move["toward"]), ("before", move["before"], away)):
                     arts = ", ".join(f"{a['article']} ({a['net']:+.2f})" for a in block["articles"])
                     lines.append(f"    {label}: {arts}")
                     for item in block["sentences"]:
-                        lines.append(f"      {item['proba']:.2f}  {_where(item)}: \"{_one_line(item['text'], 96)}\"")
+                        lines.append(f"      {item['proba']:.2f}{_labelled(item, side)}  {_where(item)}: "
+                                     f"\"{_one_line(item['text'], 96)}\"")
     return lines
+
+
+def _labelled(item: dict, side: str) -> str:
+    """`` (labelled none)`` when the sentence strongest toward ``side`` is labelled otherwise: an article
+    with no sentence of that side still has its likeliest one, and the reader should not take it for one."""
+    label = item.get("label")
+    return f" (labelled {label})" if label is not None and label != side else ""
 
 
 def _public_period(period: dict, targets) -> dict:

@@ -176,3 +176,30 @@ def test_drift_results_folder_gives_the_same_evidence_as_the_database(recorded, 
 def test_top_must_be_positive(recorded):
     out = run_stance("drift", "--db", recorded, "--top", "0")
     assert out.returncode == 2 and "Traceback" not in out.stderr
+
+
+def test_text_evidence_marks_a_sentence_labelled_otherwise():
+    """An article's likeliest favor sentence may be labelled none or against: the text says so, never silently."""
+    report = measure_drift(history(), "year", evidence=8)
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in report.to_text(evidence=True).split("Evidence:")[1].splitlines():
+        if line and not line.startswith(" "):
+            current = sections.setdefault(line.split(" · net")[0], [])
+        elif current is not None:
+            current.append(line)
+    marked = unmarked = 0
+    for period in report.to_dict(labels=True)["periods"]:
+        for t in TARGETS:
+            for side in ("favor", "against"):
+                for item in period[t]["evidence"][side]:
+                    shown = [line for line in sections[f"{period['period']} · {t}"]
+                             if line.startswith(f"  {side:7s} ") and f'"{item["text"]}"' in line]
+                    assert len(shown) == 1
+                    if item["label"] == side:
+                        assert "(labelled" not in shown[0]
+                        unmarked += 1
+                    else:
+                        assert f"{item['proba']:.2f} (labelled {item['label']})  " in shown[0]
+                        marked += 1
+    assert marked and unmarked  # the history holds both kinds
