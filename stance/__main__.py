@@ -3,7 +3,10 @@
 Python's own handler would raise KeyboardInterrupt inside the imports the
 command line needs, and print their traceback; this module installs a handler
 that exits with one line before importing anything, and gives Ctrl-C back to
-the commands (which say what they kept) once they are loaded.
+the commands (which say what they kept) once they are loaded. From then on
+SIGTERM (``kill``, ``timeout``, a scheduler) stops a command as Ctrl-C does, so
+that a long ``stance score --record`` keeps and reports what it scored instead
+of vanishing with it.
 """
 
 import signal
@@ -15,17 +18,23 @@ def _interrupted_while_starting(signum, frame):
     sys.exit(130)
 
 
+def _stop_as_ctrl_c(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
     import threading
 
-    caught = (threading.current_thread() is threading.main_thread()  # only the main thread sets handlers
-              and signal.getsignal(signal.SIGINT) is signal.default_int_handler)  # not when started with Ctrl-C ignored
+    main_thread = threading.current_thread() is threading.main_thread()  # only the main thread sets handlers
+    caught = main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not with Ctrl-C ignored
     if caught:
         signal.signal(signal.SIGINT, _interrupted_while_starting)
     from stance.cli import app
 
     if caught:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # an ignored SIGTERM stays ignored
+        signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
     return app()
 
 

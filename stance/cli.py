@@ -967,15 +967,16 @@ app.add_typer(cache_app, name="cache")
 @user_errors
 def cache_info(as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False):
     """Where the cache is, its size and bound, and vectors per encoder."""
-    from stance.encoders.cache import EmbeddingCache
+    from stance.encoders.cache import cache_info as read_cache_info
 
-    with EmbeddingCache() as cache:
-        info = cache.info()
+    info = read_cache_info()
     if as_json:
         typer.echo(json.dumps(info))
         return
+    made = (f"file {info['file_bytes'] / 2**20:.1f} MB" if info["file_bytes"] or info["vectors"]
+            else "no vectors yet: made on first use")
     typer.echo(f"{_shown(info['path'])}: {info['vectors']} vectors, {info['bytes'] / 2**20:.1f} MB of "
-               f"{info['max_bytes'] / 2**20:.0f} MB allowed (file {info['file_bytes'] / 2**20:.1f} MB)")
+               f"{info['max_bytes'] / 2**20:.0f} MB allowed ({made})")
     for encoder, row in info["encoders"].items():
         identity, _, runner = encoder.partition("+")  # "<weights sha256>.<settings>+onnx" for the onnx backend
         weights, _, settings = identity.partition(".")

@@ -200,4 +200,6 @@ def checked_selection(model_id=None, sources=None, since=None, until=None) -> tu
             dates.append(parse_date(value))
         except ValueError as err:
             raise InputError(f"{name}: {err}; give a date such as 2025-01-01") from None
+    if None not in dates and dates[0] > dates[1]:  # every dated article would be dropped, the undated kept
+        raise InputError(f"since ({dates[0]}) is after until ({dates[1]}), so no date is in that range; swap them")
     return model_id, sources, *dates

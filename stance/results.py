@@ -516,17 +516,31 @@ def _last_versions(parts: list[Path]) -> dict[tuple[str, str | None], tuple[int,
     return last
 
 
-def iter_scores(path: str | Path, batch_size: int = 64) -> Iterator[list]:
+def iter_scores(path: str | Path, batch_size: int = 64, *, strict: bool = False) -> Iterator[list]:
     """The articles of a results folder as ``ArticleScores``, a batch at a time (memory stays bounded).
 
-    The folder is checked whole first; each (article, source) comes once, in its last version.
+    The folder is checked whole first, when this is called; each (article, source) comes
+    once, in its last version. ``strict`` also checks every article as a database records
+    it (:func:`check_scores`: dates, date sources, texts), all before the first batch, so
+    that a folder with one row edited by hand is refused before any of it is recorded.
     """
+    check_results(path)
+    if strict:
+        try:
+            for batch in _batches(path, batch_size):
+                check_scores(batch)
+        except (TextsError, ValueInputError) as err:
+            raise type(err)(f"{path}: {err}; the folder is refused whole") from None
+    return _batches(path, batch_size)
+
+
+def _batches(path, batch_size: int) -> Iterator[list]:
+    """:func:`iter_scores` of a folder already checked."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from stance.scoring import ArticleScores
 
-    check_results(path)
     parts = result_parts(path)
     last = _last_versions(parts)
     for i, part in enumerate(parts):

@@ -265,7 +265,25 @@ def decode_text(data: bytes, name: str) -> str:
 
 
 def _binary_or_utf16(data: bytes, name: str) -> InputError:
-    """The error for bytes with NULs: UTF-16 without a byte-order mark is named as such.
+    """The error for bytes with NULs: UTF-16 without a byte-order mark is named as such."""
+    codec = utf16_without_mark(data)
+    if codec is not None:
+        return InputError(
+            f"{name}: looks like {codec} text without a byte-order mark; convert it to UTF-8, "
+            f"e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8.txt"
+        )
+    return InputError(f"{name}: looks like a binary file, not text; give a UTF-8 .txt article")
+
+
+def wide_text_codec(data: bytes) -> str | None:
+    """``UTF-16``/``UTF-32`` (by a byte-order mark) or ``UTF-16LE``/``BE`` (by :func:`utf16_without_mark`)
+    when bytes with NULs are text in a wider encoding than UTF-8; None for a binary file."""
+    marked = next((label for bom, _, label in _BOMS if data.startswith(bom) and label != "UTF-8"), None)
+    return marked or utf16_without_mark(data)
+
+
+def utf16_without_mark(data: bytes) -> str | None:
+    """``UTF-16LE`` or ``UTF-16BE`` when ``data`` reads as such text, else None.
 
     Text in UTF-16 has its zero bytes (the high byte of ASCII characters) on one
     side of each pair: odd offsets for little-endian, even for big-endian.
@@ -274,11 +292,8 @@ def _binary_or_utf16(data: bytes, name: str) -> InputError:
     zeros_even, zeros_odd = sample[0::2].count(0), sample[1::2].count(0)
     codec = "UTF-16LE" if zeros_odd > zeros_even else "UTF-16BE"
     if min(zeros_even, zeros_odd) <= 0.1 * max(zeros_even, zeros_odd) and _reads_as_text(sample, codec):
-        return InputError(
-            f"{name}: looks like {codec} text without a byte-order mark; convert it to UTF-8, "
-            f"e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8.txt"
-        )
-    return InputError(f"{name}: looks like a binary file, not text; give a UTF-8 .txt article")
+        return codec
+    return None
 
 
 def _reads_as_text(sample: bytes, codec: str) -> bool:

@@ -365,7 +365,7 @@ class HistoryStore:
         """
         if self.readonly:
             raise StoreError(f"{self.path}: opened for reading only")
-        from stance.errors import InputError, TextsError
+        from stance.errors import TextsError
         from stance.results import check_scores
         from stance.scoring import ArticleScores
 
@@ -379,6 +379,15 @@ class HistoryStore:
         if not scores:
             return 0
         check_scores(scores)  # a result made by hand is refused whole, before anything is written
+        return self._store(scores, replace)
+
+    @_damage_is_an_error
+    def _store(self, scores: list, replace: bool) -> int:
+        """:meth:`record` of results already checked (:func:`stance.results.check_scores`)."""
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened for reading only")
+        from stance.errors import InputError
+
         scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [_article_row(s, scored_at) for s in scores]
         texts: dict[tuple, str] = {}
@@ -438,7 +447,8 @@ class HistoryStore:
         from stance.results import iter_scores
 
         path = given_path(path, "results", "give a folder `stance score --output` wrote").expanduser()
-        return sum(self.record(batch, replace=replace) for batch in iter_scores(path))
+        # Every article is checked before the first is stored: a row edited by hand refuses the folder whole.
+        return sum(self._store(batch, replace) for batch in iter_scores(path, strict=True))
 
     # -- reading --------------------------------------------------------
 

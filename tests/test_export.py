@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import stance.export
-from stance.errors import StanceWarning
+from stance.errors import InputError, StanceWarning
 from stance.export import COLUMNS, ExportError, export_sentences, sentence_rows
 from stance.results import ResultsFolder
 from stance.store import HistoryStore, StoreError
@@ -274,3 +274,18 @@ def test_a_sentence_scored_for_a_target_its_summary_lacks_is_one_line(scored, tm
     line = one_error_line(run_stance("export", "--db", scored["db"], "--output", tmp_path / "out.csv"))
     assert "a recorded sentence is scored for a target its summary lacks" in line
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_since_after_until_is_refused_before_anything_is_written(scored, tmp_path):
+    """Such a range keeps no dated article, only the undated ones: a typo, not a selection."""
+    from stance.store import HistoryStore
+
+    out = tmp_path / "o.csv"
+    for command in (["export", "--db", scored["db"], "--output", out], ["drift", "--db", scored["db"]]):
+        line = one_error_line(run_stance(*command, "--since", "2030-01-01", "--until", "2000-01-01"))
+        assert "since (2030-01-01) is after until (2000-01-01)" in line and "swap them" in line
+    assert not out.exists()
+    with HistoryStore(scored["db"], readonly=True) as store, pytest.raises(InputError, match="swap them"):
+        store.articles(since="2030-01-01", until="2000-01-01")
+    assert run_stance("export", "--db", scored["db"], "--output", out, "--since", "2024-01-01",
+                      "--until", "2024-01-01").returncode == 0  # one day is a range

@@ -420,3 +420,14 @@ def test_a_line_separator_inside_a_labeled_sentence_keeps_the_row_whole(tmp_path
     result = _run("labels", "stats", labels, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["articles"]["a"]["russia"] == {"favor": 1}
+
+
+@pytest.mark.parametrize("codec, named", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16LE"), ("utf-32", "UTF-32")])
+def test_a_label_file_in_utf16_or_utf32_is_named_with_how_to_convert_it(tmp_path, isolated_home, codec, named):
+    """Notepad and PowerShell save UTF-16; calling such a file binary sends the user looking for the wrong fault."""
+    labels = tmp_path / "mine.jsonl"
+    rows = [{"article": "a", "sentence": 0, "text": "Serbia buys Russian gas.", "russia": "favor", "eu": "none"}]
+    labels.write_bytes("".join(json.dumps(r) + "\n" for r in rows).encode(codec))
+    for command in (("labels", "stats"), ("train", "--labels")):
+        line = one_error_line(_run(*command, labels))
+        assert f"{named} text, not UTF-8" in line and f"iconv -f {named} -t UTF-8" in line, line

@@ -889,3 +889,35 @@ def test_a_label_file_given_twice_is_named_as_given_twice(tmp_path, isolated_hom
     line = one_error_line(run_stance("train", "--labels", labels, "--labels", labels.parent / "." / labels.name,
                                      "--articles", articles, "--out", tmp_path / "m"))
     assert "is given more than once; give each label file once" in line
+
+
+def test_cache_info_and_clear_make_no_cache_where_there_is_none(tmp_path, isolated_home):
+    """Commands that report or empty the cache write nothing: not at a mistyped path, not into an empty file."""
+    folder = tmp_path / "caches"
+    folder.mkdir()
+    typo = folder / "typo.db"
+    for command in (["cache", "info"], ["cache", "clear"]):
+        done = run_stance(*command, env={"STANCE_CACHE": str(typo)})
+        assert done.returncode == 0 and "0 vectors" in done.stdout, done.stderr
+    as_json = run_stance("cache", "info", "--json", env={"STANCE_CACHE": str(typo)})
+    assert json.loads(as_json.stdout)["vectors"] == 0 and json.loads(as_json.stdout)["exists"] is False
+    assert not os.path.lexists(typo) and os.listdir(folder) == []
+    notes = folder / "notes.txt"
+    notes.write_bytes(b"")
+    for command in (["cache", "info"], ["cache", "clear"]):
+        assert run_stance(*command, env={"STANCE_CACHE": str(notes)}).returncode == 0
+    assert notes.read_bytes() == b"" and os.listdir(folder) == ["notes.txt"]
+
+
+def test_a_file_that_is_no_cache_is_named_without_sending_the_user_to_cache_clear(tmp_path, isolated_home):
+    """`cache clear` leaves such a file alone, so an error that tells the user to run it goes in a circle."""
+    from stance.encoders.cache import CacheError, DamagedCacheError, EmbeddingCache
+
+    settings = tmp_path / "stance.json"
+    settings.write_text('{"targets": ["russia", "eu"]}\n', encoding="utf-8")
+    with pytest.raises(CacheError) as caught:
+        EmbeddingCache(settings)
+    assert not isinstance(caught.value, DamagedCacheError)
+    line = one_error_line(run_stance("cache", "info", env={"STANCE_CACHE": str(settings)}))
+    assert "not an SQLite file" in line and "STANCE_CACHE to another file" in line and "cache clear" not in line
+    assert settings.read_text(encoding="utf-8") == '{"targets": ["russia", "eu"]}\n'

@@ -296,3 +296,23 @@ def test_a_results_part_and_drift_agree_on_which_nets_are_usable(tmp_path, isola
     except StanceError:
         drift_usable = False
     assert part_usable is drift_usable is usable
+
+
+@pytest.mark.parametrize("column, value", [("date", "2025-13-45"), ("date_source", "guessed")])
+def test_record_refuses_a_folder_with_one_row_edited_by_hand_before_storing_any(tmp_path, isolated_home, column, value):
+    """The bad row sits in the folder's last batch: the batches before it are not stored either."""
+    from stance.results import ResultsFolder, results_rows
+    from stance.store import HistoryStore
+
+    rows = results_rows([make_scores(f"a{i:03d}", "2025-01-01", {"russia": 0.2, "eu": -0.1}) for i in range(150)])
+    rows[140][column] = value
+    folder = tmp_path / "r"
+    ResultsFolder(folder, "m1").write_rows(rows)
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores("kept", "2024-01-01", {"russia": 0.1, "eu": 0.1})])
+    line = one_error_line(run_stance("record", folder, "--db", db))
+    assert f"{folder}: the scores of article 'a140' have {column} '{value}'" in line
+    assert line.endswith("; the folder is refused whole")
+    with HistoryStore(db, readonly=True) as store:
+        assert [a["article"] for a in store.articles()] == ["kept"]

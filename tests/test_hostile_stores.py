@@ -141,8 +141,16 @@ def _many_articles(folder: Path, n: int = 200) -> Path:
     return folder
 
 
+def _as_from_a_terminal():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _cut_short(args: list, stop: str) -> tuple[list[str], str, int]:
-    """Run ``stance score ARGS --json`` and cut it short after three articles: Ctrl-C, or a reader that goes.
+    """Run ``stance score ARGS --json`` and cut it short after three articles: Ctrl-C, `kill` (SIGTERM, as
+    `timeout` and schedulers send), or a reader that goes.
 
     Returns the lines printed before, stderr and the exit status.
     """
@@ -151,11 +159,11 @@ def _cut_short(args: list, stop: str) -> tuple[list[str], str, int]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "STANCE_CACHE": "off", "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([stance_script(), "score", *map(str, args), "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+                            preexec_fn=_as_from_a_terminal)
     printed = [proc.stdout.readline() for _ in range(3)]  # three articles scored
     assert all(printed), proc.stderr.read()
-    if stop == "ctrl-c":
-        proc.send_signal(signal.SIGINT)
+    if stop in ("ctrl-c", "kill"):
+        proc.send_signal(signal.SIGINT if stop == "ctrl-c" else signal.SIGTERM)
     else:
         proc.stdout.close()  # as `stance score ... | head -3` does
     err = proc.stderr.read()
@@ -165,7 +173,7 @@ def _cut_short(args: list, stop: str) -> tuple[list[str], str, int]:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("stop", "code", "reason"), [("ctrl-c", 130, "interrupted"),
+@pytest.mark.parametrize(("stop", "code", "reason"), [("ctrl-c", 130, "interrupted"), ("kill", 130, "interrupted"),
                                                      ("reader gone", 1, "standard output closed")])
 def test_a_run_cut_short_keeps_every_article_scored_and_says_how_to_finish(trained, tmp_path, stop, code, reason):
     import pandas as pd

@@ -22,6 +22,7 @@ import hashlib
 import math
 import os
 import sqlite3
+import stat
 import time
 import warnings
 from collections.abc import Sequence
@@ -33,8 +34,8 @@ from stance.errors import StanceError, StanceWarning
 from stance.paths import data_home, folder_problem
 from stance.sqlite import connect, retry, transaction
 
-__all__ = ["CacheError", "EmbeddingCache", "cache_max_bytes", "check_cache", "clear_cache", "default_cache_path",
-           "open_cache"]
+__all__ = ["CacheError", "EmbeddingCache", "cache_info", "cache_max_bytes", "check_cache", "clear_cache",
+           "default_cache_path", "open_cache"]
 
 DEFAULT_MAX_MB = 2048
 _SCHEMA = """CREATE TABLE IF NOT EXISTS vectors (
@@ -209,6 +210,9 @@ class EmbeddingCache:
 
     def _error(self, err: sqlite3.DatabaseError) -> CacheError:
         """The one-line error for what SQLite said: damage (which `stance cache clear` removes) or else."""
+        if _is_damage(err) and not _may_be_cache(self.path):
+            return CacheError(f"{self.path}: is not an SQLite file, so not an embedding cache (it is left alone); "
+                              "set STANCE_CACHE to another file, or STANCE_CACHE=off")
         if _is_damage(err):
             return DamagedCacheError(f"{self.path}: the embedding cache is damaged ({err}); "
                                      "remove it with `stance cache clear`, or set STANCE_CACHE to another file", str(err))
@@ -340,13 +344,43 @@ class EmbeddingCache:
         self.close()
 
 
+def cache_info(path: str | Path | None = None) -> dict:
+    """:meth:`EmbeddingCache.info` of the cache at ``path``, without making one where there is none.
+
+    A path with nothing there, or an empty file, holds no vectors: it is reported so and
+    left as it is (a command that reports writes nothing).
+    """
+    path = Path(path) if path is not None else default_cache_path()
+    max_bytes = cache_max_bytes()
+    if _no_cache_yet(path):
+        return {"path": str(path), "vectors": 0, "bytes": 0, "max_bytes": max_bytes, "file_bytes": 0, "encoders": {},
+                "exists": os.path.lexists(path)}
+    with EmbeddingCache(path, max_bytes=max_bytes) as cache:
+        return {**cache.info(), "exists": True}
+
+
+def _no_cache_yet(path: Path) -> bool:
+    """Nothing at ``path`` (not even a dangling link), or an empty regular file: no vectors, and nothing to write."""
+    try:
+        held = os.stat(path)
+    except FileNotFoundError:
+        return not os.path.islink(path)  # a dangling link is left to EmbeddingCache to name
+    except OSError:
+        return False
+    return stat.S_ISREG(held.st_mode) and held.st_size == 0 and not any(
+        os.path.lexists(f"{path}{s}") for s in ("-wal", "-journal"))
+
+
 def clear_cache(path: str | Path | None = None) -> str:
     """Empty the cache, or remove its file when SQLite cannot read it; says what was done.
 
     Only a file that looks like a cache is removed: empty, or starting as an SQLite
-    file does (whatever its name); anything else at the path is left alone.
+    file does (whatever its name); anything else at the path is left alone. Where there
+    is no cache yet, nothing is made.
     """
     path = Path(path) if path is not None else default_cache_path()
+    if _no_cache_yet(path):
+        return f"removed 0 vectors from {path} (there is no cache there yet)"
     try:
         with EmbeddingCache(path, max_bytes=DEFAULT_MAX_MB * 2**20) as cache:
             return f"removed {cache.clear()} vectors from {path}"
@@ -362,6 +396,14 @@ def clear_cache(path: str | Path | None = None) -> str:
         raise CacheError(f"{path}: SQLite cannot read it ({reason}) and it cannot be removed ({err.strerror}); "
                          "delete it yourself, or set STANCE_CACHE to another file") from None
     return f"removed {path}: SQLite cannot read it ({reason}); a new cache is made on next use"
+
+
+def _may_be_cache(path: Path) -> bool:
+    """:func:`_looks_like_cache`, or a file that cannot be read to tell (its error then says why)."""
+    try:
+        return _looks_like_cache(path)
+    except OSError:
+        return True
 
 
 def _looks_like_cache(path: Path) -> bool:
