@@ -52,6 +52,13 @@ row's settings. One became the default (``named-offices``) and one a library opt
   article's previous scored sentence, none for the first) and whether this sentence opens
   with a reference back while the one before names Serbia: "He said ..." after a sentence
   about Vučić is Serbia speaking, after one about Putin it is not.
+- ``two-stage``: each target's head decides in two steps, as subjectivity-then-polarity
+  pipelines do: one balanced logistic regression for whether the sentence portrays a
+  Serbian stance at all (favor or against against none), a second, on the stance-bearing
+  sentences alone, for which. P(favor) is P(stance) times P(favor | stance). The "none"
+  border, where the errors gather (Russia or the EU named, Serbia not acting), gets a
+  model of its own instead of sharing one with the favor/against border. Both steps take
+  the C the search chooses; temperature and threshold as for the default head.
 - ``actor-swap``: counterfactual sentences added to each fold's training rows. Every
   training sentence that portrays a Serbian stance (favor or against on either target) is
   copied with its Serbian actors renamed as Hungarian, Croatian or Montenegrin ones
@@ -128,6 +135,8 @@ import re
 
 import numpy as np
 import sklearn.feature_extraction.text as sklearn_text
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 
 from stance import actors, counterfactuals, finetune, model
 from stance.features import item_text, ngram_features
@@ -593,6 +602,56 @@ def _with_every_country(original):
     return with_renamed_copies
 
 
+class TwoStageLogistic(ClassifierMixin, BaseEstimator):
+    """Stance or none, then favor or against among stance-bearing sentences (see ``two-stage``)."""
+
+    def __init__(self, C=1.0, class_weight="balanced", solver="newton-cg", tol=1e-4, max_iter=100):
+        self.C = C
+        self.class_weight = class_weight
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def _step(self):
+        return SklearnLogisticRegression(C=self.C, class_weight=self.class_weight, solver=self.solver,
+                                         tol=self.tol, max_iter=self.max_iter)
+
+    def fit(self, X, y, sample_weight=None):
+        y = np.asarray(y).astype(str)
+        self.classes_ = np.unique(y)
+        stance = y != "none"
+        weight = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)}
+        self.gate_ = self._step().fit(X, stance, **weight) if 0 < stance.sum() < len(y) else None
+        sides = np.unique(y[stance])
+        self.sides_ = sides
+        if len(sides) == 2:
+            weight = {} if sample_weight is None else {"sample_weight": np.asarray(sample_weight)[stance]}
+            self.polarity_ = self._step().fit(X[np.flatnonzero(stance)], y[stance], **weight)
+        else:
+            self.polarity_ = None
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        n = X.shape[0]
+        if self.gate_ is None:
+            p_stance = np.full(n, 1.0 if "none" not in self.classes_ else 0.0)
+        else:
+            p_stance = self.gate_.predict_proba(X)[:, list(self.gate_.classes_).index(True)]
+        out = np.zeros((n, len(self.classes_)))
+        index = {c: i for i, c in enumerate(self.classes_)}
+        if "none" in index:
+            out[:, index["none"]] = 1.0 - p_stance
+        if self.polarity_ is not None:
+            for k, side in enumerate(self.polarity_.classes_):
+                out[:, index[side]] = p_stance * self.polarity_.predict_proba(X)[:, k]
+        elif len(self.sides_) == 1:
+            out[:, index[self.sides_[0]]] = p_stance
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
 #: Each variant: the attributes it patches, as (owner, name, wrap), each wrap given the original.
 VARIANTS = {
     "seed-weight": [(model.StanceClassifier, "_fit_head", _remembering_groups),
@@ -619,6 +678,7 @@ VARIANTS = {
     "every-country": [(counterfactuals, "with_renamed_copies", _with_every_country)],
     "negation-flip": [(model.StanceClassifier, "fit", _with_negation_flip)],
     "stacked": [(model.StanceClassifier, "_fit_head", _with_stacking)],
+    "two-stage": [(model, "LogisticRegression", lambda _: TwoStageLogistic)],
     "stacked-linear": [(model.StanceClassifier, "_fit_head", lambda original: _with_stacking(original, linear=True))],
 }
 

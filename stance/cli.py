@@ -745,7 +745,10 @@ def label(
         annotator = annotator or os.environ.get("USER") or getpass.getuser()
     except (KeyError, OSError):  # no $USER and a user id with no name, as in some containers
         _fail(f"cannot tell who is labeling (no $USER, and user id {os.getuid()} has no name); pass --annotator NAME")
+    if not annotator.strip() or not annotator.isprintable():
+        _fail(f"--annotator {annotator!r}: give a name on one line, not blank; it marks every answer in the label file")
     log = LabelLog(check_writable(labels, "--labels", append=True))
+    log.answered(annotator)  # a file that is not a label file is refused before the model loads, never appended to
     for item in inputs:
         if log.path.exists() and os.path.exists(item) and os.path.samefile(item, log.path):
             _fail(f"{item} is the --labels file answers go to, not an article; give the articles to label")

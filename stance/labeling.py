@@ -102,7 +102,7 @@ class LabelLog:
         """Sentences this annotator has an answer for (undone answers excluded, as :func:`resolve_log` reads)."""
         if not self.path.exists():
             return set()
-        mine = []
+        mine, seen = [], False
         for number, line in json_lines(self.path):
             if not line.strip():
                 continue
@@ -111,10 +111,14 @@ class LabelLog:
             except json.JSONDecodeError as err:
                 raise LabelFormatError(f"{self.path}:{number}: not valid JSON ({err.msg}); "
                                        "fix the line before labeling on") from None
-            if isinstance(row, dict) and row.get("annotator") == annotator:
-                if not isinstance(row.get("article"), str) or type(row.get("sentence")) is not int:
-                    raise LabelFormatError(f"{self.path}:{number}: a row of {annotator} without a string 'article' "
-                                           "and an integer 'sentence'; fix the line before labeling on")
+            first, seen = not seen, True
+            if first and isinstance(row, dict) and "targets" in row and "article" not in row:
+                continue  # the file's declaration of its targets
+            if not isinstance(row, dict) or not isinstance(row.get("article"), str) or type(row.get("sentence")) is not int:
+                whose = f"a row of {annotator}" if isinstance(row, dict) and row.get("annotator") == annotator else "a row"
+                raise LabelFormatError(f"{self.path}:{number}: {whose} without a string 'article' and an integer "
+                                       "'sentence', so not a label file; give --labels a label file, or fix the line")
+            if row.get("annotator") == annotator:
                 mine.append((number, row))
         return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from stance.errors import ModelIntegrityError, TextsError, check_text, is_table, texts_given
+from stance.errors import ModelIntegrityError, TextsError, check_text, is_table, kind_of, texts_given
 from stance.features import context_embeddings, item_text, ngram_features
 from stance.persist import read_model, save_model
 from stance.schema import STANCES, TARGETS
@@ -447,6 +447,9 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             from stance.encoders.transformer import SentenceEncoder
 
             return SentenceEncoder()
+        if isinstance(self.encoder, (str, bytes, type)) or not callable(getattr(self.encoder, "transform", None)):
+            raise ValueError(f"encoder is {kind_of(self.encoder)}, not an encoder (an object with transform(texts)); give "
+                             "one such as stance.encoders.make_encoder(name_or_path), or None for the bundled MiniLM")
         if get_tags(self.encoder).requires_fit:
             if self.context:
                 raise ValueError("context needs a stateless encoder; set context=False")
@@ -592,6 +595,9 @@ def _splitter(y, groups, cv):
 def _items(X) -> list:
     if isinstance(X, (str, bytes)) or is_table(X) or not isinstance(X, Iterable):
         texts_given(X)  # refuses it in one line: it would iterate as characters, keys or column names
+    if isinstance(X, (set, frozenset)):
+        raise TextsError(f"X is a {type(X).__name__}, whose order is no order: its rows could not be matched to "
+                         "the sentences; pass a list")
     items = list(X)
     for i, x in enumerate(items):
         if not (isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("text"), str))):
@@ -607,6 +613,10 @@ def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarra
         if missing:
             raise ValueError(f"y lacks columns for targets {missing}")
         y = y[list(targets)].to_numpy(dtype=object)
+    if y is None:
+        raise ValueError(f"y is None; give the labels, shape ({n}, {len(targets)}): one column per target")
+    if isinstance(y, Iterator):  # a generator of rows, as X may be
+        y = list(y)
     labels = np.array(y, dtype=object)  # a copy: unlabeled cells are set to None below, never in the caller's y
     if labels.ndim == 1 and len(targets) == 1:
         labels = labels[:, None]

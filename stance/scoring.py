@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from stance.dates import parse_date
-from stance.errors import InputError, TextsError, check_count, check_text, is_table, texts_given
+from stance.errors import InputError, TextsError, check_count, check_text, is_table, require_fitted, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
 from stance.segment import Article
@@ -96,8 +96,9 @@ def score_articles(
     InputError
         A date that is not one, or out of range.
     """
-    if hasattr(model, "fit"):
+    if hasattr(model, "fit") and not isinstance(model, type):
         check_is_fitted(model)  # an untrained model fails here, not deep inside
+    require_fitted(model)  # None, or a model folder's path given for the model
     if isinstance(articles, (str, Article)):
         articles = [articles]
     if is_table(articles) or not isinstance(articles, Iterable):
@@ -169,7 +170,7 @@ def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> 
 
     if isinstance(documents, (str, bytes, Document)) or is_table(documents) or not isinstance(documents, Iterable):
         raise TextsError(f"documents is a {type(documents).__name__}; pass Documents, such as "
-                         "stance.read_documents(paths), or use score_articles for texts")
+                         "stance.read_documents(paths), or use stance.scoring.score_articles for texts")
     batch: list = []
     documents = iter(documents)
     while True:
@@ -183,7 +184,7 @@ def score_documents(model, documents: Iterable, *, batch_articles: int = 64) -> 
         if not isinstance(doc, Document):
             yield from _score_batch(model, batch) if batch else ()
             raise TextsError(f"a document is {type(doc).__name__}, not a Document; read files with "
-                             "stance.read_documents, or use score_articles for texts")
+                             "stance.read_documents, or use stance.scoring.score_articles for texts")
         batch.append(doc)
         if len(batch) >= batch_articles:
             yield from _score_batch(model, batch)

@@ -152,3 +152,23 @@ def test_a_blend_decided_by_its_first_member_abstains_as_that_member_does():
         _Blend([frozen], decide="vote")
     report = run_checks(twice)  # `stance check` reads a blend as it reads a model
     assert report.sentences and all(set(s["predicted"]) == {"russia", "eu"} for s in report.sentences)
+
+
+def test_the_two_stage_head_splits_stance_from_none_then_favor_from_against():
+    """P(none) is the gate's, and P(favor) / P(against) share what is left as the polarity step says."""
+    from sklearn.linear_model import LogisticRegression
+
+    from actor_variants import TwoStageLogistic
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 4))
+    y = np.array(["none"] * 40 + ["favor"] * 30 + ["against"] * 20, dtype=object)
+    head = TwoStageLogistic(C=0.5).fit(X, y)
+    proba = head.predict_proba(X)
+    assert list(head.classes_) == ["against", "favor", "none"]
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    gate = LogisticRegression(C=0.5, class_weight="balanced", solver="newton-cg", tol=1e-4).fit(X, y != "none")
+    np.testing.assert_allclose(proba[:, 2], gate.predict_proba(X)[:, 0], atol=1e-6)
+    stance = y != "none"
+    polarity = LogisticRegression(C=0.5, class_weight="balanced", solver="newton-cg", tol=1e-4).fit(X[stance], y[stance])
+    np.testing.assert_allclose(proba[:, 1] / (proba[:, 0] + proba[:, 1]), polarity.predict_proba(X)[:, 1], atol=1e-6)

@@ -210,6 +210,43 @@ def test_a_labeling_log_row_without_a_sentence_is_named(tmp_path, isolated_home)
     assert f"{out}:1" in line and "integer 'sentence'" in line
 
 
+@pytest.mark.parametrize("foreign", [
+    '{"article": "a", "date": null, "model": {"id": "m1"}, "sentences": [], "summary": {}}\n',  # score --json, no index
+    '{"a": 1}\n',
+    '[1, 2]\n',
+])
+def test_labeling_never_appends_to_a_json_lines_file_that_is_no_label_file(tmp_path, isolated_home, foreign):
+    """A `stance score --json` output or any other JSON Lines file given as --labels is refused, byte for byte kept."""
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\n", encoding="utf-8")
+    out = tmp_path / "scores.jsonl"
+    out.write_text(foreign, encoding="utf-8")
+    line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="f\nn\n",
+                                       env={"STANCE_MODEL": str(tmp_path / "no-model")}))
+    assert f"{out}:1" in line and "not a label file" in line
+    assert out.read_text(encoding="utf-8") == foreign
+
+
+def test_labeling_keeps_a_file_that_declares_its_targets_first(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    out.write_text('{"targets": ["russia", "eu"]}\n', encoding="utf-8")
+    result = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="f\nn\n",
+                        env={"STANCE_MODEL": str(tmp_path / "no-model")})
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(row)["russia"] for row in out.read_text(encoding="utf-8").splitlines()[1:]] == ["favor"]
+
+
+@pytest.mark.parametrize("name", ["  ", "a\nb", "ana\x1b[31m"])
+def test_an_annotator_name_that_is_blank_or_not_one_line_is_refused(tmp_path, isolated_home, name):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", name, stdin="f\nn\n"))
+    assert "--annotator" in line and "not blank" in line and not out.exists()
+
+
 # --- model folders whose files match their hashes but not their kind ---------------------------------
 
 

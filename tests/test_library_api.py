@@ -343,3 +343,28 @@ def test_evaluate_and_explain_name_what_they_cannot_take(fitted, tmp_path):
         stance.explain_sentences(fitted, ["Serbia signs."], top=-1)
     assert stance.explain_sentences(fitted, ["Serbia signs."], top=__import__("numpy").int64(1))
 
+
+
+@pytest.mark.parametrize("model", [None, "/models/stance", StanceClassifier])
+def test_scoring_with_no_model_or_its_path_names_what_was_given(model):
+    with pytest.raises(InputError, match="not a fitted stance model; load one with stance.StanceClassifier.load"):
+        score_article(model, "Serbia signs.")
+
+
+@pytest.mark.parametrize("encoder", ["tfidf", StanceClassifier, 3])
+def test_an_encoder_that_is_no_encoder_is_named_before_fitting(encoder):
+    with pytest.raises(ValueError, match="not an encoder .an object with transform"):
+        StanceClassifier(encoder=encoder, cv=2).fit(TEXTS, GOLD, groups=GROUPS)
+
+
+def test_a_set_of_sentences_is_refused_for_its_rows_would_have_no_order(fitted):
+    with pytest.raises(stance.errors.TextsError, match="pass a list"):
+        fitted.predict(set(TEXTS[:3]))
+
+
+def test_labels_given_as_none_or_as_a_generator(hashing_encoder):
+    with pytest.raises(ValueError, match="y is None"):
+        StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, None)
+    lazily = StanceClassifier(encoder=hashing_encoder, cv=2).fit(iter(TEXTS), (row for row in GOLD), groups=GROUPS)
+    at_once = StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=GROUPS)
+    np.testing.assert_array_equal(lazily.predict(TEXTS), at_once.predict(TEXTS))
