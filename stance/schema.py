@@ -206,7 +206,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, str]]:
     with open(path, "rb") as handle:
         for number, raw in enumerate(iter(lambda: handle.readline(MAX_LABEL_LINE + 1), b""), start=1):
             if b"\x00" in raw:
-                raise _binary_label_file(path)
+                raise _binary_label_file(path, handle)
             if len(raw) > MAX_LABEL_LINE:
                 raise LabelFormatError(f"{path}:{number}: a line over {MAX_LABEL_LINE >> 20} MiB, not a label row; "
                                        "give .jsonl label files, one sentence a line")
@@ -217,10 +217,11 @@ def json_lines(path: Path) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _binary_label_file(path: Path) -> LabelFormatError:
-    """The error for a label file with NUL bytes: text in UTF-16 or UTF-32 is named, with how to convert it."""
-    with open(path, "rb") as handle:
-        codec = wide_text_codec(handle.read(65536))
+def _binary_label_file(path: Path, handle) -> LabelFormatError:
+    """The error for a label file with NUL bytes (``handle`` open on it): text in UTF-16 or UTF-32 is named,
+    with how to convert it."""
+    handle.seek(0)
+    codec = wide_text_codec(handle.read(65536))
     if codec is not None:
         return LabelFormatError(f"{path}: {codec} text, not UTF-8; label files are UTF-8 JSON Lines: convert it, "
                                 f"e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8.jsonl")

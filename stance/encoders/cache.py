@@ -210,10 +210,10 @@ class EmbeddingCache:
 
     def _error(self, err: sqlite3.DatabaseError) -> CacheError:
         """The one-line error for what SQLite said: damage (which `stance cache clear` removes) or else."""
-        if _is_damage(err) and not _may_be_cache(self.path):
-            return CacheError(f"{self.path}: is not an SQLite file, so not an embedding cache (it is left alone); "
-                              "set STANCE_CACHE to another file, or STANCE_CACHE=off")
         if _is_damage(err):
+            if not _may_be_cache(self.path):
+                return CacheError(f"{self.path}: is not an SQLite file, so not an embedding cache (it is left alone); "
+                                  "set STANCE_CACHE to another file, or STANCE_CACHE=off")
             return DamagedCacheError(f"{self.path}: the embedding cache is damaged ({err}); "
                                      "remove it with `stance cache clear`, or set STANCE_CACHE to another file", str(err))
         return UnavailableCacheError(f"{self.path}: the embedding cache cannot be used ({err}); set STANCE_CACHE to "
