@@ -6,7 +6,8 @@ that exits with one line before importing anything, and gives Ctrl-C back to
 the commands (which say what they kept) once they are loaded. From then on
 SIGTERM (``kill``, ``timeout``, a scheduler) stops a command as Ctrl-C does, so
 that a long ``stance score --record`` keeps and reports what it scored instead
-of vanishing with it.
+of vanishing with it. Only the first stops it: the rest are ignored while it
+stops (Ctrl-\\ still quits at once, and files are written whole either way).
 """
 
 import signal
@@ -14,11 +15,17 @@ import sys
 
 
 def _interrupted_while_starting(signum, frame):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the line is written whole however often Ctrl-C is pressed
     sys.stderr.write("error: interrupted before any work began; nothing was written\n")
     sys.exit(130)
 
 
-def _stop_as_ctrl_c(signum, frame):
+def _stop_once(signum, frame):
+    """Stop the command as Ctrl-C does, once: it is already stopping, so later signals are ignored and
+    cannot cut short the line that says what was kept, nor turn exit 130 into death by signal."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is _stop_once:
+            signal.signal(sig, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -32,10 +39,13 @@ def main():
     from stance.cli import app
 
     if caught:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _stop_once)
     if main_thread and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # an ignored SIGTERM stays ignored
-        signal.signal(signal.SIGTERM, _stop_as_ctrl_c)
-    return app()
+        signal.signal(signal.SIGTERM, _stop_once)
+    try:
+        return app()
+    except KeyboardInterrupt:  # while typer builds the command line, before any command runs
+        _interrupted_while_starting(signal.SIGINT, None)
 
 
 if __name__ == "__main__":

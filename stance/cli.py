@@ -30,15 +30,22 @@ _UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "Usage
 _NoArgsIsHelpError = getattr(sys.modules[_UsageError.__module__], "NoArgsIsHelpError", ())
 
 
+INTERRUPTED = "interrupted; files are written whole or not at all, so none was left half-written"
+BEFORE_ANY_WORK = "interrupted before any work began; nothing was written"  # as stance.__main__ says it
+
+
 @contextlib.contextmanager
-def _usage_in_one_line():
+def _usage_in_one_line(interrupted: str = INTERRUPTED):
     """A usage error (an unknown option, a bad value) as one ``error:`` line and exit 2.
 
     click prints the usage block, a hint and the error on three lines; stance
-    says each error in one line, and names the help to read in it.
+    says each error in one line, and names the help to read in it. Ctrl-C is one
+    line too, where typer would exit 130 in silence.
     """
     try:
         yield
+    except KeyboardInterrupt:
+        _fail(interrupted, code=130)
     except _NoArgsIsHelpError:
         raise
     except _UsageError as err:
@@ -51,7 +58,7 @@ class _Commands(TyperGroup):
     """stance's command group: its usage errors, and those of every command under it, in one line."""
 
     def make_context(self, *args, **kwargs):
-        with _usage_in_one_line():
+        with _usage_in_one_line(interrupted=BEFORE_ANY_WORK):  # typer imports as it reads the options
             return super().make_context(*args, **kwargs)
 
     def invoke(self, ctx):
@@ -145,7 +152,7 @@ def user_errors(command):
             except OSError as err:  # one the command did not foresee: still one line, saying what to do
                 _fail(_os_error_line(err))
             except KeyboardInterrupt:  # commands with work to keep (score, record, label) say what they kept
-                _fail("interrupted; files are written whole or not at all, so none was left half-written", code=130)
+                _fail(INTERRUPTED, code=130)
 
     return wrapper
 
@@ -701,8 +708,9 @@ def report(
     """Render a training run's evaluation as one explorable HTML page (confusion cells list their sentences)."""
     from stance.pages import PAGE_START
     from stance.paths import check_writable, refuse_overwriting, starts_with
-    from stance.report import require_file, write_evaluation_page
+    from stance.report import require_file, require_run_folder, write_evaluation_page
 
+    require_run_folder(run)
     target = html if html is not None else run / "report.html"
     if experiments is not None:  # before the output checks, which would take a folder given here as one to protect
         require_file(experiments, "--experiments", "give a Markdown file with a table")
@@ -761,6 +769,13 @@ def label(
         fitted = None
         order = "document"
     targets = list(fitted.targets_) if fitted is not None else list(TARGETS)
+    held = log.held_targets()  # a row with a target the file does not hold would make the whole file unreadable
+    if held is not None and [t for t in held if t in targets] != held:
+        _fail(f"{labels} holds labels for {', '.join(held)}, and the model labels {', '.join(targets)}; "
+              "give --labels a label file for this model's targets, or a new one")
+    if held is not None and set(held) != set(targets):
+        typer.echo(f"note: {_shown(labels)} holds {', '.join(held)} labels only; only those are asked", err=True)
+        targets = [t for t in targets if t in held]
     queue = order_queue(candidates(documents, fitted), order)
     interactive = sys.stdin.isatty()
     redraw = interactive and sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
@@ -949,13 +964,10 @@ def labels_merge(
     from stance.paths import check_writable
 
     check_writable(out, "--out")
-    if out.resolve() in [f.resolve() for f in files]:
-        _fail(f"{out} is also an input; write the merge to a new file")
-    if out.exists() and not replace:
-        _fail(f"{out} exists and would be overwritten; pass it as an input too and write a new file, or add --replace")
-    result = merge_labels(files, out, rule)
+    result = merge_labels(files, out, rule, replace=replace)
+    short = len({f.name for f in files}) == len(files)  # a file's name, unless two share it (x/labels.jsonl, y/labels.jsonl)
     for c in result["conflicts"]:
-        given = ", ".join(f"{Path(x['file']).name}: {x['label']}" for x in c["labels"])
+        given = ", ".join(f"{Path(x['file']).name if short else x['file']}: {x['label']}" for x in c["labels"])
         typer.echo(_for_terminal(f"conflict {c['article']}:{c['sentence']} {c['target']}: {given} -> kept {c['kept']}", True),
                    err=True)
     typer.echo(f"wrote {result['rows']} rows to {_shown(out)} ({len(result['conflicts'])} conflicts, rule {rule})")

@@ -362,9 +362,28 @@ def _article_view(item) -> dict:
     strongest = get("strongest")
     if strongest is None and get("sentences"):
         strongest = strongest_sentences(get("sentences"), list(get("summary") or {}))
+    model = get("model")
+    model_id = get("model_id") or (model.get("id") if isinstance(model, dict) else None)
     return {"article": get("article"), "source": get("source"), "date": day, "n_sentences": n_sentences,
             "summary": get("summary") or {}, "bad_date": bad_date, "title": get("title"), "url": get("url"),
-            "strongest": strongest or {}}
+            "strongest": strongest or {}, "model_id": model_id}
+
+
+def _require_one_score_per_article(views: list[dict]) -> None:
+    """Refuse scores of several models, or an article counted twice: either would weigh
+    some articles more than others (as a history database of two models read whole would)."""
+    models = sorted({str(v["model_id"]) for v in views if v["model_id"] is not None})
+    if len(models) > 1:
+        shown = ", ".join(m[:12] for m in models[:3]) + (", ..." if len(models) > 3 else "")
+        raise StanceError(f"the records hold scores of {len(models)} models ({shown}); drift reads one model's "
+                          "scores: keep one, e.g. HistoryStore.articles(model_id=...)")
+    seen = set()
+    for v in views:
+        key = (v["article"], v["source"])
+        if key in seen:
+            where = f" from {v['source']}" if v["source"] else ""
+            raise StanceError(f"article {v['article']}{where} is given more than once; give each scored article once")
+        seen.add(key)
 
 
 def _report_date(value) -> tuple[Date | None, bool]:
@@ -520,6 +539,16 @@ def measure_drift(
                    key=lambda v: (v["date"] is None, v["date"] or Date.min, str(v["article"]), str(v["source"] or "")))
     if not views:
         raise StanceError("no scored articles to report on; score some with `stance score ... --record` first")
+    _require_one_score_per_article(views)
+    empty = [str(v["article"]) for v in views if not v["n_sentences"]]
+    if empty:  # its net is 0 by definition, not a measure: counted, it would pull its period toward 0
+        views = [v for v in views if v["n_sentences"]]
+        shown = ", ".join(empty[:5]) + (", ..." if len(empty) > 5 else "")
+        if not views:
+            raise StanceError(f"none of the {len(empty)} articles has a scored sentence (only page furniture, "
+                              f"such as {shown}); score articles with text")
+        warnings.warn(f"{len(empty)} article(s) have no scored sentence, only page furniture ({shown}); "
+                      "left out of the nets", StanceWarning, stacklevel=2)
     dropped = [str(v["article"]) for v in views if v.pop("bad_date")]
     if dropped:
         from stance.dates import DATE_RANGE

@@ -63,7 +63,7 @@ def export_sentences(
     which a spreadsheet would otherwise run as a formula: article text is written
     by others, and such a cell can fetch a web address or run a command.
     """
-    from stance.paths import given_path
+    from stance.paths import given_path, require_utf8_path
 
     output = given_path(output, "--output", "give a .csv or .parquet file's path").expanduser()
     db = given_path(db, "--db", "give a history database's path").expanduser() if db is not None else None
@@ -75,6 +75,8 @@ def export_sentences(
         raise ExportError(f"--output {output}: {found}; give a file name ending in .csv or .parquet")
     if db is not None and results is not None:
         raise ExportError("give --db or --results, not both")
+    if suffix == ".parquet":
+        require_utf8_path(output, "--output")
     if escape_formulas and suffix != ".csv":
         raise ExportError("--escape-formulas is for CSV files a spreadsheet opens; Parquet keeps texts as they are")
     if suffix == ".parquet" and (next(output.parent.glob("part-*.parquet"), None) is not None or (

@@ -26,7 +26,7 @@ import numpy as np
 from stance.errors import LabelFormatError
 from stance.fileio import parse_json
 from stance.paths import write_error
-from stance.schema import json_lines, resolve_log
+from stance.schema import _row_targets, json_lines, resolve_log
 from stance.segment import require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
@@ -121,6 +121,19 @@ class LabelLog:
             if row.get("annotator") == annotator:
                 mine.append((number, row))
         return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}
+
+    def held_targets(self) -> list[str] | None:
+        """The targets the file holds, as :func:`stance.schema.load_labels` reads them (its first line's
+        declaration, else its first row's fields); None for a file with no row yet."""
+        if not self.path.exists():
+            return None
+        for _, line in json_lines(self.path):
+            if line.strip():
+                row = parse_json(line)  # answered() has refused a line that is not JSON
+                if isinstance(row, dict) and "targets" in row and "article" not in row:
+                    return list(row["targets"])
+                return _row_targets(row) if isinstance(row, dict) else None
+        return None
 
     def append(self, row: dict) -> None:
         """Add one answer as one line, whole or not at all, and on disk before returning.

@@ -6,6 +6,7 @@ labeling log is resolved first: per annotator the last answer counts).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,21 +181,29 @@ def _agreement_sides(path_a, path_b, annotators) -> list[tuple[str | Path, str |
     return sides
 
 
-def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "later") -> dict:
+def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "later", *, replace: bool = False) -> dict:
     """Combine label files into one, one label per sentence and target.
 
     ``later``: the last file that labels a sentence's target wins. ``majority``:
     the label most files give wins; a tie goes to the later file. A labeling log
     that holds several annotators' answers counts as one file per annotator, in
     the order they first appear. Every sentence whose files disagree on a target
-    is reported as a conflict. A sentence's origin is the last one a file states
-    (not the one inferred where a file states none). The output is written atomically.
+    is reported as a conflict. A sentence's origin is the last one a file states;
+    where none does, the merged row states none either, so that loading it infers
+    the origin again (a seed is a seed only beside its article). The output is
+    written atomically, never over one of ``paths``, and over an existing file only
+    with ``replace``.
     """
     import warnings
 
     if rule not in ("later", "majority"):
         raise LabelFormatError(f"unknown merge rule {rule!r}; use later or majority")
     refuse_repeated_files(paths, ", so that each votes once")
+    if os.path.realpath(out) in {os.path.realpath(p) for p in paths}:
+        raise LabelFormatError(f"{out} is also an input; write the merge to a new file")
+    if os.path.lexists(out) and not replace:
+        raise LabelFormatError(f"{out} exists and would be overwritten; pass it as an input too and write a new "
+                               "file, or replace it (--replace, replace=True)")
     voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
     for path in paths:
         stated = label_rows(path)
@@ -213,7 +222,7 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
         for r in rows:
             key = (r["article"], r["sentence"])
             base = merged.setdefault(key, {"article": r["article"], "sentence": r["sentence"], "text": r["text"],
-                                            "origin": r["origin"], "source": r["source"]})
+                                            "origin": None, "source": r["source"]})
             _require_same_text(r, base)
             if key in origins:
                 base["origin"] = origins[key]
@@ -238,8 +247,8 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
             if len(set(labels)) > 1:
                 conflicts.append({"article": key[0], "sentence": key[1], "target": t,
                                   "labels": [{"file": voters[o][0], "label": v} for o, v in given], "kept": row[t]})
-    rows = [{"article": r["article"], "sentence": r["sentence"], "text": r["text"],
-             **{t: r[t] for t in targets}, "origin": r["origin"]}
+    rows = [{"article": r["article"], "sentence": r["sentence"], "text": r["text"], **{t: r[t] for t in targets},
+             **({"origin": r["origin"]} if r["origin"] is not None else {})}
             for _, r in sorted(merged.items())]
     write_labels(rows, out)
     return {"rows": len(rows), "targets": targets, "rule": rule, "conflicts": conflicts}

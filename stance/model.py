@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -251,7 +251,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             Sentences, or ``{"text", "previous", "next"}`` items with their neighbours.
         y : array-like of shape (n_samples, n_targets)
             Labels per target, columns in ``targets`` order (a DataFrame with those
-            columns also works). None marks an unlabeled cell.
+            columns, or one dict per row keyed by target, also works). None marks
+            an unlabeled cell.
         groups : array-like of shape (n_samples,), default=None
             Article ids: folds for choosing ``C`` never split an article.
         unscored : array-like of bool, shape (n_samples,), default=None
@@ -264,12 +265,17 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         if self.head is not None and not hasattr(self.head, "predict_proba"):
             raise ValueError(f"head {type(self.head).__name__} gives no probabilities (predict_proba); "
                              "use a probabilistic classifier, or wrap it in CalibratedClassifierCV")
+        targets = _target_names(self.targets)
         items = _items(X)
         # A logistic regression needs two classes (renamed copies may add the second, 'none').
-        labels = _label_matrix(y, self.targets, len(items), two_classes=self.head is None and not self.renamed_copies)
+        labels = _label_matrix(y, targets, len(items), two_classes=self.head is None and not self.renamed_copies)
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and groups.shape != (len(items),):
             raise ValueError(f"groups must have shape ({len(items)},), got {groups.shape}")
+        missing = next((i for i, g in enumerate([] if groups is None else groups)
+                        if g is None or (isinstance(g, float) and g != g)), None)
+        if missing is not None:
+            raise ValueError(f"groups[{missing}] is {groups[missing]!r}; every sentence needs its article's id")
         n_labeled = len(items)
         unscored = unscored_mask(unscored, n_labeled)
         if self.renamed_copies:
@@ -292,7 +298,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
             self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
         features = self.transform_features(items)
-        self.targets_ = list(self.targets)
+        self.targets_ = targets
         self.heads_, self.best_params_, self.classes_ = {}, {}, []
         for j, target in enumerate(self.targets_):
             mask = np.array([v is not None for v in labels[:, j]])
@@ -309,12 +315,16 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> list[np.ndarray]:
         """Probabilities per target: a list of (n_samples, n_classes) arrays, columns as ``classes_``."""
         check_is_fitted(self)
-        return self.predict_proba_features(self.transform_features(_items(X)))
+        items = _items(X)
+        probas = self.predict_proba_features(self.transform_features(items))
+        # no word, no stance: never the head's guess from the encoder's empty-text vector
+        return _certainly_none(probas, self.classes_, np.array([not item_text(x).strip() for x in items], dtype=bool))
 
     def predict(self, X) -> np.ndarray:
-        """Labels: an array of shape (n_samples, n_targets) of class names."""
+        """Labels: an array of shape (n_samples, n_targets) of class names (``none`` for a blank text)."""
         check_is_fitted(self)
-        return self.predict_features(self.transform_features(_items(X)))
+        items = _items(X)
+        return self._labels(self.predict_proba(items), len(items))
 
     def score(self, X, y, sample_weight=None) -> float:
         """Macro-F1 over favor, against and none, averaged over the targets (the figure the reports give).
@@ -324,11 +334,11 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         """
         from sklearn.metrics import f1_score
 
+        check_is_fitted(self)
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported; score weighs every labeled sentence alike")
         items = _items(X)
-        labels, predicted = _label_matrix(y, self.targets_ if hasattr(self, "targets_") else self.targets,
-                                          len(items)), self.predict(items)
+        labels, predicted = _label_matrix(y, self.targets_, len(items)), self.predict(items)
         scores = []
         for j in range(labels.shape[1]):
             labeled = np.array([v is not None for v in labels[:, j]])
@@ -373,12 +383,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return [np.zeros((0, len(c))) for c in self.classes_]
         self._check_width(features.shape[1])
         probas = [self.heads_[t].predict_proba(features) for t in self.targets_]
-        questions = self.questions(features)
-        if questions.any():
-            for proba, classes in zip(probas, self.classes_):
-                if "none" in classes:
-                    proba[questions] = np.asarray(classes) == "none"
-        return probas
+        return _certainly_none(probas, self.classes_, self.questions(features))
 
     def questions(self, features) -> np.ndarray:
         """Rows of ``features`` that ``question_rule`` labels ``none``: those whose "unanswered question" indicator is set."""
@@ -415,9 +420,11 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
                     "stance.json was edited or damaged, retrain with `stance train`")
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
-        probas = self.predict_proba_features(features)
+        return self._labels(self.predict_proba_features(features), features.shape[0])
+
+    def _labels(self, probas: list[np.ndarray], n: int) -> np.ndarray:
         columns = [self.decide(t, p) for t, p in zip(self.targets_, probas)]
-        return np.stack(columns, axis=1).astype(object) if columns else np.empty((features.shape[0], 0), object)
+        return np.stack(columns, axis=1).astype(object) if columns else np.empty((n, 0), object)
 
     def decide(self, target: str, proba: np.ndarray) -> np.ndarray:
         """Labels for one target from its probabilities (abstaining below its threshold)."""
@@ -603,7 +610,40 @@ def _items(X) -> list:
         if not (isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("text"), str))):
             raise TextsError(f"X[{i}] is {type(x).__name__}; each item is a sentence (str) or a dict with its 'text'")
         check_text(x if isinstance(x, str) else x["text"], f"X[{i}]")
+        for side in ("previous", "next") if isinstance(x, dict) else ():
+            if x.get(side) is not None:  # None: the article's first or last sentence
+                check_text(x[side], f"X[{i}][{side!r}]")
     return items
+
+
+def _target_names(targets) -> list[str]:
+    """``targets`` as a list of distinct names; one name alone is one target, not its letters."""
+    names = [targets] if isinstance(targets, str) else list(targets) if isinstance(targets, Iterable) else None
+    if not names or not all(isinstance(t, str) and t for t in names) or len(set(names)) < len(names):
+        raise ValueError(f"targets is {targets!r}; give distinct target names, such as ('russia', 'eu')")
+    return names
+
+
+def _certainly_none(probas: list[np.ndarray], classes_: list, rows: np.ndarray) -> list[np.ndarray]:
+    """``probas`` with the given rows set to ``none`` with probability 1, in every head that has that class."""
+    if rows.any():
+        for proba, classes in zip(probas, classes_):
+            if "none" in classes:
+                proba[rows] = np.asarray(classes) == "none"
+    return probas
+
+
+def _rows_of_labels(rows: Sequence[Mapping], targets) -> list[list]:
+    """Label rows as dicts (``{"russia": "favor", "eu": None}``, or whole rows of a label file) as a
+    matrix in ``targets`` order: a missing target is unlabeled, a field that is no target is refused."""
+    from stance.schema import RESERVED_FIELDS
+
+    for i, row in enumerate(rows):
+        stray = [k for k in row if k not in targets and k not in RESERVED_FIELDS]
+        if stray:
+            raise ValueError(f"y[{i}] has {stray[0]!r}, which is no target ({', '.join(targets)}); "
+                             "check the spelling, or set targets=")
+    return [[row.get(t) for t in targets] for row in rows]
 
 
 def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarray:
@@ -617,6 +657,8 @@ def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarra
         raise ValueError(f"y is None; give the labels, shape ({n}, {len(targets)}): one column per target")
     if isinstance(y, Iterator):  # a generator of rows, as X may be
         y = list(y)
+    if isinstance(y, (list, tuple)) and y and all(isinstance(row, Mapping) for row in y):
+        y = _rows_of_labels(y, targets)
     labels = np.array(y, dtype=object)  # a copy: unlabeled cells are set to None below, never in the caller's y
     if labels.ndim == 1 and len(targets) == 1:
         labels = labels[:, None]

@@ -42,6 +42,19 @@ def given_path(value, what: str, advice: str) -> Path:
     return Path(value)
 
 
+def require_utf8_path(path: str | Path, what: str) -> None:
+    """Refuse, before any work, a path whose name is not UTF-8 where Parquet files are read or written:
+    pyarrow takes only text paths, and would fail after the work is done."""
+    from stance.errors import InputError
+
+    try:
+        os.fspath(Path(path).absolute()).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(Path(path).absolute()).decode("utf-8", "backslashreplace")
+        raise InputError(f"{what} {shown}: its path is not UTF-8, and Parquet files cannot be read or written "
+                         "there; rename the folder, or choose another path") from None
+
+
 def check_writable(path: str | Path, what: str, folder: bool = False, replaced: bool = False,
                    append: bool = False, ours=None) -> Path:
     """Refuse an output path that cannot be written, before any long work is done.

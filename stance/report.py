@@ -169,6 +169,16 @@ def require_file(path: Path, what: str, advice: str = "give a run folder written
     require_regular_file(path, f"{advice} ({what})")
 
 
+def require_run_folder(run_dir: Path) -> None:
+    """Refuse a run that is a file (metrics.json itself, a label file) before the page's path is derived from it."""
+    from stance.errors import InputError
+
+    if run_dir.exists() and not run_dir.is_dir():
+        folder = f"the folder that holds it, {run_dir.parent}" if run_dir.name in ("metrics.json", "predictions.jsonl") \
+            else "the folder `stance train --report-dir` wrote (it holds metrics.json)"
+        raise InputError(f"{run_dir}: a file, not a run folder; give {folder}")
+
+
 def _read_json(path: Path, what: str):
     from stance.errors import InputError
     from stance.fileio import holds_lone_surrogate, parse_json
@@ -341,6 +351,7 @@ def write_evaluation_page(run_dir: str | Path, path: str | Path | None = None, *
     from stance.paths import check_writable, given_path, refuse_overwriting, starts_with
 
     run_dir = given_path(run_dir, "run folder", "give the folder `stance train --report-dir` wrote").expanduser()
+    require_run_folder(run_dir)
     path = given_path(path, "the page", "give a file path") if path is not None else run_dir / "report.html"
     if experiments is not None:
         experiments = given_path(experiments, "experiments", "give a Markdown file with a table")

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from stance.errors import InputError, TextsError, ValueInputError, check_text
 from stance.fileio import follow_umask, parse_json, temp_file_beside
+from stance.paths import require_utf8_path
 from stance.schema import MAX_SENTENCE_INDEX, SLACK, STANCES, is_count, is_within
 
 __all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "check_scores", "iter_scores", "read_results",
@@ -120,7 +121,37 @@ def check_scores(scores: Iterable) -> list[dict]:
             _check_row(row, sentences=True)
         except ValueError as err:
             raise ValueInputError(f"{where}: {err}; record results as score_article returns them") from None
+    for s in scores:
+        _require_summary_of_sentences(s)
+    _require_same_targets(scores)
     return rows
+
+
+def _require_same_targets(scores, firsts: dict | None = None) -> dict:
+    """Refuse articles scored for other targets than the first of their model (``firsts``: an earlier
+    batch's, per model id ``(article, targets)``): one model's scores share its targets, and drift reads them all."""
+    firsts = {} if firsts is None else firsts
+    for s in scores:
+        article, targets = firsts.setdefault(s.model["id"], (s.article, sorted(s.summary)))
+        if sorted(s.summary) != targets:
+            raise ValueInputError(
+                f"the scores of article {s.article!r} are for {', '.join(sorted(s.summary)) or 'no target'}, and those of "
+                f"{article!r} for {', '.join(targets) or 'no target'}; one model's scores are for the same targets")
+    return firsts
+
+
+def _require_summary_of_sentences(scores) -> None:
+    """Refuse a summary its sentences do not add up to: drift reads the net, and a reader traces it to them."""
+    for target, summary in scores.summary.items():
+        labels = [sentence[target]["label"] for sentence in scores.sentences]
+        probas = [sentence[target]["proba"] for sentence in scores.sentences]
+        net = sum(p["favor"] - p["against"] for p in probas) / len(probas) if probas else 0.0
+        counted = {k: labels.count(k) for k in STANCES}
+        if any(summary[k] != counted[k] for k in STANCES) or abs(summary["net"] - net) > 1e-6:
+            raise ValueInputError(
+                f"the scores of article {scores.article!r}: the {target} summary ({', '.join(f'{k} {summary[k]}' for k in STANCES)}, "
+                f"net {summary['net']:+.3f}) is not what its sentences add up to ({', '.join(f'{k} {counted[k]}' for k in STANCES)}, "
+                f"net {net:+.3f}); record results as score_article returns them")
 
 
 class ResultsFolder:
@@ -404,8 +435,11 @@ def _check_sentences(text: str | None, targets: list[str]) -> None:
         for target in targets:
             result = s.get(target)
             proba = result.get("proba") if isinstance(result, dict) else None
-            if not isinstance(proba, dict) or result.get("label") not in STANCES:
+            if not isinstance(proba, dict) or "label" not in result:
                 raise ValueError(f"its sentence {i} has no label and probabilities for {target!r}")
+            if result["label"] not in STANCES:
+                raise ValueError(f"its sentence {i} has label {result['label']!r} for {target!r}, "
+                                 f"not one of {', '.join(STANCES)}")
             for k in STANCES:
                 p = proba.get(k)
                 if not (type(p) in (int, float) and low <= p <= high):  # is_within(p, 0, 1), inlined: it runs per sentence
@@ -456,6 +490,7 @@ def _check_values(part: Path, columns: dict, sentences: bool) -> None:
 def check_output(path: str | Path) -> set[str]:
     """Check a folder for ``--output`` (it may be new or empty): every part sound; return its models."""
     path = Path(path)
+    require_utf8_path(path, "--output")
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: exists and is not a folder; give --output a folder for the result parts")
     return check_parts(path, _parts(path))
@@ -467,6 +502,7 @@ def check_results(path: str | Path, *, sentences: bool = True) -> str:
     ``sentences`` is as in :func:`check_parts`.
     """
     path = Path(path)
+    require_utf8_path(path, "the results folder")
     parts = result_parts(path)
     models = check_parts(path, parts, sentences=sentences)
     if not models:
@@ -527,8 +563,10 @@ def iter_scores(path: str | Path, batch_size: int = 64, *, strict: bool = False)
     check_results(path)
     if strict:
         try:
+            firsts: dict = {}
             for batch in _batches(path, batch_size):
                 check_scores(batch)
+                _require_same_targets(batch, firsts)
         except (TextsError, ValueInputError) as err:
             raise type(err)(f"{path}: {err}; the folder is refused whole") from None
     return _batches(path, batch_size)

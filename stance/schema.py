@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -357,12 +358,15 @@ def load_labels(
 
     from stance.paths import given_path
 
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    if articles is None or isinstance(articles, (str, os.PathLike)):
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        paths = [paths]  # one path, not its characters (nor, as bytes, their codes)
+    if articles is None or isinstance(articles, (str, bytes, os.PathLike)):
         articles = [articles] if articles is not None else []
     if isinstance(targets, str):
         targets = [targets]  # one target, not its letters
+    if targets is not None and isinstance(targets, Iterable) and not list(targets):
+        raise LabelFormatError("targets is empty; name the targets to read, such as ['russia', 'eu'], or pass None "
+                               "to read those each file declares")
     if not isinstance(paths, Iterable) or not isinstance(articles, Iterable):
         raise LabelFormatError("paths and articles are paths or lists of paths; pass label files (.jsonl) and "
                                "article folders")
@@ -374,7 +378,7 @@ def load_labels(
         raise LabelFormatError("no label files given; pass at least one .jsonl file")
     refuse_repeated_files(paths)
     finder = _ArticleFinder(articles)
-    seen: dict[tuple[str, int], str] = {}
+    seen: dict[tuple[str, int], tuple[str, Path, dict]] = {}
     unchecked: set[str] = set()
     files = [(path, *_read_rows(path, targets, annotator)) for path in map(Path, paths)]
     if targets is None:
@@ -387,11 +391,9 @@ def load_labels(
             where = f"{path}:{number}"
             key = (row["article"], row["sentence"])
             if key in seen:
-                raise LabelFormatError(
-                    f"{where}: duplicate label for article {key[0]} sentence {key[1]} "
-                    f"(first at {seen[key]}); keep one, or combine annotators with `stance labels merge`"
-                )
-            seen[key] = where
+                raise LabelFormatError(f"{where}: duplicate label for article {key[0]} sentence {key[1]} "
+                                       f"(first at {seen[key][0]}); {_duplicate_advice(seen[key], (path, row))}")
+            seen[key] = (where, path, row)
             found, segments = finder.find(row["article"], path) if check_text else (None, None)
             if segments is not None:
                 if row["sentence"] >= len(segments):
@@ -433,6 +435,16 @@ def load_labels(
         }
     )
     return datasets.Dataset.from_dict(columns, features=features)
+
+
+def _duplicate_advice(first: tuple[str, Path, dict], second: tuple[Path, dict]) -> str:
+    """What to do about a sentence labelled twice: one file's repeated line is removed; two
+    annotators' answers (two files, or one shared log) are combined by `stance labels merge`."""
+    (_, first_path, first_row), (path, row) = first, second
+    if first_path == path and first_row.get("annotator") is None and row.get("annotator") is None:
+        return "keep one of the two lines"
+    files = " ".join(dict.fromkeys(shlex.quote(str(p)) for p in (first_path, path)))
+    return f"combine the two answers with `stance labels merge {files} --out merged.jsonl`"
 
 
 def label_targets(labels: "datasets.Dataset") -> list[str]:

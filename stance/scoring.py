@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -106,6 +107,9 @@ def score_articles(
     given = list(articles)
     articles = [_as_article(a, "-") for a in given]
     digests = [_content_sha256(a) for a in given]
+    if isinstance(dates, (str, datetime.date)):  # one date, not a sequence of its characters
+        raise InputError(f"dates is one date ({dates!r}); give one date (or None) per article, "
+                         f"e.g. dates=[{str(dates)!r}] * {len(articles)}")
     dates = [_as_date(d) for d in dates] if dates is not None else [None] * len(articles)
     if len(dates) != len(articles):
         raise ValueError(f"{len(dates)} dates for {len(articles)} articles; give one date (or None) per article")

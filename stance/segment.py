@@ -286,12 +286,15 @@ def utf16_without_mark(data: bytes) -> str | None:
     """``UTF-16LE`` or ``UTF-16BE`` when ``data`` reads as such text, else None.
 
     Text in UTF-16 has its zero bytes (the high byte of ASCII characters) on one
-    side of each pair: odd offsets for little-endian, even for big-endian.
+    side of each pair: odd offsets for little-endian, even for big-endian, and at
+    least in its spaces and punctuation (a tenth of the pairs, even in Cyrillic).
+    One stray NUL in UTF-8 text is not that.
     """
     sample = data[:65536]
     zeros_even, zeros_odd = sample[0::2].count(0), sample[1::2].count(0)
     codec = "UTF-16LE" if zeros_odd > zeros_even else "UTF-16BE"
-    if min(zeros_even, zeros_odd) <= 0.1 * max(zeros_even, zeros_odd) and _reads_as_text(sample, codec):
+    if (min(zeros_even, zeros_odd) <= 0.1 * max(zeros_even, zeros_odd)
+            and max(zeros_even, zeros_odd) > 0.1 * (len(sample) // 2) and _reads_as_text(sample, codec)):
         return codec
     return None
 

@@ -39,7 +39,7 @@ class Peek:
 
 def _uri(path: Path, **params: str) -> str:
     query = "&".join(f"{k}={v}" for k, v in params.items())
-    return f"file:{quote(str(path.resolve()))}?{query}"
+    return f"file:{quote(os.fsencode(path.resolve()))}?{query}"  # bytes: a name that is not UTF-8 is kept as it is
 
 
 def _in_wal_mode(path: Path) -> bool:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from stance.encoders.cache import EmbeddingCache
 
-from conftest import REPO, run_stance
+from conftest import REPO, one_error_line, run_stance
 
 
 def _vectors(n, dim=8, seed=0):
@@ -140,3 +143,16 @@ def test_the_in_process_memo_stays_bounded(monkeypatch):
     assert len(encoder.__dict__["_memo"]) <= 10 + 5
     encoder.transform(["t39"])  # still remembered: no new embedding
     assert Counting.calls == 40
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_cache_path_that_is_a_fifo_or_a_device_is_named_so_not_as_a_disk_error(tmp_path, kind):
+    path = tmp_path / "fifo"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/null")
+    for command in (["cache", "info"], ["cache", "clear"]):
+        line = one_error_line(run_stance(*command, env={"STANCE_CACHE": str(path)}, timeout=60))
+        assert f"is {'a FIFO' if kind == 'fifo' else 'a device or socket'}, not an embedding cache file" in line
+    assert path.exists() and (kind != "fifo" or stat.S_ISFIFO(path.stat().st_mode))  # left as it was

@@ -35,16 +35,20 @@ def test_help_lists_commands_and_imports_no_torch():
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0
 
 
-def test_ctrl_c_while_the_command_line_is_still_loading_is_one_line():
-    """Ctrl-C in the first tenth of a second, while the command line imported its libraries, was their traceback."""
+@pytest.mark.parametrize(("module", "argv"), [
+    ("typer", ["drift", "--help"]),  # while the command line imports its libraries: was their traceback
+    ("pydantic", ["labels", "stats", "nowhere.jsonl"]),  # while typer reads the options: was exit 130 and no word
+])
+def test_ctrl_c_while_the_command_line_is_still_loading_is_one_line(module, argv):
     probe = ("import builtins, os, signal, sys\n"
-             "sys.argv = ['stance', 'drift', '--help']\n"
+             f"sys.argv = ['stance', *{argv!r}]\n"
              "real = builtins.__import__\n"
-             "def interrupt_at_typer(name, *args, **kwargs):\n"
-             "    if name == 'typer':\n"
+             "def interrupt_at(name, *args, **kwargs):\n"
+             f"    if name == {module!r}:\n"
              "        os.kill(os.getpid(), signal.SIGINT)\n"
+             "        os.kill(os.getpid(), signal.SIGINT)  # pressed twice: the line is still written once\n"
              "    return real(name, *args, **kwargs)\n"
-             "builtins.__import__ = interrupt_at_typer\n"
+             "builtins.__import__ = interrupt_at\n"
              "from stance.__main__ import main\n"
              "main()\n")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -442,3 +442,32 @@ def test_results_folder_refuses_another_model_and_knows_what_is_done(tmp_path):
     with pytest.raises(InputError, match="holds results of model m1"):
         ResultsFolder(tmp_path / "r", "m2")
     assert not list((tmp_path / "r").glob(".part-*"))  # no temporary file left behind
+
+
+def test_drift_counts_each_article_once_and_reads_one_models_scores(tmp_path):
+    nets = {"russia": 0.5, "eu": 0.0}
+    first = [make_scores(f"a{i}", f"2025-0{1 + i}-10", nets) for i in range(3)]
+    second = [make_scores(f"a{i}", f"2025-0{1 + i}-10", {"russia": -0.5, "eu": 0.0}, model_id="m2") for i in range(3)]
+    store = HistoryStore(tmp_path / "h.sqlite")
+    store.record(first)
+    store.record(second)
+    with pytest.raises(StanceError, match="scores of 2 models"):  # read whole, the database mixes them
+        measure_drift(store.articles(), by="month")
+    with pytest.raises(StanceError, match="article a0 is given more than once"):
+        measure_drift(first + first, by="month")
+    one = measure_drift(store.articles(model_id="m2"), by="month")
+    assert [p["n_articles"] for p in one.periods] == [1, 1, 1]
+    assert [p["russia"]["net"] for p in one.periods] == pytest.approx([-0.5] * 3)
+    elsewhere = make_scores("a0", "2025-01-10", nets, source="another outlet")  # the same id from another source
+    assert [p["n_articles"] for p in measure_drift(first + [elsewhere], by="month").periods] == [2, 1, 1]
+
+
+def test_an_article_with_no_scored_sentence_is_left_out_of_its_periods_net():
+    one = make_scores("text", "2023-03-01", {"russia": 1.0, "eu": 0.0}, n=1)
+    furniture = [make_scores(f"photo{i}", "2023-03-02", {"russia": 0.0, "eu": 0.0}, n=0) for i in range(4)]
+    with pytest.warns(StanceWarning, match="4 article\\(s\\) have no scored sentence, only page furniture"):
+        report = measure_drift([one, *furniture], by="month", n_boot=50, n_perm=50)
+    (period,) = report.periods
+    assert period["n_articles"] == 1 and period["russia"]["net"] == pytest.approx(1.0)  # not 0.2, pulled toward 0
+    with pytest.raises(StanceError, match="none of the 4 articles has a scored sentence"):
+        measure_drift(furniture, by="month")

@@ -211,6 +211,9 @@ def test_utf16_without_a_byte_order_mark_says_how_to_convert(tmp_path, isolated_
     binary = tmp_path / "b.txt"
     binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
     assert "looks like a binary file" in one_error_line(_run("score", binary))
+    stray = tmp_path / "c.txt"  # UTF-8 with one NUL: converting it from UTF-16 would make it garbage
+    stray.write_bytes(b"Serbia\x00 and Russia.\n")
+    assert "UTF-16" not in one_error_line(_run("score", stray))
 
 
 # --- tables: empty, and broken lines -----------------------------------------------------
@@ -279,6 +282,22 @@ def test_non_utf8_file_name_can_be_recorded_and_written(tmp_path, isolated_home,
     import pyarrow.parquet as pq
 
     assert pq.read_table(out, columns=["article"]).column("article").to_pylist() == ["caf\\xe9"]
+
+
+def test_a_folder_whose_name_is_not_utf8_holds_a_history_and_is_refused_for_parquet_in_one_line(tmp_path, isolated_home):
+    folder = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9"))
+    os.mkdir(folder)
+    db = os.path.join(folder, "history.sqlite")
+    from stance.store import HistoryStore
+
+    HistoryStore(db).record([make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0})])  # was a traceback: its URI
+    shown = _run("drift", "--db", db, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["periods"][0]["russia"]["net"] == pytest.approx(0.5)
+    for args in (["export", "--db", db, "--output", os.path.join(folder, "x.parquet")],
+                 ["score", REPO / "seeds" / "000_abad3842fbdbf470.txt", "--output", os.path.join(folder, "results")]):
+        assert "its path is not UTF-8" in one_error_line(_run(*args))  # before any work, not pyarrow's traceback after it
+    assert not {"x.parquet", "results"} & set(os.listdir(folder))
 
 
 @pytest.mark.integration

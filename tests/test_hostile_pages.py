@@ -157,6 +157,10 @@ def test_report_names_what_is_wrong_with_its_inputs_first(tmp_path, isolated_hom
     with huge.open("wb") as handle:
         handle.truncate(17 * 2**20)  # sparse: its size is what is checked, before any read
     assert "over 16 MB" in one_error_line(run_stance("report", run, "--html", out / "f.html", "--experiments", huge))
+    line = one_error_line(run_stance("report", run / "metrics.json"))  # the run's own file, not its folder
+    assert f"a file, not a run folder; give the folder that holds it, {run}" in line and "--html" not in line
+    assert "a file, not a run folder" in one_error_line(run_stance("report", huge, "--html", out / "f.html"))
+    assert not any(out.iterdir()) and not (run / "metrics.json" / "report.html").exists()
     loop = tmp_path / "loop"
     loop.symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(loop)

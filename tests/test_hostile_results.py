@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_scores, one_error_line, run_stance
+from stance.errors import StanceError
 
 
 def _results(folder: Path, names=("a0", "a1", "a2")) -> Path:
@@ -316,3 +317,33 @@ def test_record_refuses_a_folder_with_one_row_edited_by_hand_before_storing_any(
     assert line.endswith("; the folder is refused whole")
     with HistoryStore(db, readonly=True) as store:
         assert [a["article"] for a in store.articles()] == ["kept"]
+
+
+def test_a_summary_its_sentences_do_not_add_up_to_is_refused_and_a_label_outside_the_scheme_named(tmp_path):
+    from stance.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.sqlite")
+    edited = make_scores("a", "2025-01-01", {"russia": 0.25, "eu": 0.0})
+    edited.summary["russia"]["net"] = 0.9  # the net drift would read, not the sentences'
+    with pytest.raises(StanceError, match=r"the russia summary .* net \+0.900\) is not what its sentences add up to .* net \+0.250\)"):
+        store.record([edited])
+    recounted = make_scores("b", "2025-01-01", {"russia": 0.25, "eu": 0.0})
+    recounted.summary["eu"]["favor"] += 1
+    with pytest.raises(StanceError, match="the eu summary"):
+        store.record([recounted])
+    misspelt = make_scores("c", "2025-01-01", {"russia": 0.25, "eu": 0.0})
+    misspelt.sentences[0]["russia"]["label"] = "Favor"
+    with pytest.raises(StanceError, match="has label 'Favor' for 'russia', not one of favor, against, none"):
+        store.record([misspelt])
+    assert store.articles() == []
+
+
+def test_articles_scored_for_other_targets_are_refused_together(tmp_path):
+    from stance.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "h.sqlite")
+    both = make_scores("a", "2025-01-01", {"russia": 0.25, "eu": 0.0})
+    russia_only = make_scores("b", "2025-01-02", {"russia": 0.25})
+    with pytest.raises(StanceError, match="the scores of article 'b' are for russia, and those of 'a' for eu, russia"):
+        store.record([both, russia_only])  # else every later drift of this database stops at article b
+    assert store.articles() == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -20,7 +22,7 @@ from stance.model import StanceClassifier
 from stance.errors import LabelFormatError
 from stance.schema import load_labels
 
-from conftest import REPO, HashingEncoder, run_stance, stance_script, write_corpus
+from conftest import REPO, HashingEncoder, one_error_line, run_stance, stance_script, write_corpus
 
 TARGETS = ["russia", "eu"]
 
@@ -286,6 +288,23 @@ def test_agreement_and_merge_commands(tmp_path, isolated_home):
     assert refused.returncode == 1 and "also an input" in refused.stderr
 
 
+def test_a_duplicate_label_is_told_the_remedy_that_works_for_it(tmp_path):
+    repeated = _write(tmp_path / "plain.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none"), _row(0, "favor", "none")])
+    with pytest.raises(Exception, match="duplicate") as plain:
+        load_labels(repeated, check_text=False)
+    assert str(plain.value).endswith("keep one of the two lines")  # merge would refuse this file as well
+    assert run_stance("labels", "merge", repeated, "--out", tmp_path / "no.jsonl").returncode == 1
+    shared = _write(tmp_path / "shared log.jsonl", [_row(0, "favor", "none", annotator="ana"),
+                                                     _row(0, "against", "none", annotator="bo")])
+    with pytest.raises(Exception, match="duplicate") as two:
+        load_labels(shared, check_text=False)
+    command = shlex.split(re.search(r"`stance (labels merge [^`]+)`", str(two.value)).group(1))
+    result = run_stance(*command, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 conflicts" in result.stdout  # ana and bo disagree; the later answer is kept
+    assert [r["russia"] for r in map(json.loads, (tmp_path / "merged.jsonl").read_text().splitlines())] == ["against"]
+
+
 def test_a_log_two_annotators_shared_merges_as_one_file_per_annotator(tmp_path):
     shared = _write(tmp_path / "mine.jsonl", [
         _row(0, "favor", "none", annotator="ana"), _row(1, "none", "none", annotator="ana"),
@@ -380,6 +399,22 @@ def test_a_targets_declaration_naming_a_target_twice_is_refused(tmp_path):
         load_labels(path, check_text=False)
 
 
+def test_labeling_into_a_file_of_fewer_targets_asks_only_those_and_keeps_the_file_readable(tmp_path, isolated_home):
+    article = tmp_path / "art.txt"
+    article.write_text("Serbia signs a gas deal with Moscow.\nBelgrade opens an EU chapter.\n", encoding="utf-8")
+    declared = tmp_path / "russia-only.jsonl"
+    declared.write_text('{"targets": ["russia"]}\n', encoding="utf-8")
+    result = run_stance("label", article, "--labels", declared, "--annotator", "bo", "--order", "document", stdin="f\nn\nq\n")
+    assert result.returncode == 0, result.stderr
+    assert "holds russia labels only" in result.stderr
+    rows = load_labels(declared, articles=tmp_path)  # every row is one the file can hold
+    assert [(r["sentence"], r["russia"]) for r in rows] == [(0, "favor"), (1, "none")]
+    foreign = _write(tmp_path / "nato.jsonl", [{"article": "art", "sentence": 0, "text": "x", "nato": "favor"}])
+    before = foreign.read_bytes()
+    line = one_error_line(run_stance("label", article, "--labels", foreign, "--annotator", "bo", stdin="f\n"))
+    assert "holds labels for nato" in line and foreign.read_bytes() == before
+
+
 def test_labeling_refuses_its_own_label_file_as_an_article(tmp_path, isolated_home):
     out = _write(tmp_path / "mine.jsonl", [_row(0, "favor", "none", annotator="ana")])
     before = out.read_bytes()
@@ -396,6 +431,28 @@ def test_merge_keeps_the_origin_a_file_states_over_one_inferred(tmp_path):
     later = _write(tmp_path / "c.jsonl", [_row(0, "favor", "none", origin="written")])
     merge_labels([stated, silent, later], tmp_path / "m2.jsonl")
     assert [r["origin"] for r in _rows(tmp_path / "m2.jsonl")] == ["written", "seed"]
+
+
+def test_merge_states_no_origin_it_only_guessed_so_a_seed_stays_a_seed(tmp_path):
+    seeds = [json.loads(line) for line in (REPO / "labels" / "seeds.jsonl").read_text("utf-8").splitlines()[:3]]
+    silent = _write(tmp_path / "mine.jsonl", [{k: v for k, v in r.items() if k != "origin"} for r in seeds])
+    merge_labels([silent], tmp_path / "merged.jsonl")
+    assert all("origin" not in r for r in _rows(tmp_path / "merged.jsonl"))  # not 'written', guessed without the article
+    origins = [r["origin"] for r in load_labels(tmp_path / "merged.jsonl", articles=REPO / "seeds")]
+    assert origins == [r["origin"] for r in load_labels(silent, articles=REPO / "seeds")] == ["seed"] * 3
+
+
+def test_merge_never_writes_over_its_inputs_nor_over_a_file_unasked(tmp_path):
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(0, "against", "none")])
+    before = a.read_bytes()
+    with pytest.raises(LabelFormatError, match="is also an input"):
+        merge_labels([a, b], tmp_path / "." / "a.jsonl")
+    with pytest.raises(LabelFormatError, match="exists and would be overwritten"):
+        merge_labels([b], a)
+    assert a.read_bytes() == before
+    merge_labels([b], a, replace=True)
+    assert [r["russia"] for r in _rows(a)] == ["against"]
 
 
 def test_answered_follows_the_log_per_annotator(tmp_path):

@@ -100,6 +100,25 @@ def test_no_sentences_give_empty_predictions(fitted):
     assert [p.shape for p in fitted.predict_proba([])] == [(0, 3), (0, 3)]
 
 
+def test_labels_as_one_dict_per_row_train_the_same_model_and_a_misspelt_target_is_named(fitted, hashing_encoder):
+    rows = [{"text": t, "russia": r, "eu": e} for t, (r, e) in zip(TEXTS, GOLD)]
+    from_dicts = StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, rows, groups=GROUPS)
+    assert np.allclose(from_dicts.predict_proba(TEXTS)[0], fitted.predict_proba(TEXTS)[0])
+    assert from_dicts.score(TEXTS, rows) == fitted.score(TEXTS, GOLD)
+    with pytest.raises(ValueError, match="y\\[2\\] has 'russa', which is no target"):
+        StanceClassifier(encoder=hashing_encoder).fit(TEXTS, rows[:2] + [{"russa": "favor"}] + rows[3:])
+
+
+def test_a_blank_text_has_no_stance_whatever_the_heads_make_of_its_vector(fitted):
+    texts = ["", " \n\t", FAVOR[0]]
+    labels, probas = fitted.predict(texts), fitted.predict_proba(texts)
+    assert labels[:2].tolist() == [["none", "none"]] * 2
+    for proba, classes in zip(probas, fitted.classes_):
+        assert proba[:2].tolist() == [[float(c == "none") for c in classes]] * 2  # certain, not the head's guess
+    assert labels[2].tolist() == fitted.predict([FAVOR[0]])[0].tolist()  # the others as before
+    assert np.allclose(probas[0][2], fitted.predict_proba([FAVOR[0]])[0][0])
+
+
 def test_score_is_the_reports_macro_f1_averaged_over_targets(fitted):
     from sklearn.metrics import f1_score
 
@@ -368,3 +387,25 @@ def test_labels_given_as_none_or_as_a_generator(hashing_encoder):
     lazily = StanceClassifier(encoder=hashing_encoder, cv=2).fit(iter(TEXTS), (row for row in GOLD), groups=GROUPS)
     at_once = StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=GROUPS)
     np.testing.assert_array_equal(lazily.predict(TEXTS), at_once.predict(TEXTS))
+
+
+@pytest.mark.parametrize(("targets", "says"), [
+    (("russia", "russia"), "give distinct target names"), ((), "give distinct target names"), (("russia", 3), "give distinct"),
+])
+def test_target_names_that_would_mix_up_heads_are_refused(hashing_encoder, targets, says):
+    with pytest.raises(ValueError, match=says):  # two heads of one name: the second overwrote the first
+        StanceClassifier(encoder=hashing_encoder, targets=targets).fit(TEXTS, GOLD)
+
+
+def test_one_target_given_as_a_name_is_that_target_not_its_letters(hashing_encoder):
+    one = StanceClassifier(encoder=hashing_encoder, targets="russia", cv=2).fit(TEXTS, [g[0] for g in GOLD], groups=GROUPS)
+    assert one.targets_ == ["russia"] and one.predict(TEXTS).shape == (len(TEXTS), 1)
+    assert one.score(TEXTS, [g[0] for g in GOLD]) > 0.5
+
+
+def test_a_missing_article_id_or_neighbour_that_is_no_text_is_named(hashing_encoder, fitted):
+    with pytest.raises(ValueError, match=r"groups\[0\] is None; every sentence needs its article's id"):
+        StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=[None] + GROUPS[1:])
+    with pytest.raises(TypeError, match=r"X\[0\]\['next'\] is int"):
+        fitted.predict([{"text": "Serbia signs.", "previous": None, "next": 5}])
+    assert fitted.predict([{"text": "Serbia signs.", "previous": None, "next": None}]).shape == (1, 2)

@@ -191,6 +191,10 @@ class EmbeddingCache:
         self._writes = True
         if os.path.isdir(self.path):
             raise CacheError(f"{self.path}: is a folder, not an embedding cache file; set STANCE_CACHE to a file path")
+        if os.path.exists(self.path) and not os.path.isfile(self.path):  # SQLite would say "disk I/O error"
+            kind = "a FIFO" if stat.S_ISFIFO(os.stat(self.path).st_mode) else "a device or socket"
+            raise CacheError(f"{self.path}: is {kind}, not an embedding cache file; set STANCE_CACHE to a file path, "
+                             "or STANCE_CACHE=off")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
