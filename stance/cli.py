@@ -406,13 +406,14 @@ def score(
 
     from stance.corpus import read_documents
     from stance.model import load_model
-    from stance.paths import default_model_dir
+    from stance.paths import default_model_dir, refuse_repeated_paths
     from stance.scoring import model_info, score_documents
 
     if inputs.count("-") > 1:
         _fail("stdin (-) can be given only once")
     if record and "-" in inputs:
         _fail("an article from stdin has no id to record it under; save it to a file (its name is the id) and score that")
+    refuse_repeated_paths([i for i in inputs if i != "-"], "file or folder", InputError)  # else its ids clash late
     documents = read_documents(inputs, date=date, source=source)
     head = list(itertools.islice(documents, 2))
     if not head:

@@ -558,6 +558,9 @@ def measure_drift(
                       f"({shown}); counted as undated", StanceWarning, stacklevel=2)
     targets = list(targets or (next(iter(views))["summary"] if isinstance(next(iter(views))["summary"], dict) else []))
     known = {t for v in views if isinstance(v["summary"], dict) for t in v["summary"]}
+    if not targets:
+        raise StanceError("the records carry no summary of any target; pass scored articles (score_article's "
+                          "results) or the rows of HistoryStore.articles()")
     unknown = [t for t in targets if t not in known]
     if unknown:
         raise StanceError(f"no article was scored for target(s) {', '.join(unknown)}; "

@@ -42,6 +42,15 @@ def given_path(value, what: str, advice: str) -> Path:
     return Path(value)
 
 
+def refuse_repeated_paths(paths, what: str, error: type, why: str = "") -> None:
+    """``error`` for a path given more than once, by whatever name (``./a.csv`` and ``a.csv``): its
+    articles or rows would be read twice, and clash with themselves."""
+    resolved = [os.path.realpath(p) for p in paths]  # a link loop resolves to itself, and is read (and named) later
+    twice = next((p for p, r in zip(paths, resolved) if resolved.count(r) > 1), None)
+    if twice is not None:
+        raise error(f"{twice} is given more than once; give each {what} once{why}")
+
+
 def require_utf8_path(path: str | Path, what: str) -> None:
     """Refuse, before any work, a path whose name is not UTF-8 where Parquet files are read or written:
     pyarrow takes only text paths, and would fail after the work is done."""

@@ -306,10 +306,9 @@ def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
 
 def refuse_repeated_files(paths: Sequence[str | Path], why: str = "") -> None:
     """:class:`LabelFormatError` for a label file given more than once, by whatever path: its rows are not duplicates."""
-    resolved = [os.path.realpath(p) for p in paths]  # a link loop resolves to itself, and is read (and named) later
-    twice = next((p for p, r in zip(paths, resolved) if resolved.count(r) > 1), None)
-    if twice is not None:
-        raise LabelFormatError(f"{twice} is given more than once; give each label file once{why}")
+    from stance.paths import refuse_repeated_paths
+
+    refuse_repeated_paths(paths, "label file", LabelFormatError, why)
 
 
 def load_labels(

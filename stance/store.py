@@ -223,6 +223,12 @@ class HistoryStore:
         #: Articles refused by :meth:`record` because their id holds another text.
         self.refused = 0
         require_database_file(self.path)
+        if self.path.is_symlink() and not self.path.exists():
+            from stance.paths import is_link_loop
+
+            if is_link_loop(self.path):
+                raise StoreError(f"{self.path}: is a loop of symbolic links; remove the link or give another --db")
+            self.path = Path(os.path.realpath(self.path))  # a link to a database yet to be made: made where it points
         if not self.path.exists() and (not create or readonly):
             raise StoreError(f"{self.path}: no history database here; record scores with `stance score FILE... --record`")
         try:

@@ -645,6 +645,7 @@ def test_ray_engine_equals_the_single_process_path(trained, tmp_path):
     assert failed.stderr.strip().splitlines()[-1] == "error: row id 'b': empty text; fill it in or remove the row"
 
 
+@pytest.mark.integration
 def test_a_ray_address_that_is_malformed_or_silent_is_refused_in_seconds(tmp_path, isolated_home, trained):
     pytest.importorskip("ray")
     import socket
@@ -664,6 +665,7 @@ def test_a_ray_address_that_is_malformed_or_silent_is_refused_in_seconds(tmp_pat
     assert not (tmp_path / "out").exists()  # made only once Ray runs
 
 
+@pytest.mark.integration
 def test_a_table_ray_cannot_read_is_one_line_naming_the_fault(tmp_path, isolated_home, trained):
     pytest.importorskip("ray")
     (tmp_path / "bin.jsonl").write_bytes(bytes(range(256)) * 8)

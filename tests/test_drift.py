@@ -471,3 +471,8 @@ def test_an_article_with_no_scored_sentence_is_left_out_of_its_periods_net():
     assert period["n_articles"] == 1 and period["russia"]["net"] == pytest.approx(1.0)  # not 0.2, pulled toward 0
     with pytest.raises(StanceError, match="none of the 4 articles has a scored sentence"):
         measure_drift(furniture, by="month")
+
+
+def test_records_with_no_summary_are_refused_not_reported_as_no_target():
+    with pytest.raises(StanceError, match="the records carry no summary of any target"):
+        measure_drift([{"article": "a", "date": "2025-01-01", "n_sentences": 3}], by="month")

@@ -450,3 +450,10 @@ def test_a_label_file_in_utf16_or_utf32_is_named_with_how_to_convert_it(tmp_path
     for command in (("labels", "stats"), ("train", "--labels")):
         line = one_error_line(_run(*command, labels))
         assert f"{named} text, not UTF-8" in line and f"iconv -f {named} -t UTF-8" in line, line
+
+
+def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, isolated_home):
+    table = tmp_path / "t.csv"
+    table.write_text('id,text\na1,"Serbia signs a gas deal with Moscow."\n', encoding="utf-8")
+    line = one_error_line(_run("score", table, tmp_path / "." / "t.csv"))  # no model here: the check comes first
+    assert "is given more than once; give each file or folder once" in line

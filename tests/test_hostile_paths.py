@@ -709,6 +709,7 @@ def test_an_output_that_is_a_loop_of_links_is_called_one(tmp_path):
             check_writable(tmp_path / "a", "--output", folder=folder)
 
 
+@pytest.mark.integration
 def test_a_full_disk_under_output_keeps_what_was_recorded_and_says_so(tmp_path, isolated_home, trained):
     db = tmp_path / "h.sqlite"
     with _tmpfs("size=8k") as full:
@@ -723,6 +724,7 @@ def test_a_full_disk_under_output_keeps_what_was_recorded_and_says_so(tmp_path, 
         assert recorded == conn.execute("SELECT count(*) FROM articles").fetchone()[0] == len(list((REPO / "seeds").glob("*.txt")))
 
 
+@pytest.mark.integration
 def test_auto_scores_on_torch_when_the_onnx_export_cannot_be_written(read_only_mount, trained):
     pytest.importorskip("onnxruntime")
     env = {"STANCE_HOME": str(read_only_mount), "STANCE_CACHE": "off"}
@@ -738,6 +740,7 @@ def test_auto_scores_on_torch_when_the_onnx_export_cannot_be_written(read_only_m
     assert "cannot write the ONNX export" in line and "--backend torch" in line
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("earlier", ["without-its-hash", "filed-under-the-weights-alone"])
 def test_an_export_of_an_earlier_version_still_serves_a_read_only_home(tmp_path, trained, earlier):
     pytest.importorskip("onnxruntime")

@@ -557,3 +557,16 @@ def test_ctrl_c_beside_begin_or_commit_leaves_no_transaction_open(tmp_path):
     transaction(conn, lambda c: c.execute("INSERT INTO t VALUES (2)"))
     assert conn.execute("SELECT x FROM t").fetchall() == [(2,)]
     conn.close()
+
+
+def test_a_db_link_to_nothing_yet_makes_the_database_where_it_points_and_a_loop_is_named(tmp_path):
+    from stance.store import HistoryStore
+
+    link = tmp_path / "history.sqlite"
+    link.symlink_to(tmp_path / "kept" / "real.sqlite")
+    HistoryStore(link).record([make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0})])
+    assert link.is_symlink() and [r["article"] for r in HistoryStore(link, readonly=True).articles()] == ["a"]
+    loop = tmp_path / "loop.sqlite"
+    loop.symlink_to(loop)
+    line = one_error_line(run_stance("drift", "--db", loop))
+    assert "is a loop of symbolic links" in line and "no history database here" not in line
