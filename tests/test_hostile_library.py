@@ -183,7 +183,7 @@ def _sentence(i: int, text: str, proba: dict, label: str = "favor") -> dict:
     ({"summary": [1]}, "its summary is not an object of targets"),
     ({"sentences": None}, "cannot be written"),
     ({"sentences": [_sentence(0, "x", {"favor": 0.8, "against": 0.1, "none": 0.1}, label="maybe")]},
-     "sentence 0 has no label and probabilities for 'russia'"),
+     "sentence 0 has label 'maybe' for 'russia', not one of favor, against, none"),
     ({"sentences": [_sentence(0, "x", {"favor": 1.8, "against": 0.1, "none": 0.1})]}, "P\\(favor\\) 1.8"),
     ({"sentences": [_sentence(0, "Beograd\udce9", {"favor": 0.8, "against": 0.1, "none": 0.1})]},
      "sentence 0 holds half a surrogate pair"),
