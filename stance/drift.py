@@ -366,7 +366,7 @@ def _article_view(item) -> dict:
     model_id = get("model_id") or (model.get("id") if isinstance(model, dict) else None)
     return {"article": get("article"), "source": get("source"), "date": day, "n_sentences": n_sentences,
             "summary": get("summary") or {}, "bad_date": bad_date, "title": get("title"), "url": get("url"),
-            "strongest": strongest or {}, "model_id": model_id}
+            "strongest": strongest or {}, "model_id": model_id, "content_sha256": get("content_sha256")}
 
 
 def _require_one_score_per_article(views: list[dict]) -> None:
@@ -379,7 +379,7 @@ def _require_one_score_per_article(views: list[dict]) -> None:
                           "scores: keep one, e.g. HistoryStore.articles(model_id=...)")
     seen = set()
     for v in views:
-        key = (v["article"], v["source"])
+        key = (v["article"], v["source"], v["content_sha256"])  # two texts with no id (as "-") are two articles
         if key in seen:
             where = f" from {v['source']}" if v["source"] else ""
             raise StanceError(f"article {v['article']}{where} is given more than once; give each scored article once")

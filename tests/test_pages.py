@@ -60,6 +60,8 @@ def drift_page(tmp_path_factory):
     scores = history()
     scores[0].sentences[0]["text"] = '</script><img src=x onerror="window.pwned=1">Serbia & <b>Russia</b>'
     scores[0].sentences[0]["russia"]["proba"] = {"favor": 0.999, "against": 0.0005, "none": 0.0005}
+    probas = [s["russia"]["proba"] for s in scores[0].sentences]  # the net its sentences now add up to
+    scores[0].summary["russia"]["net"] = sum(p["favor"] - p["against"] for p in probas) / len(probas)
     scores[1].url = "javascript:window.pwned=2"
     with HistoryStore(root / "h.sqlite") as store:
         store.record(scores)
