@@ -12,7 +12,8 @@
 
 An article's date comes from, in order: its table (or index) column, the
 ``date`` given by the caller, a date stated in its opening lines, else none.
-``Document.date_source`` records which (``column``, ``option``, ``text``).
+``Document.date_source`` records which (``column``, ``option``, ``text``; ``inferred``
+for an index's date that its line marks ``"date_source": "inferred"``, a guess).
 
 Only regular files are read (a FIFO or a device given by name is refused, one
 in a folder skipped with a warning), and no article may exceed
@@ -82,7 +83,7 @@ class Document:
 def _resolve_date(doc: Document, date: str | None) -> Document:
     """Apply the precedence column > option > text to a document."""
     if doc.date is not None:
-        doc.date_source = "column"
+        doc.date_source = "inferred" if doc.date_source == "inferred" else "column"
     elif date is not None:
         doc.date, doc.date_source = date, "option"
     else:
@@ -215,7 +216,9 @@ def _read_index(path: Path) -> dict[str, dict]:
             raise InputError(f"{path}:{line_no}: not valid JSON ({err.msg}); fix or remove the line") from None
         if not isinstance(row, dict) or not row.get("id"):
             raise InputError(f"{path}:{line_no}: each line needs an object with an \"id\" (the file stem)")
-        index[str(row["id"])] = _metadata(row, f"{path}:{line_no}")
+        meta = index[str(row["id"])] = _metadata(row, f"{path}:{line_no}")
+        if meta["date"] is not None and row.get("date_source") == "inferred":  # a guess stays marked as one
+            meta["date_source"] = "inferred"
     return index
 
 

@@ -24,8 +24,9 @@ FIRST_DATE = Date(1800, 1, 1)
 LAST_DATE = Date(2199, 12, 31)
 DATE_RANGE = f"{FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
 
-#: Where an article's date came from, in the order of precedence.
-DATE_SOURCES = ("column", "option", "text")
+#: Where an article's date came from, in the order of precedence; ``inferred``: a column's date that
+#: its index marks as a guess (``"date_source": "inferred"``), not a date the article states.
+DATE_SOURCES = ("column", "option", "text", "inferred")
 
 #: How many non-empty lines from the top are searched for a dateline.
 HEAD_LINES = 6

@@ -507,3 +507,13 @@ def test_ray_actors_leave_a_cpu_to_the_read_and_write_tasks(cpus, workers):
     assert size * each <= cpus - 1 + 1e-9  # a full CPU stays free, else the tasks feeding the actors wait forever
     if workers is None and cpus >= 2:
         assert size == cpus - 1 and each == 1.0
+
+
+def test_a_date_the_index_marks_as_inferred_is_recorded_as_inferred_not_as_a_column_fact():
+    from stance.corpus import read_documents
+
+    index = {json.loads(line)["id"]: json.loads(line) for line in (REPO / "seeds" / "articles.jsonl").read_text().splitlines()}
+    documents = list(read_documents([REPO / "seeds"]))
+    assert {d.id for d in documents if d.date_source == "inferred"} == {i for i, r in index.items() if r["date_source"] == "inferred"}
+    assert {d.date_source for d in documents} == {"column", "inferred"}
+    assert all(d.date == index[d.id]["date"] for d in documents)
