@@ -771,7 +771,7 @@ def label(
         order = "document"
     targets = list(fitted.targets_) if fitted is not None else list(TARGETS)
     held = log.held_targets()  # a row with a target the file does not hold would make the whole file unreadable
-    if held is not None and [t for t in held if t in targets] != held:
+    if held is not None and not set(held) <= set(targets):
         _fail(f"{labels} holds labels for {', '.join(held)}, and the model labels {', '.join(targets)}; "
               "give --labels a label file for this model's targets, or a new one")
     if held is not None and set(held) != set(targets):

@@ -439,7 +439,7 @@ def evaluate(
     EvaluationReport
     """
     from stance.encoders.transformer import SentenceEncoder
-    from stance.model import StanceClassifier
+    from stance.model import StanceClassifier, target_names
 
     from sklearn.utils import get_tags
 
@@ -447,7 +447,7 @@ def evaluate(
                       random_state=random_state)
     model = StanceClassifier() if model is None else model
     encoder = model.encoder if model.encoder is not None else SentenceEncoder()
-    targets = [model.targets] if isinstance(model.targets, str) else list(model.targets)
+    targets = target_names(model.targets)
     missing = [c for c in ("article", "sentence", "text", "origin", "furniture", *targets) if c not in labels.column_names]
     if missing:
         raise LabelFormatError(f"the labels have no column {missing[0]!r}; load them with stance.load_labels, and give "

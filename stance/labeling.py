@@ -26,7 +26,7 @@ import numpy as np
 from stance.errors import LabelFormatError
 from stance.fileio import parse_json
 from stance.paths import write_error
-from stance.schema import _row_targets, json_lines, resolve_log
+from stance.schema import file_targets, is_targets_declaration, json_lines, resolve_log
 from stance.segment import require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
@@ -112,7 +112,7 @@ class LabelLog:
                 raise LabelFormatError(f"{self.path}:{number}: not valid JSON ({err.msg}); "
                                        "fix the line before labeling on") from None
             first, seen = not seen, True
-            if first and isinstance(row, dict) and "targets" in row and "article" not in row:
+            if first and is_targets_declaration(row):
                 continue  # the file's declaration of its targets
             if not isinstance(row, dict) or not isinstance(row.get("article"), str) or type(row.get("sentence")) is not int:
                 whose = f"a row of {annotator}" if isinstance(row, dict) and row.get("annotator") == annotator else "a row"
@@ -127,13 +127,8 @@ class LabelLog:
         declaration, else its first row's fields); None for a file with no row yet."""
         if not self.path.exists():
             return None
-        for _, line in json_lines(self.path):
-            if line.strip():
-                row = parse_json(line)  # answered() has refused a line that is not JSON
-                if isinstance(row, dict) and "targets" in row and "article" not in row:
-                    return list(row["targets"])
-                return _row_targets(row) if isinstance(row, dict) else None
-        return None
+        first = next((line for _, line in json_lines(self.path) if line.strip()), None)
+        return None if first is None else file_targets(parse_json(first))  # answered() has refused a line that is not JSON
 
     def append(self, row: dict) -> None:
         """Add one answer as one line, whole or not at all, and on disk before returning.

@@ -265,7 +265,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         if self.head is not None and not hasattr(self.head, "predict_proba"):
             raise ValueError(f"head {type(self.head).__name__} gives no probabilities (predict_proba); "
                              "use a probabilistic classifier, or wrap it in CalibratedClassifierCV")
-        targets = _target_names(self.targets)
+        targets = target_names(self.targets)
         items = _items(X)
         # A logistic regression needs two classes (renamed copies may add the second, 'none').
         labels = _label_matrix(y, targets, len(items), two_classes=self.head is None and not self.renamed_copies)
@@ -616,7 +616,7 @@ def _items(X) -> list:
     return items
 
 
-def _target_names(targets) -> list[str]:
+def target_names(targets) -> list[str]:
     """``targets`` as a list of distinct names; one name alone is one target, not its letters."""
     names = [targets] if isinstance(targets, str) else list(targets) if isinstance(targets, Iterable) else None
     if not names or not all(isinstance(t, str) and t for t in names) or len(set(names)) < len(names):

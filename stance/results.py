@@ -142,16 +142,14 @@ def _require_same_targets(scores, firsts: dict | None = None) -> dict:
 
 def _require_summary_of_sentences(scores) -> None:
     """Refuse a summary its sentences do not add up to: drift reads the net, and a reader traces it to them."""
+    from stance.scoring import target_summary
+
     for target, summary in scores.summary.items():
-        labels = [sentence[target]["label"] for sentence in scores.sentences]
-        probas = [sentence[target]["proba"] for sentence in scores.sentences]
-        net = sum(p["favor"] - p["against"] for p in probas) / len(probas) if probas else 0.0
-        counted = {k: labels.count(k) for k in STANCES}
-        if any(summary[k] != counted[k] for k in STANCES) or abs(summary["net"] - net) > 1e-6:
-            raise ValueInputError(
-                f"the scores of article {scores.article!r}: the {target} summary ({', '.join(f'{k} {summary[k]}' for k in STANCES)}, "
-                f"net {summary['net']:+.3f}) is not what its sentences add up to ({', '.join(f'{k} {counted[k]}' for k in STANCES)}, "
-                f"net {net:+.3f}); record results as score_article returns them")
+        counted = target_summary(scores.sentences, target)
+        if any(summary[k] != counted[k] for k in STANCES) or abs(summary["net"] - counted["net"]) > 1e-6:
+            shown = [", ".join(f"{k} {d[k]}" for k in STANCES) + f", net {d['net']:+.3f}" for d in (summary, counted)]
+            raise ValueInputError(f"the scores of article {scores.article!r}: the {target} summary ({shown[0]}) is not "
+                                  f"what its sentences add up to ({shown[1]}); record results as score_article returns them")
 
 
 class ResultsFolder:

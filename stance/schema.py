@@ -135,6 +135,18 @@ def _row_targets(obj: dict) -> list[str]:
     return [k for k in obj if k not in RESERVED_FIELDS]
 
 
+def is_targets_declaration(obj) -> bool:
+    """Whether a parsed line is a label file's ``{"targets": [...]}`` declaration rather than a row."""
+    return isinstance(obj, dict) and "targets" in obj and "article" not in obj
+
+
+def file_targets(first) -> list[str] | None:
+    """The targets a label file holds, from its first parsed line: its declaration, else its row's fields."""
+    if not isinstance(first, dict):
+        return None
+    return list(first["targets"]) if is_targets_declaration(first) else _row_targets(first)
+
+
 #: Above any sentence index: an article of the largest size allowed has far fewer sentences,
 #: and a larger number would not fit the 64-bit columns the labels are kept in.
 MAX_SENTENCE_INDEX = (1 << 31) - 1
@@ -252,7 +264,7 @@ def _read_rows(path: Path, targets: Sequence[str] | None,
             raise LabelFormatError(f"{where}: not valid JSON ({err.msg}); fix or remove the line") from None
         if holds_lone_surrogate(obj, line):
             raise LabelFormatError(f"{where}: holds a lone surrogate escape (\\ud800-\\udfff), not text; fix the line")
-        if isinstance(obj, dict) and "targets" in obj and "article" not in obj:
+        if is_targets_declaration(obj):
             if rows or not isinstance(obj["targets"], list) or not obj["targets"] or not all(
                 isinstance(t, str) and t and t not in RESERVED_FIELDS for t in obj["targets"]
             ) or len(set(obj["targets"])) < len(obj["targets"]):

@@ -220,6 +220,15 @@ def score_article(model, article: Article | str, *, article_id: str = "-", date:
     return result
 
 
+def target_summary(sentences: list[dict], target: str) -> dict:
+    """One target's summary of an article's sentences: the count of each label and the net, the mean of
+    P(favor) - P(against) (0 without sentences). What ``ArticleScores.summary`` holds, and what a
+    recorded summary is checked against."""
+    labels = [s[target]["label"] for s in sentences]
+    nets = [s[target]["proba"]["favor"] - s[target]["proba"]["against"] for s in sentences]
+    return {**{k: labels.count(k) for k in STANCES}, "net": float(np.mean(nets)) if nets else 0.0}
+
+
 def _article_scores(model, article: Article, date, info, probas) -> ArticleScores:
     targets = model.targets_
     decided = [model.decide(target, probas[t]) for t, target in enumerate(targets)]
@@ -230,13 +239,7 @@ def _article_scores(model, article: Article, date, info, probas) -> ArticleScore
         for t, target in enumerate(targets):
             row[target] = {"label": str(decided[t][i]), "proba": dict(zip(STANCES, ordered[t][i]))}
         sentences.append(row)
-    favor, against = STANCES.index("favor"), STANCES.index("against")
-    summary = {}
-    for t, target in enumerate(targets):
-        labels = decided[t].tolist()
-        counts = {s: labels.count(s) for s in STANCES}
-        net = float(np.mean([p[favor] - p[against] for p in ordered[t]])) if sentences else 0.0
-        summary[target] = {**counts, "net": net}
+    summary = {target: target_summary(sentences, target) for target in targets}
     return ArticleScores(
         article=article.id,
         date=date,
