@@ -60,10 +60,9 @@ def python_pelt(values: np.ndarray) -> list[int]:
     """The change points as ruptures' Python PELT finds them, with drift's penalty."""
     import ruptures
 
-    from stance.drift import CHANGE_MIN_SIZE, CHANGE_PENALTY
+    from stance.drift import CHANGE_MIN_SIZE, CHANGE_PENALTY, noise_scale
 
-    diffs = np.diff(values)
-    sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / math.sqrt(2)
+    sigma = noise_scale(values)
     algo = ruptures.Pelt(model="l2", min_size=CHANGE_MIN_SIZE, jump=1).fit(values.reshape(-1, 1))
     return [b for b in algo.predict(pen=CHANGE_PENALTY * sigma**2 * math.log(len(values))) if b < len(values)]
 

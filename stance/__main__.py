@@ -32,6 +32,11 @@ def _stop_once(signum, frame):
 def main():
     import threading
 
+    if sys.stdout is None:  # started with standard output closed (>&-): what a command prints would vanish
+        sys.stderr and sys.stderr.write("error: standard output is closed; redirect it to a file, "
+                                        "or to /dev/null to discard what the command prints\n")
+        return 1
+
     main_thread = threading.current_thread() is threading.main_thread()  # only the main thread sets handlers
     caught = main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not with Ctrl-C ignored
     if caught:

@@ -186,6 +186,11 @@ def _iso_date(value: Optional[str]) -> Optional[str]:
     return day.isoformat()
 
 
+def _article_folders(articles: list[Path] | None) -> list[Path]:
+    """The labeled articles' folders: those given, else seeds/ when there is one."""
+    return articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
+
+
 @app.command()
 @user_errors
 def train(
@@ -234,7 +239,7 @@ def train(
         _fail("no label files: pass --labels FILE.jsonl (none found in ./labels/)")
     if renamed_copies and fine_tunes(encoder, fine_tune):
         _fail("--renamed-copies trains the frozen model; drop --fine-tune or --renamed-copies")
-    articles = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
+    articles = _article_folders(articles)
     out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)
     report_dir = check_writable(report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies),
                                 "--report-dir", folder=True)
@@ -411,8 +416,11 @@ def score(
 
     if inputs.count("-") > 1:
         _fail("stdin (-) can be given only once")
-    if record and "-" in inputs:
-        _fail("an article from stdin has no id to record it under; save it to a file (its name is the id) and score that")
+    if (record or output is not None) and "-" in inputs:
+        _fail(f"an article from stdin has no id to {'record' if record else 'write'} it under; "
+              "save it to a file (its name is the id) and score that")
+    if "-" in inputs and sys.stdin is None:
+        _fail("stdin is closed; pipe an article in (stance score - < article.txt), or give its file")
     refuse_repeated_paths([i for i in inputs if i != "-"], "file or folder", InputError)  # else its ids clash late
     documents = read_documents(inputs, date=date, source=source)
     head = list(itertools.islice(documents, 2))
@@ -439,7 +447,8 @@ def score(
         _close_after_failure(store, new_db)
         raise
     if results_folder is not None and results_folder.done and not skip_recorded:  # else counted at the end
-        typer.echo(f"resuming: {len(results_folder.done)} articles already in {_shown(output)} are skipped", err=True)
+        typer.echo(f"resuming: {_shown(output)} holds {len(results_folder.done)} articles; "
+                   "those given again with the same text are skipped", err=True)
     versions = Versions(model_id, folder=results_folder, store=store, replace=replace, skip_recorded=skip_recorded)
     documents = versions.select(documents)
     progress = _progress(None if not single else 1, quiet)
@@ -451,7 +460,7 @@ def score(
                 reasons = explain_scores(fitted, result) if explain else None
                 if as_json:
                     typer.echo(_json_line(result.to_dict() if reasons is None else _with_reasons(result.to_dict(), reasons)))
-                elif single or explain:
+                elif explain or (single and output is None):  # with --output, stdout is for --json alone
                     typer.echo(render_scores(result, reasons))
                 elif output is None:
                     if not header:
@@ -489,6 +498,8 @@ def score(
         kept.append(f"wrote {saved} articles to {_shown(output)}")
     if skip_recorded:
         kept.append(f"skipped {versions.skipped} articles already recorded with this text and model")
+    if single and not written and isinstance(stopped, InputError):
+        _fail(str(stopped))  # the one article given was refused: nothing was done to speak of
     if stopped is not None:
         _stopped_early(stopped, written, kept, again=_how_to_finish(results_folder is not None, store is not None,
                                                                      skip_recorded))
@@ -875,8 +886,7 @@ def labels_check(
     """Validate label files against the scheme and the splitter."""
     from stance.labeltools import check_labels
 
-    folders = articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
-    problems = check_labels(files, folders)
+    problems = check_labels(files, _article_folders(articles))
     for line in problems:
         typer.echo(_for_terminal(line, one_line=True), err=True)
     if problems:
@@ -888,12 +898,15 @@ def labels_check(
 @user_errors
 def labels_stats(
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Label files (.jsonl).")],
+    articles: Annotated[Optional[list[Path]], typer.Option(
+        "--articles", help="Folder of the labeled articles: a row that states no origin is 'seed' when its "
+        "article is there, else 'written'. Default: seeds/")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="As one JSON object.")] = False,
 ):
     """Counts per target and class, per article and per origin."""
     from stance.labeltools import label_stats
 
-    stats = label_stats(files)
+    stats = label_stats(files, _article_folders(articles))
     if as_json:
         typer.echo(_json_line(stats))
         return

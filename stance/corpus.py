@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from stance.dates import date_in_text, parse_date
+from stance.dates import DATE_SOURCES, date_in_text, parse_date
 from stance.errors import InputError, StanceWarning
 from stance.fileio import UnreadableJSON, holds_lone_surrogate, parse_json
 from stance.segment import (
@@ -174,13 +174,26 @@ def _read_folder(folder: Path) -> Iterator[Document]:
         raise InputError(
             f"{printable_name(folder)}: no .txt articles in this folder; give article files, a folder of them or a table"
         )
+    files = [path for path in files if not _skipped(path)]
     indexes: dict[Path, dict[str, dict]] = {}
-    for path in files:
-        if _skipped(path):
-            continue
+    for path in files:  # every file read and decoded first: a bad one late in the folder stops no long run
+        decode_text(read_article_bytes(path), printable_name(path))
         if path.parent not in indexes:
             indexes[path.parent] = _read_index(path.parent / INDEX_NAME)
+            _warn_of_ids_without_files(path.parent, indexes[path.parent])
+    for path in files:
         yield _read_text_file(path, indexes[path.parent].get(printable_name(path.stem)))
+
+
+def _warn_of_ids_without_files(folder: Path, index: dict[str, dict]) -> None:
+    """Warn of index lines that name no article of their folder: a mistyped id loses its article's date unseen."""
+    stems = {printable_name(p.stem) for p in folder.glob("*.txt")}
+    missing = sorted(set(index) - stems)
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        warnings.warn(f"{printable_name(folder / INDEX_NAME)}: {len(missing)} id(s) name no .txt article in its folder "
+                      f"({shown}); their dates and sources are used by none: check each id is its file's name",
+                      StanceWarning, stacklevel=3)
 
 
 def _skipped(path: Path) -> bool:
@@ -206,7 +219,7 @@ def _read_index(path: Path) -> dict[str, dict]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: not UTF-8 (byte {err.start}); save the article index as UTF-8") from None
-    index = {}
+    index, lines = {}, {}
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -216,6 +229,13 @@ def _read_index(path: Path) -> dict[str, dict]:
             raise InputError(f"{path}:{line_no}: not valid JSON ({err.msg}); fix or remove the line") from None
         if not isinstance(row, dict) or not row.get("id"):
             raise InputError(f"{path}:{line_no}: each line needs an object with an \"id\" (the file stem)")
+        if str(row["id"]) in lines:
+            raise InputError(f"{path}:{line_no}: id {row['id']!r} is listed twice (first on line {lines[str(row['id'])]}); "
+                             "keep one line per article")
+        if row.get("date_source") not in (None, *DATE_SOURCES):
+            raise InputError(f"{path}:{line_no}: date_source {row['date_source']!r} is none of {', '.join(DATE_SOURCES)}; "
+                             "mark a date guessed from the article's events \"inferred\"")
+        lines[str(row["id"])] = line_no
         meta = index[str(row["id"])] = _metadata(row, f"{path}:{line_no}")
         if meta["date"] is not None and row.get("date_source") == "inferred":  # a guess stays marked as one
             meta["date_source"] = "inferred"

@@ -69,12 +69,56 @@ def _may_hold_date(line: str) -> bool:
 _DOTTED = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?((?:1[89]|2\d)\d\d)(?!\d)")
 
 
-def _dotted(text: str) -> str | None:
-    """The first valid day.month.year date in ``text``, as ``YYYY-MM-DD``."""
+def _dotted(text: str, allowed=None) -> str | None:
+    """The first valid day.month.year date in ``text`` (and ``allowed``, default :func:`_plausible`), as ``YYYY-MM-DD``."""
+    allowed = allowed or _plausible
     for match in _DOTTED.finditer(text):
         day, month, year = (int(g) for g in match.groups())
         try:
             value = Date(year, month, day)
+        except ValueError:
+            continue
+        if allowed(value):
+            return value.isoformat()
+    return None
+
+
+# Slashed numeric dates ("03/04/2025") are day first in Serbia and month first in the United
+# States, so one whose day and month could swap is no date at all; "13/04/2025" is.
+_SLASHED = re.compile(r"(?<![\d/])(\d{1,2})\s?/\s?(\d{1,2})\s?/\s?((?:1[89]|2\d)\d\d)(?!\d)")
+
+
+def _slash_readings(match: re.Match) -> set[Date]:
+    """The dates a slashed match names, read day first and month first."""
+    first, second, year = (int(g) for g in match.groups())
+    readings = set()
+    for day, month in ((first, second), (second, first)):
+        try:
+            readings.add(Date(year, month, day))
+        except ValueError:
+            pass
+    return readings
+
+
+# A day, a month's name and a year, day first with a dot ("5. maj 2024.", "5. May 2024"), as Serbian
+# datelines write them; dateparser's search passes over this form though its parser reads it.
+_MONTHS = ("jan", "feb", "mar", "apr", "ma[jy]", "jun", "jul", "a[uv]g", "sep", "o[ck]t", "nov", "de[cz]")
+_MONTHS_CYRILLIC = ("јан", "феб", "мар", "апр", "мај", "јун", "јул", "авг", "сеп", "окт", "нов", "дец")
+_DAY_DOT_MONTH = re.compile(
+    r"(?<![\d.])(\d{1,2})\.\s*(" + "|".join(f"{a}|{b}" for a, b in zip(_MONTHS, _MONTHS_CYRILLIC)) + r")\w*\.?,?\s*"
+    r"((?:1[89]|2\d)\d\d)(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def _day_dot_month(text: str) -> str | None:
+    """The first valid "5. maj 2024." date in ``text``, as ``YYYY-MM-DD``."""
+    for match in _DAY_DOT_MONTH.finditer(text):
+        name = match.group(2).lower()
+        month = next(i for i, (a, b) in enumerate(zip(_MONTHS, _MONTHS_CYRILLIC), 1)
+                     if re.fullmatch(a, name) or name == b)
+        try:
+            value = Date(int(match.group(3)), month, int(match.group(1)))
         except ValueError:
             continue
         if _plausible(value):
@@ -99,6 +143,10 @@ def _plausible(value: Date) -> bool:
     return 1900 <= value.year <= Date.today().year + 1 and in_range(value)
 
 
+class _AmbiguousDate(ValueError):
+    """A slashed date whose day and month could be swapped, or that names no date either way."""
+
+
 def parse_date(value: object) -> str | None:
     """A table cell as ``YYYY-MM-DD``; None when empty, ValueError when not a full date or out of range.
 
@@ -121,13 +169,20 @@ def parse_date(value: object) -> str | None:
                 raise ValueError(text)
             day = Date.fromisoformat(text[:10])
         elif _DOTTED.match(text):
-            dotted = _dotted(text)
+            dotted = _dotted(text, in_range)
             if dotted is None:
                 raise ValueError(text)
             day = Date.fromisoformat(dotted)
+        elif _SLASHED.fullmatch(text):
+            readings = _slash_readings(_SLASHED.fullmatch(text))
+            if len(readings) > 1:
+                raise _AmbiguousDate(text)
+            day = readings.pop()  # none: a KeyError, caught below as no date
         else:
             day = Date.fromisoformat(_parse_written(text))
-    except ValueError:
+    except _AmbiguousDate:
+        raise ValueError(f"{text!r} may be day or month first; write it as YYYY-MM-DD") from None
+    except (ValueError, KeyError):
         raise ValueError(f"{text!r} is not a date") from None
     return _checked(day)
 
@@ -138,9 +193,9 @@ def _parse_written(text: str) -> str:
     if not _YEAR.search(text):
         raise ValueError(text)
     parsed = dateparser.parse(text, languages=_LANGUAGES, settings=_SETTINGS)
-    if parsed is None or not _plausible(parsed):
+    if parsed is None:
         raise ValueError(text)
-    return parsed.date().isoformat()
+    return parsed.date().isoformat()  # its range is checked as an ISO date's is
 
 
 def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
@@ -159,9 +214,14 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
     for line in (line[:HEAD_CHARS] for line in lines):  # a dateline is short; a search of a long line is slow
         if not _may_hold_date(line):
             continue
-        dotted = _dotted(line)
+        dotted = _dotted(line) or _day_dot_month(line)
         if dotted is not None:
             return dotted
+        for match in _SLASHED.finditer(line):
+            readings = _slash_readings(match)
+            if len(readings) == 1 and _plausible(value := readings.pop()):
+                return value.isoformat()
+        line = _SLASHED.sub(" ", line)  # an ambiguous one is no date, whichever way dateparser would guess
         found = search_dates(line, languages=_LANGUAGES, settings=_SETTINGS) or []
         for phrase, value in found:
             if _YEAR.search(phrase) and _plausible(value):

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
+from decimal import Decimal
 from itertools import combinations
 from numbers import Integral, Real
 
@@ -163,16 +164,25 @@ def change_points(values: np.ndarray, *, penalty: float = CHANGE_PENALTY, min_si
     n = len(values)
     if n < 2 * min_size:
         return []
-    diffs = np.diff(values)
-    sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / math.sqrt(2)
-    if sigma <= 1e-9:
-        sigma = float(np.std(diffs)) / math.sqrt(2)
+    sigma = noise_scale(values)
     if sigma <= 1e-9:
         return []
     import ruptures
 
     algo = ruptures.KernelCPD(kernel="linear", min_size=min_size).fit(values.reshape(-1, 1))
     return [b for b in algo.predict(pen=penalty * sigma**2 * math.log(n)) if b < n]
+
+
+def noise_scale(values: np.ndarray) -> float:
+    """The article-to-article noise of a series, from its successive differences: what the penalty scales.
+
+    The median absolute deviation reads it robustly, but falls to about 0 when most articles tie (a
+    confident model; many articles all none), and then every small step would be a change. The plain
+    deviation, which the level changes themselves inflate, bounds it from below at a quarter.
+    """
+    diffs = np.diff(values)
+    robust = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs))))
+    return max(robust, float(np.std(diffs)) / 4) / math.sqrt(2)
 
 
 # --- the report --------------------------------------------------------------
@@ -245,19 +255,19 @@ class DriftReport:
         ]
         head = f"{'period':9s} {'arts':>5s} {'sents':>6s}"
         for t in self.targets:
-            head += f"  {t + ' net':>11s} {'[low, high]':>16s} {'fav':>4s} {'agn':>4s}"
+            head += f"  {t + ' net':>11s} {'[low, high]':>18s} {'fav':>4s} {'agn':>4s}"
         lines.append(head)
         for p in self.periods:
             row = f"{p['period']:9s} {p['n_articles']:5d} {p['n_sentences']:6d}"
             for t in self.targets:
                 s = p[t]
                 if s["net"] is None:
-                    row += f"  {'-':>11s}" + " " * 27
+                    row += f"  {'-':>11s}" + " " * 29
                     continue
                 mark = "*" if s["shift"] else " "
                 row += (
-                    f"  {s['net']:+10.3f}{mark} [{s['low']:+.2f}, {s['high']:+.2f}]"
-                    f" {s['favor_share']:4.0%} {s['against_share']:4.0%}"
+                    f"  {_fixed(s['net'], 3):>10s}{mark} [{_fixed(s['low'], 3)}, {_fixed(s['high'], 3)}]"
+                    f" {_percent(s['favor_share']):>4s} {_percent(s['against_share']):>4s}"
                 )
             lines.append(row.rstrip())
         lines.append("")
@@ -265,20 +275,39 @@ class DriftReport:
             found = self.change_points.get(t) or []
             lines.append(f"change points {t}: {', '.join(found) if found else 'none'}")
         if self.sources:
-            width = min(40, max(len("source"), *map(len, self.sources)))
-            lines += ["", f"{'source':{width}s} {'arts':>5s}" + "".join(f"  {t + ' net':>11s} {'[low, high]':>16s}" for t in self.targets)]
+            width = min(40, max(len("source"), *(len(_escaped(name)) for name in self.sources)))
+            lines += ["", f"{'source':{width}s} {'arts':>5s}" + "".join(f"  {t + ' net':>11s} {'[low, high]':>18s}" for t in self.targets)]
             for name, block in self.sources.items():
-                shown = _clip(name, width)
+                shown = _clip(_escaped(name), width)
                 row = f"{shown:{width}s} {block['n_articles']:5d}"
                 for t in self.targets:
                     o = block["overall"][t]
-                    row += f"  {o['net']:+11.3f} [{o['low']:+.2f}, {o['high']:+.2f}]"
+                    row += f"  {_fixed(o['net'], 3):>11s} [{_fixed(o['low'], 3)}, {_fixed(o['high'], 3)}]"
                 lines.append(row)
         if self.undated:
-            lines += ["", f"undated ({len(self.undated)}): {', '.join(self.undated)}"]
+            lines += ["", f"undated ({len(self.undated)}): {', '.join(map(_escaped, self.undated))}"]
         if evidence:
             lines += _evidence_lines(self.periods, self.targets)
         return "\n".join(lines) + "\n"
+
+
+def _fixed(x: float, digits: int, signed: bool = True) -> str:
+    """``x`` to ``digits`` decimals as the drift page writes it (JavaScript's ``toFixed``: a tie goes away
+    from 0), so that the table and the page never differ in a last digit; a value that rounds to 0 has no minus."""
+    scaled = math.floor(abs(Decimal(x)) * 10**digits + Decimal("0.5"))  # exact: the float's own value, not its repr
+    text = f"{scaled / 10**digits:.{digits}f}"
+    return ("-" if x < 0 and scaled else "+" if signed else "") + text
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percent, rounded as the drift page rounds it (``Math.round``: a half goes up)."""
+    return f"{math.floor(share * 100 + 0.5)}%"
+
+
+def _escaped(name: str) -> str:
+    """An id or source on one line: a line break or other unprintable character in it shown escaped (``\\x0a``)."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+                   for c in str(name))
 
 
 def _clip(text: str, width: int) -> str:
@@ -292,7 +321,7 @@ def _one_line(text: str, width: int) -> str:
 
 
 def _where(item: dict) -> str:
-    return " · ".join(str(v) for v in (item["article"], item["date"], item["source"]) if v)
+    return " · ".join(_escaped(v) for v in (item["article"], item["date"], item["source"]) if v)
 
 
 def _evidence_lines(periods: list[dict], targets) -> list[str]:
@@ -306,22 +335,23 @@ def _evidence_lines(periods: list[dict], targets) -> list[str]:
             if s["net"] is None or "evidence" not in s:
                 continue
             mark = "*" if s["shift"] else ""
-            lines += ["", f"{p['period']} · {t} · net {s['net']:+.3f}{mark} ({p['n_articles']} article{'s' if p['n_articles'] != 1 else ''})"]
+            lines += ["", f"{p['period']} · {t} · net {_fixed(s['net'], 3)}{mark} ({p['n_articles']} article{'s' if p['n_articles'] != 1 else ''})"]
             for side in ("favor", "against"):
                 for item in s["evidence"][side]:
-                    lines.append(f"  {side:7s} {item['proba']:.2f}{_labelled(item, side)}  {_where(item)}: "
+                    lines.append(f"  {side:7s} {_fixed(item['proba'], 2, signed=False)}{_labelled(item, side)}  {_where(item)}: "
                                  f"\"{_one_line(item['text'], 110)}\"")
-            moved = ", ".join(f"{m['article']} (net {m['net']:+.2f}, moves it {m['influence']:+.3f})" for m in s["movers"])
+            moved = ", ".join(f"{_escaped(m['article'])} (net {_fixed(m['net'], 2)}, moves it {_fixed(m['influence'], 3)})"
+                              for m in s["movers"])
             lines.append(f"  moved most: {moved}")
             move = s.get("explanation")
             if move:
-                lines.append(f"  {' and '.join(move['why'])} from {move['from']} ({move['change']:+.3f}), toward {move['toward']}:")
+                lines.append(f"  {' and '.join(move['why'])} from {move['from']} ({_fixed(move['change'], 3)}), toward {move['toward']}:")
                 away = "against" if move["toward"] == "favor" else "favor"
                 for label, block, side in (("now", move, move["toward"]), ("before", move["before"], away)):
-                    arts = ", ".join(f"{a['article']} ({a['net']:+.2f})" for a in block["articles"])
+                    arts = ", ".join(f"{_escaped(a['article'])} ({_fixed(a['net'], 2)})" for a in block["articles"])
                     lines.append(f"    {label}: {arts}")
                     for item in block["sentences"]:
-                        lines.append(f"      {item['proba']:.2f}{_labelled(item, side)}  {_where(item)}: "
+                        lines.append(f"      {_fixed(item['proba'], 2, signed=False)}{_labelled(item, side)}  {_where(item)}: "
                                      f"\"{_one_line(item['text'], 96)}\"")
     return lines
 

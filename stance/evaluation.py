@@ -385,20 +385,27 @@ class EvaluationReport:
         from stance.report import confusion_png
 
         folder = given_path(folder, "the report folder", "give a folder path").expanduser()
-        check_report_folder(folder)
+        check_report_folder(folder, model_dir=self.provenance.get("model_folder"))
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise write_error(folder, err, "cannot write the report to") from None
+        written = set()
         for plan, result in self.evaluations.items():
+            written.add(f"confusion_{plan}.png")
             atomic_write_bytes(folder / f"confusion_{plan}.png", confusion_png(result, self.targets))
         atomic_write_text(folder / "metrics.json", self.to_json())
+        written |= {"metrics.json", "report.md"}
         if getattr(self, "out_of_fold_", None):
             atomic_write_text(folder / "predictions.jsonl", self.predictions_jsonl())
             from stance.report import write_evaluation_page
 
             write_evaluation_page(folder)
+            written |= {"predictions.jsonl", "report.html"}
         atomic_write_text(folder / "report.md", self.to_markdown())
+        for stale in sorted(set(os.listdir(folder)) - written):  # an earlier report's, of a plan this run has not
+            if is_report_file(folder / stale):
+                (folder / stale).unlink(missing_ok=True)
         return folder
 
 
@@ -580,12 +587,13 @@ def is_report_folder(path: Path) -> bool:
     return bool(entries) and all(is_report_file(entry) for entry in entries)
 
 
-def check_report_folder(folder: str | Path, inputs=()) -> None:
+def check_report_folder(folder: str | Path, inputs=(), model_dir: str | Path | None = None) -> None:
     """Refuse, before any training, a report folder whose files a report would replace but did not write.
 
     A folder is new, empty, or an earlier report's (other files, such as notes, stay beside it);
     each file a report writes there must be a regular file an earlier report wrote, never a
-    user's file of the same name, a link to one, or one of ``inputs`` (the label files).
+    user's file of the same name, a link to one, or one of ``inputs`` (the label files). The
+    model folder of the same run (``model_dir``) may stand in it.
     """
     from stance.paths import OutputPathError, refuse_overwriting, special_file
 
@@ -612,8 +620,17 @@ def check_report_folder(folder: str | Path, inputs=()) -> None:
         raise OutputPathError(f"--report-dir {folder}: cannot be read ({err.strerror or err}); choose another folder") from None
     from stance.persist import MODEL_ENTRIES
 
-    others = sorted(set(names) - set(MODEL_ENTRIES))  # a model folder may hold its own report (--report-dir = --out)
+    # A model folder may hold its own report (--report-dir = --out), and a report folder its model.
+    own_model = {Path(model_dir).name} if model_dir is not None and _same_folder(Path(model_dir).parent, folder) else set()
+    others = sorted(set(names) - set(MODEL_ENTRIES) - own_model)
     if others and not ours:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
         raise OutputPathError(f"--report-dir {folder}: holds files and no earlier report ({shown}); "
                               "choose an empty or new folder, or one a report was written to")
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -1,13 +1,17 @@
-"""Small file helpers: atomic writes, modes that follow the umask, and content hashes."""
+"""Small file helpers: atomic writes, writes that land together, modes that follow the umask, and content hashes."""
 
 from __future__ import annotations
+
+import contextlib
 
 import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import tempfile
 import time
 from pathlib import Path
@@ -172,6 +176,37 @@ def replace_folder(staging: str | Path, path: str | Path) -> None:
     os.replace(path, retired / path.name)
     os.replace(staging, path)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def writes_that_land_together(what: str):
+    """Hold Ctrl-C and SIGTERM back until the writes inside are all done.
+
+    Each file is written atomically, but some belong together (a model and the report
+    made of its evaluation): a stop between them would leave the new one beside the
+    old other. A stop asked for inside is told, once, that ``what`` is being finished;
+    the writes then end and the command ends as it would have, its work whole. Only the
+    main thread can hold signals; elsewhere this does nothing (and SIGKILL it cannot hold).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def tell(signum, frame):
+        for sig in held:
+            signal.signal(sig, signal.SIG_IGN)  # told once; the rest are as ignored as after a first stop
+        sys.stderr.write(f"stopping: finishing {what} first, so that they stay together\n")
+
+    for sig, handler in held.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, tell)
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 def through_link(path: str | Path) -> Path:

@@ -57,7 +57,8 @@ class Candidate:
 def candidates(documents: Iterable, model=None) -> list[Candidate]:
     """The scored sentences of documents (``stance.corpus.Document``), in reading order, with guesses."""
     from stance.features import in_context
-    from stance.scoring import check_sentence_count, predict_in_chunks
+    from stance.scoring import predict_in_chunks
+    from stance.segment import check_sentence_count
 
     out: list[Candidate] = []
     for doc in documents:

@@ -21,11 +21,13 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
     """Problems in label files as ``file:line: message`` lines (empty when all is well).
 
     Each file is checked on its own against the scheme and the splitter;
-    a file stops at its first problem, the others are still checked.
+    a file stops at its first problem, the others are still checked. Files
+    sound on their own are then read together, as training reads them: a
+    sentence labeled in two files, or one file given twice, is a problem too.
     """
     import warnings
 
-    problems = []
+    problems, sound = [], True
     for path in paths:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -33,7 +35,15 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
                 load_labels([path], articles=articles)
             except LabelFormatError as err:
                 problems.append(str(err))
+                sound = False
         problems += [f"{path}: {w.message}" for w in caught if "not checked" in str(w.message)]
+    if sound and len(paths) > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # told above, per file
+            try:
+                load_labels(list(paths), articles=articles)
+            except LabelFormatError as err:
+                problems.append(str(err))
     return problems
 
 

@@ -621,6 +621,9 @@ def target_names(targets) -> list[str]:
     names = [targets] if isinstance(targets, str) else list(targets) if isinstance(targets, Iterable) else None
     if not names or not all(isinstance(t, str) and t for t in names) or len(set(names)) < len(names):
         raise ValueError(f"targets is {targets!r}; give distinct target names, such as ('russia', 'eu')")
+    from stance.schema import refuse_unusable_targets
+
+    refuse_unusable_targets(names, "targets")
     return names
 
 

@@ -261,6 +261,36 @@ def _prediction_problem(row, plans, targets) -> str | None:
     return None
 
 
+def _require_same_counts(metrics: dict, predictions: list[dict], run_dir: Path) -> None:
+    """Refuse predictions that are not the sentences behind the metrics: the page lists them under its counts.
+
+    Per evaluation, each sentence once and as many as the metrics count; per target, the
+    confusion matrix they add up to is the one the metrics hold.
+    """
+    from stance.errors import InputError
+
+    def refuse(plan, why):
+        raise InputError(f"{run_dir}: predictions.jsonl and metrics.json disagree ({plan}: {why}); they are not of "
+                         "one run: re-run `stance train`")
+
+    for plan, result in metrics["evaluations"].items():
+        rows = [row for row in predictions if row["plan"] == plan]
+        keys = {(row["article"], row["sentence"]) for row in rows}
+        if len(keys) < len(rows):
+            refuse(plan, "a sentence is predicted twice")
+        if len(rows) != result.get("n_sentences"):
+            refuse(plan, f"{len(rows)} predictions for {result.get('n_sentences')} sentences")
+        for target in metrics["targets"]:
+            counted = [[0] * len(STANCES) for _ in STANCES]
+            for row in rows:
+                given = row.get(target)
+                if given is not None and given["gold"] is not None:
+                    counted[STANCES.index(given["gold"])][STANCES.index(given["predicted"])] += 1
+            stated = (((result.get("targets") or {}).get(target) or {}).get("model") or {}).get("confusion")
+            if stated != counted:
+                refuse(plan, f"the {target} confusion matrix is {stated}, its predictions add up to {counted}")
+
+
 def _read_predictions(path: Path, plans, targets) -> list[dict]:
     from stance.errors import InputError
     from stance.fileio import holds_lone_surrogate, parse_json
@@ -333,6 +363,7 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
         if table is None:
             raise InputError(f"{experiments}: holds no Markdown table; give a file such as experiments/finetune/search.md")
     predictions = _read_predictions(run_dir / "predictions.jsonl", set(metrics["evaluations"]), metrics["targets"])
+    _require_same_counts(metrics, predictions, run_dir)
     data = {**metrics, "predictions": predictions, "experiments": table,
             "system_names": SYSTEM_NAMES, "plan_names": PLAN_NAMES, "how_to_read": HOW_TO_READ}
     prov = metrics["provenance"]

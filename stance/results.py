@@ -442,6 +442,9 @@ def _check_sentences(text: str | None, targets: list[str]) -> None:
                 p = proba.get(k)
                 if not (type(p) in (int, float) and low <= p <= high):  # is_within(p, 0, 1), inlined: it runs per sentence
                     raise ValueError(f"its sentence {i} has P({k}) {p!r} for {target!r}, not a number in [0, 1]")
+            total = proba["favor"] + proba["against"] + proba["none"]
+            if abs(total - 1.0) > SLACK:  # the net is read from them: three of 0.9 would count as a stance
+                raise ValueError(f"its sentence {i} has probabilities for {target!r} that add up to {total:.6g}, not 1")
 
 
 def _check_row(row: dict, sentences: bool) -> None:

@@ -131,6 +131,19 @@ RESERVED_FIELDS = (
 )
 
 
+#: Names no target may take: a label row's own fields, and the fields beside the targets in what
+#: stance writes (a scored sentence's ``index``, an evaluated sentence's ``plan``).
+NOT_TARGET_NAMES = (*RESERVED_FIELDS, "index", "plan")
+
+
+def refuse_unusable_targets(targets, where: str, error=ValueError) -> None:
+    """Refuse a target named as a field that outputs hold beside the targets (it would overwrite it)."""
+    clash = [t for t in targets if t in NOT_TARGET_NAMES]
+    if clash:
+        raise error(f"{where}: target {clash[0]!r} has the name of a field stance writes beside the targets; "
+                    "rename the target (such as " + repr(clash[0] + "_stance") + ")")
+
+
 def _row_targets(obj: dict) -> list[str]:
     return [k for k in obj if k not in RESERVED_FIELDS]
 
@@ -278,6 +291,8 @@ def _read_rows(path: Path, targets: Sequence[str] | None,
             targets, declared = _row_targets(obj), True
             if not targets:
                 raise LabelFormatError(f"{where}: no target fields (e.g. \"russia\": \"favor\"); label at least one target")
+        if targets and not rows:
+            refuse_unusable_targets(targets, where, LabelFormatError)
         rows.append((number, _parse_row(obj, where, targets or ())))
     rows = resolve_log(rows)
     if annotator is not None:
@@ -390,6 +405,7 @@ def load_labels(
     refuse_repeated_files(paths)
     finder = _ArticleFinder(articles)
     seen: dict[tuple[str, int], tuple[str, Path, dict]] = {}
+    origin_of: dict[str, tuple[str, str]] = {}  # article -> its first row's origin, and where
     unchecked: set[str] = set()
     files = [(path, *_read_rows(path, targets, annotator)) for path in map(Path, paths)]
     if targets is None:
@@ -422,6 +438,12 @@ def load_labels(
                 unchecked.add(row["article"])
             if row["origin"] is None:
                 row["origin"] = "seed" if found is not None and found.parent.name == "seeds" else "written"
+            first = origin_of.setdefault(row["article"], (row["origin"], where))
+            if first[0] != row["origin"]:  # else its rows fall in two evaluations, and it is trained and tested on
+                raise LabelFormatError(
+                    f"{where}: article {row['article']} is {row['origin']} here and {first[0]} at {first[1]}; "
+                    f"an article has one origin: state the same 'origin' on all its rows"
+                )
             row["furniture"] = furniture_kind(row["text"])
             row["source"] = where
             for name, values in columns.items():

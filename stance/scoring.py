@@ -14,7 +14,7 @@ from stance.dates import parse_date
 from stance.errors import InputError, TextsError, check_count, check_text, is_table, require_fitted, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
-from stance.segment import Article
+from stance.segment import Article, check_sentence_count
 
 __all__ = ["ArticleScores", "flat_sentences", "score_article", "score_articles", "score_documents"]
 
@@ -126,22 +126,6 @@ def score_articles(
         results[-1].content_sha256 = digest
         start += n
     return results
-
-
-#: The most sentences one article may have. Each scored sentence keeps about 4 KB until
-#: its article is written, so this bounds one article at about a gigabyte; the size limit
-#: alone (``STANCE_MAX_ARTICLE_MB``) lets through millions of one-letter lines.
-MAX_ARTICLE_SENTENCES = 200_000
-
-
-def check_sentence_count(article: Article) -> None:
-    """Refuse, before it is encoded, an article with more sentences than :data:`MAX_ARTICLE_SENTENCES`."""
-    n = len(article.sentences)
-    if n > MAX_ARTICLE_SENTENCES:
-        from stance.errors import InputError
-
-        raise InputError(f"{article.id}: {n:,} sentences, more than the {MAX_ARTICLE_SENTENCES:,} one article may have; "
-                         "split it into several articles (a table with one row per article)")
 
 
 #: Sentences whose features are built and scored at once: the features of one sentence take

@@ -3,8 +3,9 @@
 Pure functions, no model. The rules, in order:
 
 * A line break ends a sentence; a line is split further only within itself
-  (pysbd, rule-based, deterministic). Whitespace is normalised inside a line,
-  never across lines, and blank lines vanish. A line longer than
+  (pysbd, rule-based, deterministic). Invisible format characters (zero-width
+  spaces, soft hyphens, byte-order marks) are removed and whitespace is
+  normalised inside a line, never across lines, and blank lines vanish. A line longer than
   :data:`MAX_SPLIT_CHARS` is cut at sentence ends into pieces of at most that
   length before pysbd, so that splitting time grows linearly.
 * Every segment gets the next 0-based index, furniture included, so that label
@@ -32,9 +33,11 @@ from stance.errors import InputError
 
 __all__ = [
     "MAX_ARTICLE_MB",
+    "MAX_ARTICLE_SENTENCES",
     "MAX_SPLIT_CHARS",
     "Article",
     "Segment",
+    "check_sentence_count",
     "decode_text",
     "furniture_kind",
     "max_article_bytes",
@@ -81,7 +84,34 @@ class Article:
 
     @classmethod
     def from_text(cls, text: str, id: str = "-") -> "Article":
-        return cls(id=id, segments=tuple(split_sentences(text)))
+        """Split ``text``, refusing it as soon as it has more than :data:`MAX_ARTICLE_SENTENCES` segments."""
+        segments = []
+        for segment in _segments(text):
+            if segment.index >= MAX_ARTICLE_SENTENCES:
+                raise too_many_sentences(id, None)
+            segments.append(segment)
+        return cls(id=id, segments=tuple(segments))
+
+
+#: The most sentences one article may have. Each scored sentence keeps about 4 KB until
+#: its article is written, so this bounds one article at about a gigabyte; the size limit
+#: alone (``STANCE_MAX_ARTICLE_MB``) lets through millions of one-letter lines. Splitting
+#: stops at the first sentence over it, so a text of millions is refused in seconds.
+MAX_ARTICLE_SENTENCES = 200_000
+
+
+def too_many_sentences(id: str, n: int | None) -> InputError:
+    """The error for an article over :data:`MAX_ARTICLE_SENTENCES` (``n`` None: found while splitting)."""
+    over = (f"more than {MAX_ARTICLE_SENTENCES:,} sentences, the most one article may have" if n is None
+            else f"{n:,} sentences, more than the {MAX_ARTICLE_SENTENCES:,} one article may have")
+    return InputError(f"{id}: {over}; split it into several articles (a table with one row per article)")
+
+
+def check_sentence_count(article: Article) -> None:
+    """Refuse, before it is encoded, an article with more sentences than :data:`MAX_ARTICLE_SENTENCES`."""
+    n = len(article.sentences)
+    if n > MAX_ARTICLE_SENTENCES:
+        raise too_many_sentences(article.id, n)
 
 
 # --- reading ---------------------------------------------------------------
@@ -216,6 +246,8 @@ def read_article_bytes(path: str | Path) -> bytes:
 def read_stdin_bytes() -> bytes:
     """Standard input's bytes, at most the size limit."""
     limit = max_article_bytes()
+    if sys.stdin is None:  # started with stdin closed (<&-)
+        raise InputError("stdin is closed; pipe an article in (stance score - < article.txt), or give its file")
     data = _read_at_most(sys.stdin.buffer, limit + 1)
     if len(data) > limit:
         raise too_big("<stdin>", None, limit)
@@ -261,7 +293,18 @@ def decode_text(data: bytes, name: str) -> str:
         raise _binary_or_utf16(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; give an article with text")
+    _refuse_markup(text, name)
     return text
+
+
+def _refuse_markup(text: str, name: str) -> None:
+    """Refuse a saved web page or a PDF: their markup would be scored as sentences (a script, a menu)."""
+    head = text[:1024].lstrip("\ufeff \t\r\n").lower()
+    if head.startswith("%pdf-"):
+        raise InputError(f"{name}: a PDF file, not text; extract its text first, e.g. pdftotext FILE ARTICLE.txt")
+    if head.startswith(("<!doctype html", "<html")) or (head.startswith("<?xml") and "<html" in head):
+        raise InputError(f"{name}: an HTML page, not article text; save the article's text alone "
+                         "(a browser's reader view, or a text extractor such as trafilatura)")
 
 
 def _binary_or_utf16(data: bytes, name: str) -> InputError:
@@ -340,12 +383,15 @@ def _segmenter():
 MAX_SPLIT_CHARS = 5000
 
 
-def _split_line(line: str) -> list[str]:
+def _split_line(line: str) -> Iterator[str]:
+    """The sentences of one line, a piece at a time (see :func:`_chunks`)."""
     if not _MAYBE_SEVERAL.search(line):
-        return [line]
-    if len(line) > MAX_SPLIT_CHARS:
-        return [part for chunk in _chunks(line) for part in _split_chunk(chunk)]
-    return _split_chunk(line)
+        yield line
+    elif len(line) > MAX_SPLIT_CHARS:
+        for chunk in _chunks(line):
+            yield from _split_chunk(chunk)
+    else:
+        yield from _split_chunk(line)
 
 
 def _split_chunk(text: str) -> list[str]:
@@ -402,19 +448,34 @@ def _in_line(line: str, sentences: list[str]) -> list[str]:
     return found
 
 
+# Unicode's format characters (category Cf, as of Unicode 15): zero-width spaces and joiners, soft
+# hyphens, byte-order marks, bidirectional marks. They are invisible, yet to the model "Ser\u200bbia" is
+# not Serbia, and a byte-order mark after a full stop hides the sentence end.
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+
+
 def split_sentences(text: str) -> list[Segment]:
     """Split article text into indexed segments, furniture marked (see module doc)."""
-    segments: list[Segment] = []
+    return list(_segments(text))
+
+
+def _segments(text: str) -> Iterator[Segment]:
+    """The segments of ``text`` one at a time, so that a caller may stop early."""
+    index = 0
     for raw in text.splitlines():
-        line = " ".join(raw.split())
+        line = " ".join(_INVISIBLE.sub("", raw).split())
         if not line:
             continue
         kind = furniture_kind(line)
-        pieces = [line] if kind else _split_line(line)
+        pieces = (line,) if kind else _split_line(line)
         for piece in pieces:
             piece_kind = kind if kind or piece == line else furniture_kind(piece)
-            segments.append(Segment(len(segments), piece, piece_kind))
-    return segments
+            yield Segment(index, piece, piece_kind)
+            index += 1
 
 
 # --- page furniture ----------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from stance.encoders import make_encoder
 from stance.errors import LabelFormatError
+from stance.fileio import writes_that_land_together
 
 __all__ = ["TrainingRun", "train"]
 
@@ -133,7 +134,7 @@ def train(
     given_encoder = [] if encoder_path is None or str(encoder_path) in ("static", "mpnet") else [encoder_path]
     refuse_holding(out, "--out", [*label_paths, *articles, *given_encoder])
     if report_dir is not None:
-        check_report_folder(report_dir, label_paths)
+        check_report_folder(report_dir, label_paths, model_dir=out)
     labels = _read_labels(label_paths, articles)
     targets = label_targets(labels)
     problem = training_problem(labels, targets)
@@ -151,34 +152,35 @@ def train(
         scored, _, items, articles, _, y = scored_sentences(labels, targets)
         model.fit(items, y, groups=articles)
 
-    data_sha = labels_sha256(labels)
-    headline = {t: round(report.headline(t)["macro_f1"], 4) for t in targets}
-    saved = model.save(
-        out,
-        labels_sha256=data_sha,
-        label_files=[str(p) for p in label_paths],
-        n_sentences=len(scored),
-        by_origin={o: list(scored["origin"]).count(o) for o in sorted(set(scored["origin"]))},
-        cv_macro_f1=headline,
-    )
-    from stance.persist import prepare_onnx, read_metadata
+    with writes_that_land_together("the model and its report"):  # each names the other
+        data_sha = labels_sha256(labels)
+        headline = {t: round(report.headline(t)["macro_f1"], 4) for t in targets}
+        saved = model.save(
+            out,
+            labels_sha256=data_sha,
+            label_files=[str(p) for p in label_paths],
+            n_sentences=len(scored),
+            by_origin={o: list(scored["origin"]).count(o) for o in sorted(set(scored["origin"]))},
+            cv_macro_f1=headline,
+        )
+        from stance.persist import prepare_onnx, read_metadata
 
-    meta = read_metadata(saved)
-    prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
-    name = run_name(encoder_path, fine_tune, renamed_copies)
-    report.provenance = {
-        "run": name,
-        "command": command,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "label_files": [str(p) for p in label_paths],
-        "labels_sha256": data_sha,
-        **report.provenance,
-        "encoder_sha256": meta["encoder"]["sha256"],
-        "model_folder": str(saved),
-        "model_head_sha256": meta["head"]["sha256"],
-        "final_model_params": model.best_params_,
-        "versions": {k: v for k, v in package_versions().items() if v},
-        "machine": machine_description(),
-    }
-    written = report.write(report_dir) if report_dir is not None else None
-    return TrainingRun(model_path=saved, report_path=written, report=report)
+        meta = read_metadata(saved)
+        prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
+        name = run_name(encoder_path, fine_tune, renamed_copies)
+        report.provenance = {
+            "run": name,
+            "command": command,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "label_files": [str(p) for p in label_paths],
+            "labels_sha256": data_sha,
+            **report.provenance,
+            "encoder_sha256": meta["encoder"]["sha256"],
+            "model_folder": str(saved),
+            "model_head_sha256": meta["head"]["sha256"],
+            "final_model_params": model.best_params_,
+            "versions": {k: v for k, v in package_versions().items() if v},
+            "machine": machine_description(),
+        }
+        written = report.write(report_dir) if report_dir is not None else None
+        return TrainingRun(model_path=saved, report_path=written, report=report)

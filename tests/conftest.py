@@ -156,8 +156,13 @@ def make_scores(article: str, date: str | None, nets: dict, *, source: str | Non
                          source=source, content_sha256=hashlib.sha256(article.encode()).hexdigest())
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(items):
-    """Every test of a ``tests/test_hostile_*.py`` file is marked ``hostile``, so that `pytest -m hostile` runs them all."""
+    """Mark every test of a ``tests/test_hostile_*.py`` file ``hostile`` (`pytest -m hostile` runs them all),
+    and every test that uses ``trained`` ``integration``: it trains the real model, minutes that a quick
+    ``-m "not integration"`` run must not spend."""
     for item in items:
         if item.path.name.startswith("test_hostile_"):
             item.add_marker(pytest.mark.hostile)
+        if "trained" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)

@@ -547,9 +547,12 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     one = run_stance("score", first, "--output", out, "--model", trained["model"], "--quiet")
     assert one.returncode == 0, one.stderr
     assert one.stdout == "" and "wrote 40 articles" in one.stderr
+    single = run_stance("score", REPO / "seeds" / "000_abad3842fbdbf470.txt", "--output", tmp_path / "single",
+                        "--model", trained["model"], "--quiet")
+    assert single.returncode == 0 and single.stdout == "", single.stderr  # one article too: stdout is for --json
     assert len(list(out.glob("part-*.parquet"))) == 1
     two = run_stance("score", both, "--output", out, "--model", trained["model"], "--quiet")
-    assert "resuming: 40 articles" in two.stderr and "wrote 30 articles" in two.stderr
+    assert "holds 40 articles; those given again with the same text are skipped" in two.stderr and "wrote 30 articles" in two.stderr
     frame = pd.read_parquet(out)
     assert sorted(frame["article"]) == sorted(r["id"] for r in rows) and frame["article"].is_unique
     summary = json.loads(frame.set_index("article").loc["a3", "summary"])

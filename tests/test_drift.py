@@ -95,6 +95,14 @@ def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_tha
         ("Headline\nSeptember 14th, 2023\nBody.", "2023-09-14"),
         # a decade is not a date (dateparser alone reads this line as today)
         ("Rearmament\nThree decades after the wars of the 1990s, neighbours worry.\nBody.", None),
+        # a Serbian dateline, which dateparser's search passes over
+        ("Beograd, 5. maj 2024.\nSrbija.", "2024-05-05"),
+        ("05. мај 2024. године\nСрбија.", "2024-05-05"),
+        # slashed: taken only when day and month cannot swap; an ambiguous one is passed over
+        ("Headline\nPosted 13/04/2025\nBody.", "2025-04-13"),
+        ("Headline\nPosted 04/13/2025\nBody.", "2025-04-13"),
+        ("Headline\nPosted 03/04/2025\nBody.", None),
+        ("Headline\nPosted 03/04/2025 | May 28, 2025\nBody.", "2025-05-28"),
     ],
 )
 def test_date_in_text(text, expected):
@@ -108,15 +116,23 @@ def test_date_deep_in_the_body_is_not_a_publication_date():
 
 @pytest.mark.parametrize("value, expected", [("2025-11-04", "2025-11-04"), ("29.05.2025", "2025-05-29"),
                                              ("May 28, 2025", "2025-05-28"), ("03.02.2024", "2024-02-03"), ("", None), (None, None),
-                                             (Date(2025, 1, 2), "2025-01-02")])
+                                             (Date(2025, 1, 2), "2025-01-02"), ("5. maj 2024.", "2024-05-05"),
+                                             ("13/04/2025", "2025-04-13"), ("04/04/2025", "2025-04-04"),
+                                             # a written date takes the range an ISO one does, not a dateline's
+                                             ("May 28, 1850", "1850-05-28"), ("05.05.2030", "2030-05-05")])
 def test_parse_date_accepts(value, expected):
     assert parse_date(value) == expected
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2025-13-01", "May 2025", "31.02.2025", "31.02.2025 10:00", "soon"])
+@pytest.mark.parametrize("value", ["yesterday", "2025-13-01", "May 2025", "31.02.2025", "31.02.2025 10:00", "soon", "31/31/2025"])
 def test_parse_date_refuses(value):
     with pytest.raises(ValueError, match="not a date"):
         parse_date(value)
+
+
+def test_a_slashed_date_whose_day_and_month_could_swap_is_refused_in_a_column():
+    with pytest.raises(ValueError, match="'03/04/2025' may be day or month first; write it as YYYY-MM-DD"):
+        parse_date("03/04/2025")
 
 
 # --- corpora -------------------------------------------------------------------
@@ -257,12 +273,24 @@ def test_change_points_are_those_of_the_plain_pelt_search_of_ruptures():
         levels = np.repeat(rng.normal(0, 0.5, 4), n // 4 + 1)[:n] if trial % 2 else np.zeros(n)
         values = np.clip(levels + rng.normal(0, 0.25, n), -1, 1).round(2)
         diffs = np.diff(values)
-        sigma = 1.4826 * np.median(np.abs(diffs - np.median(diffs))) / math.sqrt(2)
+        sigma = max(1.4826 * np.median(np.abs(diffs - np.median(diffs))), np.std(diffs) / 4) / math.sqrt(2)
         pelt = ruptures.Pelt(model="l2", min_size=CHANGE_MIN_SIZE, jump=1).fit(values.reshape(-1, 1))
         expected = [b for b in pelt.predict(pen=CHANGE_PENALTY * sigma**2 * math.log(n)) if b < n]
         assert change_points(values) == expected, (trial, n)
         found += len(expected)
     assert found > 5  # series with levels do have change points to agree on
+
+
+def test_articles_that_mostly_tie_have_no_change_point_at_every_step():
+    """Most nets equal to a millionth (a confident model): the robust noise estimate falls to 0."""
+    from stance.drift import change_points
+
+    rng = np.random.default_rng(5)
+    ties = np.full(40, 0.125) + 1e-6 * rng.random(40)
+    ties[::7] = 0.5  # a few articles of another net, scattered: no level changes
+    assert change_points(ties) == []
+    level = np.full(40, 0.125) + 1e-6 * rng.random(40)
+    assert change_points(np.r_[level[:20], level[20:] + 0.4]) == [20]  # a real change among ties is still found
 
 
 def test_a_flat_series_has_no_shift_and_no_change_point():
@@ -282,6 +310,15 @@ def test_empty_periods_are_listed_and_undated_articles_counted():
     assert data["undated"] == 1 and data["undated_articles"] == ["nodate"]
     assert data["periods"][3]["start"] == "2025-04-01"
     assert set(data) >= {"by", "undated", "periods", "change_points"}
+
+
+def test_an_id_or_source_with_a_line_break_stays_on_its_line_in_the_drift_table():
+    scores = [make_scores("jan", "2025-01-10", {"russia": 0.2, "eu": 0.0}, source="wire\ncopy"),
+              make_scores("new\nline", None, {"russia": 0.9, "eu": 0.9})]
+    lines = measure_drift(scores, "month").to_text(evidence=True).splitlines()
+    assert "undated (1): new\\x0aline" in lines
+    assert any(line.startswith("wire\\x0acopy ") for line in lines)
+    assert not any(line in ("line", "copy") or line.startswith(("line", "copy ")) for line in lines)
 
 
 def test_net_is_article_weighted_and_sources_are_broken_down():

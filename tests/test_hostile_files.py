@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 import joblib
 import pytest
@@ -369,3 +370,33 @@ def test_distill_from_a_model_whose_fine_tuned_encoder_names_no_path_is_one_line
     (source / "stance.json").write_text(json.dumps(meta), encoding="utf-8")
     line = one_error_line(run_stance("distill", "--out", tmp_path / "static", "--source", source, timeout=120))
     assert "its fine-tuned encoder has no path or SHA-256; retrain" in line and not (tmp_path / "static").exists()
+
+
+def test_a_stop_asked_for_while_a_model_and_its_report_are_written_lets_both_land(capfd):
+    """A Ctrl-C or SIGTERM between the model and its report would leave one beside the other's old self."""
+    import signal
+
+    from stance.fileio import writes_that_land_together
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as the command line has them
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        done = []
+        with writes_that_land_together("the model and its report"):
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)  # a second stop, ignored as after any first
+            done.append("model")
+            done.append("report")
+        assert done == ["model", "report"]
+        assert capfd.readouterr().err == "stopping: finishing the model and its report first, so that they stay together\n"
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler and signal.getsignal(signal.SIGTERM) is stop
+        with pytest.raises(KeyboardInterrupt):  # outside, Ctrl-C stops as before
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -156,11 +156,11 @@ def test_a_long_line_reaches_the_splitter_in_bounded_pieces_cut_at_sentence_ends
     recorder = _RecordingSegmenter()
     monkeypatch.setattr(segment, "_segmenter", lambda: recorder)
     short = _long_line(bound - 500)
-    segment._split_line(short)
+    list(segment._split_line(short))
     assert recorder.texts == [short]  # a line within the bound is handed over whole, as before
     recorder.texts.clear()
     line = _long_line(2**20)
-    pieces = segment._split_line(line)
+    pieces = list(segment._split_line(line))
     assert max(map(len, recorder.texts)) <= bound
     assert "".join(recorder.texts) == line and " ".join(pieces) == line
     assert all(text.endswith((". ", "? ", "! ")) for text in recorder.texts[:-1])
@@ -317,6 +317,17 @@ def test_a_bad_row_late_in_a_table_keeps_the_work_before_it(tmp_path, isolated_h
         f"a{i}" for i in range(70))
 
 
+@pytest.mark.integration
+def test_one_article_of_too_many_sentences_is_refused_in_one_line_with_nothing_stopped(tmp_path, isolated_home, trained):
+    from stance.segment import MAX_ARTICLE_SENTENCES
+
+    article = tmp_path / "dump.txt"
+    article.write_text("Serbia buys gas.\n" * (MAX_ARTICLE_SENTENCES + 50_000), encoding="utf-8")  # 4 MB, within the size limit
+    line = one_error_line(_run("score", article, "--model", trained["model"]))
+    assert line == (f"error: dump: more than {MAX_ARTICLE_SENTENCES:,} sentences, the most one article may have; "
+                    "split it into several articles (a table with one row per article)")
+
+
 # --- nothing from an article acts on the terminal -----------------------------------------
 
 HOSTILE = "Serbia buys gas.\x1b]0;pwned\x07 Vucic met Putin.\nRussia \x1b]52;c;cm0gLXJmIH4=\x07 says no. \x9b31mEU\x1b[2J agrees.\n"
@@ -441,6 +452,37 @@ def test_a_line_separator_inside_a_labeled_sentence_keeps_the_row_whole(tmp_path
     assert json.loads(result.stdout)["articles"]["a"]["russia"] == {"favor": 1}
 
 
+def test_labels_stats_counts_a_seed_article_as_seed_when_its_file_states_no_origin(tmp_path, isolated_home):
+    """Rows from `stance label` state no origin; stats, like training, reads it beside the articles."""
+    rows = [json.loads(line) for line in (REPO / "labels" / "seeds.jsonl").read_text("utf-8").splitlines()[:12]]
+    labels = tmp_path / "mine.jsonl"
+    labels.write_text("".join(json.dumps({k: v for k, v in r.items() if k != "origin"}) + "\n" for r in rows), "utf-8")
+    by_default = _run("labels", "stats", labels, "--json")  # run in the repository, beside seeds/
+    assert by_default.returncode == 0, by_default.stderr
+    scored = json.loads(by_default.stdout)["sentences"]
+    assert scored > 5 and json.loads(by_default.stdout)["origins"] == {"seed": scored}
+    (tmp_path / "none").mkdir()
+    elsewhere = _run("labels", "stats", labels, "--json", "--articles", tmp_path / "none")
+    assert json.loads(elsewhere.stdout)["origins"] == {"written": scored}
+
+
+def test_an_article_whose_rows_state_two_origins_is_refused(tmp_path, isolated_home):
+    """Its seed rows were scored leaving it out while its written rows trained on it in another fold."""
+    from stance.errors import LabelFormatError
+    from stance.schema import load_labels
+
+    rows = [json.loads(line) for line in (REPO / "labels" / "seeds.jsonl").read_text("utf-8").splitlines()[:12]]
+    for row in rows[5:8]:
+        row["origin"] = "written"  # as `stance labels merge` keeps each file's stated origin
+    labels = tmp_path / "merged.jsonl"
+    labels.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
+    with pytest.raises(LabelFormatError, match=r"merged.jsonl:6: article 000_abad3842fbdbf470 is written here and "
+                                               r"seed at .*merged.jsonl:1; an article has one origin"):
+        load_labels([labels], articles=[REPO / "seeds"])
+    assert "an article has one origin" in one_error_line(_run("train", "--labels", labels, "--out", tmp_path / "m"))
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("codec, named", [("utf-16", "UTF-16"), ("utf-16-le", "UTF-16LE"), ("utf-32", "UTF-32")])
 def test_a_label_file_in_utf16_or_utf32_is_named_with_how_to_convert_it(tmp_path, isolated_home, codec, named):
     """Notepad and PowerShell save UTF-16; calling such a file binary sends the user looking for the wrong fault."""
@@ -457,3 +499,57 @@ def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, i
     table.write_text('id,text\na1,"Serbia signs a gas deal with Moscow."\n', encoding="utf-8")
     line = one_error_line(_run("score", table, tmp_path / "." / "t.csv"))  # no model here: the check comes first
     assert "is given more than once; give each file or folder once" in line
+
+
+@pytest.mark.parametrize("content, says", [
+    ("<!DOCTYPE html>\n<html><head><script>var s = 'Serbia loves Russia';</script></head></html>\n", "an HTML page"),
+    ("\ufeff  <html lang=\"sr\"><body><p>Serbia buys gas.</p></body></html>\n", "an HTML page"),
+    ("%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n", "a PDF file"),
+])
+def test_a_saved_web_page_or_pdf_is_refused_not_scored_as_sentences(tmp_path, content, says):
+    from stance.errors import InputError
+    from stance.segment import read_article
+
+    path = tmp_path / "article.txt"
+    path.write_text(content, "utf-8")
+    with pytest.raises(InputError, match=f"^{tmp_path}/article.txt: {says}, not"):
+        read_article(path)
+    path.write_text("# Serbia\n\nVucic said <b>no</b> to sanctions on Russia.\n", "utf-8")  # Markdown with a tag is text
+    assert [s.text for s in read_article(path).sentences] == ["# Serbia", "Vucic said <b>no</b> to sanctions on Russia."]
+
+
+def _closed(fd: int, *args) -> subprocess.CompletedProcess:
+    """``stance ARGS`` started with file descriptor ``fd`` closed (a shell's ``<&-`` or ``>&-``)."""
+    script = f"import os, sys; os.close({fd}); os.execv(sys.argv[1], sys.argv[1:])"
+    streams = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE}
+    if fd == 1:
+        streams.pop("stdout")
+    return subprocess.run([sys.executable, "-c", script, stance_script(), *map(str, args)], stderr=subprocess.PIPE,
+                          text=True, timeout=TIMEOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=REPO, **streams)
+
+
+def test_a_closed_stdin_or_stdout_is_one_line_not_a_traceback_nor_lost_scores(tmp_path, isolated_home):
+    article = REPO / "seeds" / "000_abad3842fbdbf470.txt"
+    no_stdin = _closed(0, "score", "-", "--model", tmp_path / "no-model")  # refused before the model is looked for
+    assert no_stdin.returncode == 1 and no_stdin.stderr.startswith("error: stdin is closed; pipe an article in")
+    no_stdout = _closed(1, "score", article, "--model", tmp_path / "no-model")  # the scores would vanish: exit 0 before
+    assert no_stdout.returncode == 1 and no_stdout.stderr == (
+        "error: standard output is closed; redirect it to a file, or to /dev/null to discard what the command prints\n")
+    kept = _run("score", "-", "--output", tmp_path / "out", stdin="Serbia buys gas.\n")  # it could be recorded later
+    assert kept.returncode == 1 and "an article from stdin has no id to write it under" in kept.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_file_late_in_a_folder_is_refused_before_the_first_article_is_given(tmp_path):
+    """Before, every article before it was scored (seconds each), then the run stopped at it."""
+    from stance.corpus import read_documents
+    from stance.errors import InputError
+
+    for i in range(50):
+        (tmp_path / f"a{i:02d}.txt").write_text(f"Serbia welcomed EU talks, item {i}.\n", "utf-8")
+    (tmp_path / "zz.txt").write_bytes(b"Srbija \xe8e\n")  # Latin-2, not UTF-8
+    documents = read_documents([tmp_path])
+    with pytest.raises(InputError, match=r"zz.txt: not UTF-8 \(byte 7\)"):
+        next(documents)
+    (tmp_path / "zz.txt").write_text("Srbija će.\n", "utf-8")
+    assert len(list(read_documents([tmp_path]))) == 51

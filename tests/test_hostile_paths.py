@@ -878,6 +878,17 @@ def test_a_model_folder_may_hold_its_report_folder_and_nothing_else(tmp_path, is
     assert (out / "report" / "notes.md").read_text() == "the user's\n"
 
 
+def test_a_report_folder_may_hold_the_model_folder_of_its_run(tmp_path, isolated_home, corpus):
+    """--out inside a new --report-dir was refused after training, and every run after it before."""
+    report = tmp_path / "run"
+    for _ in range(2):
+        result = _train(corpus, tmp_path, "--out", report / "model", "--report-dir", report)
+        assert result.returncode == 0, result.stderr
+        assert (report / "model" / "stance.json").is_file() and (report / "metrics.json").is_file()
+    metrics = json.loads((report / "metrics.json").read_text("utf-8"))
+    assert metrics["provenance"]["model_folder"] == str(report / "model")
+
+
 def test_an_output_folder_that_is_a_dangling_link_or_a_fifo_is_named_as_such(tmp_path, isolated_home, corpus):
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     os.mkfifo(tmp_path / "pipe")

@@ -252,7 +252,7 @@ def test_rounding_just_past_a_range_is_no_error(tmp_path, isolated_home):
     from stance.results import check_results
 
     folder = _results(tmp_path / "r")
-    _bad_cells(folder, _change_sentence(lambda s: s["russia"]["proba"].update(favor=1.0000001)))
+    _bad_cells(folder, _change_sentence(lambda s: s["russia"].update(proba={"favor": 1.0000001, "against": 0.0, "none": 0.0})))
     assert check_results(folder) == "m1"
 
 
@@ -335,6 +335,11 @@ def test_a_summary_its_sentences_do_not_add_up_to_is_refused_and_a_label_outside
     misspelt.sentences[0]["russia"]["label"] = "Favor"
     with pytest.raises(StanceError, match="has label 'Favor' for 'russia', not one of favor, against, none"):
         store.record([misspelt])
+    inflated = make_scores("d", "2025-01-01", {"russia": 0.0, "eu": 0.0})
+    for sentence in inflated.sentences:  # the net stays 0, and the counts stay what the labels say
+        sentence["russia"]["proba"] = {"favor": 0.9, "against": 0.9, "none": 0.9}
+    with pytest.raises(StanceError, match="has probabilities for 'russia' that add up to 2.7, not 1"):
+        store.record([inflated])
     assert store.articles() == []
 
 

@@ -204,7 +204,13 @@ def _run(args, env, cwd):
         pytest.fail(f"stance {' '.join(map(str, args))} did not end within {TIMEOUT} s")
 
 
-@pytest.mark.parametrize(("case", "code", "build"), CASES, ids=[c[0] for c in CASES])
+def _param(case, code, build):
+    """A case as a test parameter; one that needs the trained model is an integration test (it trains for minutes)."""
+    consts = [c for const in build.__code__.co_consts for c in (const if isinstance(const, tuple) else (const,))]
+    return pytest.param(case, code, build, id=case, marks=[pytest.mark.integration] if "{model}" in consts else [])
+
+
+@pytest.mark.parametrize(("case", "code", "build"), [_param(*c) for c in CASES])
 def test_hostile_input_ends_in_one_line(case, code, build, tmp_path, hostile_home, request):
     built = build(tmp_path)
     args, extra = built if isinstance(built, tuple) else (built, {})

@@ -229,6 +229,14 @@ def test_check_and_stats(tmp_path):
     stats = label_stats([good])
     assert stats["targets"]["russia"]["favor"] == 12 and stats["furniture"] == 6
     assert stats["articles"]["art0"]["sentences"] == 6 and stats["origins"] == {"written": 36}
+    # sound one by one, refused together: check says what training would
+    articles = [good.parent]
+    shutil.copy(good, tmp_path / "copy.jsonl")
+    assert check_labels([good], articles) == [] and check_labels([tmp_path / "copy.jsonl"], articles) == []
+    problems = check_labels([good, tmp_path / "copy.jsonl"], articles)
+    assert len(problems) == 1 and "copy.jsonl:1: duplicate label for article art0 sentence 0" in problems[0]
+    problems = check_labels([good, tmp_path / "c" / "." / good.name], articles)
+    assert len(problems) == 1 and "is given more than once" in problems[0]
 
 
 def _tmux(*args):

@@ -6,6 +6,7 @@ Chromium comes from Debian (``make test`` installs it); Playwright drives it.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 from pathlib import Path
@@ -236,3 +237,25 @@ def test_the_demo_drift_page_shows_the_evidence_of_json(browser, trained, tmp_pa
                 shown = [" ".join(t.split("“", 1)[1].removesuffix("”").split()) for t in texts]
                 assert shown == [" ".join(i["text"].split()) for i in period[target]["evidence"][side]]
     assert p.problems == []
+
+
+@pytest.mark.parametrize("tamper, says", [
+    (lambda rows: rows[:5], "seed_loao: 5 predictions for 94 sentences"),
+    (lambda rows: rows + rows[:1], "seed_loao: a sentence is predicted twice"),
+    (lambda rows: [dict(r, russia=dict(r["russia"], predicted="none")) if i == 0 else r for i, r in enumerate(rows)],
+     "the russia confusion matrix is"),
+])
+def test_predictions_that_are_not_the_sentences_behind_the_metrics_are_refused(tmp_path, tamper, says):
+    """The page lists sentences under the counts of metrics.json: the two files must be of one run."""
+    from stance.errors import InputError
+    from stance.report import evaluation_page
+
+    shipped = REPO / "experiments" / "minilm-logreg"
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(shipped / "metrics.json", run / "metrics.json")
+    rows = [json.loads(line) for line in (shipped / "predictions.jsonl").read_text("utf-8").splitlines()]
+    assert rows[0]["plan"] == "seed_loao" and rows[0]["russia"]["predicted"] != "none"
+    (run / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tamper(rows)), "utf-8")
+    with pytest.raises(InputError, match=f"predictions.jsonl and metrics.json disagree .*{re.escape(says)}"):
+        evaluation_page(run)

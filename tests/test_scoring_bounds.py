@@ -49,8 +49,25 @@ def test_an_article_is_scored_a_chunk_at_a_time(model, monkeypatch):
 
 
 def test_an_article_of_too_many_sentences_is_refused_before_it_is_encoded(model, monkeypatch):
-    monkeypatch.setattr(scoring, "MAX_ARTICLE_SENTENCES", 5)
+    from stance import segment
+
+    monkeypatch.setattr(segment, "MAX_ARTICLE_SENTENCES", 5)
     monkeypatch.setattr(StanceClassifier, "predict_proba", lambda *a: pytest.fail("encoded"))
-    article = Article.from_text("\n".join(["x"] * 6), "many")
+    article = Article("many", tuple(segment.Segment(i, "x") for i in range(6)))  # built, not split
     with pytest.raises(InputError, match=r"^many: 6 sentences, more than the 5 one article may have; split it"):
         scoring.score_articles(model, [article])
+
+
+def test_splitting_stops_at_the_first_sentence_over_the_limit(monkeypatch):
+    """A text of millions of sentences is refused after the limit's worth of splitting, not all of it."""
+    from stance import segment
+
+    monkeypatch.setattr(segment, "MAX_ARTICLE_SENTENCES", 5)
+    seen = []
+    kind = segment.furniture_kind
+    monkeypatch.setattr(segment, "furniture_kind", lambda line: seen.append(line) or kind(line))
+    text = "Serbia buys gas. Russia sells it. " * 3 + "\n" + "\n".join(f"Line {i} of many." for i in range(10_000))
+    with pytest.raises(InputError, match=r"^long: more than 5 sentences, the most one article may have; split it"):
+        Article.from_text(text, "long")
+    assert len(seen) <= 12  # the first line's pieces and the lines up to the sixth sentence
+    assert len(Article.from_text("\n".join(["Serbia buys gas."] * 5), "five").segments) == 5

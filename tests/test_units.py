@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_lines_split_exactly_as_pysbd_splits_them():
     lines += [" ".join(raw.split()) for p in sorted((REPO / "seeds").glob("*.txt")) for raw in p.read_text("utf-8").splitlines()]
     for line in filter(None, lines):
         expected = [part.strip() for part in _segmenter().segment(line) if part.strip()]
-        assert _split_line(line) == expected, line
+        assert list(_split_line(line)) == expected, line
 
 
 @pytest.mark.parametrize(
@@ -438,6 +439,12 @@ def test_evaluation_is_grouped_and_beats_majority(tmp_path, hashing_encoder):
             gain = result["targets"][target]["gain_over_tfidf"]["macro_f1"]
             assert gain == pytest.approx(again["macro_f1"] - classification_metrics(
                 [m["gold"] for m in mine], [m["baselines"]["tfidf"] for m in mine], n_bootstrap=0)["macro_f1"])
+    # a later run without seed articles, into the same folder: no figure of the earlier run is left there
+    (folder / "notes.md").write_text("the user's\n")
+    written_only = evaluate(load_labels([written]), StanceClassifier(encoder=hashing_encoder), n_bootstrap=10)
+    written_only.write(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["confusion_written_cv.png", "metrics.json", "notes.md",
+                                                        "predictions.jsonl", "report.html", "report.md"]
 
 
 # --- scoring ---------------------------------------------------------------------
@@ -517,3 +524,43 @@ def test_a_date_the_index_marks_as_inferred_is_recorded_as_inferred_not_as_a_col
     assert {d.id for d in documents if d.date_source == "inferred"} == {i for i, r in index.items() if r["date_source"] == "inferred"}
     assert {d.date_source for d in documents} == {"column", "inferred"}
     assert all(d.date == index[d.id]["date"] for d in documents)
+
+
+def test_an_article_index_that_repeats_an_id_misspells_a_date_source_or_names_no_file_is_told(tmp_path):
+    """Before, the last line of a repeated id won, a misspelt date source was a column fact, and a mistyped id
+    silently left its article undated."""
+    from stance.corpus import read_documents
+    from stance.errors import InputError, StanceWarning
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a1.txt").write_text("Serbia buys Russian gas.\n", "utf-8")
+    index = folder / "articles.jsonl"
+    for lines, says in (
+        (['{"id": "a1", "date": "2024-01-01"}', '{"id": "a1", "date": "2025-01-01"}'],
+         "articles.jsonl:2: id 'a1' is listed twice (first on line 1); keep one line per article"),
+        (['{"id": "a1", "date": "2024-01-01", "date_source": "guess"}'],
+         "articles.jsonl:1: date_source 'guess' is none of column, option, text, inferred"),
+    ):
+        index.write_text("\n".join(lines) + "\n", "utf-8")
+        with pytest.raises(InputError, match=re.escape(says)):
+            list(read_documents([folder]))
+    index.write_text('{"id": "a1", "date": "2024-01-01"}\n{"id": "A1", "date": "2025-01-01"}\n', "utf-8")
+    with pytest.warns(StanceWarning, match=r"1 id\(s\) name no .txt article in its folder \(A1\)"):
+        documents = list(read_documents([folder]))
+    assert [(d.id, d.date) for d in documents] == [("a1", "2024-01-01")]
+
+
+def test_invisible_format_characters_are_removed_so_a_text_reads_as_it_looks():
+    """A zero-width space inside "Serbia" or a byte-order mark after a full stop changed the scores of text
+    that looks the same."""
+    import unicodedata
+
+    from stance.segment import _INVISIBLE, split_sentences
+
+    clean = "Serbia rejected the talks. Vucic met Putin in Moscow.\nThe EU replied."
+    hidden = "Ser\u200bbia re\u00adjected the talks.\ufeff Vu\u2060cic met Putin in Mos\u200dcow.\n\u200b\nThe \u200eEU replied."
+    assert [s.text for s in split_sentences(hidden)] == [s.text for s in split_sentences(clean)]
+    every_cf = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    assert all(_INVISIBLE.fullmatch(c) for c in every_cf)  # of this Python's Unicode, whichever it is
+    assert not any(_INVISIBLE.fullmatch(c) for c in " \u00a0\u2028Sсš€")  # visible text and real spaces stay

@@ -55,7 +55,8 @@ def weights_sha256(folder: str | Path) -> str:
     """SHA-256 of a sentence-transformers folder's weights (cached per file state)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ModelIntegrityError(f"{folder}: no such encoder folder; give a sentence-transformers model directory")
+        what = "is not a folder" if folder.exists() else "no such encoder folder"
+        raise ModelIntegrityError(f"{folder}: {what}; give a sentence-transformers model directory")
     for name in _WEIGHT_FILES:
         path = folder / name
         if path.is_file():

@@ -20,8 +20,9 @@ function svg(tag, attrs, ...children) { return build(document.createElementNS(SV
 
 function fmt(x, digits, signed) {
   if (x === null || x === undefined) return "–";
-  const s = Number(x).toFixed(digits);
-  return signed && x >= 0 ? "+" + s : s;
+  let s = Number(x).toFixed(digits);
+  if (Number(s) === 0) s = (0).toFixed(digits);  // no "-0.000": as the command line writes it
+  return signed && !s.startsWith("-") ? "+" + s : s;
 }
 function pct(x) { return x === null || x === undefined ? "–" : Math.round(x * 100) + "%"; }
 function safeUrl(url) {

@@ -88,7 +88,7 @@ function periodTable() {
                      onclick: () => setState({period: p.period})},
       el("td", {}, p.period), el("td", {}, p.n_articles), el("td", {}, p.n_sentences),
       el("td", {className: "net"}, fmt(s.net, 3, true), s.shift ? el("span", {className: "shift", title: "shift"}, " *") : null),
-      el("td", {}, s.net === null ? "" : "[" + fmt(s.low, 2, true) + ", " + fmt(s.high, 2, true) + "]"),
+      el("td", {}, s.net === null ? "" : "[" + fmt(s.low, 3, true) + ", " + fmt(s.high, 3, true) + "]"),
       el("td", {}, s.p_value === null || s.p_value === undefined ? "" : fmt(s.p_value, 3)),
       el("td", {}, pct(s.favor_share)), el("td", {}, pct(s.against_share)));
   });
@@ -127,7 +127,7 @@ function evidence() {
   }
   const out = [
     el("h2", {id: "evidence-title"}, "Evidence: " + period.period + " · " + name + " · " + where),
-    el("p", {}, "Net ", el("b", {className: "net"}, fmt(s.net, 3, true)), " [" + fmt(s.low, 2, true) + ", " + fmt(s.high, 2, true) + "] over ",
+    el("p", {}, "Net ", el("b", {className: "net"}, fmt(s.net, 3, true)), " [" + fmt(s.low, 3, true) + ", " + fmt(s.high, 3, true) + "] over ",
        period.n_articles + " articles and " + period.n_sentences + " sentences. Each list holds the strongest sentence of each of the top articles on that side (one per article), by the model's probability."),
     el("div", {className: "columns"},
       el("section", {id: "favor"}, el("h3", {}, "Toward favor (P(favor))"), items(s.evidence.favor, "favor")),
@@ -159,7 +159,7 @@ function sourcesTable() {
         el("td", {}, n), el("td", {}, DATA.sources[n].n_articles),
         DATA.targets.flatMap((t) => {
           const o = DATA.sources[n].overall[t];
-          return [el("td", {}, fmt(o.net, 3, true)), el("td", {}, "[" + fmt(o.low, 2, true) + ", " + fmt(o.high, 2, true) + "]")];
+          return [el("td", {}, fmt(o.net, 3, true)), el("td", {}, "[" + fmt(o.low, 3, true) + ", " + fmt(o.high, 3, true) + "]")];
         }))))];
 }
 
