@@ -576,10 +576,11 @@ def record(
         check_results(folder)  # every part of every folder is checked before the database is touched
     with _open_store(db) as store:
         for folder in results:
+            stored: list[int] = []
             try:
-                recorded = store.record_results(folder, replace=replace)
+                recorded = store.record_results(folder, replace=replace, progress=stored.append)
             except KeyboardInterrupt:  # batches of 64 are whole transactions: what was stored stays
-                _fail(f"interrupted while recording {_shown(folder)}; the articles stored so far stay in "
+                _fail(f"interrupted while recording {_shown(folder)}; the {sum(stored)} articles stored so far stay in "
                       f"{_shown(store.path)}; run the same command again to finish (recording again replaces them)",
                       code=130)
             typer.echo(f"recorded {recorded} articles from {_shown(folder)} in {_shown(store.path)}", err=True)

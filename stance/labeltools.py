@@ -32,10 +32,12 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                load_labels([path], articles=articles)
+                labels = load_labels([path], articles=articles)
             except LabelFormatError as err:
                 problems.append(str(err))
                 sound = False
+            else:
+                problems += _stances_on_furniture(labels)
         problems += [f"{path}: {w.message}" for w in caught if "not checked" in str(w.message)]
     if sound and len(paths) > 1:
         with warnings.catch_warnings():
@@ -45,6 +47,32 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
             except LabelFormatError as err:
                 problems.append(str(err))
     return problems
+
+
+def _is_label_file(path) -> bool:
+    """Whether ``path`` is empty or opens as a label file does (a row, or a targets declaration)."""
+    from stance.fileio import parse_json
+    from stance.schema import is_targets_declaration
+
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    first = next((line for line in head.splitlines() if line.strip()), None)
+    if first is None:
+        return True
+    try:
+        row = parse_json(first)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and ("article" in row or is_targets_declaration(row))
+
+
+def _stances_on_furniture(labels) -> list[str]:
+    """A stance on a line the splitter takes for page furniture: it is never trained on, so it is lost unseen."""
+    targets = label_targets(labels)
+    return [f"{row['source']}: sentence {row['sentence']} is page furniture ({row['furniture']}), never trained on "
+            f"or scored, yet labeled {', '.join(f'{t} {row[t]}' for t in targets if row[t] in ('favor', 'against'))}; "
+            "label it none, or check the line"
+            for row in labels if row["furniture"] is not None and any(row[t] in ("favor", "against") for t in targets)]
 
 
 def _rows(paths, articles=(), annotator: str | None = None) -> tuple[list[str], list[dict]]:
@@ -214,6 +242,9 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
     if os.path.lexists(out) and not replace:
         raise LabelFormatError(f"{out} exists and would be overwritten; pass it as an input too and write a new "
                                "file, or replace it (--replace, replace=True)")
+    if os.path.isfile(out) and not _is_label_file(out):
+        raise LabelFormatError(f"{out} is no label file, and replacing it would lose what it holds; write the "
+                               "merge to a new file")
     voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
     for path in paths:
         stated = label_rows(path)

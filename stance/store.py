@@ -442,19 +442,27 @@ class HistoryStore:
         self.refused += len(refusals)
         return written
 
-    def record_results(self, path: str | Path, *, replace: bool = True) -> int:
+    def record_results(self, path: str | Path, *, replace: bool = True, progress=None) -> int:
         """Store a results folder (``stance score --output``, local or Ray); return how many articles.
 
         Each batch of 64 articles is one transaction, as with ``--record``;
         recording a folder again replaces its articles, so it is safe to repeat.
-        ``replace`` is as in :meth:`record`.
+        ``replace`` is as in :meth:`record`; ``progress``, when given, is called with
+        the number of articles of each batch once it is stored (an interrupted caller
+        can then say how many stay).
         """
         from stance.paths import given_path
         from stance.results import iter_scores
 
         path = given_path(path, "results", "give a folder `stance score --output` wrote").expanduser()
+        total = 0
         # Every article is checked before the first is stored: a row edited by hand refuses the folder whole.
-        return sum(self._store(batch, replace) for batch in iter_scores(path, strict=True))
+        for batch in iter_scores(path, strict=True):
+            stored = self._store(batch, replace)
+            total += stored
+            if progress is not None:
+                progress(stored)
+        return total
 
     # -- reading --------------------------------------------------------
 

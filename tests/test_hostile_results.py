@@ -352,3 +352,27 @@ def test_articles_scored_for_other_targets_are_refused_together(tmp_path):
     with pytest.raises(StanceError, match="the scores of article 'b' are for russia, and those of 'a' for eu, russia"):
         store.record([both, russia_only])  # else every later drift of this database stops at article b
     assert store.articles() == []
+
+
+def test_recording_stopped_midway_can_say_how_many_articles_stay(tmp_path):
+    """`stance record` stopped by Ctrl-C says how many are stored: the batches whose transaction ended."""
+    from stance.store import HistoryStore
+
+    from stance.results import ResultsFolder
+
+    folder = tmp_path / "r"
+    ResultsFolder(folder, "m1").write([make_scores(f"a{i:03d}", f"2025-01-{1 + i % 28:02d}", {"russia": 0.1, "eu": 0.0})
+                                       for i in range(150)])
+    stored = []
+
+    def stop_after_the_first(n):
+        stored.append(n)
+        raise KeyboardInterrupt
+
+    store = HistoryStore(tmp_path / "h.sqlite")
+    with pytest.raises(KeyboardInterrupt):
+        store.record_results(folder, progress=stop_after_the_first)
+    assert stored == [64] and len(store.articles()) == 64
+    sizes = []
+    assert store.record_results(folder, progress=sizes.append) == 150 and sizes == [64, 64, 22]
+    assert len(store.articles()) == 150

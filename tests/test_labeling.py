@@ -239,6 +239,17 @@ def test_check_and_stats(tmp_path):
     assert len(problems) == 1 and "is given more than once" in problems[0]
 
 
+def test_check_names_a_stance_labeled_on_page_furniture(tmp_path):
+    """Such a label is never trained on: without a word it is lost."""
+    rows = [json.loads(line) for line in (REPO / "labels" / "seeds.jsonl").read_text("utf-8").splitlines()[:5]]
+    assert rows[1]["text"].startswith("15:45, Tue, Nov 4, 2025")  # a dateline
+    rows[1]["russia"] = "favor"
+    labels = _write(tmp_path / "furn.jsonl", rows)
+    assert check_labels([labels], [REPO / "seeds"]) == [
+        f"{labels}:2: sentence 1 is page furniture (dateline), never trained on or scored, yet labeled russia favor; "
+        "label it none, or check the line"]
+
+
 def _tmux(*args):
     return subprocess.run(["tmux", *args], capture_output=True, text=True)
 
@@ -461,6 +472,11 @@ def test_merge_never_writes_over_its_inputs_nor_over_a_file_unasked(tmp_path):
     assert a.read_bytes() == before
     merge_labels([b], a, replace=True)
     assert [r["russia"] for r in _rows(a)] == ["against"]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the annotators' notes\n")
+    with pytest.raises(LabelFormatError, match="notes.txt is no label file, and replacing it would lose what it holds"):
+        merge_labels([b], notes, replace=True)  # --replace is for a label file, as --html is for a page
+    assert notes.read_text() == "the annotators' notes\n"
 
 
 def test_answered_follows_the_log_per_annotator(tmp_path):
