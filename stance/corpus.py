@@ -232,7 +232,7 @@ def _read_index(path: Path) -> dict[str, dict]:
         if str(row["id"]) in lines:
             raise InputError(f"{path}:{line_no}: id {row['id']!r} is listed twice (first on line {lines[str(row['id'])]}); "
                              "keep one line per article")
-        if row.get("date_source") not in (None, *DATE_SOURCES):
+        if _present(row.get("date_source")) not in (None, *DATE_SOURCES):  # a blank cell is no source
             raise InputError(f"{path}:{line_no}: date_source {row['date_source']!r} is none of {', '.join(DATE_SOURCES)}; "
                              "mark a date guessed from the article's events \"inferred\"")
         lines[str(row["id"])] = line_no
@@ -255,7 +255,8 @@ def _metadata(row: dict, where: str) -> dict:
     try:
         meta["date"] = parse_date(_present(row.get("date")))
     except ValueError as err:
-        raise InputError(f"{where}: date {err}; use YYYY-MM-DD") from None
+        advice = "" if "YYYY-MM-DD" in str(err) else "; use YYYY-MM-DD"
+        raise InputError(f"{where}: date {err}{advice}") from None
     for key in ("source", "title", "url"):
         value = _present(row.get(key))
         meta[key] = None if value is None else str(value).strip()

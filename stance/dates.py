@@ -83,14 +83,14 @@ def _dotted(text: str, allowed=None) -> str | None:
     return None
 
 
-# Slashed numeric dates ("03/04/2025") are day first in Serbia and month first in the United
-# States, so one whose day and month could swap is no date at all; "13/04/2025" is.
-_SLASHED = re.compile(r"(?<![\d/])(\d{1,2})\s?/\s?(\d{1,2})\s?/\s?((?:1[89]|2\d)\d\d)(?!\d)")
+# Slashed or dashed numeric dates ("03/04/2025", "03-04-2025") are day first in Serbia and month
+# first in the United States, so one whose day and month could swap is no date at all; "13/04/2025" is.
+_SLASHED = re.compile(r"(?<![\d/-])(\d{1,2})\s?([/-])\s?(\d{1,2})\s?\2\s?((?:1[89]|2\d)\d\d)(?!\d)")
 
 
 def _slash_readings(match: re.Match) -> set[Date]:
     """The dates a slashed match names, read day first and month first."""
-    first, second, year = (int(g) for g in match.groups())
+    first, second, year = int(match.group(1)), int(match.group(3)), int(match.group(4))
     readings = set()
     for day, month in ((first, second), (second, first)):
         try:
@@ -102,26 +102,32 @@ def _slash_readings(match: re.Match) -> set[Date]:
 
 # A day, a month's name and a year, day first with a dot ("5. maj 2024.", "5. May 2024"), as Serbian
 # datelines write them; dateparser's search passes over this form though its parser reads it.
-_MONTHS = ("jan", "feb", "mar", "apr", "ma[jy]", "jun", "jul", "a[uv]g", "sep", "o[ck]t", "nov", "de[cz]")
-_MONTHS_CYRILLIC = ("јан", "феб", "мар", "апр", "мај", "јун", "јул", "авг", "сеп", "окт", "нов", "дец")
+# Each month as English, Serbian Latin and Serbian Cyrillic write it, whole or cut short, in the
+# nominative or the genitive ("maj", "maja", "May", "мај", "маја"): a name such as "Novak" is none.
+_MONTH_FORMS = (
+    r"jan(?:uar[a]?|uary)?|јан(?:уар[а]?)?", r"feb(?:ruar[a]?|ruary)?|феб(?:руар[а]?)?",
+    r"mar(?:ta?|ch)?|мар(?:та?)?", r"apr(?:il[a]?)?|апр(?:ил[а]?)?", r"ma(?:ja?|y)|маја?",
+    r"jun(?:[ae])?|јун[а]?", r"jul(?:[ay])?|јул[а]?", r"a(?:vg|ug)(?:ust[a]?)?|авг(?:уст[а]?)?",
+    r"sep(?:t(?:ember|embar|embra)?)?|сеп(?:тембар|тембра)?", r"o[kc]t(?:obar|obra|ober)?|окт(?:обар|обра)?",
+    r"nov(?:ember|embar|embra)?|нов(?:ембар|ембра)?", r"de[cz](?:ember|embar|embra)?|дец(?:ембар|ембра)?",
+)
 _DAY_DOT_MONTH = re.compile(
-    r"(?<![\d.])(\d{1,2})\.\s*(" + "|".join(f"{a}|{b}" for a, b in zip(_MONTHS, _MONTHS_CYRILLIC)) + r")\w*\.?,?\s*"
+    r"(?<![\d.])(\d{1,2})\.\s*(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?,?\s*"
     r"((?:1[89]|2\d)\d\d)(?!\d)",
     re.IGNORECASE,
 )
 
 
-def _day_dot_month(text: str) -> str | None:
-    """The first valid "5. maj 2024." date in ``text``, as ``YYYY-MM-DD``."""
+def _day_dot_month(text: str, allowed=None) -> str | None:
+    """The first valid "5. maj 2024." date in ``text`` (and ``allowed``, default :func:`_plausible`), as ``YYYY-MM-DD``."""
+    allowed = allowed or _plausible
     for match in _DAY_DOT_MONTH.finditer(text):
-        name = match.group(2).lower()
-        month = next(i for i, (a, b) in enumerate(zip(_MONTHS, _MONTHS_CYRILLIC), 1)
-                     if re.fullmatch(a, name) or name == b)
+        month = next(i for i, form in enumerate(_MONTH_FORMS, 1) if re.fullmatch(form, match.group(2), re.IGNORECASE))
         try:
             value = Date(int(match.group(3)), month, int(match.group(1)))
         except ValueError:
             continue
-        if _plausible(value):
+        if allowed(value):
             return value.isoformat()
     return None
 
@@ -141,6 +147,11 @@ def _checked(value: Date) -> str:
 
 def _plausible(value: Date) -> bool:
     return 1900 <= value.year <= Date.today().year + 1 and in_range(value)
+
+
+def _is_whole(match: re.Match | None, text: str) -> bool:
+    """Whether ``match`` is all of ``text`` but a closing full stop ("5. maj 2024.")."""
+    return match is not None and not text[match.end():].strip(". ")
 
 
 class _AmbiguousDate(ValueError):
@@ -173,6 +184,8 @@ def parse_date(value: object) -> str | None:
             if dotted is None:
                 raise ValueError(text)
             day = Date.fromisoformat(dotted)
+        elif _is_whole(_DAY_DOT_MONTH.match(text), text):
+            day = Date.fromisoformat(_day_dot_month(text, in_range) or "")
         elif _SLASHED.fullmatch(text):
             readings = _slash_readings(_SLASHED.fullmatch(text))
             if len(readings) > 1:

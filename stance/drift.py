@@ -176,13 +176,14 @@ def change_points(values: np.ndarray, *, penalty: float = CHANGE_PENALTY, min_si
 def noise_scale(values: np.ndarray) -> float:
     """The article-to-article noise of a series, from its successive differences: what the penalty scales.
 
-    The median absolute deviation reads it robustly, but falls to about 0 when most articles tie (a
-    confident model; many articles all none), and then every small step would be a change. The plain
-    deviation, which the level changes themselves inflate, bounds it from below at a quarter.
+    The median absolute deviation reads it robustly, level changes aside. When most articles tie (a
+    confident model; many articles all none) it falls to about 0, below a quarter of the plain
+    deviation, and every small step would pass for a change: the plain deviation is taken then.
     """
     diffs = np.diff(values)
     robust = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs))))
-    return max(robust, float(np.std(diffs)) / 4) / math.sqrt(2)
+    plain = float(np.std(diffs))
+    return (robust if robust >= plain / 4 else plain) / math.sqrt(2)
 
 
 # --- the report --------------------------------------------------------------
@@ -307,7 +308,7 @@ def _percent(share: float) -> str:
 def _escaped(name: str) -> str:
     """An id or source on one line: a line break or other unprintable character in it shown escaped (``\\x0a``)."""
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
-                   for c in str(name))
+                   if ord(c) < 0x10000 else f"\\U{ord(c):08x}" for c in str(name))
 
 
 def _clip(text: str, width: int) -> str:

@@ -42,6 +42,10 @@ BASELINES = SYSTEMS[1:]
 # --- metrics --------------------------------------------------------------------
 
 
+#: The evaluations a report may hold, headline first: seed leave-one-article-out, written grouped k-fold.
+PLANS = ("seed_loao", "written_cv")
+
+
 def _confusion(true_idx: np.ndarray, pred_idx: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(true_idx * k + pred_idx, minlength=k * k).reshape(k, k)
 
@@ -363,7 +367,7 @@ class EvaluationReport:
 
     def headline(self, target: str, system: str = "model") -> dict | None:
         """Metrics of the headline plan (seed LOAO, else written CV) for a target."""
-        for plan in ("seed_loao", "written_cv"):
+        for plan in PLANS:
             if plan in self.evaluations:
                 by_target = self.evaluations[plan]["targets"]
                 if target not in by_target or system not in by_target[target]:
@@ -390,22 +394,19 @@ class EvaluationReport:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise write_error(folder, err, "cannot write the report to") from None
-        written = set()
         for plan, result in self.evaluations.items():
-            written.add(f"confusion_{plan}.png")
             atomic_write_bytes(folder / f"confusion_{plan}.png", confusion_png(result, self.targets))
         atomic_write_text(folder / "metrics.json", self.to_json())
-        written |= {"metrics.json", "report.md"}
         if getattr(self, "out_of_fold_", None):
             atomic_write_text(folder / "predictions.jsonl", self.predictions_jsonl())
             from stance.report import write_evaluation_page
 
             write_evaluation_page(folder)
-            written |= {"predictions.jsonl", "report.html"}
         atomic_write_text(folder / "report.md", self.to_markdown())
-        for stale in sorted(set(os.listdir(folder)) - written):  # an earlier report's, of a plan this run has not
-            if is_report_file(folder / stale):
-                (folder / stale).unlink(missing_ok=True)
+        for plan in set(PLANS) - set(self.evaluations):  # an earlier report's figure of a plan this run has not
+            stale = folder / f"confusion_{plan}.png"
+            if is_report_file(stale):
+                stale.unlink(missing_ok=True)
         return folder
 
 

@@ -180,33 +180,43 @@ def replace_folder(staging: str | Path, path: str | Path) -> None:
 
 @contextlib.contextmanager
 def writes_that_land_together(what: str):
-    """Hold Ctrl-C and SIGTERM back until the writes inside are all done.
+    """Hold Ctrl-C and SIGTERM back until the writes inside are all done, then let the first one act.
 
     Each file is written atomically, but some belong together (a model and the report
     made of its evaluation): a stop between them would leave the new one beside the
     old other. A stop asked for inside is told, once, that ``what`` is being finished;
-    the writes then end and the command ends as it would have, its work whole. Only the
-    main thread can hold signals; elsewhere this does nothing (and SIGKILL it cannot hold).
+    once the writes end, it acts as it would have (the command stops, exit 130). Only
+    the main thread can hold signals; elsewhere this does nothing (and SIGKILL it cannot hold).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = (signal.SIGINT, signal.SIGTERM)
+    held = {sig: signal.getsignal(sig) for sig in signals}
+    received: list[int] = []
 
-    def tell(signum, frame):
-        for sig in held:
-            signal.signal(sig, signal.SIG_IGN)  # told once; the rest are as ignored as after a first stop
-        sys.stderr.write(f"stopping: finishing {what} first, so that they stay together\n")
+    def hold(signum, frame):
+        if not received:
+            received.append(signum)
+            with contextlib.suppress(Exception):  # a closed or broken stderr must not break the writes
+                sys.stderr.write(f"stopping: finishing {what} first, so that they stay together\n")
+                sys.stderr.flush()
 
     for sig, handler in held.items():
         if handler not in (signal.SIG_IGN, None):
-            signal.signal(sig, tell)
+            signal.signal(sig, hold)
     try:
         yield
     finally:
-        for sig, handler in held.items():
-            if handler is not None:
-                signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)  # no signal between two restored handlers
+        try:
+            for sig, handler in held.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+    if received:
+        signal.raise_signal(received[0])  # to the handler it was held from
 
 
 def through_link(path: str | Path) -> Path:

@@ -21,13 +21,13 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
     """Problems in label files as ``file:line: message`` lines (empty when all is well).
 
     Each file is checked on its own against the scheme and the splitter;
-    a file stops at its first problem, the others are still checked. Files
+    a file stops at its first problem, the others are still checked. The files
     sound on their own are then read together, as training reads them: a
     sentence labeled in two files, or one file given twice, is a problem too.
     """
     import warnings
 
-    problems, sound = [], True
+    problems, sound = [], []
     for path in paths:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -35,15 +35,15 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
                 labels = load_labels([path], articles=articles)
             except LabelFormatError as err:
                 problems.append(str(err))
-                sound = False
             else:
+                sound.append(path)
                 problems += _stances_on_furniture(labels)
         problems += [f"{path}: {w.message}" for w in caught if "not checked" in str(w.message)]
-    if sound and len(paths) > 1:
+    if len(sound) > 1:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # told above, per file
             try:
-                load_labels(list(paths), articles=articles)
+                load_labels(sound, articles=articles)
             except LabelFormatError as err:
                 problems.append(str(err))
     return problems
@@ -52,15 +52,16 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
 def _is_label_file(path) -> bool:
     """Whether ``path`` is empty or opens as a label file does (a row, or a targets declaration)."""
     from stance.fileio import parse_json
-    from stance.schema import is_targets_declaration
+    from stance.schema import MAX_LABEL_LINE, is_targets_declaration
 
     with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    first = next((line for line in head.splitlines() if line.strip()), None)
-    if first is None:
-        return True
+        first = b""
+        while not first.strip():
+            first = handle.readline(MAX_LABEL_LINE + 1)
+            if not first:
+                return True  # empty, or blank lines only
     try:
-        row = parse_json(first)
+        row = parse_json(first.removeprefix(b"\xef\xbb\xbf"))  # a byte-order mark, as label files may start
     except ValueError:
         return False
     return isinstance(row, dict) and ("article" in row or is_targets_declaration(row))

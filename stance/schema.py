@@ -28,6 +28,7 @@ from stance.fileio import atomic_write_text, holds_lone_surrogate, parse_json
 from stance.segment import (
     decode_text,
     furniture_kind,
+    has_invisible,
     read_article_bytes,
     require_regular_file,
     split_sentences,
@@ -132,8 +133,8 @@ RESERVED_FIELDS = (
 
 
 #: Names no target may take: a label row's own fields, and the fields beside the targets in what
-#: stance writes (a scored sentence's ``index``, an evaluated sentence's ``plan``).
-NOT_TARGET_NAMES = (*RESERVED_FIELDS, "index", "plan")
+#: stance writes (a scored sentence's ``index`` and ``explain``, an evaluated sentence's ``plan``).
+NOT_TARGET_NAMES = (*RESERVED_FIELDS, "index", "plan", "explain")
 
 
 def refuse_unusable_targets(targets, where: str, error=ValueError) -> None:
@@ -430,9 +431,11 @@ def load_labels(
                     )
                 expected = segments[row["sentence"]].text
                 if row["text"] != expected:
+                    hidden = (" (the label's text holds invisible characters, which the splitter removes: "
+                              "remove them from it)" if has_invisible(row["text"]) else "")
                     raise LabelFormatError(
                         f"{where}: text no longer matches sentence {row['sentence']} of {found} "
-                        f"as split now ({expected[:60]!r}); relabel or fix the index"
+                        f"as split now ({expected[:60]!r}); relabel or fix the index{hidden}"
                     )
             elif check_text:
                 unchecked.add(row["article"])

@@ -39,6 +39,7 @@ __all__ = [
     "Segment",
     "check_sentence_count",
     "decode_text",
+    "has_invisible",
     "furniture_kind",
     "max_article_bytes",
     "printable_name",
@@ -300,9 +301,11 @@ def decode_text(data: bytes, name: str) -> str:
 def _refuse_markup(text: str, name: str) -> None:
     """Refuse a saved web page or a PDF: their markup would be scored as sentences (a script, a menu)."""
     head = text[:1024].lstrip("\ufeff \t\r\n").lower()
-    if head.startswith("%pdf-"):
+    if re.match(r"%pdf-\d\.\d", head) and re.search(r"\bendobj\b|%%eof", text[: 1 << 16].lower()):
         raise InputError(f"{name}: a PDF file, not text; extract its text first, e.g. pdftotext FILE ARTICLE.txt")
-    if head.startswith(("<!doctype html", "<html")) or (head.startswith("<?xml") and "<html" in head):
+    page = head.startswith("<!doctype html") or (
+        re.match(r"(<\?xml[^>]*>\s*)?<html[\s>]", head) and re.search(r"<(head|body)[\s>]", text[: 1 << 16].lower()))
+    if page:
         raise InputError(f"{name}: an HTML page, not article text; save the article's text alone "
                          "(a browser's reader view, or a text extractor such as trafilatura)")
 
@@ -448,14 +451,23 @@ def _in_line(line: str, sentences: list[str]) -> list[str]:
     return found
 
 
-# Unicode's format characters (category Cf, as of Unicode 15): zero-width spaces and joiners, soft
-# hyphens, byte-order marks, bidirectional marks. They are invisible, yet to the model "Ser\u200bbia" is
-# not Serbia, and a byte-order mark after a full stop hides the sentence end.
+# Unicode's format characters (category Cf, as of Unicode 15): zero-width spaces, soft hyphens,
+# byte-order marks, bidirectional marks. They are invisible, yet to the model "Ser\u200bbia" is not
+# Serbia, and a byte-order mark after a full stop hides the sentence end. The joiners (U+200C, U+200D)
+# and the tag characters spell words and emoji in other scripts (Persian, Hindi, a family, a flag):
+# the joiners go only beside a Latin, Greek or Cyrillic letter, where they spell nothing.
 _INVISIBLE = re.compile(
-    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
     "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
-    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a]"
+    "|(?<=[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff])[\u200c\u200d]+"
+    "|[\u200c\u200d]+(?=[A-Za-z\u00c0-\u024f\u0370-\u03ff\u0400-\u04ff])"
 )
+
+
+def has_invisible(text: str) -> bool:
+    """Whether ``text`` holds a character the splitter removes (see :data:`_INVISIBLE`)."""
+    return _INVISIBLE.search(text) is not None
 
 
 def split_sentences(text: str) -> list[Segment]:

@@ -516,6 +516,9 @@ def test_a_saved_web_page_or_pdf_is_refused_not_scored_as_sentences(tmp_path, co
         read_article(path)
     path.write_text("# Serbia\n\nVucic said <b>no</b> to sanctions on Russia.\n", "utf-8")  # Markdown with a tag is text
     assert [s.text for s in read_article(path).sentences] == ["# Serbia", "Vucic said <b>no</b> to sanctions on Russia."]
+    for text in ("<html> tag je osnova svake stranice.\n", "%PDF-1.4 je format dokumenta.\n"):  # articles about them
+        path.write_text(text, "utf-8")
+        assert [s.text for s in read_article(path).sentences] == [text.strip()]
 
 
 def _closed(fd: int, *args) -> subprocess.CompletedProcess:

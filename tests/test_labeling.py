@@ -237,6 +237,8 @@ def test_check_and_stats(tmp_path):
     assert len(problems) == 1 and "copy.jsonl:1: duplicate label for article art0 sentence 0" in problems[0]
     problems = check_labels([good, tmp_path / "c" / "." / good.name], articles)
     assert len(problems) == 1 and "is given more than once" in problems[0]
+    problems = check_labels([good, bad, tmp_path / "copy.jsonl"], articles)  # a bad file hides no other problem
+    assert len(problems) == 2 and "bad.jsonl:2:" in problems[0] and "duplicate label" in problems[1]
 
 
 def test_check_names_a_stance_labeled_on_page_furniture(tmp_path):
@@ -472,6 +474,9 @@ def test_merge_never_writes_over_its_inputs_nor_over_a_file_unasked(tmp_path):
     assert a.read_bytes() == before
     merge_labels([b], a, replace=True)
     assert [r["russia"] for r in _rows(a)] == ["against"]
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + a.read_bytes())  # a label file as some editors save it
+    merge_labels([b], bom, replace=True)
     notes = tmp_path / "notes.txt"
     notes.write_text("the annotators' notes\n")
     with pytest.raises(LabelFormatError, match="notes.txt is no label file, and replacing it would lose what it holds"):
@@ -546,3 +551,17 @@ def test_a_labeling_session_killed_by_a_signal_gives_the_terminal_back_and_keeps
     assert mode & termios.ECHO and mode & termios.ICANON  # the shell gets its terminal back
     assert [(r["sentence"], r["russia"], r["eu"]) for r in map(json.loads, out.read_text().splitlines()[-1:])] == [
         (0, "favor", "none")]
+
+
+@pytest.mark.parametrize("name", ["plan", "index", "explain"])
+def test_a_target_named_as_a_field_stance_writes_beside_the_targets_is_refused(tmp_path, name):
+    """A target 'plan' overwrote the plan of every evaluated sentence (a traceback after the whole training)."""
+    from stance.model import StanceClassifier
+
+    labels = _write(tmp_path / "t.jsonl", [{"article": "a", "sentence": 0, "text": "Serbia buys gas.", name: "favor",
+                                            "eu": "none"}])
+    with pytest.raises(LabelFormatError, match=f"t.jsonl:1: target '{name}' has the name of a field stance writes"):
+        load_labels([labels])
+    with pytest.raises(ValueError, match=f"target '{name}' has the name of a field stance writes"):
+        StanceClassifier(encoder=HashingEncoder(), targets=(name, "eu")).fit(["Serbia buys gas."] * 2,
+                                                                             [["favor", "none"], ["none", "none"]])

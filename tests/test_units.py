@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import warnings
 
 import numpy as np
@@ -441,10 +442,12 @@ def test_evaluation_is_grouped_and_beats_majority(tmp_path, hashing_encoder):
                 [m["gold"] for m in mine], [m["baselines"]["tfidf"] for m in mine], n_bootstrap=0)["macro_f1"])
     # a later run without seed articles, into the same folder: no figure of the earlier run is left there
     (folder / "notes.md").write_text("the user's\n")
+    shutil.copy(folder / "confusion_seed_loao.png", folder / "confusion_seed_loao_2024-baseline.png")  # the user's
     written_only = evaluate(load_labels([written]), StanceClassifier(encoder=hashing_encoder), n_bootstrap=10)
     written_only.write(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["confusion_written_cv.png", "metrics.json", "notes.md",
-                                                        "predictions.jsonl", "report.html", "report.md"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "confusion_seed_loao_2024-baseline.png", "confusion_written_cv.png", "metrics.json", "notes.md",
+        "predictions.jsonl", "report.html", "report.md"]
 
 
 # --- scoring ---------------------------------------------------------------------
@@ -561,6 +564,23 @@ def test_invisible_format_characters_are_removed_so_a_text_reads_as_it_looks():
     clean = "Serbia rejected the talks. Vucic met Putin in Moscow.\nThe EU replied."
     hidden = "Ser\u200bbia re\u00adjected the talks.\ufeff Vu\u2060cic met Putin in Mos\u200dcow.\n\u200b\nThe \u200eEU replied."
     assert [s.text for s in split_sentences(hidden)] == [s.text for s in split_sentences(clean)]
-    every_cf = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"]
+    spelling = {"\u200c", "\u200d", "\U000e0001", *map(chr, range(0xE0020, 0xE0080))}
+    every_cf = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf" and chr(c) not in spelling]
     assert all(_INVISIBLE.fullmatch(c) for c in every_cf)  # of this Python's Unicode, whichever it is
     assert not any(_INVISIBLE.fullmatch(c) for c in " \u00a0\u2028Sсš€")  # visible text and real spaces stay
+    # the joiners spell words and emoji in other scripts: kept there, removed inside a Latin or Cyrillic word
+    for kept in ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u06cc\u0645", "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+                 "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", "\u0915\u094d\u200d\u0937"):
+        assert split_sentences(f"Serbia said {kept} today.")[0].text == f"Serbia said {kept} today."
+    assert split_sentences("Sr\u200dbija i Ру\u200cсија.")[0].text == "Srbija i Русија."
+
+
+def test_a_label_made_before_invisible_characters_were_removed_is_told_why_it_no_longer_matches(tmp_path):
+    from stance.labeltools import check_labels
+
+    (tmp_path / "a.txt").write_text("Serbia re\u00adjected the talks.\nVucic met Putin.\n", "utf-8")
+    labels = tmp_path / "old.jsonl"
+    labels.write_text(json.dumps({"article": "a", "sentence": 0, "text": "Serbia re\u00adjected the talks.",
+                                  "russia": "against", "eu": "none"}) + "\n", "utf-8")
+    [problem] = check_labels([labels], [tmp_path])
+    assert problem.endswith("(the label's text holds invisible characters, which the splitter removes: remove them from it)")
