@@ -4,8 +4,9 @@ Pure functions, no model. The rules, in order:
 
 * A line break ends a sentence; a line is split further only within itself
   (pysbd, rule-based, deterministic). Invisible format characters (zero-width
-  spaces, soft hyphens, byte-order marks) are removed and whitespace is
-  normalised inside a line, never across lines, and blank lines vanish. A line longer than
+  spaces, soft hyphens, byte-order marks; see :data:`_INVISIBLE`) are removed and
+  whitespace is normalised inside a line, never across lines, and blank lines
+  vanish. A line longer than
   :data:`MAX_SPLIT_CHARS` is cut at sentence ends into pieces of at most that
   length before pysbd, so that splitting time grows linearly.
 * Every segment gets the next 0-based index, furniture included, so that label
@@ -39,8 +40,8 @@ __all__ = [
     "Segment",
     "check_sentence_count",
     "decode_text",
-    "has_invisible",
     "furniture_kind",
+    "has_invisible",
     "max_article_bytes",
     "printable_name",
     "read_article",
@@ -97,7 +98,7 @@ class Article:
 #: The most sentences one article may have. Each scored sentence keeps about 4 KB until
 #: its article is written, so this bounds one article at about a gigabyte; the size limit
 #: alone (``STANCE_MAX_ARTICLE_MB``) lets through millions of one-letter lines. Splitting
-#: stops at the first sentence over it, so a text of millions is refused in seconds.
+#: stops at the first sentence over it, so a longer text costs no more than the limit's worth.
 MAX_ARTICLE_SENTENCES = 200_000
 
 
