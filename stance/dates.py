@@ -69,18 +69,22 @@ def _may_hold_date(line: str) -> bool:
 _DOTTED = re.compile(r"(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?((?:1[89]|2\d)\d\d)(?!\d)")
 
 
-def _dotted(text: str, allowed=None) -> str | None:
-    """The first valid day.month.year date in ``text`` (and ``allowed``, default :func:`_plausible`), as ``YYYY-MM-DD``."""
-    allowed = allowed or _plausible
-    for match in _DOTTED.finditer(text):
-        day, month, year = (int(g) for g in match.groups())
+def _first_allowed(candidates, allowed=None) -> str | None:
+    """The first ``(year, month, day)`` of ``candidates`` that is a date ``allowed`` takes (default
+    :func:`_plausible`), as ``YYYY-MM-DD``."""
+    for year, month, day in candidates:
         try:
             value = Date(year, month, day)
         except ValueError:
             continue
-        if allowed(value):
+        if (allowed or _plausible)(value):
             return value.isoformat()
     return None
+
+
+def _dotted(text: str, allowed=None) -> str | None:
+    """The first valid day.month.year date in ``text`` (see :func:`_first_allowed`)."""
+    return _first_allowed(((int(y), int(m), int(d)) for d, m, y in _DOTTED.findall(text)), allowed)
 
 
 # Slashed or dashed numeric dates ("03/04/2025", "03-04-2025") are day first in Serbia and month
@@ -119,17 +123,13 @@ _DAY_DOT_MONTH = re.compile(
 
 
 def _day_dot_month(text: str, allowed=None) -> str | None:
-    """The first valid "5. maj 2024." date in ``text`` (and ``allowed``, default :func:`_plausible`), as ``YYYY-MM-DD``."""
-    allowed = allowed or _plausible
-    for match in _DAY_DOT_MONTH.finditer(text):
-        month = next(i for i, form in enumerate(_MONTH_FORMS, 1) if re.fullmatch(form, match.group(2), re.IGNORECASE))
-        try:
-            value = Date(int(match.group(3)), month, int(match.group(1)))
-        except ValueError:
-            continue
-        if allowed(value):
-            return value.isoformat()
-    return None
+    """The first valid "5. maj 2024." date in ``text`` (see :func:`_first_allowed`)."""
+    found = _DAY_DOT_MONTH.finditer(text)
+    return _first_allowed(((int(m[3]), _month_number(m[2]), int(m[1])) for m in found), allowed)
+
+
+def _month_number(name: str) -> int:
+    return next(i for i, form in enumerate(_MONTH_FORMS, 1) if re.fullmatch(form, name, re.IGNORECASE))
 
 
 def in_range(value: Date) -> bool:
@@ -155,7 +155,7 @@ def _is_whole(match: re.Match | None, text: str) -> bool:
 
 
 class _AmbiguousDate(ValueError):
-    """A slashed date whose day and month could be swapped, or that names no date either way."""
+    """A slashed date whose day and month could be swapped."""
 
 
 def parse_date(value: object) -> str | None:
@@ -179,23 +179,21 @@ def parse_date(value: object) -> str | None:
             if clock and (int(clock[1]) > 24 or int(clock[2]) > 59):  # hour or minute no clock shows is not a date
                 raise ValueError(text)
             day = Date.fromisoformat(text[:10])
-        elif _DOTTED.match(text):
-            dotted = _dotted(text, in_range)
-            if dotted is None:
+        elif (dotted := _DOTTED.match(text)) or _is_whole(_DAY_DOT_MONTH.match(text), text):
+            found = (_dotted if dotted else _day_dot_month)(text, in_range)
+            if found is None:
                 raise ValueError(text)
-            day = Date.fromisoformat(dotted)
-        elif _is_whole(_DAY_DOT_MONTH.match(text), text):
-            day = Date.fromisoformat(_day_dot_month(text, in_range) or "")
-        elif _SLASHED.fullmatch(text):
-            readings = _slash_readings(_SLASHED.fullmatch(text))
-            if len(readings) > 1:
-                raise _AmbiguousDate(text)
-            day = readings.pop()  # none: a KeyError, caught below as no date
+            day = Date.fromisoformat(found)
+        elif slashed := _SLASHED.fullmatch(text):
+            readings = _slash_readings(slashed)
+            if len(readings) != 1:
+                raise (_AmbiguousDate if readings else ValueError)(text)
+            day = readings.pop()
         else:
             day = Date.fromisoformat(_parse_written(text))
     except _AmbiguousDate:
         raise ValueError(f"{text!r} may be day or month first; write it as YYYY-MM-DD") from None
-    except (ValueError, KeyError):
+    except ValueError:
         raise ValueError(f"{text!r} is not a date") from None
     return _checked(day)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 import json
 import os
@@ -11,8 +10,8 @@ import re
 import shutil
 import signal
 import sys
-import threading
 import tempfile
+import threading
 import time
 from pathlib import Path
 

@@ -52,19 +52,14 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
 def _is_label_file(path) -> bool:
     """Whether ``path`` is empty or opens as a label file does (a row, or a targets declaration)."""
     from stance.fileio import parse_json
-    from stance.schema import MAX_LABEL_LINE, is_targets_declaration
+    from stance.schema import is_targets_declaration, json_lines
 
-    with open(path, "rb") as handle:
-        first = b""
-        while not first.strip():
-            first = handle.readline(MAX_LABEL_LINE + 1)
-            if not first:
-                return True  # empty, or blank lines only
-    try:
-        row = parse_json(first.removeprefix(b"\xef\xbb\xbf"))  # a byte-order mark, as label files may start
-    except ValueError:
+    try:  # its first line, as LabelLog reads it: a byte-order mark dropped, a huge or binary line refused
+        first = next((line for _, line in json_lines(Path(path)) if line.strip()), None)
+        row = None if first is None else parse_json(first)
+    except (LabelFormatError, ValueError):
         return False
-    return isinstance(row, dict) and ("article" in row or is_targets_declaration(row))
+    return first is None or isinstance(row, dict) and ("article" in row or is_targets_declaration(row))
 
 
 def _stances_on_furniture(labels) -> list[str]:

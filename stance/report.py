@@ -268,6 +268,7 @@ def _require_same_counts(metrics: dict, predictions: list[dict], run_dir: Path) 
     confusion matrix they add up to is the one the metrics hold.
     """
     from stance.errors import InputError
+    from stance.evaluation import classification_metrics
 
     def refuse(plan, why):
         raise InputError(f"{run_dir}: predictions.jsonl and metrics.json disagree ({plan}: {why}); they are not of "
@@ -281,11 +282,9 @@ def _require_same_counts(metrics: dict, predictions: list[dict], run_dir: Path) 
         if len(rows) != result.get("n_sentences"):
             refuse(plan, f"{len(rows)} predictions for {result.get('n_sentences')} sentences")
         for target in metrics["targets"]:
-            counted = [[0] * len(STANCES) for _ in STANCES]
-            for row in rows:
-                given = row.get(target)
-                if given is not None and given["gold"] is not None:
-                    counted[STANCES.index(given["gold"])][STANCES.index(given["predicted"])] += 1
+            labelled = [row[target] for row in rows if row.get(target) is not None and row[target]["gold"] is not None]
+            counted = classification_metrics([g["gold"] for g in labelled], [g["predicted"] for g in labelled],
+                                             n_bootstrap=0)["confusion"]
             stated = (((result.get("targets") or {}).get(target) or {}).get("model") or {}).get("confusion")
             if stated != counted:
                 refuse(plan, f"the {target} confusion matrix is {stated}, its predictions add up to {counted}")
