@@ -16,7 +16,7 @@ import re
 from datetime import date as Date
 from datetime import datetime
 
-__all__ = ["DATE_RANGE", "DATE_SOURCES", "FIRST_DATE", "HEAD_LINES", "LAST_DATE", "checked_selection", "date_in_text",
+__all__ = ["DATELINE_LINES", "DATE_RANGE", "DATE_SOURCES", "FIRST_DATE", "HEAD_LINES", "LAST_DATE", "checked_selection", "date_in_text",
            "in_range", "parse_date"]
 
 #: The first and last date stance takes: periods and their neighbours stay within what ``datetime`` counts.
@@ -28,8 +28,10 @@ DATE_RANGE = f"{FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()}"
 #: its index marks as a guess (``"date_source": "inferred"``), not a date the article states.
 DATE_SOURCES = ("column", "option", "text", "inferred")
 
-#: How many non-empty lines from the top are searched for a dateline.
+#: How many non-empty lines from the top are searched for a date in any line.
 HEAD_LINES = 6
+#: How many are searched for a line that is a dateline and nothing else (below a site's navigation).
+DATELINE_LINES = 12
 #: Characters of each opening line searched: the date search's time grows with the line (a minute per MB).
 HEAD_CHARS = 300
 
@@ -209,8 +211,39 @@ def _parse_written(text: str) -> str:
     return parsed.date().isoformat()  # its range is checked as an ISO date's is
 
 
+# A clock time ("10.21", "18:02", "6.02 pm"): dateparser reads "7 May 2024 10.21" as 10 May.
+_TIME = re.compile(r"(?<![\d.:])\d{1,2}[.:]\d\d(?!\d|[.:]\d)(\s*[ap]\.?m\.?(?!\w))?", re.IGNORECASE)
+_UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
+
+
+def _date_in_line(line: str) -> str | None:
+    """The first full, plausible date in one line, or None."""
+    from dateparser.search import search_dates
+
+    if not _may_hold_date(line):
+        return None
+    dotted = _dotted(line) or _day_dot_month(line)
+    if dotted is not None:
+        return dotted
+    for match in _SLASHED.finditer(line):
+        readings = _slash_readings(match)
+        if len(readings) == 1 and _plausible(value := readings.pop()):
+            return value.isoformat()
+    line = _TIME.sub(" ", _SLASHED.sub(" ", line))  # an ambiguous slashed date is none, whichever way it is guessed
+    for phrase, value in search_dates(line, languages=_LANGUAGES, settings=_SETTINGS) or []:
+        if _YEAR.search(phrase) and _plausible(value):
+            return value.date().isoformat()
+    return None
+
+
 def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
-    """The first full date stated in an article's opening lines (their first 300 characters), as ``YYYY-MM-DD``.
+    """The date an article's opening lines (their first 300 characters) give it, as ``YYYY-MM-DD``.
+
+    A line that is a dateline and nothing else wins over a date within a headline or a
+    sentence (which is often the date of an event), a published date over an updated one,
+    and an earlier line over a later one. Datelines are looked for in the first
+    :data:`DATELINE_LINES` lines, dates in sentences in the first ``head_lines``; captions,
+    links and other page furniture give none.
 
     Examples
     --------
@@ -219,25 +252,27 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
     >>> date_in_text("Serbia will not sanction Russia now, Vucic says.") is None
     True
     """
-    from dateparser.search import search_dates
+    from stance.segment import furniture_kind, visible_line
 
-    lines = [line for line in text.splitlines() if line.strip()][:head_lines]
-    for line in (line[:HEAD_CHARS] for line in lines):  # a dateline is short; a search of a long line is slow
-        if not _may_hold_date(line):
+    lines = [line for line in map(visible_line, text.splitlines()) if line][:max(head_lines, DATELINE_LINES)]
+    best = None  # (rank, line number, date)
+    for number, line in enumerate(lines):
+        line = line[:HEAD_CHARS]  # a dateline is short; a search of a long line is slow
+        kind = furniture_kind(line)
+        if kind in ("dateline", "metadata", "byline", "no words"):
+            rank = 1 if _UPDATED.search(line) else 0
+        elif kind is None and number < head_lines:
+            rank = 2
+        else:
             continue
-        dotted = _dotted(line) or _day_dot_month(line)
-        if dotted is not None:
-            return dotted
-        for match in _SLASHED.finditer(line):
-            readings = _slash_readings(match)
-            if len(readings) == 1 and _plausible(value := readings.pop()):
-                return value.isoformat()
-        line = _SLASHED.sub(" ", line)  # an ambiguous one is no date, whichever way dateparser would guess
-        found = search_dates(line, languages=_LANGUAGES, settings=_SETTINGS) or []
-        for phrase, value in found:
-            if _YEAR.search(phrase) and _plausible(value):
-                return value.date().isoformat()
-    return None
+        if best is not None and rank >= best[0]:
+            continue
+        found = _date_in_line(line)
+        if found is not None:
+            best = (rank, number, found)
+            if rank == 0:
+                break
+    return best[2] if best else None
 
 
 def checked_selection(model_id=None, sources=None, since=None, until=None) -> tuple:

@@ -571,6 +571,8 @@ def measure_drift(
     if not views:
         raise StanceError("no scored articles to report on; score some with `stance score ... --record` first")
     _require_one_score_per_article(views)
+    if model is None:  # the records' own model, which each of them names
+        model = next(({"id": v["model_id"]} for v in views if v["model_id"] is not None), None)
     empty = [str(v["article"]) for v in views if not v["n_sentences"]]
     if empty:  # its net is 0 by definition, not a measure: counted, it would pull its period toward 0
         views = [v for v in views if v["n_sentences"]]

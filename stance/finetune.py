@@ -385,7 +385,7 @@ class FineTunedClassifier(StanceClassifier):
         for j, target in enumerate(self.targets):
             mask = np.array([v is not None for v in labels[:, j]])
             if not mask.any():
-                raise ValueError(f"no labeled rows for target {target!r}")
+                raise ValueInputError(f"no labeled rows for target {target!r}")
             head, C = _warm_head(frozen[mask], labels[mask, j].astype(str),
                                  None if groups is None else groups[mask], self.Cs, self.cv, unscored[mask])
             warm.append(head)

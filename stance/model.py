@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +15,11 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
-from stance.errors import ModelIntegrityError, TextsError, check_text, is_table, kind_of, texts_given
+from stance.errors import ModelIntegrityError, TextsError, ValueInputError, check_text, is_table, kind_of, texts_given
 from stance.features import context_embeddings, item_text, ngram_features
 from stance.persist import read_model, save_model
 from stance.schema import STANCES, TARGETS
+from stance.segment import visible_line
 
 __all__ = ["StanceClassifier", "load_model"]
 
@@ -245,6 +249,9 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, groups=None, unscored=None):
         """Fit one head per target; rows whose label is None are skipped for that target.
 
+        A fit that fails or is stopped leaves the model as it was: it is made on a copy
+        whose fitted state replaces this one's only at the end.
+
         Parameters
         ----------
         X : list of str or of dict
@@ -260,10 +267,24 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             teach, not to judge by): ``C``, temperature and threshold are chosen on the
             other rows.
         """
-        if type(self.cv) is not int or self.cv < 1:
-            raise ValueError(f"cv must be a whole number of folds (1: no search), not {self.cv!r}")
+        staged = copy.copy(self)  # the parameters shared, the fitted state its own
+        for name in _fitted_names(staged):
+            delattr(staged, name)
+        staged._fit(X, y, groups, unscored)
+        for name in _fitted_names(self):
+            delattr(self, name)
+        for name in _fitted_names(staged):
+            setattr(self, name, getattr(staged, name))
+        return self
+
+    def _fit(self, X, y, groups, unscored) -> None:
+        if isinstance(self.cv, bool) or not isinstance(self.cv, Integral) or self.cv < 1:
+            raise ValueInputError(f"cv must be a whole number of folds (1: no search), not {self.cv!r}")
+        self._check_Cs()
+        if isinstance(self.head, type):
+            raise ValueInputError(f"head is {kind_of(self.head)}; give an instance, such as {self.head.__name__}()")
         if self.head is not None and not hasattr(self.head, "predict_proba"):
-            raise ValueError(f"head {type(self.head).__name__} gives no probabilities (predict_proba); "
+            raise ValueInputError(f"head {type(self.head).__name__} gives no probabilities (predict_proba); "
                              "use a probabilistic classifier, or wrap it in CalibratedClassifierCV")
         targets = target_names(self.targets)
         items = _items(X)
@@ -271,19 +292,22 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         labels = _label_matrix(y, targets, len(items), two_classes=self.head is None and not self.renamed_copies)
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and groups.shape != (len(items),):
-            raise ValueError(f"groups must have shape ({len(items)},), got {groups.shape}")
+            raise ValueInputError(f"groups must have shape ({len(items)},), got {groups.shape}")
         missing = next((i for i, g in enumerate([] if groups is None else groups)
                         if g is None or (isinstance(g, float) and g != g)), None)
         if missing is not None:
-            raise ValueError(f"groups[{missing}] is {groups[missing]!r}; every sentence needs its article's id")
+            raise ValueInputError(f"groups[{missing}] is {groups[missing]!r}; every sentence needs its article's id")
         n_labeled = len(items)
         unscored = unscored_mask(unscored, n_labeled)
         if self.renamed_copies:
             from stance.counterfactuals import with_renamed_copies
 
             if not 0 < self.copy_weight <= 1:
-                raise ValueError(f"copy_weight must be in (0, 1], got {self.copy_weight!r}")
+                raise ValueInputError(f"copy_weight must be in (0, 1], got {self.copy_weight!r}")
             items, labels, groups = with_renamed_copies(items, labels, groups)
+        for j, target in enumerate(targets):  # before any encoding: a target without labels fails at once
+            if all(v is None for v in labels[:, j]):
+                raise ValueInputError(f"no labeled rows for target {target!r}")
         copies = np.arange(len(items)) >= n_labeled
         unscored = np.concatenate([unscored, np.zeros(len(items) - n_labeled, dtype=bool)])
         texts = [item_text(x) for x in items]
@@ -302,23 +326,30 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.heads_, self.best_params_, self.classes_ = {}, {}, []
         for j, target in enumerate(self.targets_):
             mask = np.array([v is not None for v in labels[:, j]])
-            if not mask.any():
-                raise ValueError(f"no labeled rows for target {target!r}")
             yt = labels[mask, j].astype(str)
             head, params = self._fit_head(features[mask], yt, None if groups is None else groups[mask], copies[mask],
                                           unscored[mask])
             self.heads_[target] = head
             self.best_params_[target] = params
             self.classes_.append(np.asarray(head.classes_))
-        return self
+
+    def _check_Cs(self) -> None:
+        Cs = self.Cs
+        if isinstance(Cs, (str, bytes)) or not isinstance(Cs, Sequence) or not Cs:
+            raise ValueInputError(f"Cs is {Cs!r}; give a non-empty list of inverse regularisation strengths, such as [0.1, 1.0]")
+        bad = next((c for c in Cs if isinstance(c, bool) or not isinstance(c, Real) or not math.isfinite(c) or c <= 0), None)
+        if bad is not None:
+            raise ValueInputError(f"Cs holds {bad!r}; every C is a positive number")
 
     def predict_proba(self, X) -> list[np.ndarray]:
         """Probabilities per target: a list of (n_samples, n_classes) arrays, columns as ``classes_``."""
         check_is_fitted(self)
         items = _items(X)
+        if not items:  # no sentence to encode (a fitted TF-IDF refuses zero rows)
+            return [np.zeros((0, len(c))) for c in self.classes_]
         probas = self.predict_proba_features(self.transform_features(items))
         # no word, no stance: never the head's guess from the encoder's empty-text vector
-        return _certainly_none(probas, self.classes_, np.array([not item_text(x).strip() for x in items], dtype=bool))
+        return _certainly_none(probas, self.classes_, np.array([not visible_line(item_text(x)) for x in items], dtype=bool))
 
     def predict(self, X) -> np.ndarray:
         """Labels: an array of shape (n_samples, n_targets) of class names (``none`` for a blank text)."""
@@ -336,17 +367,18 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self)
         if sample_weight is not None:
-            raise ValueError("sample_weight is not supported; score weighs every labeled sentence alike")
+            raise ValueInputError("sample_weight is not supported; score weighs every labeled sentence alike")
         items = _items(X)
         labels, predicted = _label_matrix(y, self.targets_, len(items)), self.predict(items)
         scores = []
         for j in range(labels.shape[1]):
             labeled = np.array([v is not None for v in labels[:, j]])
             if labeled.any():  # a target no row labels has no score
-                scores.append(f1_score(labels[labeled, j].astype(str), predicted[labeled, j].astype(str),
-                                       labels=list(STANCES), average="macro", zero_division=0))
+                truth, guessed = labels[labeled, j].astype(str), predicted[labeled, j].astype(str)
+                seen = [c for c in STANCES if c in set(truth) | set(guessed)]  # a class neither holds is no error
+                scores.append(f1_score(truth, guessed, labels=seen, average="macro", zero_division=0))
         if not scores:
-            raise ValueError("y labels no sentence for any target; give at least one label")
+            raise ValueInputError("y labels no sentence for any target; give at least one label")
         return float(np.mean(scores))
 
     def __sklearn_tags__(self):
@@ -369,9 +401,12 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
             found = actor_features(texts)
             blocks.append(found[:, :getattr(self, "actor_columns_", found.shape[1])] * ACTOR_SCALE)
-        if getattr(self, "vectorizer_", None) is None:
-            return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
         from scipy import sparse
+
+        if getattr(self, "vectorizer_", None) is None:
+            if len(blocks) == 1:
+                return blocks[0]
+            return sparse.hstack(blocks, format="csr") if any(map(sparse.issparse, blocks)) else np.hstack(blocks)
 
         dense = [sparse.csr_matrix(np.asarray(b)) if not sparse.issparse(b) else b for b in blocks]
         return sparse.hstack([*dense, ngram_features(self.vectorizer_, texts)], format="csr")
@@ -432,7 +467,13 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         return head.decide(proba) if hasattr(head, "decide") else _decide(proba, head.classes_, 0.0)
 
     def save(self, path: str | Path, **provenance) -> Path:
-        """Save to a model folder (see :mod:`stance.persist`); returns the folder."""
+        """Save to a model folder (see :mod:`stance.persist`); returns the folder.
+
+        A model loaded and saved again keeps the training record of its folder (the
+        labels' hash, the cross-validated F1) unless ``provenance`` gives another.
+        """
+        if not provenance:
+            provenance = dict((getattr(self, "metadata_", None) or {}).get("training") or {})
         return save_model(self, path, **provenance)
 
     @classmethod
@@ -455,11 +496,11 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
             return SentenceEncoder()
         if isinstance(self.encoder, (str, bytes, type)) or not callable(getattr(self.encoder, "transform", None)):
-            raise ValueError(f"encoder is {kind_of(self.encoder)}, not an encoder (an object with transform(texts)); give "
+            raise ValueInputError(f"encoder is {kind_of(self.encoder)}, not an encoder (an object with transform(texts)); give "
                              "one such as stance.encoders.make_encoder(name_or_path), or None for the bundled MiniLM")
-        if get_tags(self.encoder).requires_fit:
+        if _requires_fit(self.encoder):
             if self.context:
-                raise ValueError("context needs a stateless encoder; set context=False")
+                raise ValueInputError("context needs a stateless encoder; set context=False")
             return clone(self.encoder).fit(texts)
         return self.encoder
 
@@ -493,6 +534,18 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
                      if self.abstain else 0.0)
         params.update(temperature=temperature, threshold=threshold)
         return CalibratedHead(best, temperature, threshold), params
+
+
+def _fitted_names(model) -> list[str]:
+    """The attributes fitting sets (scikit-learn's ``name_``), not the parameters."""
+    return [name for name in vars(model) if name.endswith("_") and not name.startswith("_")]
+
+
+def _requires_fit(encoder) -> bool:
+    """Whether an encoder learns from the texts (a TF-IDF does); any object with ``transform`` is an encoder."""
+    if hasattr(encoder, "__sklearn_tags__"):
+        return get_tags(encoder).requires_fit
+    return callable(getattr(encoder, "fit", None))
 
 
 def _out_of_fold_proba(estimator, features, y, folds, sample_weight=None) -> np.ndarray:
@@ -571,7 +624,7 @@ def unscored_mask(unscored, n: int) -> np.ndarray:
         return np.zeros(n, dtype=bool)
     unscored = np.asarray(unscored, dtype=bool)
     if unscored.shape != (n,):
-        raise ValueError(f"unscored must hold one flag per row ({n}), not shape {unscored.shape}")
+        raise ValueInputError(f"unscored must hold one flag per row ({n}), not shape {unscored.shape}")
     return unscored
 
 
@@ -620,7 +673,7 @@ def target_names(targets) -> list[str]:
     """``targets`` as a list of distinct names; one name alone is one target, not its letters."""
     names = [targets] if isinstance(targets, str) else list(targets) if isinstance(targets, Iterable) else None
     if not names or not all(isinstance(t, str) and t for t in names) or len(set(names)) < len(names):
-        raise ValueError(f"targets is {targets!r}; give distinct target names, such as ('russia', 'eu')")
+        raise ValueInputError(f"targets is {targets!r}; give distinct target names, such as ('russia', 'eu')")
     from stance.schema import refuse_unusable_targets
 
     refuse_unusable_targets(names, "targets")
@@ -644,7 +697,7 @@ def _rows_of_labels(rows: Sequence[Mapping], targets) -> list[list]:
     for i, row in enumerate(rows):
         stray = [k for k in row if k not in targets and k not in RESERVED_FIELDS]
         if stray:
-            raise ValueError(f"y[{i}] has {stray[0]!r}, which is no target ({', '.join(targets)}); "
+            raise ValueInputError(f"y[{i}] has {stray[0]!r}, which is no target ({', '.join(targets)}); "
                              "check the spelling, or set targets=")
     return [[row.get(t) for t in targets] for row in rows]
 
@@ -654,10 +707,10 @@ def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarra
     if hasattr(y, "columns"):
         missing = [t for t in targets if t not in y.columns]
         if missing:
-            raise ValueError(f"y lacks columns for targets {missing}")
+            raise ValueInputError(f"y lacks columns for targets {missing}")
         y = y[list(targets)].to_numpy(dtype=object)
     if y is None:
-        raise ValueError(f"y is None; give the labels, shape ({n}, {len(targets)}): one column per target")
+        raise ValueInputError(f"y is None; give the labels, shape ({n}, {len(targets)}): one column per target")
     if isinstance(y, Iterator):  # a generator of rows, as X may be
         y = list(y)
     if isinstance(y, (list, tuple)) and y and all(isinstance(row, Mapping) for row in y):
@@ -666,14 +719,14 @@ def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarra
     if labels.ndim == 1 and len(targets) == 1:
         labels = labels[:, None]
     if labels.shape != (n, len(targets)):
-        raise ValueError(f"y must have shape ({n}, {len(targets)}), got {labels.shape}")
+        raise ValueInputError(f"y must have shape ({n}, {len(targets)}), got {labels.shape}")
     for (i, j), value in np.ndenumerate(labels):
         if value is None or (isinstance(value, float) and value != value) or type(value).__name__ == "NAType":
             labels[i, j] = None  # an unlabeled cell, however a table spells it
         elif value not in STANCES:
-            raise ValueError(f"y[{i}, {j}] is {value!r}; a label is one of {', '.join(STANCES)}, or None when unlabeled")
+            raise ValueInputError(f"y[{i}, {j}] is {value!r}; a label is one of {', '.join(STANCES)}, or None when unlabeled")
     for j, target in enumerate(targets if two_classes else ()):
         present = {v for v in labels[:, j] if v is not None}
         if len(present) == 1:
-            raise ValueError(f"every {target!r} label is {present.pop()!r}; a head needs sentences of two classes")
+            raise ValueInputError(f"every {target!r} label is {present.pop()!r}; a head needs sentences of two classes")
     return labels

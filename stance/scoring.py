@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -11,10 +12,10 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from stance.dates import parse_date
-from stance.errors import InputError, TextsError, check_count, check_text, is_table, require_fitted, texts_given
+from stance.errors import InputError, StanceWarning, TextsError, check_count, check_text, is_table, require_fitted, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
-from stance.segment import Article, check_sentence_count
+from stance.segment import ENGLISH_SHARE, Article, check_sentence_count, english_share
 
 __all__ = ["ArticleScores", "flat_sentences", "score_article", "score_articles", "score_documents"]
 
@@ -115,6 +116,8 @@ def score_articles(
         raise ValueError(f"{len(dates)} dates for {len(articles)} articles; give one date (or None) per article")
     for article in articles:
         check_sentence_count(article)
+    for article in articles:
+        _warn_unless_english(article)
     items = [item for a in articles for item in in_context([s.text for s in a.sentences])]
     probas = predict_in_chunks(model, items)
     info = model_info(model)
@@ -126,6 +129,13 @@ def score_articles(
         results[-1].content_sha256 = digest
         start += n
     return results
+
+
+def _warn_unless_english(article: Article) -> None:
+    share = english_share(s.text for s in article.sentences)
+    if share is not None and share < ENGLISH_SHARE:
+        warnings.warn(f"{article.id}: does not read as English ({share:.0%} of its words are common English "
+                      "words); the model reads English, so its sentences come out mostly none", StanceWarning, stacklevel=3)
 
 
 #: Sentences whose features are built and scored at once: the features of one sentence take
@@ -229,7 +239,7 @@ def _article_scores(model, article: Article, date, info, probas) -> ArticleScore
         date=date,
         model=info,
         sentences=sentences,
-        skipped=[s.text for s in article.skipped],
+        skipped=[s.as_written for s in article.skipped],
         summary=summary,
     )
 

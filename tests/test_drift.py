@@ -105,6 +105,25 @@ def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_tha
         ("Headline\nPosted 03/04/2025 | May 28, 2025\nBody.", "2025-05-28"),
         ("Headline\nPosted 03-04-2025\nBody.", None),  # dashed alike
         ("Beograd, 1. Novak 2024 Đoković pobedio\nTekst.", None),  # a name is no month
+        # a clock with a dot is no day ("10.21" is not the 10th), with or without the weekday
+        ("Headline\nTue 7 May 2024 10.21 BST\nBody.", "2024-05-07"),
+        ("Headline\n7 May 2024 10.21 BST\nBody.", "2024-05-07"),
+        ("Headline\nThu 2 Jan 2025 09.05 GMT\nBody.", "2025-01-02"),
+        ("Headline\nMay 4, 2024 at 10:21 a.m. EDT\nBody.", "2024-05-04"),
+        # the dateline wins over an event's date in the headline, the standfirst or a caption
+        ("Serbia will hold snap elections on December 17, 2023, Vucic says\nNovember 1, 2023\nBody.", "2023-11-01"),
+        ("Headline\nVucic, who visited Moscow on 9 May 2025, spoke on Saturday.\nSaturday 17 May 2025 11:00, UK\nBody.",
+         "2025-05-17"),
+        ("Headline\nPhoto: Vucic at the parade in Moscow, May 9, 2025. REUTERS/Maxim Shemetov\nMay 12, 2025\nBody.",
+         "2025-05-12"),
+        ("Headline\nSerbia signed the gas deal on 3 March 2025 in Moscow, officials said.\nBody.", "2025-03-03"),
+        # published over updated, whichever comes first
+        ("Headline\nUpdated 5 May 2024 10:21 BST\nPublished 4 May 2024 18:02 BST\nBody.", "2024-05-04"),
+        ("Headline\nPublished: 4 May 2024 18:02\nLast updated: 6 May 2024 09:00\nBody.", "2024-05-04"),
+        # a dateline below a site's navigation, and lines of nothing but invisible characters, which count for none
+        ("Skip to main content\nWorld\nEurope\nHeadline\nBy Ivana Sekularac\n3 min read\nMay 4, 2024 6:02 PM GMT+2\nBody.",
+         "2024-05-04"),
+        ("\u200b\n\u200b\n\u200b\n\u200b\n\u200b\n\u200b\nHeadline\nMay 4, 2024\nBody.", "2024-05-04"),
     ],
 )
 def test_date_in_text(text, expected):

@@ -46,7 +46,17 @@ def test_lines_split_exactly_as_pysbd_splits_them():
     "line",
     ["Sign up for our weekly Balkans newsletter", "Photo: Reuters", "READ MORE: Kosovo talks stall",
      "(Reporting by Ana Petrovic; Editing by John Doe)", "Monday 3 March 2025, 10:15 GMT",
-     "World | 4 May 2024", "Comments are closed.", "Follow us on Telegram", "- 1,204"],
+     "World | 4 May 2024", "Comments are closed.", "Follow us on Telegram", "- 1,204",
+     # a site's chrome, wire datelines and credits, prompts that end with a full stop
+     "Advertisement", "Story continues below advertisement", "3 min read", "Copy link", "Comments (37)",
+     "AFP via Getty Images", "REUTERS/Marko Djurica", "Reuters contributed to this report.", "Sign up here.",
+     "Click here to read the full interview with Vučić.", "BELGRADE/MOSCOW, May 4 (Reuters) -",
+     # Serbian datelines end with the date's dot
+     "4. maj 2024.", "Објављено: 04.05.2024.", "Beograd, 4. maja 2024.", "subota, 4. maj 2024.",
+     # notices as sites write them
+     "This publication was produced with the support of the European Union.",
+     "The views expressed in this article are those of the author.", "Comments are moderated before publication.",
+     "Reproduction without permission is prohibited."],
 )
 def test_furniture_is_recognised_by_shape(line):
     assert furniture_kind(line) is not None
@@ -56,15 +66,74 @@ def test_furniture_is_recognised_by_shape(line):
     "line",
     ["Vucic will visit Moscow on May 9", "Serbia signed the deal on 3 March 2025.",
      "By 2027 Serbia hopes to join the EU.", "Serbia refuses to join EU sanctions on Moscow.",
-     "Russian Foreign Intelligence Service (SVR)"],
+     "Russian Foreign Intelligence Service (SVR)",
+     # sentences that share a word or two with notices
+     "Vučić said the views expressed by the European Parliament on Serbia's ties with Russia were unacceptable.",
+     "Serbia's ambassador said the EU resolution did not reflect the views of Belgrade.",
+     "Vučić's comments will anger Brussels, where Serbia's accession file is effectively closed.",
+     "Pro-government tabloids and spam accounts amplified Kremlin talking points.",
+     "Serbia has reproduced Russian-designed components under licence, a source in Belgrade said.",
+     "Serbia's new pipeline was produced with the support of EU grants, reducing reliance on Russia.",
+     # captions and headlines are sentences (LABELING.md)
+     "Photo: Vučić has refused to join EU sanctions on Russia", "Serbia refuses to sanction Russia | DW News",
+     "Vučić resigned on 9 May 2024.", "Serbia signed the deal on 3 March 2025."],
 )
 def test_real_sentences_are_not_furniture(line):
     assert furniture_kind(line) is None
 
 
+@pytest.mark.parametrize(
+    "line, expected",
+    [('“We will never sanction Russia!” Vulin said. He left.', ["“We will never sanction Russia!” Vulin said.", "He left."]),
+     ('"Why should Serbia sanction its friends?" Vučić asked reporters on Monday.',
+      ['"Why should Serbia sanction its friends?" Vučić asked reporters on Monday.']),
+     ("“Enough!” The crowd dispersed.", ["“Enough!”", "The crowd dispersed."]),  # no speaker: two sentences
+     ("Is it over? No. Serbia said so!", ["Is it over?", "No.", "Serbia said so!"]),
+     ("Trade grew in 2024... Serbia still buys gas.", ["Trade grew in 2024...", "Serbia still buys gas."]),
+     ("He met Russia's Amb. Botsan-Kharchenko on Monday. Talks followed.",
+      ["He met Russia's Amb. Botsan-Kharchenko on Monday.", "Talks followed."]),
+     ("Yes! ok. Then Serbia left.", ["Yes! ok.", "Then Serbia left."])],
+)
+def test_a_quotation_its_speaker_and_a_cut_abbreviation_stay_one_sentence(line, expected):
+    from stance.segment import _segmenter, _split_line
+
+    assert list(_split_line(line)) == expected
+    if len(expected) == 1:  # pysbd alone cuts these; the splitter joins them again
+        assert len([p for p in _segmenter().segment(line) if p.strip()]) > 1
+
+
+def test_a_text_that_is_not_english_is_scored_with_a_warning(hashing_encoder):
+    from stance.segment import ENGLISH_SHARE, english_share
+
+    serbian = ("Srbija neće uvesti sankcije Rusiji, rekao je predsednik Vučić u Beogradu.\n"
+               "Beograd je odbio da se uskladi sa spoljnom politikom Evropske unije, a to je rekao i premijer.")
+    cyrillic = ("Вучић је рекао да Србија никада неће увести санкције Русији, а премијер је рекао исто у Београду. "
+                "Министар је додао да ће Србија наставити пут ка Европској унији.")
+    english = [p.read_text("utf-8") for p in sorted((REPO / "seeds").glob("*.txt"))]
+    assert english_share(serbian.split("\n")) < ENGLISH_SHARE and english_share([cyrillic]) == 0
+    assert min(english_share([text]) for text in english) > 4 * ENGLISH_SHARE
+    assert english_share(["Serbia refuses."]) is None  # too short to tell
+    y = np.array([["favor"]] * len(FAVOR) + [["against"]] * len(AGAINST) + [["none"]] * len(NONE), dtype=object)
+    clf = StanceClassifier(encoder=hashing_encoder, targets=("russia",), Cs=(1.0,)).fit(FAVOR + AGAINST + NONE, y)
+    with pytest.warns(StanceWarning, match=r"^sr: does not read as English \(\d+% of its words"):
+        score_article(clf, serbian, article_id="sr")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score_article(clf, english[0], article_id="en")
+
+
 def test_furniture_keeps_its_index_and_is_skipped():
     segs = split_sentences("Serbia buys gas.\nInvalid email\nVucic met Putin.")
     assert [(s.index, s.furniture is None) for s in segs] == [(0, True), (1, False), (2, True)]
+
+
+def test_skipped_lines_are_listed_as_the_article_has_them(hashing_encoder):
+    text = "Serbia buys gas.\n\tAdvertisement\u00a0 \u200b\nVucic met Putin. Photo: Reuters\n"
+    y = np.array([["favor"]] * len(FAVOR) + [["against"]] * len(AGAINST) + [["none"]] * len(NONE), dtype=object)
+    clf = StanceClassifier(encoder=hashing_encoder, targets=("russia",), Cs=(1.0,)).fit(FAVOR + AGAINST + NONE, y)
+    result = score_article(clf, text)
+    assert result.skipped == ["\tAdvertisement\u00a0 \u200b", "Photo: Reuters"]
+    assert [s.text for s in split_sentences(text) if s.furniture] == ["Advertisement", "Photo: Reuters"]
 
 
 @pytest.mark.parametrize(
