@@ -334,7 +334,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             self.classes_.append(np.asarray(head.classes_))
 
     def _check_Cs(self) -> None:
-        Cs = self.Cs
+        Cs = self.Cs.tolist() if isinstance(self.Cs, np.ndarray) and self.Cs.ndim == 1 else self.Cs  # np.logspace(...)
         if isinstance(Cs, (str, bytes)) or not isinstance(Cs, Sequence) or not Cs:
             raise ValueInputError(f"Cs is {Cs!r}; give a non-empty list of inverse regularisation strengths, such as [0.1, 1.0]")
         bad = next((c for c in Cs if isinstance(c, bool) or not isinstance(c, Real) or not math.isfinite(c) or c <= 0), None)

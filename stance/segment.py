@@ -421,14 +421,14 @@ def _split_chunk(text: str) -> list[str]:
 
 # Where pysbd cuts a sentence in news text: a quotation ending in "?" or "!" before its speaker
 # ('"Never!" Vulin said.'), a piece that goes on in lower case ("6 p.m. on Monday"), one that is
-# only punctuation (the last dot of "2024..."), and a diplomat's title ("Amb. Botsan-Kharchenko").
+# only punctuation (the last dot of "2024..."), and a diplomat's title or "about" ("Amb. Botsan-Kharchenko", "c. 80").
 _QUOTE_CLOSED = re.compile(r"[?!…][\"'”’»]+\s*$")
 _SPEAKER = re.compile(
     r"^[\w'’.-]+(\s+[\w'’.-]+){0,4}\s+(said|says|asked|asks|added|adds|told|wrote|writes|tweeted|posted|replied"
     r"|insisted|stressed|noted|declared|warned|claimed|argued|explained|continued|concluded|shouted|exclaimed)\b"
 )
-_CONTINUES = re.compile(r"^[\W\d_]*[a-zß-ÿ]|^[^\w]+$")
-_TITLE_CUT = re.compile(r"\bAmbs?\.\s*$")
+_CONTINUES = re.compile(r"^[\W_]*[a-zß-ÿа-яђјљњћџ]|^[\W_]+$")
+_TITLE_CUT = re.compile(r"(\bAmbs?|(?<![\w.])(c|ca|approx))\.\s*$")  # "Amb. Botsan-Kharchenko", "c. 80 per cent"
 
 
 def _rejoined(pieces: list[str]) -> list[str]:

@@ -86,9 +86,9 @@ def test_a_setting_of_the_wrong_value_is_a_stance_error_before_any_encoding(sett
     assert isinstance(caught.value, StanceError) and isinstance(caught.value, ValueError)
 
 
-def test_a_numpy_count_of_folds_is_a_count():
-    clf = StanceClassifier(encoder=TfidfVectorizer(), cv=np.int64(2), Cs=(0.1, 1.0)).fit(TEXTS, Y, groups=GROUPS)
-    assert set(clf.best_params_["russia"]) >= {"C", "threshold"}
+def test_numpy_settings_are_taken_as_their_python_kin():
+    clf = StanceClassifier(encoder=TfidfVectorizer(), cv=np.int64(2), Cs=np.logspace(-1, 0, 2)).fit(TEXTS, Y, groups=GROUPS)
+    assert set(clf.best_params_["russia"]) >= {"C", "threshold"} and clf.best_params_["russia"]["C"] in (0.1, 1.0)
 
 
 def test_a_text_of_invisible_characters_is_blank_and_none_for_certain():

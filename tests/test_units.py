@@ -92,7 +92,9 @@ def test_real_sentences_are_not_furniture(line):
      ("Trade grew in 2024... Serbia still buys gas.", ["Trade grew in 2024...", "Serbia still buys gas."]),
      ("He met Russia's Amb. Botsan-Kharchenko on Monday. Talks followed.",
       ["He met Russia's Amb. Botsan-Kharchenko on Monday.", "Talks followed."]),
-     ("Yes! ok. Then Serbia left.", ["Yes! ok.", "Then Serbia left."])],
+     ("Yes! ok. Then Serbia left.", ["Yes! ok.", "Then Serbia left."]),
+     ("Serbia imports c. 80 per cent of its gas from Russia.", ["Serbia imports c. 80 per cent of its gas from Russia."]),
+     ("He said it. 5 people died.", ["He said it.", "5 people died."])],  # a number starts a sentence
 )
 def test_a_quotation_its_speaker_and_a_cut_abbreviation_stay_one_sentence(line, expected):
     from stance.segment import _segmenter, _split_line
