@@ -447,7 +447,8 @@ def load_labels(
                     f"{where}: article {row['article']} is {row['origin']} here and {first[0]} at {first[1]}; "
                     f"an article has one origin: state the same 'origin' on all its rows"
                 )
-            row["furniture"] = furniture_kind(row["text"])
+            # as the splitter marks it in its article (a line under a "Related stories" heading), else by its own shape
+            row["furniture"] = segments[row["sentence"]].furniture if segments is not None else furniture_kind(row["text"])
             row["source"] = where
             for name, values in columns.items():
                 values.append(row.get(name))

@@ -12,8 +12,10 @@ Pure functions, no model. The rules, in order:
 * Every segment gets the next 0-based index, furniture included, so that label
   files keep their indices when the furniture rules change.
 * Page furniture (datelines, bylines, share and sign-up prompts, privacy and
-  comment-form notices, image credits, "Read also" links) is recognised by the
-  general shapes in :func:`furniture_kind` and is skipped by scoring.
+  comment-form notices, image credits, "Read also" links, a site's chrome) is
+  recognised by the general shapes in :func:`furniture_kind`, and the headlines
+  under a "Related stories" heading by their place; scoring skips it. Captions and
+  headlines are sentences (LABELING.md).
 """
 
 from __future__ import annotations
@@ -524,12 +526,18 @@ def split_sentences(text: str) -> list[Segment]:
 
 def _segments(text: str) -> Iterator[Segment]:
     """The segments of ``text`` one at a time, so that a caller may stop early."""
-    index = 0
+    index, under_heading = 0, False
     for raw in text.splitlines():
         line = visible_line(raw)
         if not line:
             continue
         kind = furniture_kind(line)
+        if _LINK_HEADING.match(line.lower()):
+            kind, under_heading = "link", True
+        elif under_heading and not kind and _headline_like(line):
+            kind = "link"  # one of the links a "Related stories" heading lists
+        else:
+            under_heading = False  # a sentence, or furniture of another kind, ends the list
         if kind:
             yield Segment(index, line, kind, raw)
             index += 1
@@ -579,6 +587,20 @@ _LINK_PREFIX = re.compile(
     r"^(read|see|watch|listen|also read|read more|more|related|recommended|tags?|topics?"
     r"|trending|most read|more from|latest)( (also|more|too|stories|articles|reading))?\s*[:|»>-]",
 )
+# A heading over a list of links to other stories; the headline-like lines under it are links too.
+_LINK_HEADING = re.compile(
+    r"^(related|related (stories|articles|news|coverage|content|reading)|read (also|more)|also read|see also"
+    r"|more on this (story|topic)|more stories|recommended( stories| for you)?|you (may|might) also like"
+    r"|most (read|popular|viewed)|latest (news|stories))\s*:?$"
+)
+#: Words beyond which a line under such a heading is a paragraph, not a link.
+_LINK_WORDS = 20
+
+
+def _headline_like(line: str) -> bool:
+    return len(_words(line)) <= _LINK_WORDS and not _SENTENCE_END.search(line)
+
+
 _CALL_TO_ACTION = re.compile(
     r"^(please )?(share|follow|subscribe|sign up|sign-up|signup|register|download|join|click|tap"
     r"|get our|get the|enter (your|a)|newsletter|like us|support us)\b",
@@ -606,17 +628,19 @@ _BOILERPLATE = re.compile(
     r"|not necessarily (those|the views)|editorial (standards|board)|trust principles|^our standards:"
     r"|independent of our advertisers|about the authors?:|^the author is an? "
     r"|^(this|the) [\w\s-]{0,40}\b(is|was|were|has been) (produced|made|prepared|published|funded) with the (financial )?support"
-    r"|part of our [\w\s]{1,40} series",
+    r"|part of our [\w\s]{1,40} series|^this (article|story|piece|report) (was|is|first) (originally |first )?(published|appeared)",
 )
 _CREDIT = re.compile(
     r"^[(\[]?\s*(image|images|photo|photos|photograph|picture|pic|source|credit|foto|illustration"
     r"|video|footage)s?( credits?)?\s*:[^()]*[)\]]?\s*$|^©|^\(?getty images\)?$"
     r"|^(" + "|".join(_WIRES) + r"|getty images|shutterstock|pixsell)\s*/\s*\S+(\s+\S+){0,3}$",  # REUTERS/Marko Djurica
 )
+# A wire dateline without a date: "BELGRADE, Serbia (AP) —".
+_WIRE_DASH = re.compile(r"\((" + "|".join(_WIRES) + r")\)\s*[-—–]$")
 #: Words after "Photo:" beyond which the line is a caption, a sentence, not a credit.
 _CREDIT_WORDS = 6
-_BYLINE = re.compile(r"^\(?\s*((additional )?reporting|writing|editing|edited|written|compiled) by\b"
-                     r"|^[\w\s.,'’-]{1,60}\bcontributed (reporting|to (this|the) (report|story|article))\b")
+_BYLINE = re.compile(r"^\(?\s*(with )?((additional )?reporting|writing|editing|edited|written|compiled) by\b"
+                     r"|^[\w\s.,'’/&-]{1,60}\bcontributed (reporting|to (this|the) (report|story|article))\b")
 _BY_NAME = re.compile(r"by\s+\S+(\s+\S+){0,4}$")
 # "4. maj 2024.", "04.05.2024.": a Serbian date, day with a dot, ends with one too, and makes no sentence of its line.
 _DATE_DOT_END = re.compile(r"\d{1,2}\.\s*(\d{1,2}\.|[^\W\d_]+\.?)\s*\d{4}\.$")
@@ -677,7 +701,7 @@ def furniture_kind(line: str) -> str | None:
         or (_CALL_TO_ACTION.search(low) and _PROMPT_OBJECT.search(low) and not ends_like_sentence)
     ):
         return "prompt"
-    if (not ends_like_sentence or _DATE_DOT_END.search(line)) and _DATE.search(low):
+    if (not ends_like_sentence or _DATE_DOT_END.search(line)) and (_DATE.search(low) or _WIRE_DASH.search(low)):
         content = [w for w in words if w.lower() not in _DATELINE_WORDS]
         if len(content) <= 2:
             return "dateline"

@@ -56,7 +56,8 @@ def test_lines_split_exactly_as_pysbd_splits_them():
      # notices as sites write them
      "This publication was produced with the support of the European Union.",
      "The views expressed in this article are those of the author.", "Comments are moderated before publication.",
-     "Reproduction without permission is prohibited."],
+     "Reproduction without permission is prohibited.", "RFE/RL's Balkan Service contributed to this report.",
+     "With reporting by AP and AFP", "This article was originally published by Balkan Insight.", "BELGRADE, Serbia (AP) —"],
 )
 def test_furniture_is_recognised_by_shape(line):
     assert furniture_kind(line) is not None
@@ -76,7 +77,7 @@ def test_furniture_is_recognised_by_shape(line):
      "Serbia's new pipeline was produced with the support of EU grants, reducing reliance on Russia.",
      # captions and headlines are sentences (LABELING.md)
      "Photo: Vučić has refused to join EU sanctions on Russia", "Serbia refuses to sanction Russia | DW News",
-     "Vučić resigned on 9 May 2024.", "Serbia signed the deal on 3 March 2025."],
+     "Vučić resigned on 9 May 2024.", "Serbia signed the deal on 3 March 2025.", "Vučić resigns (AP)"],
 )
 def test_real_sentences_are_not_furniture(line):
     assert furniture_kind(line) is None
@@ -127,6 +128,14 @@ def test_a_text_that_is_not_english_is_scored_with_a_warning(hashing_encoder):
 def test_furniture_keeps_its_index_and_is_skipped():
     segs = split_sentences("Serbia buys gas.\nInvalid email\nVucic met Putin.")
     assert [(s.index, s.furniture is None) for s in segs] == [(0, True), (1, False), (2, True)]
+
+
+def test_the_headlines_a_related_stories_heading_lists_are_links_until_a_sentence():
+    text = ("Serbia buys gas.\nRELATED STORIES\nSerbia's Vucic says Belgrade will not sanction Russia\n"
+            "Brussels warns Belgrade\nSerbia said on Monday it would not sanction Russia.\nVucic reacts\n"
+            "Related:\nSerbia and Hungary sign a pipeline deal\nReuters contributed to this report.\nIvana Sekularac")
+    kinds = [(s.text, s.furniture) for s in split_sentences(text)]
+    assert [k for _, k in kinds] == [None, "link", "link", "link", None, None, "link", "link", "byline", None], kinds
 
 
 def test_skipped_lines_are_listed_as_the_article_has_them(hashing_encoder):
