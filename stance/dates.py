@@ -214,6 +214,13 @@ def _parse_written(text: str) -> str:
 # A clock time ("10.21", "18:02", "6.02 pm"): dateparser reads "7 May 2024 10.21" as 10 May.
 _TIME = re.compile(r"(?<![\d.:])\d{1,2}[.:]\d\d(?!\d|[.:]\d)(\s*[ap]\.?m\.?(?!\w))?", re.IGNORECASE)
 _UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
+# What a page's own time stamp shows and a bare date heading in the story ("24 February 2022") does not.
+_STAMP = re.compile(r"\d[.:]\d\d|\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(published|posted|updated|modified"
+                    r"|objavljeno|ažurirano|објављено|ажурирано)\b", re.IGNORECASE)
+# A wire story's first line opens with its dateline: "BELGRADE, May 4, 2024 (Reuters) - Serbia said ...".
+_LEAD = re.compile(r"^(.{3,80}?)\s[-—–]+\s")
+#: Words from which a line that ends like a sentence is the story itself, below its datelines.
+_BODY_WORDS = 8
 
 
 def _date_in_line(line: str) -> str | None:
@@ -252,17 +259,23 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
     >>> date_in_text("Serbia will not sanction Russia now, Vucic says.") is None
     True
     """
-    from stance.segment import furniture_kind, visible_line
+    from itertools import islice
 
-    lines = [line for line in map(visible_line, text.splitlines()) if line][:max(head_lines, DATELINE_LINES)]
-    best = None  # (rank, line number, date)
-    for number, line in enumerate(lines):
+    from stance.segment import furniture_kind, line_kinds
+
+    best, in_story = None, False  # (rank, line number, date); whether the story's sentences have begun
+    for number, (_, line, kind) in enumerate(islice(line_kinds(text.splitlines()), max(head_lines, DATELINE_LINES))):
         line = line[:HEAD_CHARS]  # a dateline is short; a search of a long line is slow
-        kind = furniture_kind(line)
+        lead = _LEAD.match(line) if kind is None else None
+        if lead and furniture_kind(lead[1]) == "dateline":
+            line, kind = lead[1], "dateline"  # the wire story's dateline, not a date in its first sentence
         if kind in ("dateline", "metadata", "byline", "no words"):
+            if in_story and not _STAMP.search(line):
+                continue  # a date heading within the story (a timeline's "24 February 2022"), not the page's
             rank = 1 if _UPDATED.search(line) else 0
         elif kind is None and number < head_lines:
             rank = 2
+            in_story = in_story or (len(line.split()) >= _BODY_WORDS and line.rstrip("\"'”’»)").endswith((".", "!", "?")))
         else:
             continue
         if best is not None and rank >= best[0]:

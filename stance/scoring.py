@@ -15,7 +15,7 @@ from stance.dates import parse_date
 from stance.errors import InputError, StanceWarning, TextsError, check_count, check_text, is_table, require_fitted, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
-from stance.segment import ENGLISH_SHARE, Article, check_sentence_count, english_share
+from stance.segment import ENGLISH_SHARE, SERBIAN_SHARE, Article, check_sentence_count, language_shares
 
 __all__ = ["ArticleScores", "flat_sentences", "score_article", "score_articles", "score_documents"]
 
@@ -132,10 +132,11 @@ def score_articles(
 
 
 def _warn_unless_english(article: Article) -> None:
-    share = english_share(s.text for s in article.sentences)
-    if share is not None and share < ENGLISH_SHARE:
-        warnings.warn(f"{article.id}: does not read as English ({share:.0%} of its words are common English "
-                      "words); the model reads English, so its sentences come out mostly none", StanceWarning, stacklevel=3)
+    shares = language_shares(s.text for s in article.sentences)
+    if shares is not None and shares[0] < ENGLISH_SHARE and shares[1] >= SERBIAN_SHARE:
+        warnings.warn(f"{article.id}: reads as Serbian, not English ({shares[1]:.0%} of its words are common Serbian words, "
+                      f"{shares[0]:.0%} English ones); the model reads English, so its sentences come out mostly none",
+                      StanceWarning, stacklevel=3)
 
 
 #: Sentences whose features are built and scored at once: the features of one sentence take

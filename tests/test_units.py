@@ -77,7 +77,14 @@ def test_furniture_is_recognised_by_shape(line):
      "Serbia's new pipeline was produced with the support of EU grants, reducing reliance on Russia.",
      # captions and headlines are sentences (LABELING.md)
      "Photo: Vučić has refused to join EU sanctions on Russia", "Serbia refuses to sanction Russia | DW News",
-     "Vučić resigned on 9 May 2024.", "Serbia signed the deal on 3 March 2025.", "Vučić resigns (AP)"],
+     "Vučić resigned on 9 May 2024.", "Serbia signed the deal on 3 March 2025.", "Vučić resigns (AP)",
+     # sentences shaped a little like prompts, notices, credits, bylines or datelines
+     "Tap water is scarce in Kosovo.", "Join us in Moscow, Putin told Vučić.", "Subscribe to the EU's sanctions? Never, said Vučić.",
+     "Get the latest weapons from Russia, Vučić urged the army.", "The new border crossing was funded with the support of the EU.",
+     "This report was first published by the European Commission in 2023.", "EU bans Sputnik, RIA Novosti (May 17, 2024)",
+     "Putin tells TASS: 4 May 2024", "Russia, Serbia (AP) -", "China and Russia contributed to the report, which Vučić welcomed.",
+     "With reporting by Sputnik, Russia's narrative spreads in Serbia.", "AP/Serbia backs Russia", "Tanjug / Vucic meets Putin",
+     "Vučić resigned 4. maja 2024.", "Elections held 17.12.2023.", "Photo: Vucic and Putin in Belgrade", "Vucic meets Putin | Reuters"],
 )
 def test_real_sentences_are_not_furniture(line):
     assert furniture_kind(line) is None
@@ -95,7 +102,16 @@ def test_real_sentences_are_not_furniture(line):
       ["He met Russia's Amb. Botsan-Kharchenko on Monday.", "Talks followed."]),
      ("Yes! ok. Then Serbia left.", ["Yes! ok.", "Then Serbia left."]),
      ("Serbia imports c. 80 per cent of its gas from Russia.", ["Serbia imports c. 80 per cent of its gas from Russia."]),
-     ("He said it. 5 people died.", ["He said it.", "5 people died."])],  # a number starts a sentence
+     ("He said it. 5 people died.", ["He said it.", "5 people died."]),  # a number starts a sentence
+     ('"Russia is our friend!" Aleksandar Vulin, then interior minister, said.',
+      ['"Russia is our friend!" Aleksandar Vulin, then interior minister, said.']),
+     # what follows a quotation is a sentence of its own, a lower-case word after a full sentence too
+     ('"Not while I live!" Putin said the same.', ['"Not while I live!"', "Putin said the same."]),
+     ('"What now?" Putin wrote in his memoir that Serbia was a brother.',
+      ['"What now?"', "Putin wrote in his memoir that Serbia was a brother."]),
+     ('Putin asked: "Who is with us?" Serbia said yes, Vučić told reporters.',
+      ['Putin asked: "Who is with us?"', "Serbia said yes, Vučić told reporters."]),
+     ("Serbia said no to sanctions. iPhone sales fell.", ["Serbia said no to sanctions.", "iPhone sales fell."])],
 )
 def test_a_quotation_its_speaker_and_a_cut_abbreviation_stay_one_sentence(line, expected):
     from stance.segment import _segmenter, _split_line
@@ -105,24 +121,31 @@ def test_a_quotation_its_speaker_and_a_cut_abbreviation_stay_one_sentence(line, 
         assert len([p for p in _segmenter().segment(line) if p.strip()]) > 1
 
 
-def test_a_text_that_is_not_english_is_scored_with_a_warning(hashing_encoder):
-    from stance.segment import ENGLISH_SHARE, english_share
+def test_a_serbian_text_is_scored_with_a_warning_and_english_headlines_without(hashing_encoder):
+    from stance.segment import ENGLISH_SHARE, SERBIAN_SHARE, language_shares
 
     serbian = ("Srbija neće uvesti sankcije Rusiji, rekao je predsednik Vučić u Beogradu.\n"
                "Beograd je odbio da se uskladi sa spoljnom politikom Evropske unije, a to je rekao i premijer.")
     cyrillic = ("Вучић је рекао да Србија никада неће увести санкције Русији, а премијер је рекао исто у Београду. "
                 "Министар је додао да ће Србија наставити пут ка Европској унији.")
     english = [p.read_text("utf-8") for p in sorted((REPO / "seeds").glob("*.txt"))]
-    assert english_share(serbian.split("\n")) < ENGLISH_SHARE and english_share([cyrillic]) == 0
-    assert min(english_share([text]) for text in english) > 4 * ENGLISH_SHARE
-    assert english_share(["Serbia refuses."]) is None  # too short to tell
+    headlines = ["Vučić meets Putin in Moscow", "Serbia rejects EU sanctions on Russia", "Brussels warns Belgrade",
+                 "Gazprom Neft sells NIS stake", "Kosovo: Kurti blames Belgrade", "Vučić: Serbia stays neutral",
+                 "Serbia buys French Rafale jets"]
+    for text in (serbian.split("\n"), [cyrillic]):
+        english_part, serbian_part = language_shares(text)
+        assert english_part < ENGLISH_SHARE and serbian_part >= SERBIAN_SHARE
+    assert min(language_shares([text])[0] for text in english) > 4 * ENGLISH_SHARE
+    assert language_shares(headlines)[0] < ENGLISH_SHARE and language_shares(headlines)[1] < SERBIAN_SHARE
+    assert language_shares(["Serbia refuses."]) is None  # too short to tell
     y = np.array([["favor"]] * len(FAVOR) + [["against"]] * len(AGAINST) + [["none"]] * len(NONE), dtype=object)
     clf = StanceClassifier(encoder=hashing_encoder, targets=("russia",), Cs=(1.0,)).fit(FAVOR + AGAINST + NONE, y)
-    with pytest.warns(StanceWarning, match=r"^sr: does not read as English \(\d+% of its words"):
+    with pytest.warns(StanceWarning, match=r"^sr: reads as Serbian, not English \(\d+% of its words are common Serbian"):
         score_article(clf, serbian, article_id="sr")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         score_article(clf, english[0], article_id="en")
+        score_article(clf, "\n".join(headlines), article_id="headlines")
 
 
 def test_furniture_keeps_its_index_and_is_skipped():
