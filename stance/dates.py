@@ -219,6 +219,9 @@ _STAMP = re.compile(r"\d[.:]\d\d|\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(publ
                     r"|objavljeno|ažurirano|објављено|ажурирано)\b", re.IGNORECASE)
 # A wire story's first line opens with its dateline: "BELGRADE, May 4, 2024 (Reuters) - Serbia said ...".
 _LEAD = re.compile(r"^(.{3,80}?)\s[-—–]+\s")
+#: Characters of each opening line whose furniture kind is read: enough for any dateline, heading or
+#: headline, and a paragraph of a megabyte is not read whole to find that it is none of them.
+_KIND_CHARS = 1000
 #: Words from which a line that ends like a sentence is the story itself, below its datelines.
 _BODY_WORDS = 8
 
@@ -264,7 +267,8 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
     from stance.segment import furniture_kind, line_kinds
 
     best, in_story = None, False  # (rank, line number, date); whether the story's sentences have begun
-    for number, (_, line, kind) in enumerate(islice(line_kinds(text.splitlines()), max(head_lines, DATELINE_LINES))):
+    opening = (raw[:_KIND_CHARS] for raw in text.splitlines())  # a dateline is short; so is the reading of a long line
+    for number, (_, line, kind) in enumerate(islice(line_kinds(opening), max(head_lines, DATELINE_LINES))):
         line = line[:HEAD_CHARS]  # a dateline is short; a search of a long line is slow
         lead = _LEAD.match(line) if kind is None else None
         if lead and furniture_kind(lead[1]) == "dateline":

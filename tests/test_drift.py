@@ -130,6 +130,17 @@ def test_date_in_text(text, expected):
     assert date_in_text(text) == expected
 
 
+def test_the_date_search_reads_only_the_start_of_a_long_line(monkeypatch):
+    from stance import segment
+
+    seen = []
+    kind = segment.furniture_kind
+    monkeypatch.setattr(segment, "furniture_kind", lambda line: seen.append(len(line)) or kind(line))
+    assert date_in_text("Headline\n4 May 2024\n" + "Serbia buys gas. " * 100_000) == "2024-05-04"
+    assert date_in_text("Serbia buys gas. " * 100_000 + "\nMay 4, 2024\nBody.") == "2024-05-04"
+    assert seen and max(seen) <= 1000
+
+
 def test_date_deep_in_the_body_is_not_a_publication_date():
     text = "\n".join(["Headline"] + [f"Sentence {i} of the story." for i in range(10)] + ["On 24 February 2022 Russia invaded."])
     assert date_in_text(text) is None
