@@ -214,9 +214,10 @@ def _parse_written(text: str) -> str:
 # A clock time ("10.21", "18:02", "6.02 pm"): dateparser reads "7 May 2024 10.21" as 10 May.
 _TIME = re.compile(r"(?<![\d.:])\d{1,2}[.:]\d\d(?!\d|[.:]\d)(\s*[ap]\.?m\.?(?!\w))?", re.IGNORECASE)
 _UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
-# What a page's own time stamp shows and a bare date heading in the story ("24 February 2022") does not.
-_STAMP = re.compile(r"\d[.:]\d\d|\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(published|posted|updated|modified"
-                    r"|objavljeno|ažurirano|објављено|ажурирано)\b", re.IGNORECASE)
+# What a page's own time stamp shows beside its clock (:data:`_TIME`), and a bare date heading in the
+# story ("24 February 2022", "24.02.2022.") does not.
+_STAMP_WORDS = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(published|posted|updated|modified"
+                          r"|objavljeno|ažurirano|објављено|ажурирано)\b", re.IGNORECASE)
 # A wire story's first line opens with its dateline: "BELGRADE, May 4, 2024 (Reuters) - Serbia said ...".
 _LEAD = re.compile(r"^(.{3,80}?)\s[-—–]+\s")
 #: Characters of each opening line whose furniture kind is read: enough for any dateline, heading or
@@ -264,7 +265,7 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
     """
     from itertools import islice
 
-    from stance.segment import furniture_kind, line_kinds
+    from stance.segment import ends_like_sentence, furniture_kind, line_kinds
 
     best, in_story = None, False  # (rank, line number, date); whether the story's sentences have begun
     opening = (raw[:_KIND_CHARS] for raw in text.splitlines())  # a dateline is short; so is the reading of a long line
@@ -274,12 +275,12 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
         if lead and furniture_kind(lead[1]) == "dateline":
             line, kind = lead[1], "dateline"  # the wire story's dateline, not a date in its first sentence
         if kind in ("dateline", "metadata", "byline", "no words"):
-            if in_story and not _STAMP.search(line):
+            if in_story and not (_TIME.search(line) or _STAMP_WORDS.search(line)):
                 continue  # a date heading within the story (a timeline's "24 February 2022"), not the page's
             rank = 1 if _UPDATED.search(line) else 0
         elif kind is None and number < head_lines:
             rank = 2
-            in_story = in_story or (len(line.split()) >= _BODY_WORDS and line.rstrip("\"'”’»)").endswith((".", "!", "?")))
+            in_story = in_story or (len(line.split()) >= _BODY_WORDS and ends_like_sentence(line))
         else:
             continue
         if best is not None and rank >= best[0]:

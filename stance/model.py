@@ -375,7 +375,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             labeled = np.array([v is not None for v in labels[:, j]])
             if labeled.any():  # a target no row labels has no score
                 truth, guessed = labels[labeled, j].astype(str), predicted[labeled, j].astype(str)
-                seen = [c for c in STANCES if c in set(truth) | set(guessed)]  # a class neither holds is no error
+                held = set(truth) | set(guessed)
+                seen = [c for c in STANCES if c in held]  # a class neither holds is no error
                 scores.append(f1_score(truth, guessed, labels=seen, average="macro", zero_division=0))
         if not scores:
             raise ValueInputError("y labels no sentence for any target; give at least one label")

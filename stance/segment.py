@@ -36,17 +36,18 @@ from stance.errors import InputError
 
 __all__ = [
     "ENGLISH_SHARE",
-    "SERBIAN_SHARE",
     "MAX_ARTICLE_MB",
     "MAX_ARTICLE_SENTENCES",
     "MAX_SPLIT_CHARS",
+    "SERBIAN_SHARE",
     "Article",
     "Segment",
     "check_sentence_count",
     "decode_text",
-    "language_shares",
+    "ends_like_sentence",
     "furniture_kind",
     "has_invisible",
+    "language_shares",
     "line_kinds",
     "max_article_bytes",
     "printable_name",
@@ -589,9 +590,9 @@ _DATE = re.compile(
     r"|(" + "|".join(_MONTHS) + r")\.?\s+\d{1,2}\b|\d{1,2}\.?\s+(" + "|".join(_MONTHS) + r")(?!\w)"
     r"|(" + "|".join(_MONTHS) + r")\s+\d{4})",
 )
-# Words that carry no content in a dateline: times, zones, publishing verbs, and the wire services
-# that follow its place names ("BELGRADE/MOSCOW, May 4 (Reuters) -").
+# Wire services, whose name in parentheses follows a dateline's places ("BELGRADE/MOSCOW, May 4 (Reuters) -").
 _WIRES = "reuters ap afp dpa epa efe ansa tass ria novosti sputnik xinhua anadolu tanjug beta fonet hina mina bloomberg".split()
+# Words that carry no content in a dateline: times, zones, and publishing verbs.
 _DATELINE_WORDS = set(_MONTHS + _DAYS) | set(
     "am pm gmt bst cet cest eet eest utc est edt pst msk local time updated published posted "
     "last modified min mins read minute minutes ago at on "
@@ -619,7 +620,7 @@ _LINK_WORDS = 14
 
 
 def _headline_like(line: str) -> bool:
-    return len(_words(line)) <= _LINK_WORDS and not _SENTENCE_END.search(line)
+    return len(_words(line)) <= _LINK_WORDS and not ends_like_sentence(line)
 
 
 _CALL_TO_ACTION = re.compile(
@@ -687,6 +688,11 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def ends_like_sentence(text: str) -> bool:
+    """Whether ``text`` ends as a sentence does: a full stop, "?", "!" or "…", then at most closing quotes or brackets."""
+    return _SENTENCE_END.search(text) is not None
+
+
 # Words that make about a fifth or more of any English news text, and next to none of a Serbian one
 # (so not "a", "to" or "on", which are Serbian words too).
 _ENGLISH_WORDS = frozenset(
@@ -740,25 +746,25 @@ def furniture_kind(line: str) -> str | None:
         return "byline"
     if _LINK_PREFIX.search(low):
         return "link"
-    ends_like_sentence = bool(_SENTENCE_END.search(line))
+    sentence_end = ends_like_sentence(line)
     if len(words) <= 60 and _BOILERPLATE.search(low):  # the count first: the pattern's ".*" is slow on long lines
         return "notice"
     if len(words) <= 16 and (
         _PLAIN_PROMPT.search(low)
-        or (_CALL_TO_ACTION.search(low) and _PROMPT_OBJECT.search(low) and not ends_like_sentence)
+        or (_CALL_TO_ACTION.search(low) and _PROMPT_OBJECT.search(low) and not sentence_end)
     ):
         return "prompt"
-    dot_date = ends_like_sentence and bool(_DATE_DOT_END.search(line))  # at most a place beside it: "Beograd, 4. maja 2024."
-    if (not ends_like_sentence or dot_date) and (_DATE.search(low) or _WIRE_DASH.match(line)):
+    dot_date = sentence_end and bool(_DATE_DOT_END.search(line))  # at most a place beside it: "Beograd, 4. maja 2024."
+    if (not sentence_end or dot_date) and (_DATE.search(low) or _WIRE_DASH.match(line)):
         content = [w for w in _words(_WIRE_CREDIT.sub(" ", low)) if w not in _DATELINE_WORDS]
         if len(content) <= (1 if dot_date else 2):
             return "dateline"
-    if " | " in line and not ends_like_sentence:
+    if " | " in line and not sentence_end:
         fields = [f for f in line.split(" | ") if f.strip()]
         headline = len(fields) == 2 and len(_words(fields[0])) >= 3 and not _DATE.search(low)  # "Headline | DW News"
         if len(fields) >= 2 and all(len(_words(f)) <= 6 for f in fields) and not headline:
             return "dateline" if _DATE.search(low) else "metadata"
-    if _BY_NAME.match(low) and not ends_like_sentence:
+    if _BY_NAME.match(low) and not sentence_end:
         return "byline"
     if len(words) <= 6 and all(w.lower() in _CHROME_WORDS for w in words):
         return "page chrome"
