@@ -398,7 +398,7 @@ def score(
             if run.skipped:
                 kept.append(f"skipped {run.skipped} articles already in {_shown(output)}")
             if store is not None:  # the whole folder, so that a run finished in two goes is recorded whole
-                kept.append(f"recorded {store.record_results(output, replace=replace)} articles in {_shown(store.path)}")
+                kept.append(_recorded(store.record_results(output, replace=replace), store))
         finally:
             if store is not None:
                 store.close()
@@ -493,7 +493,7 @@ def score(
             store.close()
     kept = []
     if store is not None:
-        kept.append(f"recorded {recorded} articles in {_shown(store.path)}")
+        kept.append(_recorded(recorded, store))
     if results_folder is not None:
         kept.append(f"wrote {saved} articles to {_shown(output)}")
     if skip_recorded:
@@ -547,6 +547,12 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again:
         reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
     _fail(f"{reason} after {written} articles" + "".join(f"; {k}" for k in kept) + f"; {again}",
           code=130 if isinstance(stop, KeyboardInterrupt) else 1)
+
+
+def _recorded(count: int, store) -> str:
+    """What --record did; a run finished in two goes stores again what its first go stored, so say how many."""
+    again = f" ({store.replaced} were recorded before and are replaced)" if store.replaced else ""
+    return f"recorded {count} articles in {_shown(store.path)}{again}"
 
 
 def _refuse_clashes(refused: int) -> None:

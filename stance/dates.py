@@ -106,8 +106,8 @@ def _slash_readings(match: re.Match) -> set[Date]:
     return readings
 
 
-# A day, a month's name and a year, day first with a dot ("5. maj 2024.", "5. May 2024"), as Serbian
-# datelines write them; dateparser's search passes over this form though its parser reads it.
+# A day, a month's name and a year, day first ("5. maj 2024.", "5. May 2024", "5 маја 2024"), as Serbian
+# datelines write them; dateparser's search passes over the dotted form, and over a genitive month.
 # Each month as English, Serbian Latin and Serbian Cyrillic write it, whole or cut short, in the
 # nominative or the genitive ("maj", "maja", "May", "мај", "маја"): a name such as "Novak" is none.
 _MONTH_FORMS = (
@@ -118,7 +118,7 @@ _MONTH_FORMS = (
     r"nov(?:ember|embar|embra)?|нов(?:ембар|ембра)?", r"de[cz](?:ember|embar|embra)?|дец(?:ембар|ембра)?",
 )
 _DAY_DOT_MONTH = re.compile(
-    r"(?<![\d.])(\d{1,2})\.\s*(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?,?\s*"
+    r"(?<![\d.])(\d{1,2})(?:\.\s*|\s+)(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?,?\s*"
     r"((?:1[89]|2\d)\d\d)(?!\d)",
     re.IGNORECASE,
 )
@@ -128,6 +128,25 @@ def _day_dot_month(text: str, allowed=None) -> str | None:
     """The first valid "5. maj 2024." date in ``text`` (see :func:`_first_allowed`)."""
     found = _DAY_DOT_MONTH.finditer(text)
     return _first_allowed(((int(m[3]), _month_number(m[2]), int(m[1])) for m in found), allowed)
+
+
+# A month's name, a day and a year, as English pages write their datelines ("March 28, 2014",
+# "Nov. 1, 2024"). dateparser's search misreads this form beside other numbers on the line:
+# "March 28, 2014 | 7 min read" became a date of its own making, "No. 21/2024 | November 1, 2024" none.
+_MONTH_DAY = re.compile(
+    r"(?<!\w)(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d.:])"
+    r",?\s*((?:1[89]|2\d)\d\d)(?!\d)",
+    re.IGNORECASE,
+)
+
+
+def _spelled_out(text: str) -> str | None:
+    """The first valid date in ``text``, by where it stands, of the forms read without dateparser:
+    "03.02.2024", "5. maj 2024", "5 May 2024" and "May 5, 2024"."""
+    found = [(m.start(), (int(m[3]), int(m[2]), int(m[1]))) for m in _DOTTED.finditer(text)]
+    found += [(m.start(), (int(m[3]), _month_number(m[2]), int(m[1]))) for m in _DAY_DOT_MONTH.finditer(text)]
+    found += [(m.start(), (int(m[3]), _month_number(m[1]), int(m[2]))) for m in _MONTH_DAY.finditer(text)]
+    return _first_allowed(date for _, date in sorted(found))
 
 
 def _month_number(name: str) -> int:
@@ -213,6 +232,8 @@ def _parse_written(text: str) -> str:
 
 # A clock time ("10.21", "18:02", "6.02 pm"): dateparser reads "7 May 2024 10.21" as 10 May.
 _TIME = re.compile(r"(?<![\d.:])\d{1,2}[.:]\d\d(?!\d|[.:]\d)(\s*[ap]\.?m\.?(?!\w))?", re.IGNORECASE)
+# A number that counts issues or pages ("No. 9, November 2022"): dateparser reads it as the day.
+_NUMBERED = re.compile(r"\b((no|nr|br|бр|vol)\.|issue|volume|broj|број)\s*#?\d+(/\d+)?(?!\d)", re.IGNORECASE)
 _UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
 # What a page's own time stamp shows beside its clock (:data:`_TIME`), and a bare date heading in the
 # story ("24 February 2022", "24.02.2022.") does not.
@@ -233,9 +254,10 @@ def _date_in_line(line: str) -> str | None:
 
     if not _may_hold_date(line):
         return None
-    dotted = _dotted(line) or _day_dot_month(line)
-    if dotted is not None:
-        return dotted
+    line = _NUMBERED.sub(" ", line)
+    spelled_out = _spelled_out(line)
+    if spelled_out is not None:
+        return spelled_out
     for match in _SLASHED.finditer(line):
         readings = _slash_readings(match)
         if len(readings) == 1 and _plausible(value := readings.pop()):

@@ -3,10 +3,15 @@
 A joblib file is a pickle and runs code when loaded. So the metadata records
 the head file's SHA-256, and loading refuses a head whose hash differs before
 unpickling it. Only load model folders you made or trust.
+
+``stance.json`` also records the SHA-256 of its own fields (``metadata_sha256``),
+so a hand edit (a threshold, a class name, the versions) is refused rather than
+half applied: the scores a model gives must be the ones its id stands for.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -26,8 +31,9 @@ from stance.paths import OutputPathError, write_error
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
 
 FORMAT = "stance-model"
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (2, 3)  # 3 adds fine-tuned encoders, kept in the model folder
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (2, 3, 4)  # 3 adds fine-tuned encoders, kept in the model folder; 4 the metadata's own SHA-256
+SEAL_KEY = "metadata_sha256"
 METADATA_FILE = "stance.json"
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
@@ -132,6 +138,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        meta[SEAL_KEY] = metadata_seal(json.loads(json.dumps(meta)))  # as a reader will parse it
         atomic_write_text(staging / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         _swap_into_place(staging, path)
     except OSError as err:
@@ -145,6 +152,22 @@ def save_model(model, path: str | Path, **provenance) -> Path:
 
 #: What a model folder holds; saving replaces the folder whole, so anything else in it would be lost.
 MODEL_ENTRIES = (METADATA_FILE, HEAD_FILE, ENCODER_DIR)
+
+
+def metadata_seal(meta: dict) -> str:
+    """The SHA-256 of every field of ``stance.json`` but the seal itself and the encoder's path.
+
+    The path may change when an encoder folder moves; the encoder's own SHA-256s
+    still tell whether it is the same encoder.
+    """
+    sealed = {key: value for key, value in meta.items() if key != SEAL_KEY}
+    if isinstance(sealed.get("encoder"), dict):
+        sealed["encoder"] = {key: value for key, value in sealed["encoder"].items() if key != "path"}
+    try:
+        canonical = json.dumps(sealed, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    except (RecursionError, TypeError, ValueError):  # nested past what can be written back: no seal fits it
+        return ""
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def check_replaceable(path: str | Path) -> None:
@@ -222,6 +245,9 @@ def read_metadata(path: str | Path) -> dict:
     if problem is not None:
         raise ModelIntegrityError(f"{meta_path}: {problem}; the file was edited or damaged, "
                                   "retrain with `stance train`")
+    if SEAL_KEY in meta and meta[SEAL_KEY] != metadata_seal(meta):
+        raise ModelIntegrityError(f"{meta_path}: its fields differ from the ones saved with the model (the file was "
+                                  "edited or damaged); restore it, or retrain with `stance train`")
     return meta
 
 
@@ -260,6 +286,7 @@ def _shape_problem(meta: dict) -> str | None:
     fine_tuned = isinstance(encoder, dict) and encoder.get("kind") == "fine-tuned"
     sha256 = (lambda v: isinstance(v, str) and _SHA256.fullmatch(v), "a SHA-256 (64 hex digits)")
     an_object = (lambda v: isinstance(v, dict), "an object")
+    sealed = meta.get("format_version", 0) >= 4  # the format's version is checked before
     # key, required, (is it right, what it must be); later checks rely on the earlier ones
     checks = [
         ("targets", True, (lambda v: isinstance(v, list) and v and all(map(_text, v)) and len(set(v)) == len(v),
@@ -291,6 +318,7 @@ def _shape_problem(meta: dict) -> str | None:
         ("training", False, an_object),
         ("versions", False, an_object),
         ("created", False, (lambda v: isinstance(v, str), "a date string")),
+        (SEAL_KEY, sealed, sha256),
     ]
     for key, required, (fits, expected) in checks:
         parent, _, name = key.rpartition(".")

@@ -29,6 +29,7 @@ import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from functools import lru_cache
 from pathlib import Path
 
@@ -709,6 +710,7 @@ _SERBIAN_WORDS = frozenset(
 ENGLISH_SHARE = 0.05
 SERBIAN_SHARE = 0.10
 _LANGUAGE_MIN_WORDS = 20
+_LANGUAGE_SAMPLE_WORDS = 5_000
 
 
 def language_shares(texts: Iterable[str]) -> tuple[float, float] | None:
@@ -718,7 +720,8 @@ def language_shares(texts: Iterable[str]) -> tuple[float, float] | None:
     so scoring warns of one. The seed and written articles hold 20% and more common English
     words; English headlines, lists and names hold few, but no Serbian ones either.
     """
-    words = [w.lower() for text in texts for w in _WORD.findall(text)]
+    found = (match.group().lower() for text in texts for match in _WORD.finditer(text))
+    words = list(islice(found, _LANGUAGE_SAMPLE_WORDS))  # an article's opening tells its language as well as all of it
     if len(words) < _LANGUAGE_MIN_WORDS:
         return None
     return (sum(w in _ENGLISH_WORDS for w in words) / len(words), sum(w in _SERBIAN_WORDS for w in words) / len(words))

@@ -222,6 +222,8 @@ class HistoryStore:
         self.readonly = readonly
         #: Articles refused by :meth:`record` because their id holds another text.
         self.refused = 0
+        #: Articles :meth:`record` stored in place of an earlier record of theirs (same id, source and model).
+        self.replaced = 0
         require_database_file(self.path)
         if self.path.is_symlink() and not self.path.exists():
             from stance.paths import is_link_loop
@@ -403,10 +405,11 @@ class HistoryStore:
                 raise InputError(f"article id {row['article']!r} (source {row['source']!r}) is given twice with "
                                  "different texts; give every article a distinct id")
         refusals: list[str] = []
+        replaced = [0]
 
         def write(conn):
             refusals.clear()  # a retried transaction starts again
-            written = 0
+            replaced[0] = written = 0
             for s, row in zip(scores, rows):
                 key = (row["article"], row["source"], row["model_id"])
                 if not replace:
@@ -417,7 +420,8 @@ class HistoryStore:
                     if held is not None and held[0] != row["content_sha256"]:
                         refusals.append(refused_message(row["location"], row["article"], held[1], str(self.path)))
                         continue
-                conn.execute("DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?", key)
+                if conn.execute("DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?", key).rowcount:
+                    replaced[0] += 1
                 cursor = conn.execute(
                     f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
                 )
@@ -440,6 +444,7 @@ class HistoryStore:
         for message in refusals:
             warnings.warn(message, StanceWarning, stacklevel=2)
         self.refused += len(refusals)
+        self.replaced += replaced[0]
         return written
 
     def record_results(self, path: str | Path, *, replace: bool = True, progress=None) -> int:

@@ -122,6 +122,21 @@ def one_error_line(result, code: int = 1, prefix: str = "error: ") -> str:
     return lines[0]
 
 
+def write_metadata(folder: Path, meta: dict, *, older: bool = False) -> None:
+    """Write a test's edit of a model's ``stance.json`` as stance would have saved it, sealed.
+
+    ``older=True`` writes it as a format-3 file, saved before ``stance.json`` was sealed.
+    """
+    from stance.persist import SEAL_KEY, metadata_seal
+
+    meta = {key: value for key, value in meta.items() if key != SEAL_KEY}
+    if older:
+        meta["format_version"] = 3
+    else:
+        meta[SEAL_KEY] = metadata_seal(meta)
+    (Path(folder) / "stance.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
 def run_stance(*args, env=None, stdin=None, cwd=REPO, timeout=None):
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([stance_script(), *map(str, args)], capture_output=True, text=True,

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import REPO, run_stance
+from conftest import REPO, run_stance, write_metadata
 
 from stance import actors
 from stance.actors import ACTOR_FEATURES, ACTOR_SCALE, actor_features, serbian_actor
@@ -142,7 +142,7 @@ def test_a_model_folder_from_before_the_last_indicators_reads_fewer_columns(trai
     folder = shutil.copytree(trained["model"], tmp_path / "model")
     meta = json.loads((folder / "stance.json").read_text())
     del meta["features"]["actor_columns"]  # how stance.json looked before the count was kept
-    (folder / "stance.json").write_text(json.dumps(meta))
+    write_metadata(folder, meta, older=True)
     model = load_model(folder)
     assert model.actor_columns_ == actors.EARLIER_ACTOR_COLUMNS
     probe = ["Moscow urged Serbia to act."]
@@ -157,7 +157,7 @@ def test_a_model_folder_from_before_the_last_indicators_reads_fewer_columns(trai
     assert result.returncode == 1 and "stance.json was edited or damaged" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     meta["features"]["actor_columns"] = len(ACTOR_FEATURES) + 1  # made by a later version that reads more
-    (folder / "stance.json").write_text(json.dumps(meta))
+    write_metadata(folder, meta)
     with pytest.raises(ModelIntegrityError, match="actor_columns.*upgrade"):
         load_model(folder)
 

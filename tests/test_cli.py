@@ -296,6 +296,7 @@ def test_record_and_drift_end_to_end(trained, tmp_path):
     assert len(first.stdout.strip().splitlines()) == 1 + 7  # one summary line per article
     again = run_stance("score", REPO / "seeds", "--record", "--model", trained["model"], "--quiet", env=env)
     assert again.returncode == 0, again.stderr
+    assert "recorded 5 articles" in again.stderr and "(5 were recorded before and are replaced)" in again.stderr
 
     from stance.store import HistoryStore
 

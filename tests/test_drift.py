@@ -124,6 +124,20 @@ def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_tha
         ("Skip to main content\nWorld\nEurope\nHeadline\nBy Ivana Sekularac\n3 min read\nMay 4, 2024 6:02 PM GMT+2\nBody.",
          "2024-05-04"),
         ("\u200b\n\u200b\n\u200b\n\u200b\n\u200b\n\u200b\nHeadline\nMay 4, 2024\nBody.", "2024-05-04"),
+        # a byline's other numbers were read as the day, or hid the date
+        ("Headline\n28 March 2014 | 7 min read\nBody.", "2014-03-28"),
+        ("Headline\nMarch 28, 2014 | 7 min read\nBody.", "2014-03-28"),
+        ("Headline\nNov. 1, 2024 · 5 min read\nBody.", "2024-11-01"),
+        ("Headline\nPublished 2 hours ago | March 3, 2024\nBody.", "2024-03-03"),
+        ("Policy Brief\nBrief No. 21/2024 | 1 November 2024\nBody.", "2024-11-01"),
+        ("Policy Brief\nBrief No. 21/2024 | November 1, 2024\nBody.", "2024-11-01"),
+        ("Brief\nMedia and Democracy Programme | No. 9, November 2022\nBody.", None),  # no day: no date
+        ("Headline\nSept. 30th, 2023\nBody.", "2023-09-30"),
+        ("Tue, Nov 4, 2025 and Wed, Nov 5, 2025\nBody.", "2025-11-04"),  # the first date the line writes
+        # Serbian datelines without the day's dot
+        ("Naslov\nBeograd, 5 maja 2024\nTekst.", "2024-05-05"),
+        ("Наслов\nОбјављено: 5 маја 2024\nТекст.", "2024-05-05"),
+        ("Headline\nNovak 5, 2024\nBody.", None),
     ],
 )
 def test_date_in_text(text, expected):
@@ -416,8 +430,12 @@ def test_rerecording_replaces_and_keeps_sentences_consistent(tmp_path):
         assert len(store.sentences(rows[0]["id"])) == 2 * 2
         assert {m["model_id"]: m["n_articles"] for m in store.models()} == {"m1": 1, "m2": 1}
         assert store.schema_version == SCHEMA_VERSION and store.check() == []
+        assert store.replaced == 1  # the second record of "a" by m1; m2's is its first
+        store.record([make_scores("b", None, {"russia": 0.1}, model_id="m2"),
+                      make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0}, n=2)])
+        assert store.replaced == 2
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0] == 2 * 2 + 4 * 2
+    assert conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0] == 2 * 2 + 4 * 2 + 4  # b: one target
     view = conn.execute("SELECT target, net FROM article_stance WHERE model_id='m1' ORDER BY target").fetchall()
     assert view == [("eu", 0.0), ("russia", 0.5)]
 

@@ -9,9 +9,10 @@ import sys
 import time
 
 import joblib
+import numpy as np
 import pytest
 
-from conftest import HashingEncoder, one_error_line, run_stance, write_corpus
+from conftest import HashingEncoder, one_error_line, run_stance, write_corpus, write_metadata
 from stance.encoders.transformer import SentenceEncoder
 
 # --- outputs that would replace what is not ours -----------------------------------------------------
@@ -278,7 +279,7 @@ def _rehash(folder) -> None:
 
     meta = json.loads((folder / "stance.json").read_text(encoding="utf-8"))
     meta["head"]["sha256"] = sha256_file(folder / "head.joblib")
-    (folder / "stance.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_metadata(folder, meta)
 
 
 @pytest.mark.parametrize("head, message", [
@@ -313,6 +314,52 @@ def test_a_setting_of_four_hundred_digits_is_refused(saved_model):
     meta_path.write_text(json.dumps(meta).replace('"batch_size": 64', '"batch_size": 1' + "0" * 400), encoding="utf-8")
     with pytest.raises(ModelIntegrityError, match="batch_size"):
         read_metadata(saved_model)
+
+
+@pytest.mark.parametrize("edit", ["threshold", "classes", "question rule", "versions deleted", "provenance",
+                                  "date"])
+def test_a_hand_edited_setting_is_refused_not_half_applied(saved_model, edit):
+    """A threshold or class edited by hand would show in the model's settings but not in its scores."""
+    from stance.errors import ModelIntegrityError
+    from stance.persist import read_metadata
+
+    meta_path = saved_model / "stance.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if edit == "threshold":
+        meta["head"]["params"]["russia"]["threshold"] = 0.9
+    elif edit == "classes":
+        meta["classes"]["russia"] = ["pro", "anti", "neutral"]
+    elif edit == "question rule":
+        meta["features"]["question_rule"] = not meta["features"]["question_rule"]
+    elif edit == "versions deleted":
+        del meta["versions"]
+    elif edit == "provenance":
+        meta["training"] = {"labels_sha256": "0" * 64}
+    else:
+        meta["created"] = "2020-01-01T00:00:00+00:00"
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match="fields differ from the ones saved with the model.*retrain"):
+        read_metadata(saved_model)
+
+
+def test_a_sealed_file_moves_its_encoder_and_an_older_unsealed_file_still_reads(saved_model):
+    from stance.errors import ModelIntegrityError
+    from stance.model import load_model
+    from stance.persist import SEAL_KEY, read_metadata
+
+    meta_path = saved_model / "stance.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    expected = load_model(saved_model, encoder=Saveable()).predict_proba(["Vucic praises Putin."])
+    meta["encoder"]["path"] = "/somewhere/the/encoder/moved"  # its weights' SHA-256 still tells whether it is the same
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    assert read_metadata(saved_model)["encoder"]["path"] == "/somewhere/the/encoder/moved"
+    del meta[SEAL_KEY]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match=f'"{SEAL_KEY}" is missing'):
+        read_metadata(saved_model)
+    write_metadata(saved_model, meta, older=True)  # saved before the seal: read as it is
+    older = load_model(saved_model, encoder=Saveable()).predict_proba(["Vucic praises Putin."])
+    np.testing.assert_array_equal(older[0], expected[0])
 
 
 def test_an_unreadable_head_file_is_named(saved_model, monkeypatch):
@@ -368,7 +415,7 @@ def test_distill_from_a_model_whose_fine_tuned_encoder_names_no_path_is_one_line
     meta = json.loads((source / "stance.json").read_text(encoding="utf-8"))
     meta["encoder"] = {**meta["encoder"], "kind": "fine-tuned"}
     meta["encoder"].pop("path", None)
-    (source / "stance.json").write_text(json.dumps(meta), encoding="utf-8")
+    write_metadata(source, meta)
     line = one_error_line(run_stance("distill", "--out", tmp_path / "static", "--source", source, timeout=120))
     assert "its fine-tuned encoder has no path or SHA-256; retrain" in line and not (tmp_path / "static").exists()
 

@@ -21,7 +21,7 @@ import pytest
 from stance.encoders.transformer import SentenceEncoder
 from stance.errors import StanceWarning
 
-from conftest import REPO, HashingEncoder, one_error_line, run_stance, write_corpus
+from conftest import REPO, HashingEncoder, one_error_line, run_stance, write_corpus, write_metadata
 
 
 @pytest.fixture
@@ -368,7 +368,7 @@ def test_a_target_the_head_file_lacks_is_refused(model_copy, isolated_home):
     meta = json.loads(meta_path.read_text())
     meta["targets"].append("china")
     meta["classes"]["china"] = ["favor", "against", "none"]
-    meta_path.write_text(json.dumps(meta))
+    write_metadata(model_copy, meta)
     line = one_error_line(run_stance("score", "--model", model_copy, "-", stdin="Serbia buys Russian gas.\n"))
     assert "china" in line and "retrain with `stance train`" in line
 

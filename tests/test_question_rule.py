@@ -44,7 +44,7 @@ def test_the_rule_needs_the_indicators_it_reads(hashing_encoder):
 def test_the_trained_default_applies_the_rule_and_an_older_folder_goes_without(trained, tmp_path):
     import shutil
 
-    from conftest import run_stance
+    from conftest import run_stance, write_metadata
 
     question = "Will Serbia join the EU sanctions against Russia?"
     article = tmp_path / "article.txt"
@@ -63,7 +63,7 @@ def test_the_trained_default_applies_the_rule_and_an_older_folder_goes_without(t
     meta = json.loads((folder / "stance.json").read_text())
     assert meta["features"]["question_rule"] is True
     del meta["features"]["question_rule"]  # how stance.json looked before the rule
-    (folder / "stance.json").write_text(json.dumps(meta))
+    write_metadata(folder, meta, older=True)
     older = load_model(folder)
     assert older.question_rule is False
     assert all(p[0].max() < 1.0 for p in older.predict_proba([question]))

@@ -138,6 +138,9 @@ def test_a_serbian_text_is_scored_with_a_warning_and_english_headlines_without(h
     assert min(language_shares([text])[0] for text in english) > 4 * ENGLISH_SHARE
     assert language_shares(headlines)[0] < ENGLISH_SHARE and language_shares(headlines)[1] < SERBIAN_SHARE
     assert language_shares(["Serbia refuses."]) is None  # too short to tell
+    opening = serbian.split("\n") * 300  # over 5,000 words: what follows them is not read
+    assert language_shares(opening + english * 3) == language_shares(opening)
+    assert language_shares(english * 3 + opening)[0] > 4 * ENGLISH_SHARE
     y = np.array([["favor"]] * len(FAVOR) + [["against"]] * len(AGAINST) + [["none"]] * len(NONE), dtype=object)
     clf = StanceClassifier(encoder=hashing_encoder, targets=("russia",), Cs=(1.0,)).fit(FAVOR + AGAINST + NONE, y)
     with pytest.warns(StanceWarning, match=r"^sr: reads as Serbian, not English \(\d+% of its words are common Serbian"):
