@@ -549,10 +549,12 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again:
           code=130 if isinstance(stop, KeyboardInterrupt) else 1)
 
 
-def _recorded(count: int, store) -> str:
-    """What --record did; a run finished in two goes stores again what its first go stored, so say how many."""
-    again = f" ({store.replaced} were recorded before and are replaced)" if store.replaced else ""
-    return f"recorded {count} articles in {_shown(store.path)}{again}"
+def _recorded(count: int, store, folder: Optional[Path] = None) -> str:
+    """What recording did; a run finished in two goes stores again what its first go stored, so say how many."""
+    n = store.replaced
+    again = "" if not n else f" ({n} was recorded before and is replaced)" if n == 1 else \
+        f" ({n} were recorded before and are replaced)"
+    return f"recorded {count} articles{f' from {_shown(folder)}' if folder else ''} in {_shown(store.path)}{again}"
 
 
 def _refuse_clashes(refused: int) -> None:
@@ -589,7 +591,8 @@ def record(
                 _fail(f"interrupted while recording {_shown(folder)}; the {sum(stored)} articles stored so far stay in "
                       f"{_shown(store.path)}; run the same command again to finish (recording again replaces them)",
                       code=130)
-            typer.echo(f"recorded {recorded} articles from {_shown(folder)} in {_shown(store.path)}", err=True)
+            typer.echo(_recorded(recorded, store, folder), err=True)
+            store.replaced = 0  # each folder's line counts its own
     _refuse_clashes(store.refused)
 
 

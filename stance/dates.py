@@ -118,7 +118,7 @@ _MONTH_FORMS = (
     r"nov(?:ember|embar|embra)?|нов(?:ембар|ембра)?", r"de[cz](?:ember|embar|embra)?|дец(?:ембар|ембра)?",
 )
 _DAY_DOT_MONTH = re.compile(
-    r"(?<![\d.])(\d{1,2})(?:\.\s*|\s+)(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?,?\s*"
+    r"(?<![\d.\-–—/])(\d{1,2})(?:\.\s*|\s+)(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?,?\s*"
     r"((?:1[89]|2\d)\d\d)(?!\d)",
     re.IGNORECASE,
 )
@@ -135,18 +135,34 @@ def _day_dot_month(text: str, allowed=None) -> str | None:
 # "March 28, 2014 | 7 min read" became a date of its own making, "No. 21/2024 | November 1, 2024" none.
 _MONTH_DAY = re.compile(
     r"(?<!\w)(" + "|".join(f"(?:{m})" for m in _MONTH_FORMS) + r")(?!\w)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?![\d.:])"
-    r",?\s*((?:1[89]|2\d)\d\d)(?!\d)",
+    r"(?:\s?[-–]\s?\d{1,2}(?!\d))?,?\s*((?:1[89]|2\d)\d\d)(?!\d)",  # a range ("May 4-5, 2024") gives its first day
     re.IGNORECASE,
 )
 
 
-def _spelled_out(text: str) -> str | None:
-    """The first valid date in ``text``, by where it stands, of the forms read without dateparser:
-    "03.02.2024", "5. maj 2024", "5 May 2024" and "May 5, 2024"."""
-    found = [(m.start(), (int(m[3]), int(m[2]), int(m[1]))) for m in _DOTTED.finditer(text)]
+_ISO_IN_TEXT = re.compile(r"(?<![\d./-])((?:1[89]|2\d)\d\d)-(\d\d)-(\d\d)(?![\d-])")
+
+
+def _pattern_dates(text: str) -> list[tuple[int, Date]]:
+    """The plausible dates in ``text`` of the forms read without dateparser, each with where it starts:
+    "2024-05-03", "03.05.2024", "5. maj 2024", "5 May 2024", "May 5, 2024", and a slashed date
+    whose day and month cannot swap."""
+    found = [(m.start(), (int(m[1]), int(m[2]), int(m[3]))) for m in _ISO_IN_TEXT.finditer(text)]
+    found += [(m.start(), (int(m[3]), int(m[2]), int(m[1]))) for m in _DOTTED.finditer(text)]
     found += [(m.start(), (int(m[3]), _month_number(m[2]), int(m[1]))) for m in _DAY_DOT_MONTH.finditer(text)]
     found += [(m.start(), (int(m[3]), _month_number(m[1]), int(m[2]))) for m in _MONTH_DAY.finditer(text)]
-    return _first_allowed(date for _, date in sorted(found))
+    dates = []
+    for start, (year, month, day) in found:
+        try:
+            value = Date(year, month, day)
+        except ValueError:
+            continue
+        dates.append((start, value))
+    for match in _SLASHED.finditer(text):
+        readings = _slash_readings(match)
+        if len(readings) == 1:
+            dates.append((match.start(), readings.pop()))
+    return sorted((start, value) for start, value in dates if _plausible(value))
 
 
 def _month_number(name: str) -> int:
@@ -201,7 +217,7 @@ def parse_date(value: object) -> str | None:
                 raise ValueError(text)
             day = Date.fromisoformat(text[:10])
         elif (dotted := _DOTTED.match(text)) or _is_whole(_DAY_DOT_MONTH.match(text), text):
-            found = (_dotted if dotted else _day_dot_month)(text, in_range)
+            found = (_dotted if dotted else _day_dot_month)(text, lambda value: True)  # its range is said below
             if found is None:
                 raise ValueError(text)
             day = Date.fromisoformat(found)
@@ -232,8 +248,11 @@ def _parse_written(text: str) -> str:
 
 # A clock time ("10.21", "18:02", "6.02 pm"): dateparser reads "7 May 2024 10.21" as 10 May.
 _TIME = re.compile(r"(?<![\d.:])\d{1,2}[.:]\d\d(?!\d|[.:]\d)(\s*[ap]\.?m\.?(?!\w))?", re.IGNORECASE)
-# A number that counts issues or pages ("No. 9, November 2022"): dateparser reads it as the day.
-_NUMBERED = re.compile(r"\b((no|nr|br|бр|vol)\.|issue|volume|broj|број)\s*#?\d+(/\d+)?(?!\d)", re.IGNORECASE)
+# An issue's number ("No. 9, November 2022") would be read as the day. Only one that opens the line or
+# a field of it (after "|", ",", "·" or a dash) is set aside: "Case no. 5 May 2024" keeps its date, and so
+# does an ISO date after the word ("Issue 2024-05-05").
+_NUMBERED = re.compile(r"(?:^|(?<=[|,·•(\-–—])\s*)((?:no|nr|br|бр|vol)\.|issue|volume|broj|број)\s*#?\d{1,3}"
+                       r"(?:/\d{2,4})?(?![\d\-./])", re.IGNORECASE)
 _UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
 # What a page's own time stamp shows beside its clock (:data:`_TIME`), and a bare date heading in the
 # story ("24 February 2022", "24.02.2022.") does not.
@@ -255,18 +274,16 @@ def _date_in_line(line: str) -> str | None:
     if not _may_hold_date(line):
         return None
     line = _NUMBERED.sub(" ", line)
-    spelled_out = _spelled_out(line)
-    if spelled_out is not None:
-        return spelled_out
-    for match in _SLASHED.finditer(line):
-        readings = _slash_readings(match)
-        if len(readings) == 1 and _plausible(value := readings.pop()):
-            return value.isoformat()
-    line = _TIME.sub(" ", _SLASHED.sub(" ", line))  # an ambiguous slashed date is none, whichever way it is guessed
-    for phrase, value in search_dates(line, languages=_LANGUAGES, settings=_SETTINGS) or []:
-        if _YEAR.search(phrase) and _plausible(value):
-            return value.date().isoformat()
-    return None
+    found = _pattern_dates(line)
+    # The first date the line writes wins ("Published: 2024-05-04, Updated: May 5, 2024"), so dateparser reads
+    # only what stands before the first date a pattern found, for a form only it knows ("the 4th of May 2024").
+    before = line[: found[0][0]] if found else line
+    if _may_hold_date(before):
+        before = _TIME.sub(" ", _SLASHED.sub(" ", before))  # an ambiguous slashed date is none, either way it is read
+        for phrase, value in search_dates(before, languages=_LANGUAGES, settings=_SETTINGS) or []:
+            if _YEAR.search(phrase) and _plausible(value):
+                return value.date().isoformat()
+    return found[0][1].isoformat() if found else None
 
 
 def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:

@@ -12,6 +12,7 @@ half applied: the scores a model gives must be the ones its id stands for.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from stance.actors import ACTOR_FEATURES
-from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning
+from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning, ValueInputError
 from stance.fileio import atomic_write_text, make_temp_dir, parse_json, replace_folder, sha256_file
 from stance.paths import OutputPathError, write_error
 
@@ -97,8 +98,13 @@ def save_model(model, path: str | Path, **provenance) -> Path:
         raise write_error(path, err, "cannot write the model folder") from None
     try:
         head_path = staging / HEAD_FILE
+        fitted = io.BytesIO()
+        joblib.dump({"heads": model.heads_, "vectorizer": getattr(model, "vectorizer_", None)}, fitted)
+        fitted.seek(0)
         with open(head_path, "wb") as handle:
-            joblib.dump({"heads": model.heads_, "vectorizer": getattr(model, "vectorizer_", None)}, handle)
+            # written as loaded: a freshly fitted head pickles a few bytes differently from the same head read
+            # back, so a model loaded and saved again would change its SHA-256, and with it its id
+            joblib.dump(joblib.load(fitted), handle)
             handle.flush()
             os.fsync(handle.fileno())
         if kind == "fine-tuned":
@@ -138,7 +144,10 @@ def save_model(model, path: str | Path, **provenance) -> Path:
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        meta[SEAL_KEY] = metadata_seal(json.loads(json.dumps(meta)))  # as a reader will parse it
+        try:
+            meta[SEAL_KEY] = metadata_seal(json.loads(json.dumps(meta)))  # as a reader will parse it
+        except (RecursionError, ValueError):
+            raise ValueInputError("the model's provenance is nested too deeply to be saved; give plain values") from None
         atomic_write_text(staging / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         _swap_into_place(staging, path)
     except OSError as err:
@@ -158,16 +167,36 @@ def metadata_seal(meta: dict) -> str:
     """The SHA-256 of every field of ``stance.json`` but the seal itself and the encoder's path.
 
     The path may change when an encoder folder moves; the encoder's own SHA-256s
-    still tell whether it is the same encoder.
+    still tell whether it is the same encoder. Numbers are sealed by value, so a
+    tool that writes the file again as it reads it (``jq`` writes ``1.0`` as ``1``)
+    changes nothing. Raises ValueError for a document too deep to write back.
     """
     sealed = {key: value for key, value in meta.items() if key != SEAL_KEY}
     if isinstance(sealed.get("encoder"), dict):
         sealed["encoder"] = {key: value for key, value in sealed["encoder"].items() if key != "path"}
     try:
-        canonical = json.dumps(sealed, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
-    except (RecursionError, TypeError, ValueError):  # nested past what can be written back: no seal fits it
-        return ""
+        canonical = json.dumps(_by_value(sealed), sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    except (RecursionError, TypeError) as err:
+        raise ValueError(f"cannot be sealed ({type(err).__name__})") from None
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _seal_or_none(meta: dict) -> str | None:
+    try:
+        return metadata_seal(meta)
+    except ValueError:
+        return None
+
+
+def _by_value(value):
+    """``value`` with each whole float as an integer, as a number's value and not its spelling."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _by_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_by_value(item) for item in value]
+    return value
 
 
 def check_replaceable(path: str | Path) -> None:
@@ -245,7 +274,7 @@ def read_metadata(path: str | Path) -> dict:
     if problem is not None:
         raise ModelIntegrityError(f"{meta_path}: {problem}; the file was edited or damaged, "
                                   "retrain with `stance train`")
-    if SEAL_KEY in meta and meta[SEAL_KEY] != metadata_seal(meta):
+    if SEAL_KEY in meta and meta[SEAL_KEY] != _seal_or_none(meta):
         raise ModelIntegrityError(f"{meta_path}: its fields differ from the ones saved with the model (the file was "
                                   "edited or damaged); restore it, or retrain with `stance train`")
     return meta

@@ -29,8 +29,8 @@ import stat
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 from stance.errors import InputError

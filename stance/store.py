@@ -410,6 +410,7 @@ class HistoryStore:
         def write(conn):
             refusals.clear()  # a retried transaction starts again
             replaced[0] = written = 0
+            stored = set()  # an article given twice in one call replaces only itself
             for s, row in zip(scores, rows):
                 key = (row["article"], row["source"], row["model_id"])
                 if not replace:
@@ -420,8 +421,10 @@ class HistoryStore:
                     if held is not None and held[0] != row["content_sha256"]:
                         refusals.append(refused_message(row["location"], row["article"], held[1], str(self.path)))
                         continue
-                if conn.execute("DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?", key).rowcount:
+                deleted = conn.execute("DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?", key)
+                if deleted.rowcount and key not in stored:
                     replaced[0] += 1
+                stored.add(key)
                 cursor = conn.execute(
                     f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
                 )

@@ -569,8 +569,10 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     imported = tmp_path / "imported.sqlite"
     stored = run_stance("record", out, "--db", imported)
     assert stored.returncode == 0 and "recorded 70 articles" in stored.stderr, stored.stderr
+    assert "replaced" not in stored.stderr
     assert _history(imported) == _history(db)  # the folder stores exactly what --record stores
-    run_stance("record", out, "--db", imported)  # again: replaced, not doubled
+    again = run_stance("record", out, "--db", imported)  # again: replaced, not doubled
+    assert "recorded 70 articles" in again.stderr and "(70 were recorded before and are replaced)" in again.stderr
     assert _history(imported) == _history(db)
     assert "no result parts" in one_error_line(run_stance("record", tmp_path / "nothing", "--db", imported))
     (tmp_path / "other").mkdir()

@@ -138,6 +138,17 @@ def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_tha
         ("Naslov\nBeograd, 5 maja 2024\nTekst.", "2024-05-05"),
         ("Наслов\nОбјављено: 5 маја 2024\nТекст.", "2024-05-05"),
         ("Headline\nNovak 5, 2024\nBody.", None),
+        # the first date a line writes, whichever way it is written: published before updated
+        ("Headline\nPublished: 2024-05-04, Updated: May 5, 2024\nBody.", "2024-05-04"),
+        ("Headline\n13/05/2024 | updated 14 May 2024\nBody.", "2024-05-13"),
+        ("Headline\nPublished on the 4th of May 2024, updated 5 May 2024\nBody.", "2024-05-04"),
+        # a range gives its first day
+        ("Headline\nConference, 4-6 June 2024, Belgrade\nBody.", "2024-06-04"),
+        ("Headline\nMay 4–5, 2024\nBody.", "2024-05-04"),
+        # "no." or "broj" inside a sentence is no issue number, and an ISO date after the word stays
+        ("Naslov\nUkupan broj 15. maja 2024. iznosio je 300\nTekst.", "2024-05-15"),
+        ("Headline\nCase no. 5 May 2024\nBody.", "2024-05-05"),
+        ("Newsletter\nIssue 2024-05-05\nBody.", "2024-05-05"),
     ],
 )
 def test_date_in_text(text, expected):
@@ -165,7 +176,7 @@ def test_date_deep_in_the_body_is_not_a_publication_date():
                                              (Date(2025, 1, 2), "2025-01-02"), ("5. maj 2024.", "2024-05-05"),
                                              ("13/04/2025", "2025-04-13"), ("04/04/2025", "2025-04-04"),
                                              ("5. маја 2024.", "2024-05-05"), ("1. septembra 2023", "2023-09-01"),
-                                             ("13-04-2025", "2025-04-13"),
+                                             ("13-04-2025", "2025-04-13"), ("5 маја 2024", "2024-05-05"),
                                              # a written date takes the range an ISO one does, not a dateline's
                                              ("May 28, 1850", "1850-05-28"), ("05.05.2030", "2030-05-05")])
 def test_parse_date_accepts(value, expected):
@@ -434,6 +445,14 @@ def test_rerecording_replaces_and_keeps_sentences_consistent(tmp_path):
         store.record([make_scores("b", None, {"russia": 0.1}, model_id="m2"),
                       make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0}, n=2)])
         assert store.replaced == 2
+    with HistoryStore(tmp_path / "twice.sqlite") as store:  # one article given twice in a call replaces only itself
+        twice = make_scores("c", None, {"russia": 0.1})
+        assert store.record([twice, twice]) == 2 and store.replaced == 0
+        other = make_scores("c", None, {"russia": 0.3}, n=2)
+        other.content_sha256 = "0" * 64  # another text under its id
+        with pytest.warns(StanceWarning, match="already holds another text"):
+            store.record([other], replace=False)
+        assert store.replaced == 0 and store.refused == 1
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT COUNT(*) FROM sentences").fetchone()[0] == 2 * 2 + 4 * 2 + 4  # b: one target
     view = conn.execute("SELECT target, net FROM article_stance WHERE model_id='m1' ORDER BY target").fetchall()

@@ -362,6 +362,33 @@ def test_a_sealed_file_moves_its_encoder_and_an_older_unsealed_file_still_reads(
     np.testing.assert_array_equal(older[0], expected[0])
 
 
+def test_a_sealed_file_written_again_by_another_tool_is_accepted_and_a_seal_is_never_left_empty(saved_model):
+    from functools import reduce
+
+    from stance.errors import StanceError
+    from stance.model import load_model
+    from stance.persist import read_metadata
+
+    meta_path = saved_model / "stance.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    assert meta["features"]["copy_weight"] == 1.0 and isinstance(meta["features"]["copy_weight"], float)
+
+    def as_jq_writes(value):  # jq and JavaScript write a whole float without its ".0", and keys in their own order
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {key: as_jq_writes(value[key]) for key in sorted(value, reverse=True)}
+        return [as_jq_writes(item) for item in value] if isinstance(value, list) else value
+
+    meta_path.write_text(json.dumps(as_jq_writes(meta), indent=4), encoding="utf-8")
+    assert read_metadata(saved_model)["features"]["copy_weight"] == 1
+    model = load_model(saved_model, encoder=Saveable())
+    deep = reduce(lambda inner, _: [inner], range(990), 1)
+    with pytest.raises(StanceError, match="nested too deeply to be saved"):
+        model.save(saved_model.parent / "deep", note=deep)
+    assert not (saved_model.parent / "deep").exists()
+
+
 def test_an_unreadable_head_file_is_named(saved_model, monkeypatch):
     from stance.errors import ModelIntegrityError
     from stance.model import load_model
