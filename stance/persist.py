@@ -12,7 +12,6 @@ half applied: the scores a model gives must be the ones its id stands for.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
@@ -98,13 +97,8 @@ def save_model(model, path: str | Path, **provenance) -> Path:
         raise write_error(path, err, "cannot write the model folder") from None
     try:
         head_path = staging / HEAD_FILE
-        fitted = io.BytesIO()
-        joblib.dump({"heads": model.heads_, "vectorizer": getattr(model, "vectorizer_", None)}, fitted)
-        fitted.seek(0)
         with open(head_path, "wb") as handle:
-            # written as loaded: a freshly fitted head pickles a few bytes differently from the same head read
-            # back, so a model loaded and saved again would change its SHA-256, and with it its id
-            joblib.dump(joblib.load(fitted), handle)
+            joblib.dump({"heads": model.heads_, "vectorizer": getattr(model, "vectorizer_", None)}, handle)
             handle.flush()
             os.fsync(handle.fileno())
         if kind == "fine-tuned":

@@ -106,14 +106,9 @@ def test_drift_names_the_model_its_records_name():
     assert "model m7" in report.to_text()
 
 
-def test_a_loaded_model_saved_again_keeps_its_training_record_and_its_id(trained, tmp_path):
+def test_a_loaded_model_saved_again_keeps_its_training_record(trained, tmp_path):
     model = stance.StanceClassifier.load(trained["model"])
     again = model.save(tmp_path / "again")
     kept = json.loads((again / "stance.json").read_text("utf-8"))["training"]
     assert kept == json.loads((trained["model"] / "stance.json").read_text("utf-8"))["training"]
     assert kept.get("labels_sha256")
-    assert _head_sha256(again) == _head_sha256(trained["model"])  # its id too: drift keeps its scores with the first's
-
-
-def _head_sha256(folder):
-    return json.loads((folder / "stance.json").read_text("utf-8"))["head"]["sha256"]
