@@ -13,39 +13,32 @@ and counted apart by drift; a wrong date moves it to another period, which is wo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from stance.corpus import read_documents  # noqa: E402
 from stance.dates import HEAD_LINES, date_in_text  # noqa: E402
 
 
-def _index(folder: Path) -> dict[str, str]:
-    rows = (json.loads(line) for line in (folder / "articles.jsonl").read_text("utf-8").splitlines() if line.strip())
-    return {row["id"]: row["date"] for row in rows if row.get("date")}
-
-
 def _agreement(folder: Path) -> tuple[int, int, list[str], int]:
-    """(articles, right, wrong ones described, undated) for one folder."""
-    truth = _index(folder)
-    right, wrong, undated = 0, [], 0
-    for article, date in sorted(truth.items()):
-        path = folder / f"{article}.txt"
-        if not path.is_file():
+    """(articles the index dates, right, wrong ones described, undated) for one folder."""
+    total, right, wrong, undated = 0, 0, [], 0
+    for doc in read_documents(folder):
+        if doc.date_source not in ("column", "inferred"):  # the index gives no date: nothing to compare with
             continue
-        text = path.read_text("utf-8")
-        found = date_in_text(text)
-        if found == date:
+        total += 1
+        found = date_in_text(doc.text)
+        if found == doc.date:
             right += 1
         elif found is None:
             undated += 1
         else:
-            opening = " | ".join(line.strip() for line in text.splitlines()[:HEAD_LINES] if line.strip())
-            wrong.append(f"{article}: found {found}, index {date}; opening: {opening[:160]}")
-    return len(truth), right, wrong, undated
+            opening = " | ".join(line.strip() for line in doc.text.splitlines()[:HEAD_LINES] if line.strip())
+            wrong.append(f"{doc.id}: found {found}, index {doc.date}; opening: {opening[:160]}")
+    return total, right, wrong, undated
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -398,7 +398,7 @@ def score(
             if run.skipped:
                 kept.append(f"skipped {run.skipped} articles already in {_shown(output)}")
             if store is not None:  # the whole folder, so that a run finished in two goes is recorded whole
-                kept.append(_recorded(store.record_results(output, replace=replace), store))
+                kept.append(_recorded(store.record_results(output, replace=replace), store, store.replaced))
         finally:
             if store is not None:
                 store.close()
@@ -493,7 +493,7 @@ def score(
             store.close()
     kept = []
     if store is not None:
-        kept.append(_recorded(recorded, store))
+        kept.append(_recorded(recorded, store, store.replaced))
     if results_folder is not None:
         kept.append(f"wrote {saved} articles to {_shown(output)}")
     if skip_recorded:
@@ -549,11 +549,10 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again:
           code=130 if isinstance(stop, KeyboardInterrupt) else 1)
 
 
-def _recorded(count: int, store, folder: Optional[Path] = None) -> str:
+def _recorded(count: int, store, replaced: int, folder: Optional[Path] = None) -> str:
     """What recording did; a run finished in two goes stores again what its first go stored, so say how many."""
-    n = store.replaced
-    again = "" if not n else f" ({n} was recorded before and is replaced)" if n == 1 else \
-        f" ({n} were recorded before and are replaced)"
+    again = "" if not replaced else f" ({replaced} was recorded before and is replaced)" if replaced == 1 else \
+        f" ({replaced} were recorded before and are replaced)"
     return f"recorded {count} articles{f' from {_shown(folder)}' if folder else ''} in {_shown(store.path)}{again}"
 
 
@@ -585,14 +584,14 @@ def record(
     with _open_store(db) as store:
         for folder in results:
             stored: list[int] = []
+            replaced_before = store.replaced
             try:
                 recorded = store.record_results(folder, replace=replace, progress=stored.append)
             except KeyboardInterrupt:  # batches of 64 are whole transactions: what was stored stays
                 _fail(f"interrupted while recording {_shown(folder)}; the {sum(stored)} articles stored so far stay in "
                       f"{_shown(store.path)}; run the same command again to finish (recording again replaces them)",
                       code=130)
-            typer.echo(_recorded(recorded, store, folder), err=True)
-            store.replaced = 0  # each folder's line counts its own
+            typer.echo(_recorded(recorded, store, store.replaced - replaced_before, folder), err=True)
     _refuse_clashes(store.refused)
 
 

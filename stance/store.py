@@ -405,11 +405,10 @@ class HistoryStore:
                 raise InputError(f"article id {row['article']!r} (source {row['source']!r}) is given twice with "
                                  "different texts; give every article a distinct id")
         refusals: list[str] = []
-        replaced = [0]
 
         def write(conn):
             refusals.clear()  # a retried transaction starts again
-            replaced[0] = written = 0
+            written = replaced = 0
             stored = set()  # an article given twice in one call replaces only itself
             for s, row in zip(scores, rows):
                 key = (row["article"], row["source"], row["model_id"])
@@ -423,7 +422,7 @@ class HistoryStore:
                         continue
                 deleted = conn.execute("DELETE FROM articles WHERE article = ? AND source = ? AND model_id = ?", key)
                 if deleted.rowcount and key not in stored:
-                    replaced[0] += 1
+                    replaced += 1
                 stored.add(key)
                 cursor = conn.execute(
                     f"INSERT INTO articles ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
@@ -435,10 +434,10 @@ class HistoryStore:
                 written += 1
             if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # a database of an earlier stance
-            return written
+            return written, replaced
 
         try:
-            written = self._transaction(write)
+            written, replaced = self._transaction(write)
         except sqlite3.OperationalError as err:
             if _is_write_failure(err):
                 raise StoreError(f"{self.path}: cannot be written ({err}); free space or fix the permissions, "
@@ -447,7 +446,7 @@ class HistoryStore:
         for message in refusals:
             warnings.warn(message, StanceWarning, stacklevel=2)
         self.refused += len(refusals)
-        self.replaced += replaced[0]
+        self.replaced += replaced
         return written
 
     def record_results(self, path: str | Path, *, replace: bool = True, progress=None) -> int:
