@@ -468,20 +468,24 @@ def score(
                         header = True
                     typer.echo(summary_line(result))
                 written += 1
-                if store is not None:
-                    batch.append(result)
-                    if len(batch) >= 64:
-                        recorded += store.record(batch, replace=replace)
-                        batch = []
                 if results_folder is not None:
                     part.append(result)
                     if len(part) >= 1024:
                         saved += _write_part(results_folder, part)
                         part = []
-        except (KeyboardInterrupt, BrokenPipeError, InputError, _PartNotWritten) as stop:  # Ctrl-C, a reader such
-            stopped = stop  # as `head` gone, a bad article further on or a full disk: what was done before is kept
-        if store is not None:
-            recorded += store.record(batch, replace=replace)
+                if store is not None:
+                    batch.append(result)
+                    if len(batch) >= 64:
+                        recorded += _record_batch(store, batch, replace)
+                        batch = []
+        except (KeyboardInterrupt, BrokenPipeError, InputError, _PartNotWritten, _NotRecorded) as stop:  # Ctrl-C, a
+            stopped = stop  # reader such as `head` gone, a bad article, a full disk, a database held locked: what
+            # was done before is kept
+        if store is not None and not isinstance(stopped, _NotRecorded):
+            try:
+                recorded += _record_batch(store, batch, replace)
+            except _NotRecorded as stop:
+                stopped = stop
         if results_folder is not None and not isinstance(stopped, _PartNotWritten):
             try:
                 saved += _write_part(results_folder, part)
@@ -500,9 +504,9 @@ def score(
         kept.append(f"skipped {versions.skipped} articles already recorded with this text and model")
     if single and not written and isinstance(stopped, InputError):
         _fail(str(stopped))  # the one article given was refused: nothing was done to speak of
-    if stopped is not None:
-        _stopped_early(stopped, written, kept, again=_how_to_finish(results_folder is not None, store is not None,
-                                                                     skip_recorded))
+    if stopped is not None:  # a batch not recorded is in --output, which a plain resume would skip
+        _stopped_early(stopped, written, kept, again=_how_to_finish(
+            results_folder is not None and not isinstance(stopped, _NotRecorded), store is not None, skip_recorded))
     for line in kept:
         typer.echo(line, err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
@@ -510,6 +514,19 @@ def score(
 
 class _PartNotWritten(Exception):
     """A results part could not be written (a full disk, say): the run stops, keeping what is stored."""
+
+
+class _NotRecorded(Exception):
+    """The history database refused a batch (held locked too long, a full disk): the run stops, keeping the rest."""
+
+
+def _record_batch(store, batch: list, replace: bool) -> int:
+    from stance.store import StoreError
+
+    try:
+        return store.record(batch, replace=replace)
+    except StoreError as err:
+        raise _NotRecorded(str(err)) from None
 
 
 def _write_part(folder, part: list) -> int:
@@ -543,6 +560,8 @@ def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again:
             raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
     if isinstance(stop, (InputError, _PartNotWritten)):
         reason, again = f"{stop}; stopped", f"fix it, then {again}"
+    elif isinstance(stop, _NotRecorded):
+        reason = f"{stop}; stopped"
     else:
         reason = "interrupted" if isinstance(stop, KeyboardInterrupt) else "standard output closed"
     _fail(f"{reason} after {written} articles" + "".join(f"; {k}" for k in kept) + f"; {again}",
@@ -577,20 +596,30 @@ def record(
     ] = False,
 ):
     """Store results folders (local or Ray) in the history database, as --record would have."""
-    from stance.results import check_results
+    from stance.results import check_every_article, check_results
+    from stance.store import StoreError
 
-    for folder in results:
-        check_results(folder)  # every part of every folder is checked before the database is touched
-    with _open_store(db) as store:
-        for folder in results:
+    for folder in results:  # every part and article of every folder is checked before the database is touched
+        check_results(folder)
+        if db is not None and db.suffix.lower() == ".parquet" and os.path.isdir(folder) and \
+                os.path.isdir(db.parent) and os.path.samefile(folder, db.parent):
+            _fail(f"--db {_shown(db)}: would be read as a part of the results folder {_shown(folder)}; give the "
+                  "database another name or folder")
+        check_every_article(folder)
+    store, new_db = _open_recording_store(db)
+    with store:
+        for number, folder in enumerate(results):
             stored: list[int] = []
             replaced_before = store.replaced
             try:
                 recorded = store.record_results(folder, replace=replace, progress=stored.append)
-            except KeyboardInterrupt:  # batches of 64 are whole transactions: what was stored stays
-                _fail(f"interrupted while recording {_shown(folder)}; the {sum(stored)} articles stored so far stay in "
+            except (KeyboardInterrupt, StoreError) as stop:  # batches of 64 are whole transactions: what was stored stays
+                if number == 0 and not sum(stored):
+                    _close_after_failure(store, new_db)  # a database made moments ago, with nothing in it, goes
+                _fail(("interrupted" if isinstance(stop, KeyboardInterrupt) else f"{stop}; stopped") + " while "
+                      f"recording {_shown(folder)}; the {sum(stored)} articles stored so far stay in "
                       f"{_shown(store.path)}; run the same command again to finish (recording again replaces them)",
-                      code=130)
+                      code=130 if isinstance(stop, KeyboardInterrupt) else 1)
             typer.echo(_recorded(recorded, store, store.replaced - replaced_before, folder), err=True)
     _refuse_clashes(store.refused)
 
@@ -677,19 +706,10 @@ def drift(
         _report_drift(report, plot, html, as_json, evidence)
         return
     with _open_store(db, readonly=True) as store:
-        models = store.models()
-        if not models:
-            _fail(f"{store.path}: no scores recorded yet; run `stance score FILE... --record` first")
-        chosen = [m for m in models if model_id is None or m["model_id"].startswith(model_id)]
-        if not chosen:
-            _fail(f"no scores of a model {model_id!r} in {store.path}; recorded: {', '.join(m['model_id'] for m in models)}")
-        if len(chosen) > 1 and model_id is None:
-            typer.echo(
-                f"note: {store.path} holds scores of {len(chosen)} models; showing the latest, {chosen[0]['model_id']} "
-                "(choose with --model-id)",
-                err=True,
-            )
-        picked = chosen[0]
+        picked, held = store.chosen_model(model_id)
+        if held > 1 and model_id is None:
+            typer.echo(f"note: {_shown(store.path)} holds scores of {held} models; showing the latest, "
+                       f"{picked['model_id']} (choose with --model-id)", err=True)
         rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until,
                               strongest=with_evidence)
     if not rows:
@@ -761,6 +781,7 @@ def label(
     from stance.model import load_model
     from stance.paths import default_model_dir
     from stance.schema import TARGETS
+    from stance.scoring import model_info
 
     if order not in ("uncertainty", "document"):
         raise typer.BadParameter(f"{order!r}: use uncertainty or document", param_hint="--order")
@@ -781,6 +802,9 @@ def label(
     for item in inputs:
         if log.path.exists() and os.path.exists(item) and os.path.samefile(item, log.path):
             _fail(f"{item} is the --labels file answers go to, not an article; give the articles to label")
+        if log.path.name == "articles.jsonl" and os.path.isdir(item) and os.path.samefile(item, log.path.parent):
+            _fail(f"{_shown(labels)} is the article index of {_shown(item)}, not a label file; give --labels another "
+                  "name or folder")
     documents = list(read_documents(inputs))
     try:
         fitted = load_model(model or default_model_dir(), backend=backend)
@@ -790,12 +814,16 @@ def label(
         fitted = None
         order = "document"
     targets = list(fitted.targets_) if fitted is not None else list(TARGETS)
-    held = log.held_targets()  # a row with a target the file does not hold would make the whole file unreadable
+    held = log.held_targets()
+    if held is not None and not held:
+        _fail(f"{labels} names no target (its first line declares none, or its first row labels none); give "
+              f"--labels a label file for {', '.join(targets)}, or a new one")  # a row with a target the file does not hold would make the whole file unreadable
     if held is not None and not set(held) <= set(targets):
         _fail(f"{labels} holds labels for {', '.join(held)}, and the model labels {', '.join(targets)}; "
               "give --labels a label file for this model's targets, or a new one")
     if held is not None and set(held) != set(targets):
-        typer.echo(f"note: {_shown(labels)} holds {', '.join(held)} labels only; only those are asked", err=True)
+        typer.echo(_for_terminal(f"note: {_shown(labels)} holds {', '.join(held)} labels only; only those are asked",
+                                 True), err=True)
         targets = [t for t in targets if t in held]
     queue = order_queue(candidates(documents, fitted), order)
     interactive = sys.stdin.isatty()
@@ -810,7 +838,7 @@ def label(
     if interactive and not redraw:
         typer.echo(intro)
     counts = {"answered": 0}
-    model_id = (getattr(fitted, "metadata_", None) or {}).get("head", {}).get("sha256")
+    model_id = model_info(fitted)["id"] if fitted is not None else None  # as score and drift name it
     try:
         with _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
             counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys,
@@ -820,8 +848,10 @@ def label(
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; every answer given so far is saved", err=True)
         raise typer.Exit(130) from None
+    asked_again = f", {counts['changed']} asked again (their article changed)" if counts.get("changed") else ""
+    too_long = f", {counts['too_long']} too long to label" if counts.get("too_long") else ""
     typer.echo(f"{counts['answered']} answered, {counts.get('skipped', 0)} skipped, {counts.get('undone', 0)} undone, "
-               f"{counts.get('remaining', 0)} left; saved in {labels}", err=True)
+               f"{counts.get('remaining', 0)} left{asked_again}{too_long}; saved in {labels}", err=True)
 
 
 @contextlib.contextmanager
@@ -855,14 +885,18 @@ def _keystrokes():
 
 
 def _read_keys(fd: int):
-    """One key at a time, even when several arrive in one read."""
+    """One key at a time, even when several arrive in one read; an arrow or function key is one key, not a choice."""
+    import select
+
+    from stance.labeling import split_keys
+
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     while chunk := os.read(fd, 64):  # empty: the terminal hung up
-        text = decoder.decode(chunk)
-        if text.startswith("\x1b"):  # an arrow or function key: one key, not a choice
-            yield text
-            continue
-        for key in text:
+        keys, begun = split_keys(decoder.decode(chunk))
+        while begun and select.select([fd], [], [], 0.05)[0] and (chunk := os.read(fd, 64)):
+            more, begun = split_keys(begun + decoder.decode(chunk))  # the rest of a sequence split across reads
+            keys += more
+        for key in keys + ([begun] if begun else []):  # a sequence still begun: the Esc key, alone
             if key == "\x04":  # Ctrl-D ends the session like q
                 return
             yield key
@@ -923,10 +957,10 @@ def labels_stats(
     typer.echo(_for_terminal("origins: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["origins"].items())), True))
     typer.echo(f"{'target':10s} {'favor':>6s} {'against':>8s} {'none':>6s} {'unlabeled':>10s}")
     for t, c in stats["targets"].items():
-        typer.echo(f"{t:10s} {c['favor']:6d} {c['against']:8d} {c['none']:6d} {c['unlabeled']:10d}")
+        typer.echo(f"{_for_terminal(t, True):10s} {c['favor']:6d} {c['against']:8d} {c['none']:6d} {c['unlabeled']:10d}")
     targets = list(stats["targets"])
     typer.echo("")
-    typer.echo(f"{'article':48s} {'sents':>5s}  " + "  ".join(f"{t + ' f/a/n':>14s}" for t in targets))
+    typer.echo(f"{'article':48s} {'sents':>5s}  " + "  ".join(f"{_for_terminal(t, True) + ' f/a/n':>14s}" for t in targets))
     for name, a in stats["articles"].items():
         cells = "  ".join(f"{a[t].get('favor', 0):>4d}/{a[t].get('against', 0)}/{a[t].get('none', 0)}".rjust(14)
                           for t in targets)
@@ -961,9 +995,9 @@ def labels_agreement(
                              one_line=True))
     for t, r in result["targets"].items():
         if not r["n"]:
-            typer.echo(f"\n{t}: no sentence labeled by both")
+            typer.echo(_for_terminal(f"\n{t}: no sentence labeled by both"))
             continue
-        typer.echo(f"\n{t}: kappa {r['kappa']:.3f}, agreement {r['agreement']:.1%} over {r['n']} sentences")
+        typer.echo(_for_terminal(f"\n{t}: kappa {r['kappa']:.3f}, agreement {r['agreement']:.1%} over {r['n']} sentences"))
         typer.echo("  " + "A/B".ljust(10) + "".join(f"{s:>9s}" for s in ("favor", "against", "none")))
         for x, row in r["confusion"].items():
             typer.echo(f"  {x:10s}" + "".join(f"{row[y]:9d}" for y in ("favor", "against", "none")))

@@ -322,7 +322,8 @@ def _one_line(text: str, width: int) -> str:
 
 
 def _where(item: dict) -> str:
-    return " · ".join(_escaped(v) for v in (item["article"], item["date"], item["source"]) if v)
+    date = f"{item['date']} (inferred)" if item["date"] and item.get("date_source") == "inferred" else item["date"]
+    return " · ".join(_escaped(v) for v in (item["article"], date, item["source"]) if v)
 
 
 def _evidence_lines(periods: list[dict], targets) -> list[str]:
@@ -395,7 +396,8 @@ def _article_view(item) -> dict:
         strongest = strongest_sentences(get("sentences"), list(get("summary") or {}))
     model = get("model")
     model_id = get("model_id") or (model.get("id") if isinstance(model, dict) else None)
-    return {"article": get("article"), "source": get("source"), "date": day, "n_sentences": n_sentences,
+    return {"article": get("article"), "source": get("source"), "date": day, "date_source": get("date_source"),
+            "n_sentences": n_sentences,
             "summary": get("summary") or {}, "bad_date": bad_date, "title": get("title"), "url": get("url"),
             "strongest": strongest or {}, "model_id": model_id, "content_sha256": get("content_sha256")}
 

@@ -55,7 +55,7 @@ def strongest_sentences(rows: Iterable[dict], targets: Sequence[str] | None = No
 
 def _article_fields(a: dict) -> dict:
     return {"article": a["article"], "date": a["date"].isoformat() if a.get("date") else None,
-            "source": a.get("source"), "title": a.get("title"), "url": a.get("url")}
+            "date_source": a.get("date_source"), "source": a.get("source"), "title": a.get("title"), "url": a.get("url")}
 
 
 def _order(a: dict) -> tuple:

@@ -146,18 +146,17 @@ def _store_rows(db, model_id, sources, since, until) -> Iterator[dict]:
 
 
 def _latest_model(store, model_id: str | None) -> str:
-    """The id of the model whose scores to export: the latest recorded, or the latest matching ``model_id``."""
-    models = store.models()
-    if not models:
-        raise ExportError(f"{store.path}: no scores recorded yet; run `stance score FILE... --record` first")
-    chosen = [m["model_id"] for m in models if model_id is None or m["model_id"].startswith(model_id)]
-    if not chosen:
-        raise ExportError(f"no scores of a model {model_id!r} in {store.path}; "
-                          f"recorded: {', '.join(m['model_id'] for m in models)}")
-    if len(chosen) > 1 and model_id is None:
-        warnings.warn(f"{store.path} holds scores of {len(chosen)} models; exporting the latest, {chosen[0]} "
+    """The id of the model whose scores to export: the latest recorded, or the one ``model_id`` names."""
+    from stance.store import StoreError
+
+    try:
+        chosen, held = store.chosen_model(model_id)
+    except StoreError as err:  # none recorded, none of that id, or an id start several share
+        raise ExportError(str(err)) from None
+    if held > 1 and model_id is None:
+        warnings.warn(f"{store.path} holds scores of {held} models; exporting the latest, {chosen['model_id']} "
                       "(choose with --model-id)", StanceWarning, stacklevel=2)
-    return chosen[0]
+    return chosen["model_id"]
 
 
 def _results_rows(path: Path, model_id, sources, since, until) -> Iterator[dict]:
@@ -170,7 +169,7 @@ def _results_rows(path: Path, model_id, sources, since, until) -> Iterator[dict]
     spill = sqlite3.connect("")  # a private table on disk, deleted on close: sorting it keeps memory bounded
     try:
         spill.execute("CREATE TABLE articles (date TEXT, article TEXT, source TEXT, head TEXT, sentences TEXT)")
-        for batch in iter_scores(path):
+        for batch in iter_scores(path, strict=True):  # every row exported is one a database would record
             spill.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?)", [
                 (s.date, s.article, s.source or "", json.dumps(_head(s)), json.dumps(s.sentences))
                 for s in batch if _selected(s, sources, since, until)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,10 +27,10 @@ import numpy as np
 from stance.errors import LabelFormatError
 from stance.fileio import parse_json
 from stance.paths import write_error
-from stance.schema import file_targets, is_targets_declaration, json_lines, resolve_log
+from stance.schema import MAX_LABEL_LINE, file_targets, is_targets_declaration, json_lines, resolve_log
 from stance.segment import require_regular_file
 
-__all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session"]
+__all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session", "split_keys"]
 
 CHOICES = {"f": "favor", "a": "against", "n": "none"}
 ACCEPT = {"", "\r", "\n", " ", "."}
@@ -101,8 +102,12 @@ class LabelLog:
 
     def answered(self, annotator: str) -> set[tuple[str, int]]:
         """Sentences this annotator has an answer for (undone answers excluded, as :func:`resolve_log` reads)."""
+        return set(self.answered_texts(annotator))
+
+    def answered_texts(self, annotator: str) -> dict[tuple[str, int], str | None]:
+        """The text of each sentence this annotator has answered, by (article, sentence)."""
         if not self.path.exists():
-            return set()
+            return {}
         mine, seen = [], False
         for number, line in json_lines(self.path):
             if not line.strip():
@@ -121,7 +126,7 @@ class LabelLog:
                                        "'sentence', so not a label file; give --labels a label file, or fix the line")
             if row.get("annotator") == annotator:
                 mine.append((number, row))
-        return {(row["article"], row["sentence"]) for _, row in resolve_log(mine)}
+        return {(row["article"], row["sentence"]): row.get("text") for _, row in resolve_log(mine)}
 
     def held_targets(self) -> list[str] | None:
         """The targets the file holds, as :func:`stance.schema.load_labels` reads them (its first line's
@@ -139,7 +144,10 @@ class LabelLog:
         make both unreadable, so the row starts a line of its own, and a failed
         write is cut back off.
         """
-        data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+        data = row_line(row)
+        if len(data) > MAX_LABEL_LINE:
+            raise LabelFormatError(f"{self.path}: an answer of {len(data):,} bytes, over the {MAX_LABEL_LINE >> 20} "
+                                   "MiB a label line may hold, is not saved; label shorter sentences")
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
             try:
@@ -151,6 +159,42 @@ class LabelLog:
                 os.close(fd)
         except OSError as err:
             raise write_error(self.path, err, "cannot save the answer to") from None
+
+
+#: A terminal's escape sequence: CSI (``ESC [`` … final byte), SS3 (``ESC O`` and a letter), or ESC and one key.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.|[^\[O])", re.DOTALL)
+_ESCAPE_BEGUN = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|O)?")
+
+
+def split_keys(text: str) -> tuple[list[str], str]:
+    """A terminal's input as keys: one character each, an arrow or function key's sequence as one key.
+
+    Returns the keys and the start of an escape sequence the text ends in
+    (its rest may come with the next read; alone, it is the Esc key). A
+    sequence is one key wherever it falls in a read, so the ``A`` of an arrow
+    typed after another key is never taken for ``a``.
+    """
+    keys, i = [], 0
+    while i < len(text):
+        if text[i] != "\x1b":
+            keys.append(text[i])
+            i += 1
+            continue
+        whole = _ESCAPE.match(text, i)
+        if whole is not None:
+            keys.append(whole.group())
+            i = whole.end()
+        elif _ESCAPE_BEGUN.fullmatch(text, i):
+            return keys, text[i:]
+        else:  # ESC before what no sequence holds: the Esc key on its own
+            keys.append("\x1b")
+            i += 1
+    return keys, ""
+
+
+def row_line(row: dict) -> bytes:
+    """A label row as the line a label file holds."""
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _write_whole(fd: int, data: bytes, size: int) -> None:
@@ -202,9 +246,22 @@ def run_session(
     out the session ends as if ``q`` was pressed. ``new_screen``, when given,
     is called before each sentence (a terminal clears itself there).
     """
-    done = log.answered(annotator)
-    queue = [c for c in queue if (c.article, c.sentence) not in done]
-    counts = {"answered": 0, "skipped": 0, "undone": 0, "remaining": len(queue)}
+    if not targets:
+        raise LabelFormatError(f"{log.path}: no target to ask; give the targets to label")
+    done = log.answered_texts(annotator)
+    edited = {(c.article, c.sentence) for c in queue if done.get((c.article, c.sentence), c.text) not in (c.text, None)}
+    changed = len(edited)  # answered when the article read otherwise: asked again, the new answer replaces the old
+    queue = [c for c in queue if (c.article, c.sentence) not in done or (c.article, c.sentence) in edited]
+    fits = [c for c in queue if len(row_line(_answer(c, dict.fromkeys(targets, "against"), targets, origin, annotator,
+                                                       model_id))) <= MAX_LABEL_LINE]
+    counts = {"answered": 0, "skipped": 0, "undone": 0, "remaining": len(fits), "changed": changed,
+              "too_long": len(queue) - len(fits)}
+    if changed:
+        show(f"note: {changed} sentence(s) answered before read otherwise now (the article changed); asked again")
+    if len(fits) < len(queue):
+        show(f"note: {len(queue) - len(fits)} sentence(s) too long for a label line ({MAX_LABEL_LINE >> 20} MiB) "
+             "are not asked")
+    queue = fits
     history: list[int] = []
     i = 0
     while i < len(queue):
@@ -223,7 +280,7 @@ def run_session(
             if key is None or key == QUIT:
                 counts["remaining"] = len(queue) - i
                 return counts
-            key = key.strip().lower() if key not in ACCEPT else ""
+            key = "" if key in ACCEPT or not key.strip(" \r\n") else key.strip(" \r\n").lower()  # a Tab is no Enter
             if key in CHOICES:
                 answers[target] = CHOICES[key]
                 step += 1
@@ -254,13 +311,19 @@ def run_session(
                 show(f"unknown key {key!r}; {HELP}" if key else "no guess to accept; choose f, a or n")
         if moved:
             continue
-        log.append({
-            "article": candidate.article, "sentence": candidate.sentence, "text": candidate.text,
-            **{t: answers[t] for t in targets}, "origin": origin, "annotator": annotator, "time": _now(),
-            "guess": {t: candidate.guess[t][0] for t in targets if t in candidate.guess}, "model": model_id,
-        })
+        log.append(_answer(candidate, answers, targets, origin, annotator, model_id))
         counts["answered"] += 1
         history.append(i)
         i += 1
     counts["remaining"] = 0
     return counts
+
+
+def _answer(candidate: Candidate, answers: dict, targets: Sequence[str], origin: str, annotator: str,
+            model_id: str | None) -> dict:
+    """The row an answered sentence appends: its labels, who gave them and when, and the model's guess."""
+    return {
+        "article": candidate.article, "sentence": candidate.sentence, "text": candidate.text,
+        **{t: answers[t] for t in targets}, "origin": origin, "annotator": annotator, "time": _now(),
+        "guess": {t: candidate.guess[t][0] for t in targets if t in candidate.guess}, "model": model_id,
+    }

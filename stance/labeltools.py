@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from stance.errors import LabelFormatError
+from stance.errors import LabelFormatError, StanceWarning
 from stance.schema import STANCES, label_rows, label_targets, load_labels, refuse_repeated_files, write_labels
 
 __all__ = ["agreement", "check_labels", "cohen_kappa", "label_stats", "merge_labels"]
@@ -24,10 +24,12 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
     a file stops at its first problem, the others are still checked. The files
     sound on their own are then read together, as training reads them: a
     sentence labeled in two files, or one file given twice, is a problem too.
+    A file whose articles cannot be found is not checked against the splitter,
+    and a :class:`~stance.errors.StanceWarning` says so.
     """
     import warnings
 
-    problems, sound = [], []
+    problems, sound, unchecked = [], [], []
     for path in paths:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -38,7 +40,7 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
             else:
                 sound.append(path)
                 problems += _stances_on_furniture(labels)
-        problems += [f"{path}: {w.message}" for w in caught if "not checked" in str(w.message)]
+        unchecked += [f"{path}: {w.message}" for w in caught if "not checked" in str(w.message)]
     if len(sound) > 1:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # told above, per file
@@ -46,6 +48,8 @@ def check_labels(paths: Sequence[str | Path], articles: Sequence[str | Path] = (
                 load_labels(sound, articles=articles)
             except LabelFormatError as err:
                 problems.append(str(err))
+    for note in unchecked:  # a check that cannot be made is said, and is no problem of the file's
+        warnings.warn(note, StanceWarning, stacklevel=2)
     return problems
 
 
@@ -222,9 +226,10 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
     the label most files give wins; a tie goes to the later file. A labeling log
     that holds several annotators' answers counts as one file per annotator, in
     the order they first appear. Every sentence whose files disagree on a target
-    is reported as a conflict. A sentence's origin is the last one a file states;
-    where none does, the merged row states none either, so that loading it infers
-    the origin again (a seed is a seed only beside its article). The output is
+    is reported as a conflict. An article's origin is the one the files state
+    for any of its rows (files that state two are refused); where none does,
+    the merged rows state none either, so that loading them infers the origin
+    again (a seed is a seed only beside its article). The output is
     written atomically, never over one of ``paths``, and over an existing file only
     with ``replace``.
     """
@@ -255,18 +260,26 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
     targets = list(dict.fromkeys(t for _, ts, _, _ in voters for t in ts))
     merged: dict[tuple[str, int], dict] = {}
     votes: dict[tuple[str, int], dict[str, list[tuple[int, str]]]] = {}
-    for order, (_, _, rows, origins) in enumerate(voters):
+    stated: dict[str, tuple[str, str]] = {}  # article -> (origin, the file that states it)
+    for order, (name, _, rows, origins) in enumerate(voters):
         for r in rows:
             key = (r["article"], r["sentence"])
             base = merged.setdefault(key, {"article": r["article"], "sentence": r["sentence"], "text": r["text"],
                                             "origin": None, "source": r["source"]})
             _require_same_text(r, base)
             if key in origins:
+                first, where = stated.setdefault(r["article"], (origins[key], name))
+                if first != origins[key]:  # the merged file would be refused by every reader
+                    raise LabelFormatError(f"article {r['article']!r} is {first} in {where} and {origins[key]} in "
+                                           f"{name}; an article has one origin: make the files agree, then merge")
                 base["origin"] = origins[key]
             for t in targets:
                 value = r.get(t)
                 if value is not None:
                     votes.setdefault(key, {}).setdefault(t, []).append((order, value))
+    for (article, _), row in merged.items():
+        if row["origin"] is None and article in stated:
+            row["origin"] = stated[article][0]  # its other rows state it, and an article has one origin
     conflicts = []
     for key, row in merged.items():
         for t in targets:

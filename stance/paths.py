@@ -64,6 +64,11 @@ def require_utf8_path(path: str | Path, what: str) -> None:
                          "there; rename the folder, or choose another path") from None
 
 
+#: The longest output name: a file is written as ``.NAME.PID.TAG-XXXXXXXX`` beside it first, and a
+#: name holds at most 255 bytes.
+MAX_NAME_BYTES = 224
+
+
 def check_writable(path: str | Path, what: str, folder: bool = False, replaced: bool = False,
                    append: bool = False, ours=None) -> Path:
     """Refuse an output path that cannot be written, before any long work is done.
@@ -76,6 +81,10 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     itself. Returns the path, ``~`` expanded.
     """
     path = Path(path).expanduser()
+    beside = not append and (replaced or not folder)  # written as a temporary beside it, then renamed
+    if beside and len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+        raise OutputPathError(f"{what} {path.name[:40]}…: a name of {len(os.fsencode(path.name))} bytes leaves no "
+                              f"room for the temporary written beside it; give a name of at most {MAX_NAME_BYTES} bytes")
     if os.path.islink(path) and not os.path.exists(path) and is_link_loop(path):
         raise OutputPathError(f"{what} {path}: is a loop of symbolic links; remove the link or choose another path")
     if folder and os.path.lexists(path) and not os.path.isdir(path):
@@ -99,6 +108,9 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
     lands = link_target(path)  # a symbolic link is written through
+    if not folder and os.path.islink(path) and not os.path.lexists(lands.parent):  # one that is a file is named below
+        raise OutputPathError(f"{what} {path}: is a symbolic link to {os.readlink(path)}, whose folder does not "
+                              "exist; make that folder, or give another path")
     if folder:
         places = [lands.parent] if replaced else [path]
     else:

@@ -31,8 +31,9 @@ from stance.paths import OutputPathError, write_error
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
 
 FORMAT = "stance-model"
-FORMAT_VERSION = 4
-READABLE_VERSIONS = (2, 3, 4)  # 3 adds fine-tuned encoders, kept in the model folder; 4 the metadata's own SHA-256
+FORMAT_VERSION = 5
+# 3 adds fine-tuned encoders, kept in the model folder; 4 the metadata's own SHA-256; 5 the model's id from its content
+READABLE_VERSIONS = (2, 3, 4, 5)
 SEAL_KEY = "metadata_sha256"
 METADATA_FILE = "stance.json"
 HEAD_FILE = "head.joblib"
@@ -71,6 +72,38 @@ def recorded_kind(encoder) -> str:
     """How a saved model records its encoder: ``static``, ``fine-tuned`` or ``sentence-transformers``."""
     return {"StaticEncoder": "static", "TunedEncoder": "fine-tuned"}.get(type(encoder).__name__,
                                                                          "sentence-transformers")
+
+
+def model_features(model) -> dict:
+    """The feature settings of a fitted model, as ``stance.json`` records them and its id covers them."""
+    actors = bool(getattr(model, "actors", False))
+    return {"context": bool(getattr(model, "context", False)), "ngrams": getattr(model, "vectorizer_", None) is not None,
+            "actors": actors, "actor_columns": int(getattr(model, "actor_columns_", 0)) if actors else 0,
+            "renamed_copies": bool(getattr(model, "renamed_copies", False)),
+            "copy_weight": float(getattr(model, "copy_weight", 1.0)),
+            "question_rule": bool(getattr(model, "question_rule", False))}
+
+
+def fitted_model_id(model, encoder_sha256: str) -> str | None:
+    """A fitted model's id (64 hex digits): the content hash of its heads, vocabulary, classes, features and encoder.
+
+    Unlike the head file's SHA-256 it does not change when the model is loaded
+    and saved again, so its recorded scores stay one history. None when a part
+    cannot be read by content (a head of a kind stance never fits).
+    """
+    from stance.fingerprint import content_sha256
+
+    try:
+        return content_sha256({
+            "targets": list(model.targets_),
+            "classes": {t: [str(c) for c in cs] for t, cs in zip(model.targets_, model.classes_)},
+            "heads": model.heads_,
+            "vectorizer": getattr(model, "vectorizer_", None),
+            "features": model_features(model),
+            "encoder": encoder_sha256,
+        })
+    except (ValueError, RecursionError):
+        return None
 
 
 def save_model(model, path: str | Path, **provenance) -> Path:
@@ -121,19 +154,16 @@ def save_model(model, path: str | Path, **provenance) -> Path:
                 "settings_sha256": settings_sha256(encoder.folder),
                 "batch_size": encoder.batch_size,
             }
+        model_id = fitted_model_id(model, encoder_meta["sha256"])
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            **({"id": model_id} if model_id is not None else {}),
             "targets": list(model.targets_),
             "classes": {t: [str(c) for c in cs] for t, cs in zip(model.targets_, model.classes_)},
             "encoder": encoder_meta,
             "head": {"file": HEAD_FILE, "sha256": sha256_file(head_path), "params": model.best_params_},
-            "features": {"context": bool(getattr(model, "context", False)), "ngrams": getattr(model, "vectorizer_", None) is not None,
-                         "actors": bool(getattr(model, "actors", False)),
-                         "actor_columns": int(getattr(model, "actor_columns_", 0)) if getattr(model, "actors", False) else 0,
-                         "renamed_copies": bool(getattr(model, "renamed_copies", False)),
-                         "copy_weight": float(getattr(model, "copy_weight", 1.0)),
-                         "question_rule": bool(getattr(model, "question_rule", False))},
+            "features": model_features(model),
             "training": provenance,
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -241,6 +271,17 @@ def _swap_into_place(staging: Path, path: Path) -> None:
     replace_folder(staging, path)
 
 
+def _not_a_file(path: Path) -> str:
+    """Why a file a model folder needs is not one: missing, or what stands in its place."""
+    from stance.paths import special_file
+
+    if not os.path.lexists(path):
+        return "missing"
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    return f"is {special_file(path) or 'a link to nothing'}, not a regular file"
+
+
 def read_metadata(path: str | Path) -> dict:
     """Read and check a model folder's ``stance.json``; one-line errors on anything wrong."""
     path = Path(path)
@@ -250,7 +291,8 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelIntegrityError(f"{path}: is a file, not a model folder; pass the folder `stance train` wrote")
     meta_path = path / METADATA_FILE
     if not meta_path.is_file():
-        raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} missing); retrain with `stance train`")
+        raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} {_not_a_file(meta_path)}); "
+                                  "retrain with `stance train`")
     try:
         meta = parse_json(meta_path.read_text("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -312,6 +354,7 @@ def _shape_problem(meta: dict) -> str | None:
     sealed = meta.get("format_version", 0) >= 4  # the format's version is checked before
     # key, required, (is it right, what it must be); later checks rely on the earlier ones
     checks = [
+        ("id", False, sha256),
         ("targets", True, (lambda v: isinstance(v, list) and v and all(map(_text, v)) and len(set(v)) == len(v),
                            "a non-empty list of distinct target names")),
         ("classes", True, an_object),
@@ -465,7 +508,8 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
     meta = read_metadata(path)
     head_path = path / meta["head"].get("file", HEAD_FILE)
     if not head_path.is_file():
-        raise ModelIntegrityError(f"{head_path}: missing; the model folder is incomplete, retrain with `stance train`")
+        raise ModelIntegrityError(f"{head_path}: {_not_a_file(head_path)}; the model folder is incomplete, retrain "
+                                  "with `stance train`")
     try:
         digest = sha256_file(head_path)
     except OSError as err:

@@ -523,13 +523,15 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     from stance.evidence import strongest_sentences
 
     _, sources, since, until = checked_selection(None, sources, since, until)
-    model = check_results(path, sentences=strongest)
+    model = check_results(path)
+    check_every_article(path)  # drift reads the summaries: each must be what its sentences add up to
     columns = ["article", "source", "date", "n_sentences", "summary", "model_id"]
     if strongest:
         columns += ["title", "url", "sentences"]
     latest: dict[tuple[str, str | None], dict | None] = {}  # None: the last version is not selected
     for part in result_parts(path):
-        for row in _read_part(part, columns).to_pylist():
+        held = _part_columns(part)  # a part written before date sources has none
+        for row in _read_part(part, columns + ["date_source"] * ("date_source" in held)).to_pylist():
             key = (row["article"], row["source"])
             day = row["date"]
             if (sources and row["source"] not in sources) or (
@@ -563,14 +565,20 @@ def iter_scores(path: str | Path, batch_size: int = 64, *, strict: bool = False)
     """
     check_results(path)
     if strict:
-        try:
-            firsts: dict = {}
-            for batch in _batches(path, batch_size):
-                check_scores(batch)
-                _require_same_targets(batch, firsts)
-        except (TextsError, ValueInputError) as err:
-            raise type(err)(f"{path}: {err}; the folder is refused whole") from None
+        check_every_article(path, batch_size)
     return _batches(path, batch_size)
+
+
+def check_every_article(path: str | Path, batch_size: int = 64) -> None:
+    """Refuse a results folder (checked whole already) if any article is not as a database would record it:
+    a summary its sentences do not add up to, a date that is none, another model's targets."""
+    try:
+        firsts: dict = {}
+        for batch in _batches(path, batch_size):
+            check_scores(batch)
+            _require_same_targets(batch, firsts)
+    except (TextsError, ValueInputError) as err:
+        raise type(err)(f"{path}: {err}; the folder is refused whole") from None
 
 
 def _batches(path, batch_size: int) -> Iterator[list]:

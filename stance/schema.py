@@ -179,6 +179,8 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
         raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
     if obj.get("annotator") is not None and not isinstance(obj["annotator"], str):
         raise LabelFormatError(f"{where}: 'annotator' must be a name (a string), not {type(obj['annotator']).__name__}")
+    if obj.get("undone") is not None and not isinstance(obj["undone"], bool):
+        raise LabelFormatError(f"{where}: 'undone' must be true (an undo row) or left out, not {obj['undone']!r}")
     if obj.get("undone") is True:
         if not isinstance(obj.get("article"), str) or type(obj.get("sentence")) is not int:
             raise LabelFormatError(f"{where}: an undo row needs 'article' and 'sentence'")
@@ -202,7 +204,10 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
             )
         value = obj[target]
         if value is not None and value not in STANCES:
-            raise LabelFormatError(f"{where}: '{target}' must be {'|'.join(STANCES)}, not {value!r}")
+            other = not (isinstance(value, str) and value.strip().lower() in STANCES)  # not a miswritten stance
+            raise LabelFormatError(f"{where}: '{target}' must be {'|'.join(STANCES)}, not {value!r}" + (
+                f"; if '{target}' is no target, start the file with a line naming the targets, such as "
+                '{"targets": ["russia", "eu"]}' if other else ""))
         row[target] = value
     extra = [k for k in _row_targets(obj) if k not in targets]
     if extra:
@@ -317,11 +322,13 @@ def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
     Rows that name an ``annotator`` (as ``stance label`` writes them) form a log:
     for each (article, sentence, annotator) the last row counts, and an undo
     row (``"undone": true``) withdraws the answer before it. Rows without an
-    annotator are left as they are.
+    annotator are left as they are, but for an undo row without one: it
+    withdraws such answers before it, never those after.
     """
+    undone = {(row["article"], row["sentence"]) for _, row in rows if row.get("undone") and row.get("annotator") is None}
     latest: dict[tuple, int] = {}
     for position, (_, row) in enumerate(rows):
-        if row.get("annotator") is not None or row.get("undone"):
+        if row.get("annotator") is not None or (row["article"], row["sentence"]) in undone:
             latest[(row["article"], row["sentence"], row.get("annotator"))] = position
     kept = []
     for position, (number, row) in enumerate(rows):

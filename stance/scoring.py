@@ -255,9 +255,13 @@ def flat_sentences(sentences: Sequence[dict], targets: Sequence[str]) -> Iterato
 
 
 def saved_model_id(meta: dict) -> str | None:
-    """The id of a saved model, from its ``stance.json``: its head's SHA-256, cut to 16 digits (None if not saved)."""
-    head_sha256 = (meta.get("head") or {}).get("sha256")
-    return head_sha256[:16] if head_sha256 else None
+    """The id of a saved model, from its ``stance.json``, cut to 16 digits (None if not saved).
+
+    Its content hash where recorded (format 5); a model saved before that keeps
+    the id its scores were recorded under, its head file's SHA-256.
+    """
+    full = meta.get("id") or (meta.get("head") or {}).get("sha256")
+    return full[:16] if full else None
 
 
 def model_info(model) -> dict:
@@ -266,7 +270,7 @@ def model_info(model) -> dict:
     path = getattr(model, "path_", None)
     head_sha256 = (meta.get("head") or {}).get("sha256")
     return {
-        "id": saved_model_id(meta) or _heads_hash(model)[:16],
+        "id": saved_model_id(meta) or _unsaved_id(model),
         "path": None if path is None else str(path),
         "head_sha256": head_sha256,
         "encoder": model.encoder_.model_id if hasattr(model.encoder_, "model_id") else type(model.encoder_).__name__,
@@ -275,8 +279,14 @@ def model_info(model) -> dict:
     }
 
 
-def _heads_hash(model) -> str:
-    """A content hash for a model that was never saved (no head file to hash)."""
-    import joblib
+def _unsaved_id(model) -> str:
+    """The id a model that was never saved will be saved under (a hash of its pickle if its parts cannot be read)."""
+    from stance.persist import fitted_model_id
 
-    return joblib.hash([model.targets_, model.heads_])
+    encoder_sha256 = getattr(model.encoder_, "sha256", None)
+    full = fitted_model_id(model, encoder_sha256) if isinstance(encoder_sha256, str) else None
+    if full is None:
+        import joblib
+
+        full = joblib.hash([model.targets_, model.heads_])
+    return full[:16]

@@ -7,6 +7,7 @@ before it is trusted, and read where nothing may be written.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import sqlite3
@@ -16,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from stance.errors import StanceWarning
+from stance.errors import InputError, StanceWarning
 
-__all__ = ["HEADER", "Peek", "connect", "connect_reader", "connect_readonly", "peek", "retry", "table_columns", "transaction",
-           "writable_problem"]
+__all__ = ["HEADER", "Peek", "connect", "connect_reader", "connect_readonly", "is_busy", "peek", "retry",
+           "table_columns", "transaction", "wait_seconds", "writable_problem"]
 
+#: Seconds a writer waits for a database another process holds, unless ``$STANCE_DB_WAIT`` says otherwise.
 RETRY_SECONDS = 120.0
 
 #: The first 16 bytes of every SQLite database file.
@@ -60,7 +62,7 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
     wal = Path(f"{path}-wal")
     if _in_wal_mode(path) and not wal.exists():
         return sqlite3.connect(_uri(path, immutable="1"), uri=True, isolation_level=None)
-    return sqlite3.connect(_uri(path, mode="ro"), uri=True, timeout=30.0, isolation_level=None)
+    return sqlite3.connect(_uri(path, mode="ro"), uri=True, timeout=min(30.0, wait_seconds()), isolation_level=None)
 
 
 def connect_reader(path: str | Path) -> sqlite3.Connection:
@@ -72,7 +74,7 @@ def connect_reader(path: str | Path) -> sqlite3.Connection:
     """
     if writable_problem(path) is not None:
         return connect_readonly(path)
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=min(30.0, wait_seconds()), isolation_level=None)
     conn.execute("PRAGMA query_only = ON")
     return conn
 
@@ -129,7 +131,7 @@ def writable_problem(path: str | Path) -> str | None:
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open a database in autocommit mode with a busy timeout, switching it to WAL once."""
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    conn = sqlite3.connect(path, timeout=min(30.0, wait_seconds()), isolation_level=None)
 
     def setup():
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
@@ -140,7 +142,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def _is_busy(err: sqlite3.OperationalError) -> bool:
+def is_busy(err: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the database (a wait may end it)."""
     text = str(err).lower()
     return "locked" in text or "busy" in text
 
@@ -149,11 +152,27 @@ def _is_busy(err: sqlite3.OperationalError) -> bool:
 WAIT_TOLD_AFTER = 3.0
 
 
-def retry(work, seconds: float = RETRY_SECONDS):
-    """Run ``work`` and retry with jittered back-off while the database is busy.
+def wait_seconds() -> float:
+    """How long to wait for a database another process holds: ``$STANCE_DB_WAIT`` seconds, else :data:`RETRY_SECONDS`."""
+    raw = os.environ.get("STANCE_DB_WAIT", "").strip()
+    if not raw:
+        return RETRY_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= 86400:  # a NaN fails both
+        raise InputError(f"STANCE_DB_WAIT={raw!r} is not a wait in seconds; give a number from 0 to 86400, or unset it")
+    return seconds
+
+
+def retry(work, seconds: float | None = None):
+    """Run ``work`` and retry with jittered back-off while the database is busy, for ``seconds``
+    (default :func:`wait_seconds`).
 
     A wait of more than a few seconds is said once (a StanceWarning), so that a long one is not silent.
     """
+    seconds = wait_seconds() if seconds is None else seconds
     start = time.monotonic()
     deadline, told = start + seconds, False
     pause = 0.01
@@ -162,7 +181,7 @@ def retry(work, seconds: float = RETRY_SECONDS):
             return work()
         except sqlite3.OperationalError as err:
             now = time.monotonic()
-            if not _is_busy(err) or now > deadline:
+            if not is_busy(err) or now > deadline:
                 raise
             if not told and now - start > WAIT_TOLD_AFTER:
                 warnings.warn(f"another process is writing the database; waiting up to {seconds:.0f} s for it",

@@ -52,10 +52,12 @@ from stance.segment import require_regular_file
 from stance.sqlite import (
     connect,
     connect_reader,
+    is_busy,
     peek,
     retry,
     table_columns,
     transaction,
+    wait_seconds,
     writable_problem,
 )
 
@@ -108,6 +110,9 @@ def _store_errors(path: Path):
     except sqlite3.DatabaseError as err:
         if _is_damage(err):
             raise _unusable(path, err) from None
+        if isinstance(err, sqlite3.OperationalError) and is_busy(err):  # held past retry's deadline
+            raise StoreError(f"{path}: another process kept it locked for over {wait_seconds():g} s; let that "
+                             "process finish (or stop it), then run the command again") from None
         if "could not decode" in str(err).lower():
             raise StoreError(f"{path}: holds text that is not UTF-8 ({err}); edited by hand? score those "
                              "articles again with --replace, or give another --db") from None
@@ -485,6 +490,29 @@ class HistoryStore:
             {"model_id": m, "n_articles": n, "last_scored": last, "model": self._recorded(info, "model", f"model {m}")}
             for m, n, last, info in self._conn.execute(query)
         ]
+
+    @_damage_is_an_error
+    def chosen_model(self, model_id: str | None = None) -> tuple[dict, int]:
+        """The model whose scores to read (as :meth:`models` gives it) and how many models the store holds.
+
+        ``model_id`` is an id or its start; without it, the latest recorded. A
+        start that several ids share is refused: a reader would get the scores
+        of a model it did not name.
+        """
+        models = self.models()
+        if not models:
+            raise StoreError(f"{self.path}: no scores recorded yet; run `stance score FILE... --record` first")
+        if model_id is None:
+            return models[0], len(models)
+        chosen = [m for m in models if m["model_id"].startswith(model_id)]
+        exact = [m for m in chosen if m["model_id"] == model_id]
+        if not chosen:
+            raise StoreError(f"no scores of a model {model_id!r} in {self.path}; "
+                             f"recorded: {', '.join(m['model_id'] for m in models)}")
+        if len(chosen) > 1 and not exact:
+            raise StoreError(f"model id {model_id!r} starts {len(chosen)} recorded ids in {self.path} "
+                             f"({', '.join(m['model_id'] for m in chosen)}); give more of the id")
+        return (exact or chosen)[0], len(models)
 
     def _recorded(self, text, column: str, whose: str) -> dict:
         """A JSON column as stance records it (an object), or a one-line error for one edited by hand."""

@@ -13,7 +13,10 @@ from sklearn.metrics import f1_score
 import stance
 from conftest import AGAINST, FAVOR, NONE, make_scores
 from stance.errors import StanceError, ValueInputError
+from stance.fingerprint import content_sha256
 from stance.model import StanceClassifier
+from stance.persist import fitted_model_id
+from stance.scoring import model_info, saved_model_id
 
 TEXTS = FAVOR + AGAINST + NONE
 Y = np.array([["favor", "against"]] * len(FAVOR) + [["against", "favor"]] * len(AGAINST) + [["none", "none"]] * len(NONE),
@@ -106,9 +109,61 @@ def test_drift_names_the_model_its_records_name():
     assert "model m7" in report.to_text()
 
 
-def test_a_loaded_model_saved_again_keeps_its_training_record(trained, tmp_path):
-    model = stance.StanceClassifier.load(trained["model"])
+def test_a_loaded_model_saved_again_keeps_its_training_record_and_its_id(trained, tmp_path):
+    model = stance.StanceClassifier.load(trained["model"])  # trained in another process, by `stance train`
     again = model.save(tmp_path / "again")
-    kept = json.loads((again / "stance.json").read_text("utf-8"))["training"]
-    assert kept == json.loads((trained["model"] / "stance.json").read_text("utf-8"))["training"]
-    assert kept.get("labels_sha256")
+    first, second = (json.loads((folder / "stance.json").read_text("utf-8")) for folder in (trained["model"], again))
+    assert second["training"] == first["training"] and first["training"].get("labels_sha256")
+    assert len(first["id"]) == 64 and second["id"] == first["id"]  # the head file's bytes may differ; its numbers do not
+    assert model_info(model)["id"] == first["id"][:16] == model_info(stance.StanceClassifier.load(again))["id"]
+
+
+@pytest.mark.integration
+def test_a_model_scored_before_it_is_saved_carries_the_id_it_is_saved_under(tmp_path):
+    from stance.encoders.transformer import SentenceEncoder
+
+    model = StanceClassifier(encoder=SentenceEncoder(), cv=2, Cs=(1.0,)).fit(TEXTS, Y, groups=GROUPS)
+    before = stance.score_article(model, "Serbia signed the gas deal with Moscow.").model["id"]
+    saved = json.loads((model.save(tmp_path / "m") / "stance.json").read_text("utf-8"))
+    assert before == saved["id"][:16] != saved["head"]["sha256"][:16]
+
+
+def test_a_model_id_reads_the_fitted_numbers_not_the_process_that_holds_them(tmp_path):
+    import subprocess
+    import sys
+
+    import joblib
+
+    model = _fitted()
+    model.predict(["Serbia buys Russian gas."])  # a transform sets scikit-learn's id(stop_words), a memory address
+    joblib.dump({"heads": model.heads_, "vectorizer": model.vectorizer_}, tmp_path / "parts.joblib")
+    here = content_sha256({"heads": model.heads_, "vectorizer": model.vectorizer_})
+    there = subprocess.run([sys.executable, "-c", "import joblib, sys; from stance.fingerprint import content_sha256; "
+                            "print(content_sha256(joblib.load(sys.argv[1])))", str(tmp_path / "parts.joblib")],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert there == here
+
+
+def test_a_model_id_moves_with_any_fitted_number_or_setting_and_with_nothing_else():
+    model = _fitted()
+    first = fitted_model_id(model, "0" * 64)
+    assert fitted_model_id(_fitted(), "0" * 64) == first  # a fit is deterministic
+    assert fitted_model_id(model, "1" * 64) != first  # another encoder
+    model.question_rule = not model.question_rule
+    assert fitted_model_id(model, "0" * 64) != first
+    model.question_rule = not model.question_rule
+    head = next(iter(model.heads_.values()))
+    coef = getattr(head, "head", head).coef_
+    coef.flat[0] = np.nextafter(coef.flat[0], np.inf)  # one unit in the last place
+    assert fitted_model_id(model, "0" * 64) != first
+    coef.flat[0] = np.nextafter(coef.flat[0], -np.inf)
+    assert fitted_model_id(model, "0" * 64) == first
+    assert content_sha256({"a": 1, "b": {2.0, 3}}) == content_sha256({"b": {3, 2.0}, "a": 1})  # order is no content
+    assert content_sha256([1]) != content_sha256((1,)) and content_sha256(1) != content_sha256(1.0)
+
+
+def test_a_model_saved_before_ids_were_recorded_keeps_its_head_hash_as_id():
+    head = {"sha256": "ab" * 32}
+    assert saved_model_id({"head": head}) == "ab" * 8
+    assert saved_model_id({"id": "cd" * 32, "head": head}) == "cd" * 8
+    assert saved_model_id({}) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 
@@ -289,3 +290,22 @@ def test_since_after_until_is_refused_before_anything_is_written(scored, tmp_pat
         store.articles(since="2030-01-01", until="2000-01-01")
     assert run_stance("export", "--db", scored["db"], "--output", out, "--since", "2024-01-01",
                       "--until", "2024-01-01").returncode == 0  # one day is a range
+
+
+def test_a_guessed_date_is_said_to_be_one_where_drift_shows_its_article(tmp_path, isolated_home):
+    guessed, stated = make_scores("a1", "2025-01-01", {"russia": 0.5}), make_scores("a2", "2025-02-01", {"russia": -0.5})
+    guessed.date_source, stated.date_source = "inferred", "text"
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([guessed, stated])
+    shown = run_stance("drift", "--db", db, "--by", "year", "--evidence", "--html", tmp_path / "d.html")
+    assert shown.returncode == 0, shown.stderr
+    assert "a1 · 2025-01-01 (inferred)" in shown.stdout and "2025-02-01 (inferred)" not in shown.stdout
+    page = (tmp_path / "d.html").read_text("utf-8")
+    data = json.loads(page.split('<script type="application/json" id="data">', 1)[1].split("</script>", 1)[0])
+    items = data["periods"][0]["russia"]["evidence"]
+    assert {i["article"]: i["date_source"] for side in ("favor", "against") for i in items[side]} == {
+        "a1": "inferred", "a2": "text"}  # the page says "(inferred)" beside such a date
+    report = json.loads(run_stance("drift", "--db", db, "--by", "year", "--json").stdout)
+    assert set(report["periods"][0]["russia"]["evidence"]["favor"][0]) == {  # --json keeps its documented items
+        "article", "date", "source", "title", "url", "index", "text", "proba"}

@@ -480,3 +480,15 @@ def test_a_stop_asked_for_while_a_model_and_its_report_are_written_lets_both_lan
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "dangling link"])
+def test_a_model_file_replaced_by_no_file_is_named_for_what_it_is_not_missing(tmp_path, isolated_home, trained, kind):
+    model = tmp_path / "m"
+    shutil.copytree(trained["model"], model)
+    head = model / "head.joblib"
+    head.unlink()
+    {"fifo": os.mkfifo, "folder": os.mkdir, "dangling link": lambda p: os.symlink(tmp_path / "gone", p)}[kind](head)
+    line = one_error_line(run_stance("score", "-", "--model", model, stdin="Serbia buys gas.\n"), prefix="error: ")
+    said = {"fifo": "is a FIFO", "folder": "is a folder, not a file", "dangling link": "is a link to nothing"}[kind]
+    assert f"head.joblib: {said}" in line and "missing" not in line

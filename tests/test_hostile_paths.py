@@ -21,7 +21,7 @@ import pytest
 from stance.encoders.transformer import SentenceEncoder
 from stance.errors import StanceWarning
 
-from conftest import REPO, HashingEncoder, one_error_line, run_stance, write_corpus, write_metadata
+from conftest import REPO, HashingEncoder, make_scores, one_error_line, run_stance, write_corpus, write_metadata
 
 
 @pytest.fixture
@@ -454,8 +454,12 @@ def test_vectors_of_a_cache_made_before_digests_are_not_trusted(tmp_path):
 
 
 def test_cache_clear_removes_a_cache_file_sqlite_cannot_read(tmp_path, isolated_home):
+    from stance.encoders.cache import EmbeddingCache
+
     garbage = tmp_path / "garbage.sqlite"
-    garbage.write_bytes(b"SQLite format 3\x00" + np.random.default_rng(0).bytes(5000))  # damaged past its header
+    EmbeddingCache(garbage).close()
+    header = garbage.read_bytes()[:100]
+    garbage.write_bytes(header + np.random.default_rng(0).bytes(5000))  # a cache damaged past its header
     env = {"STANCE_CACHE": str(garbage)}
     assert "stance cache clear" in one_error_line(run_stance("cache", "info", env=env))
     cleared = run_stance("cache", "clear", env=env)
@@ -468,6 +472,27 @@ def test_cache_clear_removes_a_cache_file_sqlite_cannot_read(tmp_path, isolated_
     empty.write_bytes(b"")
     cleared = run_stance("cache", "clear", env={"STANCE_CACHE": str(empty)})
     assert cleared.returncode == 0 and "removed 0 vectors" in cleared.stdout
+
+
+def test_cache_clear_leaves_a_damaged_database_nothing_marks_as_a_cache_alone(tmp_path, isolated_home):
+    from stance.store import HistoryStore
+
+    history = tmp_path / "history.sqlite"
+    with HistoryStore(history) as store:
+        store.record([make_scores("a1", "2025-01-01", {"russia": 0.1})])
+    damaged = history.read_bytes()[:8192]  # a history database cut short: `.recover` may still save rows
+    history.write_bytes(damaged)
+    env = {"STANCE_CACHE": str(history)}
+    for command in (["cache", "info"], ["cache", "clear"]):
+        line = one_error_line(run_stance(*command, env=env))
+        assert "nothing marks it as an embedding cache" in line and "cache clear" not in line
+    assert history.read_bytes() == damaged
+
+    unmarked = isolated_home / "stance" / "cache" / "embeddings.sqlite"  # the per-user cache, made before marks
+    unmarked.parent.mkdir(parents=True)
+    unmarked.write_bytes(b"SQLite format 3\x00" + bytes(84) + np.random.default_rng(0).bytes(5000))
+    cleared = run_stance("cache", "clear", env={"STANCE_CACHE": ""})
+    assert cleared.returncode == 0 and f"removed {unmarked}" in cleared.stdout, cleared.stderr
 
 
 def test_cache_clear_leaves_a_file_that_is_no_cache_alone(tmp_path, isolated_home):
@@ -935,3 +960,18 @@ def test_a_file_that_is_no_cache_is_named_without_sending_the_user_to_cache_clea
     line = one_error_line(run_stance("cache", "info", env={"STANCE_CACHE": str(settings)}))
     assert "not an SQLite file" in line and "STANCE_CACHE to another file" in line and "cache clear" not in line
     assert settings.read_text(encoding="utf-8") == '{"targets": ["russia", "eu"]}\n'
+
+
+def test_an_output_name_too_long_for_its_temporary_is_refused_before_the_work_and_one_that_fits_is_written(
+        tmp_path, isolated_home):
+    from stance.store import HistoryStore
+
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores("a1", "2025-01-01", {"russia": 0.1})])
+    long_name = tmp_path / ("b" * 246 + ".csv")  # a valid name: the system takes up to 255 bytes
+    line = one_error_line(run_stance("export", "--output", long_name, "--db", db))
+    assert "a name of 250 bytes leaves no room for the temporary written beside it" in line
+    assert sorted(os.listdir(tmp_path)) == ["h.sqlite", "home"]
+    fits = tmp_path / ("b" * 220 + ".csv")
+    assert run_stance("export", "--output", fits, "--db", db).returncode == 0 and fits.stat().st_size > 0

@@ -571,3 +571,104 @@ def test_a_db_link_to_nothing_yet_makes_the_database_where_it_points_and_a_loop_
     loop.symlink_to(loop)
     line = one_error_line(run_stance("drift", "--db", loop))
     assert "is a loop of symbolic links" in line and "no history database here" not in line
+
+
+class _Holder:
+    """Another process's connection that holds a database's write lock until closed."""
+
+    def __init__(self, db: Path):
+        self.conn = sqlite3.connect(db, isolation_level=None)
+        self.conn.execute("BEGIN EXCLUSIVE")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+@pytest.mark.integration
+def test_a_database_held_locked_past_the_wait_stops_the_run_keeping_every_article_scored(trained, tmp_path):
+    import pandas as pd
+
+    folder = _many_articles(tmp_path / "many", n=70)
+    db, out = tmp_path / "h.sqlite", tmp_path / "results"
+    args = ["score", folder, "--model", trained["model"], "--record", "--db", db, "--output", out, "--quiet",
+            "--date", "2025-01-01"]
+    assert run_stance("score", folder / "a000.txt", *args[2:7], "--date", "2025-01-01").returncode == 0
+    with _Holder(db):
+        held = run_stance(*args, env={"STANCE_DB_WAIT": "1", "STANCE_CACHE": "off"})
+    last = _last_error_line(held)
+    assert last.startswith(f"error: {db}: another process kept it locked for over 1 s; let that process finish")
+    assert last.endswith("; stopped after 64 articles; recorded 0 articles in "
+                         f"{db}; wrote 64 articles to {out}; run the same command with --skip-recorded to finish "
+                         "(articles already recorded are skipped)")
+    assert len(pd.read_parquet(out)) == 64 and len(_rows(db)) == 1  # the batch the database refused is in --output
+    finished = run_stance(*args, "--skip-recorded", env={"STANCE_CACHE": "off"})
+    assert finished.returncode == 0, finished.stderr
+    assert len(_rows(db)) == 70
+
+
+def test_recording_into_a_database_held_locked_says_what_it_stored_and_a_bad_wait_is_refused(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+    from stance.store import HistoryStore
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores(f"a{i}", "2025-01-01", {"russia": 0.1}) for i in range(3)])
+    db = tmp_path / "h.sqlite"
+    HistoryStore(db).close()
+    with _Holder(db):
+        held = run_stance("record", tmp_path / "r", "--db", db, env={"STANCE_DB_WAIT": "0.5"})
+    assert re.fullmatch(rf"error: {db}: another process kept it locked for over 0.5 s; .*; stopped while recording "
+                        rf"{tmp_path / 'r'}; the 0 articles stored so far stay in {db}; run the same command again "
+                        r"to finish \(recording again replaces them\)", one_error_line(held))
+    bad = run_stance("record", tmp_path / "r", "--db", db, env={"STANCE_DB_WAIT": "soon"})
+    assert "STANCE_DB_WAIT='soon' is not a wait in seconds" in one_error_line(bad)
+
+
+def test_a_results_folder_whose_summary_its_sentences_do_not_add_up_to_is_refused_by_every_reader(tmp_path,
+                                                                                                  isolated_home):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stance.results import ResultsFolder
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores("a1", "2025-01-01", {"russia": 0.1})])
+    part = tmp_path / "r" / "part-00000.parquet"
+    table = pq.read_table(part)
+    rows = table.to_pylist()
+    summary = json.loads(rows[0]["summary"])
+    summary["russia"]["net"] = 0.9  # edited by hand: drift would read it; the sentences say 0.1
+    rows[0]["summary"] = json.dumps(summary)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), part)
+    for command in (["drift", "--results", tmp_path / "r"], ["export", "--results", tmp_path / "r", "--output",
+                                                             tmp_path / "x.csv"],
+                    ["record", tmp_path / "r", "--db", tmp_path / "new.sqlite"]):
+        line = one_error_line(run_stance(*command))
+        assert "the russia summary (favor 0, against 0, none 4, net +0.900) is not what its sentences add up to" in line
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "new.sqlite").exists()
+
+
+def test_a_model_id_start_that_several_models_share_is_refused_not_read_as_the_latest(tmp_path, isolated_home):
+    from stance.store import HistoryStore
+
+    db = tmp_path / "h.sqlite"
+    with HistoryStore(db) as store:
+        store.record([make_scores("a1", "2025-01-01", {"russia": 0.1}, model_id="ab12000000000000")])
+        store.record([make_scores("a2", "2025-01-01", {"russia": 0.1}, model_id="ab34000000000000")])
+    for command in (["drift", "--db", db, "--model-id", "ab"], ["export", "--db", db, "--model-id", "ab",
+                                                               "--output", tmp_path / "x.csv"]):
+        line = one_error_line(run_stance(*command))
+        assert f"model id 'ab' starts 2 recorded ids in {db} (" in line and line.endswith("); give more of the id")
+        assert "ab12000000000000" in line and "ab34000000000000" in line
+    exported = run_stance("export", "--db", db, "--model-id", "ab1", "--output", tmp_path / "x.csv")
+    assert exported.returncode == 0 and "a1 sentence 0." in (tmp_path / "x.csv").read_text("utf-8")
+
+
+def test_record_refuses_a_database_named_as_a_part_of_the_folder_it_records(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores("a1", "2025-01-01", {"russia": 0.1})])
+    line = one_error_line(run_stance("record", tmp_path / "r", "--db", tmp_path / "r" / "history.parquet"))
+    assert "would be read as a part of the results folder" in line
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["part-00000.parquet"]

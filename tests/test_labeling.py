@@ -16,7 +16,7 @@ import time
 import pytest
 
 from stance.corpus import read_documents
-from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_session
+from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_session, split_keys
 from stance.labeltools import agreement, check_labels, cohen_kappa, label_stats, merge_labels
 from stance.model import StanceClassifier
 from stance.errors import LabelFormatError
@@ -449,9 +449,18 @@ def test_merge_keeps_the_origin_a_file_states_over_one_inferred(tmp_path):
     silent = _write(tmp_path / "b.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none")])
     merge_labels([stated, silent], tmp_path / "m.jsonl")
     assert [r["origin"] for r in _rows(tmp_path / "m.jsonl")] == ["seed", "seed"]
-    later = _write(tmp_path / "c.jsonl", [_row(0, "favor", "none", origin="written")])
-    merge_labels([stated, silent, later], tmp_path / "m2.jsonl")
-    assert [r["origin"] for r in _rows(tmp_path / "m2.jsonl")] == ["written", "seed"]
+    partial = _write(tmp_path / "p.jsonl", [_row(0, "favor", "none", origin="written"), _row(1, "none", "none")])
+    merge_labels([partial], tmp_path / "m2.jsonl")  # an article has one origin: its silent row takes the stated one
+    assert [r["origin"] for r in _rows(tmp_path / "m2.jsonl")] == ["written", "written"]
+    load_labels(tmp_path / "m2.jsonl")
+
+
+def test_merge_refuses_files_that_give_one_article_two_origins_rather_than_write_a_file_none_reads(tmp_path):
+    stated = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none", origin="seed")])
+    later = _write(tmp_path / "c.jsonl", [_row(1, "favor", "none", origin="written")])
+    with pytest.raises(LabelFormatError, match=f"article 'x' is seed in {stated} and written in {later}"):
+        merge_labels([stated, later], tmp_path / "m.jsonl")
+    assert not (tmp_path / "m.jsonl").exists()
 
 
 def test_merge_states_no_origin_it_only_guessed_so_a_seed_stays_a_seed(tmp_path):
@@ -565,3 +574,117 @@ def test_a_target_named_as_a_field_stance_writes_beside_the_targets_is_refused(t
     with pytest.raises(ValueError, match=f"target '{name}' has the name of a field stance writes"):
         StanceClassifier(encoder=HashingEncoder(), targets=(name, "eu")).fit(["Serbia buys gas."] * 2,
                                                                              [["favor", "none"], ["none", "none"]])
+
+
+def test_an_arrow_or_function_key_is_one_key_wherever_it_falls_in_a_read():
+    assert split_keys("n\x1b[Aq") == (["n", "\x1b[A", "q"], "")  # never the 'A' of against
+    assert split_keys("f\x1b[1;5") == (["f"], "\x1b[1;5")  # the rest may come with the next read
+    assert split_keys("\x1bOPx") == (["\x1bOP", "x"], "")
+    assert split_keys("\x1b") == ([], "\x1b")
+    log_keys = iter(["\x1b[A", "\t", "n", "n", "q"])  # neither an arrow nor a Tab accepts the guess
+    shown = []
+    counts = run_session(_queue(1), _NoLog(), annotator="ana", targets=TARGETS, keys=log_keys, show=shown.append)
+    assert counts["answered"] == 1 and sum("unknown key" in line for line in shown) == 2
+
+
+class _NoLog:
+    """A label log that keeps its rows in memory."""
+
+    path = "mine.jsonl"
+
+    def __init__(self):
+        self.rows = []
+
+    def answered_texts(self, annotator):
+        return {}
+
+    def append(self, row):
+        self.rows.append(row)
+
+
+def test_a_sentence_too_long_for_a_label_line_is_not_asked_and_the_file_stays_readable(tmp_path):
+    from stance.schema import MAX_LABEL_LINE
+
+    log = LabelLog(tmp_path / "mine.jsonl")
+    queue = [Candidate("art", 0, "Serbia. " * (MAX_LABEL_LINE // 8)), *_queue(2)[1:]]
+    shown = []
+    counts = run_session(queue, log, annotator="ana", targets=TARGETS, keys=iter(["n", "n", "q"]), show=shown.append)
+    assert counts["too_long"] == 1 and counts["answered"] == 1 and "1 sentence(s) too long" in shown[0]
+    assert [r["sentence"] for r in load_labels(log.path, check_text=False)] == [1]
+    with pytest.raises(LabelFormatError, match="over the 1 MiB a label line may hold"):
+        log.append({"article": "art", "sentence": 0, "text": queue[0].text, "russia": "none", "eu": "none"})
+    assert len(_rows(log.path)) == 1
+
+
+def test_a_sentence_whose_article_changed_since_its_answer_is_asked_again(tmp_path):
+    log = LabelLog(tmp_path / "mine.jsonl")
+    run_session(_queue(2), log, annotator="ana", targets=TARGETS, keys=iter(["f", "n", "f", "n"]), show=print)
+    edited = [Candidate("art", 0, "Sentence number 0, edited."), *_queue(2)[1:]]
+    shown = []
+    counts = run_session(edited, log, annotator="ana", targets=TARGETS, keys=iter(["a", "a"]), show=shown.append)
+    assert counts["changed"] == 1 and counts["answered"] == 1 and "asked again" in shown[0]
+    assert sorted((r["sentence"], r["russia"]) for r in load_labels(log.path, check_text=False)) == [(0, "against"),
+                                                                                                       (1, "favor")]
+
+
+def test_labeling_into_a_file_that_names_no_target_is_refused_before_any_answer(tmp_path, isolated_home):
+    (tmp_path / "a.txt").write_text("Serbia buys Russian gas.\nVucic visited Brussels.\n", encoding="utf-8")
+    labels = tmp_path / "mine.jsonl"
+    labels.write_text('{"targets": []}\n', encoding="utf-8")
+    result = run_stance("label", tmp_path / "a.txt", "--labels", labels, "--annotator", "ana", stdin="q\n")
+    assert "names no target" in one_error_line(result)
+    assert labels.read_text("utf-8") == '{"targets": []}\n'
+    with pytest.raises(LabelFormatError, match="no target to ask"):
+        run_session(_queue(1), LabelLog(tmp_path / "other.jsonl"), annotator="ana", targets=[], keys=iter(["q"]),
+                    show=print)
+
+
+def test_a_label_file_linked_into_a_missing_folder_is_refused_before_any_answer(tmp_path, isolated_home):
+    (tmp_path / "a.txt").write_text("Serbia buys Russian gas.\n", encoding="utf-8")
+    (tmp_path / "mine.jsonl").symlink_to("gone/mine.jsonl")
+    result = run_stance("label", tmp_path / "a.txt", "--labels", tmp_path / "mine.jsonl", "--annotator", "ana",
+                        stdin="f\nn\n")
+    assert "is a symbolic link to gone/mine.jsonl, whose folder does not exist" in one_error_line(result)
+    assert not (tmp_path / "gone").exists()
+
+
+def test_an_undo_without_annotator_withdraws_only_the_answers_before_it_and_undone_must_be_true(tmp_path):
+    undo = {"article": "x", "sentence": 0, "undone": True}
+    path = _write(tmp_path / "log.jsonl", [_row(0, "favor", "none"), undo, _row(0, "against", "none"), _row(1, "none", "none")])
+    assert [(r["sentence"], r["russia"]) for r in load_labels(path, check_text=False)] == [(0, "against"), (1, "none")]
+    for value in ("yes", 1, [True]):
+        odd = _write(tmp_path / "odd.jsonl", [_row(0, "favor", "none"), {**undo, "undone": value}])
+        with pytest.raises(LabelFormatError, match=r"odd.jsonl:2: 'undone' must be true \(an undo row\) or left out"):
+            load_labels(odd, check_text=False)
+
+
+def test_a_label_check_that_cannot_find_the_articles_warns_and_passes(tmp_path, isolated_home):
+    labels = _write(tmp_path / "x.jsonl", [_row(0, "favor", "none")])
+    result = run_stance("labels", "check", labels, "--articles", tmp_path)
+    assert result.returncode == 0 and "ok: 1 file(s)" in result.stdout
+    assert "warning: " in result.stderr and "text not checked against the splitter" in result.stderr
+
+
+def test_target_names_from_a_file_reach_the_terminal_escaped(tmp_path, isolated_home):
+    labels = _write(tmp_path / "t.jsonl", [{"targets": ["ru\x1b[2J"]},
+                                           {"article": "x", "sentence": 0, "text": "S0.", "ru\x1b[2J": "favor"}])
+    result = run_stance("labels", "stats", labels, "--articles", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "ru\\x1b[2J" in result.stdout
+
+
+def test_a_note_in_a_first_row_is_read_as_a_target_and_the_error_says_how_to_declare_the_targets(tmp_path):
+    noted = _write(tmp_path / "n.jsonl", [_row(0, "favor", "none", note="double-check")])
+    with pytest.raises(LabelFormatError, match=r"'note' must be favor\|against\|none, not 'double-check'; if 'note' "
+                                               r"is no target, start the file with a line naming the targets"):
+        load_labels(noted, check_text=False)
+    with pytest.raises(LabelFormatError, match=r"'russia' must be favor\|against\|none, not 'Favor'$"):
+        load_labels(_write(tmp_path / "f.jsonl", [_row(0, "Favor", "none")]), check_text=False)
+
+
+def test_labeling_refuses_a_folder_s_article_index_as_its_label_file(tmp_path, isolated_home):
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Serbia buys Russian gas.\n", encoding="utf-8")
+    result = run_stance("label", folder, "--labels", folder / "articles.jsonl", "--annotator", "ana", stdin="f\nn\n")
+    assert "is the article index of" in one_error_line(result) and not (folder / "articles.jsonl").exists()

@@ -133,7 +133,15 @@ def default_cache_path() -> Path:
     """``$STANCE_CACHE``, else ``cache/embeddings.sqlite`` in the per-user data folder."""
     if os.environ.get("STANCE_CACHE") and os.environ["STANCE_CACHE"] != "off":
         return Path(os.environ["STANCE_CACHE"]).expanduser()
+    return _per_user_path()
+
+
+def _per_user_path() -> Path:
     return data_home() / "cache" / "embeddings.sqlite"
+
+
+#: SQLite's application id of an embedding cache ("STEC"), beside the history database's "STNC".
+APPLICATION_ID = 0x53544543
 
 
 def _create(conn) -> None:
@@ -153,6 +161,8 @@ def _create(conn) -> None:
         raise CacheError("holds a table 'vectors' that is not an embedding cache's; set STANCE_CACHE to another file")
     if "digest" not in columns:
         conn.execute("ALTER TABLE vectors ADD COLUMN digest BLOB")
+    if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # marks the file, so clear removes only caches
     if conn.execute("SELECT COUNT(*) FROM total").fetchone()[0] == 0:
         conn.execute("INSERT INTO total SELECT 0, COALESCE(SUM(LENGTH(vector)), 0) FROM vectors")
 
@@ -218,6 +228,9 @@ class EmbeddingCache:
             if not _may_be_cache(self.path):
                 return CacheError(f"{self.path}: is not an SQLite file, so not an embedding cache (it is left alone); "
                                   "set STANCE_CACHE to another file, or STANCE_CACHE=off")
+            if not _may_be_marked(self.path):  # `cache clear` would leave it alone: never send the user there
+                return CacheError(f"{self.path}: SQLite cannot read it ({err}), and nothing marks it as an embedding "
+                                  "cache (it is left alone); set STANCE_CACHE to another file, or delete it yourself")
             return DamagedCacheError(f"{self.path}: the embedding cache is damaged ({err}); "
                                      "remove it with `stance cache clear`, or set STANCE_CACHE to another file", str(err))
         return UnavailableCacheError(f"{self.path}: the embedding cache cannot be used ({err}); set STANCE_CACHE to "
@@ -378,8 +391,10 @@ def _no_cache_yet(path: Path) -> bool:
 def clear_cache(path: str | Path | None = None) -> str:
     """Empty the cache, or remove its file when SQLite cannot read it; says what was done.
 
-    Only a file that looks like a cache is removed: empty, or starting as an SQLite
-    file does (whatever its name); anything else at the path is left alone. Where there
+    Only a file that is a cache is removed: empty, or an SQLite file marked as an
+    embedding cache by its application id (whatever its name), or an unmarked one at
+    the per-user cache path (made before caches were marked); anything else at the
+    path is left alone. Where there
     is no cache yet, nothing is made.
     """
     path = Path(path) if path is not None else default_cache_path()
@@ -393,6 +408,10 @@ def clear_cache(path: str | Path | None = None) -> str:
     if not _looks_like_cache(path):
         raise CacheError(f"{path}: is not an SQLite file, so not removed as an embedding cache; check STANCE_CACHE, "
                          "or delete the file yourself")
+    if not _marked_as_cache(path):
+        raise CacheError(f"{path}: SQLite cannot read it ({reason}), and nothing marks it as an embedding cache (it "
+                         "may be another program's data), so it is left alone; check STANCE_CACHE, or delete the file "
+                         "yourself")
     try:
         for leftover in (path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", "-journal"))):
             leftover.unlink(missing_ok=True)
@@ -400,6 +419,24 @@ def clear_cache(path: str | Path | None = None) -> str:
         raise CacheError(f"{path}: SQLite cannot read it ({reason}) and it cannot be removed ({err.strerror}); "
                          "delete it yourself, or set STANCE_CACHE to another file") from None
     return f"removed {path}: SQLite cannot read it ({reason}); a new cache is made on next use"
+
+
+def _marked_as_cache(path: Path) -> bool:
+    """Whether a damaged SQLite file is an embedding cache to remove: marked by its application id, or
+    (made before caches were marked) at the per-user cache path, where only stance writes."""
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    if len(header) < 72 or int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return True
+    return int.from_bytes(header[68:72], "big") == 0 and os.path.abspath(path) == os.path.abspath(_per_user_path())
+
+
+def _may_be_marked(path: Path) -> bool:
+    """:func:`_marked_as_cache`, or a file that cannot be read to tell."""
+    try:
+        return _marked_as_cache(path)
+    except OSError:
+        return True
 
 
 def _may_be_cache(path: Path) -> bool:

@@ -102,14 +102,19 @@ function items(list, side) {
       className: "evidence-item", "data-side": side, "data-article": item.article, "data-index": item.index},
     el("span", {className: "quote"}, el("span", {className: "proba"}, fmt(item.proba, 3)), " ", badge(item.label),
        "“" + item.text + "”"),
-    el("span", {className: "meta"}, articleLink(item), [item.date, item.source, "sentence " + item.index]
+    el("span", {className: "meta"}, articleLink(item), [shownDate(item), item.source, "sentence " + item.index]
       .filter((v) => v !== null && v !== undefined).map((v) => " · " + v)))));
+}
+
+// A date an index marks as a guess is said to be one, so it never passes for a date the article states.
+function shownDate(item) {
+  return item.date && item.date_source === "inferred" ? item.date + " (inferred)" : item.date;
 }
 
 function articleTable(className, list, withInfluence) {
   const header = ["article", "date", "source", "net"].concat(withInfluence ? ["moves the period by"] : []);
   return table(className, header, list.map((a) => el("tr", {"data-article": a.article},
-    el("td", {}, articleLink(a)), el("td", {}, a.date || "–"), el("td", {}, a.source || "–"),
+    el("td", {}, articleLink(a)), el("td", {}, shownDate(a) || "–"), el("td", {}, a.source || "–"),
     el("td", {className: "net"}, fmt(a.net, 3, true)),
     withInfluence ? el("td", {className: "influence"}, fmt(a.influence, 3, true)) : null)));
 }
