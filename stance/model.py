@@ -288,6 +288,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
                              "use a probabilistic classifier, or wrap it in CalibratedClassifierCV")
         targets = target_names(self.targets)
         items = _items(X)
+        if not items:
+            raise ValueInputError("X holds no texts; give the labeled sentences to fit on")
         # A logistic regression needs two classes (renamed copies may add the second, 'none').
         labels = _label_matrix(y, targets, len(items), two_classes=self.head is None and not self.renamed_copies)
         groups = None if groups is None else np.asarray(groups)

@@ -283,11 +283,34 @@ def _require_same_counts(metrics: dict, predictions: list[dict], run_dir: Path) 
             refuse(plan, f"{len(rows)} predictions for {result.get('n_sentences')} sentences")
         for target in metrics["targets"]:
             labelled = [row[target] for row in rows if row.get(target) is not None and row[target]["gold"] is not None]
-            counted = classification_metrics([g["gold"] for g in labelled], [g["predicted"] for g in labelled],
-                                             n_bootstrap=0)["confusion"]
-            stated = (((result.get("targets") or {}).get(target) or {}).get("model") or {}).get("confusion")
-            if stated != counted:
-                refuse(plan, f"the {target} confusion matrix is {stated}, its predictions add up to {counted}")
+            gold = [g["gold"] for g in labelled]
+            entry = (result.get("targets") or {}).get(target) or {}
+            counted = classification_metrics(gold, [g["predicted"] for g in labelled], n_bootstrap=0)
+            stated = (entry.get("model") or {}).get("confusion")
+            if stated != counted["confusion"]:
+                refuse(plan, f"the {target} confusion matrix is {stated}, its predictions add up to {counted['confusion']}")
+            for system in SYSTEM_NAMES:  # every number the page shows is the one its sentences give
+                labels = [g["predicted"] if system == "model" else (g.get("baselines") or {}).get(system)
+                          for g in labelled]
+                if None in labels:
+                    continue  # predictions that do not keep this baseline's labels
+                problem = _score_problem(entry.get(system) or {}, classification_metrics(gold, labels, n_bootstrap=0))
+                if problem is not None:
+                    refuse(plan, f"the {SYSTEM_NAMES[system]}'s {target} {problem}")
+
+
+def _score_problem(stated: dict, counted: dict) -> str | None:
+    """The first score a metrics entry states otherwise than its predictions give, said in a phrase; None if all agree."""
+    pairs = [(key, stated.get(key), counted.get(key)) for key in ("n", "accuracy", "macro_f1", "f1_avg")]
+    for label, scores in (stated.get("per_class") or {}).items():
+        pairs += [(f"{label} {key}", (scores or {}).get(key), (counted["per_class"].get(label) or {}).get(key))
+                  for key in ("precision", "recall", "f1", "support")]
+    for key, given, real in pairs:
+        agree = given is None and real is None or (_is_score(given) and given is not None and real is not None
+                                                   and abs(given - real) <= 1e-9)
+        if not agree:
+            return f"{key} is {given!r}, its predictions give {real!r}"
+    return None
 
 
 def _read_predictions(path: Path, plans, targets) -> list[dict]:

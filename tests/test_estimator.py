@@ -167,3 +167,8 @@ def test_a_model_saved_before_ids_were_recorded_keeps_its_head_hash_as_id():
     assert saved_model_id({"head": head}) == "ab" * 8
     assert saved_model_id({"id": "cd" * 32, "head": head}) == "cd" * 8
     assert saved_model_id({}) is None
+
+
+def test_fitting_on_no_text_says_so_rather_than_naming_a_shape():
+    with pytest.raises(ValueInputError, match="X holds no texts; give the labeled sentences to fit on"):
+        StanceClassifier(encoder=TfidfVectorizer()).fit([], [])

@@ -85,6 +85,27 @@ def test_a_metrics_file_the_page_cannot_draw_is_refused(run, change, said):
         evaluation_page(run)
 
 
+def _score(plan, target, system, *path):
+    def change(m):
+        d = m["evaluations"][plan]["targets"][target][system]
+        for key in path[:-2]:
+            d = d[key]
+        d[path[-2]] = path[-1]
+    return change
+
+
+@pytest.mark.parametrize("change, said", [
+    (_score("seed_loao", "russia", "model", "macro_f1", 0.99), "the stance model's russia macro_f1 is 0.99, its "
+                                                               "predictions give 0.74"),
+    (_score("written_cv", "eu", "model", "per_class", "favor", "f1", "high"), "eu favor f1 is 'high'"),
+    (_score("seed_loao", "eu", "tfidf", "accuracy", 0.5), "the TF-IDF 1-2-gram \\+ LogisticRegression's eu accuracy is 0.5"),
+])
+def test_a_score_its_predictions_do_not_give_is_refused_not_shown(run, change, said):
+    _edit_metrics(run, change)
+    with pytest.raises(InputError, match=f"predictions.jsonl and metrics.json disagree .*{said}"):
+        evaluation_page(run)
+
+
 @pytest.mark.parametrize("row, said", [
     ("null", "a NoneType, not an object"),
     ('{"plan": "elsewhere", "article": "a", "sentence": 0, "text": "t."}', "plan 'elsewhere'"),
