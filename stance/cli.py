@@ -799,7 +799,8 @@ def label(
         _fail(f"--annotator {annotator!r}: give a name on one line, not blank; it marks every answer in the label file")
     log = LabelLog(check_writable(labels, "--labels", append=True))
     log.answered(annotator)  # a file that is not a label file is refused before the model loads, never appended to
-    if log.held_targets() == []:  # answers to no target would be rows without labels
+    held = log.held_targets()  # a row with a target the file does not hold would make the whole file unreadable
+    if held == []:  # answers to no target would be rows without labels
         _fail(f"{_shown(labels)} names no target (its first line declares none, or its first row labels none); give "
               "--labels a label file of the targets to label, or a new one")
     for item in inputs:
@@ -817,7 +818,6 @@ def label(
         fitted = None
         order = "document"
     targets = list(fitted.targets_) if fitted is not None else list(TARGETS)
-    held = log.held_targets()  # a row with a target the file does not hold would make the whole file unreadable
     if held is not None and not set(held) <= set(targets):
         _fail(f"{labels} holds labels for {', '.join(held)}, and the model labels {', '.join(targets)}; "
               "give --labels a label file for this model's targets, or a new one")
