@@ -225,6 +225,7 @@ class HistoryStore:
         self.path = (given_path(path, "the history database", "give a .sqlite file's path").expanduser()
                      if path is not None else default_db_path())
         self.readonly = readonly
+        wait_seconds()  # a $STANCE_DB_WAIT that is no wait is refused before any file is made
         #: Articles refused by :meth:`record` because their id holds another text.
         self.refused = 0
         #: Articles :meth:`record` stored in place of an earlier record of theirs (same id, source and model).

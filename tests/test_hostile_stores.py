@@ -624,6 +624,9 @@ def test_recording_into_a_database_held_locked_says_what_it_stored_and_a_bad_wai
                         r"to finish \(recording again replaces them\)", one_error_line(held))
     bad = run_stance("record", tmp_path / "r", "--db", db, env={"STANCE_DB_WAIT": "soon"})
     assert "STANCE_DB_WAIT='soon' is not a wait in seconds" in one_error_line(bad)
+    new = tmp_path / "new.sqlite"
+    bad = run_stance("record", tmp_path / "r", "--db", new, env={"STANCE_DB_WAIT": "-1"})
+    assert "STANCE_DB_WAIT='-1' is not a wait in seconds" in one_error_line(bad) and not new.exists()
 
 
 def test_a_results_folder_whose_summary_its_sentences_do_not_add_up_to_is_refused_by_every_reader(tmp_path,
