@@ -697,12 +697,12 @@ def drift(
         _fail(f"--plot and --html both name {plot}; give each its own file", code=2)
     with_evidence = evidence or as_json or html is not None
     if results is not None:
-        from stance.results import read_results
+        from stance.results import folder_model, read_results
 
-        rows, made_by = read_results(results, sources=source, since=since, until=until, strongest=with_evidence)
+        rows, _ = read_results(results, sources=source, since=since, until=until, strongest=with_evidence)
         if not rows:
             _fail("no results match --source/--since/--until; widen the selection")
-        report = measure_drift(rows, by, model={"id": made_by}, evidence=top if with_evidence else 0)
+        report = measure_drift(rows, by, model=folder_model(results), evidence=top if with_evidence else 0)
         _report_drift(report, plot, html, as_json, evidence)
         return
     with _open_store(db, readonly=True) as store:
@@ -776,19 +776,15 @@ def label(
     import getpass
 
     from stance.corpus import read_documents
-    from stance.errors import ModelNotFoundError
-    from stance.labeling import HELP, LabelLog, candidates, order_queue, run_session
-    from stance.model import load_model
-    from stance.paths import default_model_dir
-    from stance.schema import TARGETS
-    from stance.scoring import model_info
+    from stance.errors import InputError
+    from stance.labeling import LabelLog
+    from stance.paths import check_writable, refuse_repeated_paths
 
     if order not in ("uncertainty", "document"):
         raise typer.BadParameter(f"{order!r}: use uncertainty or document", param_hint="--order")
     if "-" in inputs:
         _fail("labeling reads answers from stdin; give the articles as files")
-    from stance.paths import check_writable
-
+    refuse_repeated_paths(inputs, "file or folder", InputError)
     if sys.stdin is None:
         _fail("stdin is closed; labeling reads answers from the terminal or a pipe")
     try:
@@ -810,6 +806,19 @@ def label(
             _fail(f"{_shown(labels)} is the article index of {_shown(item)}, not a label file; give --labels another "
                   "name or folder")
     documents = list(read_documents(inputs))
+    with log.session(annotator):  # held until the process ends, however it ends
+        _label_session(log, labels, documents, annotator, held, model, backend, order)
+
+
+def _label_session(log, labels: Path, documents: list, annotator: str, held, model, backend, order: str) -> None:
+    """`stance label` once its inputs are checked and its annotator holds the label file."""
+    from stance.errors import ModelNotFoundError
+    from stance.labeling import HELP, candidates, order_queue, run_session
+    from stance.model import load_model
+    from stance.paths import default_model_dir
+    from stance.schema import TARGETS
+    from stance.scoring import model_info
+
     try:
         fitted = load_model(model or default_model_dir(), backend=backend)
     except ModelNotFoundError:

@@ -133,6 +133,9 @@ def read_documents(
         if not isinstance(item, (str, os.PathLike)):
             raise InputError(f"an input is {type(item).__name__}, not a path; pass paths of files, folders or tables")
         for doc in _read_one(item):
+            if doc.id in seen and seen[doc.id] == doc.location:
+                raise InputError(f"{doc.location}: given twice (a file named again, or inside a folder also given); "
+                                 "give each file once")
             if doc.id in seen:
                 raise InputError(
                     f"{doc.location}: article id {doc.id!r} is also used by {seen[doc.id]}; give every article a distinct id"

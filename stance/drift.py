@@ -387,6 +387,10 @@ def _article_view(item) -> dict:
         raise StanceError(f"a record is {type(item).__name__}; pass scored articles (score_article's results) "
                           "or the rows of HistoryStore.articles()")
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
+    if get("article") is None:
+        fields = f" (its fields: {', '.join(repr(k)[:40] for k in list(item)[:5]) or 'none'})" if isinstance(item, dict) else ""
+        raise StanceError(f"a record has no article id{fields}; pass scored articles (score_article's results) "
+                          "or the rows of HistoryStore.articles()")
     n_sentences = get("n_sentences")
     if n_sentences is None:
         n_sentences = len(get("sentences") or [])

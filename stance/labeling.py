@@ -136,6 +136,44 @@ class LabelLog:
         first = next((line for _, line in json_lines(self.path) if line.strip()), None)
         return None if first is None else file_targets(parse_json(first))  # answered() has refused a line that is not JSON
 
+    @contextlib.contextmanager
+    def session(self, annotator: str):
+        """Hold this annotator's labeling of this file, or refuse: a second session of the same
+        annotator would ask the same sentences and write each answer twice.
+
+        The hold is an advisory lock on a file in the per-user data folder, released when
+        the process ends however it ends; where that folder cannot be written, the session
+        runs unguarded.
+        """
+        import fcntl
+        import hashlib
+
+        from stance.paths import data_home
+
+        key = hashlib.sha256(f"{os.path.realpath(self.path)}\0{annotator}".encode("utf-8", "surrogatepass"))
+        try:
+            folder = data_home() / "label-sessions"
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(folder / f"{key.hexdigest()[:32]}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError:
+            fd = None
+        try:
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = os.pread(fd, 100, 0).decode("utf-8", "replace").split()
+                    since = f" (process {holder[0]}, since {holder[1]})" if len(holder) == 2 else ""
+                    raise LabelFormatError(
+                        f"{self.path}: {annotator} is labeling into it in another session{since}; quit that one "
+                        "first (answers given there are saved), or label as another --annotator") from None
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {_now()}\n".encode(), 0)
+            yield self
+        finally:
+            if fd is not None:
+                os.close(fd)
+
     def append(self, row: dict) -> None:
         """Add one answer as one line, whole or not at all, and on disk before returning.
 

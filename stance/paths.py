@@ -194,6 +194,16 @@ def folder_problem(place: Path) -> str | None:
     return None
 
 
+def broken_link(path: str | Path) -> str | None:
+    """What stands at a path that does not exist, links followed: a loop of symbolic links or a link to
+    nothing (so that it is never called "missing"); None when nothing stands there."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return None
+    if is_link_loop(path):
+        return "is a loop of symbolic links"
+    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+
+
 def is_link_loop(path: str | Path) -> bool:
     """Whether following ``path`` goes round a loop of symbolic links."""
     try:

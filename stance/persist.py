@@ -273,19 +273,23 @@ def _swap_into_place(staging: Path, path: Path) -> None:
 
 def _not_a_file(path: Path) -> str:
     """Why a file a model folder needs is not one: missing, or what stands in its place."""
-    from stance.paths import special_file
+    from stance.paths import broken_link, special_file
 
     if not os.path.lexists(path):
         return "missing"
     if os.path.isdir(path):
         return "is a folder, not a file"
-    return f"is {special_file(path) or 'a link to nothing'}, not a regular file"
+    return broken_link(path) or f"is {special_file(path)}, not a regular file"
 
 
 def read_metadata(path: str | Path) -> dict:
     """Read and check a model folder's ``stance.json``; one-line errors on anything wrong."""
     path = Path(path)
     if not path.exists():
+        from stance.paths import broken_link
+
+        if (link := broken_link(path)) is not None:  # a model was meant to be there: never "run stance train first"
+            raise ModelIntegrityError(f"{path}: {link}; point it at the folder `stance train` wrote, or pass --model DIR")
         raise ModelNotFoundError(f"no trained model at {path}; run `stance train` first or pass --model DIR")
     if not path.is_dir():
         raise ModelIntegrityError(f"{path}: is a file, not a model folder; pass the folder `stance train` wrote")

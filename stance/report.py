@@ -389,7 +389,8 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
     data = {**metrics, "predictions": predictions, "experiments": table,
             "system_names": SYSTEM_NAMES, "plan_names": PLAN_NAMES, "how_to_read": HOW_TO_READ}
     prov = metrics["provenance"]
-    lead = f"Made by {prov.get('command', 'stance train')} on {prov.get('date', '?')} with {prov.get('encoder', '?')}."
+    lead = f"Made by {prov.get('command', 'stance train')} on {prov.get('date', '?')} with {prov.get('encoder', '?')}" + (
+        f"; model {prov['model_id']}." if isinstance(prov.get("model_id"), str) else ".")
     return render_page(f"Evaluation: {prov.get('run', printable_name(run_dir.name))}", data, "report.js", lead=lead)
 
 

@@ -43,8 +43,8 @@ from stance.fileio import follow_umask, parse_json, temp_file_beside
 from stance.paths import require_utf8_path
 from stance.schema import MAX_SENTENCE_INDEX, SLACK, STANCES, is_count, is_within
 
-__all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "check_scores", "iter_scores", "read_results",
-           "result_parts", "results_rows"]
+__all__ = ["ResultsFolder", "Versions", "check_output", "check_results", "check_scores", "folder_model", "iter_scores",
+           "read_results", "result_parts", "results_rows"]
 
 COLUMNS = ("article", "source", "date", "date_source", "title", "url", "content_sha256", "model_id",
            "n_sentences", "n_skipped", "summary", "sentences", "skipped", "scored_at", "model", "location")
@@ -572,6 +572,9 @@ def iter_scores(path: str | Path, batch_size: int = 64, *, strict: bool = False)
 def check_every_article(path: str | Path, batch_size: int = 64) -> None:
     """Refuse a results folder (checked whole already) if any article is not as a database would record it:
     a summary its sentences do not add up to, a date that is none, another model's targets."""
+    key = _folder_key(path)
+    if key in _articles_checked:  # `stance record` checks every folder before recording, and recording checks again
+        return
     try:
         firsts: dict = {}
         for batch in _batches(path, batch_size):
@@ -579,6 +582,32 @@ def check_every_article(path: str | Path, batch_size: int = 64) -> None:
             _require_same_targets(batch, firsts)
     except (TextsError, ValueInputError) as err:
         raise type(err)(f"{path}: {err}; the folder is refused whole") from None
+    _articles_checked.add(key)
+
+
+#: Folders whose every article was checked, by the path and stat of each of their parts.
+_articles_checked: set[tuple] = set()
+
+
+def _folder_key(path: str | Path) -> tuple:
+    """What a folder's parts are now: a part added, removed or written again changes it."""
+    key = []
+    for part in result_parts(path):
+        st = _require_regular(part)
+        key.append((str(part), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(key)
+
+
+def folder_model(path: str | Path) -> dict:
+    """What identifies the model of a results folder (checked whole already), as its newest part records it:
+    id, path, hashes and encoder, or only the id for parts written before they held more."""
+    model_id = check_results(path, sentences=False)
+    for part in reversed(result_parts(path)):
+        if "model" in _part_columns(part):
+            recorded = [m for m in _read_part(part, ["model"]).column("model").to_pylist() if m is not None]
+            if recorded:
+                return json.loads(recorded[-1])  # checked: an object whose id is the folder's
+    return {"id": model_id}
 
 
 def _batches(path, batch_size: int) -> Iterator[list]:

@@ -164,6 +164,7 @@ def train(
             cv_macro_f1=headline,
         )
         from stance.persist import prepare_onnx, read_metadata
+        from stance.scoring import saved_model_id
 
         meta = read_metadata(saved)
         prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
@@ -177,6 +178,7 @@ def train(
             **report.provenance,
             "encoder_sha256": meta["encoder"]["sha256"],
             "model_folder": str(saved),
+            "model_id": saved_model_id(meta),  # the id score, drift and the label logs name it by
             "model_head_sha256": meta["head"]["sha256"],
             "final_model_params": model.best_params_,
             "versions": {k: v for k, v in package_versions().items() if v},

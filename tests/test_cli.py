@@ -217,6 +217,18 @@ def test_score_json_contract(trained):
 
 
 @pytest.mark.integration
+def test_the_evaluation_report_names_the_model_by_the_id_its_scores_carry(trained, tmp_path):
+    """A reader of the report must find the model whose scores they see in drift and the database."""
+    scored = json.loads(run_stance("score", SEED, "--json", "--model", trained["model"]).stdout)
+    metrics = json.loads((trained["report"] / "metrics.json").read_text())
+    assert metrics["provenance"]["model_id"] == scored["model"]["id"]
+    page = run_stance("report", trained["report"], "--html", tmp_path / "report.html")
+    assert page.returncode == 0, page.stderr
+    assert f"; model {scored['model']['id']}." in (tmp_path / "report.html").read_text("utf-8")
+    assert f"- model_id: {scored['model']['id']}" in (trained["report"] / "report.md").read_text("utf-8")
+
+
+@pytest.mark.integration
 def test_score_stdin_and_human_output(trained):
     result = run_stance("score", "-", "--json", "--model", trained["model"], stdin=SEED.read_text("utf-8"))
     doc = json.loads(result.stdout)
@@ -565,6 +577,7 @@ def test_output_parts_resume_without_scoring_twice(trained, tmp_path):
     from_results = json.loads(run_stance("drift", "--results", out, "--by", "month", "--json").stdout)
     from_db = json.loads(run_stance("drift", "--db", db, "--by", "month", "--json").stdout)
     assert from_results["periods"] == from_db["periods"] and from_results["change_points"] == from_db["change_points"]
+    assert from_results["model"] == from_db["model"] and from_db["model"]["path"] == str(trained["model"])
     assert "no result parts" in one_error_line(run_stance("drift", "--results", tmp_path))
     imported = tmp_path / "imported.sqlite"
     stored = run_stance("record", out, "--db", imported)

@@ -588,3 +588,5 @@ def test_an_article_with_no_scored_sentence_is_left_out_of_its_periods_net():
 def test_records_with_no_summary_are_refused_not_reported_as_no_target():
     with pytest.raises(StanceError, match="the records carry no summary of any target"):
         measure_drift([{"article": "a", "date": "2025-01-01", "n_sentences": 3}], by="month")
+    with pytest.raises(StanceError, match=r"a record has no article id \(its fields: 'a'\); pass scored articles"):
+        measure_drift([{"a": 1}], by="month")

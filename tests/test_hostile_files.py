@@ -172,6 +172,18 @@ def test_a_date_with_a_time_that_is_none_is_refused(tmp_path, isolated_home):
         assert parse_date(stamp) == "2024-01-05", stamp
 
 
+@pytest.mark.parametrize("kind", ["dangling link", "link loop"])
+def test_a_model_folder_given_as_a_broken_link_is_named_so_not_as_no_model(tmp_path, isolated_home, kind):
+    """"Run stance train first" would send the user to train a model that exists elsewhere."""
+    _NO_FILE[kind](tmp_path / "model")
+    for command in (["score", "-"], ["label", tmp_path / "a.txt", "--labels", tmp_path / "l.jsonl"]):
+        (tmp_path / "a.txt").write_text("Serbia buys gas.\n", encoding="utf-8")
+        line = one_error_line(run_stance(*command, "--model", tmp_path / "model", stdin="Serbia buys gas.\n"))
+        said = "a loop of symbolic links" if kind == "link loop" else f"a symbolic link to {tmp_path / 'gone'}"
+        assert f"model: is {said}" in line and "run `stance train` first" not in line, line
+    assert not (tmp_path / "l.jsonl").exists()
+
+
 def test_a_backend_typo_or_a_missing_model_leaves_no_database_behind(tmp_path, isolated_home):
     article = tmp_path / "a.txt"
     article.write_text("Serbia signs.\n", encoding="utf-8")
@@ -482,13 +494,18 @@ def test_a_stop_asked_for_while_a_model_and_its_report_are_written_lets_both_lan
             signal.signal(sig, handler)
 
 
-@pytest.mark.parametrize("kind", ["fifo", "folder", "dangling link"])
+_NO_FILE = {"fifo": os.mkfifo, "folder": os.mkdir, "dangling link": lambda p: os.symlink(p.parent / "gone", p),
+            "link loop": lambda p: os.symlink(p, p)}
+
+
+@pytest.mark.parametrize("kind", list(_NO_FILE))
 def test_a_model_file_replaced_by_no_file_is_named_for_what_it_is_not_missing(tmp_path, isolated_home, trained, kind):
     model = tmp_path / "m"
     shutil.copytree(trained["model"], model)
     head = model / "head.joblib"
     head.unlink()
-    {"fifo": os.mkfifo, "folder": os.mkdir, "dangling link": lambda p: os.symlink(tmp_path / "gone", p)}[kind](head)
+    _NO_FILE[kind](head)
     line = one_error_line(run_stance("score", "-", "--model", model, stdin="Serbia buys gas.\n"), prefix="error: ")
-    said = {"fifo": "is a FIFO", "folder": "is a folder, not a file", "dangling link": "is a link to nothing"}[kind]
+    said = {"fifo": "is a FIFO", "folder": "is a folder, not a file", "link loop": "is a loop of symbolic links",
+            "dangling link": f"is a symbolic link to {model / 'gone'}, which does not exist"}[kind]
     assert f"head.joblib: {said}" in line and "missing" not in line

@@ -499,6 +499,13 @@ def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, i
     table.write_text('id,text\na1,"Serbia signs a gas deal with Moscow."\n', encoding="utf-8")
     line = one_error_line(_run("score", table, tmp_path / "." / "t.csv"))  # no model here: the check comes first
     assert "is given more than once; give each file or folder once" in line
+    line = one_error_line(_run("label", table, tmp_path / "." / "t.csv", "--labels", tmp_path / "l.jsonl"))
+    assert "is given more than once; give each file or folder once" in line and not (tmp_path / "l.jsonl").exists()
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Serbia signs a gas deal with Moscow.\n", encoding="utf-8")
+    line = one_error_line(_run("label", folder, folder / "a.txt", "--labels", tmp_path / "l.jsonl"))
+    assert f"{folder / 'a.txt'}: given twice (a file named again, or inside a folder also given)" in line
 
 
 @pytest.mark.parametrize("content, says", [

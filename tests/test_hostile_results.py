@@ -311,6 +311,45 @@ def test_record_refuses_a_folder_with_one_row_edited_by_hand_before_storing_any(
         assert [a["article"] for a in store.articles()] == ["kept"]
 
 
+def test_a_folder_checked_once_is_checked_again_when_a_part_comes_or_is_written_again(tmp_path):
+    """A folder is checked article by article once per command, however often it is read; a new or
+    rewritten part is no longer the folder that was checked."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stance.results import ResultsFolder, check_every_article, results_rows
+
+    def edited_by_hand(name):
+        rows = results_rows([make_scores(name, "2025-05-01", {"russia": 0.25, "eu": 0.0})])
+        summary = json.loads(rows[0]["summary"])
+        summary["russia"]["net"] = 0.9
+        rows[0]["summary"] = json.dumps(summary)
+        return rows
+
+    folder = _results(tmp_path / "r")
+    check_every_article(folder)
+    check_every_article(folder)
+    checked = set(folder.glob("*.parquet"))
+    ResultsFolder(folder, "m1").write_rows(edited_by_hand("late"))
+    with pytest.raises(StanceError, match="'late'.*not what its sentences add up to"):
+        check_every_article(folder)
+    (set(folder.glob("*.parquet")) - checked).pop().unlink()
+    check_every_article(folder)  # back to the parts that were checked
+    part = sorted(checked)[0]
+    pq.write_table(pa.Table.from_pylist(edited_by_hand("a0"), schema=pq.read_schema(part)), part)  # in place
+    with pytest.raises(StanceError, match="'a0'.*not what its sentences add up to"):
+        check_every_article(folder)
+
+
+def test_drift_on_a_results_folder_names_its_model_as_the_folder_records_it(tmp_path, isolated_home):
+    from stance.results import folder_model
+
+    folder = _results(tmp_path / "r")
+    assert folder_model(folder) == {"id": "m1"}  # make_scores records only the id
+    report = json.loads(run_stance("drift", "--results", folder, "--json").stdout)
+    assert report["model"] == {"id": "m1"}
+
+
 def test_a_summary_its_sentences_do_not_add_up_to_is_refused_and_a_label_outside_the_scheme_named(tmp_path):
     from stance.store import HistoryStore
 

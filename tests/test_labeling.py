@@ -19,7 +19,7 @@ from stance.corpus import read_documents
 from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_session, split_keys
 from stance.labeltools import agreement, check_labels, cohen_kappa, label_stats, merge_labels
 from stance.model import StanceClassifier
-from stance.errors import LabelFormatError
+from stance.errors import LabelFormatError, StanceWarning
 from stance.schema import load_labels
 
 from conftest import REPO, HashingEncoder, one_error_line, run_stance, stance_script, write_corpus
@@ -452,7 +452,8 @@ def test_merge_keeps_the_origin_a_file_states_over_one_inferred(tmp_path):
     partial = _write(tmp_path / "p.jsonl", [_row(0, "favor", "none", origin="written"), _row(1, "none", "none")])
     merge_labels([partial], tmp_path / "m2.jsonl")  # an article has one origin: its silent row takes the stated one
     assert [r["origin"] for r in _rows(tmp_path / "m2.jsonl")] == ["written", "written"]
-    load_labels(tmp_path / "m2.jsonl")
+    with pytest.warns(StanceWarning, match="text not checked against the splitter for 1 article"):
+        load_labels(tmp_path / "m2.jsonl")  # the merged file reads back (its article x is not here to check)
 
 
 def test_merge_refuses_files_that_give_one_article_two_origins_rather_than_write_a_file_none_reads(tmp_path):
@@ -688,3 +689,33 @@ def test_labeling_refuses_a_folder_s_article_index_as_its_label_file(tmp_path, i
     (folder / "a.txt").write_text("Serbia buys Russian gas.\n", encoding="utf-8")
     result = run_stance("label", folder, "--labels", folder / "articles.jsonl", "--annotator", "ana", stdin="f\nn\n")
     assert "is the article index of" in one_error_line(result) and not (folder / "articles.jsonl").exists()
+
+
+def test_a_second_session_of_one_annotator_on_one_file_is_refused_until_the_first_ends(tmp_path, isolated_home):
+    """Two sessions of one annotator asked the same sentences and wrote each answer twice."""
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    first = subprocess.Popen([stance_script(), "label", str(article), "--labels", str(out), "--annotator", "ana",
+                              "--order", "document"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    try:
+        first.stdin.write(b"f\nn\n")
+        first.stdin.flush()
+        deadline = time.monotonic() + 120
+        while not (out.exists() and out.read_bytes().endswith(b"\n")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = out.read_bytes()
+        assert len(before.splitlines()) == 1
+        line = one_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="a\nn\n"))
+        assert f"{out}: ana is labeling into it in another session (process {first.pid}, since " in line
+        assert out.read_bytes() == before
+        other = run_stance("label", article, "--labels", out, "--annotator", "bo", "--order", "document", stdin="a\nn\nq\n")
+        assert other.returncode == 0 and "1 answered" in other.stderr, other.stderr
+    finally:
+        first.kill()  # SIGKILL: no code of its own runs, and the hold goes with the process
+        first.wait(timeout=60)
+    again = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="a\nn\n")
+    assert again.returncode == 0 and "1 answered" in again.stderr, again.stderr
+    assert [(r["annotator"], r["sentence"], r["russia"]) for r in _rows(out)] == [
+        ("ana", 0, "favor"), ("bo", 0, "against"), ("ana", 1, "against")]
