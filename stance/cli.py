@@ -186,6 +186,12 @@ def _iso_date(value: Optional[str]) -> Optional[str]:
     return day.isoformat()
 
 
+def _require_date_range(since: Optional[str], until: Optional[str]) -> None:
+    """Refuse --since after --until (both checked ISO dates) before any work: no dated article is between them."""
+    if since is not None and until is not None and since > until:
+        _fail(f"--since {since} is after --until {until}, so no date is in that range; swap them", code=2)
+
+
 def _article_folders(articles: list[Path] | None) -> list[Path]:
     """The labeled articles' folders: those given, else seeds/ when there is one."""
     return articles if articles is not None else [p for p in [Path("seeds")] if p.is_dir()]
@@ -683,6 +689,7 @@ def drift(
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
+    _require_date_range(since, until)
     from stance.pages import PAGE_START
     from stance.paths import PNG_START, check_writable, refuse_overwriting, starts_with
     from stance.store import default_db_path, require_database_file
@@ -806,12 +813,13 @@ def label(
             _fail(f"{_shown(labels)} is the article index of {_shown(item)}, not a label file; give --labels another "
                   "name or folder")
     documents = list(read_documents(inputs))
-    with log.session(annotator):  # held until the process ends, however it ends
-        _label_session(log, labels, documents, annotator, held, model, backend, order)
+    with log.session(annotator, create=False):  # a session of this annotator already running: refused before the model loads
+        pass
+    _label_session(log, labels, documents, annotator, held, model, backend, order)
 
 
 def _label_session(log, labels: Path, documents: list, annotator: str, held, model, backend, order: str) -> None:
-    """`stance label` once its inputs are checked and its annotator holds the label file."""
+    """`stance label` once its inputs are checked: the model's guesses, then the questions."""
     from stance.errors import ModelNotFoundError
     from stance.labeling import HELP, candidates, order_queue, run_session
     from stance.model import load_model
@@ -849,7 +857,7 @@ def _label_session(log, labels: Path, documents: list, annotator: str, held, mod
     counts = {"answered": 0}
     model_id = model_info(fitted)["id"] if fitted is not None else None  # as score and drift name it
     try:
-        with _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
+        with log.session(annotator), _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
             counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys,
                                  show=lambda text: typer.echo(_for_terminal(text)),  # article text, never commands
                                  model_id=model_id,
@@ -1094,6 +1102,7 @@ def export(
 
     if db is not None and results is not None:
         _fail("give --db or --results, not both", code=2)
+    _require_date_range(since, until)
     written = export_sentences(output, db=db, results=results, model_id=model_id, sources=source, since=since,
                                until=until, escape_formulas=escape_formulas)
     typer.echo(f"wrote {written} rows to {_shown(output)}", err=True)

@@ -127,15 +127,20 @@ def read_documents(
         except ValueError as err:
             raise InputError(f"date: {err}; give a date such as 2025-11-04") from None
     seen: dict[str, str] = {}
+    files: dict[tuple[int, int], str] = {}  # an article file by device and inode: by a link or another name, it is one
     for item in inputs:
         if isinstance(item, bytes):
             item = os.fsdecode(item)  # how a name that is not UTF-8 is given
         if not isinstance(item, (str, os.PathLike)):
             raise InputError(f"an input is {type(item).__name__}, not a path; pass paths of files, folders or tables")
         for doc in _read_one(item):
-            if doc.id in seen and seen[doc.id] == doc.location:
-                raise InputError(f"{doc.location}: given twice (a file named again, or inside a folder also given); "
-                                 "give each file once")
+            file = getattr(doc, "_file", None)
+            if file in files:  # it would count twice, under one id or two
+                raise InputError((f"{doc.location}: given twice (a file named again, or inside a folder also given)"
+                                  if files[file] == doc.location else f"{doc.location}: the same file as {files[file]} "
+                                  "(a link to it, or another name for it)") + "; give each file once")
+            if file is not None:
+                files[file] = doc.location
             if doc.id in seen:
                 raise InputError(
                     f"{doc.location}: article id {doc.id!r} is also used by {seen[doc.id]}; give every article a distinct id"
@@ -166,6 +171,9 @@ def _read_text_file(path: Path, meta: dict | None = None) -> Document:
     """One article file; its id is its stem, shown printable when the name is not UTF-8."""
     name = printable_name(path)
     doc = Document(id=printable_name(path.stem), text=decode_text(read_article_bytes(path), name), location=name)
+    with contextlib.suppress(OSError):
+        st = os.stat(path)
+        doc._file = (st.st_dev, st.st_ino)  # which file it is, whatever its name: see read_documents
     for key, value in (meta or {}).items():
         setattr(doc, key, value)
     return doc

@@ -381,16 +381,18 @@ def _public_period(period: dict, targets) -> dict:
     return out
 
 
-def _article_view(item) -> dict:
-    """An ArticleScores or a stored article row, as the fields drift needs."""
+def _article_view(item, number: int = 0) -> dict:
+    """An ArticleScores or a stored article row (the ``number``-th record), as the fields drift needs."""
+    advice = "pass scored articles (score_article's results) or the rows of HistoryStore.articles()"
     if not isinstance(item, dict) and not hasattr(item, "summary"):
-        raise StanceError(f"a record is {type(item).__name__}; pass scored articles (score_article's results) "
-                          "or the rows of HistoryStore.articles()")
+        raise StanceError(f"record {number} is {type(item).__name__}; {advice}")
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
-    if get("article") is None:
-        fields = f" (its fields: {', '.join(repr(k)[:40] for k in list(item)[:5]) or 'none'})" if isinstance(item, dict) else ""
-        raise StanceError(f"a record has no article id{fields}; pass scored articles (score_article's results) "
-                          "or the rows of HistoryStore.articles()")
+    article = get("article")
+    if isinstance(item, dict) and "article" not in item:
+        fields = ", ".join(repr(k)[:40] for k in list(item)[:5]) or "none"
+        raise StanceError(f"record {number} has no article id (its fields: {fields}); {advice}")
+    if not isinstance(article, str) or not article:
+        raise StanceError(f"record {number} has article id {article!r:.60}, not a text; {advice}")
     n_sentences = get("n_sentences")
     if n_sentences is None:
         n_sentences = len(get("sentences") or [])
@@ -572,7 +574,7 @@ def measure_drift(
     if by not in PERIODS:
         raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
     # A fixed order, so that the same articles give the same intervals whatever their source.
-    views = sorted((_article_view(r) for r in records),
+    views = sorted((_article_view(r, i) for i, r in enumerate(records)),
                    key=lambda v: (v["date"] is None, v["date"] or Date.min, str(v["article"]), str(v["source"] or "")))
     if not views:
         raise StanceError("no scored articles to report on; score some with `stance score ... --record` first")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.errors import LabelFormatError
+from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import parse_json
 from stance.paths import write_error
 from stance.schema import MAX_LABEL_LINE, file_targets, is_targets_declaration, json_lines, resolve_log
@@ -35,6 +35,7 @@ __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session", 
 CHOICES = {"f": "favor", "a": "against", "n": "none"}
 ACCEPT = {"", "\r", "\n", " ", "."}
 SKIP, UNDO, QUIT = "s", "u", "q"
+_LOCK_BASE = 1 << 40  # session locks lie far past any label file's end, where no write reaches
 HELP = "f favor · a against · n none · Enter accept guess · s skip · u undo · q quit"
 
 
@@ -137,42 +138,49 @@ class LabelLog:
         return None if first is None else file_targets(parse_json(first))  # answered() has refused a line that is not JSON
 
     @contextlib.contextmanager
-    def session(self, annotator: str):
+    def session(self, annotator: str, *, create: bool = True):
         """Hold this annotator's labeling of this file, or refuse: a second session of the same
         annotator would ask the same sentences and write each answer twice.
 
-        The hold is an advisory lock on a file in the per-user data folder, released when
-        the process ends however it ends; where that folder cannot be written, the session
-        runs unguarded.
+        The hold is a lock on one byte of the label file's range, chosen by the annotator (an
+        open-file-description lock: other annotators' sessions take other bytes, any name or
+        link of the file finds the same lock, and it goes with the process however that ends).
+        The file is made, empty, when there is none yet; without ``create``, a file that is
+        not there yet is not held (a check before slow work, with nothing left behind). Where
+        the system has no such locks (not Linux), the session runs unguarded.
         """
+        import errno
         import fcntl
         import hashlib
+        import struct
+        import warnings
 
-        from stance.paths import data_home
-
-        key = hashlib.sha256(f"{os.path.realpath(self.path)}\0{annotator}".encode("utf-8", "surrogatepass"))
         try:
-            folder = data_home() / "label-sessions"
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(folder / f"{key.hexdigest()[:32]}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o666)
+        except OSError as err:
+            if create or err.errno != errno.ENOENT:
+                raise write_error(self.path, err, "cannot open the label file") from None
             fd = None
+        if fd is None:
+            yield self
+            return
         try:
-            if fd is not None:
+            if hasattr(fcntl, "F_OFD_SETLK"):
+                byte = _LOCK_BASE + int(hashlib.sha256(annotator.encode("utf-8", "surrogatepass")).hexdigest()[:12], 16)
+                request = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, byte, 1, 0)  # struct flock
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    holder = os.pread(fd, 100, 0).decode("utf-8", "replace").split()
-                    since = f" (process {holder[0]}, since {holder[1]})" if len(holder) == 2 else ""
-                    raise LabelFormatError(
-                        f"{self.path}: {annotator} is labeling into it in another session{since}; quit that one "
-                        "first (answers given there are saved), or label as another --annotator") from None
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()} {_now()}\n".encode(), 0)
+                    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
+                except OSError as err:
+                    if err.errno not in (errno.EAGAIN, errno.EACCES):  # a file system without locks: say so, go on
+                        warnings.warn(f"{self.path}: cannot be held for this session ({err.strerror}); a second session "
+                                      f"of {annotator} on it would not be refused", StanceWarning, stacklevel=3)
+                    else:
+                        raise LabelFormatError(
+                            f"{self.path}: {annotator} is labeling into it in another session; quit that one first "
+                            "(answers given there are saved), or label as another --annotator") from None
             yield self
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
 
     def append(self, row: dict) -> None:
         """Add one answer as one line, whole or not at all, and on disk before returning.

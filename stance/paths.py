@@ -195,13 +195,16 @@ def folder_problem(place: Path) -> str | None:
 
 
 def broken_link(path: str | Path) -> str | None:
-    """What stands at a path that does not exist, links followed: a loop of symbolic links or a link to
-    nothing (so that it is never called "missing"); None when nothing stands there."""
-    if not os.path.islink(path) or os.path.exists(path):
+    """What keeps a path from existing when a symbolic link does (so that it is never called "missing"):
+    the path, or the deepest folder above it that is there, is a loop of links or a link that leads to
+    nothing; None when no link is to blame."""
+    there = next((p for p in (Path(path), *Path(path).parents) if os.path.lexists(p)), None)
+    if there is None or not os.path.islink(there) or os.path.exists(there):
         return None
-    if is_link_loop(path):
-        return "is a loop of symbolic links"
-    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    where = "is" if there == Path(path) else f"lies in {there},"
+    if is_link_loop(there):
+        return f"{where} a loop of symbolic links"
+    return f"{where} a symbolic link to {os.readlink(there)}, which leads to no file or folder"
 
 
 def is_link_loop(path: str | Path) -> bool:

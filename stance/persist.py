@@ -279,7 +279,8 @@ def _not_a_file(path: Path) -> str:
         return "missing"
     if os.path.isdir(path):
         return "is a folder, not a file"
-    return broken_link(path) or f"is {special_file(path)}, not a regular file"
+    kind = special_file(path)
+    return broken_link(path) or (f"is {kind}, not a regular file" if kind else "changed while it was read")
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -379,7 +379,7 @@ def check_parts(path: Path, parts: list[Path], *, sentences: bool = True) -> set
         if len(models) > 1:
             raise InputError(f"{path}: holds results of several models ({', '.join(sorted(models))}); "
                              "keep one model per folder")
-        key = (part, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        key = _part_key(part, st)
         if not _checked.get(key, False) and (sentences or key not in _checked):
             _check_values(part, columns, sentences)
             _checked[key] = sentences or _checked.get(key, False)
@@ -389,6 +389,14 @@ def check_parts(path: Path, parts: list[Path], *, sentences: bool = True) -> set
 #: Parts whose values were checked, by path and stat (parts are written whole, never changed in place):
 #: True when their sentences were checked too. A command checks a folder more than once.
 _checked: dict[tuple, bool] = {}
+
+
+def _part_key(part: Path, st: os.stat_result) -> tuple:
+    """A part as it is now: its change time too, which no one can set back (its modification time can be)."""
+    if len(_checked) > 10_000 or len(_articles_checked) > 10_000:  # a long-lived process: the memos stay bounded
+        _checked.clear()
+        _articles_checked.clear()
+    return str(part), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def _json(text: str, what: str):
@@ -591,11 +599,7 @@ _articles_checked: set[tuple] = set()
 
 def _folder_key(path: str | Path) -> tuple:
     """What a folder's parts are now: a part added, removed or written again changes it."""
-    key = []
-    for part in result_parts(path):
-        st = _require_regular(part)
-        key.append((str(part), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(key)
+    return tuple(_part_key(part, _require_regular(part)) for part in result_parts(path))
 
 
 def folder_model(path: str | Path) -> dict:

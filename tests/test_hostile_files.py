@@ -181,6 +181,8 @@ def test_a_model_folder_given_as_a_broken_link_is_named_so_not_as_no_model(tmp_p
         line = one_error_line(run_stance(*command, "--model", tmp_path / "model", stdin="Serbia buys gas.\n"))
         said = "a loop of symbolic links" if kind == "link loop" else f"a symbolic link to {tmp_path / 'gone'}"
         assert f"model: is {said}" in line and "run `stance train` first" not in line, line
+    line = one_error_line(run_stance("score", "-", "--model", tmp_path / "model" / "inner", stdin="Serbia buys gas.\n"))
+    assert f"inner: lies in {tmp_path / 'model'}, {said}" in line
     assert not (tmp_path / "l.jsonl").exists()
 
 
@@ -507,5 +509,5 @@ def test_a_model_file_replaced_by_no_file_is_named_for_what_it_is_not_missing(tm
     _NO_FILE[kind](head)
     line = one_error_line(run_stance("score", "-", "--model", model, stdin="Serbia buys gas.\n"), prefix="error: ")
     said = {"fifo": "is a FIFO", "folder": "is a folder, not a file", "link loop": "is a loop of symbolic links",
-            "dangling link": f"is a symbolic link to {model / 'gone'}, which does not exist"}[kind]
+            "dangling link": f"is a symbolic link to {model / 'gone'}, which leads to no file or folder"}[kind]
     assert f"head.joblib: {said}" in line and "missing" not in line

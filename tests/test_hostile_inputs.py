@@ -506,6 +506,11 @@ def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, i
     (folder / "a.txt").write_text("Serbia signs a gas deal with Moscow.\n", encoding="utf-8")
     line = one_error_line(_run("label", folder, folder / "a.txt", "--labels", tmp_path / "l.jsonl"))
     assert f"{folder / 'a.txt'}: given twice (a file named again, or inside a folder also given)" in line
+    os.link(folder / "a.txt", tmp_path / "b.txt")  # another name of the same file: its article would count twice
+    (tmp_path / "c.txt").symlink_to(folder / "a.txt")
+    for alias in ("b.txt", "c.txt"):
+        line = one_error_line(_run("label", folder, tmp_path / alias, "--labels", tmp_path / "l.jsonl"))
+        assert f"{tmp_path / alias}: the same file as {folder / 'a.txt'} (a link to it, or another name" in line
 
 
 @pytest.mark.parametrize("content, says", [

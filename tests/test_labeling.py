@@ -707,8 +707,12 @@ def test_a_second_session_of_one_annotator_on_one_file_is_refused_until_the_firs
             time.sleep(0.1)
         before = out.read_bytes()
         assert len(before.splitlines()) == 1
-        line = one_error_line(run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="a\nn\n"))
-        assert f"{out}: ana is labeling into it in another session (process {first.pid}, since " in line
+        os.link(out, tmp_path / "also.jsonl")
+        (tmp_path / "elsewhere").mkdir()
+        for path, home in ((out, {}), (tmp_path / "also.jsonl", {"STANCE_HOME": str(tmp_path / "elsewhere")})):
+            line = one_error_line(run_stance("label", article, "--labels", path, "--annotator", "ana", stdin="a\nn\n",
+                                             env=home))
+            assert f"{path}: ana is labeling into it in another session; quit that one first" in line
         assert out.read_bytes() == before
         other = run_stance("label", article, "--labels", out, "--annotator", "bo", "--order", "document", stdin="a\nn\nq\n")
         assert other.returncode == 0 and "1 answered" in other.stderr, other.stderr
