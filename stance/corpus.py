@@ -134,13 +134,13 @@ def read_documents(
         if not isinstance(item, (str, os.PathLike)):
             raise InputError(f"an input is {type(item).__name__}, not a path; pass paths of files, folders or tables")
         for doc in _read_one(item):
-            file = getattr(doc, "_file", None)
+            file, name = getattr(doc, "_file", (None, None))
             if file in files:  # it would count twice, under one id or two
-                raise InputError((f"{doc.location}: given twice (a file named again, or inside a folder also given)"
-                                  if files[file] == doc.location else f"{doc.location}: the same file as {files[file]} "
-                                  "(a link to it, or another name for it)") + "; give each file once")
+                raise InputError((f"{name}: given twice (a file named again, or inside a folder also given); give each "
+                                  "file once" if files[file] == name else f"{name}: the same file as {files[file]} (a "
+                                  "link to it, or another name for it); give each file once, or remove the link"))
             if file is not None:
-                files[file] = doc.location
+                files[file] = name
             if doc.id in seen:
                 raise InputError(
                     f"{doc.location}: article id {doc.id!r} is also used by {seen[doc.id]}; give every article a distinct id"
@@ -162,7 +162,9 @@ def _read_one(item: str | Path) -> Iterator[Document]:
     elif isinstance(found, str):
         raise not_regular(printable_name(path), found)
     elif path.suffix.lower() in TABLE_SUFFIXES:
-        yield from read_table(path)
+        for row, doc in enumerate(read_table(path)):
+            doc._file = ((found.st_dev, found.st_ino, row), printable_name(path))  # see read_documents
+            yield doc
     else:
         yield _read_text_file(path)
 
@@ -173,7 +175,7 @@ def _read_text_file(path: Path, meta: dict | None = None) -> Document:
     doc = Document(id=printable_name(path.stem), text=decode_text(read_article_bytes(path), name), location=name)
     with contextlib.suppress(OSError):
         st = os.stat(path)
-        doc._file = (st.st_dev, st.st_ino)  # which file it is, whatever its name: see read_documents
+        doc._file = ((st.st_dev, st.st_ino), name)  # which file it is, whatever its name: see read_documents
     for key, value in (meta or {}).items():
         setattr(doc, key, value)
     return doc

@@ -385,14 +385,17 @@ def _article_view(item, number: int = 0) -> dict:
     """An ArticleScores or a stored article row (the ``number``-th record), as the fields drift needs."""
     advice = "pass scored articles (score_article's results) or the rows of HistoryStore.articles()"
     if not isinstance(item, dict) and not hasattr(item, "summary"):
-        raise StanceError(f"record {number} is {type(item).__name__}; {advice}")
+        raise StanceError(f"records[{number}] is {type(item).__name__}; {advice}")
     get = item.get if isinstance(item, dict) else lambda k, d=None: getattr(item, k, d)
     article = get("article")
     if isinstance(item, dict) and "article" not in item:
         fields = ", ".join(repr(k)[:40] for k in list(item)[:5]) or "none"
-        raise StanceError(f"record {number} has no article id (its fields: {fields}); {advice}")
+        raise StanceError(f"records[{number}] has no article id (its fields: {fields}); {advice}")
     if not isinstance(article, str) or not article:
-        raise StanceError(f"record {number} has article id {article!r:.60}, not a text; {advice}")
+        import reprlib
+
+        what = "an empty article id" if article == "" else f"article id {reprlib.repr(article)}, not a text"
+        raise StanceError(f"records[{number}] has {what}; {advice}")
     n_sentences = get("n_sentences")
     if n_sentences is None:
         n_sentences = len(get("sentences") or [])

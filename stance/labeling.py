@@ -14,9 +14,11 @@ sentences this annotator has answered.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,7 +30,7 @@ from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import parse_json
 from stance.paths import write_error
 from stance.schema import MAX_LABEL_LINE, file_targets, is_targets_declaration, json_lines, resolve_log
-from stance.segment import require_regular_file
+from stance.segment import file_kind, require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session", "split_keys"]
 
@@ -36,6 +38,7 @@ CHOICES = {"f": "favor", "a": "against", "n": "none"}
 ACCEPT = {"", "\r", "\n", " ", "."}
 SKIP, UNDO, QUIT = "s", "u", "q"
 _LOCK_BASE = 1 << 40  # session locks lie far past any label file's end, where no write reaches
+_FLOCK = "hhqqi4x"  # Linux's struct flock: type, whence, start, length, pid (and padding)
 HELP = "f favor · a against · n none · Enter accept guess · s skip · u undo · q quit"
 
 
@@ -94,6 +97,7 @@ class LabelLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._held: tuple[int, str] | None = None  # the open file and annotator a session holds
         if self.path.exists():
             require_regular_file(self.path, "give a .jsonl file for the labels", LabelFormatError)
         try:
@@ -145,42 +149,59 @@ class LabelLog:
         The hold is a lock on one byte of the label file's range, chosen by the annotator (an
         open-file-description lock: other annotators' sessions take other bytes, any name or
         link of the file finds the same lock, and it goes with the process however that ends).
-        The file is made, empty, when there is none yet; without ``create``, a file that is
-        not there yet is not held (a check before slow work, with nothing left behind). Where
+        A file replaced during the session (an editor's save) is held in its turn by the next
+        answer. The file is made, empty, when there is none yet; without ``create``, the hold
+        is only tried (a check before slow work), and a file not there yet is left so. Where
         the system has no such locks (not Linux), the session runs unguarded.
         """
-        import errno
-        import fcntl
-        import hashlib
-        import struct
-        import warnings
-
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o666)
-        except OSError as err:
-            if create or err.errno != errno.ENOENT:
-                raise write_error(self.path, err, "cannot open the label file") from None
-            fd = None
+        fd = self._open(create)
         if fd is None:
             yield self
             return
         try:
-            if hasattr(fcntl, "F_OFD_SETLK"):
-                byte = _LOCK_BASE + int(hashlib.sha256(annotator.encode("utf-8", "surrogatepass")).hexdigest()[:12], 16)
-                request = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, byte, 1, 0)  # struct flock
-                try:
-                    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
-                except OSError as err:
-                    if err.errno not in (errno.EAGAIN, errno.EACCES):  # a file system without locks: say so, go on
-                        warnings.warn(f"{self.path}: cannot be held for this session ({err.strerror}); a second session "
-                                      f"of {annotator} on it would not be refused", StanceWarning, stacklevel=3)
-                    else:
-                        raise LabelFormatError(
-                            f"{self.path}: {annotator} is labeling into it in another session; quit that one first "
-                            "(answers given there are saved), or label as another --annotator") from None
+            _hold(fd, self.path, annotator, warn=create)
+            if create:
+                self._held = (fd, annotator)
             yield self
         finally:
+            if self._held is not None and create:
+                fd = self._held[0]  # the file held last, if it was replaced during the session
+                self._held = None
             os.close(fd)
+
+    def _open(self, create: bool = True) -> int | None:
+        """The label file open for appending, refused if something else stands at its path now (a FIFO
+        would swallow the answers); None when it is not there and ``create`` is off."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o666)
+        except FileNotFoundError:
+            if create:
+                raise write_error(self.path, FileNotFoundError(errno.ENOENT, "its folder is gone"),
+                                  "cannot save the answer to") from None
+            return None
+        except OSError as err:
+            raise write_error(self.path, err, "cannot save the answer to") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise LabelFormatError(f"{self.path}: is now {file_kind(mode)}, not a regular file, so no answer is saved "
+                                   "there; put the label file back, and label on")
+        return fd
+
+    def _follow(self, fd: int) -> bool:
+        """Whether the file just opened for an answer replaces the one the session holds (an editor
+        saved it anew, or it was removed): if so it is held from now on, or the answer is refused."""
+        held, annotator = self._held
+        now, before = os.fstat(fd), os.fstat(held)
+        if (now.st_dev, now.st_ino) == (before.st_dev, before.st_ino):
+            return False
+        try:
+            _hold(fd, self.path, annotator)
+        except LabelFormatError as err:
+            raise LabelFormatError(f"{err}; it was replaced during this session, and this answer is not saved") from None
+        os.close(held)
+        self._held = (fd, annotator)
+        return True
 
     def append(self, row: dict) -> None:
         """Add one answer as one line, whole or not at all, and on disk before returning.
@@ -194,17 +215,52 @@ class LabelLog:
         if len(data) > MAX_LABEL_LINE:
             raise LabelFormatError(f"{self.path}: an answer of {len(data):,} bytes, over the {MAX_LABEL_LINE >> 20} "
                                    "MiB a label line may hold, is not saved; label shorter sentences")
+        fd = self._open()
+        kept = False
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    data = b"\n" + data
-                _write_whole(fd, data, size)
-            finally:
-                os.close(fd)
+            kept = self._held is not None and self._follow(fd)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
+            _write_whole(fd, data, size)
         except OSError as err:
             raise write_error(self.path, err, "cannot save the answer to") from None
+        finally:
+            if not kept:
+                os.close(fd)
+
+
+def _hold(fd: int, path: Path, annotator: str, *, warn: bool = True) -> None:
+    """Lock ``annotator``'s byte of an open label file, or refuse, naming who holds it: a session of this
+    annotator, or another program (a lock over the whole file). Unguarded, with a warning, where the file
+    system takes no locks; silently where the system has none."""
+    import fcntl
+    import hashlib
+    import struct
+    import warnings
+
+    if not hasattr(fcntl, "F_OFD_SETLK"):
+        return
+    byte = _LOCK_BASE + int(hashlib.sha256(annotator.encode("utf-8", "surrogatepass")).hexdigest()[:12], 16)
+    request = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, byte, 1, 0)
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
+        return
+    except OSError as err:
+        if err.errno not in (errno.EAGAIN, errno.EACCES):
+            if warn:
+                warnings.warn(f"{path}: cannot be held for this session ({err.strerror}); a second session of "
+                              f"{annotator} on it would not be refused", StanceWarning, stacklevel=4)
+            return
+    try:
+        kind, _, start, length, _ = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_OFD_GETLK, request))
+    except OSError:
+        kind, start, length = fcntl.F_WRLCK, byte, 1
+    if kind != fcntl.F_UNLCK and (start, length) != (byte, 1):
+        raise LabelFormatError(f"{path}: another program holds a lock on the whole file; wait until it is done, or "
+                               "label into another file")
+    raise LabelFormatError(f"{path}: {annotator} is labeling into it in another session; quit that one first (answers "
+                           "given there are saved), or label as another --annotator")
 
 
 #: A terminal's escape sequence: CSI (``ESC [`` … final byte), SS3 (``ESC O`` and a letter), or ESC and one key.

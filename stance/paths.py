@@ -45,10 +45,24 @@ def given_path(value, what: str, advice: str) -> Path:
 def refuse_repeated_paths(paths, what: str, error: type, why: str = "") -> None:
     """``error`` for a path given more than once, by whatever name (``./a.csv`` and ``a.csv``): its
     articles or rows would be read twice, and clash with themselves."""
-    resolved = [os.path.realpath(p) for p in paths]  # a link loop resolves to itself, and is read (and named) later
-    twice = next((p for p, r in zip(paths, resolved) if resolved.count(r) > 1), None)
-    if twice is not None:
-        raise error(f"{twice} is given more than once; give each {what} once{why}")
+    seen: dict = {}
+    for path in paths:
+        first = seen.setdefault(_identity(path), path)
+        if first is not path:
+            same = f" ({first} is the same)" if os.fspath(first) != os.fspath(path) else ""
+            raise error(f"{path} is given more than once; give each {what} once{why}{same}")
+
+
+def _identity(path) -> tuple | str:
+    """A file or folder by device and inode, so that a hard link is the same; its real path where it cannot
+    be read (a link loop resolves to itself, and is read, and named, later)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    except ValueError:  # a NUL in the name: refused where it is opened
+        return str(path)
+    return st.st_dev, st.st_ino
 
 
 def require_utf8_path(path: str | Path, what: str) -> None:
@@ -195,13 +209,15 @@ def folder_problem(place: Path) -> str | None:
 
 
 def broken_link(path: str | Path) -> str | None:
-    """What keeps a path from existing when a symbolic link does (so that it is never called "missing"):
-    the path, or the deepest folder above it that is there, is a loop of links or a link that leads to
-    nothing; None when no link is to blame."""
+    """What keeps a path from existing when something stands in its way (so that it is never called
+    "missing"): the path, or the deepest part above it that is there, is a loop of links or a link that
+    leads to nothing, or a file where a folder would be; None when nothing is in the way."""
     there = next((p for p in (Path(path), *Path(path).parents) if os.path.lexists(p)), None)
-    if there is None or not os.path.islink(there) or os.path.exists(there):
+    if there is None or there == Path(path) and not os.path.islink(there):
         return None
     where = "is" if there == Path(path) else f"lies in {there},"
+    if os.path.exists(there):
+        return None if os.path.isdir(there) else f"{where} a file, not a folder"
     if is_link_loop(there):
         return f"{where} a loop of symbolic links"
     return f"{where} a symbolic link to {os.readlink(there)}, which leads to no file or folder"

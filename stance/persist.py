@@ -290,7 +290,7 @@ def read_metadata(path: str | Path) -> dict:
         from stance.paths import broken_link
 
         if (link := broken_link(path)) is not None:  # a model was meant to be there: never "run stance train first"
-            raise ModelIntegrityError(f"{path}: {link}; point it at the folder `stance train` wrote, or pass --model DIR")
+            raise ModelNotFoundError(f"{path}: {link}; point it at the folder `stance train` wrote, or pass --model DIR")
         raise ModelNotFoundError(f"no trained model at {path}; run `stance train` first or pass --model DIR")
     if not path.is_dir():
         raise ModelIntegrityError(f"{path}: is a file, not a model folder; pass the folder `stance train` wrote")

@@ -588,9 +588,10 @@ def test_an_article_with_no_scored_sentence_is_left_out_of_its_periods_net():
 def test_records_with_no_summary_are_refused_not_reported_as_no_target():
     with pytest.raises(StanceError, match="the records carry no summary of any target"):
         measure_drift([{"article": "a", "date": "2025-01-01", "n_sentences": 3}], by="month")
-    with pytest.raises(StanceError, match=r"record 0 has no article id \(its fields: 'a'\); pass scored articles"):
+    with pytest.raises(StanceError, match=r"records\[0\] has no article id \(its fields: 'a'\); pass scored articles"):
         measure_drift([{"a": 1}], by="month")
     good = make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0})
-    for article in (["x"], 5, "", None):
-        with pytest.raises(StanceError, match=f"record 1 has article id {re.escape(repr(article))}, not a text"):
+    for article, said in ((["x"], "article id ['x'], not a text"), (5, "article id 5, not a text"),
+                          (None, "article id None, not a text"), ("", "an empty article id")):
+        with pytest.raises(StanceError, match=re.escape(f"records[1] has {said}; pass scored articles")):
             measure_drift([good, {"article": article, "date": "2025-01-02", "summary": good.summary}], by="month")

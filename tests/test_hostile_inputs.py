@@ -511,6 +511,15 @@ def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, i
     for alias in ("b.txt", "c.txt"):
         line = one_error_line(_run("label", folder, tmp_path / alias, "--labels", tmp_path / "l.jsonl"))
         assert f"{tmp_path / alias}: the same file as {folder / 'a.txt'} (a link to it, or another name" in line
+    table.write_text('text\n"Serbia signs a gas deal with Moscow."\n', encoding="utf-8")  # rows without ids
+    os.link(table, tmp_path / "u.csv")
+    line = one_error_line(_run("score", table, tmp_path / "u.csv"))  # before the model loads
+    assert line.endswith(f"u.csv is given more than once; give each file or folder once ({table} is the same)")
+    from stance.corpus import read_documents
+    from stance.errors import InputError
+
+    with pytest.raises(InputError, match="u.csv: the same file as .*t.csv .a link to it, or another name for it"):
+        list(read_documents([table, tmp_path / "u.csv"]))  # rows without ids: u:1 and t:1 would both be scored
 
 
 @pytest.mark.parametrize("content, says", [

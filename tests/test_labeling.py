@@ -693,33 +693,65 @@ def test_labeling_refuses_a_folder_s_article_index_as_its_label_file(tmp_path, i
 
 def test_a_second_session_of_one_annotator_on_one_file_is_refused_until_the_first_ends(tmp_path, isolated_home):
     """Two sessions of one annotator asked the same sentences and wrote each answer twice."""
+    import fcntl
+
     article = tmp_path / "a.txt"
-    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\nSerbia joins EU talks.\n",
+                       encoding="utf-8")
     out = tmp_path / "mine.jsonl"
     first = subprocess.Popen([stance_script(), "label", str(article), "--labels", str(out), "--annotator", "ana",
                               "--order", "document"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    try:
-        first.stdin.write(b"f\nn\n")
+
+    def answer(keys: bytes, rows: int) -> None:
+        first.stdin.write(keys)
         first.stdin.flush()
         deadline = time.monotonic() + 120
-        while not (out.exists() and out.read_bytes().endswith(b"\n")) and time.monotonic() < deadline:
+        while not (out.exists() and len(out.read_bytes().splitlines()) == rows) and time.monotonic() < deadline:
             time.sleep(0.1)
+        assert len(out.read_bytes().splitlines()) == rows
+
+    def refused(path=out, **env) -> None:
         before = out.read_bytes()
-        assert len(before.splitlines()) == 1
+        line = one_error_line(run_stance("label", article, "--labels", path, "--annotator", "ana", stdin="a\nn\n",
+                                         env=env))
+        assert f"{path}: ana is labeling into it in another session; quit that one first" in line
+        assert out.read_bytes() == before
+
+    try:
+        answer(b"f\nn\n", 1)
         os.link(out, tmp_path / "also.jsonl")
         (tmp_path / "elsewhere").mkdir()
-        for path, home in ((out, {}), (tmp_path / "also.jsonl", {"STANCE_HOME": str(tmp_path / "elsewhere")})):
-            line = one_error_line(run_stance("label", article, "--labels", path, "--annotator", "ana", stdin="a\nn\n",
-                                             env=home))
-            assert f"{path}: ana is labeling into it in another session; quit that one first" in line
-        assert out.read_bytes() == before
+        refused()
+        refused(tmp_path / "also.jsonl", STANCE_HOME=str(tmp_path / "elsewhere"))  # another name, another data folder
         other = run_stance("label", article, "--labels", out, "--annotator", "bo", "--order", "document", stdin="a\nn\nq\n")
         assert other.returncode == 0 and "1 answered" in other.stderr, other.stderr
+        saved = tmp_path / "saved.jsonl"  # saved as an editor saves: a new file renamed over the old
+        saved.write_bytes(out.read_bytes())
+        os.replace(saved, out)
+        answer(b"n\nn\n", 3)  # the session's next answer holds the new file
+        refused()
     finally:
         first.kill()  # SIGKILL: no code of its own runs, and the hold goes with the process
         first.wait(timeout=60)
+    with open(out, "rb") as held:  # another program's lock on the whole file is not taken for a session
+        fcntl.lockf(held, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        line = one_error_line(run_stance("label", article, "--labels", out, "--annotator", "zoe", stdin="q\n"))
+        assert f"{out}: another program holds a lock on the whole file; wait until it is done" in line
     again = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="a\nn\n")
     assert again.returncode == 0 and "1 answered" in again.stderr, again.stderr
     assert [(r["annotator"], r["sentence"], r["russia"]) for r in _rows(out)] == [
-        ("ana", 0, "favor"), ("bo", 0, "against"), ("ana", 1, "against")]
+        ("ana", 0, "favor"), ("bo", 0, "against"), ("ana", 1, "none"), ("ana", 2, "against")]
+
+
+def test_a_label_file_swapped_for_a_fifo_during_a_session_refuses_the_answer_it_would_swallow(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    log = LabelLog(path)
+    row = {"article": "a", "sentence": 0, "annotator": "ana", "russia": "none", "eu": "none"}
+    with log.session("ana"):
+        log.append(row)
+        path.unlink()
+        os.mkfifo(path)
+        with pytest.raises(LabelFormatError, match=r"mine.jsonl: is now a FIFO \(named pipe\), not a regular file, so "
+                                                   "no answer is saved there; put the label file back"):
+            log.append({**row, "sentence": 1})

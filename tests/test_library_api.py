@@ -262,7 +262,7 @@ def test_drift_names_a_target_no_article_has():
         with pytest.raises(StanceError, match=says):
             stance.measure_drift(records, by="month", **setting)
     for records, says in [(None, "records is NoneType"), (5, "records is int"), ({"a": records[0]}, "records is dict"),
-                          (["a", "b"], "record 0 is str; pass scored articles")]:
+                          (["a", "b"], "records\\[0\\] is str; pass scored articles")]:
         with pytest.raises(StanceError, match=says):
             stance.measure_drift(records, by="month")
 
