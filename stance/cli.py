@@ -786,6 +786,7 @@ def label(
     from stance.errors import InputError
     from stance.labeling import LabelLog
     from stance.paths import check_writable, refuse_repeated_paths
+    from stance.schema import annotator_name
 
     if order not in ("uncertainty", "document"):
         raise typer.BadParameter(f"{order!r}: use uncertainty or document", param_hint="--order")
@@ -800,6 +801,7 @@ def label(
         _fail(f"cannot tell who is labeling (no $USER, and user id {os.getuid()} has no name); pass --annotator NAME")
     if not annotator.strip() or not annotator.isprintable():
         _fail(f"--annotator {annotator!r}: give a name on one line, not blank; it marks every answer in the label file")
+    annotator = annotator_name(annotator)
     log = LabelLog(check_writable(labels, "--labels", append=True))
     log.answered(annotator)  # a file that is not a label file is refused before the model loads, never appended to
     held = log.held_targets()  # a row with a target the file does not hold would make the whole file unreadable

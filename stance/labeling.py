@@ -29,7 +29,8 @@ import numpy as np
 from stance.errors import LabelFormatError, StanceWarning
 from stance.fileio import parse_json
 from stance.paths import write_error
-from stance.schema import MAX_LABEL_LINE, file_targets, is_targets_declaration, json_lines, resolve_log
+from stance.schema import (MAX_LABEL_LINE, annotator_name, file_targets, is_targets_declaration, json_lines,
+                           resolve_log)
 from stance.segment import file_kind, require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session", "split_keys"]
@@ -113,6 +114,7 @@ class LabelLog:
         """The text of each sentence this annotator has answered, by (article, sentence)."""
         if not self.path.exists():
             return {}
+        annotator = annotator_name(annotator)
         mine, seen = [], False
         for number, line in json_lines(self.path):
             if not line.strip():
@@ -126,11 +128,11 @@ class LabelLog:
             if first and is_targets_declaration(row):
                 continue  # the file's declaration of its targets
             if not isinstance(row, dict) or not isinstance(row.get("article"), str) or type(row.get("sentence")) is not int:
-                whose = f"a row of {annotator}" if isinstance(row, dict) and row.get("annotator") == annotator else "a row"
+                whose = f"a row of {annotator}" if isinstance(row, dict) and _whose(row) == annotator else "a row"
                 raise LabelFormatError(f"{self.path}:{number}: {whose} without a string 'article' and an integer "
                                        "'sentence', so not a label file; give --labels a label file, or fix the line")
-            if row.get("annotator") == annotator:
-                mine.append((number, row))
+            if _whose(row) == annotator:
+                mine.append((number, {**row, "annotator": annotator}))
         return {(row["article"], row["sentence"]): row.get("text") for _, row in resolve_log(mine)}
 
     def held_targets(self) -> list[str] | None:
@@ -230,6 +232,11 @@ class LabelLog:
                 os.close(fd)
 
 
+def _whose(row: dict) -> str | None:
+    """The annotator of a raw label row, as names are compared (:func:`~stance.schema.annotator_name`)."""
+    return annotator_name(row["annotator"]) if isinstance(row.get("annotator"), str) else row.get("annotator")
+
+
 def _hold(fd: int, path: Path, annotator: str, *, warn: bool = True) -> None:
     """Lock ``annotator``'s byte of an open label file, or refuse, naming who holds it: a session of this
     annotator, or another program (a lock over the whole file). Unguarded, with a warning, where the file
@@ -241,7 +248,8 @@ def _hold(fd: int, path: Path, annotator: str, *, warn: bool = True) -> None:
 
     if not hasattr(fcntl, "F_OFD_SETLK"):
         return
-    byte = _LOCK_BASE + int(hashlib.sha256(annotator.encode("utf-8", "surrogatepass")).hexdigest()[:12], 16)
+    name = annotator_name(annotator).encode("utf-8", "surrogatepass")
+    byte = _LOCK_BASE + int(hashlib.sha256(name).hexdigest()[:12], 16)
     request = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, byte, 1, 0)
     try:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)

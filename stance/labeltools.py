@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.errors import LabelFormatError, StanceWarning
-from stance.schema import STANCES, label_rows, label_targets, load_labels, refuse_repeated_files, write_labels
+from stance.schema import (STANCES, annotator_name, label_rows, label_targets, load_labels, refuse_repeated_files,
+                           write_labels)
 
 __all__ = ["agreement", "check_labels", "cohen_kappa", "label_stats", "merge_labels"]
 
@@ -189,7 +190,7 @@ def _require_same_text(row: dict, first: dict) -> None:
 def _agreement_sides(path_a, path_b, annotators) -> list[tuple[str | Path, str | None]]:
     """The (file, annotator) pair of each side; a shared log without names must hold exactly two."""
     if annotators is not None:
-        annotators = [annotators] if isinstance(annotators, str) else list(annotators)
+        annotators = [annotator_name(a) for a in ([annotators] if isinstance(annotators, str) else annotators)]
         if len(annotators) != 2:
             raise LabelFormatError(f"{len(annotators)} annotator(s) named; name two, A's then B's (e.g. ana,bo)")
     files = [path_a, path_a] if path_b is None else [path_a, path_b]

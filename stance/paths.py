@@ -129,7 +129,7 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         places = [lands.parent] if replaced else [path]
     else:
         require_replaceable(path, what)
-        places = [lands.parent]
+        places = [] if append and os.path.isfile(path) else [lands.parent]  # appended to in place: only it is written
     if replaced and os.path.isdir(lands):
         places.append(lands)  # moving a folder to another parent rewrites its ".." entry
     for place in places:

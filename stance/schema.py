@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shlex
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -174,6 +175,12 @@ def _check_sentence_index(value: int, where: str) -> None:
         )
 
 
+def annotator_name(name: str | None) -> str | None:
+    """An annotator's name as compared and stored: NFC, so that "Zoë" typed on two keyboards (one
+    precomposed, one with a combining mark) is one annotator, not two who never agree or overlap."""
+    return None if name is None else unicodedata.normalize("NFC", name)
+
+
 def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
     if not isinstance(obj, dict):
         raise LabelFormatError(f"{where}: expected a JSON object per line; fix or remove the line")
@@ -185,7 +192,8 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
         if not isinstance(obj.get("article"), str) or type(obj.get("sentence")) is not int:
             raise LabelFormatError(f"{where}: an undo row needs 'article' and 'sentence'")
         _check_sentence_index(obj["sentence"], where)
-        return {"article": obj["article"], "sentence": obj["sentence"], "annotator": obj.get("annotator"), "undone": True}
+        return {"article": obj["article"], "sentence": obj["sentence"], "annotator": annotator_name(obj.get("annotator")),
+                "undone": True}
     for key in ("article", "sentence", "text"):
         if key not in obj:
             raise LabelFormatError(f"{where}: missing field '{key}'; every row needs article, sentence, text")
@@ -220,7 +228,7 @@ def _parse_row(obj: object, where: str, targets: Sequence[str]) -> dict:
         raise LabelFormatError(f"{where}: 'origin' must be {'|'.join(ORIGINS)}, not {origin!r}")
     row["origin"] = origin
     if "annotator" in obj:
-        row["annotator"] = obj["annotator"]
+        row["annotator"] = annotator_name(obj["annotator"])
     return row
 
 
@@ -302,7 +310,7 @@ def _read_rows(path: Path, targets: Sequence[str] | None,
         rows.append((number, _parse_row(obj, where, targets or ())))
     rows = resolve_log(rows)
     if annotator is not None:
-        rows = [(n, r) for n, r in rows if (r.get("annotator") or "") == annotator]
+        rows = [(n, r) for n, r in rows if (r.get("annotator") or "") == annotator_name(annotator)]
         if not rows:
             raise LabelFormatError(f"{path}: no answers of {annotator or 'no annotator'}; check the name")
     if not rows:

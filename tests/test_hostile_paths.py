@@ -724,6 +724,34 @@ def test_a_read_only_file_system_is_named_as_such(read_only_mount):
     assert "read-only file system" in writable_problem(read_only_mount / "h.sqlite")
 
 
+def test_a_writable_label_file_in_a_folder_that_cannot_be_written_is_appended_to(tmp_path, isolated_home):
+    """Answers are appended to the label file in place, so only the file must be writable: a label file
+    mounted writable into a read-only folder was refused as if the folder were written."""
+    import subprocess
+
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nSerbia joins EU talks.\n", encoding="utf-8")
+    real = tmp_path / "real.jsonl"
+    real.write_bytes(b"")
+    with _tmpfs("size=1m") as place:
+        shown = place / "labels.jsonl"
+        shown.write_bytes(b"")
+        if subprocess.run(["mount", "-o", "remount,ro", str(place)], capture_output=True).returncode:
+            pytest.skip("cannot remount read-only here")
+        if subprocess.run(["mount", "--bind", str(real), str(shown)], capture_output=True).returncode:
+            pytest.skip("cannot bind-mount a file here")
+        try:
+            assert "read-only file system" in one_error_line(run_stance(  # a new file there cannot be made
+                "label", article, "--labels", place / "new.jsonl", "--annotator", "ana", stdin="f\n"))
+            result = run_stance("label", article, "--labels", shown, "--annotator", "ana", "--order", "document",
+                                stdin="f\nn\na\nn\n")
+        finally:
+            subprocess.run(["umount", str(shown)], check=False)
+    assert result.returncode == 0 and "2 answered" in result.stderr, result.stderr
+    assert [(r["sentence"], r["russia"], r["eu"]) for r in map(json.loads, real.read_text().splitlines())] == [
+        (0, "favor", "none"), (1, "against", "none")]
+
+
 def test_an_output_that_is_a_loop_of_links_is_called_one(tmp_path):
     from stance.paths import OutputPathError, check_writable
 

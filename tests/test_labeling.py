@@ -20,7 +20,7 @@ from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_se
 from stance.labeltools import agreement, check_labels, cohen_kappa, label_stats, merge_labels
 from stance.model import StanceClassifier
 from stance.errors import LabelFormatError, StanceWarning
-from stance.schema import load_labels
+from stance.schema import label_rows, load_labels
 
 from conftest import REPO, HashingEncoder, one_error_line, run_stance, stance_script, write_corpus
 
@@ -755,3 +755,26 @@ def test_a_label_file_swapped_for_a_fifo_during_a_session_refuses_the_answer_it_
         with pytest.raises(LabelFormatError, match=r"mine.jsonl: is now a FIFO \(named pipe\), not a regular file, so "
                                                    "no answer is saved there; put the label file back"):
             log.append({**row, "sentence": 1})
+
+
+def test_one_name_written_two_ways_in_unicode_is_one_annotator(tmp_path, isolated_home):
+    """ "Zoë" precomposed and "Zoë" with a combining mark were two annotators: asked the same sentences
+    again, held apart in a session, and compared with herself as a second annotator."""
+    composed, combining = "Zo\u00eb", "Zoe\u0308"
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nSerbia joins EU talks.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    out.write_text(json.dumps({"article": "a", "sentence": 0, "text": "Serbia buys Russian gas.", "russia": "favor",
+                               "eu": "none", "annotator": combining}) + "\n", encoding="utf-8")
+    result = run_stance("label", article, "--labels", out, "--annotator", composed, "--order", "document",
+                        stdin="a\nf\n")
+    assert result.returncode == 0 and "1 answered" in result.stderr, result.stderr  # sentence 0 is hers already
+    assert [(r["sentence"], r["annotator"]) for r in _rows(out)] == [(0, combining), (1, composed)]
+    assert LabelLog(out).answered(combining) == LabelLog(out).answered(composed) == {("a", 0), ("a", 1)}
+    assert {row["annotator"] for row in label_rows(out)} == {composed}
+    with pytest.raises(LabelFormatError, match="holds answers by 1 annotator"):
+        agreement(out)
+    with LabelLog(out).session(combining):
+        with pytest.raises(LabelFormatError, match="is labeling into it in another session"):
+            with LabelLog(out).session(composed):
+                pass
