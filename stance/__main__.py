@@ -36,6 +36,11 @@ def main():
         sys.stderr and sys.stderr.write("error: standard output is closed; redirect it to a file, "
                                         "or to /dev/null to discard what the command prints\n")
         return 1
+    empty = next((arg for arg in sys.argv[1:] if arg == "" or (arg.startswith("--") and arg.endswith("="))), None)
+    if empty is not None:  # Path("") is ".": `stance score "$DIR"` with DIR unset would score the working folder
+        sys.stderr.write(f"error: {empty + ' is given' if empty else 'an argument is'} empty, as a shell variable that "
+                         "is not set gives; give its value, or leave it out\n")
+        return 2
 
     main_thread = threading.current_thread() is threading.main_thread()  # only the main thread sets handlers
     caught = main_thread and signal.getsignal(signal.SIGINT) is signal.default_int_handler  # not with Ctrl-C ignored

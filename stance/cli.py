@@ -392,6 +392,7 @@ def score(
         from stance.paths import check_writable
 
         check_writable(output, "--output", folder=True)
+        _refuse_output_in_model(output, model or default_model_dir())
         store, new_db = _open_recording_store(db) if record else (None, False)  # a bad --db fails before Ray
         try:
             run = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
@@ -439,6 +440,7 @@ def score(
 
     if output is not None:
         check_writable(output, "--output", folder=True)
+        _refuse_output_in_model(output, model or default_model_dir())
     from stance.persist import checked_backend
 
     checked_backend(backend)  # before --db is made, so that a typo leaves no empty database behind
@@ -490,6 +492,8 @@ def score(
         if store is not None and not isinstance(stopped, _NotRecorded):
             try:
                 recorded += _record_batch(store, batch, replace)
+                if stopped is None:  # what a first run wrote to --output only: recorded from there
+                    recorded += versions.record_resumed(lambda resumed: _record_batch(store, resumed, replace))
             except _NotRecorded as stop:
                 stopped = stop
         if results_folder is not None and not isinstance(stopped, _PartNotWritten):
@@ -516,6 +520,14 @@ def score(
     for line in kept:
         typer.echo(line, err=True)
     _refuse_clashes(versions.refused + (store.refused if store is not None else 0))
+
+
+def _refuse_output_in_model(output: Path, model: Path) -> None:
+    """A results folder in the model folder would make it one a new model cannot replace, and mix two kinds of file."""
+    lands, folder = os.path.realpath(output), os.path.realpath(model)
+    if lands == folder or lands.startswith(folder.rstrip(os.sep) + os.sep):
+        _fail(f"--output {_shown(output)}: is in the model folder {_shown(model)}; write results to a folder of their "
+              "own")
 
 
 class _PartNotWritten(Exception):
@@ -691,15 +703,15 @@ def drift(
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
     _require_date_range(since, until)
     from stance.pages import PAGE_START
-    from stance.paths import PNG_START, check_writable, refuse_overwriting, starts_with
+    from stance.paths import check_writable, is_chart, refuse_overwriting, starts_with
     from stance.store import default_db_path, require_database_file
 
     if results is None:
         require_database_file(db or default_db_path())
-    for path, option, ours in ((plot, "--plot", PNG_START), (html, "--html", PAGE_START)):
+    for path, option, ours in ((plot, "--plot", is_chart), (html, "--html", starts_with(PAGE_START))):
         if path is not None:
             refuse_overwriting(path, option, [results if results is not None else db or default_db_path()])
-            check_writable(path, option, ours=starts_with(ours))
+            check_writable(path, option, ours=ours)
     if plot is not None and html is not None and os.path.realpath(plot) == os.path.realpath(html):
         _fail(f"--plot and --html both name {plot}; give each its own file", code=2)
     with_evidence = evidence or as_json or html is not None
@@ -1186,7 +1198,7 @@ def render_scores(result, reasons: Optional[list[dict]] = None) -> str:
     lines.append("")
     for t in targets:
         m = result.summary[t]
-        lines.append(f"{t:7s} favor {m['favor']:3d}  against {m['against']:3d}  none {m['none']:3d}  net {m['net']:+.3f}")
+        lines.append(f"{t:7s} favor {m['favor']:3d}  against {m['against']:3d}  none {m['none']:3d}  net {_net(m['net'])}")
     if result.skipped:
         lines.append("skipped: " + " | ".join(_clip(x, 60) for x in result.skipped))
     return _for_terminal("\n".join(lines) + "\n")
@@ -1209,7 +1221,13 @@ def summary_line(result) -> str:
     """One line per article (date, sentences, net per target) when several are scored."""
     name = _clip(_for_terminal(result.article, one_line=True), SUMMARY_WIDTH)
     return (f"{name:{SUMMARY_WIDTH}s} {result.date or '-':10s} {len(result.sentences):5d}"
-            + "".join(f" {result.summary[t]['net']:+11.3f}" for t in result.summary))
+            + "".join(f" {_net(result.summary[t]['net']):>11s}" for t in result.summary))
+
+
+def _net(value: float) -> str:
+    """A net to three decimals, signed; one that rounds to zero is +0.000, never -0.000 (a side it did not take)."""
+    text = f"{value:+.3f}"
+    return "+0.000" if text == "-0.000" else text
 
 
 def main():  # pragma: no cover - console entry point

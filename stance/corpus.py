@@ -40,6 +40,7 @@ from stance.fileio import UnreadableJSON, holds_lone_surrogate, parse_json
 from stance.segment import (
     Article,
     decode_text,
+    file_encoding_advice,
     max_article_bytes,
     not_regular,
     printable_name,
@@ -126,13 +127,14 @@ def read_documents(
             date = parse_date(date)
         except ValueError as err:
             raise InputError(f"date: {err}; give a date such as 2025-11-04") from None
-    seen: dict[str, str] = {}
-    files: dict[tuple[int, int], str] = {}  # an article file by device and inode: by a link or another name, it is one
-    for item in inputs:
-        if isinstance(item, bytes):
-            item = os.fsdecode(item)  # how a name that is not UTF-8 is given
+    items = [os.fsdecode(item) if isinstance(item, bytes) else item for item in inputs]  # bytes: a name not UTF-8
+    for item in items:
         if not isinstance(item, (str, os.PathLike)):
             raise InputError(f"an input is {type(item).__name__}, not a path; pass paths of files, folders or tables")
+    _check_paths(items)
+    seen: dict[str, str] = {}
+    files: dict[tuple[int, int], str] = {}  # an article file by device and inode: by a link or another name, it is one
+    for item in items:
         for doc in _read_one(item):
             file, name = getattr(doc, "_file", (None, None))
             if file in files:  # it would count twice, under one id or two
@@ -149,6 +151,43 @@ def read_documents(
             if doc.source is None:
                 doc.source = source
             yield _resolve_date(doc, date)
+
+
+def _check_paths(items: list) -> None:
+    """Refuse an input that is not there, or neither a regular file nor a folder, and a file or folder
+    inside a folder also given, before the first article is read: found when its turn came, a typo in
+    the last input stopped a long run at its end, with the work before it lost unless it was kept."""
+    folders = []
+    for item in items:
+        if str(item) == "-":
+            continue
+        path = Path(item)
+        found = regular_file(path)
+        if isinstance(found, str) and not path.is_dir():
+            raise not_regular(printable_name(path), found)
+        if isinstance(found, str):
+            folders.append((path, os.path.realpath(path)))
+    for item in items:
+        if str(item) == "-":
+            continue
+        inside = _where(item)
+        for folder, real in folders:
+            if inside != real and inside.startswith(real.rstrip(os.sep) + os.sep) and _read_in_folder(item, folder):
+                raise InputError(f"{printable_name(item)}: is inside {printable_name(folder)}, which is also given, so "
+                                 "its articles would be read twice; give the folder or what is in it, not both")
+
+
+def _where(path) -> str:
+    """Where ``path`` lies, its folders' links followed but not a link it is itself (that names another
+    file, and is told apart as such when it is read)."""
+    absolute = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
+
+
+def _read_in_folder(path, folder: Path) -> bool:
+    """Whether reading ``folder`` reads ``path`` too: a folder, or a ``.txt`` file, on no hidden path below it."""
+    below = Path(_where(path)).relative_to(os.path.realpath(folder)).parts
+    return not any(part.startswith(".") for part in below) and (os.path.isdir(path) or Path(path).suffix == ".txt")
 
 
 def _read_one(item: str | Path) -> Iterator[Document]:
@@ -352,7 +391,8 @@ def _json_rows(path: Path) -> Iterator[tuple[int, dict]]:
             try:
                 row = parse_json(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
             except UnicodeDecodeError as err:
-                raise InputError(f"{name}:{line_no}: not UTF-8 (byte {err.start} of the line); fix or remove the line") from None
+                advice = file_encoding_advice(path) or "fix or remove the line"
+                raise InputError(f"{name}:{line_no}: not UTF-8 (byte {err.start} of the line); {advice}") from None
             except json.JSONDecodeError as err:
                 at = "" if isinstance(err, UnreadableJSON) else f" at column {err.colno}"
                 raise InputError(f"{name}:{line_no}: not valid JSON ({err.msg}{at}); fix or remove the line") from None
@@ -422,7 +462,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
             try:
                 record = next(records, None)
             except UnicodeDecodeError as err:
-                raise InputError(f"{name}: not UTF-8 text (byte {err.start}); save the table as UTF-8") from None
+                advice = file_encoding_advice(path) or "save the table as UTF-8"
+                raise InputError(f"{name}: not UTF-8 text (byte {err.start}); {advice}") from None
             except csv.Error as err:
                 raise InputError(f"{name}:{records.line_num}: cannot be read as CSV ({err}); check the quoting") from None
             if record is None:

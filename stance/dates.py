@@ -213,7 +213,7 @@ def parse_date(value: object) -> str | None:
     try:
         if _ISO.fullmatch(text):
             clock = _CLOCK.match(text, 10)  # whatever follows the day (a time, a zone) is not read, but an
-            if clock and (int(clock[1]) > 24 or int(clock[2]) > 59):  # hour or minute no clock shows is not a date
+            if clock and (int(clock[1]) * 60 + int(clock[2]) > 24 * 60 or int(clock[2]) > 59):  # no clock shows it
                 raise ValueError(text)
             day = Date.fromisoformat(text[:10])
         elif (dotted := _DOTTED.match(text)) or _is_whole(_DAY_DOT_MONTH.match(text), text):

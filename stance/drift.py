@@ -9,6 +9,13 @@ flat series of many periods does not light up by chance). Change points over
 the whole series come from ``ruptures`` (PELT, L2 cost) on the article nets in
 date order, with a BIC-like penalty scaled by a robust noise estimate.
 
+Copies of one text (a syndicated story recorded under several sources: the
+same content SHA-256 and net) are one piece of evidence: each copy still
+weighs in a period's net, but the interval resamples and the permutation test
+moves texts, not copies, and the change-point search sees each text once, at
+its first date. Counted apart, copies would narrow the intervals and invent
+shifts and change points that the same story told once does not have.
+
 A stored date that is not a date in the range stance takes (see
 :mod:`stance.dates`; a database written before that range was enforced may
 hold one) is counted as undated, with a warning, so one bad row never stops
@@ -106,29 +113,38 @@ def period_range(first: Date, last: Date, by: str) -> list[tuple[str, Date]]:
 # --- statistics --------------------------------------------------------------
 
 
-def _bootstrap_interval(values: np.ndarray, rng: np.random.Generator, n_boot: int) -> tuple[float, float]:
+def _bootstrap_interval(values: np.ndarray, rng: np.random.Generator, n_boot: int,
+                        weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Resamples ``values`` (one per text), each mean weighted by the ``weights`` (its copies), as the net is."""
     if len(values) == 1:
         return float(values[0]), float(values[0])
-    means = values[rng.integers(0, len(values), size=(n_boot, len(values)))].mean(axis=1)
+    weights = np.ones(len(values)) if weights is None else weights
+    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
+    means = (values * weights)[idx].sum(axis=1) / weights[idx].sum(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
 
 
-def permutation_p_value(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm: int = 5000) -> float:
+def permutation_p_value(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_perm: int = 5000,
+                        weights: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """Two-sided p-value for a difference in means between ``a`` and ``b``.
 
     Exact (every split of the pooled values) when there are no more splits
     than ``n_perm``; otherwise Monte Carlo with the usual +1 correction.
+    ``weights`` (the copies of each value of ``a`` and of ``b``) weigh the
+    means, and a value moves with its copies: copies are no more evidence.
     """
     pooled = np.concatenate([a, b])
+    w = np.ones(len(pooled)) if weights is None else np.concatenate(weights).astype(float)
     n, k = len(pooled), len(a)
-    observed = abs(b.mean() - a.mean()) - 1e-12
-    total = pooled.sum()
+    pw = pooled * w
+    total, whole = float(pw.sum()), float(w.sum())
+    observed = abs(pw[k:].sum() / w[k:].sum() - pw[:k].sum() / w[:k].sum()) - 1e-12
     if math.comb(n, k) <= n_perm:
         hits = count = 0
         for idx in combinations(range(n), k):
-            s = pooled[list(idx)].sum()
-            hits += abs((total - s) / (n - k) - s / k) >= observed
+            s, ws = pw[list(idx)].sum(), w[list(idx)].sum()
+            hits += abs((total - s) / (whole - ws) - s / ws) >= observed
             count += 1
         return hits / count
     hits = 0
@@ -136,8 +152,8 @@ def permutation_p_value(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, 
     while done < n_perm:
         chunk = min(1000, n_perm - done)
         order = np.argsort(rng.random((chunk, n)), axis=1)[:, :k]
-        s = pooled[order].sum(axis=1)
-        hits += int(np.sum(np.abs((total - s) / (n - k) - s / k) >= observed))
+        s, ws = pw[order].sum(axis=1), w[order].sum(axis=1)
+        hits += int(np.sum(np.abs((total - s) / (whole - ws) - s / ws) >= observed))
         done += chunk
     return (hits + 1) / (n_perm + 1)
 
@@ -471,6 +487,28 @@ def _require_nets(views: list[dict], targets) -> None:
                                   "from -1 to 1; score it again with `stance score ... --record --replace`")
 
 
+def _texts(members: list[dict], target: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The nets of the distinct texts among ``members``, how many copies carry each, and where each is first.
+
+    A syndicated story recorded under several sources is one text (one content SHA-256, one net): its
+    copies are not independent evidence, and next to each other in date order their differences of 0
+    would shrink the noise the change-point penalty reads. A record without a digest is its own text.
+    """
+    first: dict = {}
+    nets, copies, where = [], [], []
+    for i, a in enumerate(members):
+        net, digest = float(a["summary"][target]["net"]), a.get("content_sha256")
+        key = (digest, net) if isinstance(digest, str) and digest else i
+        if key in first:
+            copies[first[key]] += 1
+            continue
+        first[key] = len(nets)
+        nets.append(net)
+        copies.append(1.0)
+        where.append(i)
+    return np.array(nets, dtype=float), np.array(copies), where
+
+
 def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, k) -> tuple[list[dict], dict]:
     by_period: dict[str, list[dict]] = {}
     for a in articles:
@@ -488,13 +526,14 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, 
                 if k:
                     row[t].update(evidence=period_evidence([], t, k), movers=[], explanation=None)
                 continue
-            low, high = _bootstrap_interval(nets, rng, n_boot)
+            texts, copies, _ = _texts(members, t)
+            low, high = _bootstrap_interval(texts, rng, n_boot, copies)
             n_sent = row["n_sentences"]
             favor = sum(a["summary"][t].get("favor", 0) for a in members)
             against = sum(a["summary"][t].get("against", 0) for a in members)
             row[t] = {"net": float(nets.mean()), "low": low, "high": high, "shift": False, "p_value": None,
                       "change": None, "favor_share": favor / n_sent if n_sent else 0.0,
-                      "against_share": against / n_sent if n_sent else 0.0, "_nets": nets}
+                      "against_share": against / n_sent if n_sent else 0.0, "_texts": (texts, copies)}
             if k:
                 row[t].update(evidence=period_evidence(members, t, k), movers=movers(members, t, k), explanation=None)
         rows.append(row)
@@ -504,18 +543,19 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, 
         filled = [r for r in rows if r[t]["net"] is not None]
         raw = []
         for prev, cur in zip(filled, filled[1:]):
-            raw.append(permutation_p_value(prev[t]["_nets"], cur[t]["_nets"], rng, n_perm))
+            (before, w_before), (after, w_after) = prev[t]["_texts"], cur[t]["_texts"]
+            raw.append(permutation_p_value(before, after, rng, n_perm, weights=(w_before, w_after)))
             cur[t]["change"] = cur[t]["net"] - prev[t]["net"]
         for cur, p in zip(filled[1:], holm(raw) if raw else []):
             cur[t]["p_value"] = p
             cur[t]["shift"] = bool(p < alpha)
         for r in filled:
-            r[t].pop("_nets")
-        values = np.array([a["summary"][t]["net"] for a in ordered], dtype=float)
+            r[t].pop("_texts")
+        values, _, where = _texts(ordered, t)  # each text once, at its first date
         labels = []
         for index in change_points(values):
-            if ordered[index]["label"] not in labels:
-                labels.append(ordered[index]["label"])
+            if ordered[where[index]]["label"] not in labels:
+                labels.append(ordered[where[index]]["label"])
         points[t] = labels
         if k:
             _explain_moves(filled, by_period, t, labels, k)
@@ -637,7 +677,8 @@ def measure_drift(
             overall = {}
             for t in targets:
                 nets = np.array([m["summary"][t]["net"] for m in members], dtype=float)
-                low, high = _bootstrap_interval(nets, rng, n_boot)
+                texts, copies, _ = _texts(members, t)
+                low, high = _bootstrap_interval(texts, rng, n_boot, copies)
                 overall[t] = {"net": float(nets.mean()), "low": low, "high": high}
             sources[name] = {"n_articles": len(members), "overall": overall,
                              "periods": [r for r in src_rows if r["n_articles"]], "change_points": src_points}

@@ -40,6 +40,8 @@ def drift_png(report, *, title: str | None = None) -> bytes:
     _require_report(report)
     import matplotlib
 
+    from stance.paths import CHART_SOFTWARE
+
     matplotlib.use("Agg", force=False)
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
@@ -87,7 +89,7 @@ def drift_png(report, *, title: str | None = None) -> bytes:
     ax_n.xaxis.set_major_locator(locator)
     ax_n.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight", metadata={"Software": CHART_SOFTWARE})
     plt.close(fig)
     return buffer.getvalue()
 
@@ -104,20 +106,20 @@ def _require_report(report) -> None:
                          "made; measure it again with stance.measure_drift(..., by=one of " + ", ".join(PERIODS) + ")")
 
 
-def _checked(report, path, what: str, start: bytes) -> Path:
+def _checked(report, path, what: str, ours) -> Path:
     """The output path, after refusing what is not a DriftReport and a file this would replace but did not write."""
-    from stance.paths import check_writable, given_path, starts_with
+    from stance.paths import check_writable, given_path
 
     _require_report(report)
-    # a notes file or a database in the way is never replaced
-    return check_writable(given_path(path, what, "give a file path"), what, ours=starts_with(start))
+    # a notes file, a database or a photo in the way is never replaced
+    return check_writable(given_path(path, what, "give a file path"), what, ours=ours)
 
 
 def write_png(report, path: str | Path) -> Path:
     """Write :func:`drift_png` to ``path`` atomically; only a PNG already there is replaced."""
-    from stance.paths import PNG_START
+    from stance.paths import is_chart
 
-    path = _checked(report, path, "the chart", PNG_START)
+    path = _checked(report, path, "the chart", is_chart)
     atomic_write_bytes(path, drift_png(report))
     return path
 
@@ -144,7 +146,8 @@ def html_report(report) -> str:
 def write_html(report, path: str | Path) -> Path:
     """Write :func:`html_report` to ``path`` atomically; only a page stance wrote is replaced."""
     from stance.pages import PAGE_START
+    from stance.paths import starts_with
 
-    path = _checked(report, path, "the drift page", PAGE_START)
+    path = _checked(report, path, "the drift page", starts_with(PAGE_START))
     atomic_write_text(path, html_report(report))
     return path

@@ -193,6 +193,10 @@ def training_problem(labels, targets: Sequence[str], *, cv: int = 5, n_written_f
     of two classes per target; this finds the first that would not have them,
     from the labels alone, before any sentence is embedded.
     """
+    unprintable = next((t for t in targets if not t.isprintable() or not t.strip()), None)
+    if unprintable is not None:  # a model's target names head every output: its report, its scores, its pages
+        return (f"target {unprintable!r} is blank or holds a control character (a stray escape code?); rename it "
+                "in the label files to plain text, such as 'russia'")
     _, texts, _, articles, origins, y = scored_sentences(labels, targets)
     if not len(texts):
         return "no sentence left to train on (all rows are page furniture); label real sentences"
@@ -563,7 +567,7 @@ def _report_files() -> dict:
 
     return {"metrics.json": starts_with('{\n  "targets": ['), "predictions.jsonl": starts_with('{"plan": "'),
             "report.md": starts_with("# Evaluation"), "report.html": starts_with(PAGE_START),
-            "confusion_*.png": starts_with(PNG_START)}
+            **{f"confusion_{plan}.png": starts_with(PNG_START) for plan in PLANS}}
 
 
 def _report_test(name: str):

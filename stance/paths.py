@@ -132,6 +132,13 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         places = [] if append and os.path.isfile(path) else [lands.parent]  # appended to in place: only it is written
     if replaced and os.path.isdir(lands):
         places.append(lands)  # moving a folder to another parent rewrites its ".." entry
+        if os.path.ismount(lands):
+            raise OutputPathError(f"{what} {path}: is a mount point, which cannot be replaced whole; give a folder "
+                                  "inside it")
+        here = os.path.realpath(os.getcwd())
+        if here == os.path.realpath(lands) or here.startswith(os.path.realpath(lands).rstrip(os.sep) + os.sep):
+            raise OutputPathError(f"{what} {path}: is the working folder or holds it, and is replaced whole; give "
+                                  "the path of a folder beside or inside it")
     for place in places:
         problem = folder_problem(place)
         if problem is not None:
@@ -194,6 +201,8 @@ def require_replaceable(path: str | Path, what: str = "") -> None:
 
 def folder_problem(place: Path) -> str | None:
     """Why ``place`` (a folder, or where one would be made) cannot be written in, or None."""
+    if (blocked := broken_link(place)) is not None:  # else the walk up passes a dangling link as "not there yet"
+        return blocked if blocked.startswith("lies in") else f"{place} {blocked}"
     existing = place
     while not os.path.exists(existing) and existing != existing.parent:
         existing = existing.parent
@@ -243,6 +252,18 @@ def denied_because(place: str | Path) -> str:
 
 #: The first bytes of every PNG file.
 PNG_START = b"\x89PNG\r\n\x1a\n"
+
+
+#: The ``Software`` text of the charts stance draws, and of Matplotlib's, which drew them before they were signed.
+CHART_SOFTWARE = "stance"
+_CHART_MARKS = (b"tEXtSoftware\x00" + CHART_SOFTWARE.encode(), b"tEXtSoftware\x00Matplotlib")
+
+
+def is_chart(path) -> bool:
+    """An ``ours`` test for :func:`check_writable`: a PNG chart stance drew (a user's photo or screenshot is not)."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    return head.startswith(PNG_START) and any(mark in head for mark in _CHART_MARKS)
 
 
 def starts_with(prefix: str | bytes):

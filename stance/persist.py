@@ -223,11 +223,13 @@ def _by_value(value):
     return value
 
 
-def check_replaceable(path: str | Path) -> None:
+def check_replaceable(path: str | Path, report_dir: str | Path | None | bool = True) -> None:
     """Refuse, before training, a folder that saving a model would replace but is not a model folder.
 
     A model folder is replaced whole: it must hold a ``stance.json`` of a model and
     nothing a model does not (a user's notes, label files, an encoder folder it was given).
+    An earlier report in it is replaced only where this run writes its own (``report_dir``
+    the folder or a folder in it; ``True``, when that is not known, lets any stand).
     """
     path = Path(path)
     try:
@@ -245,12 +247,31 @@ def check_replaceable(path: str | Path) -> None:
 
     # a report written into the model folder (--report-dir the same as --out, or a folder in it) is written
     # again after the save
-    others = [name for name in names if name not in MODEL_ENTRIES
-              and not is_report_file(path / name) and not is_report_folder(path / name)]
+    rewritten = _report_place(path, report_dir)
+    others = [name for name in names if name not in MODEL_ENTRIES and not (
+        rewritten in (True, "") and is_report_file(path / name)
+        or rewritten in (True, name) and is_report_folder(path / name))]
     if others:
         shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        report = any(is_report_file(path / name) or is_report_folder(path / name) for name in others)
         raise ModelIntegrityError(f"{path}: holds files a model folder does not ({shown}), which saving the model "
-                                  "would delete; move them out, or choose another --out")
+                                  "would delete; move them out, or choose another --out" + (
+                                      f" (an earlier report there is written anew with --report-dir {path})"
+                                      if report else ""))
+
+
+def _report_place(path: Path, report_dir) -> str | bool | None:
+    """Where in the model folder ``path`` this run writes its report: ``""`` the folder itself, a
+    folder's name, None elsewhere, True where any may be (the report folder is not known)."""
+    if report_dir is True:
+        return True
+    if report_dir is None:
+        return None
+    report, model = os.path.realpath(report_dir), os.path.realpath(path)
+    if report == model:
+        return ""
+    inside = os.path.relpath(report, model)
+    return inside.split(os.sep)[0] if not inside.startswith(os.pardir) else None
 
 
 def _is_model_metadata(path: Path) -> bool:

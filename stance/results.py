@@ -33,7 +33,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date as Date
 from datetime import datetime, timezone
 from pathlib import Path
@@ -236,7 +236,10 @@ class Versions:
     that a long ``--record`` run cut short can be finished without scoring again what
     it stored (with both, an article is skipped only when both hold its text). One
     whose id holds another text there or in ``store`` is refused with a warning,
-    unless ``replace``. :attr:`refused` and :attr:`skipped` count them.
+    unless ``replace``. :attr:`refused` and :attr:`skipped` count them. An article
+    resumed from ``folder`` that ``store`` does not hold in that version is named in
+    :attr:`unrecorded`, to be recorded from the folder (:meth:`record_resumed`): a run
+    that wrote ``--output`` first and records second would otherwise record nothing.
     """
 
     def __init__(self, model_id: str, *, folder: ResultsFolder | None = None, store=None, replace: bool = False,
@@ -244,14 +247,19 @@ class Versions:
         self.model_id, self.folder, self.store, self.replace = model_id, folder, store, replace
         self.skip_recorded = skip_recorded and store is not None
         self.refused = self.skipped = 0
+        self.unrecorded: set[tuple[str, str | None]] = set()
 
     def select(self, documents: Iterable) -> Iterator:
         """The documents to score, lazily."""
         for doc in documents:
             held = self.folder.versions.get((doc.id, doc.source)) if self.folder is not None else None
             in_folder = held is not None and held[0] == doc.content_sha256
-            if in_folder and not self.skip_recorded:  # resumed from the folder; the store is not asked
+            if in_folder and not self.skip_recorded:  # resumed from the folder
                 self.skipped += 1
+                if self.store is not None:
+                    recorded = self.store.recorded_version(doc.id, doc.source, self.model_id)
+                    if recorded is None or recorded[0] != held[0]:
+                        self.unrecorded.add((doc.id, doc.source))
                 continue
             asked = self.store is not None and (self.skip_recorded or not self.replace)
             recorded = self.store.recorded_version(doc.id, doc.source, self.model_id) if asked else None
@@ -262,6 +270,18 @@ class Versions:
             if not self.replace and self._refuse(doc, held, recorded):
                 continue
             yield doc
+
+    def record_resumed(self, record: Callable[[list], int], batch_size: int = 64) -> int:
+        """Record, by ``record`` (a batch at a time), the articles resumed from the folder that the
+        store lacks in their version; return how many were recorded."""
+        if not self.unrecorded:
+            return 0
+        total = 0
+        for batch in iter_scores(self.folder.path, batch_size, strict=True):
+            if resumed := [s for s in batch if (s.article, s.source) in self.unrecorded]:
+                total += record(resumed)
+        self.unrecorded.clear()
+        return total
 
     def _refuse(self, doc, in_folder, recorded) -> bool:
         import warnings
@@ -539,7 +559,8 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     latest: dict[tuple[str, str | None], dict | None] = {}  # None: the last version is not selected
     for part in result_parts(path):
         held = _part_columns(part)  # a part written before date sources has none
-        for row in _read_part(part, columns + ["date_source"] * ("date_source" in held)).to_pylist():
+        extra = [c for c in ("date_source", "content_sha256") if c in held]  # copies of one text count once in drift
+        for row in _read_part(part, columns + extra).to_pylist():
             key = (row["article"], row["source"])
             day = row["date"]
             if (sources and row["source"] not in sources) or (

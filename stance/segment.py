@@ -310,13 +310,46 @@ def decode_text(data: bytes, name: str) -> str:
     except UnicodeDecodeError as err:
         # bytes FF FE or FE FF that do not go on as UTF-16 are no UTF-8 either: most likely Latin-1 "ÿþ"
         what = "not UTF-8" if label == "UTF-8" else f"not UTF-8 (byte 0), nor {label} despite its byte-order mark"
-        raise InputError(f"{name}: {what} (byte {err.start}); convert it, e.g. iconv -f LATIN1 -t UTF-8") from None
+        raise InputError(f"{name}: {what} (byte {err.start}); {eight_bit_advice(data)}") from None
     if "\x00" in text:
         raise _binary_or_utf16(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; give an article with text")
     _refuse_markup(text, name)
     return text
+
+
+#: Bytes of Serbian Latin's own letters in Windows-1250 (Š Ž š ž Č č Ć ć Đ đ).
+_SERBIAN_1250 = frozenset(b"\x8a\x8e\x9a\x9e\xc8\xe8\xc6\xe6\xd0\xf0")
+
+
+def eight_bit_advice(data: bytes, suffix: str = ".txt") -> str:
+    """How to convert a text saved in a Windows code page, the likeliest first: converted as
+    Latin-1, Serbian Latin (1250) loses š and ž and Western quotes (1252) become control codes."""
+    sample = data[: 1 << 20]
+    high = [b for b in sample if b >= 0x80]
+    latin = sum(1 for b in sample if 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
+    if high and len(high) > latin:  # letters mostly beyond ASCII: Cyrillic
+        order = ["WINDOWS-1251", "WINDOWS-1250", "WINDOWS-1252"]
+    elif high and 2 * sum(b in _SERBIAN_1250 for b in high) >= len(high):
+        order = ["WINDOWS-1250", "WINDOWS-1252", "WINDOWS-1251"]
+    else:
+        order = ["WINDOWS-1252", "WINDOWS-1250", "WINDOWS-1251"]
+    return (f"convert it from the code page it was saved in, e.g. iconv -f {order[0]} -t UTF-8 FILE > FILE.utf8{suffix} "
+            f"(or {' or '.join(order[1:])}; 1250 is Serbian Latin, 1251 Cyrillic, 1252 Western)")
+
+
+def file_encoding_advice(path: str | Path) -> str | None:
+    """How to convert a file (a table) that is not UTF-8 as a whole: UTF-16 or 32, or a code page; None
+    when it is UTF-8 but for some lines, which are then to be fixed one by one."""
+    with open(path, "rb") as stream:
+        sample = stream.read(1 << 20)
+    suffix = Path(path).suffix
+    if codec := wide_text_codec(sample):
+        return f"it is {codec} text: convert it, e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8{suffix}"
+    if not any("\x80" <= c != "\ufffd" for c in sample.decode("utf-8", errors="replace")):
+        return eight_bit_advice(sample, suffix)  # no byte beyond ASCII reads as UTF-8: the whole file is in a code page
+    return None
 
 
 def _refuse_markup(text: str, name: str) -> None:

@@ -130,7 +130,7 @@ def train(
     from stance.schema import label_targets, labels_sha256
 
     check_cache()
-    check_replaceable(out)
+    check_replaceable(out, report_dir)  # an earlier report in it is lost unless this run writes its own there
     given_encoder = [] if encoder_path is None or str(encoder_path) in ("static", "mpnet") else [encoder_path]
     refuse_holding(out, "--out", [*label_paths, *articles, *given_encoder])
     if report_dir is not None:

@@ -356,6 +356,67 @@ def test_articles_that_mostly_tie_have_no_change_point_at_every_step():
     assert change_points(np.r_[level[:20], level[20:] + 0.4]) == [20]  # a real change among ties is still found
 
 
+def _syndicated(scores, copies, days_later=0):
+    """``scores`` with each article carried again by ``copies - 1`` other outlets: the same text (digest) and net."""
+    out = list(scores)
+    for c in range(1, copies):
+        for s in scores:
+            day = (Date.fromisoformat(s.date) + timedelta(days=days_later)).isoformat()
+            copy = make_scores(s.article, day, {t: s.summary[t]["net"] for t in s.summary}, source=f"Syndicate {c}")
+            assert copy.content_sha256 == s.content_sha256
+            out.append(copy)
+    return out
+
+
+@pytest.mark.parametrize("copies, days_later", [(2, 0), (6, 0), (2, 1)])
+def test_copies_of_one_text_find_the_change_points_shifts_and_intervals_of_the_text_told_once(copies, days_later):
+    """A syndicated story is one piece of evidence: told by six outlets, it made every period a change point."""
+    once = _monthly_corpus(np.random.default_rng(7), shift_month=7)
+    base = measure_drift(once, "month", by_source=False, evidence=0)
+    again = measure_drift(_syndicated(once, copies, days_later), "month", by_source=False, evidence=0)
+    assert base.change_points == {"russia": ["2025-07"], "eu": []}
+    assert again.change_points == base.change_points
+    assert [p["n_articles"] for p in again.periods] == [copies * p["n_articles"] for p in base.periods]
+    for p, q in zip(base.periods, again.periods):
+        for t in ("russia", "eu"):
+            assert q[t]["shift"] == p[t]["shift"], (p["period"], t)
+            for key in ("net", "low", "high", "p_value"):  # the net as before: every story has as many copies
+                assert q[t][key] == pytest.approx(p[t][key], abs=1e-9), (p["period"], t, key)
+
+
+def test_copies_read_back_from_a_database_or_a_results_folder_are_known_as_copies(tmp_path):
+    """Drift reads a results folder's rows without their text digests unless asked: copies read from there
+    were told apart again."""
+    from stance.results import ResultsFolder, read_results
+    from stance.store import HistoryStore
+
+    once = _monthly_corpus(np.random.default_rng(7), shift_month=7)
+    base = measure_drift(once, "month", by_source=False, evidence=0).change_points
+    copied = _syndicated(once, 6)
+    ResultsFolder(tmp_path / "r", "m1").write(copied)
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record(copied)
+        from_store = store.articles()
+    from_folder, _ = read_results(tmp_path / "r")
+    for rows in (from_store, from_folder):
+        assert len(rows) == len(copied)
+        assert measure_drift(rows, "month", by_source=False, evidence=0).change_points == base
+
+
+def test_articles_of_other_texts_that_tie_still_count_apart_and_a_copy_keeps_its_weight_in_the_net():
+    """Only copies of one text count once: many all-none articles of their own texts are many articles
+    (counted once by value, this level change would be two values, too few to find); and each copy is
+    still read, so the period's net stays the mean over articles."""
+    tied = [make_scores(f"m{m}-{k}", f"2025-{m:02d}-{1 + k:02d}", {"russia": 0.0 if m < 6 else 0.5})
+            for m in range(1, 11) for k in range(4)]
+    assert measure_drift(tied, "month", by_source=False, evidence=0).change_points == {"russia": ["2025-06"]}
+    three = [make_scores("x", "2025-01-02", {"russia": 0.5}), make_scores("y", "2025-01-03", {"russia": 0.5}),
+             make_scores("z", "2025-01-04", {"russia": -0.5})]
+    copied = three + [make_scores("z", "2025-01-04", {"russia": -0.5}, source="Syndicate")]
+    (period,) = measure_drift(copied, "month", by_source=False, evidence=0).periods
+    assert period["n_articles"] == 4 and period["russia"]["net"] == pytest.approx(0.0)
+
+
 def test_a_flat_series_has_no_shift_and_no_change_point():
     report = measure_drift(_monthly_corpus(np.random.default_rng(11)), "month")
     assert not any(p[t]["shift"] for p in report.periods for t in ("russia", "eu"))

@@ -283,7 +283,7 @@ def test_since_after_until_is_refused_before_anything_is_written(scored, tmp_pat
 
     out = tmp_path / "o.csv"
     for command in (["export", "--db", scored["db"], "--output", out], ["drift", "--db", scored["db"]]):
-        line = one_error_line(run_stance(*command, "--since", "2030-01-01", "--until", "2000-01-01"))
+        line = one_error_line(run_stance(*command, "--since", "2030-01-01", "--until", "2000-01-01"), code=2)
         assert "--since 2030-01-01 is after --until 2000-01-01" in line and "swap them" in line
     assert not out.exists()
     with HistoryStore(scored["db"], readonly=True) as store, pytest.raises(InputError, match=r"since \(2030-01-01\) is "

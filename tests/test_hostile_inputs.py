@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -505,7 +506,7 @@ def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, i
     folder.mkdir()
     (folder / "a.txt").write_text("Serbia signs a gas deal with Moscow.\n", encoding="utf-8")
     line = one_error_line(_run("label", folder, folder / "a.txt", "--labels", tmp_path / "l.jsonl"))
-    assert f"{folder / 'a.txt'}: given twice (a file named again, or inside a folder also given)" in line
+    assert f"{folder / 'a.txt'}: is inside {folder}, which is also given, so its articles would be read twice" in line
     os.link(folder / "a.txt", tmp_path / "b.txt")  # another name of the same file: its article would count twice
     (tmp_path / "c.txt").symlink_to(folder / "a.txt")
     for alias in ("b.txt", "c.txt"):
@@ -577,3 +578,78 @@ def test_a_bad_file_late_in_a_folder_is_refused_before_the_first_article_is_give
         next(documents)
     (tmp_path / "zz.txt").write_text("Srbija će.\n", "utf-8")
     assert len(list(read_documents([tmp_path]))) == 51
+
+
+def test_every_input_path_is_checked_before_the_first_article_is_read(tmp_path):
+    """A missing last input, or one inside a folder also given, was found when its turn came: after every
+    article before it had been scored."""
+    from stance.corpus import read_documents
+    from stance.errors import InputError
+
+    folder = tmp_path / "articles"
+    (folder / "sub" / ".hidden").mkdir(parents=True)
+    for name in ("a.txt", "sub/b.txt", "sub/.hidden/c.txt", "notes.md"):
+        (folder / name).write_text("Serbia signs a gas deal with Moscow.\n", encoding="utf-8")
+    for inputs, problem in [
+            ([folder, tmp_path / "missing.txt"], "missing.txt: no such file or folder"),
+            ([folder, "/dev/null"], "/dev/null: is a character device"),
+            ([folder, folder / "sub" / "b.txt"], f"b.txt: is inside {folder}, which is also given"),
+            ([folder / "sub", folder], f"sub: is inside {folder}, which is also given")]:
+        documents = read_documents(inputs)
+        with pytest.raises(InputError, match=re.escape(problem)):
+            next(documents)  # the first article is never given out
+    # what a folder does not read may be given beside it: a hidden folder's file, a file not named .txt
+    read = [doc.id for doc in read_documents([folder, folder / "sub" / ".hidden" / "c.txt", folder / "notes.md"])]
+    assert read == ["a", "b", "c", "notes"]
+
+
+def test_an_empty_argument_is_refused_not_read_as_the_working_folder(tmp_path, isolated_home):
+    """`stance score "$DIR"` with DIR unset scored the whole working folder, and `--output ""` wrote parts into it."""
+    (tmp_path / "a.txt").write_text("Serbia signs a gas deal with Moscow.\n", encoding="utf-8")
+    for args, shown in [(("score", ""), "an argument is empty"),
+                        (("score", "a.txt", "--output", ""), "an argument is empty"),
+                        (("export", "--output=", "--db", "h.sqlite"), "--output= is given empty")]:
+        result = subprocess.run([stance_script(), *args], cwd=tmp_path, capture_output=True, text=True,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        assert result.stderr == f"error: {shown}, as a shell variable that is not set gives; give its value, or leave it out\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "home"]  # nothing written
+
+
+@pytest.mark.parametrize("text, codec", [
+    ("Srbija će se pridružiti EU, rekao je Vučić, što nije novo.\n", "WINDOWS-1250"),
+    ("Србија ће се придружити ЕУ, рекао је Вучић.\n", "WINDOWS-1251"),
+    ("\u201cNever!\u201d Vulin said. Serbia\u2019s EU path \u2013 says Vucic \u2013 is firm.\n", "WINDOWS-1252")])
+@pytest.mark.parametrize("kind", [".txt", ".jsonl", ".csv"])
+def test_a_file_in_a_windows_code_page_is_named_with_the_conversion_that_keeps_its_letters(tmp_path, text, codec, kind):
+    """The advice was iconv -f LATIN1 for every file: Serbian Latin lost š and ž, and Western quotes became
+    control codes, so the converted article read otherwise."""
+    from stance.corpus import read_documents
+    from stance.errors import InputError
+
+    body = {".txt": text, ".jsonl": json.dumps({"id": "a", "text": text}, ensure_ascii=False) + "\n",
+            ".csv": f'id,text\na,"{text}"\n'}[kind]
+    path = tmp_path / f"article{kind}"
+    path.write_bytes(body.encode(codec.replace("WINDOWS-", "cp")))
+    with pytest.raises(InputError) as caught:
+        list(read_documents([path]))
+    advised = re.search(r"iconv -f (\S+) -t UTF-8 FILE > FILE\.utf8(\S+)", str(caught.value))
+    assert advised and advised.groups() == (codec, kind), caught.value
+    converted = tmp_path / f"converted{kind}"  # as the advice converts it
+    converted.write_bytes(path.read_bytes().decode(advised.group(1).replace("WINDOWS-", "cp")).encode("utf-8"))
+    assert [doc.text for doc in read_documents([converted])] == [text]
+
+
+def test_a_table_in_utf16_is_named_so_and_a_table_with_one_bad_line_is_sent_to_that_line(tmp_path):
+    from stance.corpus import read_documents
+    from stance.errors import InputError
+
+    for kind, body in [(".jsonl", '{"id": "a", "text": "x"}\n'), (".csv", "id,text\na,x\n")]:
+        (tmp_path / f"t{kind}").write_bytes(body.encode("utf-16"))
+        with pytest.raises(InputError, match=re.escape(f"it is UTF-16 text: convert it, e.g. iconv -f UTF-16 -t UTF-8 "
+                                                       f"FILE > FILE.utf8{kind}")):
+            list(read_documents([tmp_path / f"t{kind}"]))
+    (tmp_path / "m.jsonl").write_bytes('{"id": "a", "text": "Vučić"}\n'.encode("utf-8") +  # one line from elsewhere
+                                       b'{"id": "b", "text": "Vu\xe8i\xe6"}\n')
+    with pytest.raises(InputError, match=r"m\.jsonl:2: not UTF-8 \(byte \d+ of the line\); fix or remove the line$"):
+        list(read_documents([tmp_path / "m.jsonl"]))

@@ -874,6 +874,70 @@ def test_train_never_replaces_a_folder_holding_what_a_model_does_not(tmp_path, i
     assert not (tmp_path / "cache.sqlite").exists() or _cached_vectors(tmp_path / "cache.sqlite") == 0
 
 
+def test_an_earlier_report_in_a_model_folder_is_replaced_only_where_the_run_writes_its_own(tmp_path, isolated_home,
+                                                                                           corpus):
+    """Saving a model replaced its folder whole, report files and all, wherever the new report went: an
+    earlier evaluation, and a user's PNG named like a figure, were deleted without a word."""
+    from stance.errors import ModelIntegrityError
+    from stance.paths import PNG_START
+    from stance.persist import check_replaceable
+
+    out = _model_folder(tmp_path / "model")
+    (out / "report.md").write_text("# Evaluation\n")
+    (out / "metrics.json").write_text('{\n  "targets": ["russia"]}\n')
+    (out / "confusion_written_cv.png").write_bytes(PNG_START + b"a figure")
+    before = _snapshot(out)
+    line = one_error_line(_train(corpus, tmp_path, "--out", out, "--report-dir", tmp_path / "r"))
+    assert "holds files a model folder does not (confusion_written_cv.png, metrics.json, report.md)" in line
+    assert line.endswith(f"(an earlier report there is written anew with --report-dir {out})")
+    assert _snapshot(out) == before and not (tmp_path / "r").exists()
+    check_replaceable(out, out)  # the run writes its report there: the earlier one is replaced by it
+    check_replaceable(out)  # the save itself, which does not know where the report goes
+    for elsewhere in (tmp_path / "r", out / "sub", None):
+        with pytest.raises(ModelIntegrityError, match="holds files a model folder does not"):
+            check_replaceable(out, elsewhere)
+    (out / "confusion_my_chart.png").write_bytes(PNG_START + b"the user's own")  # a name no report writes
+    line = one_error_line(_train(corpus, tmp_path, "--out", out, "--report-dir", out))
+    assert "holds files a model folder does not (confusion_my_chart.png)" in line
+    assert (out / "confusion_my_chart.png").read_bytes() == PNG_START + b"the user's own"
+
+
+@pytest.mark.parametrize("case", ["report-under-a-dangling-link", "out-under-a-dangling-link", "out-the-working-folder",
+                                  "out-holds-the-working-folder", "out-a-mount-point"])
+def test_train_outputs_that_cannot_be_replaced_are_refused_before_the_work(tmp_path, isolated_home, corpus, case):
+    """Each was found only after training, when the save or the report failed: --out under a dangling link,
+    or the working folder, with a message of another cause; --report-dir under one after the model was
+    replaced; a mount point, leaving a folder behind."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    out, report, cwd = tmp_path / "model", tmp_path / "report", tmp_path
+    says = {"report-under-a-dangling-link": "--report-dir {report}: lies in {link}, a symbolic link to {gone}",
+            "out-under-a-dangling-link": "--out {out}: {link} is a symbolic link to {gone}, which leads to no file",
+            "out-the-working-folder": "--out .: is the working folder or holds it, and is replaced whole",
+            "out-holds-the-working-folder": "--out {out}: is the working folder or holds it, and is replaced whole",
+            "out-a-mount-point": "--out {out}: is a mount point, which cannot be replaced whole; give a folder inside it"}
+    with contextlib.ExitStack() as stack:
+        if case == "report-under-a-dangling-link":
+            report = tmp_path / "dangling" / "report"
+        elif case == "out-under-a-dangling-link":
+            out = tmp_path / "dangling" / "model"
+        elif case == "out-the-working-folder":
+            out, cwd = Path("."), _model_folder(tmp_path / "model")
+        elif case == "out-holds-the-working-folder":
+            cwd = _model_folder(tmp_path / "model") / "sub"
+            cwd.mkdir()
+        else:
+            out = stack.enter_context(_tmpfs("size=1m"))
+        before = {p: _snapshot(p) for p in (tmp_path / "model", out) if p.is_absolute() and p.is_dir()}
+        result = run_stance("train", "--labels", corpus[0], "--articles", corpus[1], "--out", out, "--report-dir",
+                            report, env={"STANCE_CACHE": str(tmp_path / "cache.sqlite")}, cwd=cwd)
+        line = one_error_line(result)
+        assert says[case].format(out=out, report=report, link=tmp_path / "dangling", gone=tmp_path / "gone") in line
+        assert {p: _snapshot(p) for p in before} == before and not os.path.lexists(tmp_path / "gone")
+        assert not (tmp_path / "cache.sqlite").exists()  # refused before a sentence was embedded
+        if case == "out-a-mount-point":
+            assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")) == []
+
+
 @pytest.mark.parametrize("case", ["own-report-md", "labels-named-predictions", "link-to-a-chapter", "fifo",
                                   "folder-of-other-files"])
 def test_train_never_writes_its_report_over_files_it_did_not_write(tmp_path, isolated_home, corpus, case):

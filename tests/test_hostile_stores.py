@@ -252,6 +252,53 @@ def test_skip_recorded_skips_only_what_every_place_asked_to_keep_holds(tmp_path,
         assert chosen(folder=folder) == (["recorded", "new"], 2, 1)  # the folder alone resumes, as before
 
 
+def test_articles_resumed_from_a_results_folder_are_recorded_from_it_when_the_database_lacks_them(
+        tmp_path, isolated_home):
+    """A run that wrote --output first and then ran again with --record skipped every article (it was in
+    the folder) and so recorded none of them, exit 0."""
+    import warnings
+
+    from stance.corpus import Document
+    from stance.errors import StanceWarning
+    from stance.results import ResultsFolder, Versions
+    from stance.store import HistoryStore
+
+    documents = [Document(name, name) for name in ("same", "only-in-folder", "other-in-store", "new")]
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores(name, "2025-01-01", {"russia": 0.1})
+                                                for name in ("same", "only-in-folder", "other-in-store")])
+    folder = ResultsFolder(tmp_path / "r", "m1")  # as the second run opens it
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([make_scores(name, "2025-01-01", {"russia": 0.1}) for name in ("same", "other-in-store")])
+        with store._conn:  # recorded from another text than the folder's
+            store._conn.execute("UPDATE articles SET content_sha256 = ? WHERE article = 'other-in-store'", (_sha("x"),))
+        versions = Versions("m1", folder=folder, store=store)
+        assert [doc.id for doc in versions.select(documents)] == ["new"] and versions.skipped == 3
+        assert versions.unrecorded == {("only-in-folder", None), ("other-in-store", None)}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", StanceWarning)
+            assert versions.record_resumed(lambda batch: store.record(batch, replace=False)) == 1
+        assert store.refused == 1 and "other-in-store" in str(caught[0].message)  # another text: not replaced
+        assert not versions.unrecorded and versions.record_resumed(store.record) == 0
+    assert [(r[0], r[1] == _sha(r[0])) for r in _rows(tmp_path / "h.sqlite")] == [
+        ("only-in-folder", True), ("other-in-store", False), ("same", True)]
+
+
+@pytest.mark.integration
+def test_a_folder_written_first_and_recorded_second_is_recorded_whole(trained, tmp_path):
+    folder = _many_articles(tmp_path / "many", 5)
+    out, db = tmp_path / "results", tmp_path / "h.sqlite"
+    common = [folder, "--model", trained["model"], "--output", out, "--quiet", "--date", "2025-01-01"]
+    first = run_stance("score", *common)
+    assert first.returncode == 0 and "wrote 5 articles" in first.stderr, first.stderr
+    (folder / "a005.txt").write_text("Serbia signs a new gas contract with Russia.\n", encoding="utf-8")
+    second = run_stance("score", *common, "--record", "--db", db)
+    assert second.returncode == 0, second.stderr
+    assert "recorded 6 articles" in second.stderr and "wrote 1 articles" in second.stderr, second.stderr
+    assert sorted(r[0] for r in _rows(db)) == [f"a{i:03d}" for i in range(6)]
+    again = run_stance("score", *common, "--record", "--db", db)
+    assert again.returncode == 0 and "recorded 0 articles" in again.stderr, again.stderr
+
+
 def test_recording_folders_that_clash_refuses_the_later_text(tmp_path, isolated_home):
     from stance.results import ResultsFolder
 

@@ -19,7 +19,7 @@ from stance.schema import label_targets, labels_sha256, load_labels, write_label
 from stance.scoring import score_article
 from stance.segment import furniture_kind, read_article, split_sentences
 
-from conftest import AGAINST, FAVOR, NONE, REPO, HashingEncoder, write_corpus
+from conftest import AGAINST, FAVOR, NONE, REPO, HashingEncoder, make_scores, write_corpus
 
 # --- splitting -------------------------------------------------------------------
 
@@ -690,3 +690,12 @@ def test_a_label_made_before_invisible_characters_were_removed_is_told_why_it_no
                                   "russia": "against", "eu": "none"}) + "\n", "utf-8")
     [problem] = check_labels([labels], [tmp_path])
     assert problem.endswith("(the label's text holds invisible characters, which the splitter removes: remove them from it)")
+
+
+def test_a_net_that_rounds_to_zero_is_printed_without_a_minus():
+    """An article whose sentences took no side to speak of read "-0.000", as if it leaned against."""
+    from stance.cli import render_scores, summary_line
+
+    result = make_scores("a", "2025-01-01", {"russia": -0.0004, "eu": -0.0006})
+    assert summary_line(result).split()[-2:] == ["+0.000", "-0.001"]
+    assert "net +0.000" in render_scores(result) and "net -0.001" in render_scores(result)

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.encoders.transformer import SentenceEncoder, _quiet_loading, default_model_path, weights_sha256
+from stance.encoders.transformer import (DEFAULT_MODEL_PACKAGE, SentenceEncoder, _quiet_loading, default_model_path,
+                                        weights_sha256)
 from stance.errors import ModelIntegrityError
 from stance.fileio import follow_umask, make_temp_dir, replace_folder
-from stance.paths import check_writable, data_home, refuse_holding, write_error
+from stance.paths import OutputPathError, check_writable, data_home, refuse_holding, write_error
 
 __all__ = ["StaticEncoder", "default_static_path", "distill_static", "ensure_static"]
 
@@ -44,20 +45,27 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
     ``source`` is None for the bundled MiniLM (verified first), a sentence-transformers
     folder, or a model folder of ``stance train`` whose encoder was fine-tuned (its
     ``encoder/`` folder is distilled, so the static model keeps what fine-tuning taught).
+    Only the bundled MiniLM is written to :func:`default_static_path`: ``--encoder static``
+    trains on that folder and its models are pinned to its SHA-256, so another source needs ``out``.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    folder = _source_folder(source)
     out = check_writable(out if out is not None else default_static_path(), "the static model folder",
                          folder=True, replaced=True, ours=is_static_folder)
+    if source is not None and _is_bundled(source):
+        source = None  # distilled as the default is, its SHA-256 checked first
+    if source is not None and _same_folder(out, default_static_path()):
+        raise OutputPathError(f"--source {source}: a static model of another encoder is not written over the default "
+                              f"one ({out}), which --encoder static and the models trained with it use; "
+                              "give --out FOLDER")
+    folder = _source_folder(source)
     refuse_holding(out, "the static model folder", [folder])
     from model2vec.distill import distill
-    from safetensors import SafetensorError
 
     try:
         with _quiet_loading():
             model = distill(model_name=str(folder), pca_dims=pca_dims)
-    except (OSError, ValueError, KeyError, SafetensorError) as err:  # a folder transformers cannot load
-        raise ModelIntegrityError(f"{folder}: cannot be distilled ({str(err).splitlines()[0] if str(err) else type(err).__name__}); "
+    except _load_errors() as err:  # a folder transformers cannot load
+        raise ModelIntegrityError(f"{folder}: cannot be distilled ({_first_line(err)}); "
                                   "give a complete sentence-transformers folder") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,6 +84,40 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def _load_errors() -> tuple[type[BaseException], ...]:
+    """What loading a damaged model folder raises: a safetensors header error is neither OSError nor ValueError."""
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, KeyError, SafetensorError)
+
+
+def _first_line(err: BaseException) -> str:
+    """An error's reason fit for a one-line message."""
+    return str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def _same_folder(a: str | Path, b: str | Path) -> bool:
+    """Whether two paths name one folder, through links and relative spellings, whether or not it exists yet."""
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _is_bundled(source: str | Path) -> bool:
+    """Whether ``source`` is the bundled MiniLM's folder, so distilling it makes the default static model."""
+    try:
+        return _same_folder(source, default_model_path())
+    except ModelIntegrityError:  # the bundled MiniLM is not installed, so this is not it
+        return False
+
+
+def distilled_from(path: str | Path) -> str | None:
+    """The source folder model2vec recorded in a static model's ``config.json``, None when it records none."""
+    try:
+        recorded = json.loads((Path(path) / "config.json").read_text(encoding="utf-8")).get("tokenizer_name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded if isinstance(recorded, str) and recorded else None
 
 
 def is_static_folder(path: Path) -> bool:
@@ -112,10 +154,21 @@ def _source_folder(source: str | Path | None) -> Path:
 
 
 def ensure_static(path: str | Path | None = None) -> Path:
-    """The static model folder, distilled first when it is not there yet."""
+    """The static model folder of the bundled MiniLM, distilled first when it is not there yet.
+
+    A folder distilled from another encoder is refused: training on it would silently
+    use that encoder's table under the name of the default.
+    """
     path = Path(path) if path is not None else default_static_path()
     if not (path / "model.safetensors").is_file():
         distill_static(path)
+        return path
+    source = distilled_from(path)
+    # the bundled package's folder, wherever the environment was when it was distilled
+    if source is not None and Path(source).parts[-2:] != (DEFAULT_MODEL_PACKAGE, "model"):
+        raise ModelIntegrityError(f"{path}: is a static model of {source}, not of the bundled MiniLM that "
+                                  "--encoder static uses; rebuild it with `stance distill`, and distill "
+                                  "the other encoder with --out FOLDER")
     return path
 
 
@@ -185,8 +238,8 @@ class StaticEncoder(SentenceEncoder):
 
             try:
                 model = StaticModel.from_pretrained(str(folder), force_download=False)
-            except (OSError, ValueError) as err:
-                raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({err}); "
+            except _load_errors() as err:
+                raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({_first_line(err)}); "
                                           "rebuild it with `stance distill`") from None
             self.__dict__["_loaded"] = model
         return model

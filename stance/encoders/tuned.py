@@ -68,12 +68,19 @@ class TunedEncoder:
         return np.stack([self._memo[t] for t in texts])
 
     def save(self, folder) -> None:
-        """Write the tuned model as a sentence-transformers folder (weights as safetensors)."""
+        """Write the tuned model as a sentence-transformers folder (weights as safetensors).
+
+        The weights are written through a private temporary file (0600); every file
+        saved is given the umask's mode, so a shared model is readable as its other files are.
+        """
         from stance.encoders.transformer import _quiet_loading
+        from stance.fileio import follow_umask
 
         with _quiet_loading():
             self.model.save(str(folder), safe_serialization=True)
         (Path(folder) / "README.md").unlink(missing_ok=True)  # a generated model card, not ours
+        for made in Path(folder).rglob("*"):
+            follow_umask(made, folder=made.is_dir())
 
     def __getstate__(self):
         raise TypeError("a TunedEncoder is saved with StanceClassifier.save, not pickled")
