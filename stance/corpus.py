@@ -233,6 +233,8 @@ def _read_folder(folder: Path) -> Iterator[Document]:
         if path.parent not in indexes:
             indexes[path.parent] = _read_index(path.parent / INDEX_NAME)
             _warn_of_ids_without_files(path.parent, indexes[path.parent])
+    if folder not in indexes and os.path.lexists(folder / INDEX_NAME):  # an index above the articles it names
+        _warn_of_ids_without_files(folder, _read_index(folder / INDEX_NAME))
     for path in files:
         yield _read_text_file(path, indexes[path.parent].get(printable_name(path.stem)))
 
@@ -244,7 +246,8 @@ def _warn_of_ids_without_files(folder: Path, index: dict[str, dict]) -> None:
     if missing:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
         warnings.warn(f"{printable_name(folder / INDEX_NAME)}: {len(missing)} id(s) name no .txt article in its folder "
-                      f"({shown}); their dates and sources are used by none: check each id is its file's name",
+                      f"({shown}); their dates and sources are used by none: check each id is its file's name (an "
+                      f"index serves the .txt files beside it, not those in folders below)",
                       StanceWarning, stacklevel=3)
 
 

@@ -170,12 +170,14 @@ class ResultsFolder:
             )
         self.path.mkdir(parents=True, exist_ok=True)
         self.versions: dict[tuple[str, str | None], tuple[str | None, str | None]] = {}
+        self.dates: dict[tuple[str, str | None], str | None] = {}  # the date each article was written with
         self._next = 0
         for part in parts:
             names = _part_columns(part)
-            columns = ["article", "source", "content_sha256"] + (["location"] if "location" in names else [])
+            columns = ["article", "source", "content_sha256", "date"] + (["location"] if "location" in names else [])
             rows = _read_part(part, columns).to_pylist()
             self.versions.update(((r["article"], r["source"]), (r["content_sha256"], r.get("location"))) for r in rows)
+            self.dates.update(((r["article"], r["source"]), r["date"]) for r in rows)
             if part.stem.startswith("part-") and part.stem[5:].isdecimal():  # isdigit() takes "²", which int() refuses
                 self._next = max(self._next, int(part.stem[5:]) + 1)
         self.done: set[tuple[str, str | None]] = set(self.versions)
@@ -207,6 +209,7 @@ class ResultsFolder:
         self._next = int(target.stem[5:]) + 1
         for r in rows:
             self.versions[(r["article"], r["source"])] = (r["content_sha256"], r["location"])
+            self.dates[(r["article"], r["source"])] = r["date"]
             self.done.add((r["article"], r["source"]))
         return target
 
@@ -246,7 +249,7 @@ class Versions:
                  skip_recorded: bool = False):
         self.model_id, self.folder, self.store, self.replace = model_id, folder, store, replace
         self.skip_recorded = skip_recorded and store is not None
-        self.refused = self.skipped = 0
+        self.refused = self.skipped = self.redated = 0
         self.unrecorded: set[tuple[str, str | None]] = set()
 
     def select(self, documents: Iterable) -> Iterator:
@@ -254,6 +257,11 @@ class Versions:
         for doc in documents:
             held = self.folder.versions.get((doc.id, doc.source)) if self.folder is not None else None
             in_folder = held is not None and held[0] == doc.content_sha256
+            if in_folder and self._redated(doc):
+                if self.replace:  # written again with its new date (a later part wins)
+                    yield doc
+                    continue
+                self._warn_of_date(doc)
             if in_folder and not self.skip_recorded:  # resumed from the folder
                 self.skipped += 1
                 if self.store is not None:
@@ -270,6 +278,20 @@ class Versions:
             if not self.replace and self._refuse(doc, held, recorded):
                 continue
             yield doc
+
+    def _redated(self, doc) -> bool:
+        """Whether the folder holds ``doc``'s text under another date than it is given now (a corrected --date)."""
+        return self.folder.dates.get((doc.id, doc.source), doc.date) != doc.date
+
+    def _warn_of_date(self, doc) -> None:
+        import warnings
+
+        from stance.errors import StanceWarning
+
+        self.redated += 1
+        warnings.warn(f"{doc.location}: {self.folder.path} holds it dated {self.folder.dates[(doc.id, doc.source)] or 'none'}, "
+                      f"not {doc.date or 'none'} as now; it is kept as it was: pass --replace to write it with the new "
+                      "date", StanceWarning, stacklevel=3)
 
     def record_resumed(self, record: Callable[[list], int], batch_size: int = 64) -> int:
         """Record, by ``record`` (a batch at a time), the articles resumed from the folder that the

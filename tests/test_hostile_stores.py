@@ -283,6 +283,23 @@ def test_articles_resumed_from_a_results_folder_are_recorded_from_it_when_the_da
         ("only-in-folder", True), ("other-in-store", False), ("same", True)]
 
 
+def test_an_article_given_again_with_another_date_is_named_and_written_anew_with_replace(tmp_path, isolated_home):
+    """Its text was in the results folder, so a corrected --date was skipped with the rest, unseen."""
+    from stance.corpus import Document
+    from stance.errors import StanceWarning
+    from stance.results import ResultsFolder, Versions
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores(n, "2025-01-01", {"russia": 0.1}) for n in ("kept", "redated")])
+    documents = [Document("kept", "kept", date="2025-01-01"), Document("redated", "redated", date="2025-04-01")]
+    versions = Versions("m1", folder=ResultsFolder(tmp_path / "r", "m1"))
+    with pytest.warns(StanceWarning, match=r"r holds it dated 2025-01-01, not 2025-04-01 as now; it is kept as it was: "
+                                           r"pass --replace to write it with the new date"):
+        assert [doc.id for doc in versions.select(documents)] == []
+    assert versions.skipped == 2 and versions.redated == 1
+    replacing = Versions("m1", folder=ResultsFolder(tmp_path / "r", "m1"), replace=True)
+    assert [doc.id for doc in replacing.select(documents)] == ["redated"] and replacing.skipped == 1
+
+
 @pytest.mark.integration
 def test_a_folder_written_first_and_recorded_second_is_recorded_whole(trained, tmp_path):
     folder = _many_articles(tmp_path / "many", 5)

@@ -658,6 +658,13 @@ def test_an_article_index_that_repeats_an_id_misspells_a_date_source_or_names_no
     with pytest.warns(StanceWarning, match=r"1 id\(s\) name no .txt article in its folder \(A1\)"):
         documents = list(read_documents([folder]))
     assert [(d.id, d.date) for d in documents] == [("a1", "2024-01-01")]
+    (folder / "sub").mkdir()  # the article moved a folder down: archive/articles.jsonl beside archive/2024/*.txt
+    (folder / "a1.txt").rename(folder / "sub" / "a1.txt")
+    index.write_text('{"id": "a1", "date": "2024-01-01"}\n', "utf-8")
+    with pytest.warns(StanceWarning, match=r"1 id\(s\) name no .txt article in its folder \(a1\).*\(an index serves "
+                                           r"the .txt files beside it, not those in folders below"):
+        documents = list(read_documents([folder]))
+    assert [(d.id, d.date) for d in documents] == [("a1", None)]
 
 
 def test_invisible_format_characters_are_removed_so_a_text_reads_as_it_looks():
