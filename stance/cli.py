@@ -524,8 +524,9 @@ def score(
 
 def _refuse_output_in_model(output: Path, model: Path) -> None:
     """A results folder in the model folder would make it one a new model cannot replace, and mix two kinds of file."""
-    lands, folder = os.path.realpath(output), os.path.realpath(model)
-    if lands == folder or lands.startswith(folder.rstrip(os.sep) + os.sep):
+    from stance.paths import lies_within
+
+    if lies_within(os.path.realpath(output), os.path.realpath(model)):
         _fail(f"--output {_shown(output)}: is in the model folder {_shown(model)}; write results to a folder of their "
               "own")
 

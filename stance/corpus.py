@@ -37,6 +37,7 @@ from pathlib import Path
 from stance.dates import DATE_SOURCES, date_in_text, parse_date
 from stance.errors import InputError, StanceWarning
 from stance.fileio import UnreadableJSON, holds_lone_surrogate, parse_json
+from stance.paths import lies_within
 from stance.segment import (
     Article,
     decode_text,
@@ -172,7 +173,7 @@ def _check_paths(items: list) -> None:
             continue
         inside = _where(item)
         for folder, real in folders:
-            if inside != real and inside.startswith(real.rstrip(os.sep) + os.sep) and _read_in_folder(item, folder):
+            if inside != real and lies_within(inside, real) and _read_in_folder(item, inside, real):
                 raise InputError(f"{printable_name(item)}: is inside {printable_name(folder)}, which is also given, so "
                                  "its articles would be read twice; give the folder or what is in it, not both")
 
@@ -184,9 +185,10 @@ def _where(path) -> str:
     return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute))
 
 
-def _read_in_folder(path, folder: Path) -> bool:
-    """Whether reading ``folder`` reads ``path`` too: a folder, or a ``.txt`` file, on no hidden path below it."""
-    below = Path(_where(path)).relative_to(os.path.realpath(folder)).parts
+def _read_in_folder(path, inside: str, real: str) -> bool:
+    """Whether reading a folder (at ``real``) reads ``path`` (at ``inside``, below it) too: a folder, or a
+    ``.txt`` file, on no hidden path below it."""
+    below = Path(inside).relative_to(real).parts
     return not any(part.startswith(".") for part in below) and (os.path.isdir(path) or Path(path).suffix == ".txt")
 
 

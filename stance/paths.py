@@ -135,8 +135,7 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
         if os.path.ismount(lands):
             raise OutputPathError(f"{what} {path}: is a mount point, which cannot be replaced whole; give a folder "
                                   "inside it")
-        here = os.path.realpath(os.getcwd())
-        if here == os.path.realpath(lands) or here.startswith(os.path.realpath(lands).rstrip(os.sep) + os.sep):
+        if lies_within(os.path.realpath(os.getcwd()), os.path.realpath(lands)):
             raise OutputPathError(f"{what} {path}: is the working folder or holds it, and is replaced whole; give "
                                   "the path of a folder beside or inside it")
     for place in places:
@@ -181,6 +180,11 @@ def refuse_overwriting(path: str | Path, what: str, inputs) -> None:
         if lands == read or (os.path.isdir(read) and read in lands.parents):
             raise OutputPathError(f"{what} {path}: would overwrite {source}, which this command reads; "
                                   "choose another path")
+
+
+def lies_within(place: str, folder: str) -> bool:
+    """Whether ``place`` is ``folder`` or lies below it, both as given (resolve them first to follow links)."""
+    return place == folder or place.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def refuse_holding(folder: str | Path, what: str, inputs) -> None:

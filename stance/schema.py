@@ -30,6 +30,7 @@ from stance.segment import (
     decode_text,
     furniture_kind,
     has_invisible,
+    iconv_line,
     read_article_bytes,
     require_regular_file,
     split_sentences,
@@ -264,7 +265,7 @@ def _binary_label_file(path: Path, handle) -> LabelFormatError:
     codec = wide_text_codec(handle.read(65536))
     if codec is not None:
         return LabelFormatError(f"{path}: {codec} text, not UTF-8; label files are UTF-8 JSON Lines: convert it, "
-                                f"e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8.jsonl")
+                                f"e.g. {iconv_line(codec, '.jsonl')}")
     return LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
 
 

@@ -319,6 +319,11 @@ def decode_text(data: bytes, name: str) -> str:
     return text
 
 
+def iconv_line(codec: str, suffix: str = ".txt") -> str:
+    """The command that converts a file in ``codec`` to UTF-8, as an error message shows it."""
+    return f"iconv -f {codec} -t UTF-8 FILE > FILE.utf8{suffix}"
+
+
 #: Bytes of Serbian Latin's own letters in Windows-1250 (Š Ž š ž Č č Ć ć Đ đ).
 _SERBIAN_1250 = frozenset(b"\x8a\x8e\x9a\x9e\xc8\xe8\xc6\xe6\xd0\xf0")
 
@@ -335,7 +340,7 @@ def eight_bit_advice(data: bytes, suffix: str = ".txt") -> str:
         order = ["WINDOWS-1250", "WINDOWS-1252", "WINDOWS-1251"]
     else:
         order = ["WINDOWS-1252", "WINDOWS-1250", "WINDOWS-1251"]
-    return (f"convert it from the code page it was saved in, e.g. iconv -f {order[0]} -t UTF-8 FILE > FILE.utf8{suffix} "
+    return (f"convert it from the code page it was saved in, e.g. {iconv_line(order[0], suffix)} "
             f"(or {' or '.join(order[1:])}; 1250 is Serbian Latin, 1251 Cyrillic, 1252 Western)")
 
 
@@ -346,7 +351,7 @@ def file_encoding_advice(path: str | Path) -> str | None:
         sample = stream.read(1 << 20)
     suffix = Path(path).suffix
     if codec := wide_text_codec(sample):
-        return f"it is {codec} text: convert it, e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8{suffix}"
+        return f"it is {codec} text: convert it, e.g. {iconv_line(codec, suffix)}"
     if not any("\x80" <= c != "\ufffd" for c in sample.decode("utf-8", errors="replace")):
         return eight_bit_advice(sample, suffix)  # no byte beyond ASCII reads as UTF-8: the whole file is in a code page
     return None
@@ -370,7 +375,7 @@ def _binary_or_utf16(data: bytes, name: str) -> InputError:
     if codec is not None:
         return InputError(
             f"{name}: looks like {codec} text without a byte-order mark; convert it to UTF-8, "
-            f"e.g. iconv -f {codec} -t UTF-8 FILE > FILE.utf8.txt"
+            f"e.g. {iconv_line(codec)}"
         )
     return InputError(f"{name}: looks like a binary file, not text; give a UTF-8 .txt article")
 
