@@ -633,12 +633,14 @@ def record(
             try:
                 recorded = store.record_results(folder, replace=replace, progress=stored.append)
             except (KeyboardInterrupt, StoreError) as stop:  # batches of 64 are whole transactions: what was stored stays
+                removed = number == 0 and not sum(stored) and new_db
                 if number == 0 and not sum(stored):
                     _close_after_failure(store, new_db)  # a database made moments ago, with nothing in it, goes
+                kept = (f"nothing was stored, and {_shown(store.path)}, made for it, is removed" if removed else
+                        f"the {sum(stored)} articles stored so far stay in {_shown(store.path)}")
                 _fail(("interrupted" if isinstance(stop, KeyboardInterrupt) else f"{stop}; stopped") + " while "
-                      f"recording {_shown(folder)}; the {sum(stored)} articles stored so far stay in "
-                      f"{_shown(store.path)}; run the same command again to finish (recording again replaces them)",
-                      code=130 if isinstance(stop, KeyboardInterrupt) else 1)
+                      f"recording {_shown(folder)}; {kept}; run the same command again to finish (recording again "
+                      "replaces them)", code=130 if isinstance(stop, KeyboardInterrupt) else 1)
             typer.echo(_recorded(recorded, store, store.replaced - replaced_before, folder), err=True)
     _refuse_clashes(store.refused)
 
@@ -1166,9 +1168,10 @@ def _reason_lines(sentence: dict, why: dict) -> list[str]:
 
     lines = []
     for target, w in why.items():
-        if w["method"] == "question-rule":
-            lines.append(f"      why {target}={sentence[target]['label']}: a question without an answer is none "
-                         "(the label scheme's rule)")
+        if w["method"] in ("question-rule", "no-words"):
+            rule = ("a question without an answer is none (the label scheme's rule)" if w["method"] == "question-rule"
+                    else "no words, no stance")
+            lines.append(f"      why {target}={sentence[target]['label']}: {rule}")
             continue
         terms = ", ".join(f"{x['text'] if x['text'] in (MEANING, NEIGHBOURS) else json.dumps(x['text'], ensure_ascii=False)}"
                           f" {x['weight']:+.2f}" for x in w["terms"])

@@ -4,7 +4,8 @@
 
 * an article file (UTF-8 text, or UTF-16/32 with a byte-order mark; its id is
   the file stem) or ``-`` for stdin;
-* a folder, searched recursively for ``*.txt``; an ``articles.jsonl`` index in
+* a folder, searched recursively for ``*.txt`` (in any case; a Word, PDF or HTML
+  file there is named in a warning, not read); an ``articles.jsonl`` index in
   a folder (one object per article: ``id`` = file stem, and any of ``date``,
   ``source``, ``title``, ``url``) supplies their metadata like a table would;
 * a table (``.jsonl``, ``.csv``, ``.parquet``) with a ``text`` column and
@@ -29,6 +30,7 @@ import math
 import os
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -132,6 +134,9 @@ def read_documents(
     for item in items:
         if not isinstance(item, (str, os.PathLike)):
             raise InputError(f"an input is {type(item).__name__}, not a path; pass paths of files, folders or tables")
+        if not os.fspath(item).strip():  # Path("") is ".": an unset variable would read the working folder
+            raise InputError(f"an input is {os.fspath(item)!r}, an empty path; pass paths of files, folders or "
+                             "tables ('.' for the working folder)")
     _check_paths(items)
     seen: dict[str, str] = {}
     files: dict[tuple[int, int], str] = {}  # an article file by device and inode: by a link or another name, it is one
@@ -189,7 +194,17 @@ def _read_in_folder(path, inside: str, real: str) -> bool:
     """Whether reading a folder (at ``real``) reads ``path`` (at ``inside``, below it) too: a folder, or a
     ``.txt`` file, on no hidden path below it."""
     below = Path(inside).relative_to(real).parts
-    return not any(part.startswith(".") for part in below) and (os.path.isdir(path) or Path(path).suffix == ".txt")
+    return not any(part.startswith(".") for part in below) and (os.path.isdir(path) or is_article_name(path))
+
+
+def is_article_name(path: str | os.PathLike) -> bool:
+    """Whether a folder's file is read as an article: named ``.txt``, in any case (``NOTE.TXT`` too)."""
+    return Path(path).suffix.lower() == ".txt"
+
+
+#: Formats an article is often saved in that a folder's reading passes over (only text is read):
+#: named, so that no article is left out unseen. Markdown is not among them: a folder's README is no article.
+OTHER_FORMATS = frozenset({".doc", ".docx", ".odt", ".rtf", ".pdf", ".htm", ".html", ".xhtml", ".mht", ".epub"})
 
 
 def _read_one(item: str | Path) -> Iterator[Document]:
@@ -223,11 +238,17 @@ def _read_text_file(path: Path, meta: dict | None = None) -> Document:
 
 
 def _read_folder(folder: Path) -> Iterator[Document]:
-    files = sorted(p for p in folder.rglob("*.txt") if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    entries = [p for p in folder.rglob("*") if not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    files = sorted(p for p in entries if is_article_name(p))
+    others = sorted(p for p in entries if p.suffix.lower() in OTHER_FORMATS and p.is_file())
     if not files:
-        raise InputError(
-            f"{printable_name(folder)}: no .txt articles in this folder; give article files, a folder of them or a table"
-        )
+        held = f" (it holds {_counted_formats(others)})" if others else ""
+        raise InputError(f"{printable_name(folder)}: no .txt articles in this folder{held}; give article files "
+                         "(UTF-8 text), a folder of them or a table")
+    if others:
+        shown = ", ".join(printable_name(p.relative_to(folder)) for p in others[:3]) + (", ..." if len(others) > 3 else "")
+        warnings.warn(f"{printable_name(folder)}: {_counted_formats(others)} not read ({shown}): only .txt files in a "
+                      "folder are articles; save each article as UTF-8 text", StanceWarning, stacklevel=3)
     files = [path for path in files if not _skipped(path)]
     indexes: dict[Path, dict[str, dict]] = {}
     for path in files:  # every file read and decoded first: a bad one late in the folder stops no long run
@@ -241,9 +262,16 @@ def _read_folder(folder: Path) -> Iterator[Document]:
         yield _read_text_file(path, indexes[path.parent].get(printable_name(path.stem)))
 
 
+def _counted_formats(paths: list[Path]) -> str:
+    """How many files of each format there are, as "3 .docx and 1 .pdf files"."""
+    counts = Counter(p.suffix.lower() for p in paths)
+    parts = [f"{n} {suffix}" for suffix, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]) + (" file" if len(paths) == 1 else " files")
+
+
 def _warn_of_ids_without_files(folder: Path, index: dict[str, dict]) -> None:
     """Warn of index lines that name no article of their folder: a mistyped id loses its article's date unseen."""
-    stems = {printable_name(p.stem) for p in folder.glob("*.txt")}
+    stems = {printable_name(p.stem) for p in folder.iterdir() if is_article_name(p)}
     missing = sorted(set(index) - stems)
     if missing:
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")

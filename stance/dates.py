@@ -253,6 +253,8 @@ _TIME = re.compile(r"(?<![\d.:])\d{1,2}[.:]\d\d(?!\d|[.:]\d)(\s*[ap]\.?m\.?(?!\w
 # does an ISO date after the word ("Issue 2024-05-05").
 _NUMBERED = re.compile(r"(?:^|(?<=[|,·•(\-–—])\s*)((?:no|nr|br|бр|vol)\.|issue|volume|broj|број)\s*#?\d{1,3}"
                        r"(?:/\d{2,4})?(?![\d\-./])", re.IGNORECASE)
+# A version number written like a dotted date ("Version 5.12.2024", "build 11.05.2024"): software's, not a day's.
+_VERSION = re.compile(r"\b(version|ver\.|v\.?|build|release|firmware)\s*\d+(\.\d+)+\b", re.IGNORECASE)
 _UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
 # What a page's own time stamp shows beside its clock (:data:`_TIME`), and a bare date heading in the
 # story ("24 February 2022", "24.02.2022.") does not.
@@ -273,7 +275,7 @@ def _date_in_line(line: str) -> str | None:
 
     if not _may_hold_date(line):
         return None
-    line = _NUMBERED.sub(" ", line)
+    line = _VERSION.sub(" ", _NUMBERED.sub(" ", line))
     found = _pattern_dates(line)
     # The first date the line writes wins ("Published: 2024-05-04, Updated: May 5, 2024"), so dateparser reads
     # only what stands before the first date a pattern found, for a form only it knows ("the 4th of May 2024").
@@ -353,6 +355,9 @@ def checked_selection(model_id=None, sources=None, since=None, until=None) -> tu
         sources = list(sources)
         if not all(isinstance(s, str) for s in sources):
             raise InputError(f"sources holds {next(s for s in sources if not isinstance(s, str))!r}; give source names as text")
+        if not all(s.strip() for s in sources):  # a database and a results folder would read it differently
+            raise InputError(f"sources holds {next(s for s in sources if not s.strip())!r}, which names no source; "
+                             "give source names, or no sources to take every article")
     dates = []
     for name, value in (("since", since), ("until", until)):
         if value is None or value == "":

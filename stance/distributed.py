@@ -137,10 +137,10 @@ def _read(path: Path):
 
 
 def _check_address(address: str | None) -> None:
-    """Refuse, within seconds, a cluster address that is not host:port or where nothing answers.
+    """Refuse, within seconds, a cluster address that is not host:port, where nothing answers, or not Ray.
 
-    ``ray.init`` retries an address that does not answer for minutes, and raises a
-    traceback for one it cannot parse. ``auto`` and ``local`` are left to Ray.
+    ``ray.init`` retries an address that does not answer as Ray for minutes, and
+    raises a traceback for one it cannot parse. ``auto`` and ``local`` are left to Ray.
     """
     import socket
 
@@ -151,14 +151,41 @@ def _check_address(address: str | None) -> None:
         raise InputError(f"--ray-address {address!r}: not host:port (e.g. 10.0.0.5:6379), ray://host:port, "
                          "auto or local; check --ray-address / RAY_ADDRESS")
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT).close()
+        conn = socket.create_connection((host.strip("[]"), int(port)), timeout=ADDRESS_TIMEOUT)
     except OSError as err:
         raise InputError(f"cannot reach a Ray cluster at {address} ({err.strerror or err}); "
                          "check --ray-address / RAY_ADDRESS and that the cluster is running") from None
+    with conn:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true") or _speaks_grpc(conn):
+            return  # (a cluster behind TLS answers the probe with a TLS alert: left to Ray)
+    head = "Ray client server" if address.startswith("ray://") else "Ray cluster's head (GCS)"
+    raise InputError(f"--ray-address {address}: answers, but not as a {head}; "
+                     "give the address `ray start --head` printed, in --ray-address or RAY_ADDRESS")
 
 
 #: Seconds to wait for a cluster's address to answer.
 ADDRESS_TIMEOUT = 5.0
+#: An HTTP/2 client's first bytes: the connection preface and an empty SETTINGS frame.
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(conn) -> bool:
+    """Whether the server on ``conn`` answers an HTTP/2 preface with a SETTINGS frame, as gRPC (Ray's GCS) does.
+
+    ``ray.init`` given anything else that accepts connections (a web server...)
+    retries it for minutes, printing Ray's own log lines.
+    """
+    answer = b""
+    try:
+        conn.sendall(_HTTP2_PREFACE)
+        while len(answer) < 9:  # a frame header: length (3), type (1), flags (1), stream (4)
+            got = conn.recv(9 - len(answer))
+            if not got:
+                break
+            answer += got
+    except OSError:  # reset, or silent past ADDRESS_TIMEOUT
+        return False
+    return len(answer) == 9 and answer[3] == 0x4 and answer[5:] == bytes(4)  # SETTINGS, on stream 0
 
 
 def _first_line(err: BaseException) -> str:
@@ -204,14 +231,13 @@ def score_with_ray(
 ) -> RayRun:
     """Score a table on Ray into a results folder, skipping the articles already there.
 
-    Ctrl-C stops it after writing what was scored (``RayRun.interrupted``); the
-    same call then finishes the table.
+    Ctrl-C (and SIGTERM, under the ``stance`` command) stops it after writing what
+    was scored (``RayRun.interrupted``); the same call then finishes the table. A
+    Ray it started is shut down when it returns.
     """
     import ray
 
     from stance.persist import read_metadata
-    from stance.results import ResultsFolder
-    from stance.scoring import saved_model_id
     from stance.segment import require_regular_file
 
     table, output = Path(table), Path(output)
@@ -221,13 +247,67 @@ def score_with_ray(
         raise InputError(f"{table}: the ray engine reads one table (.jsonl, .csv or .parquet)")
     address = address or os.environ.get("RAY_ADDRESS") or None
     _check_address(address)  # a cluster that does not answer would hold ray.init for minutes
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        except (ValueError, ConnectionError, RuntimeError, ImportError) as err:
-            raise InputError(f"Ray cannot start or join a cluster at {address or 'this machine'} "
-                             f"({_first_line(err)}); check --ray-address / RAY_ADDRESS") from None
+    started = not ray.is_initialized()
+    if started:
+        _start_ray(address)
+    try:
+        return _score(table, model_path, output, meta, date=date, source=source, workers=workers,
+                      batch_size=batch_size, backend=backend, replace=replace)
+    finally:
+        if started:  # however the run ends, no raylet or worker of it outlives it
+            ray.shutdown()
+
+
+def _start_ray(address: str | None) -> None:
+    """``ray.init``, keeping this process's Ctrl-C and SIGTERM handlers.
+
+    ``ray.init`` replaces the SIGTERM handler with one that exits 15, and its
+    core worker with one that prints a C++ stack dump and dies: a run stopped by
+    ``kill`` or ``timeout`` would neither write what came back nor say so.
+    """
+    import signal
+    import threading
+
+    import ray
+
+    own = threading.current_thread() is threading.main_thread()  # only the main thread has handlers to keep
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if own else {}
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ValueError, ConnectionError, RuntimeError, ImportError) as err:
+        ray.shutdown()  # what a local start had begun
+        raise InputError(f"Ray cannot start or join a cluster at {address or 'this machine'} "
+                         f"({_first_line(err)}); check --ray-address / RAY_ADDRESS") from None
+    except BaseException as stop:
+        _restore(saved)
+        try:  # Ray's own SIGTERM handler ran inside ray.init (sys.exit(15)): stop as the one it replaced would
+            if isinstance(stop, SystemExit) and stop.code == signal.SIGTERM and callable(saved.get(signal.SIGTERM)):
+                saved[signal.SIGTERM](signal.SIGTERM, None)
+        finally:
+            ray.shutdown()
+        raise
+    finally:
+        _restore(saved)
+
+
+def _restore(handlers: dict) -> None:
+    """Put back the signal handlers ``handlers`` saved; one set outside Python (None) cannot be, and is left."""
+    import signal
+
+    for sig, handler in handlers.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+
+
+def _score(table: Path, model_path: str | Path, output: Path, meta: dict, *, date, source, workers, batch_size,
+           backend, replace) -> RayRun:
+    """The run of :func:`score_with_ray` once Ray is up: read the table, check it, score it into ``output``."""
+    import ray
+
+    from stance.results import ResultsFolder
+    from stance.scoring import saved_model_id
+
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.enable_progress_bar_name_truncation = True

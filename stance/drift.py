@@ -36,7 +36,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from stance.errors import StanceError, StanceWarning, check_count, is_table
+from stance.errors import StanceError, StanceWarning, TextsError, ValueInputError, check_count, is_table
 from stance.evidence import explain_move, movers, period_evidence, public_items, strongest_sentences
 from stance.schema import is_within
 
@@ -55,6 +55,13 @@ CHANGE_MIN_SIZE = 3
 #: The most periods one drift shows: beyond it, the table, chart and page stop being read
 #: (and take long to make), and a longer period says the same.
 MAX_PERIODS = 5000
+
+#: The most bootstrap resamples, and permutations, a drift makes: beyond it an interval or a p-value
+#: no longer changes, while the memory and time it takes go on growing (to a MemoryError, or a hang).
+MAX_RESAMPLES = 100_000
+
+#: About how many numbers one step of the bootstrap or the permutation test holds at once.
+_CHUNK_CELLS = 1 << 21
 
 
 # --- periods -----------------------------------------------------------------
@@ -119,9 +126,12 @@ def _bootstrap_interval(values: np.ndarray, rng: np.random.Generator, n_boot: in
     if len(values) == 1:
         return float(values[0]), float(values[0])
     weights = np.ones(len(values)) if weights is None else weights
-    idx = rng.integers(0, len(values), size=(n_boot, len(values)))
-    means = (values * weights)[idx].sum(axis=1) / weights[idx].sum(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
+    weighted, rows = values * weights, max(1, _CHUNK_CELLS // len(values))  # in steps: memory stays bounded
+    means = []
+    for done in range(0, n_boot, rows):  # the same draws as in one step, so the same interval
+        idx = rng.integers(0, len(values), size=(min(rows, n_boot - done), len(values)))
+        means.append(weighted[idx].sum(axis=1) / weights[idx].sum(axis=1))
+    low, high = np.percentile(np.concatenate(means), [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -150,7 +160,7 @@ def permutation_p_value(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, 
     hits = 0
     done = 0
     while done < n_perm:
-        chunk = min(1000, n_perm - done)
+        chunk = min(1000, max(1, _CHUNK_CELLS // n), n_perm - done)  # the same draws whatever the step
         order = np.argsort(rng.random((chunk, n)), axis=1)[:, :k]
         s, ws = pw[order].sum(axis=1), w[order].sum(axis=1)
         hits += int(np.sum(np.abs((total - s) / (whole - ws) - s / ws) >= observed))
@@ -407,6 +417,14 @@ def _article_view(item, number: int = 0) -> dict:
     if isinstance(item, dict) and "article" not in item:
         fields = ", ".join(repr(k)[:40] for k in list(item)[:5]) or "none"
         raise StanceError(f"records[{number}] has no article id (its fields: {fields}); {advice}")
+    if article == "" and isinstance(item, dict):
+        # A dict is a stored row (HistoryStore.articles, a results folder), likely met through `stance drift`:
+        # its reader wants to know which article it is and what to do, not which Python objects to pass.
+        where = "".join(f" {word} {_escaped(value)}"
+                        for word, value in (("from", get("source")), ("dated", get("date"))) if value)
+        raise StanceError(f"a stored article{where} has an empty id, which names no article; leave it out of the "
+                          "selection (--source, --since, --until) or record the articles again, each with an id, "
+                          "in a new database")
     if not isinstance(article, str) or not article:
         import reprlib
 
@@ -574,6 +592,27 @@ def _explain_moves(filled: list[dict], by_period: dict, target: str, points: lis
             )
 
 
+def _target_names(targets) -> list[str] | None:
+    """``targets`` as a list of distinct names (None: the first article's); one name is one target, not its letters.
+
+    A name given twice would be one column of the report written twice over, and a blank one names no target.
+    """
+    if targets is None:
+        return None
+    names = [targets] if isinstance(targets, str) else list(targets) \
+        if isinstance(targets, Iterable) and not is_table(targets) else None
+    if not names or not all(isinstance(t, str) and t for t in names):
+        import reprlib
+
+        raise ValueInputError(f"targets is {reprlib.repr(targets)}; give distinct target names, such as "
+                              "('russia', 'eu'), or None for those of the first article")
+    repeated = next((t for i, t in enumerate(names) if t in names[:i]), None)
+    if repeated is not None:
+        raise ValueInputError(f"targets names {repeated!r} more than once; give distinct target names, "
+                              "such as ('russia', 'eu')")
+    return names
+
+
 def measure_drift(
     records: Iterable,
     by: str = "month",
@@ -594,10 +633,13 @@ def measure_drift(
     records : iterable of ArticleScores, or of article rows from
         :meth:`stance.store.HistoryStore.articles`
     by : {"week", "month", "quarter", "half", "year"}
-    targets : the targets to report; default those of the first article
+    targets : the targets to report, each once; default those of the first article
     by_source : also report each source apart when articles name one
-    n_boot, n_perm, alpha, seed : bootstrap resamples, permutations, test
-        level and random seed (results are reproducible for a given seed)
+    n_boot, n_perm, alpha, seed : bootstrap resamples and permutations (each
+        at most :data:`MAX_RESAMPLES`), test level and random seed (results
+        are reproducible for a given seed)
+    model : what identifies the model, a dict with at least its ``"id"``;
+        default ``{"id": ...}`` of the model the records name
     evidence : how many sentences per side, and articles, to keep as the
         evidence of each period and target (see :mod:`stance.evidence`);
         0 leaves evidence out. Sentences come from each record's
@@ -607,13 +649,21 @@ def measure_drift(
     counts = {"evidence": (evidence, 0), "n_boot": (n_boot, 1), "n_perm": (n_perm, 1), "seed": (seed, 0)}
     for name, (value, least) in counts.items():
         check_count(value, name, least)
+    for name, value, made, result in (("n_boot", n_boot, "bootstrap resamples", "intervals"),
+                                      ("n_perm", n_perm, "permutations", "p-values")):
+        if value > MAX_RESAMPLES:
+            raise ValueInputError(f"{name} is {value:,}, more than the {MAX_RESAMPLES:,} {made} a drift makes; "
+                                  f"give at most {MAX_RESAMPLES:,}: beyond it the {result} no longer change, "
+                                  "only the time taken")
     if not isinstance(alpha, Real) or not 0 < alpha < 1:
         raise StanceError(f"alpha is {alpha!r}; give a test level between 0 and 1, such as 0.05")
+    if model is not None and not isinstance(model, dict):  # its "id" names the model in every output
+        raise TextsError(f"model is {type(model).__name__}; pass what identifies the model as a dict, such as "
+                         "{'id': model_id}, or None for the id the records name")
     if not isinstance(records, Iterable) or isinstance(records, (str, bytes)) or is_table(records):
         raise StanceError(f"records is {type(records).__name__}; pass a list of scored articles "
                           "(score_article's results) or the rows of HistoryStore.articles()")
-    if isinstance(targets, str):
-        targets = [targets]  # one target, not its letters
+    targets = _target_names(targets)
     if by not in PERIODS:
         raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
     # A fixed order, so that the same articles give the same intervals whatever their source.

@@ -46,6 +46,7 @@ from stance.errors import ValueInputError, check_count, require_fitted
 from stance.features import item_text
 from stance.model import CalibratedHead, _items
 from stance.schema import STANCES
+from stance.segment import visible_line
 
 __all__ = ["ACTORS", "MEANING", "NEIGHBOURS", "explain_sentences"]
 
@@ -77,7 +78,8 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
         Per sentence ``{target: {"label", "method", "terms"}}``, ``terms`` being
         ``[{"text", "weight"}]`` by decreasing weight. ``ngram-weights`` also gives
         ``bias``: with ``top=None`` the weights plus ``bias`` are the centred logit.
-        ``question-rule`` (no terms): the model's question rule decided the label.
+        ``question-rule`` (no terms): the model's question rule decided the label;
+        ``no-words`` (no terms): a blank text, none for certain.
 
     Examples
     --------
@@ -111,10 +113,11 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     if labels is None:
         decided = model.predict_features(features)
         labels = [dict(zip(model.targets_, row)) for row in decided]
+    blank = np.array([not visible_line(item_text(x)) for x in items], dtype=bool)  # none for certain, as predict_proba
     ruled = model.questions(features) if hasattr(model, "questions") else np.zeros(len(items), dtype=bool)
-    weighed = np.flatnonzero(~ruled)
-    reasons = [{target: {"label": "none", "method": "question-rule", "terms": []} for target in model.targets_}
-               for _ in items]
+    weighed = np.flatnonzero(~(ruled | blank))
+    reasons = [{target: {"label": "none", "method": "no-words" if blank[i] else "question-rule", "terms": []}
+                for target in model.targets_} for i in range(len(items))]
     explained = _ngram_weights(model, heads, [items[i] for i in weighed], features[weighed],
                                [labels[i] for i in weighed], top)
     for i, reason in zip(weighed, explained):

@@ -79,10 +79,11 @@ def export_sentences(
         require_utf8_path(output, "--output")
     if escape_formulas and suffix != ".csv":
         raise ExportError("--escape-formulas is for CSV files a spreadsheet opens; Parquet keeps texts as they are")
-    if suffix == ".parquet" and (next(output.parent.glob("part-*.parquet"), None) is not None or (
-            results is not None and os.path.realpath(output.parent) == os.path.realpath(results))):
-        raise ExportError(f"--output {output}: would become a part of the results folder {output.parent}; "
-                          "write it elsewhere")
+    if next(output.parent.glob("part-*.parquet"), None) is not None or (
+            results is not None and os.path.realpath(output.parent) == os.path.realpath(results)):
+        # a Parquet file would become one of its parts; any other file stops pandas.read_parquet(FOLDER)
+        raise ExportError(f"--output {output}: lies in the results folder {output.parent}, whose files are its "
+                          "parts; write it elsewhere")
     if results is None:
         from stance.store import default_db_path, require_database_file
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.errors import LabelFormatError, StanceWarning
-from stance.schema import (STANCES, annotator_name, label_rows, label_targets, load_labels, refuse_repeated_files,
-                           write_labels)
+from stance.schema import (STANCES, annotator_name, label_annotators, label_targets, load_labels,
+                           refuse_repeated_files, write_labels)
 
 __all__ = ["agreement", "check_labels", "cohen_kappa", "label_stats", "merge_labels"]
 
@@ -83,11 +83,6 @@ def _rows(paths, articles=(), annotator: str | None = None) -> tuple[list[str], 
         warnings.simplefilter("ignore")
         labels = load_labels(list(paths), articles=articles, check_text=bool(articles), annotator=annotator)
     return label_targets(labels), list(labels)
-
-
-def _annotators(rows: list[dict]) -> list[str]:
-    """Who answered in a file's rows, in order of first answer (``""``: rows that name no one)."""
-    return list(dict.fromkeys(r.get("annotator") or "" for r in rows))
 
 
 def _named(name: str) -> str:
@@ -196,14 +191,14 @@ def _agreement_sides(path_a, path_b, annotators) -> list[tuple[str | Path, str |
     files = [path_a, path_a] if path_b is None else [path_a, path_b]
     if annotators is None:
         if path_b is None:
-            present = _annotators(label_rows(path_a))
+            present = label_annotators(path_a)[1]
             if len(present) != 2:
                 raise LabelFormatError(
                     f"{path_a} holds answers by {len(present)} annotator(s) ({_listed(present)}); "
                     "give a second label file, or name two annotators with --annotators A,B")
             return list(zip(files, present))
         for path in files:
-            present = _annotators(label_rows(path))
+            present = label_annotators(path)[1]
             if len(present) > 1:
                 raise LabelFormatError(
                     f"{path} holds answers by {len(present)} annotators ({_listed(present)}); "
@@ -212,7 +207,7 @@ def _agreement_sides(path_a, path_b, annotators) -> list[tuple[str | Path, str |
     else:
         sides = list(zip(files, annotators))
         for path, name in sides:
-            present = _annotators(label_rows(path))
+            present = label_annotators(path)[1]
             if name not in present:
                 raise LabelFormatError(f"{path} holds no answers by {_named(name)}; it holds {_listed(present)}")
     if Path(sides[0][0]).resolve() == Path(sides[1][0]).resolve() and sides[0][1] == sides[1][1]:
@@ -249,9 +244,8 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
                                "merge to a new file")
     voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
     for path in paths:
-        stated = label_rows(path)
+        stated, annotators = label_annotators(path)
         origins = {(r["article"], r["sentence"]): r["origin"] for r in stated if r["origin"] is not None}
-        annotators = _annotators(stated)
         for annotator in annotators if len(annotators) > 1 else [None]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

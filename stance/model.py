@@ -295,8 +295,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and groups.shape != (len(items),):
             raise ValueInputError(f"groups must have shape ({len(items)},), got {groups.shape}")
-        missing = next((i for i, g in enumerate([] if groups is None else groups)
-                        if g is None or (isinstance(g, float) and g != g)), None)
+        missing = next((i for i, g in enumerate([] if groups is None else groups) if _no_group(g)), None)
         if missing is not None:
             raise ValueInputError(f"groups[{missing}] is {groups[missing]!r}; every sentence needs its article's id")
         n_labeled = len(items)
@@ -399,6 +398,8 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             blocks = [self.encoder_.transform(texts)]
         else:
             blocks = list(context_embeddings(self.encoder_, items))
+        for block in blocks:
+            _check_encoded(block, len(texts), self.encoder_)
         if getattr(self, "actors", False):
             from stance.actors import ACTOR_SCALE, actor_features
 
@@ -653,6 +654,36 @@ def _splitter(y, groups, cv):
     smallest = min(np.unique(y, return_counts=True)[1])
     n = min(cv, smallest)
     return StratifiedKFold(n_splits=n, shuffle=True, random_state=0) if n >= 2 else None
+
+
+def _no_group(g) -> bool:
+    """Whether a group id is missing: None, a NaN of any float type, or pandas' NA (neither equal nor not)."""
+    if g is None:
+        return True
+    try:
+        return bool(g != g)
+    except TypeError:
+        return True
+
+
+def _check_encoded(vectors, n: int, encoder) -> None:
+    """Refuse what an encoder returned unless it is one row of finite numbers per sentence: any object with
+    ``transform`` may be one, and a wrong shape or a NaN would fail deep in scipy or scikit-learn instead."""
+    from scipy import sparse
+
+    try:
+        values = vectors.data if sparse.issparse(vectors) else np.asarray(vectors)  # a list of rows serves too
+    except ValueError:  # rows of different lengths
+        values = None
+    shape = vectors.shape if sparse.issparse(vectors) else getattr(values, "shape", None)
+    if shape is None or len(shape) != 2 or shape[0] != n:
+        got = f"an array of shape {tuple(shape)}" if shape is not None else f"a {type(vectors).__name__}"
+    elif not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+        got = "values that are not finite numbers"
+    else:
+        return
+    raise ValueInputError(f"the encoder ({type(encoder).__name__}) gave {got} for {n} sentences; an encoder's "
+                          "transform(list of str) returns one row of finite numbers per sentence")
 
 
 def _items(X) -> list:

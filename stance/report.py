@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from stance.schema import STANCES, is_count
+from stance.schema import STANCES, is_count, is_within
 from stance.segment import printable_name
 
 SYSTEM_NAMES = {
@@ -172,7 +172,11 @@ def require_file(path: Path, what: str, advice: str = "give a run folder written
 def require_run_folder(run_dir: Path) -> None:
     """Refuse a run that is a file (metrics.json itself, a label file) before the page's path is derived from it."""
     from stance.errors import InputError
+    from stance.paths import broken_link
 
+    problem = broken_link(run_dir)  # a loop of links, or one to nothing: the run's fault, not the page's path
+    if problem is not None:
+        raise InputError(f"{run_dir}: {problem}; give the folder `stance train --report-dir` wrote")
     if run_dir.exists() and not run_dir.is_dir():
         folder = f"the folder that holds it, {run_dir.parent}" if run_dir.name in ("metrics.json", "predictions.jsonl") \
             else "the folder `stance train --report-dir` wrote (it holds metrics.json)"
@@ -258,6 +262,9 @@ def _prediction_problem(row, plans, targets) -> str | None:
                 or given.get("predicted") not in STANCES or not isinstance(proba, dict)
                 or set(proba) != set(STANCES) or not all(_is_score(v) and v is not None for v in proba.values())):
             return f"{target}: not a gold label, a predicted one and a probability per class"
+        wrong = next((s for s in STANCES if not is_within(proba[s], 0.0, 1.0)), None)
+        if wrong is not None:  # the page would show it, or null for a NaN, as the model's confidence
+            return f"{target}: P({wrong}) is {proba[wrong]!r}, not a probability from 0 to 1"
     return None
 
 

@@ -69,6 +69,10 @@ def results_rows(scores: Iterable) -> list[dict]:
     ]
 
 
+#: Ids that name no article: what ``score_article`` gives one scored without an id (stdin's name, too).
+_NO_ID = frozenset({"-"})
+
+
 def check_scores(scores: Iterable) -> list[dict]:
     """The :func:`results_rows` of these ``ArticleScores``, each checked as a part's rows are when read.
 
@@ -88,6 +92,9 @@ def check_scores(scores: Iterable) -> list[dict]:
         where = f"the scores of article {s.article!r}"
         if not isinstance(s.article, str):
             raise ValueInputError(f"a result's article id is {s.article!r}; give every result a text id")
+        if s.article in _NO_ID or not s.article.strip():  # each would replace the article last stored under it
+            raise ValueInputError(f"a result's article id is {s.article!r}, which names no article: "
+                                  "give each its own, score_article(..., article_id='its-id')")
         if not isinstance(s.model, dict) or not isinstance(s.model.get("id"), str) or not s.model["id"]:
             raise ValueInputError(f"{where} name no model id (model['id']); record results as score_article returns them")
         for name in ("source", "title", "url", "content_sha256", "location", "date"):
@@ -455,6 +462,8 @@ def _summary_targets(text: str | None) -> list[str]:
     summary = _json(text, "its summary is")
     if not isinstance(summary, dict):
         raise ValueError("its summary is not an object of targets")
+    if not summary:  # drift and export read every article by its targets
+        raise ValueError("its summary names no target")
     for target, counts in summary.items():
         if not isinstance(counts, dict) or not all(is_count(counts.get(k)) for k in STANCES):
             raise ValueError(f"its summary of {target!r} lacks counts of {', '.join(STANCES)}")
@@ -464,8 +473,9 @@ def _summary_targets(text: str | None) -> list[str]:
     return list(summary)
 
 
-def _check_sentences(text: str | None, targets: list[str]) -> None:
-    """A ``sentences`` cell, checked: per sentence an index, a text and each target's label and probabilities."""
+def _check_sentences(text: str | None, targets: list[str]) -> int:
+    """A ``sentences`` cell, checked: per sentence an index, a text and each target's label and probabilities;
+    returns how many it holds."""
     if text is None:
         raise ValueError("no sentences")
     sentences = _json(text, "its sentences are")
@@ -495,6 +505,7 @@ def _check_sentences(text: str | None, targets: list[str]) -> None:
             total = proba["favor"] + proba["against"] + proba["none"]
             if abs(total - 1.0) > SLACK:  # the net is read from them: three of 0.9 would count as a stance
                 raise ValueError(f"its sentence {i} has probabilities for {target!r} that add up to {total:.6g}, not 1")
+    return len(sentences)
 
 
 def _check_row(row: dict, sentences: bool) -> None:
@@ -510,10 +521,14 @@ def _check_row(row: dict, sentences: bool) -> None:
             raise ValueError(f"its model does not say its id is {row['model_id']}")
     targets = _summary_targets(row["summary"])
     if sentences:
-        _check_sentences(row["sentences"], targets)
+        counted = {"n_sentences": _check_sentences(row["sentences"], targets)}
         skipped = _json(row["skipped"], "its skipped lines are") if row.get("skipped") is not None else []
         if not isinstance(skipped, list) or not all(isinstance(line, str) for line in skipped):
             raise ValueError("its skipped lines are not a list of texts")
+        counted["n_skipped"] = len(skipped)
+        for column, n in counted.items():  # drift divides by n_sentences: a wrong one moves every share
+            if row.get(column) is not None and row[column] != n:
+                raise ValueError(f"{column} is {row[column]}, where it holds {n}")
 
 
 def _check_values(part: Path, columns: dict, sentences: bool) -> None:
@@ -685,9 +700,11 @@ def _batches(path, batch_size: int) -> Iterator[list]:
 def _scores_of(cls, row: dict):
     """One result row back as the ArticleScores it was written from."""
     model = json.loads(row["model"]) if row.get("model") else {"id": row["model_id"]}
-    return cls(
+    scores = cls(
         article=row["article"], date=row.get("date"), model=model, sentences=json.loads(row["sentences"]),
         skipped=json.loads(row.get("skipped") or "[]"), summary=json.loads(row["summary"]),
         date_source=row.get("date_source"), source=row.get("source"), title=row.get("title"), url=row.get("url"),
         content_sha256=row.get("content_sha256"), location=row.get("location"),
     )
+    scores._scored_at = row.get("scored_at")  # when it was scored, which a database that records it keeps
+    return scores

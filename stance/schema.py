@@ -269,13 +269,15 @@ def _binary_label_file(path: Path, handle) -> LabelFormatError:
     return LabelFormatError(f"{path}: looks like a binary file, not JSON Lines; give .jsonl label files")
 
 
-def _read_rows(path: Path, targets: Sequence[str] | None,
-               annotator: str | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
+def _read_rows(path: Path, targets: Sequence[str] | None, annotator: str | None = None,
+               order: list[str] | None = None) -> tuple[list[str], list[tuple[int, dict]]]:
     """A file's targets and rows; with ``targets=None`` the file declares them.
 
     A file declares its targets in a first line ``{"targets": [...]}``, or else
     by the fields of its first row (every field that is not reserved). With
     ``annotator``, only that annotator's answers (``""``: rows that name none).
+    ``order``, when given, gets every annotator in order of first answer, before
+    the log is resolved (a first answer replaced later still counts where it was given).
     """
     if not path.exists() and not path.is_symlink():  # a link's own faults (a loop) are told below
         raise LabelFormatError(f"{path}: no such label file; check the path")
@@ -309,6 +311,8 @@ def _read_rows(path: Path, targets: Sequence[str] | None,
         if targets and not rows:
             refuse_unusable_targets(targets, where, LabelFormatError)
         rows.append((number, _parse_row(obj, where, targets or ())))
+    if order is not None:
+        order.extend(dict.fromkeys(r.get("annotator") or "" for _, r in rows))
     rows = resolve_log(rows)
     if annotator is not None:
         rows = [(n, r) for n, r in rows if (r.get("annotator") or "") == annotator_name(annotator)]
@@ -323,6 +327,15 @@ def label_rows(path: str | Path) -> list[dict]:
     """A label file's rows as it states them, its labeling log resolved: ``origin`` is None where
     the file gives none, and ``annotator`` is kept. :func:`load_labels` checks them further."""
     return [row for _, row in _read_rows(Path(path), None)[1]]
+
+
+def label_annotators(path: str | Path) -> tuple[list[dict], list[str]]:
+    """:func:`label_rows`, and who answered in them in order of first answer (``""``: rows that name no
+    one): which annotator is A and which B must not hang on one of them answering a sentence again."""
+    order: list[str] = []
+    rows = [row for _, row in _read_rows(Path(path), None, order=order)[1]]
+    present = {r.get("annotator") or "" for r in rows}
+    return rows, [name for name in order if name in present]
 
 
 def resolve_log(rows: list[tuple[int, dict]]) -> list[tuple[int, dict]]:
@@ -415,6 +428,9 @@ def load_labels(
                                "article folders")
     if targets is not None and not isinstance(targets, Iterable):
         raise LabelFormatError(f"targets is {targets!r}; pass target names, such as ['russia', 'eu']")
+    if annotator is not None and not isinstance(annotator, str):
+        raise LabelFormatError(f"annotator is {annotator!r}; pass an annotator's name as text, '' for rows that name "
+                               "none, or None for every row")
     paths = [given_path(p, "a label file", "give a .jsonl file's path") for p in paths]  # a generator is read once
     articles = [given_path(a, "an article folder", "give a folder of .txt articles") for a in articles]
     if not paths:

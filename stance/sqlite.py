@@ -191,17 +191,30 @@ def retry(work, seconds: float | None = None):
             pause = min(pause * 2, 1.0)
 
 
+class CommittedInterrupt(KeyboardInterrupt):
+    """A Ctrl-C or SIGTERM that landed just after COMMIT: the work is stored, and ``result`` is what it returned,
+    so that a caller counting what was stored (and removing a new database that holds nothing) counts it too."""
+
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+
+
 def transaction(conn: sqlite3.Connection, work):
     """Run ``work(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retried while busy."""
 
     def attempt():
+        done = False
         try:  # BEGIN and COMMIT inside: a Ctrl-C that lands beside either must not leave the transaction open
             conn.execute("BEGIN IMMEDIATE")
             result = work(conn)
+            done = True
             conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as stop:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            elif done and isinstance(stop, KeyboardInterrupt) and not isinstance(stop, CommittedInterrupt):
+                raise CommittedInterrupt(result) from None
             raise
         return result
 

@@ -50,6 +50,7 @@ from stance.paths import data_home
 from stance.schema import STANCES
 from stance.segment import require_regular_file
 from stance.sqlite import (
+    CommittedInterrupt,
     connect,
     connect_reader,
     is_busy,
@@ -371,7 +372,8 @@ class HistoryStore:
 
     @_damage_is_an_error
     def record(self, scores: Iterable, *, replace: bool = True) -> int:
-        """Store scored articles (``ArticleScores``) in one transaction; return how many.
+        """Store scored articles (``ArticleScores``) in one transaction; return how many articles it
+        stored (one given twice counts once).
 
         An article already recorded with the same model and source is replaced;
         with ``replace=False`` only when its text is the same: another text under
@@ -402,8 +404,8 @@ class HistoryStore:
             raise StoreError(f"{self.path}: opened for reading only")
         from stance.errors import InputError
 
-        scored_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        rows = [_article_row(s, scored_at) for s in scores]
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows = [_article_row(s, _scored_at(s) or now) for s in scores]
         texts: dict[tuple, str] = {}
         for row in rows:  # one call holding two texts under one id would keep the last, silently
             key = (row["article"], row["source"], row["model_id"])
@@ -414,7 +416,7 @@ class HistoryStore:
 
         def write(conn):
             refusals.clear()  # a retried transaction starts again
-            written = replaced = 0
+            replaced = 0
             stored = set()  # an article given twice in one call replaces only itself
             for s, row in zip(scores, rows):
                 key = (row["article"], row["source"], row["model_id"])
@@ -437,13 +439,16 @@ class HistoryStore:
                     "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     _sentence_rows(cursor.lastrowid, s),
                 )
-                written += 1
+            written = len(stored)  # an article given twice (its source once None, once "") is stored once
             if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")  # a database of an earlier stance
             return written, replaced
 
         try:
             written, replaced = self._transaction(write)
+        except CommittedInterrupt as stop:  # stored all the same: counted, then the interrupt goes on
+            stop.stored, self.replaced = stop.result[0], self.replaced + stop.result[1]
+            raise
         except sqlite3.OperationalError as err:
             if _is_write_failure(err):
                 raise StoreError(f"{self.path}: cannot be written ({err}); free space or fix the permissions, "
@@ -471,7 +476,12 @@ class HistoryStore:
         total = 0
         # Every article is checked before the first is stored: a row edited by hand refuses the folder whole.
         for batch in iter_scores(path, strict=True):
-            stored = self._store(batch, replace)
+            try:
+                stored = self._store(batch, replace)
+            except CommittedInterrupt as stop:  # the batch is in: the caller's count must hold it
+                if progress is not None:
+                    progress(stop.stored)
+                raise
             total += stored
             if progress is not None:
                 progress(stored)
@@ -661,6 +671,19 @@ def refused_message(location: str | None, article: str, recorded: str | None, wh
     """The warning for an article whose id already holds another text in ``where``."""
     return (f"{location or article}: not stored: id {article!r} already holds another text in {where} "
             f"(from {recorded or 'an earlier run'})")
+
+
+def _scored_at(scores) -> str | None:
+    """When a result read from a results folder was scored (``results._scores_of`` keeps it), as stored:
+    recording the folder later must not make its model the latest. None when it is not a time stance wrote."""
+    stamp = getattr(scores, "_scored_at", None)
+    try:
+        when = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def _article_row(scores, scored_at: str) -> dict:

@@ -19,8 +19,9 @@ import pytest
 
 from stance.corpus import read_documents, row_document
 from stance.dates import date_in_text, parse_date
-from stance.drift import holm, measure_drift, period_count, period_of, period_range, permutation_p_value
-from stance.errors import InputError, StanceError, StanceWarning
+from stance import drift
+from stance.drift import MAX_RESAMPLES, holm, measure_drift, period_count, period_of, period_range, permutation_p_value
+from stance.errors import InputError, StanceError, StanceWarning, TextsError, ValueInputError
 from stance.store import SCHEMA_VERSION, HistoryStore, StoreError
 
 from conftest import REPO, make_scores
@@ -149,6 +150,10 @@ def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_tha
         ("Naslov\nUkupan broj 15. maja 2024. iznosio je 300\nTekst.", "2024-05-15"),
         ("Headline\nCase no. 5 May 2024\nBody.", "2024-05-05"),
         ("Newsletter\nIssue 2024-05-05\nBody.", "2024-05-05"),
+        # a version number written like a dotted date is software's, not the day's
+        ("Release notes\nVersion 5.12.2024\nBody.", None),
+        ("Release notes\nBuild 11.05.2024 | 4 May 2024\nBody.", "2024-05-04"),
+        ("Release notes\nv5.12.2024 is out\nBody.", None),
     ],
 )
 def test_date_in_text(text, expected):
@@ -244,6 +249,23 @@ def test_folders_are_read_recursively_with_their_index(tmp_path):
     assert set(docs) == {"one", "two"}
     assert (docs["one"].date, docs["one"].source, docs["one"].date_source) == ("2020-02-02", "X", "column")
     assert (docs["two"].date, docs["two"].date_source) == ("2025-11-04", "text")
+
+
+def test_a_folder_reads_txt_in_any_case_and_names_articles_saved_in_other_formats(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "one.txt").write_text("One.\n", encoding="utf-8")
+    (tmp_path / "a" / "b" / "TWO.TXT").write_text("Two.\n", encoding="utf-8")
+    (tmp_path / "a" / "README.md").write_text("not an article", encoding="utf-8")  # no warning: a folder's notes
+    (tmp_path / "a" / "b" / "three.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "a" / "four.pdf").write_bytes(b"%PDF-1.7")
+    with pytest.warns(StanceWarning, match=r"a: 1 \.docx and 1 \.pdf files not read \(b/three\.docx, four\.pdf\): "
+                                           r"only \.txt files in a folder are articles") as caught:
+        assert sorted(d.id for d in read_documents([tmp_path / "a"])) == ["TWO", "one"]
+    assert len(caught) == 1
+    (tmp_path / "a" / "one.txt").unlink()
+    (tmp_path / "a" / "b" / "TWO.TXT").unlink()
+    with pytest.raises(InputError, match=r"no \.txt articles in this folder \(it holds 1 \.docx and 1 \.pdf files\)"):
+        list(read_documents([tmp_path / "a"]))
 
 
 @pytest.mark.parametrize(
@@ -508,7 +530,7 @@ def test_rerecording_replaces_and_keeps_sentences_consistent(tmp_path):
         assert store.replaced == 2
     with HistoryStore(tmp_path / "twice.sqlite") as store:  # one article given twice in a call replaces only itself
         twice = make_scores("c", None, {"russia": 0.1})
-        assert store.record([twice, twice]) == 2 and store.replaced == 0
+        assert store.record([twice, twice]) == 1 and store.replaced == 0  # one article stored, counted once
         other = make_scores("c", None, {"russia": 0.3}, n=2)
         other.content_sha256 = "0" * 64  # another text under its id
         with pytest.warns(StanceWarning, match="already holds another text"):
@@ -653,6 +675,59 @@ def test_records_with_no_summary_are_refused_not_reported_as_no_target():
         measure_drift([{"a": 1}], by="month")
     good = make_scores("a", "2025-01-01", {"russia": 0.5, "eu": 0.0})
     for article, said in ((["x"], "article id ['x'], not a text"), (5, "article id 5, not a text"),
-                          (None, "article id None, not a text"), ("", "an empty article id")):
+                          (None, "article id None, not a text")):
         with pytest.raises(StanceError, match=re.escape(f"records[1] has {said}; pass scored articles")):
             measure_drift([good, {"article": article, "date": "2025-01-02", "summary": good.summary}], by="month")
+
+
+def test_a_stored_row_with_an_empty_id_is_named_by_its_source_and_date_not_by_python_advice(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite")
+    store.record([make_scores(f"a{i}", f"2025-0{i + 1}-10", {"russia": 0.5, "eu": 0.0}, source="wire") for i in range(2)])
+    with closing(sqlite3.connect(tmp_path / "h.sqlite")) as conn, conn:  # as a database of an earlier stance may hold
+        conn.execute("UPDATE articles SET article = '' WHERE article = 'a1'")
+    with pytest.raises(StanceError, match=r"^a stored article from wire dated 2025-02-10 has an empty id, which names "
+                                          r"no article; leave it out of the selection \(--source") as caught:
+        measure_drift(store.articles(), by="month")
+    assert "pass scored articles" not in str(caught.value) and "HistoryStore" not in str(caught.value)
+
+
+@pytest.mark.parametrize("targets, said", [
+    (["eu", "eu"], "targets names 'eu' more than once; give distinct target names"),
+    (["russia", "eu", "russia"], "targets names 'russia' more than once"),
+    (["eu", ""], r"targets is \['eu', ''\]; give distinct target names"),
+    (["eu", 5], r"targets is \['eu', 5\]; give distinct target names"),
+    ([], r"targets is \[\]; give distinct target names, such as \('russia', 'eu'\), or None"),
+    (5, "targets is 5; give distinct target names"),
+])
+def test_targets_repeated_blank_or_not_names_are_refused_before_any_statistic(targets, said):
+    scores = [make_scores(f"a{i}", f"2025-0{i + 1}-10", {"russia": 0.5, "eu": 0.0}) for i in range(2)]
+    with pytest.raises(ValueInputError, match=said):
+        measure_drift(scores, by="year", targets=targets)
+
+
+@pytest.mark.parametrize("setting, huge, made", [("n_boot", 10**12, "bootstrap resamples"),
+                                                  ("n_perm", 10**10, "permutations")])
+def test_more_resamples_than_a_drift_makes_are_refused_not_a_memory_error_or_a_hang(setting, huge, made):
+    scores = [make_scores(f"a{i}", f"2025-0{i % 2 + 1}-1{i}", {"russia": 0.1 * i, "eu": 0.0}) for i in range(8)]
+    for value in (MAX_RESAMPLES + 1, huge):  # the first, quick to run, comes first: without the bound, a failure, not a hang
+        said = f"{setting} is {value:,}, more than the 100,000 {made} a drift makes; give at most 100,000"
+        with pytest.raises(ValueInputError, match=re.escape(said)):
+            measure_drift(scores, by="month", **{setting: value})
+    measure_drift(scores, by="month", **{setting: MAX_RESAMPLES})  # the bound itself is taken
+
+
+def test_bootstrap_in_steps_draws_the_interval_of_one_step():
+    values, weights = np.random.default_rng(1).random(7), np.arange(1.0, 8.0)
+    idx = np.random.default_rng(5).integers(0, 7, size=(3001, 7))
+    low, high = np.percentile((values * weights)[idx].sum(axis=1) / weights[idx].sum(axis=1), [2.5, 97.5])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(drift, "_CHUNK_CELLS", 70)  # steps of 10 resamples
+        assert drift._bootstrap_interval(values, np.random.default_rng(5), 3001, weights) == (low, high)
+
+
+@pytest.mark.parametrize("model", ["abc", ["abc"], 5])
+def test_a_model_that_is_no_dict_is_refused_at_the_call_not_by_to_text(model):
+    scores = [make_scores("a", "2025-01-10", {"russia": 0.5, "eu": 0.0})]
+    with pytest.raises(TextsError, match=rf"model is {type(model).__name__}; pass what identifies the model as a dict"):
+        measure_drift(scores, by="month", model=model)
+    assert "model m9 ·" in measure_drift(scores, by="month", model={"id": "m9"}).to_text()

@@ -58,6 +58,16 @@ def test_the_only_signal_for_a_label_is_its_top_phrase(hashing_encoder):
     assert MEANING in [t["text"] for t in why["terms"]]
 
 
+def test_a_blank_text_is_explained_as_the_none_predict_gives_it(xy, hashing_encoder):
+    X, y, groups = xy
+    clf = StanceClassifier(encoder=hashing_encoder).fit(X, y, groups=groups)
+    blanks = ["", "   ", "\u200b"]
+    reasons = explain_sentences(clf, blanks + ["Vucic praises Putin."])
+    assert [[why[t]["label"] for t in clf.targets_] for why in reasons] == clf.predict(blanks + ["Vucic praises Putin."]).tolist()
+    assert all(why[t] == {"label": "none", "method": "no-words", "terms": []} for why in reasons[:3] for t in clf.targets_)
+    assert reasons[3]["russia"]["method"] == "ngram-weights"
+
+
 @pytest.mark.parametrize("config", ["multinomial", "binary", "with neighbours"])
 def test_contributions_add_up_to_the_centred_logit(xy, hashing_encoder, config):
     from stance.features import in_context

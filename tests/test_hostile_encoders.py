@@ -69,12 +69,17 @@ def bundled_minilm() -> str:
 # --- a damaged static model ---------------------------------------------------------
 
 
-def test_a_damaged_static_model_is_refused_in_one_line_not_a_traceback(tmp_path, default_static, corpus):
+def truncate_half(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+# Half the weights: the header is whole, the tensor is not. Half the tokenizer: tokenizers raises a bare Exception.
+@pytest.mark.parametrize("damaged", ["model.safetensors", "tokenizer.json"])
+def test_a_damaged_static_model_is_refused_in_one_line_not_a_traceback(tmp_path, default_static, corpus, damaged):
     from stance.encoders.static import StaticEncoder
 
     labels, articles = corpus
-    weights = write_static(default_static, bundled_minilm()) / "model.safetensors"
-    os.truncate(weights, weights.stat().st_size // 2)  # the header is whole, the tensor is not
+    truncate_half(write_static(default_static, bundled_minilm()) / damaged)
     model, report = tmp_path / "model", tmp_path / "report"
     result = run_stance("train", "--encoder", "static", "--labels", labels, "--articles", articles, "--out", model,
                         "--report-dir", report, env={"STANCE_CACHE": "off"})
@@ -84,6 +89,25 @@ def test_a_damaged_static_model_is_refused_in_one_line_not_a_traceback(tmp_path,
     assert not model.exists() and not report.exists()
     with pytest.raises(ModelIntegrityError, match="cannot be loaded as a static model"):
         StaticEncoder(model_path=default_static, cache=False).transform(["Serbia buys Russian gas."])
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_a_model_folder_with_a_damaged_tokenizer_is_refused_in_one_line(tmp_path, isolated_home, backend):
+    from stance.encoders import OnnxEncoder, SentenceEncoder
+    from stance.encoders.onnx import onnx_path
+
+    folder = tmp_path / "encoder"
+    if backend == "torch":  # a static folder given by path, which sentence-transformers loads with tokenizers
+        write_static(folder, None)
+    else:
+        shutil.copytree(bundled_minilm(), folder)
+    truncate_half(folder / "tokenizer.json")
+    encoder = (SentenceEncoder if backend == "torch" else OnnxEncoder)(model_path=folder, cache=False)
+    with pytest.raises(ModelIntegrityError) as raised:
+        encoder.transform(["Serbia buys Russian gas."])
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith(str(folder)) and "give a complete local model folder" in message
+    assert not onnx_path(encoder.identity).exists()  # refused before the graph is exported
 
 
 # --- the default static model is the bundled MiniLM's -------------------------------

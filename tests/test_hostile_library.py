@@ -11,7 +11,7 @@ import pytest
 
 import stance
 from conftest import REPO, make_scores, write_corpus
-from stance.errors import InputError, StanceError, StanceWarning, TextsError
+from stance.errors import InputError, StanceError, StanceWarning, TextsError, ValueInputError
 from stance.store import HistoryStore
 
 
@@ -89,7 +89,7 @@ def test_record_refuses_two_texts_under_one_id_and_what_is_not_a_result(tmp_path
             with pytest.raises(TextsError, match=says):
                 store.record(given)
         assert store.articles() == []  # nothing half-written
-        assert store.record([one, one]) == 2 and len(store.articles()) == 1  # the same text twice is one article
+        assert store.record([one, one]) == 1 == len(store.articles())  # the same text twice is one article, counted once
 
 
 def test_selections_take_one_source_as_one_and_refuse_what_is_no_date(tmp_path):
@@ -101,7 +101,9 @@ def test_selections_take_one_source_as_one_and_refuse_what_is_no_date(tmp_path):
         assert [a["article"] for a in store.articles(since="10.02.2025")] == ["b"]  # a written date is a date
         assert store.articles(model_id="_1") == [] and len(store.articles(model_id="m")) == 2  # a prefix, not LIKE
         for setting, says in [({"since": 20250301}, "since is 20250301"), ({"until": "garbage"}, "until: 'garbage'"),
-                              ({"sources": 5}, "sources is 5"), ({"model_id": ["m1"]}, "model_id is \\['m1'\\]")]:
+                              ({"sources": 5}, "sources is 5"), ({"model_id": ["m1"]}, "model_id is \\['m1'\\]"),
+                              ({"sources": [""]}, "sources holds '', which names no source"),
+                              ({"sources": ["s1", " "]}, "sources holds ' ', which names no source")]:
             with pytest.raises(InputError, match=says):
                 store.articles(**setting)
             with pytest.raises(InputError, match=says):
@@ -114,7 +116,9 @@ def test_read_documents_passes_over_a_folder_named_like_an_article_and_names_wha
     (tmp_path / "old.txt").mkdir()
     (tmp_path / "old.txt" / "two.txt").write_text("Serbia waits.\n")
     assert sorted(d.id for d in stance.read_documents(tmp_path)) == ["one", "two"]
-    for given, says in [(5, "inputs is int"), ([None], "an input is NoneType, not a path")]:
+    for given, says in [(5, "inputs is int"), ([None], "an input is NoneType, not a path"),
+                        ("", "an input is '', an empty path"), ([tmp_path, " "], "an input is ' ', an empty path"),
+                        (b"", "an input is '', an empty path")]:
         with pytest.raises(InputError, match=says):
             list(stance.read_documents(given))
     with pytest.raises(InputError, match="date: 'garbage' is not a date"):
@@ -204,10 +208,18 @@ def test_a_result_made_by_hand_is_refused_whole_by_the_store_and_the_results_fol
     assert [p.name for p in result_parts(tmp_path / "results")] == ["part-00000.parquet"]
 
 
-def test_a_result_with_an_empty_article_id_as_score_article_gives_it_is_kept(tmp_path):
-    empty = dataclasses.replace(make_scores("x", "2025-01-10", {"russia": 0.2}), article="")
+@pytest.mark.parametrize("article", ["-", "", "  "])
+def test_a_result_without_an_id_of_its_own_is_refused_not_stored_over_another(tmp_path, article):
+    """score_article names an article "-" unless given an id: five such results once kept only the last."""
+    from stance.results import ResultsFolder
+
+    kept = dataclasses.replace(make_scores("x", "2025-01-10", {"russia": 0.2}), article=article)
     with HistoryStore(tmp_path / "h.sqlite") as store:
-        assert store.record([empty]) == 1
+        with pytest.raises(ValueInputError, match=f"article id is {article!r}, which names no article: .*article_id="):
+            store.record([make_scores("y", "2025-01-11", {"russia": -0.2}), kept])
+        assert store.articles() == []
+    with pytest.raises(ValueInputError, match="names no article"):
+        ResultsFolder(tmp_path / "results", "m1").write([kept])
 
 
 def test_a_drift_report_edited_by_hand_is_named_before_drawing(tmp_path):

@@ -5,6 +5,7 @@ nothing of the user's replaced."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 
@@ -123,6 +124,37 @@ def test_a_prediction_row_unlike_trains_is_refused_naming_its_line(run, row, sai
         evaluation_page(run)
 
 
+@pytest.mark.parametrize("value, said", [
+    ("-5", "russia: P(favor) is -5, not a probability from 0 to 1"),
+    ("NaN", "russia: P(favor) is nan, not a probability"),
+    ("1.5", "russia: P(favor) is 1.5, not a probability"),
+    ("-Infinity", "russia: P(favor) is -inf, not a probability"),
+    ("true", "russia: not a gold label, a predicted one and a probability per class"),
+])
+def test_a_prediction_whose_probability_is_no_probability_is_refused_naming_its_line(run, value, said):
+    path = run / "predictions.jsonl"
+    first, rest = path.read_text(encoding="utf-8").split("\n", 1)
+    assert '"proba": {"favor": 0.961302,' in first
+    path.write_text(first.replace('"favor": 0.961302,', f'"favor": {value},', 1) + "\n" + rest, encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(f"predictions.jsonl:1: not a prediction of this run ({said}")):
+        evaluation_page(run)
+
+
+def test_report_of_a_run_with_a_negative_probability_fails_in_one_line_and_writes_no_page(tmp_path, isolated_home, run):
+    path = run / "predictions.jsonl"
+    path.write_text(path.read_text(encoding="utf-8").replace('"favor": 0.961302,', '"favor": -5,', 1), encoding="utf-8")
+    line = one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
+    assert "predictions.jsonl:1: not a prediction of this run (russia: P(favor) is -5, not a probability from 0 to 1)" in line
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_drift_of_a_database_row_with_an_empty_id_tells_the_command_line_what_to_do(tmp_path, isolated_home, history):
+    db = _tampered(history, tmp_path, "UPDATE articles SET article = '' WHERE article = 'a2'")
+    line = one_error_line(run_stance("drift", "--db", db, "--by", "month"))
+    assert "a stored article dated 2024-03-15 has an empty id" in line and "--since" in line
+    assert "pass scored articles" not in line and "HistoryStore" not in line and "records[" not in line
+
+
 def test_odd_names_and_escapes_in_a_run_folder_are_one_line_or_shown_escaped(tmp_path, isolated_home, run):
     text = (run / "metrics.json").read_text(encoding="utf-8")
     (run / "metrics.json").write_text(text.replace('"run": "', '"run": "\\ud800', 1), encoding="utf-8")
@@ -185,7 +217,9 @@ def test_report_names_what_is_wrong_with_its_inputs_first(tmp_path, isolated_hom
     loop = tmp_path / "loop"
     loop.symlink_to(tmp_path / "loop2")
     (tmp_path / "loop2").symlink_to(loop)
-    assert "loop/metrics.json: a loop of symbolic links" in one_error_line(run_stance("report", loop, "--html", out / "f.html"))
+    for given in ([loop, "--html", out / "f.html"], [loop]):  # the run's fault, not the page's path
+        line = one_error_line(run_stance("report", *given))
+        assert f"{loop}: is a loop of symbolic links; give the folder" in line and "--html" not in line
     (run / "metrics.json").unlink()
     (run / "metrics.json").symlink_to(run / "metrics.json")
     assert "metrics.json: a loop of symbolic links" in one_error_line(run_stance("report", run, "--html", out / "f.html"))

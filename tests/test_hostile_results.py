@@ -172,6 +172,9 @@ BAD_CELLS = {
     "summary-not-json": (lambda r: r.update(summary="not json"), "its summary is not valid JSON"),
     "summary-null": (lambda r: r.update(summary=None), "no summary"),
     "summary-a-list": (lambda r: r.update(summary="[1, 2]"), "its summary is not an object"),
+    "summary-empty": (lambda r: r.update(summary="{}"), "its summary names no target"),
+    "sentences-miscounted": (lambda r: r.update(n_sentences=999), "n_sentences is 999, where it holds 4"),
+    "skipped-miscounted": (lambda r: r.update(n_skipped=3), "n_skipped is 3, where it holds 0"),
     "net-text": (_set_summary_net("high"), "net 'high'"),
     "net-nan": (_set_summary_net(float("nan")), "net nan"),
     "net-5": (_set_summary_net(5.0), "net 5.0, not a number in [-1, 1]"),
@@ -226,6 +229,35 @@ def test_a_cell_no_stance_wrote_is_named_before_anything_is_read(tmp_path, isola
         store.record_results(folder)
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 0  # not even the rows before it
+
+
+def _rewritten(folder: Path, change) -> None:
+    """Each row of the folder's part changed by ``change``, the part written again in place."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    part = folder / "part-00000.parquet"
+    table = pq.read_table(part)
+    rows = table.to_pylist()
+    for i, row in enumerate(rows):
+        change(i, row)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), part)
+
+
+def test_recording_a_folder_later_keeps_when_it_was_scored_and_counts_each_article_once(tmp_path, isolated_home):
+    from stance.store import HistoryStore
+
+    older = _results(tmp_path / "older")  # scored by m1 before m2 scored anything
+    _rewritten(older, lambda i, row: row.update(scored_at="2020-01-02T03:04:05+00:00"))
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([make_scores("b", "2025-05-01", {"russia": 0.1, "eu": 0.0}, model_id="m2")])
+        assert store.record_results(older) == 3
+        assert [m["model_id"] for m in store.models()] == ["m2", "m1"]  # m2 scored last, and drift shows it
+        assert {a["scored_at"] for a in store.articles(model_id="m1")} == {"2020-01-02T03:04:05+00:00"}
+    twice = _results(tmp_path / "twice", ("x", "x"))  # one article under no source and under source "": one key
+    _rewritten(twice, lambda i, row: row.update(source=None if i == 0 else ""))
+    with HistoryStore(tmp_path / "t.sqlite") as store:
+        assert store.record_results(twice) == len(store.articles()) == 1
 
 
 @pytest.mark.parametrize("case", ["net-nan", "sha-null", "sentences-too-deep"])

@@ -674,6 +674,44 @@ def test_a_database_held_locked_past_the_wait_stops_the_run_keeping_every_articl
     assert len(_rows(db)) == 70
 
 
+class _InterruptedAfterCommit:
+    """A connection on which a Ctrl-C lands just after COMMIT has returned, once."""
+
+    def __init__(self, conn):
+        self.conn, self.fired = conn, False
+
+    @property
+    def in_transaction(self):
+        return self.conn.in_transaction
+
+    def __getattr__(self, name):  # executemany and the rest: the connection's own
+        return getattr(self.conn, name)
+
+    def execute(self, sql, *args):
+        cursor = self.conn.execute(sql, *args)
+        if sql == "COMMIT" and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+        return cursor
+
+
+def test_an_interrupt_just_after_commit_counts_the_batch_it_stored(tmp_path, isolated_home):
+    """The batch is in the database: counted as stored, so a new database holding it is kept, not removed."""
+    from stance.results import ResultsFolder
+    from stance.store import HistoryStore
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores(f"a{i}", "2025-01-01", {"russia": 0.1}) for i in range(3)])
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        real, stored = store._conn, []
+        store._conn = _InterruptedAfterCommit(real)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                store.record_results(tmp_path / "r", progress=stored.append)
+        finally:
+            store._conn = real
+        assert stored == [3] and len(store.articles()) == 3
+
+
 def test_recording_into_a_database_held_locked_says_what_it_stored_and_a_bad_wait_is_refused(tmp_path, isolated_home):
     from stance.results import ResultsFolder
     from stance.store import HistoryStore

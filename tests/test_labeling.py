@@ -335,10 +335,25 @@ def test_a_log_two_annotators_shared_merges_as_one_file_per_annotator(tmp_path):
     with pytest.raises(Exception, match="duplicate label"):  # as one file it is ambiguous
         load_labels(shared, check_text=False)
     assert [r["russia"] for r in load_labels(shared, check_text=False, annotator="bo")] == ["against", "none"]
+    with pytest.raises(LabelFormatError, match="annotator is 5; pass an annotator's name as text"):
+        load_labels(shared, check_text=False, annotator=5)
     result = merge_labels([shared], tmp_path / "m.jsonl", rule="majority")
     (conflict,) = result["conflicts"]
     assert [v["file"] for v in conflict["labels"]] == [f"{shared} ({a})" for a in ("ana", "bo", "cy")]
     assert conflict["kept"] == "favor" and [r["russia"] for r in _rows(tmp_path / "m.jsonl")] == ["favor", "none"]
+
+
+def test_annotators_keep_the_order_of_their_first_answers_when_one_answers_again(tmp_path):
+    """ana answers first; her answer to S0 again, after bo's, once made bo A and the later voter."""
+    rows = [_row(0, "favor", "none", annotator="ana"), _row(0, "against", "none", annotator="bo"),
+            _row(0, "against", "none", annotator="ana"), _row(3, "none", "none", annotator="ana"),
+            _row(3, "favor", "none", annotator="bo")]
+    again, once = _write(tmp_path / "again.jsonl", rows), _write(tmp_path / "once.jsonl", rows[:2] + rows[3:])
+    for shared in (again, once):
+        assert agreement(shared)["sides"] == [f"{shared} (ana)", f"{shared} (bo)"]
+        result = merge_labels([shared], tmp_path / f"merged-{shared.name}")
+        assert [r["russia"] for r in _rows(tmp_path / f"merged-{shared.name}")] == ["against", "favor"]  # bo is later
+        assert [c["kept"] for c in result["conflicts"]] == (["favor"] if shared is again else ["against", "favor"])
 
 
 def test_agreement_compares_two_annotators_of_a_shared_log(tmp_path):

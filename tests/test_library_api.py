@@ -376,6 +376,50 @@ def test_an_encoder_that_is_no_encoder_is_named_before_fitting(encoder):
         StanceClassifier(encoder=encoder, cv=2).fit(TEXTS, GOLD, groups=GROUPS)
 
 
+class _BrokenEncoder:
+    """An encoder whose vectors are damaged as ``damage`` says."""
+
+    def __init__(self, damage):
+        from conftest import HashingEncoder
+
+        self.damage, self.inner = damage, HashingEncoder()
+
+    def transform(self, texts):
+        vectors = self.inner.transform(texts)
+        if self.damage == "nan":
+            vectors[:] = np.nan
+        elif self.damage == "one row too many":
+            vectors = np.vstack([vectors, vectors[:1]])
+        elif self.damage == "3-d":
+            vectors = vectors[:, :, None]
+        return vectors if self.damage != "list" else vectors.tolist()
+
+
+@pytest.mark.parametrize("damage, says", [("nan", "values that are not finite numbers"),
+                                          ("one row too many", r"an array of shape \(13, 256\) for 12 sentences"),
+                                          ("3-d", r"an array of shape \(12, 256, 1\)")])
+def test_an_encoder_whose_vectors_no_head_can_read_is_named_not_a_scipy_error(damage, says):
+    with pytest.raises(stance.errors.ValueInputError, match=r"the encoder \(_BrokenEncoder\) gave " + says):
+        StanceClassifier(encoder=_BrokenEncoder(damage), cv=2).fit(TEXTS, GOLD, groups=GROUPS)
+    model = StanceClassifier(encoder=_BrokenEncoder("list"), cv=2).fit(TEXTS, GOLD, groups=GROUPS)  # rows as lists serve
+    assert model.predict(["Serbia signs."]).shape == (1, 2)
+
+
+@pytest.mark.parametrize("missing", [np.float32("nan"), None, float("nan")])
+def test_a_missing_group_of_any_kind_is_named(hashing_encoder, missing):
+    groups = np.array(GROUPS, dtype=object)
+    groups[3] = missing
+    with pytest.raises(ValueError, match=r"groups\[3\] is .*; every sentence needs its article's id"):
+        StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=groups)
+    floats = np.arange(len(TEXTS), dtype=np.float32) % 6
+    floats[5] = np.nan
+    with pytest.raises(ValueError, match=r"groups\[5\] is"):
+        StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=floats)
+    pd = pytest.importorskip("pandas")
+    with pytest.raises(ValueError, match=r"groups\[0\] is <NA>"):  # pandas' NA is neither equal nor unequal
+        StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=pd.Series([pd.NA] * len(TEXTS)))
+
+
 def test_a_set_of_sentences_is_refused_for_its_rows_would_have_no_order(fitted):
     with pytest.raises(stance.errors.TextsError, match="pass a list"):
         fitted.predict(set(TEXTS[:3]))

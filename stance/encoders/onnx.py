@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.encoders.transformer import SentenceEncoder, _quiet_loading, unit_rows
+from stance.encoders.transformer import SentenceEncoder, _quiet_loading, first_line, unit_rows
 from stance.errors import InputError, ModelIntegrityError
 from stance.fileio import atomic_write_text, follow_umask, sha256_file, sweep_leftovers, temp_file_beside
 from stance.paths import data_home, write_error
@@ -79,17 +79,20 @@ class OnnxEncoder(SentenceEncoder):
 
             folder = self.folder
             max_length = _check_supported(folder)
-            graph = self._graph()
+            try:
+                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            except Exception as err:  # noqa: BLE001 - tokenizers raises a bare Exception for a file it cannot parse
+                raise ModelIntegrityError(f"{folder / 'tokenizer.json'}: cannot be read as a tokenizer "
+                                          f"({first_line(err)[:200]}); give a complete local model folder") from None
+            graph = self._graph()  # exported on first use: after what can be checked quickly
             options = ort.SessionOptions()
             options.intra_op_num_threads = os.cpu_count() or 1
             options.log_severity_level = 3
             try:
                 session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
             except Exception as err:  # noqa: BLE001 - onnxruntime raises its own classes for a file it cannot read
-                why = (str(err).splitlines() or [type(err).__name__])[0][:200]
-                raise ModelIntegrityError(f"{graph}: onnxruntime cannot load it ({why}); "
+                raise ModelIntegrityError(f"{graph}: onnxruntime cannot load it ({first_line(err)[:200]}); "
                                           f"delete {graph.parent} to export it again, or use --backend torch") from None
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.enable_truncation(max_length=max_length)
             tokenizer.enable_padding(pad_id=_pad_id(folder, tokenizer))
             loaded = self.__dict__["_loaded"] = (session, tokenizer)

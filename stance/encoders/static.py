@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from stance.encoders.transformer import (DEFAULT_MODEL_PACKAGE, SentenceEncoder, _quiet_loading, default_model_path,
-                                        weights_sha256)
+                                        first_line, weights_sha256)
 from stance.errors import ModelIntegrityError
 from stance.fileio import follow_umask, make_temp_dir, replace_folder
 from stance.paths import OutputPathError, check_writable, data_home, refuse_holding, write_error
@@ -64,8 +64,8 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
     try:
         with _quiet_loading():
             model = distill(model_name=str(folder), pca_dims=pca_dims)
-    except _load_errors() as err:  # a folder transformers cannot load
-        raise ModelIntegrityError(f"{folder}: cannot be distilled ({_first_line(err)}); "
+    except Exception as err:  # noqa: BLE001 - a folder it cannot load: safetensors and tokenizers raise their own classes
+        raise ModelIntegrityError(f"{folder}: cannot be distilled ({first_line(err)}); "
                                   "give a complete sentence-transformers folder") from None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -84,18 +84,6 @@ def distill_static(out: str | Path | None = None, pca_dims: int = PCA_DIMS, sour
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
-
-
-def _load_errors() -> tuple[type[BaseException], ...]:
-    """What loading a damaged model folder raises: a safetensors header error is neither OSError nor ValueError."""
-    from safetensors import SafetensorError
-
-    return (OSError, ValueError, KeyError, SafetensorError)
-
-
-def _first_line(err: BaseException) -> str:
-    """An error's reason fit for a one-line message."""
-    return str(err).splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def _same_folder(a: str | Path, b: str | Path) -> bool:
@@ -238,8 +226,8 @@ class StaticEncoder(SentenceEncoder):
 
             try:
                 model = StaticModel.from_pretrained(str(folder), force_download=False)
-            except _load_errors() as err:
-                raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({_first_line(err)}); "
+            except Exception as err:  # noqa: BLE001 - safetensors and tokenizers raise their own classes
+                raise ModelIntegrityError(f"{folder}: cannot be loaded as a static model ({first_line(err)}); "
                                           "rebuild it with `stance distill`") from None
             self.__dict__["_loaded"] = model
         return model

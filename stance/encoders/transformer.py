@@ -313,16 +313,13 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             with _quiet_loading():
-                from safetensors import SafetensorError
                 from sentence_transformers import SentenceTransformer
 
                 try:
                     model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-                except (OSError, ValueError, SafetensorError) as err:  # missing, malformed or truncated files
-                    raise ModelIntegrityError(
-                        f"{folder}: cannot be loaded as a sentence-transformers model ({err}); "
-                        "give a complete local model folder"
-                    ) from None
+                except Exception as err:  # noqa: BLE001 - missing, malformed or truncated files; tokenizers raises a bare Exception
+                    raise ModelIntegrityError(f"{folder}: cannot be loaded as a sentence-transformers model "
+                                              f"({first_line(err)}); give a complete local model folder") from None
             self.__dict__["_loaded"] = model
         return model
 
@@ -331,6 +328,11 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
         for opened in ("_loaded", "_memo", "_cache", "_held_for"):  # weights, vectors, a connection
             state.pop(opened, None)
         return state
+
+
+def first_line(err: BaseException) -> str:
+    """An error's reason fit for a one-line message: its first line, else its class's name."""
+    return str(err).splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
