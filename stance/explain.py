@@ -44,9 +44,8 @@ from sklearn.utils.validation import check_is_fitted
 from stance.actors import ACTOR_FEATURES
 from stance.errors import ValueInputError, check_count, require_fitted
 from stance.features import item_text
-from stance.model import CalibratedHead, _items
+from stance.model import CalibratedHead, _items, blank_items
 from stance.schema import STANCES
-from stance.segment import visible_line
 
 __all__ = ["ACTORS", "MEANING", "NEIGHBOURS", "explain_sentences"]
 
@@ -113,7 +112,7 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     if labels is None:
         decided = model.predict_features(features)
         labels = [dict(zip(model.targets_, row)) for row in decided]
-    blank = np.array([not visible_line(item_text(x)) for x in items], dtype=bool)  # none for certain, as predict_proba
+    blank = blank_items(items)  # none for certain, as predict_proba has it
     ruled = model.questions(features) if hasattr(model, "questions") else np.zeros(len(items), dtype=bool)
     weighed = np.flatnonzero(~(ruled | blank))
     reasons = [{target: {"label": "none", "method": "no-words" if blank[i] else "question-rule", "terms": []}

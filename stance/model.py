@@ -350,7 +350,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return [np.zeros((0, len(c))) for c in self.classes_]
         probas = self.predict_proba_features(self.transform_features(items))
         # no word, no stance: never the head's guess from the encoder's empty-text vector
-        return _certainly_none(probas, self.classes_, np.array([not visible_line(item_text(x)) for x in items], dtype=bool))
+        return _certainly_none(probas, self.classes_, blank_items(items))
 
     def predict(self, X) -> np.ndarray:
         """Labels: an array of shape (n_samples, n_targets) of class names (``none`` for a blank text)."""
@@ -654,6 +654,11 @@ def _splitter(y, groups, cv):
     smallest = min(np.unique(y, return_counts=True)[1])
     n = min(cv, smallest)
     return StratifiedKFold(n_splits=n, shuffle=True, random_state=0) if n >= 2 else None
+
+
+def blank_items(items: Sequence) -> np.ndarray:
+    """Which items have no visible word: none for certain on every target, whatever a head makes of their vector."""
+    return np.array([not visible_line(item_text(x)) for x in items], dtype=bool)
 
 
 def _no_group(g) -> bool:
