@@ -568,13 +568,18 @@ def _how_to_finish(resumes_output: bool, records: bool, skips_recorded: bool) ->
     return "run the same command again to finish"
 
 
+def _quiet_stdout() -> None:
+    """After a closed stdout: nothing more can reach the reader, so what is left goes to /dev/null and exit does
+    not fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _stopped_early(stop: BaseException, written: int, kept: list[str], *, again: str):
     """End a scoring run cut short, saying what was kept and how to finish: Ctrl-C exits 130, a closed stdout or a bad article 1."""
     if isinstance(stop, BrokenPipeError):
-        # Nothing more can reach the reader; send what is left to /dev/null so exit does not fail too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        _quiet_stdout()
         if not kept:
             raise typer.Exit(1)  # as `head` expects: nothing was to be stored, so nothing to say
     if isinstance(stop, (InputError, _PartNotWritten)):
@@ -877,15 +882,22 @@ def _label_session(log, labels: Path, documents: list, annotator: str, held, mod
         with log.session(annotator), _keystrokes() if interactive else contextlib.nullcontext(_lines()) as keys:
             counts = run_session(queue, log, annotator=annotator, targets=targets, keys=keys,
                                  show=lambda text: typer.echo(_for_terminal(text)),  # article text, never commands
-                                 model_id=model_id,
+                                 model_id=model_id, lengths={d.id: len(d.article.segments) for d in documents},
                                  new_screen=(lambda: typer.echo("\x1b[H\x1b[2J" + intro)) if redraw else None)
     except KeyboardInterrupt:
         typer.echo("\ninterrupted; every answer given so far is saved", err=True)
         raise typer.Exit(130) from None
+    except BrokenPipeError:  # `stance label ... | head`: the questions can no longer be read
+        _quiet_stdout()
+        kept = (f"every answer given so far is saved in {_shown(labels)}" if log.path.exists()
+                else "nothing was answered, so no label file was made")
+        _fail(f"the output was closed, so no more sentences are asked; {kept}")
     asked_again = f", {counts['changed']} asked again (their article changed)" if counts.get("changed") else ""
     too_long = f", {counts['too_long']} too long to label" if counts.get("too_long") else ""
+    too_long += f", {counts['withdrawn']} withdrawn (past their article's end)" if counts.get("withdrawn") else ""
+    where = f"saved in {_shown(labels)}" if log.path.exists() else "no label file made, since nothing was answered"
     typer.echo(f"{counts['answered']} answered, {counts.get('skipped', 0)} skipped, {counts.get('undone', 0)} undone, "
-               f"{counts.get('remaining', 0)} left{asked_again}{too_long}; saved in {labels}", err=True)
+               f"{counts.get('remaining', 0)} left{asked_again}{too_long}; {where}", err=True)
 
 
 @contextlib.contextmanager
@@ -1097,7 +1109,7 @@ def cache_clear():
     """Delete every cached vector (a cache file SQLite cannot read is removed)."""
     from stance.encoders.cache import clear_cache
 
-    typer.echo(clear_cache())
+    typer.echo(_for_terminal(clear_cache(), one_line=True))  # names STANCE_CACHE's path, which may hold a line break
 
 
 @app.command()

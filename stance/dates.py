@@ -256,6 +256,8 @@ _NUMBERED = re.compile(r"(?:^|(?<=[|,·•(\-–—])\s*)((?:no|nr|br|бр|vol)\
 # A version number written like a dotted date ("Version 5.12.2024", "build 11.05.2024"): software's, not a day's.
 _VERSION = re.compile(r"\b(version|ver\.|v\.?|build|release|firmware)\s*\d+(\.\d+)+\b", re.IGNORECASE)
 _UPDATED = re.compile(r"\b(updated?|modified|edited|changed|ažurirano|ажурирано)\b", re.IGNORECASE)
+# Words that say a date is when the page first appeared, which wins over an updated one on the same line.
+_PUBLISHED = re.compile(r"\b(published|posted|first published|objavljeno|објављено)\b", re.IGNORECASE)
 # What a page's own time stamp shows beside its clock (:data:`_TIME`), and a bare date heading in the
 # story ("24 February 2022", "24.02.2022.") does not.
 _STAMP_WORDS = re.compile(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b|\b(published|posted|updated|modified"
@@ -318,7 +320,13 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
         if kind in ("dateline", "metadata", "byline", "no words"):
             if in_story and not (_TIME.search(line) or _STAMP_WORDS.search(line)):
                 continue  # a date heading within the story (a timeline's "24 February 2022"), not the page's
-            rank = 1 if _UPDATED.search(line) else 0
+            updated, published = _UPDATED.search(line), _PUBLISHED.search(line)
+            rank = 1 if updated else 0
+            if updated and published:  # the line's published date, the first it writes or after its updated one
+                if published.start() < updated.start():
+                    rank = 0
+                elif _date_in_line(line[published.start():]):
+                    line, rank = line[published.start():], 0
         elif kind is None and number < head_lines:
             rank = 2
             in_story = in_story or (len(line.split()) >= _BODY_WORDS and ends_like_sentence(line))

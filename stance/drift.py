@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
@@ -118,6 +119,17 @@ def period_range(first: Date, last: Date, by: str) -> list[tuple[str, Date]]:
 
 
 # --- statistics --------------------------------------------------------------
+
+
+def _stream(seed: int, *about: str) -> np.random.Generator:
+    """The random numbers of one statistic, drawn from the seed and what it is of (its target and periods).
+
+    One stream shared by every statistic in turn would make a period's interval hang on the
+    periods and sources computed before it: the same articles would get another interval under
+    ``--since``, ``--source`` or beside a new source, and none could be made again from its own.
+    """
+    key = "\x1f".join(about).encode("utf-8", "backslashreplace")
+    return np.random.default_rng([seed, zlib.crc32(key)])
 
 
 def _bootstrap_interval(values: np.ndarray, rng: np.random.Generator, n_boot: int,
@@ -453,13 +465,16 @@ def _require_one_score_per_article(views: list[dict]) -> None:
         shown = ", ".join(m[:12] for m in models[:3]) + (", ..." if len(models) > 3 else "")
         raise StanceError(f"the records hold scores of {len(models)} models ({shown}); drift reads one model's "
                           "scores: keep one, e.g. HistoryStore.articles(model_id=...)")
-    seen = set()
+    seen = {}
     for v in views:
-        key = (v["article"], v["source"], v["content_sha256"])  # two texts with no id (as "-") are two articles
+        named = v["article"] not in (None, "", "-")  # two texts with no id of their own are two articles
+        key = (v["article"], v["source"]) if named else (v["article"], v["source"], v["content_sha256"])
         if key in seen:
             where = f" from {v['source']}" if v["source"] else ""
-            raise StanceError(f"article {v['article']}{where} is given more than once; give each scored article once")
-        seen.add(key)
+            versions = (" in two versions (another text under the same id); give its latest version only, as the "
+                        "history database keeps it" if seen[key] != v["content_sha256"] else "")
+            raise StanceError(f"article {v['article']}{where} is given more than once{versions or '; give each scored article once'}")
+        seen[key] = v["content_sha256"]
 
 
 def _report_date(value) -> tuple[Date | None, bool]:
@@ -527,7 +542,7 @@ def _texts(members: list[dict], target: str) -> tuple[np.ndarray, np.ndarray, li
     return np.array(nets, dtype=float), np.array(copies), where
 
 
-def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, k) -> tuple[list[dict], dict]:
+def _series(articles: list[dict], targets, periods, seed, n_boot, n_perm, alpha, k) -> tuple[list[dict], dict]:
     by_period: dict[str, list[dict]] = {}
     for a in articles:
         by_period.setdefault(a["label"], []).append(a)
@@ -545,7 +560,7 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, 
                     row[t].update(evidence=period_evidence([], t, k), movers=[], explanation=None)
                 continue
             texts, copies, _ = _texts(members, t)
-            low, high = _bootstrap_interval(texts, rng, n_boot, copies)
+            low, high = _bootstrap_interval(texts, _stream(seed, "interval", t, label), n_boot, copies)
             n_sent = row["n_sentences"]
             favor = sum(a["summary"][t].get("favor", 0) for a in members)
             against = sum(a["summary"][t].get("against", 0) for a in members)
@@ -562,6 +577,7 @@ def _series(articles: list[dict], targets, periods, rng, n_boot, n_perm, alpha, 
         raw = []
         for prev, cur in zip(filled, filled[1:]):
             (before, w_before), (after, w_after) = prev[t]["_texts"], cur[t]["_texts"]
+            rng = _stream(seed, "shift", t, prev["period"], cur["period"])
             raw.append(permutation_p_value(before, after, rng, n_perm, weights=(w_before, w_after)))
             cur[t]["change"] = cur[t]["net"] - prev[t]["net"]
         for cur, p in zip(filled[1:], holm(raw) if raw else []):
@@ -717,18 +733,17 @@ def measure_drift(
                           + (f"use a longer period (--by {longer}), or " if longer else "")
                           + "narrow the dates with --since and --until")
     periods = period_range(first, last, by)
-    rng = np.random.default_rng(seed)
-    rows, points = _series(dated, targets, periods, rng, n_boot, n_perm, alpha, evidence)
+    rows, points = _series(dated, targets, periods, seed, n_boot, n_perm, alpha, evidence)
     sources = {}
     if by_source and any(v["source"] for v in dated):
         for name in sorted({v["source"] or UNKNOWN_SOURCE for v in dated}):
             members = [v for v in dated if (v["source"] or UNKNOWN_SOURCE) == name]
-            src_rows, src_points = _series(members, targets, periods, rng, n_boot, n_perm, alpha, evidence)
+            src_rows, src_points = _series(members, targets, periods, seed, n_boot, n_perm, alpha, evidence)
             overall = {}
             for t in targets:
                 nets = np.array([m["summary"][t]["net"] for m in members], dtype=float)
                 texts, copies, _ = _texts(members, t)
-                low, high = _bootstrap_interval(texts, rng, n_boot, copies)
+                low, high = _bootstrap_interval(texts, _stream(seed, "overall", t), n_boot, copies)
                 overall[t] = {"net": float(nets.mean()), "low": low, "high": high}
             sources[name] = {"n_articles": len(members), "overall": overall,
                              "periods": [r for r in src_rows if r["n_articles"]], "change_points": src_points}

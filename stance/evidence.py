@@ -1,8 +1,8 @@
 """The sentences and articles behind a drift number.
 
 A period's net is a mean over articles, so what a reader needs to check it is
-(1) the sentences that weigh most toward each side, one per article so that a
-single long article cannot fill the list, (2) the articles that move the
+(1) the sentences that weigh most toward each side, one per article (and one per
+text: copies of a syndicated story count once) so that no article fills the list, (2) the articles that move the
 period's net most, and (3) at a shift or change point, what separates the
 period from the one before it. All three come from each article's *strongest
 sentences*: per target, the sentence with the highest P(favor) and the one
@@ -63,11 +63,21 @@ def _order(a: dict) -> tuple:
 
 
 def _side_items(members: list[dict], target: str, side: str, k: int) -> list[dict]:
-    """The ``k`` strongest sentences toward ``side`` among ``members``, at most one per article."""
+    """The ``k`` strongest sentences toward ``side`` among ``members``, at most one per article and one per text
+    (copies of a syndicated story, known by their SHA-256, are one piece of evidence, as they are one in drift's intervals)."""
     held = [(a, a["strongest"][target][side]) for a in members if target in (a.get("strongest") or {})]
     held.sort(key=lambda pair: (-pair[1]["proba"], _order(pair[0]), pair[1]["index"]))
-    return [{**_article_fields(a), "index": s["index"], "text": s["text"], "proba": s["proba"], "label": s["label"]}
-            for a, s in held[:k]]
+    chosen, texts = [], set()
+    for a, s in held:
+        if len(chosen) >= k:
+            break
+        digest = a.get("content_sha256")
+        if isinstance(digest, str) and digest:
+            if digest in texts:
+                continue
+            texts.add(digest)
+        chosen.append({**_article_fields(a), "index": s["index"], "text": s["text"], "proba": s["proba"], "label": s["label"]})
+    return chosen
 
 
 def period_evidence(members: list[dict], target: str, k: int) -> dict:

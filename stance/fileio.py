@@ -292,6 +292,14 @@ class UnreadableJSON(json.JSONDecodeError):
     """Valid JSON syntax Python cannot read: nested too deeply, or a number of too many digits."""
 
 
+def read_at_most(path: str | Path, limit: int) -> bytes | None:
+    """A small file's bytes, or None when it holds more than ``limit``: read bounded whatever its size
+    says (it may grow while it is read), so that a huge file given by mistake is never read whole."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def parse_json(text: str | bytes):
     """``json.loads`` whose every failure is a :class:`json.JSONDecodeError` with a short ``msg``.
 

@@ -33,7 +33,7 @@ from stance.schema import (MAX_LABEL_LINE, annotator_name, file_targets, is_targ
                            resolve_log)
 from stance.segment import file_kind, require_regular_file
 
-__all__ = ["Candidate", "LabelLog", "candidates", "order_queue", "run_session", "split_keys"]
+__all__ = ["Candidate", "LabelLog", "candidates", "held_by_a_session", "order_queue", "run_session", "split_keys"]
 
 CHOICES = {"f": "favor", "a": "against", "n": "none"}
 ACCEPT = {"", "\r", "\n", " ", "."}
@@ -156,6 +156,7 @@ class LabelLog:
         is only tried (a check before slow work), and a file not there yet is left so. Where
         the system has no such locks (not Linux), the session runs unguarded.
         """
+        made = create and not os.path.lexists(self.path)
         fd = self._open(create)
         if fd is None:
             yield self
@@ -169,7 +170,17 @@ class LabelLog:
             if self._held is not None and create:
                 fd = self._held[0]  # the file held last, if it was replaced during the session
                 self._held = None
+            if made:
+                self._remove_if_unanswered(fd)
             os.close(fd)
+
+    def _remove_if_unanswered(self, fd: int) -> None:
+        """Remove the file this session made if it is still empty and no other session holds it: a
+        session quit before its first answer would leave an empty file that every loader refuses."""
+        with contextlib.suppress(OSError):
+            now, here = os.fstat(fd), os.stat(self.path)
+            if now.st_size == 0 and (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino) and not held_by_a_session(fd):
+                os.unlink(self.path)
 
     def _open(self, create: bool = True) -> int | None:
         """The label file open for appending, refused if something else stands at its path now (a FIFO
@@ -271,6 +282,31 @@ def _hold(fd: int, path: Path, annotator: str, *, warn: bool = True) -> None:
                            "given there are saved), or label as another --annotator")
 
 
+def held_by_a_session(file: int | str | os.PathLike) -> bool:
+    """Whether a labeling session holds the label file (an open file, or a path): any annotator's lock.
+
+    Asked of an open file, only other open files' locks count (a session asking about its own file).
+    False where the system has no such locks, or the file cannot be opened.
+    """
+    import fcntl
+    import struct
+
+    if not hasattr(fcntl, "F_OFD_GETLK"):
+        return False
+    fd = file if isinstance(file, int) else None
+    try:
+        if fd is None:
+            fd = os.open(file, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        request = struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, _LOCK_BASE, 0, 0)  # every annotator's byte
+        kind = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_OFD_GETLK, request))[0]
+    except OSError:
+        return False
+    finally:
+        if fd is not None and not isinstance(file, int):
+            os.close(fd)
+    return kind != fcntl.F_UNLCK
+
+
 #: A terminal's escape sequence: CSI (``ESC [`` … final byte), SS3 (``ESC O`` and a letter), or ESC and one key.
 _ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|O.|[^\[O])", re.DOTALL)
 _ESCAPE_BEGUN = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|O)?")
@@ -331,11 +367,20 @@ def render(candidate: Candidate, position: int, total: int, targets: Sequence[st
     lines = [f"[{position}/{total}] {candidate.article} · sentence {candidate.sentence}"
              + (f" · model: {guess}" if guess else "")]
     if candidate.previous:
-        lines.append(f"    {candidate.previous}")
+        lines.append(f"    {_context(candidate.previous)}")
     lines.append(f" >> {candidate.text}")
     if candidate.next:
-        lines.append(f"    {candidate.next}")
+        lines.append(f"    {_context(candidate.next)}")
     return "\n".join(lines)
+
+
+#: Characters of a neighbouring sentence shown: enough to read what it says, and a megabyte-long
+#: line beside the sentence asked does not bury it (it is asked whole when its own turn comes).
+CONTEXT_CHARS = 400
+
+
+def _context(text: str) -> str:
+    return text if len(text) <= CONTEXT_CHARS else text[: CONTEXT_CHARS - 1] + "…"
 
 
 def run_session(
@@ -349,23 +394,34 @@ def run_session(
     model_id: str | None = None,
     origin: str = "seed",
     new_screen: Callable[[], None] | None = None,
+    lengths: dict[str, int] | None = None,
 ) -> dict:
     """Ask for labels sentence by sentence; returns counts of answered, skipped and undone.
 
     ``keys`` yields one keystroke (or one input line) at a time; when it runs
     out the session ends as if ``q`` was pressed. ``new_screen``, when given,
-    is called before each sentence (a terminal clears itself there).
+    is called before each sentence (a terminal clears itself there). ``lengths``:
+    each article's number of lines as split now; this annotator's answers to lines
+    past an article's end (it was shortened since) are withdrawn first, as an undo
+    would withdraw them, so that the file loads again (the log keeps them).
     """
     if not targets:
         raise LabelFormatError(f"{log.path}: no target to ask; give the targets to label")
     done = log.answered_texts(annotator)
+    beyond = sorted(key for key in done if lengths is not None and key[0] in lengths and key[1] >= lengths[key[0]])
+    for article, sentence in beyond:
+        log.append({"article": article, "sentence": sentence, "annotator": annotator, "undone": True, "time": _now()})
+        del done[(article, sentence)]
+    if beyond:
+        show(f"note: {len(beyond)} answer(s) to lines past the end of their article (it was shortened) withdrawn; "
+             "the label file keeps them as undone")
     edited = {(c.article, c.sentence) for c in queue if done.get((c.article, c.sentence), c.text) not in (c.text, None)}
     changed = len(edited)  # answered when the article read otherwise: asked again, the new answer replaces the old
     queue = [c for c in queue if (c.article, c.sentence) not in done or (c.article, c.sentence) in edited]
     fits = [c for c in queue if len(row_line(_answer(c, dict.fromkeys(targets, "against"), targets, origin, annotator,
                                                        model_id))) <= MAX_LABEL_LINE]
     counts = {"answered": 0, "skipped": 0, "undone": 0, "remaining": len(fits), "changed": changed,
-              "too_long": len(queue) - len(fits)}
+              "too_long": len(queue) - len(fits), "withdrawn": len(beyond)}
     if changed:
         show(f"note: {changed} sentence(s) answered before read otherwise now (the article changed); asked again")
     if len(fits) < len(queue):
@@ -387,10 +443,11 @@ def run_session(
             guess = candidate.guess.get(target, (None, 0.0))[0]
             show(f"{target}? [{HELP}]" + (f" (guess: {guess})" if guess else ""))
             key = next(keys, None)
-            if key is None or key == QUIT:
+            if key is not None:
+                key = "" if key in ACCEPT or not key.strip(" \r\n") else key.strip(" \r\n").lower()  # a Tab is no Enter
+            if key is None or key == QUIT:  # "Q" (Caps Lock) and "q " quit too: no answer is saved after it
                 counts["remaining"] = len(queue) - i
                 return counts
-            key = "" if key in ACCEPT or not key.strip(" \r\n") else key.strip(" \r\n").lower()  # a Tab is no Enter
             if key in CHOICES:
                 answers[target] = CHOICES[key]
                 step += 1

@@ -242,6 +242,11 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
     if os.path.isfile(out) and not _is_label_file(out):
         raise LabelFormatError(f"{out} is no label file, and replacing it would lose what it holds; write the "
                                "merge to a new file")
+    from stance.labeling import held_by_a_session
+
+    if os.path.isfile(out) and held_by_a_session(out):  # its next answers would go after the merge, its last ones lost
+        raise LabelFormatError(f"{out}: a `stance label` session is saving answers into it; quit that session "
+                               "first, or write the merge to a new file")
     voters = []  # (name, targets, rows, stated origins): one per file, or per annotator of a shared log
     for path in paths:
         stated, annotators = label_annotators(path)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from stance.actors import ACTOR_FEATURES
 from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning, ValueInputError
-from stance.fileio import atomic_write_text, make_temp_dir, parse_json, replace_folder, sha256_file
+from stance.fileio import atomic_write_text, make_temp_dir, parse_json, read_at_most, replace_folder, sha256_file
 from stance.paths import OutputPathError, write_error
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
@@ -274,9 +274,13 @@ def _report_place(path: Path, report_dir) -> str | bool | None:
     return inside.split(os.sep)[0] if not inside.startswith(os.pardir) else None
 
 
+#: The most a model's ``stance.json`` may hold: it is some 2 KB, and a huge file is never read whole.
+_METADATA_BYTES = 1 << 20
+
+
 def _is_model_metadata(path: Path) -> bool:
     """Whether ``path`` is a model's ``stance.json`` (a JSON object of the stance-model format), read bounded."""
-    if not path.is_file() or path.stat().st_size > 1 << 20:
+    if not path.is_file() or path.stat().st_size > _METADATA_BYTES:
         return False
     try:
         meta = json.loads(path.read_bytes())
@@ -300,8 +304,10 @@ def _not_a_file(path: Path) -> str:
         return "missing"
     if os.path.isdir(path):
         return "is a folder, not a file"
-    kind = special_file(path)
-    return broken_link(path) or (f"is {kind}, not a regular file" if kind else "changed while it was read")
+    kind = special_file(path)  # links followed: a link to a FIFO or a device is told as what it leads to
+    if kind:
+        return f"is a symbolic link to {kind}, not to a regular file" if os.path.islink(path) else f"is {kind}, not a regular file"
+    return broken_link(path) or "changed while it was read"
 
 
 def read_metadata(path: str | Path) -> dict:
@@ -320,11 +326,16 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} {_not_a_file(meta_path)}); "
                                   "retrain with `stance train`")
     try:
-        meta = parse_json(meta_path.read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelIntegrityError(f"{meta_path}: corrupted metadata (not JSON); retrain with `stance train`") from None
+        data = read_at_most(meta_path, _METADATA_BYTES)
     except OSError as err:
         raise ModelIntegrityError(f"{meta_path}: cannot be read ({err.strerror}); check its permissions") from None
+    if data is None:
+        raise ModelIntegrityError(f"{meta_path}: over {_METADATA_BYTES >> 20} MiB, not stance model metadata (it is "
+                                  "some 2 KB); retrain with `stance train`")
+    try:
+        meta = parse_json(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelIntegrityError(f"{meta_path}: corrupted metadata (not JSON); retrain with `stance train`") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelIntegrityError(f"{meta_path}: not stance model metadata; retrain with `stance train`")
     if meta.get("format_version") not in READABLE_VERSIONS or isinstance(meta.get("format_version"), bool):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from stance.schema import STANCES, is_count, is_within
+from stance.schema import MAX_LABEL_LINE, STANCES, is_count, is_within
 from stance.segment import printable_name
 
 SYSTEM_NAMES = {
@@ -153,8 +153,9 @@ HOW_TO_READ = (
 )
 
 
-#: The largest --experiments file read (the search table is some 20 KB).
-MAX_TABLE_BYTES = 16 * 2**20
+#: The largest file the page reads whole: the --experiments table (the search table is some 20 KB) or
+#: metrics.json (some 50 KB for 90 articles; it grows with the articles, so far more than a line's limit).
+MAX_WHOLE_FILE_BYTES = 16 * 2**20
 
 
 def require_file(path: Path, what: str, advice: str = "give a run folder written by `stance train`") -> None:
@@ -184,14 +185,22 @@ def require_run_folder(run_dir: Path) -> None:
 
 
 def _read_json(path: Path, what: str):
+    """A run folder's JSON file, read bounded: metrics.json is some 50 KB, and a huge file is refused before it is read."""
     from stance.errors import InputError
-    from stance.fileio import holds_lone_surrogate, parse_json
+    from stance.fileio import holds_lone_surrogate, parse_json, read_at_most
 
     require_file(path, what)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_at_most(path, MAX_WHOLE_FILE_BYTES)
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read as {what} ({type(err).__name__}); re-run `stance train`") from None
+    if data is None:
+        raise InputError(f"{path}: over {MAX_WHOLE_FILE_BYTES // 2**20} MB, too large for {what} (`stance train` "
+                         "writes some 50 KB); give a run folder written by `stance train`")
+    try:
+        text = data.decode("utf-8")
         value = parse_json(text)
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError) as err:
         raise InputError(f"{path}: cannot be read as {what} ({type(err).__name__}); re-run `stance train`") from None
     if holds_lone_surrogate(value, text):
         raise InputError(f"{path}: holds a lone surrogate escape (\\ud800-\\udfff), not text; re-run `stance train`")
@@ -203,8 +212,56 @@ def _is_score(value) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
+def _is_confusion(value) -> bool:
+    """A confusion matrix as training writes it: a row of counts per gold class, a count per predicted class."""
+    return isinstance(value, list) and len(value) == len(STANCES) and all(
+        isinstance(row, list) and len(row) == len(STANCES) and all(map(is_count, row)) for row in value)
+
+
+def _interval_problem(scores: dict, lowest: float) -> str | None:
+    """What makes an interval of ``scores`` (``macro_f1_ci`` beside ``macro_f1``) none, or None: not a low and a
+    high bound within the scores' range (from ``lowest`` to 1)."""
+    for key, interval in scores.items():
+        if key.endswith("_ci") and not (isinstance(interval, list) and len(interval) == 2
+                                        and all(is_within(v, lowest, 1.0) for v in interval)
+                                        and interval[0] <= interval[1]):
+            return f"{key} is {interval!r}, not a low and a high bound from {lowest:g} to 1"
+    return None
+
+
+def _missed_point(scores: dict) -> str | None:
+    """The interval of ``scores`` that does not hold its point, said in a phrase, or None.
+
+    A bootstrap interval cannot be recomputed without the bootstrap; one that misses its score is none of it.
+    """
+    for key, (low, high) in ((k, v) for k, v in scores.items() if k.endswith("_ci")):
+        point = scores.get(key[:-3])
+        if not (_is_score(point) and point is not None and low - 1e-9 <= point <= high + 1e-9):
+            return f"{key} is {[low, high]!r}, which does not hold its {key[:-3]} {point!r}"
+    return None
+
+
+def _require_intervals_hold_their_points(metrics: dict, path: Path) -> None:
+    """Refuse an interval beside a score (checked by then against the predictions) that does not hold it."""
+    from stance.errors import InputError
+
+    for plan, result in metrics["evaluations"].items():
+        for target in metrics["targets"]:
+            entry = result["targets"][target]
+            named = [(SYSTEM_NAMES[system] + "'s", entry[system]) for system in SYSTEM_NAMES]
+            for name, scores in named + [("gain over TF-IDF's", entry.get("gain_over_tfidf", {}))]:
+                problem = _missed_point(scores)
+                if problem is not None:
+                    raise InputError(f"{path}: evaluation {plan!r}, target {target!r}: the {name} {problem}; re-run "
+                                     "`stance train` to write it again")
+
+
 def _check_metrics(metrics: dict, path: Path) -> None:
-    """Refuse, in one line, a ``metrics.json`` whose shape the page cannot draw (edited, or another program's)."""
+    """Refuse, in one line, a ``metrics.json`` whose shape the page cannot draw (edited, or another program's).
+
+    Every system's scores are checked alike, whether the page shows them or only compares them with its
+    predictions: a baseline's per-class scores or confusion are read as the model's are.
+    """
     from stance.errors import InputError
 
     def refuse(what: str):
@@ -229,27 +286,38 @@ def _check_metrics(metrics: dict, path: Path) -> None:
             where = f"evaluation {plan!r}, target {target!r}"
             if not isinstance(entry, dict):
                 refuse(f"{where}: no scores")
-            for system in SYSTEM_NAMES:
+            for system, name in SYSTEM_NAMES.items():
                 m = entry.get(system)
                 if not isinstance(m, dict) or not all(_is_score(m.get(k)) for k in ("macro_f1", "f1_avg", "accuracy")):
-                    refuse(f"{where}: no scores of the {SYSTEM_NAMES[system]}")
-            cm = entry["model"].get("confusion")
-            if not (isinstance(cm, list) and len(cm) == len(STANCES) and all(
-                    isinstance(row, list) and len(row) == len(STANCES) and all(map(is_count, row)) for row in cm)):
-                refuse(f"{where}: the confusion matrix is not {len(STANCES)} x {len(STANCES)} counts")
-            if not isinstance(entry["model"].get("per_class"), dict) or not all(
-                    isinstance(c, dict) for c in entry["model"]["per_class"].values()):
-                refuse(f"{where}: no per-class scores")
-            for optional in ("per_article", "gain_over_tfidf"):
-                if not isinstance(entry.get(optional, {}), dict):
-                    refuse(f"{where}: {optional} is not an object")
+                    refuse(f"{where}: no scores of the {name}")
+                if (system == "model" or "confusion" in m) and not _is_confusion(m.get("confusion")):
+                    refuse(f"{where}: the {name}'s confusion matrix is not {len(STANCES)} x {len(STANCES)} counts")
+                per_class = m.get("per_class")
+                if (system == "model" or "per_class" in m) and not (
+                        isinstance(per_class, dict) and set(per_class) == set(STANCES)
+                        and all(isinstance(c, dict) for c in per_class.values())):
+                    refuse(f"{where}: no per-class scores of the {name} (an object for each of {', '.join(STANCES)})")
+                problem = _interval_problem(m, 0.0)
+                if problem is not None:
+                    refuse(f"{where}: the {name}'s {problem}")
+            gain = entry.get("gain_over_tfidf", {})
+            if not isinstance(gain, dict) or "gain_over_tfidf" in entry and not all(
+                    _is_score(gain.get(k)) and gain.get(k) is not None for k in ("macro_f1", "f1_avg")):
+                refuse(f"{where}: gain_over_tfidf is not an object with a macro_f1 and an f1_avg")
+            problem = _interval_problem(gain, -1.0)
+            if problem is not None:
+                refuse(f"{where}: the gain over TF-IDF's {problem}")
+            per_article = entry.get("per_article", {})
+            if not isinstance(per_article, dict) or not all(
+                    _is_score(v) and v is not None for v in per_article.values()):
+                refuse(f"{where}: per_article is not an object of a macro-F1 per article")
 
 
 def _prediction_problem(row, plans, targets) -> str | None:
     """What makes a ``predictions.jsonl`` row unlike those `stance train` writes, or None."""
     if not isinstance(row, dict):
         return f"a {type(row).__name__}, not an object"
-    if row.get("plan") not in plans:
+    if not isinstance(row.get("plan"), str) or row["plan"] not in plans:
         return f"plan {row.get('plan')!r} is none of this run's evaluations"
     if not isinstance(row.get("article"), str) or not is_count(row.get("sentence")) or not isinstance(row.get("text"), str):
         return "no article, sentence number or text"
@@ -262,6 +330,9 @@ def _prediction_problem(row, plans, targets) -> str | None:
                 or given.get("predicted") not in STANCES or not isinstance(proba, dict)
                 or set(proba) != set(STANCES) or not all(_is_score(v) and v is not None for v in proba.values())):
             return f"{target}: not a gold label, a predicted one and a probability per class"
+        baselines = given.get("baselines", {})
+        if not isinstance(baselines, dict) or not all(isinstance(v, str) and v in STANCES for v in baselines.values()):
+            return f"{target}: its baselines are not a label per baseline system"
         wrong = next((s for s in STANCES if not is_within(proba[s], 0.0, 1.0)), None)
         if wrong is not None:  # the page would show it, or null for a NaN, as the model's confidence
             return f"{target}: P({wrong}) is {proba[wrong]!r}, not a probability from 0 to 1"
@@ -271,8 +342,9 @@ def _prediction_problem(row, plans, targets) -> str | None:
 def _require_same_counts(metrics: dict, predictions: list[dict], run_dir: Path) -> None:
     """Refuse predictions that are not the sentences behind the metrics: the page lists them under its counts.
 
-    Per evaluation, each sentence once and as many as the metrics count; per target, the
-    confusion matrix they add up to is the one the metrics hold.
+    Per evaluation, each sentence once and as many as the metrics count, from as many articles; per
+    target, the confusion matrix they add up to is the one the metrics hold, and every score the page
+    shows (each system's, the gain over TF-IDF, the macro-F1 per article) is the one they give.
     """
     from stance.errors import InputError
     from stance.evaluation import classification_metrics
@@ -288,46 +360,104 @@ def _require_same_counts(metrics: dict, predictions: list[dict], run_dir: Path) 
             refuse(plan, "a sentence is predicted twice")
         if len(rows) != result.get("n_sentences"):
             refuse(plan, f"{len(rows)} predictions for {result.get('n_sentences')} sentences")
+        n_articles = len({row["article"] for row in rows})
+        if n_articles != result.get("n_articles"):
+            refuse(plan, f"its predictions are of {n_articles} articles, its metrics count {result.get('n_articles')}")
         for target in metrics["targets"]:
-            labelled = [row[target] for row in rows if row.get(target) is not None and row[target]["gold"] is not None]
+            labelled_rows = [row for row in rows if row.get(target) is not None and row[target]["gold"] is not None]
+            labelled = [row[target] for row in labelled_rows]
             gold = [g["gold"] for g in labelled]
             entry = (result.get("targets") or {}).get(target) or {}
             counted = classification_metrics(gold, [g["predicted"] for g in labelled], n_bootstrap=0)
             stated = (entry.get("model") or {}).get("confusion")
             if stated != counted["confusion"]:
                 refuse(plan, f"the {target} confusion matrix is {stated}, its predictions add up to {counted['confusion']}")
+            scores = {}  # per system, its scores as its predictions give them (a baseline without labels: as stated)
             for system in SYSTEM_NAMES:  # every number the page shows is the one its sentences give
                 labels = [g["predicted"] if system == "model" else (g.get("baselines") or {}).get(system)
                           for g in labelled]
-                if None in labels:
-                    continue  # predictions that do not keep this baseline's labels
-                problem = _score_problem(entry.get(system) or {}, classification_metrics(gold, labels, n_bootstrap=0))
+                if None in labels:  # predictions that keep no labels of this baseline (all or none do: _read_predictions)
+                    scores[system] = entry.get(system) or {}
+                    continue
+                scores[system] = classification_metrics(gold, labels, n_bootstrap=0)
+                problem = _score_problem(entry.get(system) or {}, scores[system])
                 if problem is not None:
                     refuse(plan, f"the {SYSTEM_NAMES[system]}'s {target} {problem}")
+            if "gain_over_tfidf" in entry:
+                for key in ("macro_f1", "f1_avg"):
+                    model, tfidf = scores["model"].get(key), scores["tfidf"].get(key)
+                    real = model - tfidf if _is_score(tfidf) and tfidf is not None else None
+                    if not _same_score(entry["gain_over_tfidf"][key], real):
+                        refuse(plan, f"the {target} gain over TF-IDF in {key} is {entry['gain_over_tfidf'][key]!r}, "
+                                     f"model minus TF-IDF gives {real!r}")
+            if "per_article" in entry:
+                problem = _per_article_problem(entry["per_article"], labelled_rows, target)
+                if problem is not None:
+                    refuse(plan, f"the {target} macro-F1 per article: {problem}")
+
+
+def _per_article_problem(stated: dict, labelled_rows: list[dict], target: str) -> str | None:
+    """How a metrics entry's macro-F1 per article differs from the one its predictions give, or None.
+
+    As training scores it: the model's macro-F1 over each article's sentences labelled for ``target``.
+    """
+    from stance.evaluation import classification_metrics
+
+    by_article: dict[str, tuple[list, list]] = {}
+    for row in labelled_rows:
+        gold, predicted = by_article.setdefault(row["article"], ([], []))
+        gold.append(row[target]["gold"])
+        predicted.append(row[target]["predicted"])
+    missing = sorted(set(by_article) - set(stated))
+    if missing:
+        return (f"article {missing[0]!r} is missing, though its predictions label {len(by_article[missing[0]][0])} "
+                "of its sentences")
+    for article, given in stated.items():
+        if article not in by_article:
+            return f"article {article!r} is {given!r}, with no labelled sentence of it in its predictions"
+        real = classification_metrics(*by_article[article], n_bootstrap=0)["macro_f1"]
+        if not _same_score(given, real):
+            return f"article {article!r} is {given!r}, its predictions give {real!r}"
+    return None
+
+
+def _same_score(given, real) -> bool:
+    """Whether a stated score is the one recomputed, give or take float rounding; None (undefined) only matches None."""
+    return given is None and real is None or (_is_score(given) and given is not None and real is not None
+                                              and abs(given - real) <= 1e-9)
 
 
 def _score_problem(stated: dict, counted: dict) -> str | None:
     """The first score a metrics entry states otherwise than its predictions give, said in a phrase; None if all agree."""
     pairs = [(key, stated.get(key), counted.get(key)) for key in ("n", "accuracy", "macro_f1", "f1_avg")]
     for label, scores in (stated.get("per_class") or {}).items():
-        pairs += [(f"{label} {key}", (scores or {}).get(key), (counted["per_class"].get(label) or {}).get(key))
+        pairs += [(f"{label} {key}", scores.get(key), (counted["per_class"].get(label) or {}).get(key))
                   for key in ("precision", "recall", "f1", "support")]
     for key, given, real in pairs:
-        agree = given is None and real is None or (_is_score(given) and given is not None and real is not None
-                                                   and abs(given - real) <= 1e-9)
-        if not agree:
+        if not _same_score(given, real):
             return f"{key} is {given!r}, its predictions give {real!r}"
+    if "confusion" in stated and stated["confusion"] != counted["confusion"]:
+        return f"confusion matrix is {stated['confusion']}, its predictions add up to {counted['confusion']}"
     return None
 
 
 def _read_predictions(path: Path, plans, targets) -> list[dict]:
+    """The rows of ``predictions.jsonl``, each checked, read a bounded line at a time (a row holds one sentence).
+
+    A baseline's labels are in every row of an evaluation and target or in none: predictions that lack
+    them in some rows would leave that baseline's scores unchecked.
+    """
     from stance.errors import InputError
     from stance.fileio import holds_lone_surrogate, parse_json
 
     require_file(path, "its out-of-fold predictions")
-    rows = []
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
+    rows, numbers = [], []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LABEL_LINE + 1), b""), start=1):
+            if len(raw) > MAX_LABEL_LINE:
+                raise InputError(f"{path}:{number}: a line over {MAX_LABEL_LINE >> 20} MiB, not a prediction (one "
+                                 "sentence a line); re-run `stance train`")
+            line = raw.decode("utf-8", errors="replace")
             if line.strip():
                 try:
                     row = parse_json(line)
@@ -338,7 +468,30 @@ def _read_predictions(path: Path, plans, targets) -> list[dict]:
                 if problem:
                     raise InputError(f"{path}:{number}: not a prediction of this run ({problem}); re-run `stance train`")
                 rows.append(row)
+                numbers.append(number)
+    gap = _baseline_gap(rows, numbers, targets)
+    if gap is not None:
+        raise InputError(f"{path}:{gap[0]}: not a prediction of this run ({gap[1]}); re-run `stance train`")
     return rows
+
+
+def _baseline_gap(rows: list[dict], numbers: list[int], targets) -> tuple[int, str] | None:
+    """The line of the first row that lacks a baseline's label other rows of its evaluation and target
+    hold, and what it lacks; None when each baseline is in all of them or in none."""
+    for target in targets:
+        by_plan: dict[str, list[tuple[int, set]]] = {}
+        for row, number in zip(rows, numbers):
+            if isinstance(row.get(target), dict):
+                by_plan.setdefault(row["plan"], []).append((number, set(row[target].get("baselines", {}))))
+        for plan, kept in by_plan.items():
+            systems = set().union(*(names for _, names in kept))
+            for system in sorted(systems):
+                lacking = [number for number, names in kept if system not in names]
+                if lacking:
+                    name = SYSTEM_NAMES.get(system) or repr(system)
+                    return lacking[0], (f"{target}: no label of the {name}, which {len(kept) - len(lacking)} other "
+                                        f"predictions of {plan!r} hold")
+    return None
 
 
 def markdown_table(path: str | Path) -> dict | None:
@@ -382,8 +535,8 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
     table = None
     if experiments is not None:
         require_file(Path(experiments), "--experiments", "give a Markdown file with a table")
-        if Path(experiments).stat().st_size > MAX_TABLE_BYTES:
-            raise InputError(f"{experiments}: over {MAX_TABLE_BYTES // 2**20} MB, not a Markdown table of experiments; "
+        if Path(experiments).stat().st_size > MAX_WHOLE_FILE_BYTES:
+            raise InputError(f"{experiments}: over {MAX_WHOLE_FILE_BYTES // 2**20} MB, not a Markdown table of experiments; "
                              "give a file such as experiments/finetune/search.md")
         try:
             table = markdown_table(experiments)
@@ -393,6 +546,7 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
             raise InputError(f"{experiments}: holds no Markdown table; give a file such as experiments/finetune/search.md")
     predictions = _read_predictions(run_dir / "predictions.jsonl", set(metrics["evaluations"]), metrics["targets"])
     _require_same_counts(metrics, predictions, run_dir)
+    _require_intervals_hold_their_points(metrics, run_dir / "metrics.json")  # a wrong point is named first, above
     data = {**metrics, "predictions": predictions, "experiments": table,
             "system_names": SYSTEM_NAMES, "plan_names": PLAN_NAMES, "how_to_read": HOW_TO_READ}
     prov = metrics["provenance"]

@@ -246,6 +246,9 @@ def json_lines(path: Path) -> Iterator[tuple[int, str]]:
     """
     with open(path, "rb") as handle:
         for number, raw in enumerate(iter(lambda: handle.readline(MAX_LABEL_LINE + 1), b""), start=1):
+            if b"\x00" in raw and number > 1 and b"\x00" not in raw.rstrip(b"\r\n").rstrip(b"\x00"):  # a crash's zeros
+                raise LabelFormatError(f"{path}:{number}: NUL bytes where a row should be (a write cut short by a "
+                                       "crash?); remove that line: the rows above it are whole")
             if b"\x00" in raw:
                 raise _binary_label_file(path, handle)
             if len(raw) > MAX_LABEL_LINE:
@@ -319,7 +322,8 @@ def _read_rows(path: Path, targets: Sequence[str] | None, annotator: str | None 
         if not rows:
             raise LabelFormatError(f"{path}: no answers of {annotator or 'no annotator'}; check the name")
     if not rows:
-        raise LabelFormatError(f"{path}: no label rows (the file is empty, or every answer in it was undone)")
+        raise LabelFormatError(f"{path}: no label rows (the file is empty, or every answer in it was undone); label "
+                               "into it, or leave it out (remove it, or give the other files with --labels)")
     return list(targets), rows
 
 

@@ -203,6 +203,9 @@ def _score_batch(model, docs) -> list[ArticleScores]:
 def score_article(model, article: Article | str, *, article_id: str = "-", date: str | None = None) -> ArticleScores:
     """Score one article (an :class:`Article` or its raw text).
 
+    ``date`` is the one given, or None: the text is not searched for a dateline here
+    (``stance.dates.date_in_text(text)`` finds it as ``stance score`` and ``read_documents`` do).
+
     Examples
     --------
     >>> result = score_article(model, "Serbia refuses to sanction Russia.")  # doctest: +SKIP

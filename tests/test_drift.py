@@ -143,6 +143,11 @@ def test_a_drift_of_more_periods_than_it_can_show_is_refused_with_the_period_tha
         ("Headline\nPublished: 2024-05-04, Updated: May 5, 2024\nBody.", "2024-05-04"),
         ("Headline\n13/05/2024 | updated 14 May 2024\nBody.", "2024-05-13"),
         ("Headline\nPublished on the 4th of May 2024, updated 5 May 2024\nBody.", "2024-05-04"),
+        # one line, updated first: the published date all the same (it took the next month's)
+        ("Updated: 08:10, Tue, Jul 1, 2025 Published: 22:40, Mon, Jun 30, 2025\nSerbia thanked Russia.", "2025-06-30"),
+        ("Headline\nUpdated 1 July 2025, published 30 June 2025\nBody.", "2025-06-30"),
+        ("Headline\nAžurirano 01.07.2025. Objavljeno 30.06.2025.\nTekst.", "2025-06-30"),
+        ("Headline\nUpdated: Jul 1, 2025 | Published\nBody.", "2025-07-01"),  # a published date it does not give
         # a range gives its first day
         ("Headline\nConference, 4-6 June 2024, Belgrade\nBody.", "2024-06-04"),
         ("Headline\nMay 4–5, 2024\nBody.", "2024-05-04"),
@@ -437,6 +442,47 @@ def test_articles_of_other_texts_that_tie_still_count_apart_and_a_copy_keeps_its
     copied = three + [make_scores("z", "2025-01-04", {"russia": -0.5}, source="Syndicate")]
     (period,) = measure_drift(copied, "month", by_source=False, evidence=0).periods
     assert period["n_articles"] == 4 and period["russia"]["net"] == pytest.approx(0.0)
+
+
+def test_a_periods_interval_and_shift_test_hang_on_its_own_articles_not_on_what_else_is_reported():
+    """One random stream shared by every statistic in turn gave the same articles another interval under
+    --since, --source or beside another outlet: no figure could be made again from its own articles."""
+    alpha = _monthly_corpus(np.random.default_rng(7), shift_month=7)
+    beta = [make_scores(f"b{i}", f"2025-{1 + i % 12:02d}-20", {"russia": 0.3 - 0.05 * (i % 5), "eu": 0.1},
+                        source="beta") for i in range(30)]
+    alpha = [make_scores(s.article, s.date, {t: s.summary[t]["net"] for t in s.summary}, source="alpha") for s in alpha]
+    whole = measure_drift(alpha + beta, "month", evidence=0).to_dict()
+    alone = measure_drift(alpha, "month", evidence=0).to_dict()
+    later = measure_drift([s for s in alpha if s.date >= "2025-06"], "month", evidence=0).to_dict()
+    by_month = {p["period"]: p for p in alone["periods"]}
+    for view in (whole["sources"]["alpha"]["periods"], alone["sources"]["alpha"]["periods"], later["periods"]):
+        for p in view:
+            for t in ("russia", "eu"):
+                assert (p[t]["low"], p[t]["high"]) == (by_month[p["period"]][t]["low"], by_month[p["period"]][t]["high"])
+    assert whole["sources"]["alpha"]["overall"] == alone["sources"]["alpha"]["overall"]
+    july = [p["russia"]["p_value"] for p in (by_month["2025-07"], next(p for p in later["periods"] if p["period"] == "2025-07"))]
+    assert july[1] <= july[0]  # Holm over fewer tests; the raw test is the same draws
+    raw = [drift.permutation_p_value(np.array([0.1, 0.2, 0.0] * 9), np.array([0.5, 0.4, 0.6] * 9),
+                                     drift._stream(0, "shift", "russia", "2025-06", "2025-07"), 2000) for _ in range(2)]
+    assert raw[0] == raw[1]
+
+
+def test_two_versions_of_one_article_are_refused_and_copies_give_one_piece_of_evidence():
+    from stance.scoring import ArticleScores
+
+    first = make_scores("a1", "2025-01-10", {"russia": 0.5})
+    second = make_scores("a1", "2025-01-10", {"russia": -0.5})
+    second.content_sha256 = "0" * 64  # the same id and source, another text: the database keeps one of them
+    with pytest.raises(StanceError, match="a1 is given more than once in two versions"):
+        measure_drift([first, second], "month")
+    unnamed = [make_scores("-", "2025-01-10", {"russia": 0.5}), make_scores("-", "2025-01-11", {"russia": 0.2})]
+    unnamed[1].content_sha256 = "1" * 64
+    assert measure_drift(unnamed, "month").periods[0]["n_articles"] == 2  # texts with no id of their own stay two
+    story = make_scores("wire", "2025-01-10", {"russia": 0.9})
+    copies = [ArticleScores(**{**vars(story), "source": s}) for s in ("A", "B", "C")]
+    other = make_scores("own", "2025-01-12", {"russia": 0.3})
+    evidence = measure_drift(copies + [other], "month", evidence=3).periods[0]["russia"]["evidence"]["favor"]
+    assert [e["source"] for e in evidence] == ["A", None]  # one of the three copies, then the next text
 
 
 def test_a_flat_series_has_no_shift_and_no_change_point():

@@ -223,3 +223,140 @@ def test_report_names_what_is_wrong_with_its_inputs_first(tmp_path, isolated_hom
     (run / "metrics.json").unlink()
     (run / "metrics.json").symlink_to(run / "metrics.json")
     assert "metrics.json: a loop of symbolic links" in one_error_line(run_stance("report", run, "--html", out / "f.html"))
+
+
+def _edit_predictions(run, change):
+    """Rewrite the run's predictions.jsonl after ``change(rows)`` (the shipped run's first row: seed_loao, russia)."""
+    path = run / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    change(rows)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+
+@pytest.mark.parametrize("change, said", [
+    (lambda rows: rows[0].update(plan=["seed_loao"]), "predictions.jsonl:1: not a prediction of this run (plan ['seed_loao'] is"),
+    (lambda rows: rows[0]["russia"].update(baselines=["tfidf"]), "predictions.jsonl:1: not a prediction of this run "
+                                                                 "(russia: its baselines are not a label per baseline"),
+    (lambda rows: rows[2]["eu"]["baselines"].update(tfidf="bogus"), "predictions.jsonl:3: not a prediction of this run "
+                                                                    "(eu: its baselines are not a label"),
+])
+def test_a_prediction_whose_plan_or_baselines_are_no_name_is_one_line_not_a_traceback(tmp_path, isolated_home, run,
+                                                                                        change, said):
+    _edit_predictions(run, change)
+    assert said in one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("change, said", [
+    (_score("seed_loao", "russia", "tfidf", "per_class", [1, 2]),
+     "target 'russia': no per-class scores of the TF-IDF 1-2-gram + LogisticRegression"),
+    (_score("seed_loao", "russia", "majority", "per_class", {"favor": 5}), "no per-class scores of the majority class"),
+    (_score("written_cv", "eu", "majority", "per_class", "favor", 5), "no per-class scores of the majority class"),
+    (_score("seed_loao", "eu", "tfidf", "confusion", [[1]]), "the TF-IDF 1-2-gram + LogisticRegression's confusion "
+                                                             "matrix is not 3 x 3 counts"),
+])
+def test_a_baselines_scores_are_read_as_the_models_are(tmp_path, isolated_home, run, change, said):
+    _edit_metrics(run, change)
+    line = one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
+    assert "metrics.json: " in line and said in line and "re-run `stance train`" in line
+
+
+@pytest.mark.parametrize("change, said", [
+    (_score("seed_loao", "russia", "model", "macro_f1_ci", [0.9, 0.99]),
+     "the stance model's macro_f1_ci is [0.9, 0.99], which does not hold its macro_f1 0.7478"),
+    (_score("seed_loao", "eu", "majority", "f1_avg_ci", [0.5, 0.1]), "the majority class's f1_avg_ci is [0.5, 0.1], "
+                                                                     "not a low and a high bound from 0 to 1"),
+    (_score("written_cv", "russia", "tfidf", "macro_f1_ci", [-0.5, 1.5]), "macro_f1_ci is [-0.5, 1.5], not a low and "
+                                                                          "a high bound from 0 to 1"),
+    (_score("seed_loao", "russia", "gain_over_tfidf", "macro_f1_ci", "ab"), "the gain over TF-IDF's macro_f1_ci is 'ab'"),
+    (_score("written_cv", "eu", "gain_over_tfidf", "f1_avg_ci", [0.2, 0.3]), "the gain over TF-IDF's f1_avg_ci is "
+                                                                             "[0.2, 0.3], which does not hold its f1_avg"),
+])
+def test_an_interval_that_does_not_hold_its_score_is_refused(run, change, said):
+    """A bootstrap interval cannot be recomputed; one that is out of order or range, or misses its point, is none."""
+    _edit_metrics(run, change)
+    with pytest.raises(InputError, match=f"metrics.json: evaluation .*{re.escape(said)}.*re-run `stance train`"):
+        evaluation_page(run)
+
+
+def _per_article(plan, target, change):
+    def edit(m):
+        change(m["evaluations"][plan]["targets"][target]["per_article"])
+    return edit
+
+
+def _gain(plan, target, key, value):
+    def edit(m):
+        gain = m["evaluations"][plan]["targets"][target]["gain_over_tfidf"]
+        gain[key] = value
+        gain.pop(f"{key}_ci")  # an interval holding the edited point would be refused before
+    return edit
+
+
+@pytest.mark.parametrize("change, said", [
+    (_per_article("seed_loao", "russia", lambda d: d.update({a: 0.99 for a in d})),
+     "seed_loao: the russia macro-F1 per article: article '000_abad3842fbdbf470' is 0.99, its predictions give 0.82"),
+    (_per_article("written_cv", "eu", lambda d: d.pop("2012-05-31_nikolic-sworn-in-vows-to-keep-eu-course")),
+     "written_cv: the eu macro-F1 per article: article '2012-05-31_nikolic-sworn-in-vows-to-keep-eu-course' is "
+     "missing, though its predictions label"),
+    (_per_article("seed_loao", "eu", lambda d: d.update(elsewhere=0.5)),
+     "the eu macro-F1 per article: article 'elsewhere' is 0.5, with no labelled sentence of it"),
+    (lambda m: m["evaluations"]["seed_loao"].update(n_articles=50), "seed_loao: its predictions are of 5 articles, "
+                                                                    "its metrics count 50"),
+    (_gain("seed_loao", "russia", "macro_f1", 0.5), "the russia gain over TF-IDF in macro_f1 is 0.5, model minus "
+                                                    "TF-IDF gives 0.151"),
+    (_gain("written_cv", "eu", "f1_avg", -0.2), "the eu gain over TF-IDF in f1_avg is -0.2, model minus TF-IDF gives 0.114"),
+])
+def test_a_per_article_score_article_count_or_gain_its_predictions_do_not_give_is_refused(tmp_path, isolated_home, run,
+                                                                                          change, said):
+    _edit_metrics(run, change)
+    with pytest.raises(InputError, match=f"predictions.jsonl and metrics.json disagree \\(.*{re.escape(said)}"):
+        evaluation_page(run)
+    assert said in one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
+
+
+def test_a_baseline_missing_from_some_predictions_is_refused_from_all_it_is_not_checked(run):
+    """Predictions that keep a baseline's labels in some rows only would switch off the check of its scores."""
+    _edit_metrics(run, _score("seed_loao", "russia", "tfidf", "accuracy", 0.5))
+    _edit_predictions(run, lambda rows: rows[0]["russia"].pop("baselines"))
+    with pytest.raises(InputError, match=re.escape("predictions.jsonl:1: not a prediction of this run (russia: no label "
+                                                   "of the majority class, which 93 other predictions of 'seed_loao' hold)")):
+        evaluation_page(run)
+    _edit_predictions(run, lambda rows: [row[t].pop("baselines", None) for row in rows for t in ("russia", "eu")])
+    assert evaluation_page(run).startswith("<!doctype html>")  # as before: no labels, no check of the baselines
+
+
+def test_an_overlong_prediction_line_or_metrics_file_is_refused_before_it_is_read(tmp_path, isolated_home, run):
+    predictions = run / "predictions.jsonl"
+    lines = len(predictions.read_text(encoding="utf-8").splitlines())
+    with predictions.open("ab") as handle:
+        handle.truncate(predictions.stat().st_size + 2 * 2**20)  # sparse: a line of 2 MiB of NULs
+    line = one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
+    assert f"predictions.jsonl:{lines + 1}: a line over 1 MiB, not a prediction" in line and "re-run `stance train`" in line
+    with (run / "metrics.json").open("ab") as handle:
+        handle.truncate(17 * 2**20)
+    line = one_error_line(run_stance("report", run, "--html", tmp_path / "r.html"))
+    assert "metrics.json: over 16 MB, too large for an evaluation report" in line
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_huge_model_metadata_file_is_refused_unread(tmp_path, isolated_home, monkeypatch):
+    from stance.errors import ModelIntegrityError
+    from stance.persist import read_metadata
+
+    model = tmp_path / "model"
+    model.mkdir()
+    padded = json.dumps({"format": "stance-model", "format_version": 5, "pad": "x" * 2**20})
+    (model / "stance.json").write_text(padded, encoding="utf-8")
+    with pytest.raises(ModelIntegrityError, match=r"stance.json: over 1 MiB, not stance model metadata"):
+        read_metadata(model)
+    reads = []
+    monkeypatch.setattr("pathlib.Path.read_text", lambda self, *a, **k: reads.append(self) or "")
+    with pytest.raises(ModelIntegrityError, match="over 1 MiB"):
+        read_metadata(model)
+    assert reads == []  # never read whole
+    monkeypatch.undo()
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys gas.\n", encoding="utf-8")
+    assert "stance.json: over 1 MiB, not stance model metadata" in one_error_line(
+        run_stance("score", article, "--model", model))

@@ -453,6 +453,16 @@ def test_vectors_of_a_cache_made_before_digests_are_not_trusted(tmp_path):
 # --- 6. clearing a damaged cache ------------------------------------------------------------
 
 
+def test_cache_clear_names_a_cache_path_with_a_line_break_on_one_line(tmp_path, isolated_home):
+    from stance.encoders.cache import EmbeddingCache
+
+    path = tmp_path / "two\nlines.sqlite"
+    EmbeddingCache(path).close()
+    cleared = run_stance("cache", "clear", env={"STANCE_CACHE": str(path)})
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout.strip().splitlines() == ["removed 0 vectors from " + str(tmp_path) + "/two\\x0alines.sqlite"]
+
+
 def test_cache_clear_removes_a_cache_file_sqlite_cannot_read(tmp_path, isolated_home):
     from stance.encoders.cache import EmbeddingCache
 

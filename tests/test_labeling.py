@@ -793,3 +793,113 @@ def test_one_name_written_two_ways_in_unicode_is_one_annotator(tmp_path, isolate
         with pytest.raises(LabelFormatError, match="is labeling into it in another session"):
             with LabelLog(out).session(composed):
                 pass
+
+
+def test_a_merge_is_not_written_over_a_label_file_a_session_is_saving_into(tmp_path):
+    """`labels merge --out labels/mine.jsonl --replace` during a session lost the answers given so far, and the
+    session went on saving after the merged rows as if nothing had happened."""
+    out = tmp_path / "mine.jsonl"
+    one = _write(tmp_path / "one.jsonl", [_row(0, "none", "none")])
+    two = _write(tmp_path / "two.jsonl", [_row(0, "against", "against")])
+    log = LabelLog(out)
+    with log.session("ana"):
+        log.append({**_row(0, "favor", "favor"), "annotator": "ana"})
+        before = out.read_bytes()
+        with pytest.raises(LabelFormatError, match="a `stance label` session is saving answers into it; quit that "
+                                                   "session first, or write the merge to a new file"):
+            merge_labels([one, two], out, replace=True)
+        assert out.read_bytes() == before
+    merge_labels([one, two], out, replace=True)  # the session over, the file may be replaced as asked
+    assert [r["russia"] for r in _rows(out)] == ["against"]
+
+
+def test_a_session_quit_before_its_first_answer_leaves_no_empty_label_file(tmp_path, isolated_home):
+    """The empty file it left made `stance train`, `labels stats` and `labels check` refuse to run."""
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    quit_early = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="q\n")
+    assert quit_early.returncode == 0, quit_early.stderr
+    assert not out.exists() and "0 answered" in quit_early.stderr and "no label file made" in quit_early.stderr
+    out.write_bytes(b"")  # an empty file the user made stays: it is not the session's to remove
+    kept = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="q\n")
+    assert kept.returncode == 0 and out.exists() and f"saved in {out}" in kept.stderr
+    with pytest.raises(LabelFormatError, match="no label rows .*; label into it, or leave it out"):
+        load_labels(out)
+
+
+def test_a_capital_q_or_a_q_with_a_space_quits_and_nothing_is_saved_after_it(tmp_path):
+    for quit_key in ("Q", "q ", " Q\r\n"):
+        log = LabelLog(tmp_path / f"{len(quit_key)}-{quit_key.strip()}.jsonl")
+        counts = run_session(_queue(3), log, annotator="ana", targets=TARGETS,
+                             keys=iter(["n", "n", quit_key, "f", "f"]), show=lambda _: None)
+        assert counts["answered"] == 1 and counts["remaining"] == 2
+        assert [r["sentence"] for r in _rows(log.path)] == [0]
+
+
+def test_a_long_neighbour_is_shown_cut_short_beside_the_sentence_asked():
+    from stance.labeling import CONTEXT_CHARS, render
+
+    long = "Serbia " * 180_000
+    screen = render(Candidate("art", 1, "The EU welcomed it.", previous=long, next=long), 1, 3, TARGETS)
+    assert len(screen) < 3 * CONTEXT_CHARS and " >> The EU welcomed it." in screen and "…" in screen
+
+
+def test_a_closed_output_ends_the_session_in_one_line_that_says_the_answers_are_saved(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("".join(f"Serbia signs agreement number {i} with Russia.\n" for i in range(60)), encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    reader = subprocess.Popen(["head", "-c", "2000"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    labeling = subprocess.run([stance_script(), "label", str(article), "--labels", str(out), "--annotator", "ana",
+                               "--order", "document"], input=b"n\nn\n" + b"f\nf\n" * 400, stdout=reader.stdin,
+                              stderr=subprocess.PIPE, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    reader.stdin.close()
+    reader.wait(timeout=60)
+    stderr = labeling.stderr.decode()
+    assert labeling.returncode == 1 and "Traceback" not in stderr, stderr
+    line = stderr.strip().splitlines()[-1]  # after the note that there is no model yet
+    assert f"the output was closed, so no more sentences are asked; every answer given so far is saved in {out}" in line
+    assert 1 <= len(_rows(out)) < 60  # a screen is some 300 bytes: answers were given before the reader left
+
+
+def test_the_last_line_of_a_session_shows_the_label_file_s_name_escaped(tmp_path, isolated_home):
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\n", encoding="utf-8")
+    out = tmp_path / "esc\x1b]0;retitled\x07.jsonl"
+    result = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="n\nn\n")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "saved in " + str(tmp_path) + "/esc\\x1b]0;retitled\\x07.jsonl" in result.stderr
+
+
+@pytest.mark.parametrize("tail", [b"\x00" * 300, b'{"article": "x", "sen' + b"\x00" * 40, b"\x00" * 10 + b"\n"])
+def test_a_label_file_ending_in_a_crash_s_zeros_names_the_line_to_remove(tmp_path, tail):
+    path = _write(tmp_path / "mine.jsonl", [_row(0, "none", "none"), _row(1, "favor", "none")])
+    path.write_bytes(path.read_bytes() + tail)
+    with pytest.raises(LabelFormatError, match=r"mine.jsonl:3: NUL bytes where a row should be \(a write cut short by "
+                                               r"a crash\?\); remove that line: the rows above it are whole"):
+        load_labels(path, check_text=False)
+    path.write_bytes("\n".join(['{"a": 1}'] * 2).encode("utf-16"))  # text in another encoding is still named so
+    with pytest.raises(LabelFormatError, match="UTF-16 text, not UTF-8"):
+        load_labels(path, check_text=False)
+
+
+def test_answers_past_the_end_of_a_shortened_article_are_withdrawn_so_the_file_loads(tmp_path, isolated_home):
+    """A line deleted from an article left an answer to an index it no longer has: every loader refused the
+    file, with advice (relabel it) that asked nothing about that index."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    article = folder / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\nSerbia joins EU talks.\n",
+                       encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    first = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="f\nn\na\nn\nn\nf\n")
+    assert first.returncode == 0 and "3 answered" in first.stderr, first.stderr
+    article.write_text("Belgrade cancels Russian arms contracts.\nSerbia joins EU talks.\n", encoding="utf-8")
+    again = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="a\nn\nn\nf\n")
+    assert again.returncode == 0 and "1 withdrawn (past their article's end)" in again.stderr, again.stderr
+    check = run_stance("labels", "check", out, "--articles", folder)
+    assert check.returncode == 0, check.stderr
+    assert [(r["sentence"], r["russia"], r["eu"]) for r in load_labels(out, articles=[folder])] == [
+        (0, "against", "none"), (1, "none", "favor")]
+    assert sum(1 for r in _rows(out) if r.get("undone")) == 1 and len(_rows(out)) == 6  # nothing given is erased

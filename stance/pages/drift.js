@@ -133,7 +133,7 @@ function evidence() {
   const out = [
     el("h2", {id: "evidence-title"}, "Evidence: " + period.period + " · " + name + " · " + where),
     el("p", {}, "Net ", el("b", {className: "net"}, fmt(s.net, 3, true)), " [" + fmt(s.low, 3, true) + ", " + fmt(s.high, 3, true) + "] over ",
-       period.n_articles + " articles and " + period.n_sentences + " sentences. Each list holds the strongest sentence of each of the top articles on that side (one per article), by the model's probability."),
+       period.n_articles + " articles and " + period.n_sentences + " sentences. Each list holds the strongest sentence of each of the top articles on that side (one per article, copies of one text once), by the model's probability."),
     el("div", {className: "columns"},
       el("section", {id: "favor"}, el("h3", {}, "Toward favor (P(favor))"), items(s.evidence.favor, "favor")),
       el("section", {id: "against"}, el("h3", {}, "Toward against (P(against))"), items(s.evidence.against, "against"))),
