@@ -410,7 +410,7 @@ def run_session(
     done = log.answered_texts(annotator)
     beyond = sorted(key for key in done if lengths is not None and key[0] in lengths and key[1] >= lengths[key[0]])
     for article, sentence in beyond:
-        log.append({"article": article, "sentence": sentence, "annotator": annotator, "undone": True, "time": _now()})
+        log.append(_undo(article, sentence, annotator))
         del done[(article, sentence)]
     if beyond:
         show(f"note: {len(beyond)} answer(s) to lines past the end of their article (it was shortened) withdrawn; "
@@ -466,8 +466,7 @@ def run_session(
                 elif history:
                     i = history.pop()
                     previous = queue[i]
-                    log.append({"article": previous.article, "sentence": previous.sentence, "annotator": annotator,
-                                "undone": True, "time": _now()})
+                    log.append(_undo(previous.article, previous.sentence, annotator))
                     counts["answered"] -= 1
                     counts["undone"] += 1
                     moved = True
@@ -484,6 +483,11 @@ def run_session(
         i += 1
     counts["remaining"] = 0
     return counts
+
+
+def _undo(article: str, sentence: int, annotator: str) -> dict:
+    """The row that withdraws this annotator's answer to a sentence: the log keeps the answer, readers skip it."""
+    return {"article": article, "sentence": sentence, "annotator": annotator, "undone": True, "time": _now()}
 
 
 def _answer(candidate: Candidate, answers: dict, targets: Sequence[str], origin: str, annotator: str,

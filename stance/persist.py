@@ -280,10 +280,10 @@ _METADATA_BYTES = 1 << 20
 
 def _is_model_metadata(path: Path) -> bool:
     """Whether ``path`` is a model's ``stance.json`` (a JSON object of the stance-model format), read bounded."""
-    if not path.is_file() or path.stat().st_size > _METADATA_BYTES:
+    if not path.is_file():
         return False
     try:
-        meta = json.loads(path.read_bytes())
+        meta = json.loads(read_at_most(path, _METADATA_BYTES) or b"")  # too large: no metadata, as empty is none
     except ValueError:
         return False
     return isinstance(meta, dict) and meta.get("format") == FORMAT
