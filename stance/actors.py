@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ACTOR_FEATURES", "ACTOR_SCALE", "actor_features", "serbian_actor"]
+__all__ = ["ACTOR_FEATURES", "ACTOR_SCALE", "actor_features", "pressed_by_another", "serbian_actor"]
 
 #: Weight of the indicator block beside unit-norm embeddings and TF-IDF rows.
 ACTOR_SCALE = 3.0
@@ -61,6 +61,12 @@ _HEDGE = r"may|might|could|would|if|unless|whether|reportedly|possibly|perhaps|l
 _PRESSURE = (
     r"urg(?:e|es|ed|ing)|press(?:es|ed|ing)?|call(?:s|ed|ing)? on|ask(?:s|ed|ing)?|demand(?:s|ed|ing)?|"
     r"push(?:es|ed|ing)?|pressur(?:e|es|ed|ing)|expect(?:s|ed|ing)?|want(?:s|ed|ing)?|warn(?:s|ed|ing)?|"
+    r"encourag(?:e|es|ed|ing)|invit(?:e|es|ed|ing)|requir(?:e|es|ed|ing)|insist(?:s|ed|ing)? that"
+)
+# The same verbs as verbs: "pressure" alone is left out, as often a noun ("under Western pressure").
+_PRESSING = (
+    r"urg(?:e|es|ed|ing)|press(?:es|ed|ing)?|call(?:s|ed|ing)? on|ask(?:s|ed|ing)?|demand(?:s|ed|ing)?|"
+    r"push(?:es|ed|ing)?|pressur(?:es|ed|ing)|expect(?:s|ed|ing)?|want(?:s|ed|ing)?|warn(?:s|ed|ing)?|"
     r"encourag(?:e|es|ed|ing)|invit(?:e|es|ed|ing)|requir(?:e|es|ed|ing)|insist(?:s|ed|ing)? that"
 )
 _ANAPHOR = (
@@ -122,7 +128,42 @@ _SERBIAN_NAME_RE = re.compile(rf"\b(?:{_SERBIA})\b|i[cć]\b", re.IGNORECASE)
 _SMALL_WORDS = frozenset("a an the and but or nor for on in at to of by as with from into over vs via per".split())
 
 # The four words after a verb of pressure, with the space around them: whom it presses.
-_FOUR_WORDS_RE = re.compile(r"\s*(?:\S+\s*){0,4}")
+_FOUR_WORDS_RE = re.compile(r"\s*(?:\S{1,100}\s*){0,4}")  # a word of at most 100 characters: a line of no spaces stays linear
+# The pressure rule (:func:`pressed_by_another`). A verb of pressure, its presser (Russia, the EU or another
+# country) named before it in the same clause, and Serbia its object right after it ("urged Belgrade",
+# "called on President Vučić", "demanding that Belgrade", "urged the Serbian authorities"), then what Serbia
+# is pressed to do ("to align", "not to deepen", ", as a candidate, to move"; after "that", the verb itself).
+_PRESSING_RE = re.compile(rf"\b(?:{_PRESSING})\b", re.IGNORECASE)
+_PRESSER_RE = re.compile(rf"\b(?:{_RUSSIA}|{_EU}|{_FOREIGN})\b", re.IGNORECASE)
+_PRESSED_OBJECT_RE = re.compile(
+    r"\s+(?P<that>that\s+)?(?:the\s+)?(?:(?:serbian|president|prime|foreign|defen[cs]e|interior|minister|government|"
+    r"authorities|leadership|officials|cabinet|(?-i:[A-ZČĆŽŠĐ][\w’'.-]*))\s+){0,3}"
+    rf"(?:{_SERBIA})\b(?!['’]s)(?:\s+(?:government|authorities|leadership|officials|president|cabinet|parliament)\b)?",
+    re.IGNORECASE)
+_PRESSED_TO_RE = re.compile(r"(?:\s*,[^,;:]{1,40},)?\s+(?:not\s+|never\s+)?to\s+(\w+)", re.IGNORECASE)
+_PRESSED_THAT_RE = re.compile(r"\s+(?:not\s+)?(\w+)", re.IGNORECASE)
+# Acts Serbia would be asked to go on with, stop or account for: the sentence then tells its conduct.
+_CONDUCT_RE = re.compile(
+    r"(?:continue|keep|maintain|stop|cease|end|reverse|abandon|drop|reconsider|explain|justify|honou?r|stick|remain|"
+    r"stay|resume|revoke|renounce|halt|quit|retract|withdraw|deliver|fulfill?)", re.IGNORECASE)
+# Before the pressure: a contrast or a refusal ("Despite two years of refusals, the EU still urges ...").
+_CONTRAST_RE = re.compile(
+    r"\b(?:but|yet|while|whereas|although|though|despite|undeterred|however|refus\w*|reject\w*|defian\w*|vain)\b",
+    re.IGNORECASE)
+# After it: anything that could tell Serbia's answer or its conduct: a contrast, a reply, a negation, a reference
+# back ("it", "the country"), what became of the call ("a request ... brushed aside", "unheeded"), or a
+# reason given with it ("noting that alignment has fallen").
+_ANSWER_RE = re.compile(
+    r"\b(?:but|yet|while|whereas|although|though|despite|however|it|he|she|they|country|government|leadership|"
+    r"authorities|nation|state|refus\w*|reject\w*|declin\w*|ignor\w*|rebuff\w*|dismiss\w*|resist\w*|"
+    r"def(?:y|ied|ies|ying)|defian\w*|compl(?:y|ied|ies|ying)|agree\w*|accept\w*|heed\w*|unheeded|answer\w*|"
+    r"respond\w*|repl(?:y|ied|ies|ying)|dodg\w*|brush\w*|avail|vain|call|request|appeal|demand|plea|not|no|never|"
+    r"noting|adding|citing|pointing|complain\w*|criticis\w*|criticiz\w*|"
+    r"\w+n['’]t)\b", re.IGNORECASE)
+_FIRST_PERSON_RE = re.compile(r"\b(?:[Ww]e|us|[Oo]urs?|I)\b")
+#: How far back from a verb of pressure its presser is looked for, in characters (a long line stays linear).
+PRESSER_WINDOW = 300
+
 # A question that ends the sentence, closing quotes and brackets aside.
 _QUESTION_RE = re.compile(r"\?[\s\"'”’)]*$")
 
@@ -251,6 +292,36 @@ def _only_pressed(patterns: _Patterns, matched: str, original: str) -> bool:
         at = max(at, end)
     rest = " | ".join([*kept, original[at:]])
     return not serbian_actor(rest) and _ANAPHOR_RE.search(rest) is None
+
+
+def pressed_by_another(text: str) -> bool:
+    """Whether the sentence only tells that another actor presses Serbia ("Brussels urged Belgrade to align").
+
+    ``LABELING.md``: pressure is not stance unless the sentence also tells Serbia's answer. This
+    decides a label (``StanceClassifier(pressure_rule=True)``), so it asks much more than the
+    "serbia only pressed" indicator, which only informs a head: the presser is named before the
+    verb in its clause; Serbia is the verb's object and is pressed *to do* something it is not
+    already doing ("to stop", "to explain" or "to reverse its decision" tell its conduct); no
+    other Serbian actor, reference back or first person is in the sentence; and nothing before
+    the pressure (a contrast, a refusal) or after it (a reply, a negation, "the country", "a
+    request ... brushed aside") could be Serbia's answer. A sentence it misses is left to the heads.
+    """
+    if _FIRST_PERSON_RE.search(text) or _ANAPHOR_RE.search(text):
+        return False
+    for verb in _PRESSING_RE.finditer(text):
+        pressed = _PRESSED_OBJECT_RE.match(text, verb.end())
+        if pressed is None:
+            continue
+        clause = re.split(r"[,;:]", text[max(0, verb.start() - PRESSER_WINDOW):verb.start()])[-1]
+        if not _PRESSER_RE.search(clause):
+            continue
+        asked = (_PRESSED_THAT_RE if pressed.group("that") else _PRESSED_TO_RE).match(text, pressed.end())
+        if asked is None or _CONDUCT_RE.fullmatch(asked.group(1)):
+            return False
+        before, after = text[:verb.start()], text[asked.end():]
+        return not (serbian_actor(before) or serbian_actor(after) or _CONTRAST_RE.search(before)
+                    or _ANSWER_RE.search(after))
+    return False
 
 
 def _row(text: str) -> tuple[bool, ...]:

@@ -228,12 +228,23 @@ def train(
                      "country's act as no Serbian stance (stance check), at a cost on the labeled articles "
                      "(see experiments/README.md)."),
     ] = False,
+    copy_weight: Annotated[
+        float,
+        typer.Option("--copy-weight", help="What each renamed copy weighs in the heads' fit, in (0, 1] (with "
+                     "--renamed-copies; 0.1 keeps the labeled articles' figures, see experiments/README.md)."),
+    ] = 1.0,
     question_rule: Annotated[
         bool,
         typer.Option("--question-rule/--no-question-rule", help="Label a sentence that ends in a question mark none "
                      "on both targets, as LABELING.md reads a question without an answer (frozen model). Turn it "
                      "off for a label scheme that reads stance into questions."),
     ] = True,
+    pressure_rule: Annotated[
+        bool,
+        typer.Option("--pressure-rule/--no-pressure-rule", help="Label a sentence in which another actor only presses "
+                     "Serbia (\"Brussels urged Belgrade to align\") none on both targets, as LABELING.md reads "
+                     "pressure (frozen model; off by default, see experiments/README.md)."),
+    ] = False,
 ):
     """Evaluate by article, train on all labels, save the model and the report."""
     from stance.paths import check_writable, default_model_dir
@@ -245,10 +256,16 @@ def train(
         _fail("no label files: pass --labels FILE.jsonl (none found in ./labels/)")
     if renamed_copies and fine_tunes(encoder, fine_tune):
         _fail("--renamed-copies trains the frozen model; drop --fine-tune or --renamed-copies")
+    if copy_weight != 1.0 and not renamed_copies:
+        _fail("--copy-weight weighs the renamed copies; add --renamed-copies, or drop --copy-weight")
+    if not 0 < copy_weight <= 1:  # NaN too
+        _fail(f"--copy-weight {copy_weight}: give a weight above 0 and at most 1")
+    if pressure_rule and fine_tunes(encoder, fine_tune):
+        _fail("--pressure-rule is the frozen model's; drop --fine-tune or --pressure-rule")
     articles = _article_folders(articles)
     out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)
-    report_dir = check_writable(report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies),
-                                "--report-dir", folder=True)
+    report_dir = report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies, pressure_rule)
+    report_dir = check_writable(report_dir, "--report-dir", folder=True)
     run = train_model(
         labels,
         out=out,
@@ -258,7 +275,9 @@ def train(
         command=shlex.join(["stance", *sys.argv[1:]]),
         fine_tune=fine_tune,
         renamed_copies=renamed_copies,
+        copy_weight=copy_weight,
         question_rule=question_rule,
+        pressure_rule=pressure_rule,
     )
     for plan, result in run.report.evaluations.items():
         typer.echo(f"{result['description']}: {result['n_sentences']} sentences, {result['n_articles']} articles")
@@ -1174,15 +1193,20 @@ def _with_reasons(data: dict, reasons: list[dict]) -> dict:
     return data
 
 
+#: How ``--explain`` words a label that a rule decided, not the heads.
+RULES_SHOWN = {"question-rule": "a question without an answer is none (the label scheme's rule)",
+               "pressure-rule": "another actor only presses Serbia: pressure is not stance (the label scheme's rule)",
+               "no-words": "no words, no stance"}
+
+
 def _reason_lines(sentence: dict, why: dict) -> list[str]:
     """``why russia=favor: "phrase" +0.42, (sentence meaning) +0.31`` for each target of a sentence."""
     from stance.explain import MEANING, NEIGHBOURS
 
     lines = []
     for target, w in why.items():
-        if w["method"] in ("question-rule", "no-words"):
-            rule = ("a question without an answer is none (the label scheme's rule)" if w["method"] == "question-rule"
-                    else "no words, no stance")
+        if w["method"] in RULES_SHOWN:
+            rule = RULES_SHOWN[w["method"]]
             lines.append(f"      why {target}={sentence[target]['label']}: {rule}")
             continue
         terms = ", ".join(f"{x['text'] if x['text'] in (MEANING, NEIGHBOURS) else json.dumps(x['text'], ensure_ascii=False)}"

@@ -342,10 +342,23 @@ def date_in_text(text: str, head_lines: int = HEAD_LINES) -> str | None:
     return best[2] if best else None
 
 
+#: The source name under which articles recorded without one are broken down, and by which ``--source`` selects them.
+UNKNOWN_SOURCE = "(unknown source)"
+
+
+def source_selected(source: str | None, sources) -> bool:
+    """Whether an article recorded under ``source`` (None or "" for none) is among ``sources`` (none: all are).
+
+    :data:`UNKNOWN_SOURCE` selects the articles recorded with no source and any recorded under that name,
+    which the drift report counts together."""
+    return not sources or (source or UNKNOWN_SOURCE) in sources
+
+
 def checked_selection(model_id=None, sources=None, since=None, until=None) -> tuple:
     """``(model_id, sources, since, until)`` as a selection of scored articles takes them, or InputError.
 
-    One source is a list of one (not its letters); ``since``/``until`` are dates
+    One source is a list of one (not its letters), :data:`UNKNOWN_SOURCE` the articles recorded without
+    one, as the drift report names them; ``since``/``until`` are dates
     (``YYYY-MM-DD``, a written form, or a ``date``), never compared as they are
     given, where a number or a typo would silently drop every dated article.
     """

@@ -37,6 +37,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from stance.dates import UNKNOWN_SOURCE
 from stance.errors import StanceError, StanceWarning, TextsError, ValueInputError, check_count, is_table
 from stance.evidence import explain_move, movers, period_evidence, public_items, strongest_sentences
 from stance.schema import is_within
@@ -46,8 +47,6 @@ __all__ = ["PERIODS", "DriftReport", "measure_drift", "period_count", "period_of
 PERIODS = ("week", "month", "quarter", "half", "year")
 _MONTHS_PER = {"month": 1, "quarter": 3, "half": 6, "year": 12}
 
-#: The source name under which articles without one are broken down.
-UNKNOWN_SOURCE = "(unknown source)"
 
 #: Penalty multiplier for change points: pen = BETA * sigma^2 * log(n).
 CHANGE_PENALTY = 4.0

@@ -305,7 +305,7 @@ def _systems(model, encoder):
 
     params = model.get_params(deep=False)
     common = {"targets": params["targets"], "Cs": DEFAULT_CS, "cv": 5, "context": False, "ngrams": False, "actors": False,
-              "renamed_copies": False, "question_rule": False, "calibrate": False, "abstain": False}
+              "renamed_copies": False, "question_rule": False, "pressure_rule": False, "calibrate": False, "abstain": False}
     return {
         "model": lambda: type(model)(**{**params, "encoder": encoder}),
         "tfidf": lambda: StanceClassifier(

@@ -28,7 +28,9 @@ in P(label): positive when the word argued for the label. Only the
 ``predict_proba`` call per sentence.
 
 ``question-rule``, with no terms: the sentence ends in a question mark and the
-model's ``question_rule`` made it ``none`` on every target, whatever its words.
+model's ``question_rule`` made it ``none`` on every target, whatever its words;
+``pressure-rule`` likewise for a sentence in which another actor only presses
+Serbia, under the model's ``pressure_rule``.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
         Per sentence ``{target: {"label", "method", "terms"}}``, ``terms`` being
         ``[{"text", "weight"}]`` by decreasing weight. ``ngram-weights`` also gives
         ``bias``: with ``top=None`` the weights plus ``bias`` are the centred logit.
-        ``question-rule`` (no terms): the model's question rule decided the label;
+        ``question-rule`` or ``pressure-rule`` (no terms): one of the model's rules decided the label
+        (whatever its head, occlusion included);
         ``no-words`` (no terms): a blank text, none for certain.
 
     Examples
@@ -106,17 +109,23 @@ def explain_sentences(model, X, *, top: int | None = 3, labels: Sequence[Mapping
     if not items:
         return []
     heads = _linear_heads(model)
+    ruling = heads is not None or hasattr(model, "questions")  # a model with the rules of StanceClassifier
+    features = model.transform_features(items) if ruling else None
+    none = np.zeros(len(items), dtype=bool)
+    blank = blank_items(items) if ruling else none  # none for certain, as predict_proba has it
+    asked = model.questions(features) if hasattr(model, "questions") else none
+    pressed = model.pressed(items) if hasattr(model, "pressed") else none
+    rule = np.where(blank, "no-words", np.where(asked, "question-rule", np.where(pressed, "pressure-rule", "")))
+    reasons = [{target: {"label": "none", "method": str(rule[i]), "terms": []} for target in model.targets_}
+               if rule[i] else None for i in range(len(items))]
+    weighed = np.flatnonzero(rule == "")
     if heads is None:
-        return [_occlusion(model, item, None if labels is None else labels[i], top) for i, item in enumerate(items)]
-    features = model.transform_features(items)
+        for i in weighed:
+            reasons[i] = _occlusion(model, items[i], None if labels is None else labels[i], top)
+        return reasons
     if labels is None:
         decided = model.predict_features(features)
         labels = [dict(zip(model.targets_, row)) for row in decided]
-    blank = blank_items(items)  # none for certain, as predict_proba has it
-    ruled = model.questions(features) if hasattr(model, "questions") else np.zeros(len(items), dtype=bool)
-    weighed = np.flatnonzero(~(ruled | blank))
-    reasons = [{target: {"label": "none", "method": "no-words" if blank[i] else "question-rule", "terms": []}
-                for target in model.targets_} for i in range(len(items))]
     explained = _ngram_weights(model, heads, [items[i] for i in weighed], features[weighed],
                                [labels[i] for i in weighed], top)
     for i, reason in zip(weighed, explained):

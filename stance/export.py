@@ -192,7 +192,9 @@ def _head(scores) -> dict:
 
 def _selected(scores, sources, since, until) -> bool:
     """The history store's selection (undated articles pass the date bounds), for a results article."""
-    if sources and scores.source not in sources:
+    from stance.dates import source_selected
+
+    if not source_selected(scores.source, sources):
         return False
     day = scores.date
     return day is None or not ((since and day < since) or (until and day > until))

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stance.errors import LabelFormatError, StanceWarning
+from stance.errors import LabelFormatError, StanceError, StanceWarning
 from stance.fileio import parse_json
 from stance.paths import write_error
 from stance.schema import (MAX_LABEL_LINE, annotator_name, file_targets, is_targets_declaration, json_lines,
@@ -101,10 +101,21 @@ class LabelLog:
         self._held: tuple[int, str] | None = None  # the open file and annotator a session holds
         if self.path.exists():
             require_regular_file(self.path, "give a .jsonl file for the labels", LabelFormatError)
+
+    def _make_folders(self) -> list[Path]:
+        """Make the label file's missing folders, only once an answer can come (a command refused before
+        leaves none behind); returns those this call made, deepest first (a path through ".." names
+        folders that were there, which are not among them)."""
+        made = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            for folder in reversed(self.path.parents):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(folder)
+                    made.append(folder)
         except OSError as err:
-            raise write_error(self.path, err, "cannot write the label file") from None
+            _remove_folders(made[::-1])
+            raise write_error(self.path, err, "cannot make the label file's folder") from None
+        return made[::-1]
 
     def answered(self, annotator: str) -> set[tuple[str, int]]:
         """Sentences this annotator has an answer for (undone answers excluded, as :func:`resolve_log` reads)."""
@@ -156,8 +167,13 @@ class LabelLog:
         is only tried (a check before slow work), and a file not there yet is left so. Where
         the system has no such locks (not Linux), the session runs unguarded.
         """
+        folders = self._make_folders() if create else []
         made = create and not os.path.lexists(self.path)
-        fd = self._open(create)
+        try:
+            fd = self._open(create, doing="cannot make the label file")
+        except StanceError:
+            _remove_folders(folders)  # a file that cannot be made there ("File name too long") leaves none behind
+            raise
         if fd is None:
             yield self
             return
@@ -170,30 +186,31 @@ class LabelLog:
             if self._held is not None and create:
                 fd = self._held[0]  # the file held last, if it was replaced during the session
                 self._held = None
-            if made:
-                self._remove_if_unanswered(fd)
+            if made and self._remove_if_unanswered(fd):
+                _remove_folders(folders)
             os.close(fd)
 
-    def _remove_if_unanswered(self, fd: int) -> None:
+    def _remove_if_unanswered(self, fd: int) -> bool:
         """Remove the file this session made if it is still empty and no other session holds it: a
         session quit before its first answer would leave an empty file that every loader refuses."""
         with contextlib.suppress(OSError):
             now, here = os.fstat(fd), os.stat(self.path)
             if now.st_size == 0 and (now.st_dev, now.st_ino) == (here.st_dev, here.st_ino) and not held_by_a_session(fd):
                 os.unlink(self.path)
+                return True
+        return False
 
-    def _open(self, create: bool = True) -> int | None:
+    def _open(self, create: bool = True, doing: str = "cannot save the answer to") -> int | None:
         """The label file open for appending, refused if something else stands at its path now (a FIFO
         would swallow the answers); None when it is not there and ``create`` is off."""
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | (os.O_CREAT if create else 0), 0o666)
         except FileNotFoundError:
             if create:
-                raise write_error(self.path, FileNotFoundError(errno.ENOENT, "its folder is gone"),
-                                  "cannot save the answer to") from None
+                raise write_error(self.path, FileNotFoundError(errno.ENOENT, "its folder is gone"), doing) from None
             return None
         except OSError as err:
-            raise write_error(self.path, err, "cannot save the answer to") from None
+            raise write_error(self.path, err, doing) from None
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)
@@ -228,6 +245,8 @@ class LabelLog:
         if len(data) > MAX_LABEL_LINE:
             raise LabelFormatError(f"{self.path}: an answer of {len(data):,} bytes, over the {MAX_LABEL_LINE >> 20} "
                                    "MiB a label line may hold, is not saved; label shorter sentences")
+        if self._held is None:  # outside a session; within one, a folder gone since it began is said
+            self._make_folders()
         fd = self._open()
         kept = False
         try:
@@ -241,6 +260,15 @@ class LabelLog:
         finally:
             if not kept:
                 os.close(fd)
+
+
+def _remove_folders(folders: Sequence[Path]) -> None:
+    """Remove folders a session made, deepest first; one that holds anything now stays, and those above it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _whose(row: dict) -> str | None:

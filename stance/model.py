@@ -187,6 +187,12 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         ``none``, and the labeled sentences hold too few questions for a head to learn
         it. Its probabilities become 1 for ``none``. Reads the actor indicators, so
         only with ``actors=True``.
+    pressure_rule : bool, default=False
+        Label a sentence that only tells that another actor presses Serbia ("Brussels
+        urged Belgrade to align") ``none`` on every target, whatever the heads say:
+        ``LABELING.md`` makes pressure no stance unless the sentence also tells Serbia's
+        answer (:func:`stance.actors.pressed_by_another` says which sentences do not).
+        Its probabilities become 1 for ``none``.
     calibrate : bool, default=True
         Fit a temperature per target on out-of-fold probabilities (default head).
     abstain : bool, default=True
@@ -229,6 +235,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         renamed_copies: bool = False,
         copy_weight: float = 1.0,
         question_rule: bool = True,
+        pressure_rule: bool = False,
         calibrate: bool = True,
         abstain: bool = True,
     ):
@@ -243,6 +250,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.renamed_copies = renamed_copies
         self.copy_weight = copy_weight
         self.question_rule = question_rule
+        self.pressure_rule = pressure_rule
         self.calibrate = calibrate
         self.abstain = abstain
 
@@ -350,7 +358,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return [np.zeros((0, len(c))) for c in self.classes_]
         probas = self.predict_proba_features(self.transform_features(items))
         # no word, no stance: never the head's guess from the encoder's empty-text vector
-        return _certainly_none(probas, self.classes_, blank_items(items))
+        return _certainly_none(probas, self.classes_, blank_items(items) | self.pressed(items))
 
     def predict(self, X) -> np.ndarray:
         """Labels: an array of shape (n_samples, n_targets) of class names (``none`` for a blank text)."""
@@ -433,6 +441,15 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return np.zeros(features.shape[0], dtype=bool)
         found = features[:, actors.start + column]
         return np.asarray(found.toarray() if hasattr(found, "toarray") else found).ravel() > 0
+
+    def pressed(self, X) -> np.ndarray:
+        """Sentences that ``pressure_rule`` labels ``none``: those that only tell that another actor presses Serbia."""
+        items = _items(X)
+        if not getattr(self, "pressure_rule", False):
+            return np.zeros(len(items), dtype=bool)
+        from stance.actors import pressed_by_another
+
+        return np.fromiter((pressed_by_another(item_text(x)) for x in items), dtype=bool, count=len(items))
 
     def feature_columns(self, width: int) -> dict[str, slice]:
         """Where each block of :meth:`transform_features` sits in its rows of ``width`` columns.
@@ -590,7 +607,7 @@ def load_model(path: str | Path, encoder=None, backend: str = "auto") -> StanceC
         encoder=encoder, targets=tuple(meta["targets"]), context=features.get("context", False),
         ngrams=vectorizer is not None, actors=features.get("actors", False),
         renamed_copies=features.get("renamed_copies", False), copy_weight=features.get("copy_weight", 1.0),
-        question_rule=features.get("question_rule", False),
+        question_rule=features.get("question_rule", False), pressure_rule=features.get("pressure_rule", False),
     )
     model.encoder_ = encoder
     if model.actors:

@@ -81,7 +81,9 @@ def model_features(model) -> dict:
             "actors": actors, "actor_columns": int(getattr(model, "actor_columns_", 0)) if actors else 0,
             "renamed_copies": bool(getattr(model, "renamed_copies", False)),
             "copy_weight": float(getattr(model, "copy_weight", 1.0)),
-            "question_rule": bool(getattr(model, "question_rule", False))}
+            "question_rule": bool(getattr(model, "question_rule", False))} | (
+        # recorded only when on, so that a model without it keeps the id it always had
+        {"pressure_rule": True} if getattr(model, "pressure_rule", False) else {})
 
 
 def fitted_model_id(model, encoder_sha256: str) -> str | None:
@@ -418,6 +420,7 @@ def _shape_problem(meta: dict) -> str | None:
         ("features.renamed_copies", False, (lambda v: isinstance(v, bool), "true or false")),
         ("features.copy_weight", False, (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]")),
         ("features.question_rule", False, (lambda v: isinstance(v, bool), "true or false")),
+        ("features.pressure_rule", False, (lambda v: isinstance(v, bool), "true or false")),
         ("training", False, an_object),
         ("versions", False, an_object),
         ("created", False, (lambda v: isinstance(v, str), "a date string")),

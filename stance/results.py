@@ -584,7 +584,7 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
     With ``strongest``, each row also holds its title, url and strongest
     sentences per target and side (the rest of its sentences is not kept).
     """
-    from stance.dates import checked_selection
+    from stance.dates import checked_selection, source_selected
     from stance.evidence import strongest_sentences
 
     _, sources, since, until = checked_selection(None, sources, since, until)
@@ -600,7 +600,7 @@ def read_results(path: str | Path, *, sources=None, since: str | None = None, un
         for row in _read_part(part, columns + extra).to_pylist():
             key = (row["article"], row["source"])
             day = row["date"]
-            if (sources and row["source"] not in sources) or (
+            if not source_selected(row["source"], sources) or (
                     day is not None and ((since and day < since) or (until and day > until))):
                 latest[key] = None
                 continue

@@ -117,15 +117,32 @@ class _ArticleFinder:
         folders = (*self.folders, near.parent, near.parent / "articles")
         key = (*folders, Path(article))
         if key not in self._cache:
+            blocked = None  # the first path where something other than a file stands
             for folder in folders:
                 path = folder / f"{article}.txt"
                 if os.path.isfile(path):  # False, not an error, for an id too long to be a file name (a URL)
                     text = decode_text(read_article_bytes(path), str(path))
                     self._cache[key] = (path, split_sentences(text))
                     break
+                blocked = blocked or ((path, what) if (what := _not_a_text_file(path)) else None)
             else:
+                if blocked is not None:  # else said "not found", and the label's text left unchecked
+                    raise LabelFormatError(f"{blocked[0]}: {blocked[1]}, where article {article}'s text would be; "
+                                           "put the article's .txt there, or remove it")
                 self._cache[key] = (None, None)
         return self._cache[key]
+
+
+def _not_a_text_file(path: Path) -> str | None:
+    """What stands at an article's path that is not a file (a FIFO, a folder, a link to nothing), or None."""
+    from stance.paths import broken_link, special_file
+
+    if not os.path.lexists(path) or os.path.isfile(path):
+        return None
+    if os.path.isdir(path):
+        return "is a folder"
+    kind = special_file(path)
+    return f"is {kind}" if kind else broken_link(path) or "is not a file"
 
 
 #: Row fields that are not targets; every other field of a label row is one.

@@ -569,9 +569,11 @@ class HistoryStore:
         until: str | None = None,
     ) -> Iterator[dict]:
         """:meth:`articles` one at a time, so that memory does not grow with them (as export reads them)."""
-        from stance.dates import checked_selection
+        from stance.dates import UNKNOWN_SOURCE, checked_selection
 
         model_id, sources, since, until = checked_selection(model_id, sources, since, until)
+        if sources and UNKNOWN_SOURCE in sources:  # as drift names them: those stored with no name, and any under it
+            sources = [*sources, ""]
         if self._version == 0:
             return
         clauses, params = [], []

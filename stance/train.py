@@ -28,8 +28,10 @@ def fine_tunes(encoder_path: str | Path | None, fine_tune: bool) -> bool:
     return fine_tune and str(encoder_path) != "static"
 
 
-def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = False) -> str:
-    """Default report folder name: the encoder and head it describes."""
+def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = False,
+             pressure_rule: bool = False) -> str:
+    """Default report folder name: the encoder and head it describes, and the options that change the frozen
+    model (so that a run with them never replaces the default's report)."""
     if encoder_path is None:
         encoder = "minilm"
     elif str(encoder_path) in ("static", "mpnet"):
@@ -37,10 +39,12 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_c
     else:
         encoder = Path(encoder_path).name.lower()
     head = "finetuned" if fine_tunes(encoder_path, fine_tune) else "logreg"
-    return f"{encoder}-{head}{'-renamed' if renamed_copies and head == 'logreg' else ''}"
+    frozen = head == "logreg"
+    return f"{encoder}-{head}{'-renamed' if renamed_copies and frozen else ''}{'-pressure' if pressure_rule and frozen else ''}"
 
 
-def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool = False, question_rule: bool = True):
+def make_model(encoder, targets, fine_tune: bool = False, *, renamed_copies: bool = False, copy_weight: float = 1.0,
+               question_rule: bool = True, pressure_rule: bool = False):
     """The configuration `stance train` evaluates and fits.
 
     Default: the frozen encoder with TF-IDF word n-grams, the actor indicators of
@@ -51,21 +55,23 @@ def make_model(encoder, targets, fine_tune: bool = False, renamed_copies: bool =
     (``experiments/README.md``). ``fine_tune=True`` (not for the static encoder,
     which has no layers to train): the encoder's top layers trained with one head
     per target (:class:`~stance.finetune.FineTunedClassifier`). ``renamed_copies=True``:
-    the frozen model also trains on the renamed copies of :mod:`stance.counterfactuals`.
+    the frozen model also trains on the renamed copies of :mod:`stance.counterfactuals`, each
+    weighing ``copy_weight`` of a labeled sentence.
     ``question_rule=False``: the frozen model leaves a question to its heads instead of
-    labelling it ``none`` (:class:`~stance.model.StanceClassifier`).
+    labelling it ``none`` (:class:`~stance.model.StanceClassifier`). ``pressure_rule=True``: the
+    frozen model labels a sentence in which another actor only presses Serbia ``none``.
     """
     from stance.model import StanceClassifier
 
     if fine_tune and type(encoder).__name__ != "StaticEncoder":
         from stance.finetune import FineTunedClassifier
 
-        if renamed_copies:
-            raise ValueError("renamed copies train the frozen model; fine-tuning takes none")
+        if renamed_copies or pressure_rule:
+            raise ValueError("renamed copies and the pressure rule are the frozen model's; fine-tuning takes neither")
 
         return FineTunedClassifier(encoder=encoder, targets=tuple(targets))
     return StanceClassifier(encoder=encoder, targets=tuple(targets), renamed_copies=renamed_copies,
-                            question_rule=question_rule)
+                            copy_weight=copy_weight, question_rule=question_rule, pressure_rule=pressure_rule)
 
 
 def fitted_temperatures(report) -> dict[str, float]:
@@ -102,7 +108,9 @@ def train(
     n_bootstrap: int = 1000,
     fine_tune: bool = False,
     renamed_copies: bool = False,
+    copy_weight: float = 1.0,
     question_rule: bool = True,
+    pressure_rule: bool = False,
 ) -> TrainingRun:
     """Evaluate the default configuration by article, then fit it on all labels and save it.
 
@@ -117,7 +125,9 @@ def train(
         A fine-tuned model's probabilities get the temperature that calibrates the
         evaluation's out-of-fold predictions.
     renamed_copies : also train the frozen model on renamed copies (see :func:`make_model`).
+    copy_weight : what each renamed copy weighs in the heads' fit, in (0, 1].
     question_rule : the frozen model labels a question ``none`` on every target (see :func:`make_model`).
+    pressure_rule : the frozen model labels a sentence in which Serbia is only pressed ``none`` (see :func:`make_model`).
     articles : folders holding the labeled articles' text, to check labels against the splitter.
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
@@ -141,7 +151,8 @@ def train(
     if problem is not None:
         raise LabelFormatError(f"labels cannot train a model: {problem}")
     encoder = make_encoder(encoder_path)
-    model = make_model(encoder, targets, fine_tune, renamed_copies, question_rule)
+    model = make_model(encoder, targets, fine_tune, renamed_copies=renamed_copies, copy_weight=copy_weight,
+                       question_rule=question_rule, pressure_rule=pressure_rule)
     # The heads' C searches take most of the time; they run on every core. With the heads solved to
     # SOLVER_TOL, the fold scores and so the model are the same as on one core.
     with on_all_cores():
@@ -168,7 +179,7 @@ def train(
 
         meta = read_metadata(saved)
         prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
-        name = run_name(encoder_path, fine_tune, renamed_copies)
+        name = run_name(encoder_path, fine_tune, renamed_copies, pressure_rule)
         report.provenance = {
             "run": name,
             "command": command,

@@ -82,6 +82,33 @@ def separate_embedding_cache(tmp_path_factory):
         os.environ["STANCE_CACHE"] = previous
 
 
+def assert_rule_decides(ruled, free, decided, untouched) -> None:
+    """A rule's sentences (``decided``) are none for certain with it and not without it; the rest keep the heads' probabilities."""
+    assert (free.predict(decided) != "none").any(axis=1).all()  # the heads alone read the topic
+    assert (ruled.predict(decided) == "none").all()
+    for proba, classes in zip(ruled.predict_proba(decided), ruled.classes_):
+        np.testing.assert_array_equal(proba, np.tile(classes == "none", (len(decided), 1)))
+    for with_rule, without in zip(ruled.predict_proba(untouched), free.predict_proba(untouched)):
+        np.testing.assert_array_equal(with_rule, without)
+
+
+def _saveable_hashing_encoder():
+    from stance.encoders.transformer import SentenceEncoder
+
+    class SaveableHashingEncoder(SentenceEncoder):
+        """A SentenceEncoder (so a model folder can hold it) whose vectors come from the hashing encoder."""
+
+        sha256 = "0" * 64
+
+        def transform(self, X):
+            return HashingEncoder().transform(list(X))
+
+    return SaveableHashingEncoder
+
+
+SaveableHashingEncoder = _saveable_hashing_encoder()
+
+
 @pytest.fixture
 def hashing_encoder():
     return HashingEncoder()

@@ -128,10 +128,26 @@ def test_stance_train_names_and_builds_the_option(hashing_encoder):
 
     assert make_model(hashing_encoder, ["russia", "eu"], renamed_copies=True).renamed_copies is True
     assert make_model(hashing_encoder, ["russia", "eu"]).renamed_copies is False
+    assert make_model(hashing_encoder, ["russia", "eu"], renamed_copies=True, copy_weight=0.1).copy_weight == 0.1
     assert run_name(None, renamed_copies=True) == "minilm-logreg-renamed"
     assert run_name(None) == "minilm-logreg"
+    assert run_name(None, renamed_copies=True, pressure_rule=True) == "minilm-logreg-renamed-pressure"
+    assert run_name("mpnet", pressure_rule=True) == "mpnet-logreg-pressure"
     assert run_name("static", fine_tune=True, renamed_copies=True) == "static-logreg-renamed"
     # a transformer folder that happens to be named "static" is fine-tuned, and its report says so
     assert run_name("/models/Static", fine_tune=True) == "static-finetuned"
     with pytest.raises(ValueError, match="frozen"):
         make_model(hashing_encoder, ["russia", "eu"], fine_tune=True, renamed_copies=True)
+
+
+@pytest.mark.parametrize("options, said", [
+    (["--copy-weight", "0.1"], "--copy-weight weighs the renamed copies; add --renamed-copies"),
+    (["--renamed-copies", "--copy-weight", "0"], "--copy-weight 0.0: give a weight above 0 and at most 1"),
+    (["--renamed-copies", "--copy-weight", "nan"], "--copy-weight nan: give a weight above 0"),
+    (["--renamed-copies", "--copy-weight", "1.5"], "--copy-weight 1.5: give a weight above 0"),
+])
+def test_a_copy_weight_stance_train_cannot_use_is_refused_before_any_work(tmp_path, isolated_home, options, said):
+    from conftest import one_error_line, run_stance
+
+    line = one_error_line(run_stance("train", *options, "--out", tmp_path / "m", "--report-dir", tmp_path / "r"))
+    assert said in line and not (tmp_path / "m").exists() and not (tmp_path / "r").exists()

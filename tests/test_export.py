@@ -109,6 +109,21 @@ def test_source_and_date_filters_keep_undated_articles(scored, where):
     assert {(r["article"], r["source"]) for r in rows} == {("c", None), ("c", "N1"), ("a", None)}
 
 
+@pytest.mark.parametrize("where", ["db", "results"])
+def test_the_articles_without_a_source_are_selected_by_the_name_the_drift_report_gives_them(scored, where):
+    from stance.drift import UNKNOWN_SOURCE
+
+    literal = make_scores("d", "2024-02-01", {"russia": 0.1, "eu": 0.0}, source=UNKNOWN_SOURCE)  # named as drift names none
+    with HistoryStore(scored["db"]) as store:
+        store.record([literal])
+    ResultsFolder(scored["results"], "m1").write([literal])
+    unnamed = {(r["article"], r["source"]) for r in sentence_rows(**{where: scored[where]}, sources=[UNKNOWN_SOURCE])}
+    every = {(r["article"], r["source"]) for r in sentence_rows(**{where: scored[where]})}
+    assert unnamed == {pair for pair in every if pair[1] in (None, UNKNOWN_SOURCE)} and len(unnamed) == 3
+    both = {(r["article"], r["source"]) for r in sentence_rows(**{where: scored[where]}, sources=[UNKNOWN_SOURCE, "N1"])}
+    assert both == unnamed | {("c", "N1")}
+
+
 def test_latest_model_by_default_with_a_warning_and_model_id_chooses(scored):
     with HistoryStore(scored["db"]) as store:
         store.record([make_scores("z", "2024-03-01", {"russia": 0.5, "eu": 0.0}, model_id="m2")])

@@ -12,8 +12,8 @@ import joblib
 import numpy as np
 import pytest
 
-from conftest import HashingEncoder, one_error_line, run_stance, write_corpus, write_metadata
-from stance.encoders.transformer import SentenceEncoder
+from conftest import one_error_line, run_stance, write_corpus, write_metadata
+from conftest import SaveableHashingEncoder as Saveable
 
 # --- outputs that would replace what is not ours -----------------------------------------------------
 
@@ -268,15 +268,6 @@ def test_an_annotator_name_that_is_blank_or_not_one_line_is_refused(tmp_path, is
 # --- model folders whose files match their hashes but not their kind ---------------------------------
 
 
-class Saveable(SentenceEncoder):
-    """A SentenceEncoder (so a model folder can hold it) whose vectors come from the hashing encoder."""
-
-    sha256 = "0" * 64
-
-    def transform(self, X):
-        return HashingEncoder().transform(list(X))
-
-
 @pytest.fixture
 def saved_model(tmp_path):
     from stance.model import StanceClassifier
@@ -513,3 +504,27 @@ def test_a_model_file_replaced_by_no_file_is_named_for_what_it_is_not_missing(tm
             "dangling link": f"is a symbolic link to {model / 'gone'}, which leads to no file or folder",
             "link to a device": "is a symbolic link to a character device, not to a regular file"}[kind]  # not "a file"
     assert f"head.joblib: {said}" in line and "missing" not in line
+
+
+@pytest.mark.parametrize("kind", list(_NO_FILE))
+def test_an_article_that_is_no_file_is_named_not_taken_for_missing(tmp_path, isolated_home, kind):
+    """A FIFO there was said to be "not found" (and a label's text went unchecked)."""
+    labels, articles = tmp_path / "labels.jsonl", tmp_path / "articles"
+    labels.write_text('{"article": "x", "sentence": 0, "text": "Serbia buys gas.", "russia": "favor", "eu": "none"}\n'
+                      '{"article": "y", "sentence": 0, "text": "Rain fell.", "russia": "none", "eu": "none"}\n',
+                      encoding="utf-8")
+    articles.mkdir()
+    _NO_FILE[kind](articles / "x.txt")
+    said = {"fifo": "is a FIFO", "folder": "is a folder", "link loop": "is a loop of symbolic links",
+            "dangling link": "is a symbolic link to", "link to a device": "is a character device"}[kind]
+    line = one_error_line(run_stance("labels", "check", labels, "--articles", articles, timeout=60), prefix="")
+    assert line.startswith(f"{articles / 'x.txt'}: {said}") and "article x's text" in line
+    line = one_error_line(run_stance("train", "--labels", labels, "--articles", articles, "--out", tmp_path / "m",
+                                     timeout=60))
+    assert f"{articles / 'x.txt'}: {said}" in line and not (tmp_path / "m").exists()
+    (tmp_path / "articles-too").mkdir()  # the text in a folder searched later is found, the stray entry passed by
+    (tmp_path / "articles-too" / "x.txt").write_text("Serbia buys gas.\n", encoding="utf-8")
+    (tmp_path / "articles-too" / "y.txt").write_text("Rain fell.\n", encoding="utf-8")
+    found = run_stance("labels", "check", labels, "--articles", articles, "--articles", tmp_path / "articles-too",
+                       timeout=60)
+    assert found.returncode == 0 and "not found" not in found.stderr, found.stderr

@@ -828,6 +828,31 @@ def test_a_session_quit_before_its_first_answer_leaves_no_empty_label_file(tmp_p
         load_labels(out)
 
 
+def test_a_label_file_in_new_folders_makes_them_only_for_an_answer(tmp_path, isolated_home):
+    """The folders were made when the command started, and left behind by a refusal or a quit."""
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    out = tmp_path / "new" / "sub" / "mine.jsonl"
+    line = one_error_line(run_stance("label", article, "--labels", out, "--model", tmp_path / "no-model"))
+    assert "no trained model at" in line and not (tmp_path / "new").exists()
+    quit_early = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="q\n")
+    assert quit_early.returncode == 0, quit_early.stderr
+    assert not (tmp_path / "new").exists()
+    answered = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="n\nn\nq\n")
+    assert answered.returncode == 0, answered.stderr
+    assert [r["sentence"] for r in _rows(out)] == [0]
+    (tmp_path / "there").mkdir()  # a path through ".." names a folder that was there: it stays
+    through = tmp_path / "gone" / ".." / "there" / "new" / "mine.jsonl"
+    assert run_stance("label", article, "--labels", through, "--annotator", "ana", stdin="q\n").returncode == 0
+    assert (tmp_path / "there").is_dir() and not (tmp_path / "there" / "new").exists()
+    assert not (tmp_path / "gone").exists()
+    too_long = tmp_path / "new2" / "deep" / ("x" * 300 + ".jsonl")  # refused when made: no folder left either
+    refused = run_stance("label", article, "--labels", too_long, "--annotator", "ana", stdin="q\n")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: cannot make the label file")
+    assert not (tmp_path / "new2").exists()
+
+
 def test_a_capital_q_or_a_q_with_a_space_quits_and_nothing_is_saved_after_it(tmp_path):
     for quit_key in ("Q", "q ", " Q\r\n"):
         log = LabelLog(tmp_path / f"{len(quit_key)}-{quit_key.strip()}.jsonl")

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import assert_rule_decides
 from stance.model import StanceClassifier, load_model
 
 TEXTS = ["Serbia refuses to sanction Russia.", "Belgrade refuses Russian sanctions again.",
@@ -26,12 +27,7 @@ def _fitted(encoder, **kwargs):
 
 def test_a_question_is_none_on_every_target_and_nothing_else_changes(hashing_encoder):
     ruled, free = _fitted(hashing_encoder), _fitted(hashing_encoder, question_rule=False)
-    assert (free.predict(QUESTIONS) != "none").any(axis=1).all()  # the heads alone read the topic
-    assert (ruled.predict(QUESTIONS) == "none").all()
-    for proba, classes in zip(ruled.predict_proba(QUESTIONS), ruled.classes_):
-        np.testing.assert_array_equal(proba, np.tile(classes == "none", (len(QUESTIONS), 1)))
-    for with_rule, without in zip(ruled.predict_proba(STATEMENTS + TEXTS), free.predict_proba(STATEMENTS + TEXTS)):
-        np.testing.assert_array_equal(with_rule, without)
+    assert_rule_decides(ruled, free, QUESTIONS, STATEMENTS + TEXTS)
     assert ruled.questions(ruled.transform_features(QUESTIONS + STATEMENTS)).tolist() == [True, True, False, False]
 
 
