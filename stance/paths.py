@@ -147,6 +147,18 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     return path
 
 
+def not_a_file(path: str | Path) -> str:
+    """Why a file that is needed is not one: missing, or what stands in its place (said as "is ...")."""
+    if not os.path.lexists(path):
+        return "missing"
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    kind = special_file(path)  # links followed: a link to a FIFO or a device is told as what it leads to
+    if kind:
+        return f"is a symbolic link to {kind}, not to a regular file" if os.path.islink(path) else f"is {kind}, not a regular file"
+    return broken_link(path) or "changed while it was read"
+
+
 def special_file(path: str | Path) -> str | None:
     """What ``path`` is when it exists, links followed, as neither a regular file nor a folder; else None.
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from stance.actors import ACTOR_FEATURES
 from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning, ValueInputError
 from stance.fileio import atomic_write_text, make_temp_dir, parse_json, read_at_most, replace_folder, sha256_file
-from stance.paths import OutputPathError, write_error
+from stance.paths import OutputPathError, not_a_file, write_error
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelParts", "package_versions", "read_metadata", "read_model", "save_model"]
 
@@ -298,20 +298,6 @@ def _swap_into_place(staging: Path, path: Path) -> None:
     replace_folder(staging, path)
 
 
-def _not_a_file(path: Path) -> str:
-    """Why a file a model folder needs is not one: missing, or what stands in its place."""
-    from stance.paths import broken_link, special_file
-
-    if not os.path.lexists(path):
-        return "missing"
-    if os.path.isdir(path):
-        return "is a folder, not a file"
-    kind = special_file(path)  # links followed: a link to a FIFO or a device is told as what it leads to
-    if kind:
-        return f"is a symbolic link to {kind}, not to a regular file" if os.path.islink(path) else f"is {kind}, not a regular file"
-    return broken_link(path) or "changed while it was read"
-
-
 def read_metadata(path: str | Path) -> dict:
     """Read and check a model folder's ``stance.json``; one-line errors on anything wrong."""
     path = Path(path)
@@ -325,7 +311,7 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelIntegrityError(f"{path}: is a file, not a model folder; pass the folder `stance train` wrote")
     meta_path = path / METADATA_FILE
     if not meta_path.is_file():
-        raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} {_not_a_file(meta_path)}); "
+        raise ModelIntegrityError(f"{path}: not a stance model folder ({METADATA_FILE} {not_a_file(meta_path)}); "
                                   "retrain with `stance train`")
     try:
         data = read_at_most(meta_path, _METADATA_BYTES)
@@ -548,7 +534,7 @@ def read_model(path: str | Path, encoder=None, backend: str = "auto") -> ModelPa
     meta = read_metadata(path)
     head_path = path / meta["head"].get("file", HEAD_FILE)
     if not head_path.is_file():
-        raise ModelIntegrityError(f"{head_path}: {_not_a_file(head_path)}; the model folder is incomplete, retrain "
+        raise ModelIntegrityError(f"{head_path}: {not_a_file(head_path)}; the model folder is incomplete, retrain "
                                   "with `stance train`")
     try:
         digest = sha256_file(head_path)

@@ -124,25 +124,16 @@ class _ArticleFinder:
                     text = decode_text(read_article_bytes(path), str(path))
                     self._cache[key] = (path, split_sentences(text))
                     break
-                blocked = blocked or ((path, what) if (what := _not_a_text_file(path)) else None)
+                if blocked is None and os.path.lexists(path):  # something, but not a file
+                    from stance.paths import not_a_file
+
+                    blocked = (path, not_a_file(path))
             else:
                 if blocked is not None:  # else said "not found", and the label's text left unchecked
                     raise LabelFormatError(f"{blocked[0]}: {blocked[1]}, where article {article}'s text would be; "
                                            "put the article's .txt there, or remove it")
                 self._cache[key] = (None, None)
         return self._cache[key]
-
-
-def _not_a_text_file(path: Path) -> str | None:
-    """What stands at an article's path that is not a file (a FIFO, a folder, a link to nothing), or None."""
-    from stance.paths import broken_link, special_file
-
-    if not os.path.lexists(path) or os.path.isfile(path):
-        return None
-    if os.path.isdir(path):
-        return "is a folder"
-    kind = special_file(path)
-    return f"is {kind}" if kind else broken_link(path) or "is not a file"
 
 
 #: Row fields that are not targets; every other field of a label row is one.

@@ -515,8 +515,8 @@ def test_an_article_that_is_no_file_is_named_not_taken_for_missing(tmp_path, iso
                       encoding="utf-8")
     articles.mkdir()
     _NO_FILE[kind](articles / "x.txt")
-    said = {"fifo": "is a FIFO", "folder": "is a folder", "link loop": "is a loop of symbolic links",
-            "dangling link": "is a symbolic link to", "link to a device": "is a character device"}[kind]
+    said = {"fifo": "is a FIFO", "folder": "is a folder, not a file", "link loop": "is a loop of symbolic links",
+            "dangling link": "is a symbolic link to", "link to a device": "is a symbolic link to a character device"}[kind]
     line = one_error_line(run_stance("labels", "check", labels, "--articles", articles, timeout=60), prefix="")
     assert line.startswith(f"{articles / 'x.txt'}: {said}") and "article x's text" in line
     line = one_error_line(run_stance("train", "--labels", labels, "--articles", articles, "--out", tmp_path / "m",
