@@ -2,6 +2,9 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python experiments/finetune_search.py NAME '{"kind": "frozen", "variant": "VARIANT"}'
 
+(Every row here ran before 2026-12-06, when the default gained renamed copies and the pressure
+rule: add ``"renamed_copies": false, "pressure_rule": false`` to run a variant as its row ran.)
+
 Each variant patches the frozen default for the length of one run and is named in the
 row's settings. One became the default (``named-offices``) and one a library option
 (``actor-swap``); for the others each row says why not (``experiments/README.md``).
@@ -108,12 +111,13 @@ row's settings. One became the default (``named-offices``) and one a library opt
 - ``actor-swap``'s copies are, since 2026-12-03, a library option,
   ``StanceClassifier(renamed_copies=True)`` (``stance.counterfactuals``), which picks each
   sentence's country from its text where the variant picks it from its row; grouped CV
-  kept them out of the default. ``every-country`` makes that option copy each sentence once
+  kept them out of the default at full weight (at a tenth of a sentence's weight, with the
+  pressure rule, they are in it since 2026-12-06). ``every-country`` makes that option copy each sentence once
   per country (three copies).
 
 Rows dated before 2026-12-03 ran on the default of their day: adjective-only offices
 (``earlier-offices``), no "the Balkan state" among Serbia's names (``no-epithets``) and no
-renamed copies. ``{"kind": "frozen", "renamed_copies": false, "variant":
+renamed copies. ``{"kind": "frozen", "renamed_copies": false, "pressure_rule": false, "variant":
 "earlier-offices+no-epithets+without-pressure-questions+NAME"}`` runs variant NAME on that
 default again (without NAME: that default itself); the rows made on 2026-12-03 before the epithets say so in their
 settings. ``named-offices+actor-swap`` ran at commit 777fc74 and no longer runs as it did:

@@ -57,8 +57,9 @@ REFERENCE = "frozen-default"
 
 def is_reference(row: dict) -> bool:
     """Whether a row is the shipped default's: ``frozen-default``, or ``frozen-default@DATE`` made again on that
-    day, when the labels or the splitter had changed the scored sentences (each row compares with the latest
-    default made on its own sentences)."""
+    day, when the labels or the splitter had changed the scored sentences, or the default itself had changed
+    (``@DATE+WHAT``). Each row compares with the latest default made on its own sentences; a row made before the
+    default changed keeps the settings it ran with, written out."""
     return row["name"] == REFERENCE or row["name"].startswith(REFERENCE + "@")
 
 #: The kind of a setting that names none.
@@ -303,7 +304,9 @@ def render(rows: list[dict]) -> str:
              f"folds of `stance train`; `mean` averages the four. `vs {REFERENCE}`: the mean minus the shipped "
              "default's, with a paired 95% bootstrap interval over sentences (1,000 resamples; the same sentences score "
              f"both rows), against the latest `{REFERENCE}` row made on the same sentences (`{REFERENCE}@DATE`: the "
-             "default made again on a day when the scored sentences had changed); `-` for rows made before their "
+             "default made again on a day when the scored sentences had changed; `@DATE+WHAT`: on a day when the "
+             "default changed, since when every row made earlier shows the settings it ran with, written out); "
+             "`-` for rows made before their "
              "predictions were kept, which is also before the heads were "
              "solved to 1e-8 and near-ties went to the simpler candidate (`stance.model.SOLVER_TOL`, `TIE_MARGIN`), "
              "when the thread count alone could change a C. `cv s`: wall seconds for all ten folds "

@@ -43,7 +43,10 @@ from stance.schema import STANCES, label_targets, load_labels  # noqa: E402
 
 from finetune_search import TARGETS, kept_labels, mean_difference, shown_difference  # noqa: E402
 
-PLAIN = {"context": False, "ngrams": False, "actors": False, "renamed_copies": False, "calibrate": False, "abstain": False}
+PLAIN = {"context": False, "ngrams": False, "actors": False, "renamed_copies": False, "pressure_rule": False,
+         "calibrate": False, "abstain": False}
+#: The default before renamed copies and the pressure rule joined it (2026-12-06): the rows made on it keep it.
+BEFORE_COPIES = {"renamed_copies": False, "pressure_rule": False}
 
 
 class ContrastiveClassifier(StanceClassifier):
@@ -151,14 +154,17 @@ def configurations(encoder):
 
     svm = CalibratedClassifierCV(LinearSVC(C=0.1, class_weight="balanced"), cv=3)
     return {
-        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators, LR tuned, temperature, abstention (shipped)",
+        "default": ("MiniLM + TF-IDF 1-2-grams + actor indicators, renamed copies at weight 0.1, pressure rule, "
+                    "LR tuned, temperature, abstention (shipped)",
                     lambda: StanceClassifier(encoder=encoder)),
         "default-raw": ("as default, without temperature or abstention",
                         lambda: StanceClassifier(encoder=encoder, calibrate=False, abstain=False)),
-        "default+context": ("as default, plus the mean embedding of the neighbouring sentences",
-                            lambda: StanceClassifier(encoder=encoder, context=True)),
-        "static": ("as default, on the static model distilled from MiniLM (model2vec, 256 dims)",
-                   lambda: StanceClassifier(encoder=_static())),
+        "default+context": ("as default without renamed copies or pressure rule (the default until 2026-12-06), "
+                            "plus the mean embedding of the neighbouring sentences",
+                            lambda: StanceClassifier(encoder=encoder, context=True, **BEFORE_COPIES)),
+        "static": ("as default without renamed copies or pressure rule, on the static model distilled from MiniLM "
+                   "(model2vec, 256 dims)",
+                   lambda: StanceClassifier(encoder=_static(), **BEFORE_COPIES)),
         "minilm-lr": ("MiniLM + LR tuned", lambda: StanceClassifier(encoder=encoder, **PLAIN)),
         "minilm-svm": ("MiniLM + linear SVM (C=0.1), sigmoid-calibrated",
                        lambda: StanceClassifier(encoder=encoder, head=svm, **PLAIN)),
@@ -179,8 +185,8 @@ def configurations(encoder):
                       lambda: FineTunedClassifier(encoder=encoder, layers=2, epochs=3, lr=1e-4)),
         "finetuned-full": ("MiniLM, all 6 layers fine-tuned, as `finetuned` otherwise, 3 epochs, lr 5e-5",
                            lambda: FineTunedClassifier(encoder=encoder, layers=6, epochs=3, lr=5e-5)),
-        "mpnet": ("as default, on all-mpnet-base-v2 (768 dims; `--encoder mpnet`)",
-                  lambda: StanceClassifier(encoder=_mpnet())),
+        "mpnet": ("as default without renamed copies or pressure rule, on all-mpnet-base-v2 (768 dims)",
+                  lambda: StanceClassifier(encoder=_mpnet(), **BEFORE_COPIES)),
         "mpnet-finetuned": ("all-mpnet-base-v2, top 2 layers fine-tuned, as `finetuned` otherwise "
                             "(`stance train --encoder mpnet --fine-tune`)",
                             lambda: FineTunedClassifier(encoder=_mpnet(), layers=2, epochs=3, lr=1e-4)),
@@ -340,9 +346,11 @@ def main(argv=None):
         stamp = time.strftime("%Y-%m-%d", time.localtime((out / "quality.json").stat().st_mtime))
         made = previous.get("made") or {name: {"date": stamp} for name in previous.get("results", {})}
         known = configurations(None)
-        kept = {k: previous["results"][k] for k in known if k in previous.get("results", {})}
+        # each row described as the code that would make it again describes it
+        kept = {k: {**previous["results"][k], "description": known[k][0]} for k in known
+                if k in previous.get("results", {})}
         write_report(kept, previous.get("extras", {}), previous.get("targets", ["russia", "eu"]),
-                     out, args, made)
+                     out, args, made, previous.get("earlier_defaults", []))
         return
     os.chdir(REPO)
     labels = load_labels(args.labels, articles=["seeds"])
@@ -383,12 +391,18 @@ def main(argv=None):
     if not args.no_extras and "default" in chosen:
         extras = run_extras(labels, targets, configs, results, out)
     made = previous.get("made", {})
+    earlier = list(previous.get("earlier_defaults", []))
+    replaced = previous.get("results", {}).get("default")
+    if "default" in results and replaced is not None and "oof" in replaced:
+        # kept, so that rows made on the sentences of an earlier default still show their paired difference
+        earlier.append({"date": made.get("default", {}).get("date", "?"), "oof": replaced["oof"]})
     for name in results:
         made[name] = {"date": time.strftime("%Y-%m-%d"), "command": _command(name)}
     merged = {**previous.get("results", {}), **{k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
                                                  for k, v in results.items()}}
     order = [c for c in configs if c in merged]
-    write_report({k: merged[k] for k in order}, extras, targets, out, args, made)
+    merged = {k: {**merged[k], "description": configs[k][0]} for k in order}
+    write_report({k: merged[k] for k in order}, extras, targets, out, args, made, earlier)
 
 
 def _command(name: str) -> str:
@@ -472,16 +486,23 @@ def _semeval(name: str) -> str:
     return f"{100 * row['mean_f1_avg']:.1f}" if row else "-"
 
 
-def _versus_default(name: str, results: dict) -> str:
-    """The row's mean macro-F1 (both targets, both evaluations) minus the default's, with its paired interval."""
+def _versus_default(name: str, results: dict, earlier=()) -> str:
+    """The row's mean macro-F1 (both targets, both evaluations) minus the default's, with its paired interval;
+    for a row made on other sentences, minus the latest earlier default made on its sentences, which it names."""
     if name == "default":
         return "reference"
     reference = results.get("default")
     difference = mean_difference(results[name], reference) if reference is not None else None
-    return "-" if difference is None else shown_difference(difference)
+    if difference is not None:
+        return shown_difference(difference)
+    for before in reversed(earlier):
+        difference = mean_difference(results[name], before)
+        if difference is not None:
+            return f"{shown_difference(difference)} (vs the default of {before['date']})"
+    return "-"
 
 
-def table_lines(results, targets, made) -> list[str]:
+def table_lines(results, targets, made, earlier=()) -> list[str]:
     """One row per configuration, with the command that regenerates it."""
     lines = [
         "| configuration | " + " | ".join(f"{t} macro-F1 | {t} F1avg | {t} ECE" for t in targets)
@@ -494,7 +515,7 @@ def table_lines(results, targets, made) -> list[str]:
         cells = " | ".join(f"{_cell(loao[t], 'macro_f1')} | {_cell(loao[t], 'f1_avg')} | {loao[t]['ece']:.3f}" for t in targets)
         lines.append(f"| `{name}`: {r['description']} | {cells} | "
                      + " / ".join(f"{wcv[t]['macro_f1']:.3f}" for t in targets)
-                     + f" | {_versus_default(name, results)} | {_semeval(name)} | {r['train_seconds']:.1f} "
+                     + f" | {_versus_default(name, results, earlier)} | {_semeval(name)} | {r['train_seconds']:.1f} "
                      f"| {r['sentences_per_second']:.0f} | `--configs {name}` ({made.get(name, {}).get('date', '?')}) |")
     return lines
 
@@ -509,7 +530,7 @@ def update_readme(lines: list[str], path: Path = REPO / "experiments" / "README.
     atomic_write_text(path, head + TABLE_START + "\n" + "\n".join(lines) + "\n" + TABLE_END + tail)
 
 
-def write_report(results, extras, targets, out, args, made=None):
+def write_report(results, extras, targets, out, args, made=None, earlier=()):
     import sklearn
     import torch
 
@@ -530,11 +551,12 @@ def write_report(results, extras, targets, out, args, made=None):
         "Speed: sentences per second through the whole model with embeddings not cached. "
         "Mean vs default: the mean of the four macro-F1 (both targets, both evaluations) minus the default's, with "
         "a paired 95% bootstrap interval over sentences (1,000 resamples; the same sentences score both rows; "
-        "`quality.json` keeps every row's out-of-fold labels, one letter a sentence); `-` for a row made before "
-        "they were kept.",
+        "`quality.json` keeps every row's out-of-fold labels, one letter a sentence); a row made on other "
+        "sentences than today's default (the splitter changed on 2026-12-05) is paired with the latest earlier "
+        "default made on its sentences, which its cell names; `-` for a row made before they were kept.",
         "",
     ]
-    table = table_lines(results, targets, made)
+    table = table_lines(results, targets, made, earlier)
     lines += table
     update_readme(table)
     if extras:
@@ -569,7 +591,8 @@ def write_report(results, extras, targets, out, args, made=None):
                          + " | ".join(f"{p[t]['macro_f1']:.3f}" for t in targets) + " |")
     atomic_write_text(out / "quality.md", "\n".join(lines) + "\n")
     atomic_write_text(out / "quality.json", json.dumps({"targets": list(targets), "results": results, "extras": extras,
-                                                        "made": made}, indent=2, default=float) + "\n")
+                                                        "made": made, "earlier_defaults": list(earlier)},
+                                                       indent=2, default=float) + "\n")
     print(f"written {out / 'quality.md'}")
 
 

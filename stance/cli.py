@@ -222,17 +222,18 @@ def train(
     ] = None,
     report_dir: Annotated[Optional[Path], typer.Option(help="Where to write the evaluation report. Default: experiments/<run>")] = None,
     renamed_copies: Annotated[
-        bool,
-        typer.Option("--renamed-copies", help="Also train the frozen model on a copy of each sentence with a Serbian "
-                     "stance, Serbia's actors renamed as another country's and labelled none: it reads another "
-                     "country's act as no Serbian stance (stance check), at a cost on the labeled articles "
-                     "(see experiments/README.md)."),
-    ] = False,
+        Optional[bool],
+        typer.Option("--renamed-copies/--no-renamed-copies", help="Also train the frozen model on a copy of each "
+                     "sentence with a Serbian stance, Serbia's actors renamed as another country's and labelled "
+                     "none, so that it reads another country's act as no Serbian stance (stance check). On by "
+                     "default for the frozen model, at --copy-weight 0.1 (see experiments/README.md).", show_default=False),
+    ] = None,
     copy_weight: Annotated[
-        float,
-        typer.Option("--copy-weight", help="What each renamed copy weighs in the heads' fit, in (0, 1] (with "
-                     "--renamed-copies; 0.1 keeps the labeled articles' figures, see experiments/README.md)."),
-    ] = 1.0,
+        Optional[float],
+        typer.Option("--copy-weight", help="What each renamed copy weighs in the heads' fit, in (0, 1] "
+                     "(default 0.1: the copies teach who acts without costing the labeled articles; "
+                     "see experiments/README.md).", show_default=False),
+    ] = None,
     question_rule: Annotated[
         bool,
         typer.Option("--question-rule/--no-question-rule", help="Label a sentence that ends in a question mark none "
@@ -240,11 +241,11 @@ def train(
                      "off for a label scheme that reads stance into questions."),
     ] = True,
     pressure_rule: Annotated[
-        bool,
+        Optional[bool],
         typer.Option("--pressure-rule/--no-pressure-rule", help="Label a sentence in which another actor only presses "
                      "Serbia (\"Brussels urged Belgrade to align\") none on both targets, as LABELING.md reads "
-                     "pressure (frozen model; off by default, see experiments/README.md)."),
-    ] = False,
+                     "pressure (on by default for the frozen model; see experiments/README.md).", show_default=False),
+    ] = None,
 ):
     """Evaluate by article, train on all labels, save the model and the report."""
     from stance.paths import check_writable, default_model_dir
@@ -254,17 +255,20 @@ def train(
     labels = labels or sorted(Path("labels").glob("*.jsonl"))
     if not labels:
         _fail("no label files: pass --labels FILE.jsonl (none found in ./labels/)")
-    if renamed_copies and fine_tunes(encoder, fine_tune):
+    frozen = not fine_tunes(encoder, fine_tune)
+    if renamed_copies and not frozen:
         _fail("--renamed-copies trains the frozen model; drop --fine-tune or --renamed-copies")
-    if copy_weight != 1.0 and not renamed_copies:
-        _fail("--copy-weight weighs the renamed copies; add --renamed-copies, or drop --copy-weight")
-    if not 0 < copy_weight <= 1:  # NaN too
+    if copy_weight is not None and (renamed_copies is False or not frozen):
+        _fail("--copy-weight weighs the frozen model's renamed copies; drop --copy-weight, --no-renamed-copies "
+              "or --fine-tune")
+    if copy_weight is not None and not 0 < copy_weight <= 1:  # NaN too
         _fail(f"--copy-weight {copy_weight}: give a weight above 0 and at most 1")
-    if pressure_rule and fine_tunes(encoder, fine_tune):
+    if pressure_rule and not frozen:
         _fail("--pressure-rule is the frozen model's; drop --fine-tune or --pressure-rule")
     articles = _article_folders(articles)
     out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)
-    report_dir = report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies, pressure_rule)
+    report_dir = report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies is not False,
+                                                              pressure_rule is not False, copy_weight)
     report_dir = check_writable(report_dir, "--report-dir", folder=True)
     run = train_model(
         labels,

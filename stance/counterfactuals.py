@@ -9,8 +9,9 @@ therefore copied with its Serbian actors renamed as Hungarian, Croatian or Monte
 ``none`` on every target: the same words about Russia or the EU, said by someone else. The pairs
 teach the head who acts.
 
-``StanceClassifier(renamed_copies=True)`` adds them to its training rows (not the default:
-grouped CV over the labeled articles preferred the model without them, see
+``StanceClassifier(renamed_copies=True)`` (the default) adds them to its training rows, each
+weighing ``copy_weight`` (0.1) of a labeled sentence: at full weight grouped CV over the
+labeled articles preferred the model without them, at 0.1 it does not (see
 ``experiments/README.md``); the copies share their sentence's article, so the grouped folds
 that choose ``C`` keep them together. They never reach evaluation: a held-out fold is
 scored as it is.

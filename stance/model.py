@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.utils import get_tags
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
 from stance.errors import ModelIntegrityError, TextsError, ValueInputError, check_text, is_table, kind_of, texts_given
 from stance.features import context_embeddings, item_text, ngram_features
@@ -171,13 +171,14 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     actors : bool, default=True
         Also give the head who is named and who speaks (:mod:`stance.actors`):
         whether Serbia is the one acting, which frozen embeddings do not tell.
-    renamed_copies : bool, default=False
+    renamed_copies : bool, default=True
         Also train on a copy of each stance-bearing sentence with its Serbian actors
         renamed as another country's, labeled ``none`` (:mod:`stance.counterfactuals`):
         the same words said by someone else portray no Serbian stance. It mends
-        another country's act read as Serbia's (``stance check``) but cost the
-        labeled articles macro-F1 in grouped CV (``experiments/README.md``).
-    copy_weight : float, default=1.0
+        another country's act read as Serbia's (``stance check``); at weight 1 it cost
+        the labeled articles macro-F1 in grouped CV, at 0.1 it does not
+        (``experiments/README.md``).
+    copy_weight : float, default=0.1
         Weight of each renamed copy in the heads' fit, in (0, 1]: below 1 the copies
         nudge the head rather than outvote the labeled sentences. Below 1, ``C``, the
         temperature and the threshold are chosen on the labeled sentences alone.
@@ -187,7 +188,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         ``none``, and the labeled sentences hold too few questions for a head to learn
         it. Its probabilities become 1 for ``none``. Reads the actor indicators, so
         only with ``actors=True``.
-    pressure_rule : bool, default=False
+    pressure_rule : bool, default=True
         Label a sentence that only tells that another actor presses Serbia ("Brussels
         urged Belgrade to align") ``none`` on every target, whatever the heads say:
         ``LABELING.md`` makes pressure no stance unless the sentence also tells Serbia's
@@ -232,10 +233,10 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         context: bool = False,
         ngrams: bool = True,
         actors: bool = True,
-        renamed_copies: bool = False,
-        copy_weight: float = 1.0,
+        renamed_copies: bool = True,
+        copy_weight: float = 0.1,
         question_rule: bool = True,
-        pressure_rule: bool = False,
+        pressure_rule: bool = True,
         calibrate: bool = True,
         abstain: bool = True,
     ):
@@ -298,8 +299,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         items = _items(X)
         if not items:
             raise ValueInputError("X holds no texts; give the labeled sentences to fit on")
-        # A logistic regression needs two classes (renamed copies may add the second, 'none').
-        labels = _label_matrix(y, targets, len(items), two_classes=self.head is None and not self.renamed_copies)
+        labels = _label_matrix(y, targets, len(items))
         groups = None if groups is None else np.asarray(groups)
         if groups is not None and groups.shape != (len(items),):
             raise ValueInputError(f"groups must have shape ({len(items)},), got {groups.shape}")
@@ -308,15 +308,17 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             raise ValueInputError(f"groups[{missing}] is {groups[missing]!r}; every sentence needs its article's id")
         n_labeled = len(items)
         unscored = unscored_mask(unscored, n_labeled)
+        for j, target in enumerate(targets):  # before any encoding: a target without labels fails at once
+            if all(v is None for v in labels[:, j]):
+                raise ValueInputError(f"no labeled rows for target {target!r}")
         if self.renamed_copies:
             from stance.counterfactuals import with_renamed_copies
 
             if not 0 < self.copy_weight <= 1:
                 raise ValueInputError(f"copy_weight must be in (0, 1], got {self.copy_weight!r}")
             items, labels, groups = with_renamed_copies(items, labels, groups)
-        for j, target in enumerate(targets):  # before any encoding: a target without labels fails at once
-            if all(v is None for v in labels[:, j]):
-                raise ValueInputError(f"no labeled rows for target {target!r}")
+        if self.head is None:  # a logistic regression needs two classes (renamed copies may add the second, 'none')
+            _check_two_classes(labels, targets)
         copies = np.arange(len(items)) >= n_labeled
         unscored = np.concatenate([unscored, np.zeros(len(items) - n_labeled, dtype=bool)])
         texts = [item_text(x) for x in items]
@@ -530,12 +532,19 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
 
         Renamed copies weighted below 1 weigh ``copy_weight`` in every fit and are left
         out of every score, and ``unscored`` rows join every fold's training side and no
-        score, so that only labeled sentences choose the settings.
+        score, so that only labeled sentences choose the settings. A head of the user's that
+        takes no ``sample_weight`` trains on the labeled sentences alone, never on copies it
+        cannot weigh.
         """
-        if self.head is not None:
-            return clone(self.head).fit(features, y), {}
-        features = in_float64(features)
         weighted = bool(copies.any()) and self.copy_weight != 1
+        if self.head is not None:
+            head = clone(self.head)
+            if not weighted:
+                return head.fit(features, y), {}
+            if has_fit_parameter(head, "sample_weight"):
+                return head.fit(features, y, sample_weight=np.where(copies, self.copy_weight, 1.0)), {}
+            return head.fit(features[~copies], y[~copies]), {}
+        features = in_float64(features)
         fit_params = {"sample_weight": np.where(copies, self.copy_weight, 1.0)} if weighted else {}
         folds = inner_folds(y, groups, self.cv, unscored)
         if folds is None or len(self.Cs) == 1:
@@ -652,15 +661,17 @@ def unscored_mask(unscored, n: int) -> np.ndarray:
 def inner_folds(y, groups, cv, unscored=None) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """Folds for choosing C: the scored rows split as :func:`_splitter` splits them, the unscored rows in every training side.
 
-    None when the scored rows cannot be split.
+    None when the scored rows cannot be split, or a fold would train on one class (a few articles, where
+    renamed copies, all ``none``, move which article lands in which fold).
     """
     unscored = unscored_mask(unscored, len(y))
     pool, extra = np.flatnonzero(~unscored), np.flatnonzero(unscored)
     splitter = _splitter(y[pool], None if groups is None else groups[pool], cv)
     if splitter is None:
         return None
-    return [(np.concatenate([pool[train], extra]), pool[test])
-            for train, test in splitter.split(pool, y[pool], None if groups is None else groups[pool])]
+    folds = [(np.concatenate([pool[train], extra]), pool[test])
+             for train, test in splitter.split(pool, y[pool], None if groups is None else groups[pool])]
+    return folds if all(len(np.unique(y[train])) > 1 for train, _ in folds) else None
 
 
 def _splitter(y, groups, cv):
@@ -758,7 +769,7 @@ def _rows_of_labels(rows: Sequence[Mapping], targets) -> list[list]:
     return [[row.get(t) for t in targets] for row in rows]
 
 
-def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarray:
+def _label_matrix(y, targets, n: int) -> np.ndarray:
     """``y`` as an object array (n, n_targets) of stance names and None; ValueError on anything else."""
     if hasattr(y, "columns"):
         missing = [t for t in targets if t not in y.columns]
@@ -781,8 +792,11 @@ def _label_matrix(y, targets, n: int, *, two_classes: bool = False) -> np.ndarra
             labels[i, j] = None  # an unlabeled cell, however a table spells it
         elif value not in STANCES:
             raise ValueInputError(f"y[{i}, {j}] is {value!r}; a label is one of {', '.join(STANCES)}, or None when unlabeled")
-    for j, target in enumerate(targets if two_classes else ()):
+    return labels
+
+
+def _check_two_classes(labels: np.ndarray, targets) -> None:
+    for j, target in enumerate(targets):
         present = {v for v in labels[:, j] if v is not None}
         if len(present) == 1:
             raise ValueInputError(f"every {target!r} label is {present.pop()!r}; a head needs sentences of two classes")
-    return labels

@@ -80,7 +80,8 @@ def model_features(model) -> dict:
     return {"context": bool(getattr(model, "context", False)), "ngrams": getattr(model, "vectorizer_", None) is not None,
             "actors": actors, "actor_columns": int(getattr(model, "actor_columns_", 0)) if actors else 0,
             "renamed_copies": bool(getattr(model, "renamed_copies", False)),
-            "copy_weight": float(getattr(model, "copy_weight", 1.0)),
+            # a weight without copies weighs nothing: recorded as 1, so that it never changes an id
+            "copy_weight": float(getattr(model, "copy_weight", 1.0)) if getattr(model, "renamed_copies", False) else 1.0,
             "question_rule": bool(getattr(model, "question_rule", False))} | (
         # recorded only when on, so that a model without it keeps the id it always had
         {"pressure_rule": True} if getattr(model, "pressure_rule", False) else {})

@@ -28,10 +28,10 @@ def fine_tunes(encoder_path: str | Path | None, fine_tune: bool) -> bool:
     return fine_tune and str(encoder_path) != "static"
 
 
-def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = False,
-             pressure_rule: bool = False) -> str:
-    """Default report folder name: the encoder and head it describes, and the options that change the frozen
-    model (so that a run with them never replaces the default's report)."""
+def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = True,
+             pressure_rule: bool = True, copy_weight: float | None = None) -> str:
+    """Default report folder name: the encoder and head it describes, and the defaults of the frozen model a run
+    turns off or changes (so that such a run never replaces the default's report)."""
     if encoder_path is None:
         encoder = "minilm"
     elif str(encoder_path) in ("static", "mpnet"):
@@ -40,11 +40,13 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_c
         encoder = Path(encoder_path).name.lower()
     head = "finetuned" if fine_tunes(encoder_path, fine_tune) else "logreg"
     frozen = head == "logreg"
-    return f"{encoder}-{head}{'-renamed' if renamed_copies and frozen else ''}{'-pressure' if pressure_rule and frozen else ''}"
+    weight = f"-copies-w{copy_weight:g}" if frozen and renamed_copies and copy_weight not in (None, 0.1) else ""
+    return (f"{encoder}-{head}{'-no-copies' if frozen and not renamed_copies else weight}"
+            f"{'-no-pressure' if frozen and not pressure_rule else ''}")
 
 
-def make_model(encoder, targets, fine_tune: bool = False, *, renamed_copies: bool = False, copy_weight: float = 1.0,
-               question_rule: bool = True, pressure_rule: bool = False):
+def make_model(encoder, targets, fine_tune: bool = False, *, renamed_copies: bool | None = None,
+               copy_weight: float | None = None, question_rule: bool = True, pressure_rule: bool | None = None):
     """The configuration `stance train` evaluates and fits.
 
     Default: the frozen encoder with TF-IDF word n-grams, the actor indicators of
@@ -54,24 +56,27 @@ def make_model(encoder, targets, fine_tune: bool = False, *, renamed_copies: boo
     configuration that meets the speed and training-time budgets
     (``experiments/README.md``). ``fine_tune=True`` (not for the static encoder,
     which has no layers to train): the encoder's top layers trained with one head
-    per target (:class:`~stance.finetune.FineTunedClassifier`). ``renamed_copies=True``:
-    the frozen model also trains on the renamed copies of :mod:`stance.counterfactuals`, each
-    weighing ``copy_weight`` of a labeled sentence.
-    ``question_rule=False``: the frozen model leaves a question to its heads instead of
-    labelling it ``none`` (:class:`~stance.model.StanceClassifier`). ``pressure_rule=True``: the
-    frozen model labels a sentence in which another actor only presses Serbia ``none``.
+    per target (:class:`~stance.finetune.FineTunedClassifier`). The frozen model also trains
+    on the renamed copies of :mod:`stance.counterfactuals`, each weighing ``copy_weight`` (0.1)
+    of a labeled sentence, and labels a sentence in which another actor only presses Serbia
+    ``none`` (``pressure_rule``): together they mend the two failures ``stance check`` shows
+    without costing the labeled articles (``experiments/README.md``). ``None`` takes the
+    default of the model's kind; ``False`` turns one off. ``question_rule=False``: the frozen
+    model leaves a question to its heads instead of labelling it ``none``
+    (:class:`~stance.model.StanceClassifier`).
     """
     from stance.model import StanceClassifier
 
     if fine_tune and type(encoder).__name__ != "StaticEncoder":
         from stance.finetune import FineTunedClassifier
 
-        if renamed_copies or pressure_rule:
+        if renamed_copies or pressure_rule or copy_weight is not None:
             raise ValueError("renamed copies and the pressure rule are the frozen model's; fine-tuning takes neither")
 
         return FineTunedClassifier(encoder=encoder, targets=tuple(targets))
-    return StanceClassifier(encoder=encoder, targets=tuple(targets), renamed_copies=renamed_copies,
-                            copy_weight=copy_weight, question_rule=question_rule, pressure_rule=pressure_rule)
+    chosen = {"renamed_copies": renamed_copies, "copy_weight": copy_weight, "pressure_rule": pressure_rule}
+    return StanceClassifier(encoder=encoder, targets=tuple(targets), question_rule=question_rule,
+                            **{k: v for k, v in chosen.items() if v is not None})
 
 
 def fitted_temperatures(report) -> dict[str, float]:
@@ -107,10 +112,10 @@ def train(
     command: str | None = None,
     n_bootstrap: int = 1000,
     fine_tune: bool = False,
-    renamed_copies: bool = False,
-    copy_weight: float = 1.0,
+    renamed_copies: bool | None = None,
+    copy_weight: float | None = None,
     question_rule: bool = True,
-    pressure_rule: bool = False,
+    pressure_rule: bool | None = None,
 ) -> TrainingRun:
     """Evaluate the default configuration by article, then fit it on all labels and save it.
 
@@ -124,10 +129,12 @@ def train(
     fine_tune : train the encoder's top layers, or keep it frozen (default; see :func:`make_model`).
         A fine-tuned model's probabilities get the temperature that calibrates the
         evaluation's out-of-fold predictions.
-    renamed_copies : also train the frozen model on renamed copies (see :func:`make_model`).
-    copy_weight : what each renamed copy weighs in the heads' fit, in (0, 1].
+    renamed_copies : also train the frozen model on renamed copies (None: the frozen model's default, on;
+        see :func:`make_model`).
+    copy_weight : what each renamed copy weighs in the heads' fit, in (0, 1] (None: 0.1).
     question_rule : the frozen model labels a question ``none`` on every target (see :func:`make_model`).
-    pressure_rule : the frozen model labels a sentence in which Serbia is only pressed ``none`` (see :func:`make_model`).
+    pressure_rule : the frozen model labels a sentence in which Serbia is only pressed ``none`` (None: the
+        frozen model's default, on; see :func:`make_model`).
     articles : folders holding the labeled articles' text, to check labels against the splitter.
     report_dir : where to write ``report.md``, ``metrics.json`` and PNGs; None skips writing.
     command : the command line, recorded in the report.
@@ -179,7 +186,7 @@ def train(
 
         meta = read_metadata(saved)
         prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
-        name = run_name(encoder_path, fine_tune, renamed_copies, pressure_rule)
+        name = run_name(encoder_path, fine_tune, renamed_copies is not False, pressure_rule is not False, copy_weight)
         report.provenance = {
             "run": name,
             "command": command,

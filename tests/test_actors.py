@@ -124,8 +124,8 @@ def test_the_head_sees_the_scaled_block_between_embedding_and_ngrams(hashing_enc
 def test_the_trained_default_reads_actors_and_keeps_them_when_loaded(trained):
     meta = json.loads((trained["model"] / "stance.json").read_text())
     assert meta["features"] == {"context": False, "ngrams": True, "actors": True,
-                                "actor_columns": len(ACTOR_FEATURES), "renamed_copies": False, "copy_weight": 1.0,
-                                "question_rule": True}
+                                "actor_columns": len(ACTOR_FEATURES), "renamed_copies": True, "copy_weight": 0.1,
+                                "question_rule": True, "pressure_rule": True}
     model = load_model(trained["model"])
     assert model.actors is True
     probe = ["Hungary refused to impose sanctions on Russia, Orban said."]

@@ -72,8 +72,8 @@ def test_the_copies_teach_the_head_that_another_country_acting_is_none(hashing_e
              for text in texts[:8] if text.startswith("Serbia ")]
     # without the actor indicators, which tell the head who acts by other means
     common = dict(encoder=hashing_encoder, Cs=(10.0,), actors=False, calibrate=False, abstain=False)
-    with_copies = StanceClassifier(renamed_copies=True, **common).fit(texts, y, groups=groups)
-    without = StanceClassifier(**common).fit(texts, y, groups=groups)
+    with_copies = StanceClassifier(renamed_copies=True, copy_weight=1.0, **common).fit(texts, y, groups=groups)
+    without = StanceClassifier(renamed_copies=False, **common).fit(texts, y, groups=groups)
 
     def none_share(model):
         proba = model.predict_proba(probe)[0]
@@ -97,7 +97,8 @@ def test_a_lighter_copy_weight_moves_the_head_less(hashing_encoder):
         model = StanceClassifier(**common, **kwargs).fit(texts, y, groups=groups)
         return model.predict_proba(probe)[0][:, list(model.classes_[0]).index("none")]
 
-    without, light, heavy = none_share(), none_share(renamed_copies=True, copy_weight=0.2), none_share(renamed_copies=True)
+    without, light, heavy = (none_share(renamed_copies=False), none_share(copy_weight=0.2),
+                             none_share(renamed_copies=True, copy_weight=1.0))
     assert (without < light).all() and (light < heavy).all()
     for weight in (0, -1, 1.5):
         with pytest.raises(ValueError, match="copy_weight"):
@@ -126,23 +127,33 @@ def test_weighted_copies_are_left_out_of_the_scores_that_choose_c(hashing_encode
 def test_stance_train_names_and_builds_the_option(hashing_encoder):
     from stance.train import make_model, run_name
 
-    assert make_model(hashing_encoder, ["russia", "eu"], renamed_copies=True).renamed_copies is True
-    assert make_model(hashing_encoder, ["russia", "eu"]).renamed_copies is False
-    assert make_model(hashing_encoder, ["russia", "eu"], renamed_copies=True, copy_weight=0.1).copy_weight == 0.1
-    assert run_name(None, renamed_copies=True) == "minilm-logreg-renamed"
+    made = make_model(hashing_encoder, ["russia", "eu"])  # the default since 2026-12-06: copies at 0.1
+    assert (made.renamed_copies, made.copy_weight) == (True, 0.1)
+    assert make_model(hashing_encoder, ["russia", "eu"], renamed_copies=False).renamed_copies is False
+    assert make_model(hashing_encoder, ["russia", "eu"], copy_weight=0.5).copy_weight == 0.5
+    assert not hasattr(make_model(hashing_encoder, ["russia", "eu"], fine_tune=True), "copy_weight")
+    # the default keeps its report folder; a run without one of its parts gets its own
     assert run_name(None) == "minilm-logreg"
-    assert run_name(None, renamed_copies=True, pressure_rule=True) == "minilm-logreg-renamed-pressure"
-    assert run_name("mpnet", pressure_rule=True) == "mpnet-logreg-pressure"
-    assert run_name("static", fine_tune=True, renamed_copies=True) == "static-logreg-renamed"
+    assert run_name(None, renamed_copies=False) == "minilm-logreg-no-copies"
+    assert run_name(None, renamed_copies=False, pressure_rule=False) == "minilm-logreg-no-copies-no-pressure"
+    assert run_name("mpnet", pressure_rule=False) == "mpnet-logreg-no-pressure"
+    assert run_name("static", fine_tune=True, renamed_copies=False) == "static-logreg-no-copies"
+    assert run_name("mpnet", fine_tune=True, renamed_copies=False, pressure_rule=False) == "mpnet-finetuned"
+    # another weight than the default's never writes over the default's report either
+    assert run_name(None, copy_weight=0.1) == "minilm-logreg"
+    assert run_name(None, copy_weight=1.0) == "minilm-logreg-copies-w1"
+    assert run_name(None, copy_weight=0.25, pressure_rule=False) == "minilm-logreg-copies-w0.25-no-pressure"
     # a transformer folder that happens to be named "static" is fine-tuned, and its report says so
     assert run_name("/models/Static", fine_tune=True) == "static-finetuned"
-    with pytest.raises(ValueError, match="frozen"):
-        make_model(hashing_encoder, ["russia", "eu"], fine_tune=True, renamed_copies=True)
+    for frozen_only in ({"renamed_copies": True}, {"copy_weight": 0.1}):
+        with pytest.raises(ValueError, match="frozen"):
+            make_model(hashing_encoder, ["russia", "eu"], fine_tune=True, **frozen_only)
 
 
 @pytest.mark.parametrize("options, said", [
-    (["--copy-weight", "0.1"], "--copy-weight weighs the renamed copies; add --renamed-copies"),
-    (["--renamed-copies", "--copy-weight", "0"], "--copy-weight 0.0: give a weight above 0 and at most 1"),
+    (["--no-renamed-copies", "--copy-weight", "0.1"], "--copy-weight weighs the frozen model's renamed copies"),
+    (["--fine-tune", "--copy-weight", "0.1"], "--copy-weight weighs the frozen model's renamed copies"),
+    (["--copy-weight", "0"], "--copy-weight 0.0: give a weight above 0 and at most 1"),
     (["--renamed-copies", "--copy-weight", "nan"], "--copy-weight nan: give a weight above 0"),
     (["--renamed-copies", "--copy-weight", "1.5"], "--copy-weight 1.5: give a weight above 0"),
 ])
@@ -151,3 +162,29 @@ def test_a_copy_weight_stance_train_cannot_use_is_refused_before_any_work(tmp_pa
 
     line = one_error_line(run_stance("train", *options, "--out", tmp_path / "m", "--report-dir", tmp_path / "r"))
     assert said in line and not (tmp_path / "m").exists() and not (tmp_path / "r").exists()
+
+
+def test_a_head_of_ones_own_weighs_the_copies_or_never_sees_them(hashing_encoder):
+    """A head given by the user gets the copies at copy_weight, or, if it takes no sample_weight, none of them."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    seen = {}
+
+    class Weighed(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            seen["weighed"] = (X.shape[0], None if sample_weight is None else sorted(set(sample_weight)))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    class Unweighed(KNeighborsClassifier):
+        def fit(self, X, y):
+            seen["unweighed"] = X.shape[0]
+            return super().fit(X, y)
+
+    texts = ["Serbia refuses to sanction Russia.", "Belgrade praises its Russian ally.", "A new road opened.",
+             "The match ended in a draw."]
+    y = [["favor"], ["favor"], ["none"], ["none"]]
+    for head in (Weighed(), Unweighed(n_neighbors=1)):
+        StanceClassifier(encoder=hashing_encoder, targets=("russia",), head=head).fit(texts, y)
+    assert seen["weighed"] == (6, [0.1, 1.0])  # two copies, of the two sentences with a stance
+    assert seen["unweighed"] == 4

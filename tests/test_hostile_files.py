@@ -275,8 +275,9 @@ def saved_model(tmp_path):
     texts = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts.", "The parade lasted two hours.",
              "Vucic praises Putin.", "Serbia sells shells to Ukraine.", "Montenegro opened new chapters."]
     y = [["favor"], ["against"], ["none"], ["favor"], ["against"], ["none"]]
+    # without renamed copies: its copy weight recorded as 1.0, a whole number another tool may write as 1
     model = StanceClassifier(encoder=Saveable(cache=False), targets=("russia",), Cs=(1.0,), calibrate=False,
-                             abstain=False).fit(texts, y)
+                             abstain=False, renamed_copies=False).fit(texts, y)
     return model.save(tmp_path / "model")
 
 

@@ -83,7 +83,7 @@ def test_the_indicators_read_a_line_without_spaces_a_few_words_at_a_time():
 
 
 def test_the_rule_makes_pressure_none_and_changes_nothing_else(hashing_encoder):
-    ruled, free = _fitted(hashing_encoder, pressure_rule=True), _fitted(hashing_encoder)
+    ruled, free = _fitted(hashing_encoder), _fitted(hashing_encoder, pressure_rule=False)
     pressed = PRESSED[:2]
     assert_rule_decides(ruled, free, pressed, NOT_ONLY_PRESSED + TEXTS)
     assert ruled.pressed(pressed + NOT_ONLY_PRESSED[:1]).tolist() == [True, True, False]
@@ -115,8 +115,8 @@ def test_explain_by_occlusion_names_the_rules_too(hashing_encoder):
 
 
 def test_a_saved_model_keeps_the_rule_and_one_without_keeps_its_id(tmp_path):
-    ruled = _fitted(SaveableHashingEncoder(cache=False), pressure_rule=True)
-    free = _fitted(SaveableHashingEncoder(cache=False))
+    ruled = _fitted(SaveableHashingEncoder(cache=False))
+    free = _fitted(SaveableHashingEncoder(cache=False), pressure_rule=False)
     ruled_meta, free_meta = (json.loads((m.save(tmp_path / name) / "stance.json").read_text("utf-8"))
                              for m, name in ((ruled, "ruled"), (free, "free")))
     assert ruled_meta["features"]["pressure_rule"] is True
@@ -130,7 +130,7 @@ def test_a_saved_model_keeps_the_rule_and_one_without_keeps_its_id(tmp_path):
 def test_a_hand_set_rule_is_refused(tmp_path):
     from stance.errors import ModelIntegrityError
 
-    folder = _fitted(SaveableHashingEncoder(cache=False)).save(tmp_path / "model")
+    folder = _fitted(SaveableHashingEncoder(cache=False), pressure_rule=False).save(tmp_path / "model")
     meta = json.loads((folder / "stance.json").read_text("utf-8"))
     meta["features"]["pressure_rule"] = "yes"
     write_metadata(folder, meta)
@@ -142,8 +142,9 @@ def test_the_rule_is_the_frozen_models(hashing_encoder):
     from conftest import one_error_line, run_stance
     from stance.train import make_model
 
-    assert make_model(hashing_encoder, ["russia", "eu"]).pressure_rule is False
-    assert make_model(hashing_encoder, ["russia", "eu"], pressure_rule=True).pressure_rule is True
+    assert make_model(hashing_encoder, ["russia", "eu"]).pressure_rule is True  # the default, since 2026-12-06
+    assert make_model(hashing_encoder, ["russia", "eu"], pressure_rule=False).pressure_rule is False
+    assert not hasattr(make_model(hashing_encoder, ["russia", "eu"], fine_tune=True), "pressure_rule")
     with pytest.raises(ValueError, match="pressure rule"):
         make_model(hashing_encoder, ["russia", "eu"], fine_tune=True, pressure_rule=True)
     result = run_stance("train", "--fine-tune", "--pressure-rule")

@@ -318,6 +318,16 @@ def test_inner_folds_split_the_scored_rows_and_train_every_fold_on_the_unscored(
         inner_folds(y, groups, 5, unscored[:-1])
 
 
+def test_inner_folds_are_none_when_a_fold_would_train_on_one_class():
+    """Three articles, one of them the only favor: every split of two folds trains one on a single class."""
+    from stance.model import inner_folds
+
+    groups = np.repeat(["a", "b", "c"], 2)
+    assert inner_folds(np.array(["none"] * 4 + ["favor"] * 2, dtype=object), groups, 5) is None
+    mixed = inner_folds(np.array(["none", "favor"] * 3, dtype=object), groups, 5)
+    assert mixed is not None and len(mixed) == 3
+
+
 def test_write_labels_round_trip_is_atomic_and_hash_ignores_order(synthetic_labels, tmp_path):
     labels = load_labels(synthetic_labels)
     rows = [{k: r[k] for k in ("article", "sentence", "text", "russia", "eu", "origin")} for r in labels]
@@ -461,7 +471,9 @@ def test_heads_are_solved_to_the_optimum_not_to_where_last_bits_decide(synthetic
     from sklearn.base import clone
 
     X, y, groups = _xy(synthetic_labels)
-    clf = StanceClassifier(encoder=hashing_encoder, calibrate=False, abstain=False).fit(X, y, groups=groups)
+    # without renamed copies, whose weights the reference fit below would have to repeat
+    clf = StanceClassifier(encoder=hashing_encoder, calibrate=False, abstain=False, renamed_copies=False).fit(
+        X, y, groups=groups)
     features = clf.transform_features(X)
     for j, target in enumerate(clf.targets_):
         head = clf.heads_[target]
