@@ -267,8 +267,8 @@ def train(
         _fail("--pressure-rule is the frozen model's; drop --fine-tune or --pressure-rule")
     articles = _article_folders(articles)
     out = check_writable(out or default_model_dir(), "--out", folder=True, replaced=True)
-    report_dir = report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies is not False,
-                                                              pressure_rule is not False, copy_weight)
+    report_dir = report_dir or Path("experiments") / run_name(encoder, fine_tune, renamed_copies, pressure_rule,
+                                                              copy_weight)
     report_dir = check_writable(report_dir, "--report-dir", folder=True)
     run = train_model(
         labels,

@@ -141,6 +141,11 @@ def choose_threshold(proba: np.ndarray, y: np.ndarray, classes, candidates=THRES
     return ordered[first_best(scores)]
 
 
+#: What a renamed copy weighs by default in the heads' fit: enough to teach who acts, too little to cost the
+#: labeled articles in grouped CV (``experiments/README.md``).
+COPY_WEIGHT = 0.1
+
+
 class StanceClassifier(ClassifierMixin, BaseEstimator):
     """Predict a stance (favor / against / none) toward each target for sentences.
 
@@ -234,7 +239,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         ngrams: bool = True,
         actors: bool = True,
         renamed_copies: bool = True,
-        copy_weight: float = 0.1,
+        copy_weight: float = COPY_WEIGHT,
         question_rule: bool = True,
         pressure_rule: bool = True,
         calibrate: bool = True,
@@ -537,15 +542,13 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         cannot weigh.
         """
         weighted = bool(copies.any()) and self.copy_weight != 1
+        fit_params = {"sample_weight": np.where(copies, self.copy_weight, 1.0)} if weighted else {}
         if self.head is not None:
             head = clone(self.head)
-            if not weighted:
-                return head.fit(features, y), {}
-            if has_fit_parameter(head, "sample_weight"):
-                return head.fit(features, y, sample_weight=np.where(copies, self.copy_weight, 1.0)), {}
-            return head.fit(features[~copies], y[~copies]), {}
+            if weighted and not has_fit_parameter(head, "sample_weight"):
+                return head.fit(features[~copies], y[~copies]), {}
+            return head.fit(features, y, **fit_params), {}
         features = in_float64(features)
-        fit_params = {"sample_weight": np.where(copies, self.copy_weight, 1.0)} if weighted else {}
         folds = inner_folds(y, groups, self.cv, unscored)
         if folds is None or len(self.Cs) == 1:
             head = clone(search_C(self.Cs, None).estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0)

@@ -28,10 +28,12 @@ def fine_tunes(encoder_path: str | Path | None, fine_tune: bool) -> bool:
     return fine_tune and str(encoder_path) != "static"
 
 
-def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool = True,
-             pressure_rule: bool = True, copy_weight: float | None = None) -> str:
+def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_copies: bool | None = None,
+             pressure_rule: bool | None = None, copy_weight: float | None = None) -> str:
     """Default report folder name: the encoder and head it describes, and the defaults of the frozen model a run
-    turns off or changes (so that such a run never replaces the default's report)."""
+    turns off or changes (so that such a run never replaces the default's report). None: the default."""
+    from stance.model import COPY_WEIGHT
+
     if encoder_path is None:
         encoder = "minilm"
     elif str(encoder_path) in ("static", "mpnet"):
@@ -40,9 +42,9 @@ def run_name(encoder_path: str | Path | None, fine_tune: bool = False, renamed_c
         encoder = Path(encoder_path).name.lower()
     head = "finetuned" if fine_tunes(encoder_path, fine_tune) else "logreg"
     frozen = head == "logreg"
-    weight = f"-copies-w{copy_weight:g}" if frozen and renamed_copies and copy_weight not in (None, 0.1) else ""
-    return (f"{encoder}-{head}{'-no-copies' if frozen and not renamed_copies else weight}"
-            f"{'-no-pressure' if frozen and not pressure_rule else ''}")
+    copies = "-no-copies" if renamed_copies is False else (
+        f"-copies-w{copy_weight:g}" if copy_weight not in (None, COPY_WEIGHT) else "")
+    return f"{encoder}-{head}{copies if frozen else ''}{'-no-pressure' if frozen and pressure_rule is False else ''}"
 
 
 def make_model(encoder, targets, fine_tune: bool = False, *, renamed_copies: bool | None = None,
@@ -186,7 +188,7 @@ def train(
 
         meta = read_metadata(saved)
         prepare_onnx(saved, meta)  # export now, while torch is loaded, so that scoring never needs it
-        name = run_name(encoder_path, fine_tune, renamed_copies is not False, pressure_rule is not False, copy_weight)
+        name = run_name(encoder_path, fine_tune, renamed_copies, pressure_rule, copy_weight)
         report.provenance = {
             "run": name,
             "command": command,
