@@ -125,10 +125,11 @@ def _json_line(data) -> str:
 
 def user_errors(command):
     """Turn StanceError (and an OSError nothing else caught) into one stderr line, and Ctrl-C into one line and
-    exit 130; show each StanceWarning as one line when it happens.
+    exit 130; show each StanceWarning as one line when it happens, and once.
 
     Shown as they happen, the warnings of a long run come while it runs, and those
-    that explain a refusal come before the error line that sums it up.
+    that explain a refusal come before the error line that sums it up. One said again
+    (a fit in every fold of an evaluation) is not repeated.
     """
 
     @functools.wraps(command)
@@ -136,11 +137,14 @@ def user_errors(command):
         with warnings.catch_warnings():
             warnings.simplefilter("always", StanceWarning)
             other = warnings.showwarning
+            shown = set()
 
             def show(message, category, *rest, **options):
                 if not issubclass(category, StanceWarning):
                     return other(message, category, *rest, **options)
-                _say("warning", str(message))
+                if str(message) not in shown:
+                    shown.add(str(message))
+                    _say("warning", str(message))
 
             warnings.showwarning = show
             try:

@@ -15,7 +15,8 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from stance.errors import ModelIntegrityError, TextsError, ValueInputError, check_text, is_table, kind_of, texts_given
+from stance.errors import (ModelIntegrityError, StanceWarning, TextsError, ValueInputError, check_text, is_table,
+                           kind_of, texts_given)
 from stance.features import context_embeddings, item_text, ngram_features
 from stance.persist import read_model, save_model
 from stance.schema import STANCES, TARGETS
@@ -337,12 +338,14 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             from sklearn.feature_extraction.text import TfidfVectorizer
 
             self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(texts)
+        self._copies_in_fit = len(items) - n_labeled  # said apart in an encoder's error (fit runs on a copy)
         features = self.transform_features(items)
         self.targets_ = targets
         self.heads_, self.best_params_, self.classes_ = {}, {}, []
         for j, target in enumerate(self.targets_):
             mask = np.array([v is not None for v in labels[:, j]])
             yt = labels[mask, j].astype(str)
+            self._target_in_fit = target  # named by _fit_head's warning (its signature is patched by experiments)
             head, params = self._fit_head(features[mask], yt, None if groups is None else groups[mask], copies[mask],
                                           unscored[mask])
             self.heads_[target] = head
@@ -414,7 +417,7 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         else:
             blocks = list(context_embeddings(self.encoder_, items))
         for block in blocks:
-            _check_encoded(block, len(texts), self.encoder_)
+            _check_encoded(block, len(texts), self.encoder_, getattr(self, "_copies_in_fit", 0))
         if getattr(self, "actors", False):
             from stance.actors import ACTOR_SCALE, actor_features
 
@@ -550,6 +553,14 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return head.fit(features, y, **fit_params), {}
         features = in_float64(features)
         folds = inner_folds(y, groups, self.cv, unscored)
+        if folds is None and self.cv > 1 and len(self.Cs) > 1:
+            import warnings
+
+            target = getattr(self, "_target_in_fit", "?")
+            warnings.warn(f"target {target!r}: its labeled sentences cannot be split into folds that each train on "
+                          "two classes (too few articles or labels), so C was not chosen: fitted at C=1, without "
+                          "temperature or abstention; label more articles, or give cv=1 to fit so knowingly",
+                          StanceWarning, stacklevel=4)
         if folds is None or len(self.Cs) == 1:
             head = clone(search_C(self.Cs, None).estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0)
             return head.fit(features, y, **fit_params), {}
@@ -702,9 +713,12 @@ def _no_group(g) -> bool:
         return True
 
 
-def _check_encoded(vectors, n: int, encoder) -> None:
+def _check_encoded(vectors, n: int, encoder, copies: int = 0) -> None:
     """Refuse what an encoder returned unless it is one row of finite numbers per sentence: any object with
-    ``transform`` may be one, and a wrong shape or a NaN would fail deep in scipy or scikit-learn instead."""
+    ``transform`` may be one, and a wrong shape or a NaN would fail deep in scipy or scikit-learn instead.
+
+    ``copies`` of the ``n`` sentences are renamed copies the fit added, said apart so that the count the
+    error names is the user's own."""
     from scipy import sparse
 
     try:
@@ -718,7 +732,8 @@ def _check_encoded(vectors, n: int, encoder) -> None:
         got = "values that are not finite numbers"
     else:
         return
-    raise ValueInputError(f"the encoder ({type(encoder).__name__}) gave {got} for {n} sentences; an encoder's "
+    given = f"{n} sentences" if not copies else f"{n} sentences ({n - copies} given, {copies} renamed copies)"
+    raise ValueInputError(f"the encoder ({type(encoder).__name__}) gave {got} for {given}; an encoder's "
                           "transform(list of str) returns one row of finite numbers per sentence")
 
 

@@ -12,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 
 import stance
 from stance.errors import InputError, LabelFormatError, StanceError
+from stance.counterfactuals import with_renamed_copies
 from stance.model import StanceClassifier
 from stance.schema import load_labels
 from stance.scoring import score_article, score_articles
@@ -401,6 +402,12 @@ class _BrokenEncoder:
 def test_an_encoder_whose_vectors_no_head_can_read_is_named_not_a_scipy_error(damage, says):
     with pytest.raises(stance.errors.ValueInputError, match=r"the encoder \(_BrokenEncoder\) gave " + says):
         StanceClassifier(encoder=_BrokenEncoder(damage), cv=2, renamed_copies=False).fit(TEXTS, GOLD, groups=GROUPS)
+    with pytest.raises(stance.errors.ValueInputError) as refused:  # the default adds renamed copies: said apart
+        StanceClassifier(encoder=_BrokenEncoder(damage), cv=2).fit(TEXTS, GOLD, groups=GROUPS)
+    copies = len(with_renamed_copies(TEXTS, np.array(GOLD, dtype=object), np.array(GROUPS))[0]) - len(TEXTS)
+    assert copies > 0 and (damage != "one row too many" or
+                           f"for {len(TEXTS) + copies} sentences ({len(TEXTS)} given, {copies} renamed copies)"
+                           in str(refused.value))
     model = StanceClassifier(encoder=_BrokenEncoder("list"), cv=2).fit(TEXTS, GOLD, groups=GROUPS)  # rows as lists serve
     assert model.predict(["Serbia signs."]).shape == (1, 2)
 

@@ -328,6 +328,41 @@ def test_inner_folds_are_none_when_a_fold_would_train_on_one_class():
     assert mixed is not None and len(mixed) == 3
 
 
+def test_a_fit_that_cannot_choose_C_says_so_and_the_command_line_once(hashing_encoder):
+    """Two articles, one all favor: no fold can train on two classes, so C, temperature and threshold are not
+    chosen, and the fit says which target, instead of passing the defaults off as chosen."""
+    from stance.cli import user_errors
+    from stance.model import StanceClassifier
+
+    texts = [f"Serbia backs Moscow on point {i}." for i in range(4)] + [f"Belgrade said nothing {i}." for i in range(4)]
+    y = [("favor", "favor" if i % 2 else "none") for i in range(4)] + [("none", "none" if i % 2 else "favor")
+                                                                       for i in range(4)]
+    groups = ["a"] * 4 + ["b"] * 4
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = StanceClassifier(encoder=hashing_encoder, cv=2, renamed_copies=False).fit(texts, y, groups=groups)
+        StanceClassifier(encoder=hashing_encoder, cv=1, renamed_copies=False).fit(texts, y, groups=groups)
+    said = [str(w.message) for w in caught if issubclass(w.category, StanceWarning)]
+    assert len(said) == 1 and said[0].startswith("target 'russia': ") and "C was not chosen" in said[0]
+    assert model.best_params_["russia"] == {} and set(model.best_params_["eu"]) == {"C", "temperature", "threshold"}
+
+    lines = []
+
+    @user_errors
+    def twice():
+        for _ in range(2):
+            StanceClassifier(encoder=hashing_encoder, cv=2, renamed_copies=False).fit(texts, y, groups=groups)
+
+    import stance.cli as cli
+
+    said_before, cli._say = cli._say, lambda kind, message: lines.append((kind, message))
+    try:
+        twice()
+    finally:
+        cli._say = said_before
+    assert [kind for kind, _ in lines] == ["warning"] and "target 'russia'" in lines[0][1]
+
+
 def test_write_labels_round_trip_is_atomic_and_hash_ignores_order(synthetic_labels, tmp_path):
     labels = load_labels(synthetic_labels)
     rows = [{k: r[k] for k in ("article", "sentence", "text", "russia", "eu", "origin")} for r in labels]
