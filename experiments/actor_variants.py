@@ -128,6 +128,13 @@ Rows made before the pressure and question indicators (2026-12-03, rows above
 ``pressure-and-questions`` in ``search.jsonl``) ran without them; ``without-pressure-questions+NAME``
 runs variant NAME so again.
 
+- ``target-windows``: beside the word 1-2-grams, two more TF-IDF blocks of 1-2-grams read only from
+  the three words either side of each naming of Russia, and of the EU ("away from <target> on"),
+  seen in at least two sentences, each block scaled by 1/2: what is said next to a target's name,
+  where a topic word ("sanctions", "gas") says less than the words that tie it to the name
+  ("sanctions on <target>", "away from <target>"). Written, with its choice rule, before its
+  first run (2026-12-06).
+
 Variants join with ``+`` (``subject-position+char-ngrams``): each one's patches applied in
 turn, for variants that patch different things.
 """
@@ -323,6 +330,87 @@ class _WordAndCharNgrams:
 def _with_char_ngrams(original):
     def vectorizer(**options):
         return _WordAndCharNgrams(original, **options)
+
+    return vectorizer
+
+
+_WORD = re.compile(r"\w[\w'’-]*")
+#: Words on each side of a target's name that its window holds.
+WINDOW_WORDS = 3
+
+
+def target_windows(text: str, pattern: re.Pattern) -> list[list[str]]:
+    """The words around each naming of a target (``pattern``), the name itself as ``<target>``, lowercased.
+
+    "Serbia is moving away from Moscow on energy" gives, for Russia, ``[["moving", "away", "from",
+    "<target>", "on", "energy"]]``: what is said next to the target's name, whoever the sentence is about.
+    """
+    words = [(m.start(), m.end(), m.group().lower()) for m in _WORD.finditer(text)]
+    windows = []
+    for start, end in _mention_spans(text, pattern):
+        inside = [i for i, (a, b, _) in enumerate(words) if a < end and b > start]
+        if not inside:
+            continue
+        first, last = inside[0], inside[-1]
+        before = [w for _, _, w in words[max(0, first - WINDOW_WORDS):first]]
+        after = [w for _, _, w in words[last + 1:last + 1 + WINDOW_WORDS]]
+        windows.append([*before, "<target>", *after])
+    return windows
+
+
+def _window_grams(pattern: re.Pattern):
+    """An analyzer: the 1-2-grams within each of a sentence's windows around ``pattern`` (none across two)."""
+    def analyze(text: str) -> list[str]:
+        grams = []
+        for window in target_windows(text, pattern):
+            grams.extend(window)
+            grams.extend(" ".join(pair) for pair in zip(window, window[1:]))
+        return grams
+
+    return analyze
+
+
+class _WordAndTargetWindows:
+    """Word 1-2-grams, then TF-IDF 1-2-grams of the words around Russia's and around the EU's names (each
+    window block scaled by 1/2, so that both together weigh at most 1/sqrt(2) of the word block)."""
+
+    analyzer = "word+windows"  # not "word": ngram_features hands the texts to transform
+
+    def __init__(self, vectorizer, **word_options):
+        self.word = vectorizer(**word_options)
+        self.windows = [vectorizer(analyzer=_window_grams(pattern), sublinear_tf=True, min_df=2)
+                        for pattern in (actors._RUSSIA_RE, actors._EU_RE)]
+
+    def fit(self, texts):
+        self.word.fit(texts)
+        self.fitted = []
+        for window in self.windows:
+            try:
+                self.fitted.append(window.fit(texts))
+            except ValueError:  # no window n-gram in two sentences (a handful of sentences): no columns
+                self.fitted.append(None)
+        return self
+
+    @property
+    def vocabulary_(self) -> dict[str, int]:
+        """Each column's n-gram, as a fitted TfidfVectorizer names them (the windows' after the words')."""
+        names, offset = dict(self.word.vocabulary_), len(self.word.vocabulary_)
+        for side, window in zip(("russia", "eu"), self.fitted):
+            if window is not None:
+                names.update({f"{side} window:{g}": offset + i for g, i in window.vocabulary_.items()})
+                offset += len(window.vocabulary_)
+        return names
+
+    def transform(self, texts):
+        from scipy import sparse
+
+        windows = [0.5 * window.transform(texts) for window in self.fitted if window is not None]
+        return sparse.hstack([ngram_features(self.word, texts), *windows], format="csr")
+
+
+def _with_target_windows(original):
+    def vectorizer(**options):
+        return _WordAndTargetWindows(original, **options)
 
     return vectorizer
 
@@ -672,6 +760,7 @@ VARIANTS = {
         [_serbian_spans, lambda t: _mention_spans(t, actors._RUSSIA_RE), lambda t: _mention_spans(t, actors._EU_RE)]))],
     "char-ngrams": [(sklearn_text, "TfidfVectorizer", _with_char_ngrams)],
     "actor-ngrams": [(sklearn_text, "TfidfVectorizer", _with_actor_placeholders)],
+    "target-windows": [(sklearn_text, "TfidfVectorizer", _with_target_windows)],
     "serbian-clauses": [(model.StanceClassifier, "transform_features", _with_serbian_clauses)],
     "previous-actors": [(model.StanceClassifier, "transform_features", _with_previous_actors)],
     "actor-swap": [(model.StanceClassifier, "fit", _with_actor_swap), (finetune.FineTunedClassifier, "fit", _with_actor_swap)],

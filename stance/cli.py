@@ -190,6 +190,12 @@ def _iso_date(value: Optional[str]) -> Optional[str]:
     return day.isoformat()
 
 
+def _require_one_store(db, results) -> None:
+    """Refuse --db with --results: one would be read and the other silently not."""
+    if db is not None and results is not None:
+        _fail("give --db or --results, not both", code=2)
+
+
 def _require_date_range(since: Optional[str], until: Optional[str]) -> None:
     """Refuse --since after --until (both checked ISO dates) before any work: no dated article is between them."""
     if since is not None and until is not None and since > until:
@@ -503,16 +509,18 @@ def score(
                         header = True
                     typer.echo(summary_line(result))
                 written += 1
+                # in both lists before either is written: a Ctrl-C while a part is written leaves the article
+                # in the batch still to record, so that the database and --output keep the same articles
                 if results_folder is not None:
                     part.append(result)
-                    if len(part) >= 1024:
-                        saved += _write_part(results_folder, part)
-                        part = []
                 if store is not None:
                     batch.append(result)
-                    if len(batch) >= 64:
-                        recorded += _record_batch(store, batch, replace)
-                        batch = []
+                if results_folder is not None and len(part) >= 1024:
+                    saved += _write_part(results_folder, part)
+                    part = []
+                if store is not None and len(batch) >= 64:
+                    recorded += _record_batch(store, batch, replace)
+                    batch = []
         except (KeyboardInterrupt, BrokenPipeError, InputError, _PartNotWritten, _NotRecorded) as stop:  # Ctrl-C, a
             stopped = stop  # reader such as `head` gone, a bad article, a full disk, a database held locked: what
             # was done before is kept
@@ -736,6 +744,7 @@ def drift(
 
     if by not in PERIODS:
         raise typer.BadParameter(f"{by!r} is not a period; use one of {', '.join(PERIODS)}", param_hint="--by")
+    _require_one_store(db, results)
     _require_date_range(since, until)
     from stance.pages import PAGE_START
     from stance.paths import check_writable, is_chart, refuse_overwriting, starts_with
@@ -755,7 +764,8 @@ def drift(
 
         rows, _ = read_results(results, sources=source, since=since, until=until, strongest=with_evidence)
         if not rows:
-            _fail("no results match --source/--since/--until; widen the selection")
+            _fail("no results match --source/--since/--until; widen the selection"
+                  + (_sources_held(read_results(results)[0]) if source else ""))
         report = measure_drift(rows, by, model=folder_model(results), evidence=top if with_evidence else 0)
         _report_drift(report, plot, html, as_json, evidence)
         return
@@ -766,10 +776,20 @@ def drift(
                        f"{picked['model_id']} (choose with --model-id)", err=True)
         rows = store.articles(model_id=picked["model_id"], sources=source, since=since, until=until,
                               strongest=with_evidence)
+        held_sources = _sources_held(store.articles(model_id=picked["model_id"])) if source and not rows else ""
     if not rows:
-        _fail("no recorded articles match --source/--since/--until; widen the selection")
+        _fail("no recorded articles match --source/--since/--until; widen the selection" + held_sources)
     report = measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]}, evidence=top if with_evidence else 0)
     _report_drift(report, plot, html, as_json, evidence)
+
+
+def _sources_held(rows: list[dict], shown: int = 5) -> str:
+    """What a --source that matched nothing could have named: "; the sources held: A, B (and 3 more)"."""
+    from stance.dates import UNKNOWN_SOURCE
+
+    names = sorted({row.get("source") or UNKNOWN_SOURCE for row in rows})
+    more = f" (and {len(names) - shown} more)" if len(names) > shown else ""
+    return f"; the sources held: {', '.join(map(repr, names[:shown]))}{more}" if names else ""
 
 
 def _report_drift(report, plot: Optional[Path], html: Optional[Path], as_json: bool, evidence: bool = False) -> None:
@@ -1156,8 +1176,7 @@ def export(
     """Write one row per scored sentence and target to a CSV or Parquet file, for pandas, R or a spreadsheet."""
     from stance.export import export_sentences
 
-    if db is not None and results is not None:
-        _fail("give --db or --results, not both", code=2)
+    _require_one_store(db, results)
     _require_date_range(since, until)
     written = export_sentences(output, db=db, results=results, model_id=model_id, sources=source, since=since,
                                until=until, escape_formulas=escape_formulas)

@@ -52,6 +52,7 @@ from stance.segment import (
     regular_file,
     require_regular_file,
     too_big,
+    visible_line,
 )
 
 __all__ = ["COLUMNS", "TABLE_SUFFIXES", "Document", "read_documents", "read_table"]
@@ -144,9 +145,7 @@ def read_documents(
         for doc in _read_one(item):
             file, name = getattr(doc, "_file", (None, None))
             if file in files:  # it would count twice, under one id or two
-                raise InputError((f"{name}: given twice (a file named again, or inside a folder also given); give each "
-                                  "file once" if files[file] == name else f"{name}: the same file as {files[file]} (a "
-                                  "link to it, or another name for it); give each file once, or remove the link"))
+                raise _read_twice(name, files[file])
             if file is not None:
                 files[file] = name
             if doc.id in seen:
@@ -157,6 +156,14 @@ def read_documents(
             if doc.source is None:
                 doc.source = source
             yield _resolve_date(doc, date)
+
+
+def _read_twice(name: str, first: str) -> InputError:
+    """The error for a file read a second time, as ``name``, after ``first``."""
+    if first == name:
+        return InputError(f"{name}: given twice (a file named again, or inside a folder also given); give each file once")
+    return InputError(f"{name}: the same file as {first} (a link to it, or another name for it); give each file once, "
+                      "or remove the link")
 
 
 def _check_paths(items: list) -> None:
@@ -251,8 +258,14 @@ def _read_folder(folder: Path) -> Iterator[Document]:
                       "folder are articles; save each article as UTF-8 text", StanceWarning, stacklevel=3)
     files = [path for path in files if not _skipped(path)]
     indexes: dict[Path, dict[str, dict]] = {}
+    inodes: dict[tuple[int, int], str] = {}  # a link to a file of the same folder, found before the first article
     for path in files:  # every file read and decoded first: a bad one late in the folder stops no long run
         decode_text(read_article_bytes(path), printable_name(path))
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) in inodes:
+                raise _read_twice(printable_name(path), inodes[(st.st_dev, st.st_ino)])
+            inodes[(st.st_dev, st.st_ino)] = printable_name(path)
         if path.parent not in indexes:
             indexes[path.parent] = _read_index(path.parent / INDEX_NAME)
             _warn_of_ids_without_files(path.parent, indexes[path.parent])
@@ -544,6 +557,8 @@ def row_document(row: dict, where: str, fallback_id: str | None = None) -> Docum
     text = _present(row.get("text"))
     if text is None:
         raise InputError(f"{where}: empty text; fill it in or remove the row")
+    if not visible_line(text):
+        raise InputError(f"{where}: a text of nothing but invisible characters; fill it in or remove the row")
     _check_text(text, where)
     limit = max_article_bytes()
     if len(text) > limit // 4 and len(text.encode("utf-8", "surrogatepass")) > limit:  # 4 bytes per character at most

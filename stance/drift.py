@@ -78,7 +78,7 @@ def period_of(day: Date, by: str) -> tuple[str, Date]:
         iso = day.isocalendar()
         return f"{iso.year}-W{iso.week:02d}", Date.fromisocalendar(iso.year, iso.week, 1)
     if by not in _MONTHS_PER:
-        raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
+        raise ValueInputError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
     step = _MONTHS_PER[by]
     first_month = (day.month - 1) // step * step + 1
     start = Date(day.year, first_month, 1)
@@ -671,16 +671,16 @@ def measure_drift(
                                   f"give at most {MAX_RESAMPLES:,}: beyond it the {result} no longer change, "
                                   "only the time taken")
     if not isinstance(alpha, Real) or not 0 < alpha < 1:
-        raise StanceError(f"alpha is {alpha!r}; give a test level between 0 and 1, such as 0.05")
+        raise ValueInputError(f"alpha is {alpha!r}; give a test level between 0 and 1, such as 0.05")
     if model is not None and not isinstance(model, dict):  # its "id" names the model in every output
         raise TextsError(f"model is {type(model).__name__}; pass what identifies the model as a dict, such as "
                          "{'id': model_id}, or None for the id the records name")
     if not isinstance(records, Iterable) or isinstance(records, (str, bytes)) or is_table(records):
-        raise StanceError(f"records is {type(records).__name__}; pass a list of scored articles "
+        raise TextsError(f"records is {type(records).__name__}; pass a list of scored articles "
                           "(score_article's results) or the rows of HistoryStore.articles()")
     targets = _target_names(targets)
     if by not in PERIODS:
-        raise StanceError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
+        raise ValueInputError(f"unknown period {by!r}; use one of {', '.join(PERIODS)}")
     # A fixed order, so that the same articles give the same intervals whatever their source.
     views = sorted((_article_view(r, i) for i, r in enumerate(records)),
                    key=lambda v: (v["date"] is None, v["date"] or Date.min, str(v["article"]), str(v["source"] or "")))

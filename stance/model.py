@@ -166,8 +166,9 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
     Cs : sequence of float
         Candidate inverse regularisation strengths for the default head.
     cv : int, default=5
-        Folds for choosing ``C`` (fewer if there are fewer groups); 1 skips the
-        search (``C`` is 1.0, or the one value of ``Cs``), calibration and abstention.
+        Folds for choosing ``C`` (fewer if there are fewer groups), the temperature
+        and the threshold; 1 skips them all (``C`` is 1.0, or the one value of ``Cs``).
+        One value in ``Cs`` skips the search alone.
     context : bool, default=False
         Also give the head the mean embedding of each sentence's neighbours
         (inputs given as ``{"text", "previous", "next"}``; see
@@ -261,6 +262,14 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         self.calibrate = calibrate
         self.abstain = abstain
 
+    def __setattr__(self, name, value):
+        # A loaded model whose setting changes (set_params, or an attribute set) is no longer the one its folder
+        # holds: it forgets the folder, so that its scores get the id of what it now is, not of what was saved.
+        if "metadata_" in vars(self) and name in self._get_param_names() and getattr(self, name, None) is not value:
+            for loaded in ("metadata_", "path_"):
+                vars(self).pop(loaded, None)
+        super().__setattr__(name, value)
+
     def fit(self, X, y, groups=None, unscored=None):
         """Fit one head per target; rows whose label is None are skipped for that target.
 
@@ -306,22 +315,21 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         if not items:
             raise ValueInputError("X holds no texts; give the labeled sentences to fit on")
         labels = _label_matrix(y, targets, len(items))
-        groups = None if groups is None else np.asarray(groups)
-        if groups is not None and groups.shape != (len(items),):
-            raise ValueInputError(f"groups must have shape ({len(items)},), got {groups.shape}")
-        missing = next((i for i, g in enumerate([] if groups is None else groups) if _no_group(g)), None)
-        if missing is not None:
-            raise ValueInputError(f"groups[{missing}] is {groups[missing]!r}; every sentence needs its article's id")
+        groups = _group_ids(groups, len(items))
         n_labeled = len(items)
         unscored = unscored_mask(unscored, n_labeled)
+        if unscored.all():
+            raise ValueInputError("unscored marks every row; leave the labeled sentences to judge by unmarked (C, the "
+                                  "temperature and the threshold are chosen on them)")
         for j, target in enumerate(targets):  # before any encoding: a target without labels fails at once
             if all(v is None for v in labels[:, j]):
                 raise ValueInputError(f"no labeled rows for target {target!r}")
         if self.renamed_copies:
             from stance.counterfactuals import with_renamed_copies
 
-            if not 0 < self.copy_weight <= 1:
-                raise ValueInputError(f"copy_weight must be in (0, 1], got {self.copy_weight!r}")
+            weight = self.copy_weight
+            if isinstance(weight, bool) or not isinstance(weight, Real) or not 0 < weight <= 1:
+                raise ValueInputError(f"copy_weight must be a number in (0, 1], got {weight!r}")
             items, labels, groups = with_renamed_copies(items, labels, groups)
         if self.head is None:  # a logistic regression needs two classes (renamed copies may add the second, 'none')
             _check_two_classes(labels, targets)
@@ -479,10 +487,14 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
         for target in self.targets_:
             head = self.heads_[target]
             fitted = getattr(getattr(head, "head", head), "n_features_in_", None)
+            if fitted is not None and fitted != width and getattr(self, "path_", None) is None:
+                raise ValueInputError(
+                    f"the {target} head reads {fitted} features but the model's settings give {width}: a setting "
+                    "that shapes the features (actors, context, the encoder) was changed after it was fitted; set "
+                    "it back, or fit again")
             if fitted is not None and fitted != width:
-                where = getattr(self, "path_", None) or "the model"
                 raise ModelIntegrityError(
-                    f"{where}: the {target} head reads {fitted} features but the recorded settings give {width}; "
+                    f"{self.path_}: the {target} head reads {fitted} features but the recorded settings give {width}; "
                     "stance.json was edited or damaged, retrain with `stance train`")
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
@@ -553,22 +565,27 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
             return head.fit(features, y, **fit_params), {}
         features = in_float64(features)
         folds = inner_folds(y, groups, self.cv, unscored)
-        if folds is None and self.cv > 1 and len(self.Cs) > 1:
-            import warnings
+        fixed_C = self.Cs[0] if len(self.Cs) == 1 else None  # one C given: nothing to search, still calibrated
+        if folds is None:
+            if self.cv > 1 and (fixed_C is None or self.calibrate or self.abstain):
+                import warnings
 
-            target = getattr(self, "_target_in_fit", "?")
-            warnings.warn(f"target {target!r}: its labeled sentences cannot be split into folds that each train on "
-                          "two classes (too few articles or labels), so C was not chosen: fitted at C=1, without "
-                          "temperature or abstention; label more articles, or give cv=1 to fit so knowingly",
-                          StanceWarning, stacklevel=4)
-        if folds is None or len(self.Cs) == 1:
-            head = clone(search_C(self.Cs, None).estimator).set_params(C=self.Cs[0] if len(self.Cs) == 1 else 1.0)
+                target = getattr(self, "_target_in_fit", "?")
+                warnings.warn(f"target {target!r}: its labeled sentences cannot be split into folds that each train "
+                              "on two classes (too few articles or labels), so nothing was chosen on folds: fitted "
+                              f"at C={fixed_C or 1.0}, without temperature or abstention; label more articles, or give "
+                              "cv=1 to fit so knowingly", StanceWarning, stacklevel=4)
+            head = clone(search_C(self.Cs, None).estimator).set_params(C=fixed_C or 1.0)
             return head.fit(features, y, **fit_params), {}
         if weighted:
             folds = [(train, test[~copies[test]]) for train, test in folds]
-        search = search_C(self.Cs, folds).fit(features, y, **fit_params)
-        params = dict(search.best_params_)
-        best = search.best_estimator_
+        if fixed_C is not None:
+            best = clone(search_C(self.Cs, None).estimator).set_params(C=fixed_C).fit(features, y, **fit_params)
+            params = {"C": fixed_C}
+        else:
+            search = search_C(self.Cs, folds).fit(features, y, **fit_params)
+            params = dict(search.best_params_)
+            best = search.best_estimator_
         if not (self.calibrate or self.abstain):
             return best, params
         oof = _out_of_fold_proba(best, features, y, folds, fit_params.get("sample_weight"))
@@ -666,10 +683,13 @@ def unscored_mask(unscored, n: int) -> np.ndarray:
     """``unscored`` as a boolean array of ``n`` rows (all False when None)."""
     if unscored is None:
         return np.zeros(n, dtype=bool)
-    unscored = np.asarray(unscored, dtype=bool)
-    if unscored.shape != (n,):
-        raise ValueInputError(f"unscored must hold one flag per row ({n}), not shape {unscored.shape}")
-    return unscored
+    flags = np.asarray(unscored, dtype=object)
+    if flags.shape != (n,):
+        raise ValueInputError(f"unscored must hold one flag per row ({n}), not shape {flags.shape}")
+    bad = next((f for f in flags.tolist() if not isinstance(f, (bool, np.bool_))), None)
+    if bad is not None:  # "no" would be read as True, and 0.5 as what?
+        raise ValueInputError(f"unscored holds {bad!r}; give one True or False per row")
+    return flags.astype(bool)
 
 
 def inner_folds(y, groups, cv, unscored=None) -> list[tuple[np.ndarray, np.ndarray]] | None:
@@ -701,6 +721,22 @@ def _splitter(y, groups, cv):
 def blank_items(items: Sequence) -> np.ndarray:
     """Which items have no visible word: none for certain on every target, whatever a head makes of their vector."""
     return np.array([not visible_line(item_text(x)) for x in items], dtype=bool)
+
+
+def _group_ids(groups, n: int) -> np.ndarray | None:
+    """``groups`` as an array of ``n`` article ids, or an error that names what is wrong with it."""
+    if groups is None:
+        return None
+    if isinstance(groups, (str, bytes, Mapping, set, frozenset)) or not isinstance(groups, Iterable):
+        raise ValueInputError(f"groups is {kind_of(groups)}; give one article id per sentence, in a list")
+    given = groups.tolist() if isinstance(groups, np.ndarray) else list(groups)
+    ids = np.asarray(given)  # a NaN among strings becomes the text 'nan' here: looked for in what was given
+    if ids.shape != (n,):
+        raise ValueInputError(f"groups must have shape ({n},), got {ids.shape}")
+    missing = next((i for i, g in enumerate(given) if _no_group(g)), None)
+    if missing is not None:
+        raise ValueInputError(f"groups[{missing}] is {given[missing]!r}; every sentence needs its article's id")
+    return ids
 
 
 def _no_group(g) -> bool:

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 from stance.actors import ACTOR_FEATURES
-from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning, ValueInputError
+from stance.errors import InputError, ModelIntegrityError, ModelNotFoundError, StanceWarning, ValueInputError, kind_of
 from stance.fileio import atomic_write_text, make_temp_dir, parse_json, read_at_most, replace_folder, sha256_file
 from stance.paths import OutputPathError, not_a_file, write_error
 
@@ -109,6 +109,23 @@ def fitted_model_id(model, encoder_sha256: str) -> str | None:
         return None
 
 
+def _check_provenance(provenance: dict) -> None:
+    """Refuse, before any file is written, a provenance value ``stance.json`` cannot hold as JSON that any reader
+    parses: an object of no JSON type, NaN or infinity (Python writes them, strict readers refuse them), half a
+    surrogate pair (no UTF-8)."""
+    for key, value in provenance.items():
+        try:
+            json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise ValueInputError("the model's provenance is nested too deeply to be saved; give plain values") from None
+        except (TypeError, ValueError, UnicodeEncodeError) as err:
+            why = ("holds text that is not UTF-8 (half a surrogate pair)" if isinstance(err, UnicodeEncodeError)
+                   else "holds a number JSON has no place for (NaN or infinity)" if isinstance(err, ValueError)
+                   else f"is of type {kind_of(value)}, not a JSON value")
+            raise ValueInputError(f"provenance {key!r} {why}; give strings, finite numbers, lists or dicts of them") \
+                from None
+
+
 def save_model(model, path: str | Path, **provenance) -> Path:
     """Write a fitted :class:`StanceClassifier` to a folder, replacing it atomically.
 
@@ -121,6 +138,7 @@ def save_model(model, path: str | Path, **provenance) -> Path:
     from stance.encoders.transformer import SentenceEncoder, settings_sha256
 
     check_is_fitted(model)
+    _check_provenance(provenance)
     encoder = model.encoder_
     kind = recorded_kind(encoder)
     if kind != "fine-tuned" and not isinstance(encoder, SentenceEncoder):

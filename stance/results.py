@@ -349,6 +349,9 @@ def result_parts(path: str | Path) -> list[Path]:
     parts = _parts(path)
     if not parts and os.path.lexists(path) and not path.is_dir():
         raise InputError(f"{path}: a file, not a results folder; give a folder that `stance score ... --output` wrote")
+    if not parts and _not_parts(path):
+        raise InputError(f"{path}: no result parts here, only other files (such as {_not_parts(path)[0].name!r}); "
+                         "give the folder `stance score ... --output` wrote")
     if not parts:
         raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
     return parts
@@ -559,7 +562,20 @@ def check_output(path: str | Path) -> set[str]:
     require_utf8_path(path, "--output")
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: exists and is not a folder; give --output a folder for the result parts")
+    other = _not_parts(path)
+    if other:
+        raise InputError(f"{path}: holds {other[0].name!r}, which is no result part ({len(other)} such); the parts "
+                         "are read as one table (pandas.read_parquet(FOLDER)), so give --output a new or empty folder")
     return check_parts(path, _parts(path))
+
+
+def _not_parts(path: Path) -> list[Path]:
+    """What a folder holds besides Parquet parts, in name order: what a reader of the folder as one table
+    (pyarrow, pandas) would read too. Names starting with ``.`` or ``_`` (temporaries) are no one's; a
+    ``.parquet`` name that is no regular file is a part, named as such by :func:`check_parts`."""
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if not p.name.startswith((".", "_")) and p.suffix != ".parquet")
 
 
 def check_results(path: str | Path, *, sentences: bool = True) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from stance.dates import parse_date
-from stance.errors import InputError, StanceWarning, TextsError, check_count, check_text, is_table, require_fitted, texts_given
+from stance.errors import InputError, StanceWarning, TextsError, ValueInputError, check_count, check_text, is_table, require_fitted, texts_given
 from stance.features import in_context
 from stance.schema import STANCES, in_stance_order
 from stance.segment import ENGLISH_SHARE, SERBIAN_SHARE, Article, check_sentence_count, language_shares
@@ -113,7 +113,7 @@ def score_articles(
                          f"e.g. dates=[{str(dates)!r}] * {len(articles)}")
     dates = [_as_date(d) for d in dates] if dates is not None else [None] * len(articles)
     if len(dates) != len(articles):
-        raise ValueError(f"{len(dates)} dates for {len(articles)} articles; give one date (or None) per article")
+        raise ValueInputError(f"{len(dates)} dates for {len(articles)} articles; give one date (or None) per article")
     for article in articles:
         check_sentence_count(article)
     for article in articles:

@@ -315,6 +315,8 @@ def decode_text(data: bytes, name: str) -> str:
         raise _binary_or_utf16(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; give an article with text")
+    if not visible_line(text):  # a blank line is one of nothing but format characters too (see visible_line)
+        raise InputError(f"{name}: the file holds nothing but invisible characters; give an article with text")
     _refuse_markup(text, name)
     return text
 

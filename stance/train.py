@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -93,6 +94,11 @@ def fitted_temperatures(report) -> dict[str, float]:
     return temperatures
 
 
+def _finite(score: float) -> float | None:
+    """A score for stance.json, rounded: None where there is none (NaN has no place in JSON a strict reader takes)."""
+    return round(score, 4) if math.isfinite(score) else None
+
+
 def _read_labels(label_paths, articles):
     """The label files, checked; a file or folder that cannot be read is said in one line."""
     from stance.schema import load_labels
@@ -174,7 +180,7 @@ def train(
 
     with writes_that_land_together("the model and its report"):  # each names the other
         data_sha = labels_sha256(labels)
-        headline = {t: round(report.headline(t)["macro_f1"], 4) for t in targets}
+        headline = {t: _finite(report.headline(t)["macro_f1"]) for t in targets}
         saved = model.save(
             out,
             labels_sha256=data_sha,

@@ -598,6 +598,24 @@ def test_store_filters_by_source_and_dates(tmp_path):
         assert [r["article"] for r in store.articles(until="2025-02-01", sources=["B"])] == []
 
 
+def test_a_source_that_matches_nothing_is_told_the_sources_held(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+
+    from conftest import one_error_line, run_stance
+
+    scores = [make_scores("x", "2025-01-01", {"russia": 0.1}, source="Politika"),
+              make_scores("y", "2025-06-01", {"russia": 0.1}, source="N1"),
+              make_scores("z", "2025-07-01", {"russia": 0.1})]
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record(scores)
+    ResultsFolder(tmp_path / "r", "m1").write(scores)
+    for where in (("--db", tmp_path / "h.sqlite"), ("--results", tmp_path / "r")):
+        line = one_error_line(run_stance("drift", *where, "--source", "politika"))
+        assert line.endswith("widen the selection; the sources held: '(unknown source)', 'N1', 'Politika'"), line
+        line = one_error_line(run_stance("drift", *where, "--since", "2026-01-01"))
+        assert line.endswith("widen the selection"), line  # no --source given: no source to suggest
+
+
 def test_store_refuses_what_it_cannot_use(tmp_path):
     with pytest.raises(StoreError, match="no history database"):
         HistoryStore(tmp_path / "missing.sqlite", create=False)

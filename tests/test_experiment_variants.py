@@ -176,3 +176,17 @@ def test_the_two_stage_head_splits_stance_from_none_then_favor_from_against():
     stance = y != "none"
     polarity = LogisticRegression(C=0.5, class_weight="balanced", solver="newton-cg", tol=1e-4).fit(X[stance], y[stance])
     np.testing.assert_allclose(proba[:, 1] / (proba[:, 0] + proba[:, 1]), polarity.predict_proba(X)[:, 1], atol=1e-6)
+
+
+def test_target_windows_hold_the_words_beside_each_naming_of_a_target_and_no_pair_across_two():
+    from actor_variants import _window_grams, target_windows
+
+    from stance import actors
+
+    text = "Serbia is moving away from Moscow on energy, though Putin called."
+    assert target_windows(text, actors._RUSSIA_RE) == [["moving", "away", "from", "<target>", "on", "energy", "though"],
+                                                      ["on", "energy", "though", "<target>", "called"]]
+    assert target_windows(text, actors._EU_RE) == []
+    grams = _window_grams(actors._RUSSIA_RE)(text)
+    assert "from <target>" in grams and "<target> called" in grams and grams.count("energy") == 2
+    assert "though on" not in grams  # the last word of one window and the first of the next: no pair

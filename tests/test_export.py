@@ -160,6 +160,8 @@ def test_cli_mistakes_get_one_line(scored, tmp_path):
     assert not missing.exists()
     both = run_stance("export", "--db", scored["db"], "--results", scored["results"], "--output", tmp_path / "o.csv")
     assert "not both" in one_error_line(both, code=2)
+    for db in (scored["db"], missing):  # drift read the folder alone, the database given beside it unread
+        assert "not both" in one_error_line(run_stance("drift", "--db", db, "--results", scored["results"]), code=2)
     assert "YYYY-MM-DD" in run_stance("export", "--since", "2024-13-01", "--output", tmp_path / "o.csv").stderr
     for command in (["export", "--output", tmp_path / "o.csv"], ["drift", "--html", tmp_path / "o.html"]):
         line = one_error_line(run_stance(*command, "--db", tmp_path))

@@ -217,6 +217,19 @@ def test_utf16_without_a_byte_order_mark_says_how_to_convert(tmp_path, isolated_
     assert "UTF-16" not in one_error_line(_run("score", stray))
 
 
+def test_an_article_or_a_cell_of_nothing_but_invisible_characters_is_refused_as_a_blank_one_is(tmp_path, isolated_home):
+    """Zero-width and direction marks are what the splitter removes: such a file scored 0 sentences and was recorded."""
+    marks = "\u200b\u200f\ufeff\n\u200b\n"
+    (tmp_path / "marks.txt").write_text(marks, encoding="utf-8")
+    (tmp_path / "marks.jsonl").write_text(json.dumps({"id": "m", "text": marks}) + "\n", encoding="utf-8")
+    db = tmp_path / "h.sqlite"
+    assert "marks.txt: the file holds nothing but invisible characters" in one_error_line(
+        _run("score", tmp_path / "marks.txt", "--record", "--db", db))
+    assert "marks.jsonl row 1: a text of nothing but invisible characters" in one_error_line(
+        _run("score", tmp_path / "marks.jsonl", "--record", "--db", db))
+    assert not db.exists()
+
+
 # --- tables: empty, and broken lines -----------------------------------------------------
 
 
@@ -521,6 +534,21 @@ def test_one_table_given_twice_is_refused_before_the_model_is_loaded(tmp_path, i
 
     with pytest.raises(InputError, match="u.csv: the same file as .*t.csv .a link to it, or another name for it"):
         list(read_documents([table, tmp_path / "u.csv"]))  # rows without ids: u:1 and t:1 would both be scored
+
+
+def test_a_link_to_another_file_of_the_same_folder_is_refused_before_its_first_article(tmp_path):
+    """Found when its turn came, it stopped a run after the articles before it were scored (and recorded)."""
+    from stance.corpus import read_documents
+    from stance.errors import InputError
+
+    folder = tmp_path / "articles"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Serbia signs a gas deal with Moscow.\n", encoding="utf-8")
+    (folder / "C.TXT").write_text("Vucic praised Putin.\n", encoding="utf-8")
+    (folder / "sub" / "b.txt").symlink_to(os.path.join("..", "a.txt"))
+    documents = read_documents([folder])
+    with pytest.raises(InputError, match=r"sub/b.txt: the same file as .*a.txt \(a link to it"):
+        next(documents)
 
 
 @pytest.mark.parametrize("content, says", [

@@ -89,6 +89,22 @@ def test_train_refuses_a_place_only_an_actual_write_shows_unwritable_before_trai
     assert not any(p.exists() for p in paths.values() if p.is_relative_to(tmp_path))
 
 
+def test_an_output_folder_that_holds_other_files_is_refused_before_loading_the_model(tmp_path, isolated_home, corpus):
+    """The parts are read as one table (pandas.read_parquet(FOLDER)): a part among articles breaks that reading,
+    and the folder being scored is the likeliest such folder."""
+    _, articles = corpus
+    before = sorted(p.name for p in articles.iterdir())
+    for output in (articles, tmp_path / "notes"):
+        (tmp_path / "notes").mkdir(exist_ok=True)
+        (tmp_path / "notes" / "todo.md").write_text("mine\n", encoding="utf-8")
+        line = one_error_line(run_stance("score", articles / "art0.txt", "--model", tmp_path / "none", "--output", output))
+        assert "which is no result part" in line and "give --output a new or empty folder" in line, line
+    assert sorted(p.name for p in articles.iterdir()) == before
+    assert [p.name for p in (tmp_path / "notes").iterdir()] == ["todo.md"]
+    line = one_error_line(run_stance("record", articles, "--db", tmp_path / "h.sqlite"))
+    assert "no result parts here, only other files" in line and "write them with" not in line, line
+
+
 def test_score_refuses_an_output_under_a_file_before_loading_the_model(tmp_path, isolated_home, corpus, regular_file):
     _, articles = corpus
     # no model exists: the --output error must come first, before the model is looked for

@@ -777,3 +777,39 @@ def test_record_refuses_a_database_named_as_a_part_of_the_folder_it_records(tmp_
     line = one_error_line(run_stance("record", tmp_path / "r", "--db", tmp_path / "r" / "history.parquet"))
     assert "would be read as a part of the results folder" in line
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["part-00000.parquet"]
+
+
+def test_a_ctrl_c_while_a_results_part_is_written_leaves_the_database_and_the_folder_the_same_articles(
+        tmp_path, isolated_home, monkeypatch, hashing_encoder, synthetic_labels):
+    """The 1,024th article filled a part before it joined the batch to record: a Ctrl-C as that part was written
+    kept it in --output and never in the database."""
+    from typer.testing import CliRunner
+
+    import stance.cli as cli
+    from stance.model import StanceClassifier
+    from stance.results import read_results
+    from stance.store import HistoryStore
+    from test_units import _xy
+
+    X, y, groups = _xy(synthetic_labels)
+    monkeypatch.setattr("stance.model.load_model", lambda path, backend="auto": StanceClassifier(
+        encoder=hashing_encoder, renamed_copies=False).fit(X, y, groups=groups))
+    write = cli._write_part
+
+    def written_then_interrupted(folder, part):
+        count = write(folder, part)
+        if count:
+            raise KeyboardInterrupt  # as Ctrl-C lands once the part is in place, before the run goes on
+        return count
+
+    monkeypatch.setattr(cli, "_write_part", written_then_interrupted)
+    table = tmp_path / "t.jsonl"
+    table.write_text("".join(json.dumps({"id": f"a{i}", "text": f"Serbia signs deal number {i} with Moscow."}) + "\n"
+                             for i in range(1030)), encoding="utf-8")
+    db, out = tmp_path / "h.sqlite", tmp_path / "out"
+    result = CliRunner().invoke(cli.app, ["score", str(table), "--record", "--db", str(db), "--output", str(out), "-q"])
+    assert result.exit_code == 130, result.output
+    with HistoryStore(db) as store:
+        recorded = {row["article"] for row in store.articles()}
+    in_folder = {row["article"] for row in read_results(out)[0]}
+    assert len(in_folder) == 1024 and recorded == in_folder

@@ -181,7 +181,7 @@ def test_scoring_refuses_what_is_not_an_article_or_a_date(fitted):
         score_articles(fitted, None)
     with pytest.raises(InputError, match="'next tuesday' is not a date"):
         score_article(fitted, "Serbia signs.", date="next tuesday")
-    with pytest.raises(ValueError, match="1 dates for 2 articles"):
+    with pytest.raises(stance.errors.ValueInputError, match="1 dates for 2 articles"):
         score_articles(fitted, ["Serbia signs.", "Serbia waits."], dates=["2025-01-01"])
     with pytest.raises(NotFittedError):
         score_article(StanceClassifier(), "Serbia signs.")
@@ -259,13 +259,15 @@ def test_drift_names_a_target_no_article_has():
     assert stance.measure_drift(records, by="month", targets="eu", n_boot=10, n_perm=10).targets == ["eu"]
     for setting, says in [({"n_boot": 0}, "n_boot is 0; give a whole number, 1 or more"),
                           ({"n_perm": 2.5}, "n_perm is 2.5"), ({"seed": -1}, "seed is -1"),
-                          ({"evidence": "3"}, "evidence is '3'"), ({"alpha": 2}, "alpha is 2; give a test level")]:
-        with pytest.raises(StanceError, match=says):
-            stance.measure_drift(records, by="month", **setting)
-    for records, says in [(None, "records is NoneType"), (5, "records is int"), ({"a": records[0]}, "records is dict"),
-                          (["a", "b"], "records\\[0\\] is str; pass scored articles")]:
-        with pytest.raises(StanceError, match=says):
+                          ({"evidence": "3"}, "evidence is '3'"), ({"alpha": 2}, "alpha is 2; give a test level"),
+                          ({"by": "decade"}, "unknown period 'decade'")]:
+        with pytest.raises(stance.errors.ValueInputError, match=says):  # a wrong setting is a ValueError, as promised
+            stance.measure_drift(records, **{"by": "month", **setting})
+    for records, says in [(None, "records is NoneType"), (5, "records is int"), ({"a": records[0]}, "records is dict")]:
+        with pytest.raises(stance.errors.TextsError, match=says):  # and records of the wrong shape a TypeError
             stance.measure_drift(records, by="month")
+    with pytest.raises(StanceError, match="records\\[0\\] is str; pass scored articles"):
+        stance.measure_drift(["a", "b"], by="month")
 
 
 def test_recording_a_results_dict_says_to_pass_the_result(fitted, tmp_path):
@@ -425,6 +427,12 @@ def test_a_missing_group_of_any_kind_is_named(hashing_encoder, missing):
     pd = pytest.importorskip("pandas")
     with pytest.raises(ValueError, match=r"groups\[0\] is <NA>"):  # pandas' NA is neither equal nor unequal
         StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=pd.Series([pd.NA] * len(TEXTS)))
+    listed = [missing] + GROUPS[1:]  # among strings, numpy made a NaN the article 'nan'
+    with pytest.raises(ValueError, match=r"groups\[0\] is"):
+        StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=listed)
+    for wrong, kind in [("abcdef", "str"), ({"a": 1}, "dict")]:
+        with pytest.raises(ValueError, match=f"groups is {kind}; give one article id per sentence, in a list"):
+            StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=wrong)
 
 
 def test_a_set_of_sentences_is_refused_for_its_rows_would_have_no_order(fitted):
@@ -460,3 +468,32 @@ def test_a_missing_article_id_or_neighbour_that_is_no_text_is_named(hashing_enco
     with pytest.raises(TypeError, match=r"X\[0\]\['next'\] is int"):
         fitted.predict([{"text": "Serbia signs.", "previous": None, "next": 5}])
     assert fitted.predict([{"text": "Serbia signs.", "previous": None, "next": None}]).shape == (1, 2)
+
+
+@pytest.mark.parametrize("settings, fit, says", [
+    ({}, {"unscored": ["no"] * len(TEXTS)}, "unscored holds 'no'; give one True or False per row"),
+    ({}, {"unscored": [0.5] * len(TEXTS)}, "unscored holds 0.5"),
+    ({}, {"unscored": [True] * len(TEXTS)}, "unscored marks every row"),
+    ({"copy_weight": "0.1"}, {}, "copy_weight must be a number in \\(0, 1\\], got '0.1'"),
+    ({"copy_weight": True}, {}, "copy_weight must be a number"),
+])
+def test_fit_settings_of_the_wrong_kind_are_named_not_a_scikit_learn_error(hashing_encoder, settings, fit, says):
+    """'no' was read as True; every row unscored failed deep in scikit-learn; a weight as text in a comparison."""
+    with pytest.raises(stance.errors.ValueInputError, match=says):
+        StanceClassifier(encoder=hashing_encoder, cv=2, **settings).fit(TEXTS, GOLD, groups=GROUPS, **fit)
+    flags = np.arange(len(TEXTS)) < 2  # numpy's own booleans serve
+    assert StanceClassifier(encoder=hashing_encoder, cv=2).fit(TEXTS, GOLD, groups=GROUPS, unscored=flags).targets_
+
+
+@pytest.mark.parametrize("value, says", [(object(), "provenance 'note' is of type object, not a JSON value"),
+                                         (float("nan"), "provenance 'note' holds a number JSON has no place for"),
+                                         ({"x": float("inf")}, "NaN or infinity"),
+                                         ("\udcff", "holds text that is not UTF-8")])
+def test_provenance_stance_json_cannot_hold_is_refused_before_anything_is_written(tmp_path, value, says):
+    from conftest import SaveableHashingEncoder
+
+    model = StanceClassifier(encoder=SaveableHashingEncoder(cache=False), cv=2).fit(TEXTS, GOLD, groups=GROUPS)
+    with pytest.raises(stance.errors.ValueInputError, match=says):
+        model.save(tmp_path / "model", note=value)
+    assert list(tmp_path.iterdir()) == []
+    assert (model.save(tmp_path / "model", note=[1.5, "plain"]) / "stance.json").is_file()

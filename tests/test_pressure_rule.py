@@ -127,6 +127,28 @@ def test_a_saved_model_keeps_the_rule_and_one_without_keeps_its_id(tmp_path):
     assert load_model(tmp_path / "free", encoder=SaveableHashingEncoder()).pressure_rule is False
 
 
+def test_a_loaded_model_whose_settings_change_scores_under_the_id_of_what_it_now_is(tmp_path):
+    """Rules turned off on a loaded model changed its labels but kept the folder's id: its scores were recorded, and
+    compared, as the saved model's."""
+    from stance.errors import ValueInputError
+    from stance.scoring import model_info
+
+    folder = _fitted(SaveableHashingEncoder(cache=False)).save(tmp_path / "ruled")
+    loaded = load_model(folder, encoder=SaveableHashingEncoder())
+    saved_id = json.loads((folder / "stance.json").read_text("utf-8"))["id"]
+    assert model_info(loaded)["id"] == saved_id[:16] and (loaded.predict(PRESSED[:2]) == "none").all()
+    loaded.set_params(pressure_rule=True)  # the same value: still the saved model
+    assert model_info(loaded)["id"] == saved_id[:16] and model_info(loaded)["path"] == str(folder)
+    loaded.set_params(pressure_rule=False)
+    changed = model_info(loaded)
+    resaved = json.loads((loaded.save(tmp_path / "free") / "stance.json").read_text("utf-8"))["id"]
+    assert changed["id"] != saved_id[:16] and changed["id"] == resaved[:16] and changed["path"] is None
+    again = load_model(folder, encoder=SaveableHashingEncoder())
+    again.actors = False  # what shapes the features, changed in memory: said so, not blamed on stance.json
+    with pytest.raises(ValueInputError, match="changed after it was fitted; set it back, or fit again"):
+        again.predict(PRESSED[:1])
+
+
 def test_a_hand_set_rule_is_refused(tmp_path):
     from stance.errors import ModelIntegrityError
 

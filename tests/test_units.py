@@ -343,8 +343,10 @@ def test_a_fit_that_cannot_choose_C_says_so_and_the_command_line_once(hashing_en
         model = StanceClassifier(encoder=hashing_encoder, cv=2, renamed_copies=False).fit(texts, y, groups=groups)
         StanceClassifier(encoder=hashing_encoder, cv=1, renamed_copies=False).fit(texts, y, groups=groups)
     said = [str(w.message) for w in caught if issubclass(w.category, StanceWarning)]
-    assert len(said) == 1 and said[0].startswith("target 'russia': ") and "C was not chosen" in said[0]
+    assert len(said) == 1 and said[0].startswith("target 'russia': ") and "nothing was chosen on folds" in said[0]
     assert model.best_params_["russia"] == {} and set(model.best_params_["eu"]) == {"C", "temperature", "threshold"}
+    one_C = StanceClassifier(encoder=hashing_encoder, cv=2, Cs=[3.0], renamed_copies=False).fit(texts, y, groups=groups)
+    assert one_C.best_params_["eu"]["C"] == 3.0 and set(one_C.best_params_["eu"]) == {"C", "temperature", "threshold"}
 
     lines = []
 
