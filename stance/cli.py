@@ -1284,9 +1284,18 @@ def summary_header(targets) -> str:
     return f"{'article':{SUMMARY_WIDTH}s} {'date':10s} {'sents':>5s}" + "".join(f" {t + ' net':>11s}" for t in targets)
 
 
+def _id_for_terminal(article_id: str) -> str:
+    """An article id as one printable line whose invisible characters show: ``a`` and ``a`` with a zero-width
+    space after it are two articles, and the table of scores would print them alike."""
+    import unicodedata
+
+    shown = _for_terminal(article_id, one_line=True)
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cf" else c for c in shown)
+
+
 def summary_line(result) -> str:
     """One line per article (date, sentences, net per target) when several are scored."""
-    name = _clip(_for_terminal(result.article, one_line=True), SUMMARY_WIDTH)
+    name = _clip(_id_for_terminal(result.article), SUMMARY_WIDTH)
     return (f"{name:{SUMMARY_WIDTH}s} {result.date or '-':10s} {len(result.sentences):5d}"
             + "".join(f" {_net(result.summary[t]['net']):>11s}" for t in result.summary))
 

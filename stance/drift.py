@@ -514,6 +514,12 @@ def _require_nets(views: list[dict], targets) -> None:
                 raise StanceError(f"article {v['article']} was not scored for target {t}, which other articles were; "
                                   f"choose the targets every article has (targets={sorted(v['summary'])!r})")
             net = counts.get("net") if isinstance(counts, dict) else None
+            labels = [counts.get(k) for k in ("favor", "against", "none")] if isinstance(counts, dict) else []
+            if (labels and all(isinstance(c, Integral) and not isinstance(c, bool) for c in labels)
+                    and sum(labels) != v["n_sentences"]):  # every scored sentence takes one label per target
+                raise StanceError(f"article {v['article']}: its recorded {t} labels add up to {sum(labels)}, not its "
+                                  f"{v['n_sentences']} sentences (edited by hand?); score it again with `stance score "
+                                  "... --record --replace`")
             if not is_within(net, -1.0, 1.0):
                 raise StanceError(f"article {v['article']}: its recorded net for {t} is {net!r}, not a number "
                                   "from -1 to 1; score it again with `stance score ... --record --replace`")

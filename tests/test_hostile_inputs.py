@@ -681,3 +681,12 @@ def test_a_table_in_utf16_is_named_so_and_a_table_with_one_bad_line_is_sent_to_t
                                        b'{"id": "b", "text": "Vu\xe8i\xe6"}\n')
     with pytest.raises(InputError, match=r"m\.jsonl:2: not UTF-8 \(byte \d+ of the line\); fix or remove the line$"):
         list(read_documents([tmp_path / "m.jsonl"]))
+
+
+def test_ids_that_differ_by_an_invisible_character_show_apart_in_the_table_of_scores():
+    """Two articles, 'a' and 'a' with a zero-width space (or a soft hyphen), printed alike."""
+    from stance.cli import summary_line
+
+    lines = [summary_line(make_scores(article, "2025-01-01", {"russia": 0.1})) for article in ("a", "a\u200b", "b\u00ad")]
+    assert lines[0].split()[0] == "a" and lines[1].split()[0] == "a\\u200b" and lines[2].split()[0] == "b\\u00ad"
+    assert "Vučić" in summary_line(make_scores("Vučić", None, {"russia": 0.1}))  # letters stay letters

@@ -201,6 +201,9 @@ def _tampered(history, tmp_path, sql: str):
     ("UPDATE sentences SET p_against = 'x'", "a recorded sentence holds a probability or index that is not a number"),
     ("UPDATE sentences SET text = CAST(X'41eda080' AS TEXT)", "holds text that is not UTF-8"),
     ("UPDATE articles SET summary = replace(summary, '\"eu\"', '\"period\"')", "target name 'period' is also a field"),
+    # a count the drift table shows, which its sentences do not give
+    ("UPDATE articles SET n_sentences = 999 WHERE article = 'a2'", "article a2: its recorded russia labels add up to 4, "
+                                                                  "not its 999 sentences"),
 ])
 def test_a_history_database_edited_by_hand_is_one_line(tmp_path, isolated_home, history, sql, said):
     db = _tampered(history, tmp_path, sql)
