@@ -483,19 +483,21 @@ class StanceClassifier(ClassifierMixin, BaseEstimator):
                 "actors": slice(n_embedded, n_embedded + n_actors), "ngrams": slice(n_embedded + n_actors, width)}
 
     def _check_width(self, width: int) -> None:
-        """Refuse features of another width than a head was fitted on: a model folder whose settings were edited."""
+        """Refuse features of another width than a head was fitted on: a model folder whose settings were edited,
+        or a fitted model's settings changed in memory."""
         for target in self.targets_:
             head = self.heads_[target]
             fitted = getattr(getattr(head, "head", head), "n_features_in_", None)
-            if fitted is not None and fitted != width and getattr(self, "path_", None) is None:
+            if fitted is None or fitted == width:
+                continue
+            if getattr(self, "path_", None) is None:
                 raise ValueInputError(
                     f"the {target} head reads {fitted} features but the model's settings give {width}: a setting "
                     "that shapes the features (actors, context, the encoder) was changed after it was fitted; set "
                     "it back, or fit again")
-            if fitted is not None and fitted != width:
-                raise ModelIntegrityError(
-                    f"{self.path_}: the {target} head reads {fitted} features but the recorded settings give {width}; "
-                    "stance.json was edited or damaged, retrain with `stance train`")
+            raise ModelIntegrityError(
+                f"{self.path_}: the {target} head reads {fitted} features but the recorded settings give {width}; "
+                "stance.json was edited or damaged, retrain with `stance train`")
 
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         return self._labels(self.predict_proba_features(features), features.shape[0])

@@ -349,12 +349,13 @@ def result_parts(path: str | Path) -> list[Path]:
     parts = _parts(path)
     if not parts and os.path.lexists(path) and not path.is_dir():
         raise InputError(f"{path}: a file, not a results folder; give a folder that `stance score ... --output` wrote")
-    if not parts and _not_parts(path):
-        raise InputError(f"{path}: no result parts here, only other files (such as {_not_parts(path)[0].name!r}); "
+    if parts:
+        return parts
+    other = _not_parts(path)
+    if other:
+        raise InputError(f"{path}: no result parts here, only other files (such as {other[0].name!r}); "
                          "give the folder `stance score ... --output` wrote")
-    if not parts:
-        raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
-    return parts
+    raise InputError(f"{path}: no result parts here; write them with `stance score ... --output {path}`")
 
 
 def _bad_part(part: Path, why: str) -> InputError:
