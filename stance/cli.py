@@ -758,6 +758,8 @@ def drift(
             check_writable(path, option, ours=ours)
     if plot is not None and html is not None and os.path.realpath(plot) == os.path.realpath(html):
         _fail(f"--plot and --html both name {plot}; give each its own file", code=2)
+    _require_suffix(plot, "--plot", PNG_SUFFIXES)
+    _require_suffix(html, "--html", PAGE_SUFFIXES)
     with_evidence = evidence or as_json or html is not None
     if results is not None:
         from stance.results import folder_model, read_results
@@ -781,6 +783,16 @@ def drift(
         _fail("no recorded articles match --source/--since/--until; widen the selection" + held_sources)
     report = measure_drift(rows, by, model={"id": picked["model_id"], **picked["model"]}, evidence=top if with_evidence else 0)
     _report_drift(report, plot, html, as_json, evidence)
+
+
+PNG_SUFFIXES, PAGE_SUFFIXES = (".png",), (".html", ".htm")
+
+
+def _require_suffix(path: Optional[Path], option: str, suffixes: tuple[str, ...]) -> None:
+    """Refuse an output named for another format: a PNG chart in ``drift.svg`` opens in no viewer."""
+    if path is not None and path.suffix.lower() not in suffixes:
+        written = "the chart is written as PNG" if suffixes == PNG_SUFFIXES else "the page is written as HTML"
+        _fail(f"{option} {_shown(path)}: {written}; give a file name ending in {' or '.join(suffixes)}", code=2)
 
 
 def _sources_held(rows: list[dict], shown: int = 5) -> str:
@@ -831,6 +843,7 @@ def report(
         require_file(experiments, "--experiments", "give a Markdown file with a table")
     refuse_overwriting(target, "--html", [run / "metrics.json", run / "predictions.jsonl", experiments])
     check_writable(target, "--html", ours=starts_with(PAGE_START))
+    _require_suffix(html, "--html", PAGE_SUFFIXES)
     written = write_evaluation_page(run, target, experiments=experiments)
     typer.echo(f"evaluation page written to {_shown(written)}", err=True)
 

@@ -67,6 +67,19 @@ def test_a_page_or_chart_replaces_its_own_kind_but_no_other_file(tmp_path, isola
     assert chart.read_bytes().startswith(b"\x89PNG") and page.read_text(encoding="utf-8").startswith("<!doctype html>")
 
 
+@pytest.mark.parametrize("option, name, suffixes", [("--plot", "drift.svg", ".png"), ("--plot", "drift", ".png"),
+                                                    ("--html", "drift.png", ".html or .htm")])
+def test_a_chart_or_page_named_for_another_format_is_refused(tmp_path, isolated_home, run, history, option, name,
+                                                             suffixes):
+    line = one_error_line(run_stance("drift", "--db", history, option, tmp_path / name), code=2)
+    assert line.endswith(f"give a file name ending in {suffixes}") and not (tmp_path / name).exists()
+    if option == "--html":
+        line = one_error_line(run_stance("report", run, "--html", tmp_path / name), code=2)
+        assert "the page is written as HTML" in line and not (tmp_path / name).exists()
+    # the suffix in any case
+    assert run_stance("drift", "--db", history, "--plot", tmp_path / "a.PNG", "--html", tmp_path / "a.HTM").returncode == 0
+
+
 def _edit_metrics(run, change):
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     change(metrics)
