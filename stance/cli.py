@@ -426,7 +426,7 @@ def score(
 
         check_writable(output, "--output", folder=True)
         _refuse_output_in_model(output, model or default_model_dir())
-        store, new_db = _open_recording_store(db) if record else (None, False)  # a bad --db fails before Ray
+        store, new_db = _open_recording_store(db, [output]) if record else (None, False)  # a bad --db fails before Ray
         try:
             run = score_with_ray(inputs[0], model or default_model_dir(), output, date=date, source=source,
                                  address=ray_address, backend=backend, replace=replace)
@@ -477,7 +477,7 @@ def score(
     from stance.persist import checked_backend
 
     checked_backend(backend)  # before --db is made, so that a typo leaves no empty database behind
-    store, new_db = _open_recording_store(db) if record else (None, False)  # a bad --db or --output fails first
+    store, new_db = _open_recording_store(db, [output]) if record else (None, False)  # a bad --db or --output fails first
     try:
         if output is not None:
             check_output(output)
@@ -655,17 +655,15 @@ def record(
     ] = False,
 ):
     """Store results folders (local or Ray) in the history database, as --record would have."""
+    from stance.paths import refuse_repeated_paths
     from stance.results import check_every_article, check_results
     from stance.store import StoreError
 
+    refuse_repeated_paths(results, "results folder", InputError)  # else recorded twice, the second time as replacing
     for folder in results:  # every part and article of every folder is checked before the database is touched
         check_results(folder)
-        if db is not None and db.suffix.lower() == ".parquet" and os.path.isdir(folder) and \
-                os.path.isdir(db.parent) and os.path.samefile(folder, db.parent):
-            _fail(f"--db {_shown(db)}: would be read as a part of the results folder {_shown(folder)}; give the "
-                  "database another name or folder")
         check_every_article(folder)
-    store, new_db = _open_recording_store(db)
+    store, new_db = _open_recording_store(db, results)
     with store:
         for number, folder in enumerate(results):
             stored: list[int] = []
@@ -692,11 +690,20 @@ def _progress(total: Optional[int], quiet: bool):
     return tqdm(total=total, unit="article", disable=quiet or total == 1 or not sys.stderr.isatty(), file=sys.stderr)
 
 
-def _open_recording_store(db: Optional[Path]):
-    """The store --record writes to, and whether this command creates its file."""
+def _open_recording_store(db: Optional[Path], results=()):
+    """The store --record writes to, and whether this command creates its file; refused in a results folder
+    (``results``, or one around it), whose every file a reader of the folder as one table reads as a part."""
+    from stance.paths import link_target, lies_within, results_folder_around
     from stance.store import default_db_path
 
-    new = not os.path.lexists(db if db is not None else default_db_path())
+    place = (db if db is not None else default_db_path()).expanduser()
+    lands = os.path.realpath(link_target(place))
+    held = results_folder_around(os.path.dirname(lands)) or next(
+        (folder for folder in results if folder is not None and lies_within(lands, os.path.realpath(folder))), None)
+    if held is not None:
+        _fail(f"--db {_shown(place)}: lies in the results folder {_shown(held)}, whose every file is read as a part "
+              "of its table; give the database another folder")
+    new = not os.path.lexists(place)
     return _open_store(db), new
 
 
@@ -881,6 +888,10 @@ def label(
         _fail(f"cannot tell who is labeling (no $USER, and user id {os.getuid()} has no name); pass --annotator NAME")
     if not annotator.strip() or not annotator.isprintable():
         _fail(f"--annotator {annotator!r}: give a name on one line, not blank; it marks every answer in the label file")
+    if "," in annotator or annotator != annotator.strip():  # `labels agreement --annotators A,B` could not name it
+        _fail(f"--annotator {annotator!r}: give a name without a comma or spaces at its ends (such as "
+              f"{annotator.replace(',', '').strip().replace('  ', ' ')!r}); `stance labels agreement --annotators A,B` "
+              "names annotators so")
     annotator = annotator_name(annotator)
     log = LabelLog(check_writable(labels, "--labels", append=True))
     log.answered(annotator)  # a file that is not a label file is refused before the model loads, never appended to
@@ -924,7 +935,10 @@ def _label_session(log, labels: Path, documents: list, annotator: str, held, mod
         typer.echo(_for_terminal(f"note: {_shown(labels)} holds {', '.join(held)} labels only; only those are asked",
                                  True), err=True)
         targets = [t for t in targets if t in held]
-    queue = order_queue(candidates(documents, fitted), order)
+    found = candidates(documents, fitted)
+    for candidate in found:  # least sure first of what is asked: a sure guess of a target not asked ranks none
+        candidate.guess = {t: guess for t, guess in candidate.guess.items() if t in targets}
+    queue = order_queue(found, order)
     interactive = sys.stdin.isatty()
     redraw = interactive and sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
     intro = f"Labeling as {_for_terminal(annotator, True)} into {_shown(labels)}. Keys: {HELP}"
@@ -954,7 +968,7 @@ def _label_session(log, labels: Path, documents: list, annotator: str, held, mod
         _fail(f"the output was closed, so no more sentences are asked; {kept}")
     asked_again = f", {counts['changed']} asked again (their article changed)" if counts.get("changed") else ""
     too_long = f", {counts['too_long']} too long to label" if counts.get("too_long") else ""
-    too_long += f", {counts['withdrawn']} withdrawn (past their article's end)" if counts.get("withdrawn") else ""
+    too_long += f", {counts['past_end']} kept past their article's end" if counts.get("past_end") else ""
     where = f"saved in {_shown(labels)}" if log.path.exists() else "no label file made, since nothing was answered"
     typer.echo(f"{counts['answered']} answered, {counts.get('skipped', 0)} skipped, {counts.get('undone', 0)} undone, "
                f"{counts.get('remaining', 0)} left{asked_again}{too_long}; {where}", err=True)

@@ -395,6 +395,9 @@ def _used_columns(path: Path, rows: int, columns: list[str]) -> list[str]:
     name = printable_name(path)
     if rows == 0:
         raise _no_rows(name)
+    if {"article", "sentence"} <= set(columns) and "id" not in columns:  # each row would be an article of one sentence
+        raise InputError(f"{name}: its rows are labeled sentences (article, sentence), not articles; give the articles "
+                         "they were labeled from (such as labels/articles/), or a table with an id column")
     if "text" not in columns:
         raise InputError(
             f"{name}: no 'text' column (columns: {', '.join(columns) or 'none'}); "

@@ -368,6 +368,10 @@ def checked_selection(model_id=None, sources=None, since=None, until=None) -> tu
 
     if model_id is not None and not isinstance(model_id, str):
         raise InputError(f"model_id is {model_id!r}; give a model id, or its start, as text")
+    if model_id is not None:
+        from stance.scoring import recorded_model_id
+
+        model_id = recorded_model_id(model_id)
     if isinstance(sources, str):
         sources = [sources]
     if sources is not None:

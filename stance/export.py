@@ -63,7 +63,7 @@ def export_sentences(
     which a spreadsheet would otherwise run as a formula: article text is written
     by others, and such a cell can fetch a web address or run a command.
     """
-    from stance.paths import given_path, require_utf8_path
+    from stance.paths import given_path, link_target, require_utf8_path, results_folder_around
 
     output = given_path(output, "--output", "give a .csv or .parquet file's path").expanduser()
     db = given_path(db, "--db", "give a history database's path").expanduser() if db is not None else None
@@ -79,11 +79,11 @@ def export_sentences(
         require_utf8_path(output, "--output")
     if escape_formulas and suffix != ".csv":
         raise ExportError("--escape-formulas is for CSV files a spreadsheet opens; Parquet keeps texts as they are")
-    if next(output.parent.glob("part-*.parquet"), None) is not None or (
-            results is not None and os.path.realpath(output.parent) == os.path.realpath(results)):
+    held = results_folder_around(link_target(output).parent)  # through a link, and from a subfolder too
+    if held is not None or (results is not None and os.path.realpath(output.parent) == os.path.realpath(results)):
         # a Parquet file would become one of its parts; any other file stops pandas.read_parquet(FOLDER)
-        raise ExportError(f"--output {output}: lies in the results folder {output.parent}, whose files are its "
-                          "parts; write it elsewhere")
+        raise ExportError(f"--output {output}: lies in the results folder {held or output.parent}, whose files are "
+                          "its parts; write it elsewhere")
     if results is None:
         from stance.store import default_db_path, require_database_file
 
@@ -139,10 +139,16 @@ def _store_rows(db, model_id, sources, since, until) -> Iterator[dict]:
         picked = _latest_model(store, model_id)
         for article in store.iter_articles(model_id=picked, sources=sources, since=since, until=until):
             order = {t: i for i, t in enumerate(article["summary"])}
-            sentences = store.sentences(article["id"])
+            sentences = store.sentences(article["id"], article["article"])
+            problem = None
             if any(s["target"] not in order for s in sentences):
-                raise ExportError(f"{store.path}: article {article['article']}: a recorded sentence is scored for a "
-                                  "target its summary lacks (edited by hand?); score it again with --record --replace")
+                problem = "a recorded sentence is scored for a target its summary lacks"
+            elif len(sentences) != article["n_sentences"] * len(order):  # each sentence once per target
+                problem = (f"{len(sentences)} sentence scores are recorded where its {article['n_sentences']} "
+                           f"sentences and {len(order)} targets make {article['n_sentences'] * len(order)}")
+            if problem is not None:
+                raise ExportError(f"{store.path}: article {article['article']}: {problem} (edited by hand?); "
+                                  "score it again with --record --replace")
             yield from _rows(article, sorted(sentences, key=lambda s: (s["sentence"], order[s["target"]])))
 
 

@@ -300,19 +300,38 @@ def read_at_most(path: str | Path, limit: int) -> bytes | None:
     return None if len(data) > limit else data
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """An object's members as a dict, or :class:`UnreadableJSON` for a key given twice: Python keeps the
+    last value silently, so a row that says ``"russia": "favor"`` and then ``"russia": "none"`` would be
+    read as one of the two unasked."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise UnreadableJSON(f"the key {key!r} given twice in one object", "", 0)
+    return obj
+
+
+#: One decoder for every line: ``json.loads`` with a hook would build a decoder per call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+
+
 def parse_json(text: str | bytes):
     """``json.loads`` whose every failure is a :class:`json.JSONDecodeError` with a short ``msg``.
 
     Besides broken syntax, a document nested too deeply for Python's parser
-    (``RecursionError``) and a number of more digits than Python converts
-    (``ValueError``) fail this way, as an :class:`UnreadableJSON` (whose position
-    means nothing), so that a reader reports them as it reports any line that is
-    not valid JSON, naming the file and line, never with a traceback.
+    (``RecursionError``), a number of more digits than Python converts
+    (``ValueError``) and an object that gives one key twice fail this way, as an
+    :class:`UnreadableJSON` (whose position means nothing), so that a reader
+    reports them as it reports any line that is not valid JSON, naming the file
+    and line, never with a traceback.
     """
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8")
     try:
-        return json.loads(text)
+        if text.startswith("\ufeff"):
+            return json.loads(text)  # refused there, as a byte-order mark the caller should have dropped
+        return _DECODER.decode(text)
     except json.JSONDecodeError:
         raise
     except RecursionError:

@@ -29,8 +29,8 @@ import numpy as np
 from stance.errors import LabelFormatError, StanceError, StanceWarning
 from stance.fileio import parse_json
 from stance.paths import write_error
-from stance.schema import (MAX_LABEL_LINE, annotator_name, file_targets, is_targets_declaration, json_lines,
-                           resolve_log)
+from stance.schema import (MAX_LABEL_LINE, annotator_name, declared_targets, file_targets, is_targets_declaration,
+                           json_lines, resolve_log)
 from stance.segment import file_kind, require_regular_file
 
 __all__ = ["Candidate", "LabelLog", "candidates", "held_by_a_session", "order_queue", "run_session", "split_keys"]
@@ -137,7 +137,8 @@ class LabelLog:
                                        "fix the line before labeling on") from None
             first, seen = not seen, True
             if first and is_targets_declaration(row):
-                continue  # the file's declaration of its targets
+                declared_targets(row, f"{self.path}:{number}")  # the file's declaration of its targets, if well formed
+                continue
             if not isinstance(row, dict) or not isinstance(row.get("article"), str) or type(row.get("sentence")) is not int:
                 whose = f"a row of {annotator}" if isinstance(row, dict) and _whose(row) == annotator else "a row"
                 raise LabelFormatError(f"{self.path}:{number}: {whose} without a string 'article' and an integer "
@@ -151,8 +152,10 @@ class LabelLog:
         declaration, else its first row's fields); None for a file with no row yet."""
         if not self.path.exists():
             return None
-        first = next((line for _, line in json_lines(self.path) if line.strip()), None)
-        return None if first is None else file_targets(parse_json(first))  # answered() has refused a line that is not JSON
+        number, first = next(((n, line) for n, line in json_lines(self.path) if line.strip()), (None, None))
+        if first is None:
+            return None
+        return file_targets(parse_json(first), f"{self.path}:{number}")  # answered() has refused a line that is not JSON
 
     @contextlib.contextmanager
     def session(self, annotator: str, *, create: bool = True):
@@ -430,26 +433,23 @@ def run_session(
     out the session ends as if ``q`` was pressed. ``new_screen``, when given,
     is called before each sentence (a terminal clears itself there). ``lengths``:
     each article's number of lines as split now; this annotator's answers to lines
-    past an article's end (it was shortened since) are withdrawn first, as an undo
-    would withdraw them, so that the file loads again (the log keeps them).
+    past an article's end are said in a note and left as they are: the article may
+    have been shortened, or be another file with the same id, and only the user
+    knows whether those answers are still wanted.
     """
     if not targets:
         raise LabelFormatError(f"{log.path}: no target to ask; give the targets to label")
     done = log.answered_texts(annotator)
-    beyond = sorted(key for key in done if lengths is not None and key[0] in lengths and key[1] >= lengths[key[0]])
-    for article, sentence in beyond:
-        log.append(_undo(article, sentence, annotator))
-        del done[(article, sentence)]
+    beyond = [key for key in done if lengths is not None and key[0] in lengths and key[1] >= lengths[key[0]]]
     if beyond:
-        show(f"note: {len(beyond)} answer(s) to lines past the end of their article (it was shortened) withdrawn; "
-             "the label file keeps them as undone")
+        show(_past_the_end_note(beyond, lengths))
     edited = {(c.article, c.sentence) for c in queue if done.get((c.article, c.sentence), c.text) not in (c.text, None)}
     changed = len(edited)  # answered when the article read otherwise: asked again, the new answer replaces the old
     queue = [c for c in queue if (c.article, c.sentence) not in done or (c.article, c.sentence) in edited]
     fits = [c for c in queue if len(row_line(_answer(c, dict.fromkeys(targets, "against"), targets, origin, annotator,
                                                        model_id))) <= MAX_LABEL_LINE]
     counts = {"answered": 0, "skipped": 0, "undone": 0, "remaining": len(fits), "changed": changed,
-              "too_long": len(queue) - len(fits), "withdrawn": len(beyond)}
+              "too_long": len(queue) - len(fits), "past_end": len(beyond)}
     if changed:
         show(f"note: {changed} sentence(s) answered before read otherwise now (the article changed); asked again")
     if len(fits) < len(queue):
@@ -511,6 +511,18 @@ def run_session(
         i += 1
     counts["remaining"] = 0
     return counts
+
+
+def _past_the_end_note(beyond: Sequence[tuple[str, int]], lengths: dict[str, int]) -> str:
+    """The note on answers to sentences an article no longer has: kept, since withdrawing them unasked
+    would take sound labels out of use when the cause is another file with the same id."""
+    articles = sorted({article for article, _ in beyond})
+    named = ", ".join(f"{article} ({lengths[article]} sentence{'s' * (lengths[article] != 1)})"
+                      for article in articles[:3])
+    named += f" and {len(articles) - 3} more" if len(articles) > 3 else ""
+    return (f"note: you answered {len(beyond)} sentence(s) past the end of {named} as split now (shortened since, or "
+            "another file has the same id); those answers are kept as they are, and `stance labels check --articles` "
+            "says what to do with them")
 
 
 def _undo(article: str, sentence: int, annotator: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -122,6 +123,10 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     if not folder and os.path.isdir(path):
         raise OutputPathError(f"{what} {path}: is a folder; give a file path")
     lands = link_target(path)  # a symbolic link is written through
+    held = results_folder_around(lands.parent)
+    if held is not None:
+        raise OutputPathError(f"{what} {path}: lies in the results folder {held}, whose every file is read as a part "
+                              "of its table; write it elsewhere")
     if not folder and os.path.islink(path) and not os.path.lexists(lands.parent):  # one that is a file is named below
         raise OutputPathError(f"{what} {path}: is a symbolic link to {os.readlink(path)}, whose folder does not "
                               "exist; make that folder, or give another path")
@@ -145,6 +150,23 @@ def check_writable(path: str | Path, what: str, folder: bool = False, replaced: 
     if append and os.path.isfile(path) and not os.access(path, os.W_OK):
         raise OutputPathError(f"{what} {path}: the file is not writable ({denied_because(path)}); choose another path")
     return path
+
+
+_PART_NAME = re.compile(r"part-[0-9]+\.parquet")  # as stance.results.ResultsFolder names its parts
+
+
+def results_folder_around(place: str | Path) -> Path | None:
+    """The folder at or above ``place`` (links followed) that holds ``part-*.parquet`` files: a results folder,
+    every file of which, in subfolders too, a reader of it as one table (``pandas.read_parquet(FOLDER)``) reads."""
+    folder = Path(os.path.realpath(Path(place).expanduser()))
+    for candidate in (folder, *folder.parents):
+        try:
+            with os.scandir(candidate) as entries:
+                if any(_PART_NAME.fullmatch(e.name) for e in entries):
+                    return candidate
+        except OSError:  # a folder not there yet, or not readable: none to protect
+            continue
+    return None
 
 
 def not_a_file(path: str | Path) -> str:

@@ -457,7 +457,11 @@ def _read_predictions(path: Path, plans, targets) -> list[dict]:
             if len(raw) > MAX_LABEL_LINE:
                 raise InputError(f"{path}:{number}: a line over {MAX_LABEL_LINE >> 20} MiB, not a prediction (one "
                                  "sentence a line); re-run `stance train`")
-            line = raw.decode("utf-8", errors="replace")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:  # a replacement character would be shown as the sentence's own
+                raise InputError(f"{path}:{number}: not UTF-8 text, as `stance train` writes it; re-run "
+                                 "`stance train`") from None
             if line.strip():
                 try:
                     row = parse_json(line)
@@ -499,7 +503,7 @@ def markdown_table(path: str | Path) -> dict | None:
 
     Returns ``{"source", "header", "rows"}`` with ``**`` and backticks removed, or None without a table.
     """
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    text = Path(path).read_text(encoding="utf-8")
     if "<!-- quality-table -->" in text:
         text = text.split("<!-- quality-table -->", 1)[1]
     block = []
@@ -542,6 +546,8 @@ def evaluation_page(run_dir: str | Path, *, experiments: str | Path | None = Non
             table = markdown_table(experiments)
         except OSError as err:
             raise InputError(f"{experiments}: cannot be read ({err.strerror}); give a Markdown file with a table") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{experiments}: not UTF-8 text; save it as UTF-8, or give another Markdown file") from None
         if table is None:
             raise InputError(f"{experiments}: holds no Markdown table; give a file such as experiments/finetune/search.md")
     predictions = _read_predictions(run_dir / "predictions.jsonl", set(metrics["evaluations"]), metrics["targets"])

@@ -164,11 +164,29 @@ def is_targets_declaration(obj) -> bool:
     return isinstance(obj, dict) and "targets" in obj and "article" not in obj
 
 
-def file_targets(first) -> list[str] | None:
-    """The targets a label file holds, from its first parsed line: its declaration, else its row's fields."""
+def declared_targets(declaration: dict, where: str, *, first: bool = True) -> list[str]:
+    """The targets a ``{"targets": [...]}`` line names, or :class:`LabelFormatError`: a name that is no
+    text, or is given twice, would be read as a target no row can label (or, as a string, as its letters).
+    ``first``: whether the line is the file's first (a declaration after rows is refused too)."""
+    targets = declaration["targets"]
+    example = '{"targets": ["russia", "eu"]}'
+    if first and targets == []:
+        raise LabelFormatError(f"{where}: the targets declaration names no target; name those to label, such as {example}")
+    if not first or not isinstance(targets, list) or not targets or not all(
+        isinstance(t, str) and t and t not in RESERVED_FIELDS for t in targets
+    ) or len(set(targets)) < len(targets):
+        raise LabelFormatError(
+            f"{where}: a targets declaration must be the first line, a non-empty list of distinct names, such as {example}"
+        )
+    return list(targets)
+
+
+def file_targets(first, where: str = "the label file's first line") -> list[str] | None:
+    """The targets a label file holds, from its first parsed line: its declaration (refused, as
+    :class:`LabelFormatError` naming ``where``, if it is malformed), else its row's fields."""
     if not isinstance(first, dict):
         return None
-    return list(first["targets"]) if is_targets_declaration(first) else _row_targets(first)
+    return declared_targets(first, where) if is_targets_declaration(first) else _row_targets(first)
 
 
 #: Above any sentence index: an article of the largest size allowed has far fewer sentences,
@@ -306,14 +324,9 @@ def _read_rows(path: Path, targets: Sequence[str] | None, annotator: str | None 
         if holds_lone_surrogate(obj, line):
             raise LabelFormatError(f"{where}: holds a lone surrogate escape (\\ud800-\\udfff), not text; fix the line")
         if is_targets_declaration(obj):
-            if rows or not isinstance(obj["targets"], list) or not obj["targets"] or not all(
-                isinstance(t, str) and t and t not in RESERVED_FIELDS for t in obj["targets"]
-            ) or len(set(obj["targets"])) < len(obj["targets"]):
-                raise LabelFormatError(
-                    f"{where}: a targets declaration must be the first line, a non-empty list of distinct names"
-                )
+            named = declared_targets(obj, where, first=not rows)
             if not declared:
-                targets, declared = list(obj["targets"]), True
+                targets, declared = named, True
             continue
         if not declared and isinstance(obj, dict):
             targets, declared = _row_targets(obj), True
@@ -470,8 +483,9 @@ def load_labels(
             if segments is not None:
                 if row["sentence"] >= len(segments):
                     raise LabelFormatError(
-                        f"{where}: article {row['article']} has {len(segments)} sentences, "
-                        f"no index {row['sentence']}; relabel it against {found}"
+                        f"{where}: article {row['article']} has {len(segments)} sentences in {found} as split now, "
+                        f"no index {row['sentence']} (shortened since, or another file has the same id); put back the "
+                        f"article it was labeled against, or withdraw the answer: append {_undo_line(row)}"
                     )
                 expected = segments[row["sentence"]].text
                 if row["text"] != expected:
@@ -516,6 +530,13 @@ def load_labels(
         }
     )
     return datasets.Dataset.from_dict(columns, features=features)
+
+
+def _undo_line(row: dict) -> str:
+    """The line that withdraws a row's answer (:func:`resolve_log`), for a user to append: the answer stays in the log."""
+    undo = {"article": row["article"], "sentence": row["sentence"],
+            **({"annotator": row["annotator"]} if row.get("annotator") is not None else {}), "undone": True}
+    return json.dumps(undo, ensure_ascii=False)
 
 
 def _duplicate_advice(first: tuple[str, Path, dict], second: tuple[Path, dict]) -> str:

@@ -257,6 +257,18 @@ def flat_sentences(sentences: Sequence[dict], targets: Sequence[str]) -> Iterato
                    "p_favor": p["favor"], "p_against": p["against"], "p_none": p["none"]}
 
 
+#: Hex digits of a model's id as scores record it: the start of its SHA-256.
+MODEL_ID_DIGITS = 16
+
+
+def recorded_model_id(model_id: str) -> str:
+    """A model id as given to select scores, as they record it: a whole SHA-256 (as ``stance.json`` holds
+    it) cut to its first :data:`MODEL_ID_DIGITS` digits, any other text (an id or its start) as it is."""
+    if len(model_id) > MODEL_ID_DIGITS and len(model_id) <= 64 and all(c in "0123456789abcdef" for c in model_id):
+        return model_id[:MODEL_ID_DIGITS]
+    return model_id
+
+
 def saved_model_id(meta: dict) -> str | None:
     """The id of a saved model, from its ``stance.json``, cut to 16 digits (None if not saved).
 
@@ -264,7 +276,7 @@ def saved_model_id(meta: dict) -> str | None:
     the id its scores were recorded under, its head file's SHA-256.
     """
     full = meta.get("id") or (meta.get("head") or {}).get("sha256")
-    return full[:16] if full else None
+    return full[:MODEL_ID_DIGITS] if full else None
 
 
 def model_info(model) -> dict:
@@ -292,4 +304,4 @@ def _unsaved_id(model) -> str:
         import joblib
 
         full = joblib.hash([model.targets_, model.heads_])
-    return full[:16]
+    return full[:MODEL_ID_DIGITS]

@@ -515,6 +515,9 @@ class HistoryStore:
             raise StoreError(f"{self.path}: no scores recorded yet; run `stance score FILE... --record` first")
         if model_id is None:
             return models[0], len(models)
+        from stance.scoring import recorded_model_id
+
+        model_id = recorded_model_id(model_id)
         chosen = [m for m in models if m["model_id"].startswith(model_id)]
         exact = [m for m in chosen if m["model_id"] == model_id]
         if not chosen:
@@ -621,14 +624,14 @@ class HistoryStore:
             found: dict[int, list[dict]] = {}
             for values in cursor:
                 row = dict(zip(names, values))
-                self._require_numbers(row, by_id[row["article_row"]]["article"])
+                self._require_recorded(row, by_id[row["article_row"]]["article"])
                 found.setdefault(row["article_row"], []).append(row)
             for article_row, sentences in found.items():
                 by_id[article_row]["strongest"] = strongest_sentences(sentences)
 
     @_damage_is_an_error
-    def sentences(self, article_row: int) -> list[dict]:
-        """The per-sentence results of one recorded article."""
+    def sentences(self, article_row: int, article: str | None = None) -> list[dict]:
+        """The per-sentence results of one recorded article (``article``: its id, to name it in an error)."""
         cursor = self._conn.execute(
             "SELECT sentence, target, text, label, p_favor, p_against, p_none FROM sentences "
             "WHERE article_row = ? ORDER BY sentence, target",
@@ -637,14 +640,17 @@ class HistoryStore:
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, values)) for values in cursor]
         for row in rows:
-            self._require_numbers(row, f"row {article_row}")
+            self._require_recorded(row, article if article is not None else f"row {article_row}")
         return rows
 
-    def _require_numbers(self, row: dict, article: str) -> None:
-        """Refuse a sentence row whose index or probabilities are not numbers, as only a hand edit leaves them."""
-        if not all(isinstance(row[k], (int, float)) for k in ("sentence", "p_favor", "p_against", "p_none") if k in row):
-            raise StoreError(f"{self.path}: article {article}: a recorded sentence holds a probability or index "
-                             "that is not a number (edited by hand?); score it again with `stance score ... --record --replace`")
+    def _require_recorded(self, row: dict, article: str) -> None:
+        """Refuse a sentence row as no ``--record`` writes it, as only a hand edit leaves it: an index or a
+        probability that is no number or out of [0, 1], a text that is no text, a label outside the scheme.
+        Drift and export pass these on as the sentences behind their numbers."""
+        problem = _recorded_sentence_problem(row)
+        if problem is not None:
+            raise StoreError(f"{self.path}: article {article}: a recorded sentence {problem} (edited by hand?); "
+                             "score it again with `stance score ... --record --replace`")
 
     @_damage_is_an_error
     def check(self) -> list[str]:
@@ -652,6 +658,24 @@ class HistoryStore:
         problems = [r[0] for r in self._conn.execute("PRAGMA integrity_check") if r[0] != "ok"]
         problems += [f"orphan sentence rows in {r[0]}" for r in self._conn.execute("PRAGMA foreign_key_check")]
         return problems
+
+
+def _recorded_sentence_problem(row: dict) -> str | None:
+    """What is wrong with a stored sentence row (of the columns it has), or None."""
+    from stance.schema import SLACK
+
+    index = row.get("sentence")
+    if "sentence" in row and not (type(index) is int and index >= 0):
+        return f"has index {index!r}, not a count"
+    if "text" in row and not isinstance(row["text"], str):
+        return f"has a text of type {type(row['text']).__name__}"
+    if "label" in row and row["label"] not in STANCES:
+        return f"has label {row['label']!r}, not one of {', '.join(STANCES)}"
+    for k in ("p_favor", "p_against", "p_none"):
+        p = row.get(k, 0.0)
+        if not (type(p) in (int, float) and -SLACK <= p <= 1.0 + SLACK):
+            return f"has {k} {p!r}, not a number in [0, 1]"
+    return None
 
 
 def _migrate(conn):

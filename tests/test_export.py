@@ -204,11 +204,11 @@ def test_an_existing_output_is_replaced_whole_or_left_as_it_was(scored, tmp_path
 
     calls = []
 
-    def failing(self, article_row):  # the database breaks after the first article's rows are written
+    def failing(self, article_row, article=None):  # the database breaks after the first article's rows are written
         calls.append(article_row)
         if len(calls) > 1:
             raise StoreError("broken")
-        return real(self, article_row)
+        return real(self, article_row, article)
 
     real = HistoryStore.sentences
     monkeypatch.setattr(HistoryStore, "sentences", failing)
@@ -256,10 +256,14 @@ def test_an_export_replaces_only_an_export_and_keeps_its_mode(scored, tmp_path):
     export_sentences(tmp_path / "s.parquet", db=scored["db"])
 
 
-@pytest.mark.parametrize("name", ["out.parquet", "out.csv"])
+@pytest.mark.parametrize("name", ["out.parquet", "out.csv", "sub/out.csv", "link.parquet"])
 def test_an_export_is_never_written_into_a_results_folder(scored, name):
+    """Nor into a folder within it, nor through a link into it: pandas.read_parquet(FOLDER) reads those too."""
+    output = scored["results"].parent / name if name.startswith("link") else scored["results"] / name
+    if name.startswith("link"):
+        output.symlink_to(scored["results"] / "all.parquet")
     with pytest.raises(ExportError, match="lies in the results folder"):
-        export_sentences(scored["results"] / name, db=scored["db"])
+        export_sentences(output, db=scored["db"])
     assert all(p.name.startswith("part-") for p in scored["results"].iterdir())
 
 
@@ -280,12 +284,41 @@ def test_formulas_are_escaped_when_asked(tmp_path):
         export_sentences(tmp_path / "x.parquet", db=tmp_path / "h.sqlite", escape_formulas=True)
 
 
-def test_a_probability_that_is_no_number_is_one_line(scored, tmp_path, isolated_home):
+@pytest.mark.parametrize("edit, said", [
+    ("UPDATE sentences SET p_against = 'x'", "has p_against 'x', not a number in [0, 1]"),
+    ("UPDATE sentences SET p_favor = 5.0", "has p_favor 5.0, not a number in [0, 1]"),
+    ("UPDATE sentences SET label = 'maybe'", "has label 'maybe', not one of favor, against, none"),
+    ("UPDATE sentences SET text = x'ff00'", "has a text of type bytes"),  # JSON had no bytes
+    ("UPDATE sentences SET sentence = -1 WHERE sentence = 1", "has index -1, not a count"),
+])
+def test_a_sentence_edited_by_hand_is_one_line_in_export_and_drift(scored, tmp_path, isolated_home, edit, said):
     with closing(sqlite3.connect(scored["db"])) as conn, conn:
-        assert conn.execute("UPDATE sentences SET p_against = 'x' WHERE sentence = 1").rowcount
+        assert conn.execute(edit).rowcount
     for out in (tmp_path / "out.csv", tmp_path / "out.parquet"):
         line = one_error_line(run_stance("export", "--db", scored["db"], "--output", out))
-        assert "a recorded sentence holds a probability or index that is not a number" in line and not out.exists()
+        assert said in line and "edited by hand?" in line and not out.exists()
+    if "sentence = -1" not in edit:  # drift reads the sentences it names as evidence: here all of them
+        line = one_error_line(run_stance("drift", "--db", scored["db"], "--json"))
+        assert said in line
+
+
+def test_an_article_missing_a_sentences_scores_is_not_exported(scored, tmp_path, isolated_home):
+    with closing(sqlite3.connect(scored["db"])) as conn, conn:
+        assert conn.execute("DELETE FROM sentences WHERE sentence = 1 AND target = 'eu' AND article_row = "
+                            "(SELECT id FROM articles WHERE article = 'c' AND source = '')").rowcount == 1
+    line = one_error_line(run_stance("export", "--db", scored["db"], "--output", tmp_path / "out.csv"))
+    assert "article c: 5 sentence scores are recorded where its 3 sentences and 2 targets make 6" in line
+
+
+def test_a_whole_model_id_selects_the_scores_its_start_was_recorded_under(tmp_path):
+    full = "378d4fe022f39d96" + "fc03818281f079b0e34c6faa5bb034b341071f6fbb721d02"
+    with HistoryStore(tmp_path / "h.sqlite") as store:
+        store.record([make_scores("a", "2024-01-01", {"russia": 0.5}, model_id=full[:16]),
+                      make_scores("b", "2024-01-01", {"russia": 0.5}, model_id="ffff000011112222")])
+    for given in (full, full[:16], full[:5]):
+        assert {r["article"] for r in sentence_rows(db=tmp_path / "h.sqlite", model_id=given)} == {"a"}
+    with pytest.raises(ExportError, match="no scores of a model"):
+        list(sentence_rows(db=tmp_path / "h.sqlite", model_id=full[:16] + "zz"))  # not an id's digits: taken whole
 
 
 def test_a_sentence_scored_for_a_target_its_summary_lacks_is_one_line(scored, tmp_path, isolated_home):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -256,13 +257,18 @@ def test_labeling_keeps_a_file_that_declares_its_targets_first(tmp_path, isolate
     assert [json.loads(row)["russia"] for row in out.read_text(encoding="utf-8").splitlines()[1:]] == ["favor"]
 
 
-@pytest.mark.parametrize("name", ["  ", "a\nb", "ana\x1b[31m"])
-def test_an_annotator_name_that_is_blank_or_not_one_line_is_refused(tmp_path, isolated_home, name):
+@pytest.mark.parametrize("name, said", [("  ", "not blank"), ("a\nb", "not blank"), ("ana\x1b[31m", "not blank"),
+                                        # `labels agreement --annotators A,B` splits at commas and strips
+                                        ("Smith, J", "without a comma or spaces at its ends"),
+                                        (" bo", "without a comma or spaces at its ends"),
+                                        ("bo ", "without a comma or spaces at its ends")])
+def test_an_annotator_name_that_is_blank_not_one_line_or_not_nameable_in_agreement_is_refused(tmp_path, isolated_home,
+                                                                                                name, said):
     article = tmp_path / "a.txt"
     article.write_text("Serbia buys gas.\n", encoding="utf-8")
     out = tmp_path / "mine.jsonl"
     line = _last_error_line(run_stance("label", article, "--labels", out, "--annotator", name, stdin="f\nn\n"))
-    assert "--annotator" in line and "not blank" in line and not out.exists()
+    assert "--annotator" in line and said in line and not out.exists()
 
 
 # --- model folders whose files match their hashes but not their kind ---------------------------------
@@ -529,3 +535,39 @@ def test_an_article_that_is_no_file_is_named_not_taken_for_missing(tmp_path, iso
     found = run_stance("labels", "check", labels, "--articles", articles, "--articles", tmp_path / "articles-too",
                        timeout=60)
     assert found.returncode == 0 and "not found" not in found.stderr, found.stderr
+
+
+def test_a_label_file_given_as_articles_is_refused_not_read_as_one_sentence_articles(tmp_path, isolated_home):
+    labels = tmp_path / "seeds.jsonl"
+    labels.write_text(json.dumps({"article": "a", "sentence": 0, "text": "Serbia buys gas.", "russia": "favor",
+                                  "eu": "none"}) + "\n", encoding="utf-8")
+    for command in (("label", labels, "--labels", tmp_path / "mine.jsonl", "--annotator", "ana"), ("score", labels)):
+        line = _last_error_line(run_stance(*command, stdin="f\nn\n"))
+        assert "its rows are labeled sentences (article, sentence), not articles" in line
+    assert not (tmp_path / "mine.jsonl").exists()
+
+
+def test_least_sure_first_ranks_by_the_targets_asked_alone(tmp_path, isolated_home, monkeypatch, hashing_encoder):
+    """A label file of Russia labels only: a model unsure of the EU must not put a sure Russia guess first."""
+    from typer.testing import CliRunner
+
+    import stance.cli as cli
+    from stance.model import StanceClassifier
+
+    texts = ["Serbia buys Russian gas.", "Belgrade cancels Russian arms contracts.", "The parade lasted two hours.",
+             "Vucic praises Putin.", "Serbia sells shells to Ukraine.", "Montenegro opened new chapters.",
+             "Serbia opens an EU chapter.", "Belgrade rejects Brussels' demands."]
+    y = [["favor", "none"], ["against", "none"], ["none", "none"], ["favor", "against"], ["against", "favor"],
+         ["none", "none"], ["none", "favor"], ["none", "against"]]
+    model = StanceClassifier(encoder=hashing_encoder, Cs=(1.0,), calibrate=False, abstain=False,
+                             renamed_copies=False).fit(texts, y)
+    monkeypatch.setattr("stance.model.load_model", lambda path, backend="auto": model)
+    article = tmp_path / "a.txt"
+    article.write_text("\n".join(texts + ["Serbia and Russia sign a deal; the EU objects.", "Brussels waits."]) + "\n",
+                       encoding="utf-8")
+    out = tmp_path / "mine.jsonl"
+    out.write_text('{"targets": ["russia"]}\n', encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["label", str(article), "--labels", str(out), "--annotator", "ana"],
+                                input="s\n" * 10)
+    shown = [float(m) for m in re.findall(r"model: russia \w+ ([0-9.]+)", result.output)]
+    assert len(shown) == 10 and shown == sorted(shown), result.output

@@ -80,6 +80,20 @@ def test_a_chart_or_page_named_for_another_format_is_refused(tmp_path, isolated_
     assert run_stance("drift", "--db", history, "--plot", tmp_path / "a.PNG", "--html", tmp_path / "a.HTM").returncode == 0
 
 
+def test_a_run_or_table_that_is_not_utf8_is_refused_not_shown_with_replacement_characters(tmp_path, isolated_home, run):
+    table = tmp_path / "table.md"
+    table.write_bytes(b"| a | b |\n|---|---|\n| \xff bad | x |\n")
+    line = one_error_line(run_stance("report", run, "--html", tmp_path / "a.html", "--experiments", table))
+    assert line == f"error: {table}: not UTF-8 text; save it as UTF-8, or give another Markdown file"
+    predictions = run / "predictions.jsonl"
+    lines = predictions.read_bytes().split(b"\n")
+    lines[2] = lines[2].replace(b'"text": "', b'"text": "\xff\xfe', 1)
+    predictions.write_bytes(b"\n".join(lines))
+    line = one_error_line(run_stance("report", run, "--html", tmp_path / "b.html"))
+    assert line == f"error: {predictions}:3: not UTF-8 text, as `stance train` writes it; re-run `stance train`"
+    assert not (tmp_path / "a.html").exists() and not (tmp_path / "b.html").exists()
+
+
 def _edit_metrics(run, change):
     metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
     change(metrics)
@@ -211,7 +225,7 @@ def _tampered(history, tmp_path, sql: str):
     ("UPDATE articles SET summary = '[1, 2]'", "its recorded summary is not what stance records"),
     ("UPDATE articles SET model = 'not json'", "its recorded model is not what stance records"),
     ("UPDATE articles SET n_sentences = 'abc' WHERE article = 'a2'", "article a2: its recorded summary or sentence count"),
-    ("UPDATE sentences SET p_against = 'x'", "a recorded sentence holds a probability or index that is not a number"),
+    ("UPDATE sentences SET p_against = 'x'", "a recorded sentence has p_against 'x', not a number in [0, 1]"),
     ("UPDATE sentences SET text = CAST(X'41eda080' AS TEXT)", "holds text that is not UTF-8"),
     ("UPDATE articles SET summary = replace(summary, '\"eu\"', '\"period\"')", "target name 'period' is also a field"),
     # a count the drift table shows, which its sentences do not give

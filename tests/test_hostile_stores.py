@@ -770,13 +770,32 @@ def test_a_model_id_start_that_several_models_share_is_refused_not_read_as_the_l
     assert exported.returncode == 0 and "a1 sentence 0." in (tmp_path / "x.csv").read_text("utf-8")
 
 
-def test_record_refuses_a_database_named_as_a_part_of_the_folder_it_records(tmp_path, isolated_home):
+@pytest.mark.parametrize("name", ["history.parquet", "history.sqlite", "sub/history.sqlite"])
+def test_record_refuses_a_database_in_the_folder_it_records(tmp_path, isolated_home, name):
+    """Any file there, or in a folder within it, is read as a part by pandas.read_parquet(FOLDER), and stops
+    the folder being scored into again."""
     from stance.results import ResultsFolder
 
     ResultsFolder(tmp_path / "r", "m1").write([make_scores("a1", "2025-01-01", {"russia": 0.1})])
-    line = one_error_line(run_stance("record", tmp_path / "r", "--db", tmp_path / "r" / "history.parquet"))
-    assert "would be read as a part of the results folder" in line
+    line = one_error_line(run_stance("record", tmp_path / "r", "--db", tmp_path / "r" / name))
+    assert f"lies in the results folder {tmp_path / 'r'}" in line and line.endswith("give the database another folder")
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["part-00000.parquet"]
+
+
+def test_score_refuses_a_database_in_its_new_output_folder_before_making_either(tmp_path, isolated_home):
+    article, out = tmp_path / "a.txt", tmp_path / "new"
+    article.write_text("Serbia signed a gas deal with Russia.\n", encoding="utf-8")
+    line = one_error_line(run_stance("score", article, "--output", out, "--record", "--db", out / "h.sqlite"))
+    assert f"--db {out / 'h.sqlite'}: lies in the results folder {out}" in line and not out.exists()
+
+
+def test_record_refuses_a_folder_given_twice(tmp_path, isolated_home):
+    from stance.results import ResultsFolder
+
+    ResultsFolder(tmp_path / "r", "m1").write([make_scores("a1", "2025-01-01", {"russia": 0.1})])
+    (tmp_path / "again").symlink_to(tmp_path / "r")
+    line = one_error_line(run_stance("record", tmp_path / "r", tmp_path / "again", "--db", tmp_path / "h.sqlite"))
+    assert "is given more than once; give each results folder once" in line and not (tmp_path / "h.sqlite").exists()
 
 
 def test_a_ctrl_c_while_a_results_part_is_written_leaves_the_database_and_the_folder_the_same_articles(

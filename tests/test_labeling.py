@@ -19,7 +19,7 @@ from stance.corpus import read_documents
 from stance.labeling import Candidate, LabelLog, candidates, order_queue, run_session, split_keys
 from stance.labeltools import agreement, check_labels, cohen_kappa, label_stats, merge_labels
 from stance.model import StanceClassifier
-from stance.errors import LabelFormatError, StanceWarning
+from stance.errors import LabelFormatError, StanceError, StanceWarning
 from stance.schema import label_rows, load_labels
 
 from conftest import REPO, HashingEncoder, one_error_line, run_stance, stance_script, write_corpus
@@ -909,9 +909,10 @@ def test_a_label_file_ending_in_a_crash_s_zeros_names_the_line_to_remove(tmp_pat
         load_labels(path, check_text=False)
 
 
-def test_answers_past_the_end_of_a_shortened_article_are_withdrawn_so_the_file_loads(tmp_path, isolated_home):
-    """A line deleted from an article left an answer to an index it no longer has: every loader refused the
-    file, with advice (relabel it) that asked nothing about that index."""
+def test_answers_past_the_end_of_a_shortened_article_are_kept_said_and_withdrawn_only_when_asked(tmp_path,
+                                                                                                  isolated_home):
+    """A session on an article shorter than when it was answered appended undo rows for those answers before
+    the user pressed a key: answers taken out of use unasked (and sound ones, when another file had the id)."""
     folder = tmp_path / "articles"
     folder.mkdir()
     article = folder / "a.txt"
@@ -920,11 +921,106 @@ def test_answers_past_the_end_of_a_shortened_article_are_withdrawn_so_the_file_l
     out = tmp_path / "mine.jsonl"
     first = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="f\nn\na\nn\nn\nf\n")
     assert first.returncode == 0 and "3 answered" in first.stderr, first.stderr
-    article.write_text("Belgrade cancels Russian arms contracts.\nSerbia joins EU talks.\n", encoding="utf-8")
-    again = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="a\nn\nn\nf\n")
-    assert again.returncode == 0 and "1 withdrawn (past their article's end)" in again.stderr, again.stderr
+    answered = out.read_bytes()
+    article.write_text("Serbia buys Russian gas.\nBelgrade cancels Russian arms contracts.\n", encoding="utf-8")
+    again = run_stance("label", article, "--labels", out, "--annotator", "ana", stdin="q\n")
+    assert again.returncode == 0, again.stderr
+    assert out.read_bytes() == answered  # nothing withdrawn, nothing written
+    assert "1 kept past their article's end" in again.stderr.splitlines()[-1]
+    assert ("note: you answered 1 sentence(s) past the end of a (2 sentences) as split now (shortened since, or "
+            "another file has the same id); those answers are kept as they are") in again.stdout
     check = run_stance("labels", "check", out, "--articles", folder)
-    assert check.returncode == 0, check.stderr
+    refused = one_error_line(check, prefix="")
+    undo = '{"article": "a", "sentence": 2, "annotator": "ana", "undone": true}'
+    assert refused == (f"{out}:3: article a has 2 sentences in {article} as split now, no index 2 (shortened since, or "
+                       "another file has the same id); put back the article it was labeled against, or withdraw the "
+                       f"answer: append {undo}")
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(undo + "\n")  # the user's choice, as the check said it
+    assert run_stance("labels", "check", out, "--articles", folder).returncode == 0
     assert [(r["sentence"], r["russia"], r["eu"]) for r in load_labels(out, articles=[folder])] == [
-        (0, "against", "none"), (1, "none", "favor")]
-    assert sum(1 for r in _rows(out) if r.get("undone")) == 1 and len(_rows(out)) == 6  # nothing given is erased
+        (0, "favor", "none"), (1, "against", "none")]
+
+
+def test_answers_past_an_articles_end_count_as_answered_and_write_nothing(tmp_path):
+    """Another file with the same id, shorter, must not cost the longer one its answers: back on the
+    longer one, nothing is asked again."""
+    log = LabelLog(tmp_path / "out.jsonl")
+    run_session(_queue(4), log, annotator="ana", targets=TARGETS, keys=iter(["f", "n"] * 4), show=lambda _: None)
+    before = log.path.read_bytes()
+    shown = []
+    counts = run_session(_queue(2), log, annotator="ana", targets=TARGETS, keys=iter(["q"]), show=shown.append,
+                         lengths={"art": 2})
+    assert log.path.read_bytes() == before and counts["past_end"] == 2 and counts["answered"] == 0
+    assert shown == ["note: you answered 2 sentence(s) past the end of art (2 sentences) as split now (shortened "
+                     "since, or another file has the same id); those answers are kept as they are, and `stance labels "
+                     "check --articles` says what to do with them"]
+    screens = []
+    counts = run_session(_queue(4), log, annotator="ana", targets=TARGETS, keys=iter([]), show=screens.append,
+                         lengths={"art": 4})
+    assert screens == [] and counts["remaining"] == 0 and counts["past_end"] == 0
+    assert [r["sentence"] for r in load_labels(log.path, check_text=False)] == [0, 1, 2, 3]
+
+
+MALFORMED_DECLARATIONS = ['{"targets": 5}', '{"targets": null}', '{"targets": [1]}', '{"targets": {"russia": 1}}',
+                          '{"targets": ["russia", "russia"]}', '{"targets": "russia"}']
+
+
+def test_a_malformed_targets_declaration_is_refused_by_a_session_before_the_model_loads(tmp_path, isolated_home):
+    """`stance label` gave a TypeError traceback for most of these, appended to a file that names one target
+    twice, and read "russia" as the targets r, u, s, s, i, a."""
+    article = tmp_path / "a.txt"
+    article.write_text("Serbia buys Russian gas.\n", encoding="utf-8")
+    labels = tmp_path / "t.jsonl"
+    for declaration in MALFORMED_DECLARATIONS:
+        labels.write_text(declaration + "\n", encoding="utf-8")
+        with pytest.raises(LabelFormatError, match=r"t.jsonl:1: a targets declaration must be the first line, a "
+                                                   r"non-empty list of distinct names"):
+            LabelLog(labels).held_targets()
+        result = run_stance("label", article, "--labels", labels, "--annotator", "ana",  # no such model: refused first
+                            "--model", tmp_path / "no-model", stdin="n\nq\n")
+        assert one_error_line(result) == (f"error: {labels}:1: a targets declaration must be the first line, a "
+                                          'non-empty list of distinct names, such as {"targets": ["russia", "eu"]}')
+        assert labels.read_text("utf-8") == declaration + "\n"
+
+
+def test_a_hard_link_is_the_same_label_file_to_agreement_and_merge(tmp_path):
+    """A hard link of a file was taken for a second annotator's (perfect agreement), and a merge was written
+    over its own input through one."""
+    a = _write(tmp_path / "a.jsonl", [_row(0, "favor", "none"), _row(1, "none", "none")])
+    b = _write(tmp_path / "b.jsonl", [_row(0, "against", "none")])
+    linked = tmp_path / "h.jsonl"
+    os.link(a, linked)
+    with pytest.raises(LabelFormatError, match=f"^{re.escape(str(a))} would be compared with itself; give the second"):
+        agreement(a, linked)
+    before = a.read_bytes()
+    with pytest.raises(LabelFormatError, match=f"^{re.escape(str(linked))} is also an input; write the merge to a new"):
+        merge_labels([a, b], linked, replace=True)
+    assert a.read_bytes() == before
+    assert agreement(a, b)["n"] == 1  # two files are still two
+
+
+def test_a_key_given_twice_in_a_row_is_refused_naming_the_line_and_key(tmp_path, isolated_home):
+    """{"russia": "favor", "russia": "none"} was read as none, silently, by every reader of label files."""
+    doubled = tmp_path / "d.jsonl"
+    doubled.write_text(json.dumps(_row(0, "favor", "none")) + "\n"
+                       + '{"article":"x","sentence":1,"text":"S1.","russia":"favor","russia":"none","eu":"none"}\n',
+                       encoding="utf-8")
+    check = run_stance("labels", "check", doubled)
+    assert one_error_line(check, prefix="") == (f"{doubled}:2: not valid JSON (the key 'russia' given twice in one "
+                                                "object); fix or remove the line")
+    with pytest.raises(LabelFormatError, match=r"d.jsonl:2: not valid JSON \(the key 'russia' given twice"):
+        label_stats([doubled])
+    with pytest.raises(LabelFormatError, match=r"d.jsonl:2: not valid JSON \(the key 'russia' given twice"):
+        LabelLog(doubled).answered("ana")
+    nested = _write(tmp_path / "n.jsonl", [{**_row(0, "favor", "none"), "annotator": "ana"}])
+    nested.write_text(nested.read_text("utf-8").replace('"annotator"', '"guess": {"eu": "none", "eu": "favor"}, '
+                                                                       '"annotator"'), encoding="utf-8")
+    with pytest.raises(LabelFormatError, match=r"n.jsonl:1: not valid JSON \(the key 'eu' given twice"):
+        load_labels(nested, check_text=False)
+    table = tmp_path / "articles.jsonl"
+    table.write_text('{"id": "a", "text": "Serbia buys gas.", "text": "Serbia sells gas."}\n', encoding="utf-8")
+    with pytest.raises(StanceError, match=r"articles.jsonl:1: not valid JSON \(the key 'text' given twice in one "
+                                          r"object\); fix or remove the line"):
+        list(read_documents([table]))
+    assert load_labels(_write(tmp_path / "ok.jsonl", [_row(0, "favor", "none")]), check_text=False)[0]["russia"] == "favor"
