@@ -765,8 +765,8 @@ def drift(
             check_writable(path, option, ours=ours)
     if plot is not None and html is not None and os.path.realpath(plot) == os.path.realpath(html):
         _fail(f"--plot and --html both name {plot}; give each its own file", code=2)
-    _require_suffix(plot, "--plot", PNG_SUFFIXES)
-    _require_suffix(html, "--html", PAGE_SUFFIXES)
+    _require_suffix(plot, "--plot", CHART_FORMAT)
+    _require_suffix(html, "--html", PAGE_FORMAT)
     with_evidence = evidence or as_json or html is not None
     if results is not None:
         from stance.results import folder_model, read_results
@@ -792,13 +792,15 @@ def drift(
     _report_drift(report, plot, html, as_json, evidence)
 
 
-PNG_SUFFIXES, PAGE_SUFFIXES = (".png",), (".html", ".htm")
+#: What each written format is, and the names a viewer opens it by.
+CHART_FORMAT = ("the chart is written as PNG", (".png",))
+PAGE_FORMAT = ("the page is written as HTML", (".html", ".htm"))
 
 
-def _require_suffix(path: Optional[Path], option: str, suffixes: tuple[str, ...]) -> None:
+def _require_suffix(path: Optional[Path], option: str, output_format: tuple[str, tuple[str, ...]]) -> None:
     """Refuse an output named for another format: a PNG chart in ``drift.svg`` opens in no viewer."""
+    written, suffixes = output_format
     if path is not None and path.suffix.lower() not in suffixes:
-        written = "the chart is written as PNG" if suffixes == PNG_SUFFIXES else "the page is written as HTML"
         _fail(f"{option} {_shown(path)}: {written}; give a file name ending in {' or '.join(suffixes)}", code=2)
 
 
@@ -850,7 +852,7 @@ def report(
         require_file(experiments, "--experiments", "give a Markdown file with a table")
     refuse_overwriting(target, "--html", [run / "metrics.json", run / "predictions.jsonl", experiments])
     check_writable(target, "--html", ours=starts_with(PAGE_START))
-    _require_suffix(html, "--html", PAGE_SUFFIXES)
+    _require_suffix(html, "--html", PAGE_FORMAT)
     written = write_evaluation_page(run, target, experiments=experiments)
     typer.echo(f"evaluation page written to {_shown(written)}", err=True)
 
@@ -935,10 +937,7 @@ def _label_session(log, labels: Path, documents: list, annotator: str, held, mod
         typer.echo(_for_terminal(f"note: {_shown(labels)} holds {', '.join(held)} labels only; only those are asked",
                                  True), err=True)
         targets = [t for t in targets if t in held]
-    found = candidates(documents, fitted)
-    for candidate in found:  # least sure first of what is asked: a sure guess of a target not asked ranks none
-        candidate.guess = {t: guess for t, guess in candidate.guess.items() if t in targets}
-    queue = order_queue(found, order)
+    queue = order_queue(candidates(documents, fitted, targets), order)
     interactive = sys.stdin.isatty()
     redraw = interactive and sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
     intro = f"Labeling as {_for_terminal(annotator, True)} into {_shown(labels)}. Keys: {HELP}"

@@ -60,8 +60,9 @@ class Candidate:
         return min((p for _, p in self.guess.values()), default=1.0)
 
 
-def candidates(documents: Iterable, model=None) -> list[Candidate]:
-    """The scored sentences of documents (``stance.corpus.Document``), in reading order, with guesses."""
+def candidates(documents: Iterable, model=None, targets: Sequence[str] | None = None) -> list[Candidate]:
+    """The scored sentences of documents (``stance.corpus.Document``), in reading order, with guesses of
+    ``targets`` (default the model's): those asked alone, so that least-sure-first ranks by them."""
     from stance.features import in_context
     from stance.scoring import predict_in_chunks
     from stance.segment import check_sentence_count
@@ -75,6 +76,8 @@ def candidates(documents: Iterable, model=None) -> list[Candidate]:
         if model is not None and sentences:
             probas = predict_in_chunks(model, items)
             for t, target in enumerate(model.targets_):
+                if targets is not None and target not in targets:
+                    continue
                 labels = model.decide(target, probas[t])
                 for i, label in enumerate(labels):
                     guesses[i][target] = (str(label), float(probas[t][i].max()))

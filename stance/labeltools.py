@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stance.errors import LabelFormatError, StanceWarning
+from stance.paths import same_file
 from stance.schema import (STANCES, annotator_name, label_annotators, label_targets, load_labels,
                            refuse_repeated_files, write_labels)
 
@@ -210,17 +211,9 @@ def _agreement_sides(path_a, path_b, annotators) -> list[tuple[str | Path, str |
             present = label_annotators(path)[1]
             if name not in present:
                 raise LabelFormatError(f"{path} holds no answers by {_named(name)}; it holds {_listed(present)}")
-    if _same_file(sides[0][0], sides[1][0]) and sides[0][1] == sides[1][1]:
+    if same_file(sides[0][0], sides[1][0]) and sides[0][1] == sides[1][1]:
         raise LabelFormatError(f"{sides[0][0]} would be compared with itself; give the second annotator's file or name")
     return sides
-
-
-def _same_file(first: str | Path, second: str | Path) -> bool:
-    """Whether two paths name one file by any name: a symbolic or a hard link too (one device and inode)."""
-    try:
-        return os.path.samefile(first, second)
-    except (OSError, ValueError):  # one is not there (yet): by where its name leads
-        return os.path.realpath(first) == os.path.realpath(second)
 
 
 def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "later", *, replace: bool = False) -> dict:
@@ -242,7 +235,7 @@ def merge_labels(paths: Sequence[str | Path], out: str | Path, rule: str = "late
     if rule not in ("later", "majority"):
         raise LabelFormatError(f"unknown merge rule {rule!r}; use later or majority")
     refuse_repeated_files(paths, ", so that each votes once")
-    if any(_same_file(out, p) for p in paths):
+    if any(same_file(out, p) for p in paths):
         raise LabelFormatError(f"{out} is also an input; write the merge to a new file")
     if os.path.lexists(out) and not replace:
         raise LabelFormatError(f"{out} exists and would be overwritten; pass it as an input too and write a new "

@@ -54,6 +54,11 @@ def refuse_repeated_paths(paths, what: str, error: type, why: str = "") -> None:
             raise error(f"{path} is given more than once; give each {what} once{why}{same}")
 
 
+def same_file(first, second) -> bool:
+    """Whether two paths name one file by any name: a symbolic or a hard link too (by :func:`_identity`)."""
+    return _identity(first) == _identity(second)
+
+
 def _identity(path) -> tuple | str:
     """A file or folder by device and inode, so that a hard link is the same; its real path where it cannot
     be read (a link loop resolves to itself, and is read, and named, later)."""
